@@ -1,0 +1,72 @@
+"""The app factory. `create_app(settings)` builds the Flask server and the Dash app around it; nothing
+happens at import time. `server` is resolved lazily for gunicorn and the Flask CLI (`app:server`).
+
+`python app.py` runs the development server on http://127.0.0.1:8050.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import dash
+from flask import Flask
+
+from runtime import Runtime
+from settings import PROJECT_DIR, ConfigError, Settings, load_settings
+
+
+def create_app(settings: Settings | None = None) -> dash.Dash:
+    from auth import init_auth
+    from callbacks import register_callbacks
+    from cli import register_cli
+    from layouts.shell import app_layout
+    from models.db import make_engine
+    from routes import register_routes
+
+    settings = settings or load_settings()
+    server = Flask(__name__)
+    server.config.update(SECRET_KEY=settings.secret_key or "dev-only-not-secret", TESTING=settings.testing)
+    runtime = Runtime(settings=settings, engine=make_engine(settings.database_url))
+    server.extensions["kpi"] = runtime
+
+    app = dash.Dash(
+        __name__,
+        server=server,
+        assets_folder=str(PROJECT_DIR / "assets"),
+        title="KPI Dashboard",
+        update_title=None,
+        serve_locally=True,
+        suppress_callback_exceptions=True,
+        meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
+    )
+    app.layout = app_layout
+    init_auth(server, settings)
+    register_callbacks(app)
+    register_routes(server)
+    register_cli(server)
+    if settings.embedded_sync and not settings.uses_redis and not settings.testing:
+        from sync.scheduler import start_embedded_scheduler
+
+        runtime.extras["scheduler"] = start_embedded_scheduler(settings, runtime.engine)
+    return app
+
+
+def _settings_or_exit() -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        sys.exit(f"configuration error: {exc}")
+
+
+def __getattr__(name: str) -> Any:
+    """`app:server` for gunicorn and `flask --app app:server`: built on first access, not at import."""
+    if name == "server":
+        server = create_app(_settings_or_exit()).server
+        globals()["server"] = server
+        return server
+    raise AttributeError(name)
+
+
+if __name__ == "__main__":
+    create_app(_settings_or_exit()).run(host="127.0.0.1", port=8050, debug=False)

@@ -1,0 +1,12 @@
+"""register_callbacks(app) wires every page's callbacks onto the app it is given (no global @callback)."""
+
+from __future__ import annotations
+
+import dash
+
+
+def register_callbacks(app: dash.Dash) -> None:
+    from callbacks import cases, redmine, sales, shell, status, tv
+
+    for module in (shell, status, cases, sales, redmine, tv):
+        module.register(app)

@@ -1,0 +1,30 @@
+"""Routing: the URL's path picks the page; its query string is handed to the page's layout."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl
+
+import dash
+from dash import Input, Output
+
+from layouts.pages import page_for
+from layouts.shell import not_found
+
+
+def parse_query(search: str | None) -> dict[str, str]:
+    """The URL query as a dict; the last value wins for a repeated key, and junk never raises."""
+    return dict(parse_qsl((search or "").lstrip("?"), keep_blank_values=False))
+
+
+def register(app: dash.Dash) -> None:
+    @app.callback(
+        Output("page-content", "children"),
+        Output("chrome", "style"),
+        Input("url", "pathname"),
+        Input("url", "search"),
+    )
+    def render_page(pathname: str | None, search: str | None):  # type: ignore[no-untyped-def]
+        page = page_for(pathname)
+        if page is None:
+            return not_found(pathname or ""), {}
+        return page.layout(parse_query(search)), ({} if page.chrome else {"display": "none"})

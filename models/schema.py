@@ -1,0 +1,250 @@
+"""The database tables (SQLAlchemy Core). Names are stable: analysts query them directly.
+
+Conventions every source table follows:
+- `source_id` is the record's id at the source (VTiger ws id such as "39x916810", Redmine issue id), unique.
+- Every timestamp is naive UTC (`DateTime` without zone), so both SQLite and PostgreSQL index and compare it the
+  same way; metrics/ converts to TIMEZONE.
+- Names of people and groups are resolved at sync time and stored beside their ids.
+- `deleted_at` is set when the record disappears at the source; reads exclude such rows.
+- `raw` is the record exactly as the API returned it.
+Changing anything here needs a migration in migrations/versions.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+def _source_columns() -> list[Column]:
+    """Columns every mirrored source record has."""
+    return [
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("source_id", String(64), nullable=False, unique=True),
+        Column("created_at", DateTime, nullable=True),
+        Column("updated_at", DateTime, nullable=True),
+        Column("deleted_at", DateTime, nullable=True),
+        Column("first_seen_at", DateTime, nullable=True),  # when sync first stored the row
+        Column("raw", JSON, nullable=False, default=dict),
+    ]
+
+
+vtiger_users = Table(
+    "vtiger_users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source_id", String(64), nullable=False, unique=True),
+    Column("user_name", String(255), nullable=False, default=""),
+    Column("first_name", String(255), nullable=False, default=""),
+    Column("last_name", String(255), nullable=False, default=""),
+    Column("full_name", String(255), nullable=False, default=""),
+    Column("email", String(255), nullable=False, default=""),
+    Column("status", String(32), nullable=False, default=""),
+    Column("primary_group_id", String(64), nullable=False, default=""),
+    Column("raw", JSON, nullable=False, default=dict),
+)
+
+vtiger_groups = Table(
+    "vtiger_groups",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source_id", String(64), nullable=False, unique=True),
+    Column("name", String(255), nullable=False, default=""),
+    Column("raw", JSON, nullable=False, default=dict),
+)
+
+cases = Table(
+    "cases",
+    metadata,
+    *_source_columns(),
+    Column("case_no", String(64), nullable=False, default=""),
+    Column("title", Text, nullable=False, default=""),
+    Column("status", String(64), nullable=False, default=""),
+    Column("priority", String(64), nullable=False, default=""),
+    Column("assignee_id", String(64), nullable=False, default=""),
+    Column("assignee_name", String(255), nullable=False, default=""),
+    Column("group_id", String(64), nullable=False, default=""),
+    Column("group_name", String(255), nullable=False, default=""),
+    Column("modified_by_id", String(64), nullable=False, default=""),
+    Column("modified_by_name", String(255), nullable=False, default=""),
+    Column("resolved_at", DateTime, nullable=True),  # sla_actual_closureon, else when sync first saw it resolved
+    Column("time_spent_hours", Float, nullable=True),
+    Column("satisfaction", String(64), nullable=False, default=""),
+    Index(None, "created_at"),
+    Index(None, "updated_at"),
+    Index(None, "resolved_at"),
+    Index(None, "status"),
+)
+
+deals = Table(
+    "deals",
+    metadata,
+    *_source_columns(),
+    Column("deal_no", String(64), nullable=False, default=""),
+    Column("name", Text, nullable=False, default=""),
+    Column("stage", String(128), nullable=False, default=""),
+    Column("pipeline", String(128), nullable=False, default=""),
+    Column("amount", Float, nullable=True),
+    Column("closing_date", Date, nullable=True),
+    Column("assignee_id", String(64), nullable=False, default=""),
+    Column("assignee_name", String(255), nullable=False, default=""),
+    Column("group_id", String(64), nullable=False, default=""),
+    Column("group_name", String(255), nullable=False, default=""),
+    Column("qualified_by_id", String(64), nullable=False, default=""),
+    Column("qualified_by_name", String(255), nullable=False, default=""),
+    Column("modified_by_id", String(64), nullable=False, default=""),
+    Column("modified_by_name", String(255), nullable=False, default=""),
+    Column("stage_entered_at", DateTime, nullable=True),
+    Index(None, "created_at"),
+    Index(None, "updated_at"),
+    Index(None, "stage"),
+)
+
+# One row per time a deal entered a stage. Filled from the configured "stage changed at" custom fields and from
+# transitions sync observes. The credited people are copied at the time of the change, so a later reassignment
+# does not rewrite history.
+deal_stage_changes = Table(
+    "deal_stage_changes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("deal_source_id", String(64), nullable=False),
+    Column("deal_no", String(64), nullable=False, default=""),
+    Column("stage", String(128), nullable=False),
+    Column("previous_stage", String(128), nullable=False, default=""),
+    Column("changed_at", DateTime, nullable=False),
+    Column("origin", String(16), nullable=False),  # "field" (custom field) or "observed" (sync saw the change)
+    Column("assignee_name", String(255), nullable=False, default=""),
+    Column("group_name", String(255), nullable=False, default=""),
+    Column("qualified_by_name", String(255), nullable=False, default=""),
+    Column("deleted_at", DateTime, nullable=True),
+    UniqueConstraint("deal_source_id", "stage", "changed_at"),
+    Index(None, "changed_at"),
+)
+
+phone_calls = Table(
+    "phone_calls",
+    metadata,
+    *_source_columns(),
+    Column("status", String(64), nullable=False, default=""),
+    Column("direction", String(32), nullable=False, default=""),
+    Column("started_at", DateTime, nullable=True),
+    Column("ended_at", DateTime, nullable=True),
+    Column("duration_seconds", Integer, nullable=True),
+    Column("assignee_id", String(64), nullable=False, default=""),
+    Column("assignee_name", String(255), nullable=False, default=""),
+    Column("group_id", String(64), nullable=False, default=""),
+    Column("group_name", String(255), nullable=False, default=""),
+    Column("modified_by_id", String(64), nullable=False, default=""),
+    Column("modified_by_name", String(255), nullable=False, default=""),
+    Column("customer_number", String(64), nullable=False, default=""),
+    Column("recording_url", Text, nullable=False, default=""),
+    Index(None, "started_at"),
+    Index(None, "updated_at"),
+)
+
+redmine_issues = Table(
+    "redmine_issues",
+    metadata,
+    *_source_columns(),
+    Column("subject", Text, nullable=False, default=""),
+    Column("project_id", Integer, nullable=True),
+    Column("project_name", String(255), nullable=False, default=""),
+    Column("tracker_name", String(128), nullable=False, default=""),
+    Column("status_id", Integer, nullable=True),
+    Column("status_name", String(128), nullable=False, default=""),
+    Column("is_closed", Boolean, nullable=False, default=False),
+    Column("priority_name", String(128), nullable=False, default=""),
+    Column("author_name", String(255), nullable=False, default=""),
+    Column("assignee_id", Integer, nullable=True),
+    Column("assignee_name", String(255), nullable=False, default=""),
+    Column("closed_at", DateTime, nullable=True),
+    Column("done_ratio", Integer, nullable=True),
+    Column("estimated_hours", Float, nullable=True),
+    Index(None, "created_at"),
+    Index(None, "updated_at"),
+    Index(None, "closed_at"),
+)
+
+redmine_statuses = Table(
+    "redmine_statuses",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),  # Redmine's own status id
+    Column("name", String(128), nullable=False),
+    Column("is_closed", Boolean, nullable=False, default=False),
+)
+
+# The incremental position per source and module. `watermark` is the source's own value (VTiger unix seconds,
+# Redmine an ISO timestamp); it only moves after the rows it covers are committed.
+sync_state = Table(
+    "sync_state",
+    metadata,
+    Column("source", String(32), primary_key=True),
+    Column("module", String(64), primary_key=True),
+    Column("watermark", String(64), nullable=False, default=""),
+    Column("updated_at", DateTime, nullable=True),
+    Column("extra", JSON, nullable=False, default=dict),  # e.g. when ids were last reconciled
+)
+
+# One row per run of one module's sync (a microblog-style task table): the status page reads it.
+sync_runs = Table(
+    "sync_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(32), nullable=False),
+    Column("module", String(64), nullable=False),
+    Column("trigger", String(32), nullable=False, default=""),  # cron, manual, embedded, cli, demo
+    Column("job_id", String(64), nullable=False, default=""),
+    Column("started_at", DateTime, nullable=False),
+    Column("finished_at", DateTime, nullable=True),
+    Column("status", String(16), nullable=False),  # running, success, failed
+    Column("rows_inserted", Integer, nullable=False, default=0),
+    Column("rows_updated", Integer, nullable=False, default=0),
+    Column("rows_deleted", Integer, nullable=False, default=0),
+    Column("requests", Integer, nullable=False, default=0),
+    Column("error", Text, nullable=False, default=""),
+    Index(None, "source", "module", "started_at"),
+)
+
+# A cross-process lock per source: one sync per source at a time, whichever process or machine runs it.
+sync_locks = Table(
+    "sync_locks",
+    metadata,
+    Column("source", String(32), primary_key=True),
+    Column("holder", String(128), nullable=False),
+    Column("acquired_at", DateTime, nullable=False),
+    Column("expires_at", DateTime, nullable=False),
+)
+
+kiosk_tokens = Table(
+    "kiosk_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(128), nullable=False, unique=True),
+    Column("token_hash", String(128), nullable=False, unique=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("revoked_at", DateTime, nullable=True),
+    Column("last_used_at", DateTime, nullable=True),
+)
+
+SOURCE_TABLES = {"cases": cases, "deals": deals, "phone_calls": phone_calls, "redmine_issues": redmine_issues}

@@ -1,0 +1,448 @@
+"""One Settings object built from the environment, `.env`, the old `credentials.json` and `kpi.toml`.
+
+Nothing here talks to the network or the database. A bad or missing value raises ConfigError with one line
+that names the key and says how to fix it; `app.py` and the CLI print that line and exit.
+Must not import Dash, Flask, sync/ or models/.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dotenv import dotenv_values
+
+PROJECT_DIR = Path(__file__).resolve().parent
+DEFAULT_STAGE_TIME_FORMAT = "%m-%d-%Y %I:%M %p"
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing or wrong; the message names the key and the fix."""
+
+
+@dataclass(frozen=True)
+class StageRule:
+    """How one deal stage scores: points, who gets them, and where its change time is recorded."""
+
+    name: str
+    points: float = 0
+    credit: str = "assignee"  # "assignee", or the name of a deal field holding a user, e.g. cf_potentials_qualifiedby
+    changed_at_field: str = ""  # custom VTiger field written by a workflow, e.g. cf_potentials_demoscheduledchangedat
+    once_per_deal: bool = True  # a deal that reaches this stage again scores it only the first time
+
+
+@dataclass(frozen=True)
+class SalesRules:
+    groups: tuple[str, ...] = ()  # empty: everyone
+    call_points: float = 1
+    call_statuses: tuple[str, ...] = ()  # empty: every call counts, whatever its status
+    stages: tuple[StageRule, ...] = ()
+    closed_stages: tuple[str, ...] = ("Closed Won", "Closed Lost")
+    excluded_stages: tuple[str, ...] = ("Recycled",)
+    stage_time_format: str = DEFAULT_STAGE_TIME_FORMAT
+    stage_time_zone: str = ""  # empty: the VTiger API user's time zone from /me, else TIMEZONE
+    daily_goal: float = 100
+    holidays_country: str = "US"
+    holidays_subdivision: str = ""
+
+    def stage(self, name: str) -> StageRule | None:
+        return next((rule for rule in self.stages if rule.name == name), None)
+
+
+@dataclass(frozen=True)
+class CaseRules:
+    resolved_statuses: tuple[str, ...] = ("Resolved", "Closed")
+    closed_statuses: tuple[str, ...] = ("Closed",)  # final states: a later edit of such a case is not "work"
+
+
+@dataclass(frozen=True)
+class RedmineRules:
+    rejected_statuses: tuple[str, ...] = ("Rejected",)
+    reconcile_every_hours: float = 24
+
+
+@dataclass(frozen=True)
+class KpiRules:
+    cases: CaseRules = field(default_factory=CaseRules)
+    sales: SalesRules = field(default_factory=lambda: SalesRules(stages=DEFAULT_STAGES))
+    redmine: RedmineRules = field(default_factory=RedmineRules)
+
+
+# The old dashboard's scoring (original-dashboard.md 1.3): Demo Scheduled 5 to the qualifier, Demo Given 5 to the
+# assignee, the other stages counted for 0.
+DEFAULT_STAGES: tuple[StageRule, ...] = (
+    StageRule("Demo Scheduled", 5, "cf_potentials_qualifiedby", "cf_potentials_demoscheduledchangedat"),
+    StageRule("Demo Given", 5, "assignee", "cf_potentials_demogivenchangedat"),
+    StageRule("Quote Sent", 0, "assignee", "cf_potentials_quotesentchangedat"),
+    StageRule("Pilot", 0, "assignee", "cf_potentials_pilotchangedat"),
+    StageRule("Needs Analysis", 0, "assignee", "cf_potentials_needsanalysischangedat"),
+    StageRule("Closed Won", 0, "assignee", "cf_potentials_closedwonchangedat"),
+    StageRule("Closed Lost", 0, "assignee", "cf_potentials_closedlostchangedat"),
+)
+
+
+@dataclass(frozen=True)
+class VtigerSettings:
+    url: str
+    username: str
+    access_key: str
+    record_url: str = ""  # base of links, e.g. https://x.od1.vtiger.com/index.php?module={module}&view=Detail&record=
+
+    def record_link(self, module: str, source_id: str) -> str:
+        """Link to a record in the VTiger web UI; the ws id's module prefix is stripped."""
+        if not self.record_url:
+            return ""
+        crm_id = source_id.split("x", 1)[-1]
+        return self.record_url.replace("{module}", module) + crm_id
+
+
+@dataclass(frozen=True)
+class RedmineSettings:
+    url: str
+    api_key: str = ""
+    username: str = ""
+    password: str = ""
+
+    def issue_link(self, issue_id: int) -> str:
+        return f"{self.url.rstrip('/')}/issues/{issue_id}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = "sqlite:///kpi.db"
+    redis_url: str = ""
+    secret_key: str = ""
+    timezone: str = "UTC"
+    sync_interval_minutes: int = 10
+    vtiger: VtigerSettings | None = None
+    redmine: RedmineSettings | None = None
+    google_client_id: str = ""
+    google_client_secret: str = ""
+    allowed_email_domains: tuple[str, ...] = ()
+    allowed_emails: tuple[str, ...] = ()
+    auth_disabled: bool = False
+    kpi: KpiRules = field(default_factory=KpiRules)
+    # Start the in-process sync thread when there is no Redis. Tests build apps with it off.
+    embedded_sync: bool = True
+    testing: bool = False
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def demo_mode(self) -> bool:
+        """No source credentials at all: the app shows (and keeps extending) synthetic demo data."""
+        return self.vtiger is None and self.redmine is None
+
+    @property
+    def uses_redis(self) -> bool:
+        return bool(self.redis_url)
+
+
+# --- loading ------------------------------------------------------------------------------------------------
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None,
+    *,
+    env_file: str | Path | None = ".env",
+    credentials_file: str | Path | None = "credentials.json",
+    **overrides: Any,
+) -> Settings:
+    """Build Settings from (lowest to highest precedence) credentials.json, .env, the environment, overrides."""
+    values: dict[str, str] = {}
+    if credentials_file and Path(credentials_file).is_file():
+        values.update(_read_old_credentials(Path(credentials_file)))
+    if env_file and Path(env_file).is_file():
+        values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    values.update(os.environ if environ is None else environ)
+
+    kpi_path = values.get("KPI_CONFIG", "").strip()
+    if not kpi_path and Path("kpi.toml").is_file():
+        kpi_path = "kpi.toml"
+    settings = Settings(
+        database_url=values.get("DATABASE_URL", "").strip() or "sqlite:///kpi.db",
+        redis_url=values.get("REDIS_URL", "").strip(),
+        secret_key=values.get("SECRET_KEY", "").strip(),
+        timezone=_time_zone(values.get("TIMEZONE", "").strip() or "UTC", "TIMEZONE"),
+        sync_interval_minutes=_positive_int(values.get("SYNC_INTERVAL_MINUTES", "10"), "SYNC_INTERVAL_MINUTES"),
+        vtiger=_vtiger(values),
+        redmine=_redmine(values),
+        google_client_id=values.get("GOOGLE_OAUTH_CLIENT_ID", "").strip(),
+        google_client_secret=values.get("GOOGLE_OAUTH_CLIENT_SECRET", "").strip(),
+        allowed_email_domains=_csv(values.get("ALLOWED_EMAIL_DOMAINS", "")),
+        allowed_emails=_csv(values.get("ALLOWED_EMAILS", "")),
+        auth_disabled=_bool(values.get("AUTH_DISABLED", ""), "AUTH_DISABLED"),
+        kpi=load_kpi_rules(kpi_path) if kpi_path else KpiRules(),
+    )
+    if overrides:
+        from dataclasses import replace
+
+        settings = replace(settings, **overrides)
+    return settings
+
+
+def _read_old_credentials(path: Path) -> dict[str, str]:
+    """Map the old Django dashboard's credentials.json onto our variable names."""
+    try:
+        old = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid JSON ({exc}); fix the file or remove it") from exc
+    if not isinstance(old, dict):
+        raise ConfigError(f"{path}: expected a JSON object with keys such as username, access_key, host")
+    mapping = {
+        "username": "VTIGER_USERNAME",
+        "access_key": "VTIGER_ACCESS_KEY",
+        "host": "VTIGER_URL",
+        "django_secret_key": "SECRET_KEY",
+        "redmine_host": "REDMINE_URL",
+    }
+    values = {ours: str(old[theirs]) for theirs, ours in mapping.items() if old.get(theirs)}
+    # The old file had one record URL per module ending in "record="; ours is one template with {module}.
+    cases_url = str(old.get("host_url_cases", ""))
+    if cases_url:
+        values["VTIGER_RECORD_URL"] = cases_url.replace("module=Cases", "module={module}")
+    # The old Redmine credentials were Basic auth: a username plus a password or an API key.
+    if old.get("redmine_username"):
+        values["REDMINE_USERNAME"] = str(old["redmine_username"])
+        values["REDMINE_PASSWORD"] = str(old.get("redmine_access_key", ""))
+    elif old.get("redmine_access_key"):
+        values["REDMINE_API_KEY"] = str(old["redmine_access_key"])
+    return values
+
+
+def _vtiger(values: Mapping[str, str]) -> VtigerSettings | None:
+    url = values.get("VTIGER_URL", "").strip()
+    if not url:
+        return None
+    _require_http_url(url, "VTIGER_URL")
+    for key in ("VTIGER_USERNAME", "VTIGER_ACCESS_KEY"):
+        if not values.get(key, "").strip():
+            raise ConfigError(f"{key} is empty: set it, or remove VTIGER_URL to run on demo data")
+    return VtigerSettings(
+        url=url.rstrip("/"),
+        username=values["VTIGER_USERNAME"].strip(),
+        access_key=values["VTIGER_ACCESS_KEY"].strip(),
+        record_url=values.get("VTIGER_RECORD_URL", "").strip(),
+    )
+
+
+def _redmine(values: Mapping[str, str]) -> RedmineSettings | None:
+    url = values.get("REDMINE_URL", "").strip()
+    if not url:
+        return None
+    _require_http_url(url, "REDMINE_URL")
+    api_key = values.get("REDMINE_API_KEY", "").strip()
+    username = values.get("REDMINE_USERNAME", "").strip()
+    password = values.get("REDMINE_PASSWORD", "").strip()
+    if not api_key and not (username and password):
+        raise ConfigError(
+            "REDMINE_API_KEY is empty: set it (or REDMINE_USERNAME and REDMINE_PASSWORD), "
+            "or remove REDMINE_URL to run without Redmine"
+        )
+    return RedmineSettings(url=url.rstrip("/"), api_key=api_key, username=username, password=password)
+
+
+def _require_http_url(url: str, key: str) -> None:
+    if not url.startswith(("http://", "https://")):
+        raise ConfigError(f"{key} must start with http:// or https:// (got {url!r})")
+
+
+def _time_zone(name: str, key: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(f"{key} is not an IANA time zone name such as Europe/Berlin (got {name!r})") from exc
+    return name
+
+
+def _positive_int(raw: str, key: str) -> int:
+    try:
+        number = int(str(raw).strip())
+    except ValueError as exc:
+        raise ConfigError(f"{key} must be a whole number (got {raw!r})") from exc
+    if number < 1:
+        raise ConfigError(f"{key} must be at least 1 (got {number})")
+    return number
+
+
+def _bool(raw: str, key: str) -> bool:
+    text = str(raw).strip().lower()
+    if text in ("", "0", "false", "no", "off"):
+        return False
+    if text in ("1", "true", "yes", "on"):
+        return True
+    raise ConfigError(f"{key} must be true or false (got {raw!r})")
+
+
+def _csv(raw: str) -> tuple[str, ...]:
+    return tuple(part.strip().lower() for part in raw.split(",") if part.strip())
+
+
+# --- kpi.toml -----------------------------------------------------------------------------------------------
+
+
+def load_kpi_rules(path: str | Path) -> KpiRules:
+    """Read kpi.toml; every key is optional and defaults reproduce the old dashboard's rules."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise ConfigError(f"KPI_CONFIG: file {path} does not exist") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
+    reader = _TomlReader(data, str(path))
+    return KpiRules(cases=reader.cases(), sales=reader.sales(), redmine=reader.redmine())
+
+
+class _TomlReader:
+    """Typed access to kpi.toml that names the offending key (e.g. `kpi.toml: sales.stages[2].points`)."""
+
+    def __init__(self, data: dict[str, Any], filename: str) -> None:
+        self.data = data
+        self.filename = filename
+        unknown = set(data) - {"cases", "sales", "redmine"}
+        if unknown:
+            self.fail(sorted(unknown)[0], "is not a known section (cases, sales, redmine)")
+
+    def fail(self, key: str, problem: str) -> None:
+        raise ConfigError(f"{self.filename}: {key} {problem}")
+
+    def section(self, name: str, allowed: set[str], table: dict[str, Any] | None = None) -> dict[str, Any]:
+        value = (self.data if table is None else table).get(name.rsplit(".", 1)[-1], {})
+        if not isinstance(value, dict):
+            self.fail(name, "must be a table")
+        for key in value:
+            if key not in allowed:
+                self.fail(f"{name}.{key}", f"is not a known key (known: {', '.join(sorted(allowed))})")
+        return value
+
+    def strings(self, table: dict[str, Any], key: str, prefix: str, default: tuple[str, ...]) -> tuple[str, ...]:
+        if key not in table:
+            return default
+        value = table[key]
+        if not isinstance(value, list) or not all(isinstance(item, str) and item.strip() for item in value):
+            self.fail(f"{prefix}.{key}", "must be a list of non-empty strings")
+        return tuple(item.strip() for item in value)
+
+    def number(self, table: dict[str, Any], key: str, prefix: str, default: float, minimum: float = 0) -> float:
+        if key not in table:
+            return default
+        value = table[key]
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
+            self.fail(f"{prefix}.{key}", f"must be a number of at least {minimum} (got {value!r})")
+        return value
+
+    def text(self, table: dict[str, Any], key: str, prefix: str, default: str) -> str:
+        if key not in table:
+            return default
+        if not isinstance(table[key], str):
+            self.fail(f"{prefix}.{key}", f"must be a string (got {table[key]!r})")
+        return table[key].strip()
+
+    def cases(self) -> CaseRules:
+        table = self.section("cases", {"resolved_statuses", "closed_statuses"})
+        defaults = CaseRules()
+        return CaseRules(
+            resolved_statuses=self.strings(table, "resolved_statuses", "cases", defaults.resolved_statuses),
+            closed_statuses=self.strings(table, "closed_statuses", "cases", defaults.closed_statuses),
+        )
+
+    def redmine(self) -> RedmineRules:
+        table = self.section("redmine", {"rejected_statuses", "reconcile_every_hours"})
+        defaults = RedmineRules()
+        return RedmineRules(
+            rejected_statuses=self.strings(table, "rejected_statuses", "redmine", defaults.rejected_statuses),
+            reconcile_every_hours=self.number(
+                table, "reconcile_every_hours", "redmine", defaults.reconcile_every_hours, minimum=0.1
+            ),
+        )
+
+    def sales(self) -> SalesRules:
+        allowed = {
+            "groups", "call_points", "call_statuses", "stages", "closed_stages", "excluded_stages",
+            "stage_time_format", "stage_time_zone", "daily_goal", "holidays_country", "holidays_subdivision",
+        }  # fmt: skip
+        table = self.section("sales", allowed)
+        defaults = SalesRules(stages=DEFAULT_STAGES)
+        time_zone = self.text(table, "stage_time_zone", "sales", "")
+        if time_zone:
+            _time_zone(time_zone, f"{self.filename}: sales.stage_time_zone")
+        country = self.text(table, "holidays_country", "sales", defaults.holidays_country)
+        subdivision = self.text(table, "holidays_subdivision", "sales", defaults.holidays_subdivision)
+        _check_holidays(country, subdivision, self.filename)
+        return SalesRules(
+            groups=self.strings(table, "groups", "sales", defaults.groups),
+            call_points=self.number(table, "call_points", "sales", defaults.call_points),
+            call_statuses=self.strings(table, "call_statuses", "sales", defaults.call_statuses),
+            stages=self.stages(table.get("stages"), defaults.stages),
+            closed_stages=self.strings(table, "closed_stages", "sales", defaults.closed_stages),
+            excluded_stages=self.strings(table, "excluded_stages", "sales", defaults.excluded_stages),
+            stage_time_format=self.time_format(table, defaults.stage_time_format),
+            stage_time_zone=time_zone,
+            daily_goal=self.number(table, "daily_goal", "sales", defaults.daily_goal, minimum=1),
+            holidays_country=country,
+            holidays_subdivision=subdivision,
+        )
+
+    def time_format(self, table: dict[str, Any], default: str) -> str:
+        fmt = self.text(table, "stage_time_format", "sales", default)
+        if "%p" in fmt and "%H" in fmt:
+            self.fail("sales.stage_time_format", "mixes %H with %p; use %I for a 12-hour clock")
+        return fmt
+
+    def stages(self, raw: Any, default: tuple[StageRule, ...]) -> tuple[StageRule, ...]:
+        if raw is None:
+            return default
+        if not isinstance(raw, list):
+            self.fail("sales.stages", "must be an array of tables ([[sales.stages]])")
+        rules = []
+        for index, entry in enumerate(raw):
+            prefix = f"sales.stages[{index}]"
+            if not isinstance(entry, dict):
+                self.fail(prefix, "must be a table")
+            for key in entry:
+                if key not in {"name", "points", "credit", "changed_at_field", "once_per_deal"}:
+                    self.fail(
+                        f"{prefix}.{key}", "is not a known key (name, points, credit, changed_at_field, once_per_deal)"
+                    )
+            name = self.text(entry, "name", prefix, "")
+            if not name:
+                self.fail(f"{prefix}.name", "is required")
+            once = entry.get("once_per_deal", True)
+            if not isinstance(once, bool):
+                self.fail(f"{prefix}.once_per_deal", "must be true or false")
+            rules.append(
+                StageRule(
+                    name=name,
+                    points=self.number(entry, "points", prefix, 0),
+                    credit=self.text(entry, "credit", prefix, "assignee") or "assignee",
+                    changed_at_field=self.text(entry, "changed_at_field", prefix, ""),
+                    once_per_deal=once,
+                )
+            )
+        names = [rule.name for rule in rules]
+        duplicate = next((name for name in names if names.count(name) > 1), None)
+        if duplicate:
+            self.fail("sales.stages", f"names the stage {duplicate!r} twice")
+        return tuple(rules)
+
+
+def _check_holidays(country: str, subdivision: str, filename: str) -> None:
+    if not country:
+        return
+    import holidays
+
+    try:
+        holidays.country_holidays(country, subdiv=subdivision or None)
+    except NotImplementedError as exc:
+        raise ConfigError(f"{filename}: sales.holidays_country {country!r} is not a known country code") from exc
+    except ValueError as exc:
+        raise ConfigError(f"{filename}: sales.holidays_subdivision {subdivision!r} is not valid for {country}") from exc

@@ -1,0 +1,300 @@
+"""The source-agnostic half of sync: idempotent batched upserts, watermarks, a lock per source, and a
+`sync_runs` row for every run.
+
+Sources (vtiger, redmine, demo) call these; they never write SQL of their own for these concerns.
+Must not import Dash or Flask.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import traceback
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Table, and_, delete, select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from models.db import utcnow
+from models.schema import sync_locks, sync_runs, sync_state
+
+BATCH_SIZE = 500
+LOCK_TTL = timedelta(minutes=30)
+
+
+class SyncError(RuntimeError):
+    """A sync failed for a reason the user can act on; the message says what and how to fix it."""
+
+
+class SourceBusy(SyncError):
+    """Another process is already syncing this source."""
+
+
+@dataclass
+class UpsertResult:
+    inserted: int = 0
+    updated: int = 0
+
+    def __iadd__(self, other: UpsertResult) -> UpsertResult:
+        self.inserted += other.inserted
+        self.updated += other.updated
+        return self
+
+
+# --- upserts -------------------------------------------------------------------------------------------------
+
+
+def _dialect_insert(conn: Connection, table: Table) -> Any:
+    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
+
+
+def existing_rows(conn: Connection, table: Table, keys: Sequence[Any], key: str = "source_id") -> dict[Any, dict]:
+    """The stored rows for these keys, by key (in chunks, so large key lists stay within parameter limits)."""
+    found: dict[Any, dict] = {}
+    for start in range(0, len(keys), BATCH_SIZE):
+        chunk = list(keys[start : start + BATCH_SIZE])
+        for row in conn.execute(select(table).where(table.c[key].in_(chunk))).mappings():
+            found[row[key]] = dict(row)
+    return found
+
+
+def upsert_rows(
+    conn: Connection,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    *,
+    key: str | tuple[str, ...] = "source_id",
+    insert_only: Iterable[str] = ("first_seen_at",),
+) -> UpsertResult:
+    """Insert new rows and update changed ones, by unique key. Unchanged rows are not written, so running the
+    same sync twice reports (and changes) nothing. Columns in `insert_only` are kept once written."""
+    keys = (key,) if isinstance(key, str) else key
+    result = UpsertResult()
+    for start in range(0, len(rows), BATCH_SIZE):
+        batch = _dedupe(rows[start : start + BATCH_SIZE], keys)
+        stored = _stored_by_key(conn, table, batch, keys)
+        changed = [row for row in batch if _differs(row, stored.get(_key_of(row, keys)), insert_only)]
+        if not changed:
+            continue
+        statement = _dialect_insert(conn, table)
+        update_columns = {
+            name: statement.excluded[name]
+            for name in changed[0]
+            if name not in keys and name not in insert_only and name != "id"
+        }
+        statement = statement.on_conflict_do_update(index_elements=list(keys), set_=update_columns)
+        conn.execute(statement, changed)
+        new = sum(1 for row in changed if _key_of(row, keys) not in stored)
+        result.inserted += new
+        result.updated += len(changed) - new
+    return result
+
+
+def _dedupe(rows: Sequence[dict[str, Any]], keys: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Keep the last row per key: a page may repeat a record (VTiger ties, Redmine overlap seconds)."""
+    by_key = {_key_of(row, keys): row for row in rows}
+    return list(by_key.values())
+
+
+def _key_of(row: dict[str, Any], keys: tuple[str, ...]) -> Any:
+    return row[keys[0]] if len(keys) == 1 else tuple(row[name] for name in keys)
+
+
+def _stored_by_key(conn: Connection, table: Table, rows: list[dict], keys: tuple[str, ...]) -> dict[Any, dict]:
+    if len(keys) == 1:
+        return existing_rows(conn, table, [row[keys[0]] for row in rows], keys[0])
+    wanted = [tuple(row[name] for name in keys) for row in rows]
+    columns = tuple_(*(table.c[name] for name in keys))
+    result = conn.execute(select(table).where(columns.in_(wanted))).mappings()
+    return {tuple(row[name] for name in keys): dict(row) for row in result}
+
+
+def _differs(row: dict[str, Any], stored: dict[str, Any] | None, insert_only: Iterable[str]) -> bool:
+    if stored is None:
+        return True
+    skip = set(insert_only)
+    return any(stored.get(name) != value for name, value in row.items() if name not in skip)
+
+
+def mark_deleted(conn: Connection, table: Table, source_ids: Iterable[Any], when: datetime) -> int:
+    """Set deleted_at on rows that the source no longer has; rows already marked keep their first date."""
+    ids = list(source_ids)
+    count = 0
+    for start in range(0, len(ids), BATCH_SIZE):
+        chunk = ids[start : start + BATCH_SIZE]
+        statement = (
+            update(table)
+            .where(and_(table.c.source_id.in_(chunk), table.c.deleted_at.is_(None)))
+            .values(deleted_at=when)
+        )
+        count += conn.execute(statement).rowcount
+    return count
+
+
+# --- watermarks ----------------------------------------------------------------------------------------------
+
+
+def read_state(engine_or_conn: Engine | Connection, source: str, module: str) -> tuple[str, dict[str, Any]]:
+    """(watermark, extra) for a source module; ("", {}) before its first successful run."""
+    query = select(sync_state.c.watermark, sync_state.c.extra).where(
+        sync_state.c.source == source, sync_state.c.module == module
+    )
+    if isinstance(engine_or_conn, Engine):
+        with engine_or_conn.connect() as conn:
+            row = conn.execute(query).first()
+    else:
+        row = engine_or_conn.execute(query).first()
+    return (row.watermark, dict(row.extra or {})) if row else ("", {})
+
+
+def write_state(
+    conn: Connection, source: str, module: str, watermark: str, extra: dict[str, Any] | None = None
+) -> None:
+    """Store the watermark in the same transaction as the rows it covers, so it never runs ahead of them."""
+    values: dict[str, Any] = {"source": source, "module": module, "watermark": watermark, "updated_at": utcnow()}
+    if extra is not None:
+        values["extra"] = extra
+    statement = _dialect_insert(conn, sync_state).values(**values)
+    statement = statement.on_conflict_do_update(
+        index_elements=["source", "module"], set_={k: v for k, v in values.items() if k not in ("source", "module")}
+    )
+    conn.execute(statement)
+
+
+# --- one sync per source at a time ---------------------------------------------------------------------------
+
+
+def lock_holder() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+@dataclass
+class SourceLock:
+    """A row in sync_locks; works across threads, processes and machines sharing the database."""
+
+    engine: Engine
+    source: str
+    holder: str = field(default_factory=lock_holder)
+    ttl: timedelta = LOCK_TTL
+
+    def acquire(self) -> bool:
+        now = utcnow()
+        with self.engine.begin() as conn:
+            conn.execute(delete(sync_locks).where(sync_locks.c.source == self.source, sync_locks.c.expires_at < now))
+            statement = _dialect_insert(conn, sync_locks).values(
+                source=self.source, holder=self.holder, acquired_at=now, expires_at=now + self.ttl
+            )
+            statement = statement.on_conflict_do_nothing(index_elements=["source"]).returning(sync_locks.c.source)
+            taken = conn.execute(statement).first() is not None
+            if taken:
+                _fail_orphaned_runs(conn, self.source)
+        return taken
+
+    def refresh(self) -> None:
+        """Extend the lease during a long run so nobody takes it over."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(sync_locks)
+                .where(sync_locks.c.source == self.source, sync_locks.c.holder == self.holder)
+                .values(expires_at=utcnow() + self.ttl)
+            )
+
+    def release(self) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                delete(sync_locks).where(sync_locks.c.source == self.source, sync_locks.c.holder == self.holder)
+            )
+
+
+def _fail_orphaned_runs(conn: Connection, source: str) -> None:
+    """Runs still 'running' when we take the lock belong to a process that died: say so in their rows."""
+    conn.execute(
+        update(sync_runs)
+        .where(sync_runs.c.source == source, sync_runs.c.status == "running")
+        .values(status="failed", finished_at=utcnow(), error="interrupted: the process running it stopped")
+    )
+
+
+def is_locked(engine: Engine, source: str) -> bool:
+    with engine.connect() as conn:
+        row = conn.execute(select(sync_locks.c.expires_at).where(sync_locks.c.source == source)).first()
+    return bool(row and row.expires_at >= utcnow())
+
+
+@contextmanager
+def source_lock(engine: Engine, source: str) -> Iterator[SourceLock]:
+    lock = SourceLock(engine, source)
+    if not lock.acquire():
+        raise SourceBusy(f"a sync of {source} is already running; wait for it to finish")
+    try:
+        yield lock
+    finally:
+        lock.release()
+
+
+# --- sync_runs -------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class RunRecord:
+    """Counts a module sync accumulates; written to its sync_runs row when the run ends."""
+
+    run_id: int
+    source: str
+    module: str
+    inserted: int = 0
+    updated: int = 0
+    deleted: int = 0
+    requests: int = 0
+
+    def add(self, result: UpsertResult) -> None:
+        self.inserted += result.inserted
+        self.updated += result.updated
+
+
+@contextmanager
+def recorded_run(engine: Engine, source: str, module: str, trigger: str = "", job_id: str = "") -> Iterator[RunRecord]:
+    """Insert a 'running' row, then finish it as success or failed (with the error) whatever happens."""
+    with engine.begin() as conn:
+        run_id = conn.execute(
+            sync_runs.insert().values(
+                source=source, module=module, trigger=trigger, job_id=job_id, started_at=utcnow(), status="running"
+            )
+        ).inserted_primary_key[0]
+    record = RunRecord(run_id=run_id, source=source, module=module)
+    try:
+        yield record
+    except BaseException as exc:
+        _finish_run(engine, record, "failed", describe_error(exc))
+        raise
+    _finish_run(engine, record, "success", "")
+
+
+def _finish_run(engine: Engine, record: RunRecord, status: str, error: str) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            update(sync_runs)
+            .where(sync_runs.c.id == record.run_id)
+            .values(
+                status=status,
+                finished_at=utcnow(),
+                rows_inserted=record.inserted,
+                rows_updated=record.updated,
+                rows_deleted=record.deleted,
+                requests=record.requests,
+                error=error,
+            )
+        )
+
+
+def describe_error(exc: BaseException) -> str:
+    """One readable line for users; the traceback only for errors we did not anticipate."""
+    if isinstance(exc, SyncError):
+        return str(exc)
+    lines = traceback.format_exception_only(type(exc), exc)
+    return "".join(lines).strip()[:2000]
