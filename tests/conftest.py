@@ -22,6 +22,8 @@ from models.db import make_engine, normalise_url, upgrade_database
 from models.schema import metadata
 from settings import Settings
 
+pytest_plugins = ["tests.browser"]  # live_server, browser fixtures
+
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/kpi_test")
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
