@@ -6,6 +6,7 @@ happens at import time. `server` is resolved lazily for gunicorn and the Flask C
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -22,6 +23,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     from cli import register_cli
     from layouts.shell import app_layout
     from models.db import make_engine
+    from models.sales import check_sales_stages
     from routes import register_routes
 
     settings = settings or load_settings()
@@ -29,6 +31,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     server.config.update(SECRET_KEY=settings.secret_key or "dev-only-not-secret", TESTING=settings.testing)
     runtime = Runtime(settings=settings, engine=make_engine(settings.database_url))
     server.extensions["kpi"] = runtime
+    check_sales_stages(runtime.engine, settings)  # an unknown stage in kpi.toml is one clear start-up error
 
     app = dash.Dash(
         __name__,
@@ -46,10 +49,20 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     register_routes(server)
     register_cli(server)
     if settings.embedded_sync and not settings.uses_redis and not settings.testing:
-        from sync.scheduler import start_embedded_scheduler
+        # Started by the first web request (or at once by `python app.py`), not here: the Flask CLI builds this
+        # app too, and `db upgrade` or `sync run` must not spawn a sync thread.
+        @server.before_request
+        def _embedded_sync() -> None:
+            start_embedded_sync(runtime)
 
-        runtime.extras["scheduler"] = start_embedded_scheduler(settings, runtime.engine)
     return app
+
+
+def start_embedded_sync(runtime: Runtime) -> object:
+    """The embedded scheduler of this app, started once (see sync/scheduler.py)."""
+    from sync.scheduler import ensure_embedded_scheduler
+
+    return ensure_embedded_scheduler(runtime.extras, runtime.settings, runtime.engine)
 
 
 def _settings_or_exit() -> Settings:
@@ -59,14 +72,26 @@ def _settings_or_exit() -> Settings:
         sys.exit(f"configuration error: {exc}")
 
 
+def _app_or_exit() -> dash.Dash:
+    """create_app, with a configuration error found at start-up (e.g. a stage VTiger lacks) as one line."""
+    try:
+        return create_app(_settings_or_exit())
+    except ConfigError as exc:
+        sys.exit(f"configuration error: {exc}")
+
+
 def __getattr__(name: str) -> Any:
     """`app:server` for gunicorn and `flask --app app:server`: built on first access, not at import."""
     if name == "server":
-        server = create_app(_settings_or_exit()).server
+        server = _app_or_exit().server
         globals()["server"] = server
         return server
     raise AttributeError(name)
 
 
 if __name__ == "__main__":
-    create_app(_settings_or_exit()).run(host="127.0.0.1", port=8050, debug=False)
+    dash_app = _app_or_exit()
+    runtime = dash_app.server.extensions["kpi"]
+    if runtime.settings.embedded_sync and not runtime.settings.uses_redis:
+        start_embedded_sync(runtime)  # fill the database while the browser is still opening
+    dash_app.run(host="127.0.0.1", port=int(os.environ.get("PORT", "8050")), debug=False)

@@ -50,9 +50,36 @@ class SalesRules:
     daily_goal: float = 100
     holidays_country: str = "US"
     holidays_subdivision: str = ""
+    # The deal field sync copies into deals.qualified_by_* and deal_stage_changes.qualified_by_name; a stage
+    # credited to this field reads the name copied at the time of the change.
+    qualified_by_field: str = "cf_potentials_qualifiedby"
+    demo_stage: str = "Demo Scheduled"  # the stage charted as "demos scheduled per qualifier"; empty: no chart
 
     def stage(self, name: str) -> StageRule | None:
         return next((rule for rule in self.stages if rule.name == name), None)
+
+    def named_stages(self) -> list[tuple[str, str]]:
+        """Every stage name the rules mention, with the key that mentions it (for the picklist check)."""
+        named = [(f"sales.stages[{index}].name", rule.name) for index, rule in enumerate(self.stages)]
+        named += [("sales.closed_stages", name) for name in self.closed_stages]
+        named += [("sales.excluded_stages", name) for name in self.excluded_stages]
+        if self.demo_stage:
+            named.append(("sales.demo_stage", self.demo_stage))
+        return named
+
+
+def check_stages_against_picklist(rules: SalesRules, picklist: list[str] | tuple[str, ...], source: str) -> None:
+    """Refuse rules that name a stage VTiger does not have: one line naming the key, the stage and the known ones.
+
+    Compared exactly (case included), as VTiger stores and sync compares them. `source` names the config file.
+    """
+    known = set(picklist)
+    for key, name in rules.named_stages():
+        if name not in known:
+            raise ConfigError(
+                f"{source}: {key} names the stage {name!r}, which is not in VTiger's sales_stage picklist "
+                f"(known: {', '.join(picklist)}); fix the name (exact case) or remove it"
+            )
 
 
 @dataclass(frozen=True)
@@ -369,6 +396,7 @@ class _TomlReader:
         allowed = {
             "groups", "call_points", "call_statuses", "stages", "closed_stages", "excluded_stages",
             "stage_time_format", "stage_time_zone", "daily_goal", "holidays_country", "holidays_subdivision",
+            "qualified_by_field", "demo_stage",
         }  # fmt: skip
         table = self.section("sales", allowed)
         defaults = SalesRules(stages=DEFAULT_STAGES)
@@ -390,6 +418,9 @@ class _TomlReader:
             daily_goal=self.number(table, "daily_goal", "sales", defaults.daily_goal, minimum=1),
             holidays_country=country,
             holidays_subdivision=subdivision,
+            qualified_by_field=self.text(table, "qualified_by_field", "sales", defaults.qualified_by_field)
+            or defaults.qualified_by_field,
+            demo_stage=self.text(table, "demo_stage", "sales", defaults.demo_stage),
         )
 
     def time_format(self, table: dict[str, Any], default: str) -> str:

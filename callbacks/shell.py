@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import parse_qsl
 
 import dash
-from dash import Input, Output
+from dash import Input, Output, State
 
 from layouts.pages import page_for
 from layouts.shell import not_found
@@ -21,7 +21,9 @@ def register(app: dash.Dash) -> None:
         Output("page-content", "children"),
         Output("chrome", "style"),
         Input("url", "pathname"),
-        Input("url", "search"),
+        # State, not Input: the dashboard pages write their date/window/group into the query themselves
+        # (callbacks/controls.py) and must not be rebuilt for it; a new path still renders with the query.
+        State("url", "search"),
     )
     def render_page(pathname: str | None, search: str | None):  # type: ignore[no-untyped-def]
         page = page_for(pathname)

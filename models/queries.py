@@ -6,12 +6,14 @@ Must not import Dash or sync/.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Engine, func, select
 
-from models.schema import SOURCE_TABLES, sync_runs
+from models.schema import SOURCE_TABLES, redmine_issues, sync_runs, vtiger_groups
 
 
 @dataclass(frozen=True)
@@ -61,3 +63,139 @@ def module_summaries(engine: Engine) -> list[ModuleSummary]:
                 ModuleSummary(source, module, last["started_at"], last["status"], last["error"], last_success)
             )
     return sorted(summaries, key=lambda s: (s.source, s.module))
+
+
+# --- sync health: the status page, the freshness badge and the TV's stale banner -------------------------------
+
+
+@dataclass(frozen=True)
+class SyncRun:
+    """One sync_runs row, as the status page shows it."""
+
+    id: int
+    source: str
+    module: str
+    trigger: str
+    job_id: str
+    started_at: datetime
+    finished_at: datetime | None
+    status: str  # running, success, failed
+    rows_inserted: int
+    rows_updated: int
+    rows_deleted: int
+    requests: int
+    error: str
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.finished_at is None:
+            return None
+        return max(0.0, (self.finished_at - self.started_at).total_seconds())
+
+
+@dataclass(frozen=True)
+class ModuleHealth:
+    """Where one source module stands: its latest run (maybe still running), its latest finished run, its latest
+    success and its latest failure."""
+
+    source: str
+    module: str
+    last_run: SyncRun
+    last_finished: SyncRun | None
+    last_success: SyncRun | None
+    last_failure: SyncRun | None
+
+    @property
+    def running(self) -> bool:
+        return self.last_run.status == "running"
+
+    @property
+    def last_success_at(self) -> datetime | None:
+        return self.last_success.finished_at if self.last_success else None
+
+    @property
+    def failing(self) -> bool:
+        """The latest finished run failed: the module's data stopped moving."""
+        return self.last_finished is not None and self.last_finished.status == "failed"
+
+
+def _sync_run(row: Any) -> SyncRun:
+    return SyncRun(**{name: row[name] for name in SyncRun.__dataclass_fields__})
+
+
+def recent_runs(engine: Engine, limit: int = 50) -> list[SyncRun]:
+    """The latest `limit` runs of every source and module, newest first."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(sync_runs).order_by(sync_runs.c.id.desc()).limit(limit)).mappings()
+        return [_sync_run(row) for row in rows]
+
+
+def sync_modules(engine: Engine) -> list[tuple[str, str]]:
+    """Every (source, module) that has ever run, sorted."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(sync_runs.c.source, sync_runs.c.module).distinct()).all()
+    return sorted((row.source, row.module) for row in rows)
+
+
+def module_health(engine: Engine, sources: Sequence[str] | None = None) -> list[ModuleHealth]:
+    """Health of every module that has run (only `sources`' when given). Each lookup is a newest-first read of
+    the (source, module, started_at) index that stops at the first match, so a long run history stays cheap."""
+    modules = [(source, module) for source, module in sync_modules(engine) if sources is None or source in sources]
+    health = []
+    with engine.connect() as conn:
+        for source, module in modules:
+
+            def newest(*conditions: Any, source: str = source, module: str = module) -> SyncRun | None:
+                statement = (
+                    select(sync_runs)
+                    .where(sync_runs.c.source == source, sync_runs.c.module == module, *conditions)
+                    .order_by(sync_runs.c.started_at.desc(), sync_runs.c.id.desc())
+                    .limit(1)
+                )
+                row = conn.execute(statement).mappings().first()
+                return _sync_run(row) if row else None
+
+            last_run = newest()
+            if last_run is None:  # deleted between the two reads
+                continue
+            health.append(
+                ModuleHealth(
+                    source=source,
+                    module=module,
+                    last_run=last_run,
+                    last_finished=newest(sync_runs.c.status != "running"),
+                    last_success=newest(sync_runs.c.status == "success"),
+                    last_failure=newest(sync_runs.c.status == "failed"),
+                )
+            )
+    return health
+
+
+def data_version(engine: Engine) -> tuple[int, datetime | None]:
+    """Changes whenever a sync run starts or finishes: (newest run id, newest finish time). Pages that show only
+    synced data can skip re-rendering while it stays the same."""
+    with engine.connect() as conn:
+        row = conn.execute(select(func.max(sync_runs.c.id), func.max(sync_runs.c.finished_at))).one()
+    return (int(row[0] or 0), row[1])
+
+
+def vtiger_group_names(engine: Engine) -> list[str]:
+    """The VTiger group names sync has stored, sorted (the TV checks its `group` parameter against them)."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(vtiger_groups.c.name).where(vtiger_groups.c.name != "")).scalars().all()
+    return sorted(set(rows))
+
+
+def redmine_project_names(engine: Engine) -> list[str]:
+    """The Redmine project names of live issues, sorted (the TV checks its `project` parameter against them)."""
+    with engine.connect() as conn:
+        rows = (
+            conn.execute(
+                select(redmine_issues.c.project_name)
+                .where(redmine_issues.c.deleted_at.is_(None), redmine_issues.c.project_name != "")
+                .distinct()
+            )
+            .scalars()
+            .all()
+        )
+    return sorted(rows)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import Any
 
 from sqlalchemy import Engine
 
@@ -48,3 +49,18 @@ class EmbeddedScheduler:
 
 def start_embedded_scheduler(settings: Settings, engine: Engine) -> EmbeddedScheduler:
     return EmbeddedScheduler(settings, engine).start()
+
+
+_start_lock = threading.Lock()
+
+
+def ensure_embedded_scheduler(extras: dict[str, Any], settings: Settings, engine: Engine) -> EmbeddedScheduler:
+    """Start the scheduler kept in `extras["scheduler"]` unless it runs already. Called on every web request,
+    so the common case is one dictionary lookup; the lock makes concurrent first requests start only one."""
+    scheduler = extras.get("scheduler")
+    if scheduler is not None:
+        return scheduler
+    with _start_lock:
+        if "scheduler" not in extras:
+            extras["scheduler"] = start_embedded_scheduler(settings, engine)
+        return extras["scheduler"]

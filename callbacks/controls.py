@@ -1,0 +1,203 @@
+"""Wiring of the shared control bar (layouts/controls.py): URL state, midnight rollover and auto refresh.
+
+`register_controls(app, prefix=..., path=..., outputs=..., render=...)` registers, for one page:
+
+1. The page's ONE main callback. Its inputs are the URL query, the date buttons and picker, the window and
+   selector, the auto-refresh tick, the midnight clock and any `extra_inputs` of the page; its outputs are the
+   URL query and the controls (so they always agree) followed by the page's own `outputs`. It resolves a
+   `views.page_state.PageState` and calls `render(state, trigger)`, which returns the values for `outputs`
+   (use `dash.no_update` for parts a trigger does not change). One date click is one round trip.
+2. The auto-refresh preferences (switch + minutes, saved in localStorage) and the countdown: clientside, in
+   assets/refresh.js, so no server round trip per second.
+
+URL rules: a control change writes the normalised query (`PageState.to_query`); a URL change (first load,
+back/forward) sets the controls; malformed or unknown URL values give the default view plus a notice. With no
+date in the URL the page follows "today" in TIMEZONE: the clock tick re-renders it when the date changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import dash
+from dash import ClientsideFunction, Input, Output, State, ctx, no_update
+
+from callbacks.shell import parse_query
+from layouts.components import notice
+from layouts.controls import control_id, current_now
+from metrics.windows import WINDOW_KINDS
+from runtime import current_runtime
+from views.page_state import PageState, local_today, parse_date, parse_page_query, step_day
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """Why the main callback runs: "initial", "url", "controls", "refresh", "clock" or "extra", plus the values
+    of the page's extra inputs by component id."""
+
+    kind: str
+    extras: Mapping[str, Any] = field(default_factory=dict)
+    extra_ids: frozenset[str] = frozenset()  # which extra inputs changed (for kind == "extra")
+
+
+RenderFunction = Callable[[PageState, Trigger], Sequence[Any]]
+CONTROL_OUTPUT_COUNT = 8
+
+
+def selector_values(options: Sequence[Mapping[str, Any]] | None) -> list[str]:
+    """The real choices of a selector dropdown (the "all" entry has the empty value)."""
+    return [str(option["value"]) for option in options or [] if option.get("value")]
+
+
+def resolve_state(
+    *,
+    triggered: set[str],
+    prefix: str,
+    search: str | None,
+    date_value: str | None,
+    window_value: str | None,
+    selector_value: str | None,
+    selectors: Sequence[str],
+    today: Any,
+    selector_key: str,
+) -> tuple[PageState, str]:
+    """The state a page should show and the trigger kind, from which inputs changed and their values."""
+    from_url = parse_page_query(parse_query(search), today, selectors, selector_key=selector_key)
+    if not triggered or "url.search" in triggered:
+        return from_url, ("initial" if not triggered else "url")
+    state = replace(from_url, notices=())
+    ids = {prop.rsplit(".", 1)[0] for prop in triggered}
+    kind = "controls"
+    if window_value in WINDOW_KINDS:
+        state = replace(state, window=window_value)
+    if selector_value is not None:
+        state = replace(state, selector=selector_value if selector_value in selectors else "")
+    if control_id(prefix, "prev") in ids:
+        state = step_day(state, -1)
+    elif control_id(prefix, "next") in ids:
+        state = step_day(state, +1)
+    elif control_id(prefix, "today") in ids:
+        state = state.moved_to(today, follow_today=True)
+    elif control_id(prefix, "date") in ids and date_value:
+        try:
+            picked = parse_date(str(date_value)[:10])
+        except ValueError:
+            picked = state.day
+        if picked != state.day or not state.follow_today:
+            state = state.moved_to(min(picked, today))
+    elif control_id(prefix, "refresh") in ids:
+        kind = "refresh"
+    elif control_id(prefix, "clock") in ids:
+        kind = "clock"
+    elif not ids & {control_id(prefix, name) for name in ("window", "selector")}:
+        kind = "extra"
+    return state, kind
+
+
+def register_controls(
+    app: dash.Dash,
+    *,
+    prefix: str,
+    path: str,
+    outputs: Sequence[Output],
+    render: RenderFunction,
+    selector_key: str = "group",
+    extra_inputs: Sequence[Input] = (),
+) -> None:
+    """Register the page's main callback and its auto-refresh wiring (see the module docstring)."""
+
+    def cid(name: str) -> str:
+        return control_id(prefix, name)
+
+    extra_ids = [str(item.component_id) for item in extra_inputs]
+
+    @app.callback(
+        Output("url", "search", allow_duplicate=True),
+        Output(cid("date"), "date"),
+        Output(cid("date"), "max_date_allowed"),
+        Output(cid("window"), "value"),
+        Output(cid("selector"), "value"),
+        Output(cid("next"), "disabled"),
+        Output(cid("today"), "color"),
+        Output(cid("notice"), "children"),
+        *outputs,
+        Input("url", "search"),
+        Input(cid("prev"), "n_clicks"),
+        Input(cid("next"), "n_clicks"),
+        Input(cid("today"), "n_clicks"),
+        Input(cid("date"), "date"),
+        Input(cid("window"), "value"),
+        Input(cid("selector"), "value"),
+        Input(cid("refresh"), "n_intervals"),
+        Input(cid("clock"), "n_intervals"),
+        *extra_inputs,
+        State(cid("selector"), "options"),
+        State("url", "pathname"),
+        prevent_initial_call="initial_duplicate",
+    )
+    def update_page(search, _prev, _next, _today, date_value, window_value, selector_value, _tick, _clock, *rest):  # type: ignore[no-untyped-def]
+        extras_values, (options, pathname) = rest[: len(extra_ids)], rest[len(extra_ids) :]
+        nothing = [no_update] * (CONTROL_OUTPUT_COUNT + len(outputs))
+        if (pathname or "").rstrip("/") != path:
+            return nothing  # the user is leaving this page; its URL is no longer ours to write
+        settings = current_runtime().settings
+        today = local_today(settings.timezone, current_now())
+        triggered = set(ctx.triggered_prop_ids)
+        state, kind = resolve_state(
+            triggered=triggered,
+            prefix=prefix,
+            search=search,
+            date_value=date_value,
+            window_value=window_value,
+            selector_value=selector_value,
+            selectors=selector_values(options),
+            today=today,
+            selector_key=selector_key,
+        )
+        if kind == "clock":
+            shown = str(date_value or "")[:10]
+            if not (state.follow_today and shown != state.day.isoformat()):
+                # Not following today or still the same day: only move the picker's limit at midnight.
+                limit = today.isoformat()
+                return [no_update, no_update, limit, no_update, no_update, not state.can_go_forward] + nothing[6:]
+            kind = "refresh"
+        changed = {prop.rsplit(".", 1)[0] for prop in triggered} & set(extra_ids)
+        trigger = Trigger(kind, dict(zip(extra_ids, extras_values, strict=True)), frozenset(changed))
+        page_values = list(render(state, trigger))
+        query = state.to_query(selector_key)
+        url_value = query if kind == "controls" and query != (search or "") else no_update
+        controls = [
+            url_value,
+            state.day.isoformat() if state.day.isoformat() != str(date_value or "")[:10] else no_update,
+            state.today.isoformat(),
+            state.window if state.window != window_value else no_update,
+            state.selector if state.selector != (selector_value or "") else no_update,
+            not state.can_go_forward,
+            "primary" if state.follow_today else "light",
+            notice(state.notices) if kind in ("initial", "url") else no_update,
+        ]
+        return controls + page_values
+
+    app.clientside_callback(
+        ClientsideFunction(namespace="kpiControls", function_name="refreshPrefs"),
+        Output(cid("refresh-on"), "value"),
+        Output(cid("refresh-minutes"), "value"),
+        Output(cid("refresh-prefs"), "data"),
+        Output(cid("refresh"), "interval"),
+        Output(cid("refresh"), "disabled"),
+        Input(cid("refresh-on"), "value"),
+        Input(cid("refresh-minutes"), "value"),
+        Input(cid("refresh-prefs"), "modified_timestamp"),
+        State(cid("refresh-prefs"), "data"),
+        State(cid("refresh-unit"), "data"),
+    )
+    app.clientside_callback(
+        ClientsideFunction(namespace="kpiControls", function_name="countdown"),
+        Output(cid("countdown"), "title"),
+        Input(cid("refresh"), "n_intervals"),
+        Input(cid("refresh"), "interval"),
+        Input(cid("refresh"), "disabled"),
+        State(cid("countdown"), "id"),
+    )

@@ -1,0 +1,389 @@
+"""Building blocks every dashboard page shares: KPI cards, leaderboards, "no data" states, sections, tables
+(dash-ag-grid) and charts (Plotly, one template matching the theme in assets/app.css).
+
+Everything here is generic over the page: it takes plain values (numbers, lists of dicts, names) and returns
+Dash components or figures, so the cases, redmine and sales pages (and the TV) look alike. Typical use:
+
+    kpi_card("Created", 12, previous=9, export_href="/export/cases.csv?kpi=created&date=...")
+    leaderboard([("Ann", 5), ("Bob", 3)], empty="Nobody resolved a case")
+    data_table("cases-table", [column("case_no", "Case", kind="link"), ...], rows, row_id="id")
+    bar_figure(["Support", "Sales"], {"Open": [4, 2]}, uirevision="cases-open", horizontal=True)
+
+Figures carry a `uirevision` so a refresh that replaces their data keeps the user's zoom and legend choices.
+Must not import callbacks/, models/ or sync/ (layouts are declarative: values in, components out).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Literal
+
+import dash_ag_grid as dag
+import dash_bootstrap_components as dbc
+import plotly.graph_objects as go
+from dash import dcc, html
+
+# --- the palette (kept in step with the CSS variables in assets/app.css) ------------------------------------
+
+COLORS = {
+    "created": "#2563eb",  # blue: work coming in
+    "resolved": "#16a34a",  # green: work done
+    "worked": "#7c3aed",
+    "open": "#ea580c",
+    "rejected": "#9ca3af",
+    "muted": "#6b7280",
+    "grid": "#e5e7eb",
+    "text": "#1f2937",
+}
+# Series colours in order (the current month first, then older months fading out).
+SERIES = ["#2563eb", "#f59e0b", "#10b981", "#a855f7", "#ef4444", "#0ea5e9", "#84cc16", "#ec4899"]
+MONTH_SERIES = ["#2563eb", "#94a3b8", "#cbd5e1", "#e2e8f0"]
+FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
+
+KPI_TEMPLATE = go.layout.Template(
+    layout=go.Layout(
+        font={"family": FONT, "size": 13, "color": COLORS["text"]},
+        colorway=SERIES,
+        paper_bgcolor="rgba(0,0,0,0)",
+        plot_bgcolor="rgba(0,0,0,0)",
+        margin={"l": 48, "r": 16, "t": 16, "b": 40},
+        hoverlabel={"font": {"family": FONT}},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "left", "x": 0},
+        xaxis={"gridcolor": COLORS["grid"], "zeroline": False, "automargin": True, "linecolor": COLORS["grid"]},
+        yaxis={"gridcolor": COLORS["grid"], "zeroline": False, "automargin": True, "rangemode": "tozero"},
+        bargap=0.25,
+    )
+)
+GRAPH_CONFIG = {"displaylogo": False, "responsive": True, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
+
+
+# --- numbers --------------------------------------------------------------------------------------------------
+
+
+def format_number(value: float | int | None) -> str:
+    """A count with thousands separators; "—" for nothing."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:,.1f}"
+    return f"{int(value):,}"
+
+
+def format_percent(value: float | None) -> str:
+    """A kill rate or similar ratio in percent, truncated like the old dashboard (66.9 -> "66%"); "—" for None."""
+    if value is None or math.isnan(value):
+        return "—"
+    return f"{math.floor(value + 1e-9)}%"
+
+
+def change_text(current: float | None, previous: float | None, *, percent: bool = False) -> tuple[str, str]:
+    """("▲ 3 vs previous", "up") style text and a direction class: up, down, same or none."""
+    if current is None or previous is None:
+        return ("no comparison", "none")
+    delta = current - previous
+    unit = " pts" if percent else ""
+    if abs(delta) < 1e-9:
+        return ("= same as before", "same")
+    arrow = "▲" if delta > 0 else "▼"
+    amount = math.floor(abs(delta) + 1e-9) if percent else abs(delta)
+    return (f"{arrow} {format_number(amount)}{unit}", "up" if delta > 0 else "down")
+
+
+# --- cards, leaderboards, sections, no data ------------------------------------------------------------------
+
+
+def kpi_card(
+    label: str,
+    value: float | int | None,
+    *,
+    previous: float | int | None = None,
+    previous_label: str = "previous",
+    percent: bool = False,
+    export_href: str | None = None,
+    card_id: str | None = None,
+    tone: str = "",
+    good_when: Literal["up", "down", "either"] = "either",
+) -> html.Div:
+    """One figure: label, big value, change against the previous window and, optionally, a link to its rows.
+
+    `tone` colours the value's accent (created, resolved, worked, open); `good_when` colours the change arrow
+    green or red (either: neutral). `card_id` goes on the value so tests and the TV can find it.
+    """
+    shown = format_percent(value) if percent else format_number(value)
+    change, direction = change_text(value, previous, percent=percent)
+    sentiment = "neutral"
+    if direction in ("up", "down") and good_when != "either":
+        sentiment = "good" if direction == good_when else "bad"
+    footer: list[Any] = [
+        html.Span(change, className=f"kpi-change kpi-change-{direction} kpi-{sentiment}"),
+        html.Span(f" vs {previous_label}", className="kpi-change-label") if direction != "none" else None,
+    ]
+    if export_href:
+        footer.append(
+            html.A("rows ↓", href=export_href, className="kpi-rows", title="Download the rows behind this number")
+        )
+    value_props: dict[str, Any] = {"id": card_id} if card_id else {}
+    return html.Div(
+        [
+            html.Div(label, className="kpi-label"),
+            html.Div(shown, className="kpi-value", **value_props),
+            html.Div([part for part in footer if part is not None], className="kpi-footer"),
+        ],
+        className=f"kpi-card kpi-tone-{tone}" if tone else "kpi-card",
+    )
+
+
+def leaderboard(
+    entries: Sequence[tuple[str, float | int]],
+    *,
+    title: str = "",
+    empty: str = "Nobody yet",
+    max_entries: int = 10,
+    board_id: str | None = None,
+) -> html.Div:
+    """A ranked list with proportional bars, highest first; `empty` is shown when there are no entries."""
+    header = html.Div(title, className="leaderboard-title") if title else None
+    if not entries:
+        body: Any = no_data(empty, compact=True)
+    else:
+        top = max(value for _, value in entries) or 1
+        shown = list(entries)[:max_entries]
+        body = html.Ol(
+            [
+                html.Li(
+                    [
+                        html.Span(str(rank), className="lb-rank"),
+                        html.Span(name, className="lb-name", title=name),
+                        html.Span(
+                            html.Span(className="lb-bar-fill", style={"width": f"{100 * value / top:.0f}%"}),
+                            className="lb-bar",
+                        ),
+                        html.Span(format_number(value), className="lb-value"),
+                    ],
+                    className="lb-row",
+                )
+                for rank, (name, value) in enumerate(shown, start=1)
+            ],
+            className="leaderboard-list",
+        )
+        if len(entries) > max_entries:
+            body = html.Div([body, html.Div(f"and {len(entries) - max_entries} more", className="lb-more")])
+    props: dict[str, Any] = {"id": board_id} if board_id else {}
+    return html.Div([part for part in (header, body) if part is not None], className="leaderboard", **props)
+
+
+def no_data(message: str = "No data for this selection", *, compact: bool = False) -> html.Div:
+    """The "nothing here" state: a short sentence instead of an empty chart or table."""
+    return html.Div(
+        [html.Span("∅", className="no-data-icon", **{"aria-hidden": "true"}), html.Span(message)],
+        className="no-data no-data-compact" if compact else "no-data",
+    )
+
+
+def section(title: str, children: Any, *, actions: Any = None, subtitle: str = "", section_id: str = "") -> html.Div:
+    """A titled white panel; `actions` sit on the right of the title (buttons, links)."""
+    head = html.Div(
+        [
+            html.Div(
+                [html.H2(title, className="section-title"), html.Div(subtitle, className="section-subtitle")]
+                if subtitle
+                else [html.H2(title, className="section-title")]
+            ),
+            html.Div(actions, className="section-actions") if actions is not None else None,
+        ],
+        className="section-head",
+    )
+    props: dict[str, Any] = {"id": section_id} if section_id else {}
+    return html.Div([head, html.Div(children, className="section-body")], className="panel", **props)
+
+
+def notice(messages: Iterable[str]) -> Any:
+    """A short dismissible warning listing what was wrong with the URL (or nothing)."""
+    messages = [message for message in messages if message]
+    if not messages:
+        return None
+    return dbc.Alert(
+        [html.Strong("Showing the default view. "), " ".join(messages)],
+        color="warning",
+        dismissable=True,
+        className="page-alert",
+    )
+
+
+# --- tables ---------------------------------------------------------------------------------------------------
+
+ColumnKind = Literal["text", "number", "datetime", "link"]
+
+
+def column(field: str, header: str, *, kind: ColumnKind = "text", width: int | None = None, **extra: Any) -> dict:
+    """An ag-grid column definition. `link` columns hold markdown "[text](url)" (or plain text) values."""
+    definition: dict[str, Any] = {"field": field, "headerName": header}
+    if kind == "number":
+        definition.update(type="numericColumn", filter="agNumberColumnFilter")
+    elif kind == "datetime":
+        # ISO "YYYY-MM-DD HH:MM" strings sort and filter correctly as text.
+        definition.update(filter="agTextColumnFilter", minWidth=150)
+    elif kind == "link":
+        definition.update(cellRenderer="markdown", linkTarget="_blank", filter="agTextColumnFilter")
+    else:
+        definition.update(filter="agTextColumnFilter")
+    if width:
+        definition["width"] = width
+    definition.update(extra)
+    return definition
+
+
+def markdown_link(text: str, url: str) -> str:
+    """A link cell value; plain (escaped) text when there is no URL to go to."""
+    safe = text.replace("[", "\\[").replace("]", "\\]")
+    return f"[{safe}]({url})" if url else safe
+
+
+def data_table(
+    table_id: str,
+    columns: list[dict],
+    rows: list[dict],
+    *,
+    row_id: str = "id",
+    row_class_rules: Mapping[str, str] | None = None,
+    page_size: int = 15,
+    height: int | None = None,
+) -> dag.AgGrid:
+    """A sortable, filterable, paged ag-grid. Rows keep their identity across refreshes (`row_id`), so new data
+    does not reset the user's sort, filter or page. The CSV export is a link next to the table (see
+    `export_link`), served by /export/<page>.csv with the same parameters, so it matches the page's numbers."""
+    return dag.AgGrid(
+        id=table_id,
+        columnDefs=columns,
+        rowData=rows,
+        defaultColDef={"sortable": True, "filter": True, "resizable": True, "floatingFilter": False, "minWidth": 90},
+        dashGridOptions={
+            "pagination": True,
+            "paginationPageSize": page_size,
+            "paginationPageSizeSelector": [15, 50, 100],
+            "animateRows": False,
+            "domLayout": "autoHeight" if height is None else "normal",
+            "overlayNoRowsTemplate": "<span class='grid-empty'>No rows for this selection</span>",
+            "enableCellTextSelection": True,
+            "suppressCellFocus": True,
+        },
+        getRowId=f"params.data.{row_id}",
+        rowClassRules=dict(row_class_rules or {}),
+        columnSize="responsiveSizeToFit",
+        className="kpi-grid",
+        style={"height": f"{height}px"} if height else {"width": "100%"},
+    )
+
+
+def export_link(href: str, *, label: str = "Export CSV", link_id: str | None = None) -> html.A:
+    """The button that downloads the rows of the current view as CSV."""
+    props: dict[str, Any] = {"id": link_id} if link_id else {}
+    return html.A(
+        [html.Span("⭳ ", **{"aria-hidden": "true"}), label],
+        href=href,
+        className="btn btn-sm btn-outline-secondary export-link",
+        download="",
+        **props,
+    )
+
+
+# --- charts ---------------------------------------------------------------------------------------------------
+
+
+def graph(graph_id: str, *, height: int = 320, figure: go.Figure | None = None) -> dcc.Graph:
+    """A chart slot; callbacks fill its `figure`. Responsive width, fixed height for stable layout."""
+    return dcc.Graph(
+        id=graph_id,
+        figure=figure if figure is not None else empty_figure("Loading…", uirevision=graph_id),
+        config=GRAPH_CONFIG,
+        style={"height": f"{height}px"},
+        className="kpi-graph",
+    )
+
+
+def base_figure(uirevision: str) -> go.Figure:
+    """An empty figure wearing the dashboard template. Keep `uirevision` stable for a chart so refreshed data
+    keeps the user's zoom; change it when the question changes (other group), so the view resets."""
+    figure = go.Figure()
+    figure.update_layout(template=KPI_TEMPLATE, uirevision=uirevision)
+    return figure
+
+
+def empty_figure(message: str = "No data for this selection", *, uirevision: str = "empty") -> go.Figure:
+    """A blank chart with a centred message (no axes), for the "no data" state."""
+    figure = base_figure(uirevision)
+    figure.update_layout(
+        xaxis={"visible": False},
+        yaxis={"visible": False},
+        annotations=[
+            {
+                "text": message,
+                "showarrow": False,
+                "xref": "paper",
+                "yref": "paper",
+                "x": 0.5,
+                "y": 0.5,
+                "font": {"size": 15, "color": COLORS["muted"]},
+            }
+        ],
+    )
+    return figure
+
+
+def bar_figure(
+    categories: Sequence[str],
+    series: Mapping[str, Sequence[float]],
+    *,
+    uirevision: str,
+    horizontal: bool = False,
+    colors: Mapping[str, str] | None = None,
+    empty: str = "No data for this selection",
+    stacked: bool = False,
+) -> go.Figure:
+    """Bars per category, one trace per series (name -> values aligned with `categories`)."""
+    if not categories or not any(any(values) for values in series.values()):
+        return empty_figure(empty, uirevision=uirevision)
+    figure = base_figure(uirevision)
+    for index, (name, values) in enumerate(series.items()):
+        color = (colors or {}).get(name, SERIES[index % len(SERIES)])
+        if horizontal:
+            figure.add_bar(y=list(categories), x=list(values), name=name, orientation="h", marker_color=color)
+        else:
+            figure.add_bar(x=list(categories), y=list(values), name=name, marker_color=color)
+    figure.update_layout(showlegend=len(series) > 1, barmode="stack" if stacked else "group")
+    if horizontal:
+        # Largest at the top, and room for long names.
+        figure.update_yaxes(autorange="reversed", gridcolor="rgba(0,0,0,0)")
+        figure.update_xaxes(rangemode="tozero")
+    return figure
+
+
+def line_figure(
+    x: Sequence[Any],
+    series: Mapping[str, Sequence[float | None]],
+    *,
+    uirevision: str,
+    colors: Sequence[str] | None = None,
+    widths: Sequence[float] | None = None,
+    empty: str = "No data for this selection",
+    x_title: str = "",
+) -> go.Figure:
+    """Lines over a shared x axis, one trace per series; None values leave a gap (e.g. days still to come)."""
+    if not x or not any(value for values in series.values() for value in values if value):
+        return empty_figure(empty, uirevision=uirevision)
+    figure = base_figure(uirevision)
+    palette = list(colors or SERIES)
+    for index, (name, values) in enumerate(series.items()):
+        figure.add_scatter(
+            x=list(x),
+            y=list(values),
+            name=name,
+            mode="lines",
+            line={"color": palette[index % len(palette)], "width": (widths or [3, 2, 2, 2])[min(index, 3)]},
+            hovertemplate="%{y}<extra>" + name + "</extra>",
+        )
+    figure.update_layout(hovermode="x unified")
+    if x_title:
+        figure.update_xaxes(title_text=x_title)
+    return figure

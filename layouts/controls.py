@@ -1,0 +1,220 @@
+"""The control bar every dashboard page shares: date picker with previous / next / today, a day-week-month window
+selector, a group (or project) selector and auto refresh (toggle, minutes 1..60, a visible countdown).
+
+Component ids are `<prefix>-<name>` so several pages can each have their own copy; `callbacks.controls`
+registers the matching callbacks with the same prefix (`register_controls(app, prefix="cases", ...)`):
+
+    <prefix>-prev / -date / -next / -today     the day (no date in the URL: today, rolling over at midnight)
+    <prefix>-window                            day | week | month
+    <prefix>-selector                          group or project ("" = all)
+    <prefix>-refresh-on / -refresh-minutes     auto refresh, remembered in <prefix>-refresh-prefs (localStorage)
+    <prefix>-refresh / -countdown              the refresh Interval and its visible countdown (assets/refresh.js)
+    <prefix>-clock                             a slow Interval that lets "today" roll over at midnight
+    <prefix>-notice                            what was wrong with the URL, if anything
+
+Tests and the bench may speed time up through the runtime's extras: "clock" (a callable returning now as UTC)
+and "control_timing" (a `ControlTiming`). Must not import callbacks/, models/ or sync/.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+
+from layouts.components import notice
+from views.page_state import PageState
+
+DEFAULT_REFRESH_MINUTES = 5
+MIN_REFRESH_MINUTES, MAX_REFRESH_MINUTES = 1, 60
+WINDOW_OPTIONS = [{"label": "Day", "value": "day"}, {"label": "Week", "value": "week"}, {"label": "Month", "value": "month"}]
+
+
+@dataclass(frozen=True)
+class ControlTiming:
+    """How long a refresh "minute" and the midnight-check tick last (tests shorten them)."""
+
+    refresh_unit_ms: int = 60_000
+    clock_ms: int = 60_000
+
+
+def current_timing() -> ControlTiming:
+    """The app's timing (runtime extras "control_timing"), else the real one."""
+    from runtime import current_runtime
+
+    return current_runtime().extras.get("control_timing") or ControlTiming()
+
+
+def current_now() -> datetime:
+    """Now as naive UTC, from the runtime's injectable clock (extras "clock") when a test set one."""
+    from runtime import current_runtime
+
+    clock = current_runtime().extras.get("clock")
+    now = clock() if clock else datetime.now(UTC)
+    return now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo else now
+
+
+def control_id(prefix: str, name: str) -> str:
+    return f"{prefix}-{name}"
+
+
+def date_controls(prefix: str, state: PageState) -> html.Div:
+    """‹ [date] › Today: one day back or forward (never past today), or back to following today."""
+    return html.Div(
+        [
+            dbc.Button(
+                "‹", id=control_id(prefix, "prev"), color="light", className="ctl-step", title="Previous day", n_clicks=0
+            ),
+            dcc.DatePickerSingle(
+                id=control_id(prefix, "date"),
+                date=state.day.isoformat(),
+                max_date_allowed=state.today.isoformat(),
+                display_format="ddd D MMM YYYY",
+                first_day_of_week=1,
+                clearable=False,
+                className="ctl-date",
+            ),
+            dbc.Button(
+                "›",
+                id=control_id(prefix, "next"),
+                color="light",
+                className="ctl-step",
+                title="Next day",
+                n_clicks=0,
+                disabled=not state.can_go_forward,
+            ),
+            dbc.Button(
+                "Today",
+                id=control_id(prefix, "today"),
+                color="primary" if state.follow_today else "light",
+                outline=False,
+                className="ctl-today",
+                n_clicks=0,
+                title="Show today and roll over at midnight",
+            ),
+        ],
+        className="ctl-group ctl-dates",
+    )
+
+
+def window_selector(prefix: str, state: PageState) -> html.Div:
+    return html.Div(
+        dbc.RadioItems(
+            id=control_id(prefix, "window"),
+            options=WINDOW_OPTIONS,
+            value=state.window,
+            inline=True,
+            className="btn-group ctl-window",
+            inputClassName="btn-check",
+            labelClassName="btn btn-outline-primary btn-sm",
+            labelCheckedClassName="active",
+        ),
+        className="ctl-group",
+        title="Window for the tables",
+    )
+
+
+def selector_dropdown(prefix: str, state: PageState, options: Sequence[str], *, all_label: str) -> html.Div:
+    """The group / project selector; the empty value means all."""
+    return html.Div(
+        dcc.Dropdown(
+            id=control_id(prefix, "selector"),
+            options=[{"label": all_label, "value": ""}] + [{"label": name, "value": name} for name in options],
+            value=state.selector,
+            clearable=False,
+            searchable=True,
+            className="ctl-selector",
+        ),
+        className="ctl-group ctl-selector-wrap",
+    )
+
+
+def refresh_controls(prefix: str, timing: ControlTiming) -> html.Div:
+    """Auto refresh: a switch, minutes (1..60) and a live countdown. The choice lives in localStorage."""
+    return html.Div(
+        [
+            dbc.Switch(
+                id=control_id(prefix, "refresh-on"), label="Auto refresh", value=False, className="ctl-refresh-switch"
+            ),
+            dbc.InputGroup(
+                [
+                    dbc.Input(
+                        id=control_id(prefix, "refresh-minutes"),
+                        type="number",
+                        min=MIN_REFRESH_MINUTES,
+                        max=MAX_REFRESH_MINUTES,
+                        step=1,
+                        value=DEFAULT_REFRESH_MINUTES,
+                        debounce=True,
+                        className="ctl-minutes",
+                        **{"aria-label": "Refresh every (minutes)"},
+                    ),
+                    dbc.InputGroupText("min"),
+                ],
+                size="sm",
+                className="ctl-minutes-group",
+            ),
+            html.Span(
+                "",
+                id=control_id(prefix, "countdown"),
+                className="ctl-countdown",
+                **{"data-countdown": prefix, "aria-live": "off"},
+            ),
+            dcc.Interval(
+                id=control_id(prefix, "refresh"),
+                interval=DEFAULT_REFRESH_MINUTES * timing.refresh_unit_ms,
+                disabled=True,
+                n_intervals=0,
+            ),
+            dcc.Store(id=control_id(prefix, "refresh-prefs"), storage_type="local"),
+            dcc.Store(id=control_id(prefix, "refresh-unit"), data=timing.refresh_unit_ms),
+        ],
+        className="ctl-group ctl-refresh",
+    )
+
+
+def control_bar(
+    prefix: str,
+    state: PageState,
+    selector_options: Sequence[str],
+    *,
+    all_label: str = "All groups",
+    timing: ControlTiming | None = None,
+) -> html.Div:
+    """The whole bar, plus the notice slot and the midnight clock. Put it at the top of a page."""
+    timing = timing or ControlTiming()
+    return html.Div(
+        [
+            html.Div(
+                [
+                    date_controls(prefix, state),
+                    window_selector(prefix, state),
+                    selector_dropdown(prefix, state, selector_options, all_label=all_label),
+                    refresh_controls(prefix, timing),
+                ],
+                className="control-bar",
+            ),
+            html.Div(notice(state.notices), id=control_id(prefix, "notice")),
+            dcc.Interval(id=control_id(prefix, "clock"), interval=timing.clock_ms, n_intervals=0),
+        ],
+        className="controls",
+    )
+
+
+def page_header(title: str, subtitle_id: str, *, icon: str = "") -> html.Div:
+    """The page title with a subtitle slot (the group shown and the window) that callbacks fill."""
+    return html.Div(
+        [
+            html.H1([html.Span(icon, className="page-icon") if icon else None, title], className="page-title"),
+            html.Div(id=subtitle_id, className="page-subtitle"),
+        ],
+        className="page-header",
+    )
+
+
+def stack(*children: Any, class_name: str = "") -> html.Div:
+    return html.Div([child for child in children if child is not None], className=class_name)

@@ -1,0 +1,103 @@
+"""Case KPIs (PRODUCT.md Metrics, original-dashboard.md 1.1, with its defects fixed).
+
+A case frame has the `cases` table's columns (at least created_at, updated_at, resolved_at, status,
+assignee_name, group_name; deleted_at is honoured when present). Per window:
+
+- created:   created_at in the window.
+- resolved:  resolved_at in the window and the status now in `CaseRules.resolved_statuses`. A reopened case
+             (sync clears resolved_at, or its status left the resolved set) is not resolved.
+- worked on: (updated_at in the window and status not in `closed_statuses`) or resolved_at in the window (any
+             status) or created in the window. VTiger auto-closes resolved cases later; that edit is not work.
+- kill rate: resolved / created in percent; None ("—") when nothing was created (the old 300% is gone).
+- leaderboard: resolved per current assignee, highest first (blank assignee: "Unassigned").
+- open now:  status not in the resolved set, per group, assignee or status.
+
+Pure functions of DataFrames and `metrics.windows.Window`s. Must not import SQLAlchemy, Dash or sync/.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from metrics.series import NO_GROUP, counts_by, in_window, kill_rate, live
+from metrics.windows import Window
+from settings import CaseRules
+
+CASE_KPIS = ("created", "resolved", "worked", "open")
+
+ROW_RESOLVED, ROW_CREATED, ROW_WORKED = "Resolved", "Created", "Worked on"
+
+
+@dataclass(frozen=True)
+class CaseFigures:
+    """The four numbers of one window."""
+
+    created: int
+    resolved: int
+    worked: int
+    kill_rate: float | None
+
+
+def created_in(frame: pd.DataFrame, window: Window) -> pd.DataFrame:
+    frame = live(frame)
+    return frame[in_window(frame["created_at"], window)]
+
+
+def resolved_in(frame: pd.DataFrame, window: Window, rules: CaseRules) -> pd.DataFrame:
+    frame = live(frame)
+    mask = in_window(frame["resolved_at"], window) & frame["status"].isin(rules.resolved_statuses)
+    return frame[mask]
+
+
+def worked_in(frame: pd.DataFrame, window: Window, rules: CaseRules) -> pd.DataFrame:
+    frame = live(frame)
+    modified = in_window(frame["updated_at"], window) & ~frame["status"].isin(rules.closed_statuses)
+    mask = modified | in_window(frame["resolved_at"], window) | in_window(frame["created_at"], window)
+    return frame[mask]
+
+
+def open_cases(frame: pd.DataFrame, rules: CaseRules) -> pd.DataFrame:
+    frame = live(frame)
+    return frame[~frame["status"].isin(rules.resolved_statuses)]
+
+
+def figures(frame: pd.DataFrame, window: Window, rules: CaseRules) -> CaseFigures:
+    created = len(created_in(frame, window))
+    resolved = len(resolved_in(frame, window, rules))
+    return CaseFigures(created, resolved, len(worked_in(frame, window, rules)), kill_rate(resolved, created))
+
+
+def resolved_leaderboard(frame: pd.DataFrame, window: Window, rules: CaseRules) -> list[tuple[str, int]]:
+    """Resolved cases per current assignee in the window (credit goes to the assignee, as before)."""
+    return counts_by(resolved_in(frame, window, rules), "assignee_name")
+
+
+def open_by(frame: pd.DataFrame, column: str, rules: CaseRules) -> list[tuple[str, int]]:
+    """Open cases per group_name, assignee_name or status (for hand-built frames; pages use SQL counts)."""
+    blank = NO_GROUP if column == "group_name" else "Unassigned"
+    return counts_by(open_cases(frame, rules), column, blank=blank)
+
+
+def kpi_rows(frame: pd.DataFrame, kpi: str, window: Window, rules: CaseRules) -> pd.DataFrame:
+    """The rows behind a card: created, resolved or worked (open rows come from `open_cases`)."""
+    if kpi == "created":
+        return created_in(frame, window)
+    if kpi == "resolved":
+        return resolved_in(frame, window, rules)
+    if kpi == "worked":
+        return worked_in(frame, window, rules)
+    if kpi == "open":
+        return open_cases(frame, rules)
+    raise ValueError(f"unknown case kpi {kpi!r}; expected one of {', '.join(CASE_KPIS)}")
+
+
+def row_kinds(frame: pd.DataFrame, window: Window, rules: CaseRules) -> pd.Series:
+    """Why each row is in the window's table: Resolved (in the resolved set), else Created, else Worked on."""
+    resolved = in_window(frame["resolved_at"], window) & frame["status"].isin(rules.resolved_statuses)
+    created = in_window(frame["created_at"], window)
+    kinds = pd.Series(ROW_WORKED, index=frame.index, dtype="object")
+    kinds[created] = ROW_CREATED
+    kinds[resolved] = ROW_RESOLVED
+    return kinds

@@ -1,0 +1,145 @@
+"""Redmine KPIs (PRODUCT.md Metrics, original-dashboard.md 1.4, with its defects fixed).
+
+An issue frame has the `redmine_issues` table's columns (at least created_at, updated_at, closed_at,
+is_closed, status_name, assignee_name, project_name; deleted_at is honoured when present).
+
+- state:     open = not is_closed; rejected = is_closed and the status is in `RedmineRules.rejected_statuses`;
+             closed = the other closed statuses. Redmine's own is_closed, not the old hard-coded name lists.
+- created:   created_at in the window.   updated: updated_at in the window.
+- resolved:  closed_at in the window and the issue closed now, whatever the closed status (rejected ones too,
+             as before). Redmine keeps closed_on when an issue is reopened; such an issue is open, not resolved.
+- activity:  created, updated or resolved in the window (the table behind the window, as the old page's).
+- kill rate: resolved / created in percent; None when nothing was created.
+- leaderboard: resolved per assignee (blank: "Unassigned").
+
+Pure functions of DataFrames and `metrics.windows.Window`s. Must not import SQLAlchemy, Dash or sync/.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import pandas as pd
+
+from metrics.series import counts_by, in_window, kill_rate, live
+
+REDMINE_KPIS = ("created", "updated", "resolved", "open", "activity")
+OPEN, CLOSED, REJECTED = "Open", "Closed", "Rejected"
+ROW_RESOLVED, ROW_CREATED, ROW_UPDATED = "Resolved", "Created", "Updated"
+
+
+@dataclass(frozen=True)
+class IssueFigures:
+    created: int
+    updated: int
+    resolved: int
+    kill_rate: float | None
+
+
+@dataclass(frozen=True)
+class StateTotals:
+    open: int
+    closed: int
+    rejected: int
+
+    @property
+    def total(self) -> int:
+        return self.open + self.closed + self.rejected
+
+
+def _closed(frame: pd.DataFrame) -> pd.Series:
+    return frame["is_closed"].fillna(False).astype(bool)
+
+
+def state_of(frame: pd.DataFrame, rejected_statuses: Iterable[str]) -> pd.Series:
+    """Open, Closed or Rejected for every issue."""
+    closed = _closed(frame)
+    rejected = closed & frame["status_name"].isin(tuple(rejected_statuses))
+    states = pd.Series(OPEN, index=frame.index, dtype="object")
+    states[closed] = CLOSED
+    states[rejected] = REJECTED
+    return states
+
+
+def state_totals(frame: pd.DataFrame, rejected_statuses: Iterable[str]) -> StateTotals:
+    counts = state_of(live(frame), rejected_statuses).value_counts()
+    return StateTotals(int(counts.get(OPEN, 0)), int(counts.get(CLOSED, 0)), int(counts.get(REJECTED, 0)))
+
+
+def totals_from_counts(counts: pd.DataFrame, rejected_statuses: Iterable[str]) -> StateTotals:
+    """The same totals from SQL counts: a frame with status_name, is_closed and count."""
+    if counts.empty:
+        return StateTotals(0, 0, 0)
+    states = state_of(counts, rejected_statuses)
+    sums = counts["count"].groupby(states).sum()
+    return StateTotals(int(sums.get(OPEN, 0)), int(sums.get(CLOSED, 0)), int(sums.get(REJECTED, 0)))
+
+
+def created_in(frame: pd.DataFrame, window: Window) -> pd.DataFrame:
+    frame = live(frame)
+    return frame[in_window(frame["created_at"], window)]
+
+
+def updated_in(frame: pd.DataFrame, window: Window) -> pd.DataFrame:
+    frame = live(frame)
+    return frame[in_window(frame["updated_at"], window)]
+
+
+def resolved_in(frame: pd.DataFrame, window: Window) -> pd.DataFrame:
+    frame = live(frame)
+    return frame[in_window(frame["closed_at"], window) & _closed(frame)]
+
+
+def activity_in(frame: pd.DataFrame, window: Window) -> pd.DataFrame:
+    frame = live(frame)
+    mask = (
+        in_window(frame["created_at"], window)
+        | in_window(frame["updated_at"], window)
+        | (in_window(frame["closed_at"], window) & _closed(frame))
+    )
+    return frame[mask]
+
+
+def open_issues(frame: pd.DataFrame) -> pd.DataFrame:
+    frame = live(frame)
+    return frame[~_closed(frame)]
+
+
+def figures(frame: pd.DataFrame, window: Window) -> IssueFigures:
+    created = len(created_in(frame, window))
+    resolved = len(resolved_in(frame, window))
+    return IssueFigures(created, len(updated_in(frame, window)), resolved, kill_rate(resolved, created))
+
+
+def resolved_leaderboard(frame: pd.DataFrame, window: Window) -> list[tuple[str, int]]:
+    return counts_by(resolved_in(frame, window), "assignee_name")
+
+
+def open_by(frame: pd.DataFrame, column: str) -> list[tuple[str, int]]:
+    """Open issues per status_name, project_name or assignee_name (hand-built frames; pages use SQL)."""
+    return counts_by(open_issues(frame), column, blank="Unassigned" if column == "assignee_name" else "(none)")
+
+
+def kpi_rows(frame: pd.DataFrame, kpi: str, window: Window) -> pd.DataFrame:
+    if kpi == "created":
+        return created_in(frame, window)
+    if kpi == "updated":
+        return updated_in(frame, window)
+    if kpi == "resolved":
+        return resolved_in(frame, window)
+    if kpi == "activity":
+        return activity_in(frame, window)
+    if kpi == "open":
+        return open_issues(frame)
+    raise ValueError(f"unknown redmine kpi {kpi!r}; expected one of {', '.join(REDMINE_KPIS)}")
+
+
+def row_kinds(frame: pd.DataFrame, window: Window) -> pd.Series:
+    """Resolved (closed in the window), else Created, else Updated: how a table row is coloured."""
+    resolved = in_window(frame["closed_at"], window) & _closed(frame)
+    created = in_window(frame["created_at"], window)
+    kinds = pd.Series(ROW_UPDATED, index=frame.index, dtype="object")
+    kinds[created] = ROW_CREATED
+    kinds[resolved] = ROW_RESOLVED
+    return kinds

@@ -1,0 +1,390 @@
+"""Sales points per person and window, from the stage changes and phone calls behind the window and the rules
+in kpi.toml (settings.SalesRules), plus the sales charts' figures (calls per person, demos scheduled per
+qualifier, deals per stage, open pipeline per owner), the goal in business days and the score key.
+
+The scoring, in the words of docs/sales.md:
+- A phone call is `call_points` to its assignee when it started (started_at) inside the window and, when
+  `call_statuses` is set, its status is one of them.
+- A stage change earns its rule's points for the person the rule credits when the change happened inside the
+  window, whatever happened to the deal later (the change rows are history, never rewritten).
+- Consecutive records of the same deal entering the same stage are one passage (the custom field and the
+  transition sync observed both record it); the passage is shown once, at its earliest time.
+- `once_per_deal`: a deal that enters a stage a second time (it left and came back) scores that stage only the
+  first time; the later passage is listed with 0 points and a note.
+- Group filter: a row belongs to the groups when its group_name (the deal's or call's group at the time) is in
+  them; empty means everyone.
+
+Input frames (models/sales.py reads them; column names below):
+- calls: source_id, started_at (naive UTC), status, direction, duration_seconds, assignee_name, group_name,
+  customer_number, recording_url (+ optional link)
+- changes (the window's rows): deal_source_id, deal_no, deal_name, stage, previous_stage, changed_at (naive
+  UTC), origin, assignee_name, group_name, qualified_by_name (+ one column per other credited deal field, named
+  by the field, + optional link)
+- history: deal_source_id, stage, changed_at of every live change of the deals in `changes` (any time)
+- roster: person, group_name (people listed even with zero points)
+- pipeline: assignee_name, group_name, stage, amount, deals (open-deal sums per owner, group and stage)
+
+Pure: pandas and the window in, frames and numbers out. Must not import SQLAlchemy, Dash, models/ or sync/,
+and never reads the clock (`today` is passed in).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from functools import lru_cache
+
+import pandas as pd
+
+from metrics.windows import Window, to_local
+from settings import SalesRules, StageRule
+
+CALL_COLUMNS = [
+    "source_id", "started_at", "status", "direction", "duration_seconds", "assignee_name", "group_name",
+    "customer_number", "recording_url",
+]  # fmt: skip
+CHANGE_COLUMNS = [
+    "deal_source_id", "deal_no", "deal_name", "stage", "previous_stage", "changed_at", "origin", "assignee_name",
+    "group_name", "qualified_by_name",
+]  # fmt: skip
+HISTORY_COLUMNS = ["deal_source_id", "stage", "changed_at"]
+ROSTER_COLUMNS = ["person", "group_name"]
+PIPELINE_COLUMNS = ["assignee_name", "group_name", "stage", "amount", "deals"]
+
+NO_QUALIFIER = "(no qualifier)"
+UNASSIGNED = "(unassigned)"
+PHONE_CALLS = "Phone calls"  # the breakdown column of counted calls
+
+
+def empty_frame(columns: Sequence[str]) -> pd.DataFrame:
+    return pd.DataFrame({name: pd.Series(dtype="object") for name in columns})
+
+
+def in_groups(frame: pd.DataFrame, groups: Iterable[str]) -> pd.DataFrame:
+    """Rows whose group_name is one of `groups`; every row when `groups` is empty."""
+    groups = tuple(groups)
+    if not groups:
+        return frame
+    return frame[frame["group_name"].isin(groups)]
+
+
+def _in_window(frame: pd.DataFrame, column: str, window: Window) -> pd.DataFrame:
+    moments = pd.to_datetime(frame[column])
+    return frame[(moments >= window.start) & (moments < window.end)]
+
+
+def _names(series: pd.Series) -> pd.Series:
+    return series.fillna("").astype(str).str.strip()
+
+
+# --- calls ----------------------------------------------------------------------------------------------------
+
+
+def score_calls(calls: pd.DataFrame, rules: SalesRules, window: Window) -> pd.DataFrame:
+    """The window's calls (by start time), oldest first, with `counted`, `points` and `started_local`."""
+    frame = _in_window(calls, "started_at", window).copy()
+    frame["started_at"] = pd.to_datetime(frame["started_at"])
+    frame["assignee_name"] = _names(frame["assignee_name"])
+    counted = frame["assignee_name"] != ""
+    if rules.call_statuses:
+        counted &= frame["status"].isin(rules.call_statuses)
+    frame["counted"] = counted.astype(bool)
+    frame["points"] = frame["counted"].astype(float) * float(rules.call_points)
+    frame["started_local"] = to_local(frame["started_at"], window.tz_name)
+    return frame.sort_values(["started_at", "source_id"], kind="stable").reset_index(drop=True)
+
+
+# --- stage changes --------------------------------------------------------------------------------------------
+
+
+def _credited(frame: pd.DataFrame, rule: StageRule, rules: SalesRules) -> pd.Series:
+    """The name of the person `rule` credits, per row ("" when nobody is named)."""
+    if rule.credit == "assignee":
+        return _names(frame["assignee_name"])
+    if rule.credit in (rules.qualified_by_field, "qualified_by"):
+        return _names(frame["qualified_by_name"])
+    if rule.credit in frame.columns:
+        return _names(frame[rule.credit])
+    return pd.Series("", index=frame.index, dtype="object")
+
+
+def _passages(changes: pd.DataFrame, history: pd.DataFrame) -> pd.DataFrame:
+    """`changes` with `duplicate` (the deal's previous record is the same stage) and `first_entered_at`."""
+    keys = ["deal_source_id", "stage", "changed_at"]
+    every = pd.concat([history[keys], changes[keys]], ignore_index=True)
+    every["changed_at"] = pd.to_datetime(every["changed_at"])
+    every = every.drop_duplicates().sort_values(["deal_source_id", "changed_at", "stage"], kind="stable")
+    every["stage_before"] = every.groupby("deal_source_id")["stage"].shift()
+    every["first_entered_at"] = every.groupby(["deal_source_id", "stage"])["changed_at"].transform("min")
+    merged = changes.merge(every, on=keys, how="left", validate="many_to_one")
+    merged["duplicate"] = (merged["stage_before"] == merged["stage"]).astype(bool)
+    return merged.drop(columns="stage_before")
+
+
+def score_stage_changes(
+    changes: pd.DataFrame, history: pd.DataFrame, rules: SalesRules, window: Window
+) -> pd.DataFrame:
+    """The window's stage passages, oldest first, with `person` (credited), `counted`, `points`, `note` and
+    `changed_local`. Duplicate records of one passage are dropped."""
+    frame = _in_window(changes, "changed_at", window).copy()
+    frame["changed_at"] = pd.to_datetime(frame["changed_at"])
+    frame = _passages(frame, history)
+    frame = frame[~frame["duplicate"]].drop(columns="duplicate").reset_index(drop=True)
+
+    frame["person"] = _names(frame["assignee_name"])
+    frame["points"] = 0.0
+    frame["counted"] = False
+    frame["note"] = "not a scored stage"
+    repeat = frame["changed_at"] > frame["first_entered_at"]
+    first_local = to_local(frame["first_entered_at"], window.tz_name).dt.strftime("%Y-%m-%d %H:%M")
+    for rule in rules.stages:
+        mask = frame["stage"] == rule.name
+        if not mask.any():
+            continue
+        person = _credited(frame, rule, rules)
+        blocked = mask & (person != "") & (repeat if rule.once_per_deal else False)
+        counted = mask & (person != "") & ~blocked
+        frame.loc[mask, "person"] = person[mask]
+        frame.loc[mask, "note"] = ""
+        frame.loc[mask & (person == ""), "note"] = "no one to credit"
+        frame.loc[blocked, "note"] = "scores once per deal; first entered " + first_local[blocked]
+        frame.loc[counted, "counted"] = True
+        frame.loc[counted, "points"] = float(rule.points)
+    frame["counted"] = frame["counted"].astype(bool)
+    frame["changed_local"] = to_local(frame["changed_at"], window.tz_name)
+    return frame.sort_values(["changed_at", "deal_source_id", "stage"], kind="stable").reset_index(drop=True)
+
+
+# --- points per person ----------------------------------------------------------------------------------------
+
+
+def points_per_person(
+    scored_calls: pd.DataFrame, scored_changes: pd.DataFrame, rules: SalesRules, roster: Iterable[str] = ()
+) -> pd.DataFrame:
+    """One row per person: `points` (total), `Phone calls` (counted calls) and one count column per configured
+    stage (counted entries), highest points first. Everyone in the frames or the roster is listed, zero or not.
+    """
+    people = set(_names(scored_calls["assignee_name"])) | set(_names(scored_changes["person"]))
+    people |= {name.strip() for name in roster}
+    people.discard("")
+    stage_names = [rule.name for rule in rules.stages]
+    columns = ["person", "points", PHONE_CALLS, *stage_names]
+    if not people:
+        return pd.DataFrame({name: pd.Series(dtype="float64") for name in columns}).astype({"person": "object"})
+
+    board = pd.DataFrame(index=pd.Index(sorted(people), name="person"))
+    calls = scored_calls[scored_calls["counted"]]
+    board[PHONE_CALLS] = calls.groupby("assignee_name").size()
+    call_points = calls.groupby("assignee_name")["points"].sum()
+    changes = scored_changes[scored_changes["counted"]]
+    stage_points = changes.groupby("person")["points"].sum()
+    for name in stage_names:
+        board[name] = changes[changes["stage"] == name].groupby("person").size()
+    board = board.fillna(0).astype("int64")
+    board["points"] = call_points.reindex(board.index, fill_value=0) + stage_points.reindex(board.index, fill_value=0)
+    board = board.reset_index()[columns]
+    board["points"] = board["points"].astype(float)
+    return board.sort_values(["points", "person"], ascending=[False, True], kind="stable").reset_index(drop=True)
+
+
+# --- goal -------------------------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=64)
+def _holidays(country: str, subdivision: str, years: tuple[int, ...]) -> tuple[tuple[date, str], ...]:
+    if not country:
+        return ()
+    import holidays
+
+    found = holidays.country_holidays(country, subdiv=subdivision or None, years=list(years))
+    return tuple(sorted(found.items()))
+
+
+def holidays_between(first: date, last: date, country: str, subdivision: str = "") -> list[tuple[date, str]]:
+    """The public holidays from `first` to `last` (inclusive) that fall on a weekday, with their names, taken
+    from every year the range touches (the old dashboard used only the first year: a week across New Year lost
+    1 January)."""
+    years = tuple(range(first.year, last.year + 1))
+    return [
+        (day, name)
+        for day, name in _holidays(country, subdivision, years)
+        if first <= day <= last and day.weekday() < 5
+    ]
+
+
+def business_days(first: date, last: date, country: str, subdivision: str = "") -> list[date]:
+    """Monday to Friday from `first` to `last` (inclusive) minus the public holidays."""
+    if last < first:
+        return []
+    off = {day for day, _ in holidays_between(first, last, country, subdivision)}
+    days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    return [day for day in days if day.weekday() < 5 and day not in off]
+
+
+@dataclass(frozen=True)
+class Goal:
+    """The points goal of a window. A day's goal is the daily goal; a week's or month's is the daily goal times
+    its business days, in total and so far (through `today`, when the window holds it)."""
+
+    kind: str
+    daily_goal: float
+    business_days: int
+    business_days_so_far: int
+    holidays: tuple[tuple[date, str], ...] = ()  # weekday holidays inside the window
+
+    @property
+    def total(self) -> float:
+        return self.daily_goal if self.kind == "day" else self.daily_goal * self.business_days
+
+    @property
+    def so_far(self) -> float:
+        return self.daily_goal if self.kind == "day" else self.daily_goal * self.business_days_so_far
+
+
+def goal_for(window: Window, rules: SalesRules, today: date) -> Goal:
+    country, subdivision = rules.holidays_country, rules.holidays_subdivision
+    days = business_days(window.first_day, window.last_day, country, subdivision)
+    off = tuple(holidays_between(window.first_day, window.last_day, country, subdivision))
+    return Goal(window.kind, float(rules.daily_goal), len(days), sum(1 for day in days if day <= today), off)
+
+
+# --- charts -----------------------------------------------------------------------------------------------------
+
+
+def calls_per_person(scored_calls: pd.DataFrame) -> pd.DataFrame:
+    """person, calls (all the window's calls), counted (those that score), most calls first."""
+    frame = scored_calls.assign(person=_names(scored_calls["assignee_name"]).replace("", UNASSIGNED))
+    grouped = frame.groupby("person").agg(calls=("source_id", "size"), counted=("counted", "sum")).reset_index()
+    grouped = grouped.astype({"calls": "int64", "counted": "int64"})
+    return grouped.sort_values(["calls", "person"], ascending=[False, True], kind="stable").reset_index(drop=True)
+
+
+def demos_per_qualifier(scored_changes: pd.DataFrame, rules: SalesRules) -> pd.DataFrame:
+    """qualifier, demos: the window's entries into `rules.demo_stage` per qualified-by person, most first."""
+    demos = scored_changes[scored_changes["stage"] == rules.demo_stage] if rules.demo_stage else scored_changes[:0]
+    frame = demos.assign(qualifier=_names(demos["qualified_by_name"]).replace("", NO_QUALIFIER))
+    grouped = frame.groupby("qualifier").size().rename("demos").reset_index()
+    grouped = grouped.astype({"demos": "int64"})
+    return grouped.sort_values(["demos", "qualifier"], ascending=[False, True], kind="stable").reset_index(drop=True)
+
+
+def deals_per_stage(scored_changes: pd.DataFrame, rules: SalesRules) -> pd.DataFrame:
+    """stage, deals: the window's stage entries per stage (excluded stages left out), most first."""
+    kept = scored_changes[~scored_changes["stage"].isin(rules.excluded_stages)]
+    grouped = kept.groupby("stage").size().rename("deals").reset_index().astype({"deals": "int64"})
+    return grouped.sort_values(["deals", "stage"], ascending=[False, True], kind="stable").reset_index(drop=True)
+
+
+def open_deal_rows(deals: pd.DataFrame, rules: SalesRules, groups: Iterable[str] = ()) -> pd.DataFrame:
+    """Deals (or per-stage sums) that are open: stage not in closed_stages or excluded_stages, compared
+    exactly as VTiger spells them (the old dashboard lowercased one side and excluded nothing)."""
+    frame = in_groups(deals, groups)
+    return frame[~frame["stage"].isin((*rules.closed_stages, *rules.excluded_stages))]
+
+
+def open_pipeline_per_owner(pipeline: pd.DataFrame, rules: SalesRules, groups: Iterable[str] = ()) -> pd.DataFrame:
+    """owner, amount, deals: open deals' amount per assignee, largest first."""
+    frame = open_deal_rows(pipeline, rules, groups)
+    frame = frame.assign(
+        owner=_names(frame["assignee_name"]).replace("", UNASSIGNED),
+        amount=pd.to_numeric(frame["amount"], errors="coerce").fillna(0.0),
+        deals=pd.to_numeric(frame["deals"], errors="coerce").fillna(0).astype("int64"),
+    )
+    grouped = frame.groupby("owner").agg(amount=("amount", "sum"), deals=("deals", "sum")).reset_index()
+    grouped = grouped.astype({"amount": "float64", "deals": "int64"})
+    return grouped.sort_values(["amount", "owner"], ascending=[False, True], kind="stable").reset_index(drop=True)
+
+
+# --- score key ----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScoreKeyRow:
+    what: str
+    points: float
+    credited_to: str
+    condition: str = ""
+
+
+def _credit_label(rule: StageRule, rules: SalesRules) -> str:
+    if rule.credit == "assignee":
+        return "the deal's assignee"
+    if rule.credit in (rules.qualified_by_field, "qualified_by"):
+        return "the deal's qualified-by person"
+    return f"the user in the deal's {rule.credit} field"
+
+
+def score_key(rules: SalesRules) -> list[ScoreKeyRow]:
+    """What earns points, generated from the rules (the old page had a static copy that drifted)."""
+    statuses = f"status {', '.join(rules.call_statuses)}" if rules.call_statuses else "any status"
+    rows = [ScoreKeyRow("Phone call", float(rules.call_points), "the call's assignee", statuses)]
+    for rule in rules.stages:
+        condition = "first time per deal" if rule.once_per_deal else "every time the deal enters it"
+        rows.append(ScoreKeyRow(rule.name, float(rule.points), _credit_label(rule, rules), condition))
+    return rows
+
+
+# --- the whole view ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SalesView:
+    """Everything the /sales page, its CSV export and the TV show for one window and group selection."""
+
+    window: Window
+    groups: tuple[str, ...]  # the effective group filter; empty: everyone
+    rules: SalesRules
+    goal: Goal
+    leaderboard: pd.DataFrame  # points_per_person
+    stage_changes: pd.DataFrame  # score_stage_changes
+    calls: pd.DataFrame  # score_calls
+    pipeline: pd.DataFrame  # open_pipeline_per_owner
+    score_key: list[ScoreKeyRow] = field(default_factory=list)
+
+    @property
+    def stage_names(self) -> list[str]:
+        return [rule.name for rule in self.rules.stages]
+
+    def calls_per_person(self) -> pd.DataFrame:
+        return calls_per_person(self.calls)
+
+    def demos_per_qualifier(self) -> pd.DataFrame:
+        return demos_per_qualifier(self.stage_changes, self.rules)
+
+    def deals_per_stage(self) -> pd.DataFrame:
+        return deals_per_stage(self.stage_changes, self.rules)
+
+    @property
+    def is_empty(self) -> bool:
+        return self.leaderboard.empty and self.pipeline.empty
+
+
+def sales_view(
+    *,
+    window: Window,
+    rules: SalesRules,
+    today: date,
+    calls: pd.DataFrame,
+    changes: pd.DataFrame,
+    history: pd.DataFrame,
+    roster: pd.DataFrame,
+    pipeline: pd.DataFrame,
+    groups: Sequence[str] = (),
+) -> SalesView:
+    """Score one window for the given groups (empty: everyone)."""
+    groups = tuple(groups)
+    scored_calls = score_calls(in_groups(calls, groups), rules, window)
+    scored_changes = score_stage_changes(in_groups(changes, groups), history, rules, window)
+    people = in_groups(roster, groups)["person"] if groups else []
+    return SalesView(
+        window=window,
+        groups=groups,
+        rules=rules,
+        goal=goal_for(window, rules, today),
+        leaderboard=points_per_person(scored_calls, scored_changes, rules, people),
+        stage_changes=scored_changes,
+        calls=scored_calls,
+        pipeline=open_pipeline_per_owner(pipeline, rules, groups),
+        score_key=score_key(rules),
+    )

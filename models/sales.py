@@ -1,0 +1,198 @@
+"""The sales reads: the window's phone calls and stage changes (through the indexed phone_calls.started_at and
+deal_stage_changes.changed_at), the earlier stage history of just those deals (through the unique index that
+starts with deal_source_id), the roster of the sales groups, open-pipeline sums, group names and the
+sales_stage picklist sync stored.
+
+views/sales.py scores what these read (through metrics/sales.py) for the page, its CSV export and the TV.
+
+Must not import Dash, Flask or sync/.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Connection, Engine, func, inspect, or_, select
+
+from metrics.sales import (
+    CALL_COLUMNS,
+    CHANGE_COLUMNS,
+    HISTORY_COLUMNS,
+    PIPELINE_COLUMNS,
+    ROSTER_COLUMNS,
+    open_deal_rows,
+)
+from models.schema import deal_stage_changes, deals, phone_calls, sync_state, vtiger_groups, vtiger_users
+from settings import SalesRules, Settings, check_stages_against_picklist
+
+ID_CHUNK = 500  # ids per IN (...) list: far below SQLite's and PostgreSQL's parameter limits
+
+
+# --- window reads -------------------------------------------------------------------------------------------------
+
+
+def read_window_calls(conn: Connection, start: datetime, end: datetime) -> pd.DataFrame:
+    """Live phone calls that started in [start, end) (naive UTC)."""
+    columns = [phone_calls.c[name] for name in CALL_COLUMNS]
+    query = select(*columns).where(
+        phone_calls.c.started_at >= start,
+        phone_calls.c.started_at < end,
+        phone_calls.c.deleted_at.is_(None),
+    )
+    return _frame(conn.execute(query).all(), CALL_COLUMNS)
+
+
+def read_window_stage_changes(
+    conn: Connection, start: datetime, end: datetime, credit_fields: Sequence[str] = ()
+) -> pd.DataFrame:
+    """Live stage changes that happened in [start, end) (naive UTC), with the deal's name (and, for stages credited to a deal
+    field other than assignee and qualified-by, that field's user resolved to a name, as the deal holds it now).
+    """
+    change = deal_stage_changes.c
+    columns = [change[name] for name in CHANGE_COLUMNS if name != "deal_name"]
+    query = (
+        select(*columns, func.coalesce(deals.c.name, "").label("deal_name"))
+        .select_from(deal_stage_changes.outerjoin(deals, deals.c.source_id == change.deal_source_id))
+        .where(
+            change.changed_at >= start,
+            change.changed_at < end,
+            change.deleted_at.is_(None),
+            or_(deals.c.deleted_at.is_(None), deals.c.id.is_(None)),
+        )
+    )
+    frame = _frame(conn.execute(query).all(), [c.name for c in columns] + ["deal_name"])[CHANGE_COLUMNS]
+    if credit_fields:
+        frame = _with_credit_fields(conn, frame, credit_fields)
+    return frame
+
+
+def _with_credit_fields(conn: Connection, frame: pd.DataFrame, fields: Sequence[str]) -> pd.DataFrame:
+    """Add one column per deal field naming a user: the field's value in deals.raw, resolved through vtiger_users."""
+    raws: dict[str, dict[str, Any]] = {}
+    for chunk in _chunks(sorted(set(frame["deal_source_id"]))):
+        for source_id, raw in conn.execute(select(deals.c.source_id, deals.c.raw).where(deals.c.source_id.in_(chunk))):
+            raws[source_id] = raw or {}
+    names = {row.source_id: person_name(row) for row in conn.execute(select(vtiger_users))}
+    frame = frame.copy()
+    for name in fields:
+        values = [str(raws.get(deal, {}).get(name) or "") for deal in frame["deal_source_id"]]
+        frame[name] = [names.get(value, value) for value in values]
+    return frame
+
+
+def read_stage_history(conn: Connection, deal_ids: Iterable[str]) -> pd.DataFrame:
+    """Every live stage change of these deals, whenever it happened (to tell a first passage from a repeat)."""
+    change = deal_stage_changes.c
+    rows: list[Any] = []
+    for chunk in _chunks(sorted(set(deal_ids))):
+        query = select(change.deal_source_id, change.stage, change.changed_at).where(
+            change.deal_source_id.in_(chunk), change.deleted_at.is_(None)
+        )
+        rows.extend(conn.execute(query).all())
+    return _frame(rows, HISTORY_COLUMNS)
+
+
+# --- people, groups, pipeline -------------------------------------------------------------------------------------
+
+
+def person_name(user: Any) -> str:
+    """A VTiger user's display name, as sync resolves assignees: full name, else first and last, else login."""
+    full = (user.full_name or "").strip() or f"{user.first_name or ''} {user.last_name or ''}".strip()
+    return full or (user.user_name or "").strip()
+
+
+def read_roster(conn: Connection, groups: Sequence[str]) -> pd.DataFrame:
+    """Active users whose primary group is one of `groups`: they are listed even before their first point."""
+    if not groups:
+        return _frame([], ROSTER_COLUMNS)
+    query = (
+        select(vtiger_users, vtiger_groups.c.name.label("group_name"))
+        .join(vtiger_groups, vtiger_groups.c.source_id == vtiger_users.c.primary_group_id)
+        .where(vtiger_groups.c.name.in_(groups), func.lower(vtiger_users.c.status) == "active")
+    )
+    rows = [(person_name(row), row.group_name) for row in conn.execute(query)]
+    return _frame([row for row in rows if row[0]], ROSTER_COLUMNS)
+
+
+def read_open_pipeline(conn: Connection, rules: SalesRules) -> pd.DataFrame:
+    """Open deals' amount and count per owner, group and stage (closed and excluded stages left out)."""
+    closed = (*rules.closed_stages, *rules.excluded_stages)
+    query = (
+        select(
+            deals.c.assignee_name,
+            deals.c.group_name,
+            deals.c.stage,
+            func.coalesce(func.sum(deals.c.amount), 0.0).label("amount"),
+            func.count().label("deals"),
+        )
+        .where(deals.c.deleted_at.is_(None), deals.c.stage.not_in(closed) if closed else True)
+        .group_by(deals.c.assignee_name, deals.c.group_name, deals.c.stage)
+    )
+    return _frame(conn.execute(query).all(), PIPELINE_COLUMNS)
+
+
+def read_open_deals(conn: Connection, rules: SalesRules, groups: Sequence[str] = ()) -> pd.DataFrame:
+    """The open deals themselves (the rows behind the open-pipeline chart), largest amount first."""
+    closed = (*rules.closed_stages, *rules.excluded_stages)
+    columns = ["source_id", "deal_no", "name", "stage", "amount", "assignee_name", "group_name", "qualified_by_name"]
+    query = select(*[deals.c[name] for name in columns]).where(
+        deals.c.deleted_at.is_(None), deals.c.stage.not_in(closed) if closed else True
+    )
+    frame = open_deal_rows(_frame(conn.execute(query).all(), columns), rules, groups)
+    return frame.sort_values(["amount", "deal_no"], ascending=[False, True], na_position="last").reset_index(drop=True)
+
+
+def sales_group_names(engine: Engine, rules: SalesRules) -> list[str]:
+    """The groups the selector offers: the configured sales groups, else every VTiger group by name."""
+    if rules.groups:
+        return list(rules.groups)
+    with engine.connect() as conn:
+        names = conn.execute(select(vtiger_groups.c.name).where(vtiger_groups.c.name != "")).scalars().all()
+    return sorted(set(names), key=str.lower)
+
+
+def effective_groups(rules: SalesRules, group: str) -> tuple[str, ...]:
+    """The rows' groups a view counts: the selected group, else the configured sales groups (empty: everyone)."""
+    return (group,) if group else tuple(rules.groups)
+
+
+# --- the stage picklist -------------------------------------------------------------------------------------------
+
+
+def read_stage_picklist(engine: Engine) -> list[str] | None:
+    """VTiger's sales_stage picklist as the last sync stored it; None before the first sync (or migration)."""
+    if not inspect(engine).has_table(sync_state.name):
+        return None
+    with engine.connect() as conn:
+        extra = conn.execute(
+            select(sync_state.c.extra).where(sync_state.c.source == "vtiger", sync_state.c.module == "Potentials")
+        ).scalar_one_or_none()
+    picklist = ((extra or {}).get("picklists") or {}).get("sales_stage")
+    if not isinstance(picklist, list) or not picklist:
+        return None
+    return [str(value) for value in picklist]
+
+
+def check_sales_stages(engine: Engine, settings: Settings) -> None:
+    """Start-up check: once sync has stored VTiger's sales_stage picklist, every stage the rules name must be in
+    it (exact case). Raises ConfigError with one line naming the key, the stage and the known stages."""
+    picklist = read_stage_picklist(engine)
+    if picklist is not None:
+        check_stages_against_picklist(settings.kpi.sales, picklist, "kpi.toml")
+
+
+# --- helpers ------------------------------------------------------------------------------------------------------
+
+
+def _frame(rows: Sequence[Any], columns: Sequence[str]) -> pd.DataFrame:
+    if not rows:
+        return pd.DataFrame({name: pd.Series(dtype="object") for name in columns})
+    return pd.DataFrame([tuple(row) for row in rows], columns=list(columns))
+
+
+def _chunks(items: Sequence[str]) -> Iterable[list[str]]:
+    for start in range(0, len(items), ID_CHUNK):
+        yield list(items[start : start + ID_CHUNK])

@@ -1,0 +1,180 @@
+"""models/sales.py on SQLite and PostgreSQL: window reads, history, roster, pipeline, the picklist check, and
+build_sales_view end to end (scores that do not move when a deal is touched later)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import date, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, insert, update
+
+from models.sales import build_sales_view, read_open_deals, read_stage_picklist, sales_group_names
+from models.schema import deal_stage_changes, deals, phone_calls, sync_state, vtiger_groups, vtiger_users
+from settings import ConfigError, KpiRules, SalesRules, Settings, StageRule, VtigerSettings
+
+TZ = "America/Chicago"
+DAY = date(2024, 6, 10)  # a Monday; Chicago is on CDT (UTC-5)
+PICKLIST = ["Prospecting", "Demo Scheduled", "Demo Given", "Quote Sent", "Pilot", "Needs Analysis",
+            "Closed Won", "Closed Lost", "Recycled"]  # fmt: skip
+
+
+def add(engine: Engine, table: Any, *rows: dict[str, Any]) -> None:
+    with engine.begin() as conn:
+        for row in rows:  # one by one: an executemany would take its columns from the first row only
+            conn.execute(insert(table).values(**row))
+
+
+def deal(source_id: str, **values: Any) -> dict[str, Any]:
+    return {"source_id": source_id, "deal_no": f"POT{source_id[2:]}", "name": f"Deal {source_id}", "raw": {},
+            "stage": "Prospecting", "group_name": "Sales", **values}  # fmt: skip
+
+
+def change(deal_id: str, stage: str, changed_at: str, **values: Any) -> dict[str, Any]:
+    return {"deal_source_id": deal_id, "deal_no": f"POT{deal_id[2:]}", "stage": stage, "origin": "field",
+            "changed_at": datetime.fromisoformat(changed_at), "group_name": "Sales", **values}  # fmt: skip
+
+
+def call(source_id: str, started_at: str, assignee: str, **values: Any) -> dict[str, Any]:
+    return {"source_id": source_id, "started_at": datetime.fromisoformat(started_at), "assignee_name": assignee,
+            "group_name": "Sales", "status": "Held", "raw": {}, **values}  # fmt: skip
+
+
+@pytest.fixture
+def sales_settings(settings_for: Callable[..., Settings], database_url: str) -> Settings:
+    return settings_for(database_url, timezone=TZ)
+
+
+def scores_of(engine: Engine, settings: Settings, day: date = DAY, window: str = "day", group: str = "") -> dict:
+    view = build_sales_view(engine, settings, day, group, window, today=day)  # type: ignore[arg-type]
+    return dict(zip(view.leaderboard["person"], view.leaderboard["points"], strict=True))
+
+
+def test_a_scored_stage_stays_scored_when_the_deal_is_modified_later(engine: Engine, sales_settings) -> None:
+    add(engine, deals, deal("5x1", stage="Demo Scheduled", assignee_name="Ann", qualified_by_name="Quinn"))
+    add(
+        engine,
+        deal_stage_changes,
+        change("5x1", "Demo Scheduled", "2024-06-10 20:27", assignee_name="Ann", qualified_by_name="Quinn"),
+    )
+    add(engine, phone_calls, call("43x1", "2024-06-10 14:00", "Ann"), call("43x2", "2024-06-11 04:59", "Ann"))
+    before = scores_of(engine, sales_settings)
+    assert before == {"Quinn": 5.0, "Ann": 2.0}  # the 04:59 UTC call is 23:59 on the 10th in Chicago
+
+    # Days later the deal moves on, is reassigned and is edited again.
+    with engine.begin() as conn:
+        conn.execute(
+            update(deals)
+            .where(deals.c.source_id == "5x1")
+            .values(stage="Demo Given", assignee_name="Bob", qualified_by_name="", updated_at=datetime(2024, 6, 14))
+        )
+    add(
+        engine,
+        deal_stage_changes,
+        change("5x1", "Demo Given", "2024-06-13 15:00", assignee_name="Bob", origin="observed"),
+    )
+    assert scores_of(engine, sales_settings) == before
+    assert scores_of(engine, sales_settings, date(2024, 6, 13)) == {"Bob": 5.0}
+    assert scores_of(engine, sales_settings, DAY, "week") == {"Quinn": 5.0, "Bob": 5.0, "Ann": 2.0}
+
+
+def test_deleted_rows_do_not_count_and_earlier_history_blocks_a_repeat(engine: Engine, sales_settings) -> None:
+    add(engine, deals, deal("5x1"), deal("5x2"), deal("5x3", deleted_at=datetime(2024, 6, 12)))
+    add(
+        engine,
+        deal_stage_changes,
+        change("5x1", "Demo Given", "2024-05-02 15:00", assignee_name="Ann"),  # a month earlier
+        change("5x1", "Needs Analysis", "2024-05-20 15:00", assignee_name="Ann"),
+        change("5x1", "Demo Given", "2024-06-10 15:00", assignee_name="Ann"),  # again: no points (once per deal)
+        change("5x2", "Demo Given", "2024-06-10 16:00", assignee_name="Ann", deleted_at=datetime(2024, 6, 11)),
+        change("5x3", "Demo Given", "2024-06-10 16:00", assignee_name="Ann"),  # its deal was deleted
+        change("5x9", "Demo Given", "2024-06-10 17:00", assignee_name="Cy"),  # deal not (yet) mirrored: counts
+    )
+    add(engine, phone_calls, call("43x1", "2024-06-10 14:00", "Ann", deleted_at=datetime(2024, 6, 11)))
+    view = build_sales_view(engine, sales_settings, DAY, today=DAY)
+    assert list(view.stage_changes["deal_source_id"]) == ["5x1", "5x9"]
+    assert list(view.stage_changes["points"]) == [0.0, 5.0]
+    assert dict(zip(view.leaderboard["person"], view.leaderboard["points"], strict=True)) == {"Cy": 5.0, "Ann": 0.0}
+    assert view.calls.empty
+
+
+def test_roster_group_filter_and_group_names(engine: Engine, settings_for, database_url: str) -> None:
+    add(engine, vtiger_groups, {"source_id": "20x1", "name": "Sales"}, {"source_id": "20x2", "name": "Support"})
+    add(
+        engine,
+        vtiger_users,
+        {"source_id": "19x1", "user_name": "nora", "full_name": "Nora North", "status": "Active",
+         "primary_group_id": "20x1"},
+        {"source_id": "19x2", "user_name": "old", "full_name": "Old Timer", "status": "Inactive",
+         "primary_group_id": "20x1"},
+        {"source_id": "19x3", "user_name": "sue", "first_name": "Sue", "last_name": "South", "status": "Active",
+         "primary_group_id": "20x2"},
+    )  # fmt: skip
+    add(
+        engine,
+        phone_calls,
+        call("43x1", "2024-06-10 14:00", "Ann", group_name="Sales"),
+        call("43x2", "2024-06-10 14:00", "Sam", group_name="Support"),
+    )
+    settings = settings_for(database_url, timezone=TZ)
+    assert sales_group_names(engine, settings.kpi.sales) == ["Sales", "Support"]
+    assert scores_of(engine, settings) == {"Ann": 1.0, "Sam": 1.0}  # everyone: no roster to pad with
+    assert scores_of(engine, settings, group="Sales") == {"Ann": 1.0, "Nora North": 0.0}
+    assert scores_of(engine, settings, group="Support") == {"Sam": 1.0, "Sue South": 0.0}
+    configured = replace(settings, kpi=KpiRules(sales=replace(settings.kpi.sales, groups=("Sales",))))
+    assert sales_group_names(engine, configured.kpi.sales) == ["Sales"]
+    assert scores_of(engine, configured) == {"Ann": 1.0, "Nora North": 0.0}
+
+
+def test_credit_to_another_deal_field_resolves_the_user(engine: Engine, settings_for, database_url: str) -> None:
+    add(engine, vtiger_users, {"source_id": "19x7", "user_name": "cleo", "full_name": "Cleo Closer"})
+    add(engine, deals, deal("5x1", raw={"cf_potentials_closer": "19x7"}))
+    add(engine, deal_stage_changes, change("5x1", "Pilot", "2024-06-10 15:00", assignee_name="Ann"))
+    rules = SalesRules(stages=(StageRule("Pilot", 3, "cf_potentials_closer"),))
+    settings = settings_for(database_url, timezone=TZ, kpi=KpiRules(sales=rules))
+    assert scores_of(engine, settings) == {"Cleo Closer": 3.0}
+
+
+def test_open_pipeline_and_its_rows_agree(engine: Engine, settings_for, database_url: str) -> None:
+    add(
+        engine,
+        deals,
+        deal("5x1", stage="Needs Analysis", amount=100.0, assignee_name="Ann"),
+        deal("5x2", stage="Quote Sent", amount=250.5, assignee_name="Ann"),
+        deal("5x3", stage="Closed Won", amount=9000.0, assignee_name="Ann"),
+        deal("5x4", stage="Recycled", amount=9000.0, assignee_name="Bob"),
+        deal("5x5", stage="Pilot", amount=None, assignee_name="Bob"),
+        deal("5x6", stage="Pilot", amount=7.0, assignee_name="Bob", deleted_at=datetime(2024, 1, 1)),
+    )
+    vtiger = VtigerSettings("https://x.od1.vtiger.com", "u", "k", "https://x/index.php?module={module}&record=")
+    settings = settings_for(database_url, timezone=TZ, vtiger=vtiger)
+    view = build_sales_view(engine, settings, DAY, today=DAY)
+    assert view.pipeline.to_dict("records") == [
+        {"owner": "Ann", "amount": 350.5, "deals": 2},
+        {"owner": "Bob", "amount": 0.0, "deals": 1},
+    ]
+    rows = read_open_deals(engine, settings)
+    assert list(rows["source_id"]) == ["5x2", "5x1", "5x5"]
+    assert rows["amount"].fillna(0).sum() == view.pipeline["amount"].sum()
+    assert rows.iloc[0]["link"] == "https://x/index.php?module=Potentials&record=2"
+
+
+def test_unknown_stage_stops_start_up_once_the_picklist_is_known(
+    engine: Engine, settings_for, database_url: str
+) -> None:
+    from app import create_app
+
+    assert read_stage_picklist(engine) is None
+    add(engine, sync_state, {"source": "vtiger", "module": "Potentials", "watermark": "1",
+                             "extra": {"picklists": {"sales_stage": PICKLIST}}})  # fmt: skip
+    assert read_stage_picklist(engine) == PICKLIST
+    create_app(settings_for(database_url)).server.extensions["kpi"].engine.dispose()  # the defaults are known
+
+    rules = replace(SalesRules(), stages=(StageRule("Demo Sheduled", 5),))
+    with pytest.raises(ConfigError) as caught:
+        create_app(settings_for(database_url, kpi=KpiRules(sales=rules)))
+    message = str(caught.value)
+    assert message.startswith("kpi.toml: sales.stages[0].name names the stage 'Demo Sheduled'")
+    assert "known: Prospecting, Demo Scheduled, Demo Given" in message and "\n" not in message
