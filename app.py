@@ -21,10 +21,12 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     from auth import init_auth
     from callbacks import register_callbacks
     from cli import register_cli
+    from compression import init_compression
     from layouts.shell import app_layout
     from models.db import make_engine
     from models.sales import check_sales_stages
     from routes import register_routes
+    from rq_monitor import mount_rq_dashboard
 
     settings = settings or load_settings()
     server = Flask(__name__)
@@ -42,12 +44,15 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         serve_locally=True,
         suppress_callback_exceptions=True,
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
+        assets_path_ignore=["lazy"],  # assets/lazy/: fetched on demand (the partial plotly.js bundle), not on load
     )
     app.layout = app_layout
-    init_auth(server, settings)
+    init_auth(server, settings, app)  # the gate, sign-in, kiosk tokens, security headers (auth.py)
     register_callbacks(app)
     register_routes(server)
     register_cli(server)
+    mount_rq_dashboard(server, settings)  # /rq when REDIS_URL is set, behind the same gate
+    init_compression(server)  # brotli/gzip for HTML, JS, CSS and JSON, Dash's bundles included
     if settings.embedded_sync and not settings.uses_redis and not settings.testing:
         # Started by the first web request (or at once by `python app.py`), not here: the Flask CLI builds this
         # app too, and `db upgrade` or `sync run` must not spawn a sync thread.
@@ -80,6 +85,16 @@ def _app_or_exit() -> dash.Dash:
         sys.exit(f"configuration error: {exc}")
 
 
+def _listen_or_exit(settings: Settings, host: str) -> None:
+    """AUTH_DISABLED may only listen on loopback (auth.py; gunicorn checks the same in gunicorn.conf.py)."""
+    from security import check_listen_address
+
+    try:
+        check_listen_address(settings, host)
+    except ConfigError as exc:
+        sys.exit(f"configuration error: {exc}")
+
+
 def __getattr__(name: str) -> Any:
     """`app:server` for gunicorn and `flask --app app:server`: built on first access, not at import."""
     if name == "server":
@@ -92,6 +107,7 @@ def __getattr__(name: str) -> Any:
 if __name__ == "__main__":
     dash_app = _app_or_exit()
     runtime = dash_app.server.extensions["kpi"]
+    _listen_or_exit(runtime.settings, "127.0.0.1")
     if runtime.settings.embedded_sync and not runtime.settings.uses_redis:
         start_embedded_sync(runtime)  # fill the database while the browser is still opening
     dash_app.run(host="127.0.0.1", port=int(os.environ.get("PORT", "8050")), debug=False)

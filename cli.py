@@ -1,15 +1,21 @@
-"""Flask CLI commands: `db upgrade`, `sync run`, `demo load` (and `kiosk` from auth.py).
+"""Flask CLI commands: `db upgrade`, `sync run`, `sync enqueue`, `demo load` (and `kiosk` from auth.py).
 
-Each prints what it did and exits non-zero with one clear line on failure.
+Each prints what it did and, on failure, exits non-zero with one clear line (no traceback): these run from cron
+jobs, release phases and terminals, where a line that says what to fix is worth more than a stack.
+Building the app for a command never starts the embedded sync thread (app.py starts it on the first request).
 """
 
 from __future__ import annotations
+
+import time
 
 import click
 from flask import Flask
 from flask.cli import AppGroup
 
 from runtime import current_runtime
+
+SOURCE_CHOICES = click.Choice(["vtiger", "redmine", "all"])
 
 
 def register_cli(server: Flask) -> None:
@@ -23,35 +29,53 @@ sync_group = AppGroup("sync", help="Mirror VTiger and Redmine into the database.
 demo_group = AppGroup("demo", help="Synthetic demo data.")
 
 
+def fail(message: str) -> None:
+    """Print one line to stderr and exit with status 1."""
+    click.echo(message, err=True)
+    raise SystemExit(1)
+
+
+def one_line(exc: BaseException) -> str:
+    """The first line of an error, with the fix for the usual first-run mistake. Database errors carry the SQL
+    and a link on later lines, which would turn the one line into a screenful."""
+    from sync.engine import describe_error
+
+    lines = describe_error(exc).splitlines()
+    text = lines[0] if lines else type(exc).__name__
+    if "no such table" in text or ("relation" in text and "does not exist" in text):
+        text += " (run `flask --app app:server db upgrade` first)"
+    return text
+
+
 @db_group.command("upgrade")
 def db_upgrade() -> None:
     """Migrate the database to the latest schema."""
     from models.db import upgrade_database
 
-    upgrade_database(current_runtime().settings.database_url)
+    url = current_runtime().settings.database_url
+    try:
+        upgrade_database(url)
+    except Exception as exc:  # noqa: BLE001 - one clear line instead of a traceback
+        fail(f"db upgrade failed: {one_line(exc)}")
     click.echo("database is at the latest revision")
 
 
 @sync_group.command("run")
-@click.argument("source", type=click.Choice(["vtiger", "redmine", "all"]), default="all")
+@click.argument("source", type=SOURCE_CHOICES, default="all")
 @click.option("--full", is_flag=True, help="Ignore the watermark and re-read everything (also reconciles ids).")
 def sync_run(source: str, full: bool) -> None:
     """Sync one source (or all) now, in this process."""
-    from sync.engine import SyncError, describe_error
     from sync.service import configured_sources, run_sync
 
     runtime = current_runtime()
     sources = configured_sources(runtime.settings) if source == "all" else [source]
     failed = False
     for name in sources:
+        started = time.monotonic()
         try:
             records = run_sync(runtime.engine, runtime.settings, name, full=full, trigger="cli")
-        except (SyncError, ValueError) as exc:
-            click.echo(f"{name}: failed: {exc}", err=True)
-            failed = True
-            continue
-        except Exception as exc:  # noqa: BLE001 - one clear line instead of a traceback
-            click.echo(f"{name}: failed: {describe_error(exc)}", err=True)
+        except Exception as exc:  # noqa: BLE001 - one clear line per source; the other source still runs
+            click.echo(f"{name}: failed: {one_line(exc)}", err=True)
             failed = True
             continue
         for record in records:
@@ -59,8 +83,29 @@ def sync_run(source: str, full: bool) -> None:
                 f"{name} {record.module}: {record.inserted} inserted, {record.updated} updated, "
                 f"{record.deleted} deleted, {record.requests} requests"
             )
+        click.echo(f"{name}: done in {time.monotonic() - started:.1f}s")
     if failed:
         raise SystemExit(1)
+
+
+@sync_group.command("enqueue")
+@click.argument("source", type=SOURCE_CHOICES, default="all")
+@click.option("--full", is_flag=True, help="Ignore the watermark and re-read everything (also reconciles ids).")
+def sync_enqueue(source: str, full: bool) -> None:
+    """Queue a sync for the RQ workers (needs REDIS_URL); skipped when one is already pending."""
+    from sync.jobs import enqueue_sync
+    from sync.service import configured_sources
+
+    settings = current_runtime().settings
+    if not settings.redis_url:
+        fail("REDIS_URL is not set: there are no workers to queue for; use `flask --app app:server sync run`")
+    sources = configured_sources(settings) if source == "all" else [source]
+    for name in sources:
+        try:
+            job = enqueue_sync(settings.redis_url, name, full=full)
+        except Exception as exc:  # noqa: BLE001 - e.g. Redis unreachable: one line
+            fail(f"{name}: could not enqueue: {one_line(exc)}")
+        click.echo(f"{name}: enqueued job {job.id}" if job else f"{name}: skipped, a sync is already pending")
 
 
 @demo_group.command("load")
@@ -69,5 +114,8 @@ def demo_load() -> None:
     from sync.demo import load_demo
 
     runtime = current_runtime()
-    summary = load_demo(runtime.engine, runtime.settings)
+    try:
+        summary = load_demo(runtime.engine, runtime.settings)
+    except Exception as exc:  # noqa: BLE001 - one clear line instead of a traceback
+        fail(f"demo load failed: {one_line(exc)}")
     click.echo(summary)

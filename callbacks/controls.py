@@ -10,9 +10,11 @@
 2. The auto-refresh preferences (switch + minutes, saved in localStorage) and the countdown: clientside, in
    assets/refresh.js, so no server round trip per second.
 
-URL rules: a control change writes the normalised query (`PageState.to_query`); a URL change (first load,
-back/forward) sets the controls; malformed or unknown URL values give the default view plus a notice. With no
-date in the URL the page follows "today" in TIMEZONE: the clock tick re-renders it when the date changes.
+URL rules: each page has its own dcc.Location (`<prefix>-url`), and the shell routes on the path only, so a
+query change never rebuilds the page. A control change writes the normalised query (`PageState.to_query`, a new
+history entry); a URL change (first load, back/forward) sets the controls; malformed or unknown URL values give
+the default view plus a notice. With no date in the URL the page follows "today" in TIMEZONE: the clock tick
+re-renders it when the date changes.
 """
 
 from __future__ import annotations
@@ -23,10 +25,12 @@ from typing import Any
 
 import dash
 from dash import ClientsideFunction, Input, Output, State, ctx, no_update
+from dash.exceptions import PreventUpdate
 
 from callbacks.shell import parse_query
 from layouts.components import notice
 from layouts.controls import control_id, current_now
+from layouts.pages import page_for
 from metrics.windows import WINDOW_KINDS
 from runtime import current_runtime
 from views.page_state import PageState, local_today, parse_date, parse_page_query, step_day
@@ -43,7 +47,7 @@ class Trigger:
 
 
 RenderFunction = Callable[[PageState, Trigger], Sequence[Any]]
-CONTROL_OUTPUT_COUNT = 8
+CONTROL_OUTPUT_COUNT = 9
 
 
 def selector_values(options: Sequence[Mapping[str, Any]] | None) -> list[str]:
@@ -65,7 +69,7 @@ def resolve_state(
 ) -> tuple[PageState, str]:
     """The state a page should show and the trigger kind, from which inputs changed and their values."""
     from_url = parse_page_query(parse_query(search), today, selectors, selector_key=selector_key)
-    if not triggered or "url.search" in triggered:
+    if not triggered or f"{control_id(prefix, 'url')}.search" in triggered:
         return from_url, ("initial" if not triggered else "url")
     state = replace(from_url, notices=())
     ids = {prop.rsplit(".", 1)[0] for prop in triggered}
@@ -114,7 +118,7 @@ def register_controls(
     extra_ids = [str(item.component_id) for item in extra_inputs]
 
     @app.callback(
-        Output("url", "search", allow_duplicate=True),
+        Output(cid("url"), "search"),
         Output(cid("date"), "date"),
         Output(cid("date"), "max_date_allowed"),
         Output(cid("window"), "value"),
@@ -122,8 +126,9 @@ def register_controls(
         Output(cid("next"), "disabled"),
         Output(cid("today"), "color"),
         Output(cid("notice"), "children"),
+        Output(cid("rendered"), "data"),
         *outputs,
-        Input("url", "search"),
+        Input(cid("url"), "search"),
         Input(cid("prev"), "n_clicks"),
         Input(cid("next"), "n_clicks"),
         Input(cid("today"), "n_clicks"),
@@ -134,14 +139,14 @@ def register_controls(
         Input(cid("clock"), "n_intervals"),
         *extra_inputs,
         State(cid("selector"), "options"),
-        State("url", "pathname"),
-        prevent_initial_call="initial_duplicate",
+        State(cid("url"), "pathname"),
+        State(cid("rendered"), "data"),
     )
     def update_page(search, _prev, _next, _today, date_value, window_value, selector_value, _tick, _clock, *rest):  # type: ignore[no-untyped-def]
-        extras_values, (options, pathname) = rest[: len(extra_ids)], rest[len(extra_ids) :]
-        nothing = [no_update] * (CONTROL_OUTPUT_COUNT + len(outputs))
-        if (pathname or "").rstrip("/") != path:
-            return nothing  # the user is leaving this page; its URL is no longer ours to write
+        extras_values, (options, pathname, rendered) = rest[: len(extra_ids)], rest[len(extra_ids) :]
+        shown = page_for(pathname)
+        if shown is None or shown.path != path:
+            raise PreventUpdate  # the user is leaving this page; its URL is no longer ours to write
         settings = current_runtime().settings
         today = local_today(settings.timezone, current_now())
         triggered = set(ctx.triggered_prop_ids)
@@ -156,17 +161,21 @@ def register_controls(
             today=today,
             selector_key=selector_key,
         )
+        query = state.to_query(selector_key)
+        if kind == "url" and rendered == query:
+            # The Location reporting the URL this page itself wrote, or a back/forward to what is shown.
+            raise PreventUpdate
+        nothing = [no_update] * (CONTROL_OUTPUT_COUNT + len(outputs))
         if kind == "clock":
-            shown = str(date_value or "")[:10]
-            if not (state.follow_today and shown != state.day.isoformat()):
-                # Not following today or still the same day: only move the picker's limit at midnight.
+            shown_day = str(date_value or "")[:10]
+            if not (state.follow_today and shown_day != state.day.isoformat()):
+                # Not following today, or still the same day: only move the picker's limit at midnight.
                 limit = today.isoformat()
-                return [no_update, no_update, limit, no_update, no_update, not state.can_go_forward] + nothing[6:]
+                return [no_update, no_update, limit, no_update, no_update, not state.can_go_forward, *nothing[6:]]
             kind = "refresh"
         changed = {prop.rsplit(".", 1)[0] for prop in triggered} & set(extra_ids)
         trigger = Trigger(kind, dict(zip(extra_ids, extras_values, strict=True)), frozenset(changed))
         page_values = list(render(state, trigger))
-        query = state.to_query(selector_key)
         url_value = query if kind == "controls" and query != (search or "") else no_update
         controls = [
             url_value,
@@ -177,6 +186,7 @@ def register_controls(
             not state.can_go_forward,
             "primary" if state.follow_today else "light",
             notice(state.notices) if kind in ("initial", "url") else no_update,
+            query,
         ]
         return controls + page_values
 

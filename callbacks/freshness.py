@@ -1,7 +1,8 @@
 """The freshness badge in the navbar (`freshness-badge`): last successful sync, coloured when stale or failed.
 
-It renders on every page load and then every minute (a `freshness-tick` Interval it renders beside itself, so
-the shared shell needs nothing more than the empty div). Reads sync health through models/, judges it with
+It renders on every page load and then every minute: it renders its own Interval beside the badge, matched by a
+pattern id (ALL matches nothing before the first render, which Dash allows), so the shared shell needs nothing
+more than the empty div. Reads sync health through models/, judges it with
 layouts.freshness. Must not import sync/ runners.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import dash
-from dash import Input, Output, dcc, html
+from dash import ALL, Input, Output, dcc, html
 
 from layouts.freshness import assess_freshness, badge
 from models.db import utcnow
@@ -19,6 +20,7 @@ from runtime import current_runtime
 from settings import Settings
 
 BADGE_REFRESH_MS = 60_000
+TICK = {"role": "freshness-tick", "n": ALL}
 
 
 def configured_source_names(settings: Settings) -> list[str]:
@@ -41,9 +43,9 @@ def register(app: dash.Dash) -> None:
     @app.callback(
         Output("freshness-badge", "children"),
         Input("url", "pathname"),
-        Input("freshness-tick", "n_intervals"),
+        Input(TICK, "n_intervals"),
     )
-    def show_badge(pathname: str | None, _ticks: int | None):  # type: ignore[no-untyped-def]
+    def show_badge(pathname: str | None, _ticks: list[int | None]):  # type: ignore[no-untyped-def]
         if (pathname or "").rstrip("/") == "/tv":
             # The TV wears no chrome and shows its own sync line; skip the read (and the kiosk's gate).
             raise dash.exceptions.PreventUpdate
@@ -51,7 +53,7 @@ def register(app: dash.Dash) -> None:
         now = utcnow()
         return html.Div(
             [
-                dcc.Interval(id="freshness-tick", interval=BADGE_REFRESH_MS),
+                dcc.Interval(id={"role": "freshness-tick", "n": 0}, interval=BADGE_REFRESH_MS),
                 badge(freshness_now(settings, now=now), now, settings.timezone),
             ],
             className="freshness-wrap",

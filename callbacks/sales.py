@@ -1,9 +1,149 @@
-"""/sales callbacks (placeholder until its issue lands)."""
+"""/sales callbacks: the shared controls' one main callback (callbacks/controls.py) renders the whole page for
+a date, window and group. One read of the span the day's week and month cover (views.sales), three windows
+scored from it; charts and tables for the selected window.
+
+Thin: parse the state (done by the controls), build the view (views/sales.py), turn it into components and
+figures (layouts/sales.py, layouts/components.py).
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 import dash
+import pandas as pd
+from dash import Output
+
+from callbacks.controls import Trigger, register_controls
+from layouts.components import COLORS, bar_figure, markdown_link
+from layouts.sales import PREFIX, all_groups_label, export_href, window_column
+from metrics.sales import SalesView
+from metrics.windows import WINDOW_KINDS
+from runtime import current_runtime
+from views.page_state import PageState
+from views.sales import build_sales_views, calls_rows, stage_change_rows
+
+CHART_NAMES = ("calls", "demos", "stages", "pipeline")
+EXPORT_SLOTS = {
+    "calls": "calls",
+    "demos": "stage_changes",
+    "stages": "stage_changes",
+    "pipeline": "pipeline",
+    "changes-table": "stage_changes",
+    "calls-table": "calls",
+}
 
 
 def register(app: dash.Dash) -> None:
-    """Nothing to wire yet."""
+    outputs = [
+        Output(f"{PREFIX}-subtitle", "children"),
+        Output(f"{PREFIX}-windows", "children"),
+        *[Output(f"{PREFIX}-{name}-chart", "figure") for name in CHART_NAMES],
+        Output(f"{PREFIX}-changes-table", "rowData"),
+        Output(f"{PREFIX}-calls-table", "rowData"),
+        *[Output(f"{PREFIX}-export-{slot}", "href") for slot in EXPORT_SLOTS],
+    ]
+    register_controls(app, prefix=PREFIX, path="/sales", outputs=outputs, render=render_sales)
+
+
+def render_sales(state: PageState, _trigger: Trigger) -> list[Any]:
+    runtime = current_runtime()
+    views = build_sales_views(runtime.engine, runtime.settings, state.day, state.selector, today=state.today)
+    view = views[state.window]
+    rules = runtime.settings.kpi.sales
+    subtitle = f"{state.selector or all_groups_label(rules)} · {view.window.label()}"
+    columns = [window_column(kind, views[kind], selected=kind == state.window, state=state) for kind in WINDOW_KINDS]
+    return [
+        subtitle,
+        columns,
+        *chart_figures(view, state),
+        change_table_rows(view),
+        call_table_rows(view),
+        *[export_href(state, kpi) for kpi in EXPORT_SLOTS.values()],
+    ]
+
+
+# --- charts -------------------------------------------------------------------------------------------------------
+
+
+def chart_figures(view: SalesView, state: PageState) -> list[Any]:
+    """Calls per person, demos per qualifier, deals per stage, open pipeline per owner: each sorted largest
+    first, labels taken from the same rows as the values (the old page sorted the values only)."""
+    revision = f"sales-{state.selector}-{state.window}"
+    calls = view.calls_per_person()
+    if view.rules.call_statuses:
+        call_series = {"Scores": list(calls["counted"]), "Does not score": list(calls["calls"] - calls["counted"])}
+    else:
+        call_series = {"Calls": list(calls["calls"])}
+    demos = view.demos_per_qualifier()
+    stages = view.deals_per_stage()
+    pipeline = view.pipeline
+    return [
+        bar_figure(
+            list(calls["person"]),
+            call_series,
+            uirevision=f"{revision}-calls",
+            horizontal=True,
+            stacked=True,
+            colors={"Scores": COLORS["created"], "Does not score": COLORS["rejected"], "Calls": COLORS["created"]},
+            empty="No calls in this window",
+        ),
+        bar_figure(
+            list(demos["qualifier"]),
+            {"Demos scheduled": list(demos["demos"])},
+            uirevision=f"{revision}-demos",
+            horizontal=True,
+            colors={"Demos scheduled": COLORS["worked"]},
+            empty="No demos scheduled in this window",
+        ),
+        bar_figure(
+            list(stages["stage"]),
+            {"Deals": list(stages["deals"])},
+            uirevision=f"{revision}-stages",
+            horizontal=True,
+            colors={"Deals": COLORS["resolved"]},
+            empty="No deal changed stage in this window",
+        ),
+        bar_figure(
+            list(pipeline["owner"]),
+            {"Open amount": [round(amount, 2) for amount in pipeline["amount"]]},
+            uirevision=f"sales-{state.selector}-pipeline",
+            horizontal=True,
+            colors={"Open amount": COLORS["open"]},
+            empty="No open deals",
+        ),
+    ]
+
+
+# --- tables -------------------------------------------------------------------------------------------------------
+
+
+def change_table_rows(view: SalesView) -> list[dict[str, Any]]:
+    rows = stage_change_rows(view)
+    if rows.empty:
+        return []
+    rows = rows.assign(
+        deal=[
+            markdown_link(str(no or deal_id), link)
+            for no, deal_id, link in zip(rows["deal_no"], rows["deal_id"], rows["link"], strict=True)
+        ],
+        row_id=rows["deal_id"] + "|" + rows["stage"] + "|" + rows["changed_at_utc"],
+    )
+    return _records(rows)
+
+
+def call_table_rows(view: SalesView) -> list[dict[str, Any]]:
+    rows = calls_rows(view)
+    if rows.empty:
+        return []
+    rows = rows.assign(
+        call=[markdown_link(call_id, link) for call_id, link in zip(rows["call_id"], rows["link"], strict=True)],
+        recording=[markdown_link("listen", url) if url else "" for url in rows["recording_url"]],
+        row_id=rows["call_id"],
+    )
+    return _records(rows)
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """JSON-safe rows (NaN and NaT as None)."""
+    return frame.astype(object).where(frame.notna(), None).to_dict("records")

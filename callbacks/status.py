@@ -1,34 +1,258 @@
-"""/status callbacks: read sync_runs and the row counts, build the table."""
+"""/status callbacks: read sync health and the last runs through models/, work out the next run, and start a
+sync when "Sync now" is pressed.
+
+"Sync now" enqueues an RQ job when Redis is configured (sync.jobs.enqueue_sync, which refuses duplicates), wakes
+the embedded scheduler when this process runs one, and otherwise syncs on a background thread. It is refused,
+with a message, while any configured source is locked by a running sync.
+"""
 
 from __future__ import annotations
 
+import logging
+import threading
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
 import dash
-from dash import Input, Output
+from dash import Input, Output, html
 
-from layouts.status import status_table
-from models.queries import MODULE_TABLES, live_row_counts, module_summaries
-from runtime import current_runtime
+from layouts.status import runs_table, status_table, sync_message
+from models.db import utcnow
+from models.queries import MODULE_TABLES, ModuleHealth, SyncRun, live_row_counts, module_health, recent_runs
+from runtime import Runtime, current_runtime
+from settings import Settings
+
+log = logging.getLogger(__name__)
 
 
-def _when(value: object) -> str:
-    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "never"  # type: ignore[attr-defined]
+# --- formatting ------------------------------------------------------------------------------------------------
+
+
+def when(moment: datetime | None, tz_name: str) -> str:
+    """Naive UTC as local "2026-03-04 14:05:09"; "never" for None."""
+    if moment is None:
+        return "never"
+    return moment.replace(tzinfo=UTC).astimezone(ZoneInfo(tz_name)).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def duration(run: SyncRun | None) -> str:
+    if run is None:
+        return "—"
+    seconds = run.duration_seconds
+    if seconds is None:
+        return "running"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    return f"{int(seconds // 60)} min {int(seconds % 60)} s"
+
+
+def relative(moment: datetime, now: datetime) -> str:
+    seconds = (moment - now).total_seconds()
+    if seconds <= 0:
+        return "due now"
+    minutes = int(seconds // 60)
+    return f"in {minutes} min" if minutes else f"in {int(seconds)} s"
+
+
+# --- next run ---------------------------------------------------------------------------------------------------
+
+
+def scheduled_next_runs(settings: Settings) -> dict[str, datetime]:
+    """Next enqueue time per source from `rq cron` (its jobs are named "sync-<source>"), naive UTC; empty when
+    Redis is not configured, unreachable, or no cron scheduler is alive."""
+    if not settings.uses_redis:
+        return {}
+    try:
+        from redis import Redis
+        from rq.cron import CronScheduler
+
+        connection = Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+        try:
+            schedulers = CronScheduler.all(connection)
+        finally:
+            connection.close()
+    except Exception as exc:  # noqa: BLE001 - the estimate below still answers; the page must not fail on Redis
+        log.info("cannot read the rq cron schedule: %s", exc)
+        return {}
+    found: dict[str, datetime] = {}
+    for scheduler in schedulers:
+        for job in scheduler.get_jobs():
+            if job.name.startswith("sync-") and job.next_enqueue_time and job.next_enqueue_time != datetime.max:
+                moment = job.next_enqueue_time
+                if moment.tzinfo is not None:
+                    moment = moment.astimezone(UTC).replace(tzinfo=None)
+                source = job.name.removeprefix("sync-")
+                found[source] = min(found.get(source, moment), moment)
+    return found
+
+
+def next_run_text(source: str, health: list[ModuleHealth], settings: Settings, scheduled: dict[str, datetime]) -> str:
+    """The scheduled next run when rq cron says it; else an estimate (last start + interval), marked "≈"."""
+    now = utcnow()
+    mine = [item for item in health if item.source == source]
+    if any(item.running for item in mine):
+        return "running now"
+    if source in scheduled:
+        return f"{when(scheduled[source], settings.timezone)[11:16]} ({relative(scheduled[source], now)})"
+    if not mine:
+        return "—"
+    estimate = max(item.last_run.started_at for item in mine) + timedelta(minutes=settings.sync_interval_minutes)
+    return f"≈ {when(estimate, settings.timezone)[11:16]} ({relative(estimate, now)})"
+
+
+# --- rows ------------------------------------------------------------------------------------------------------
+
+
+def module_rows(runtime: Runtime) -> list[dict[str, object]]:
+    settings, engine = runtime.settings, runtime.engine
+    health = module_health(engine)
+    counts = live_row_counts(engine)
+    scheduled = scheduled_next_runs(settings)
+    rows = []
+    for item in health:
+        finished = item.last_finished
+        failure = item.last_failure
+        table = MODULE_TABLES.get((item.source, item.module), "")
+        rows.append(
+            {
+                "Source": item.source,
+                "Module": item.module,
+                "Rows": f"{counts[table]:,}" if table in counts else "—",
+                "Last run": f"{when(item.last_run.started_at, settings.timezone)} ({item.last_run.trigger or '—'})",
+                "Result": item.last_run.status,
+                "Last success": when(item.last_success_at, settings.timezone),
+                "Last error": f"{when(failure.finished_at, settings.timezone)}: {failure.error or 'no message'}"
+                if failure
+                else "",
+                "Inserted": finished.rows_inserted if finished else "—",
+                "Updated": finished.rows_updated if finished else "—",
+                "Deleted": finished.rows_deleted if finished else "—",
+                "Duration": duration(finished),
+                "Next run": next_run_text(item.source, health, settings, scheduled),
+            }
+        )
+    return rows
+
+
+def run_rows(runtime: Runtime, limit: int = 50) -> list[dict[str, object]]:
+    tz = runtime.settings.timezone
+    return [
+        {
+            "#": run.id,
+            "Source": run.source,
+            "Module": run.module,
+            "Trigger": run.trigger or "—",
+            "Started": when(run.started_at, tz),
+            "Duration": duration(run),
+            "Result": run.status,
+            "Inserted": run.rows_inserted,
+            "Updated": run.rows_updated,
+            "Deleted": run.rows_deleted,
+            "Requests": run.requests,
+            "Error": run.error,
+        }
+        for run in recent_runs(runtime.engine, limit)
+    ]
+
+
+def mode_text(settings: Settings) -> str:
+    every = f"every {settings.sync_interval_minutes} min"
+    if settings.uses_redis:
+        return f"Synced by RQ workers ({every}, scheduled by rq cron)."
+    if settings.embedded_sync:
+        return f"Synced by the web process ({every})."
+    return f"Automatic sync is off in this process; the schedule would run {every}."
+
+
+# --- sync now --------------------------------------------------------------------------------------------------
+
+
+def busy_sources(runtime: Runtime) -> list[str]:
+    """Configured sources a sync is running for right now (their lock is held), or about to (our thread)."""
+    from sync.engine import is_locked
+    from sync.service import configured_sources
+
+    busy = [source for source in configured_sources(runtime.settings) if is_locked(runtime.engine, source)]
+    thread = runtime.extras.get("manual_sync")
+    if not busy and isinstance(thread, threading.Thread) and thread.is_alive():
+        busy = ["all sources"]
+    return busy
+
+
+def start_sync(runtime: Runtime) -> tuple[str, str]:
+    """Start a sync of every configured source; (message, alert colour). Never blocks on the sync itself."""
+    from sync.service import configured_sources, run_all
+
+    settings = runtime.settings
+    sources = configured_sources(settings)
+    if not sources:
+        return "No source is configured: set VTIGER_URL or REDMINE_URL and their credentials.", "warning"
+    busy = busy_sources(runtime)
+    if busy:
+        return f"Refused: a sync is already running ({', '.join(busy)}). Wait for it to finish.", "warning"
+    if settings.uses_redis:
+        from sync.jobs import enqueue_sync
+
+        queued, pending = [], []
+        for source in sources:
+            try:
+                job = enqueue_sync(settings.redis_url, source)
+            except Exception as exc:  # noqa: BLE001 - Redis down: say so instead of a broken page
+                return f"Could not reach Redis to queue the sync ({exc}); check REDIS_URL.", "danger"
+            (queued if job is not None else pending).append(source)
+        if not queued:
+            return f"Refused: a sync is already queued or running ({', '.join(pending)}).", "warning"
+        extra = f"; already pending: {', '.join(pending)}" if pending else ""
+        return f"Sync queued for {', '.join(queued)}{extra}. Progress shows below and at /rq.", "success"
+    scheduler = runtime.extras.get("scheduler")
+    if scheduler is not None:
+        scheduler.run_now()
+        return f"Sync started for {', '.join(sources)}. Progress shows below.", "success"
+    thread = threading.Thread(
+        target=run_all, args=(runtime.engine, settings), kwargs={"trigger": "manual"}, name="kpi-sync-now", daemon=True
+    )
+    runtime.extras["manual_sync"] = thread
+    thread.start()
+    return f"Sync started for {', '.join(sources)}. Progress shows below.", "success"
+
+
+# --- wiring ----------------------------------------------------------------------------------------------------
 
 
 def register(app: dash.Dash) -> None:
-    @app.callback(Output("status-table", "children"), Input("url", "pathname"))
-    def show_status(_pathname: str):  # type: ignore[no-untyped-def]
-        engine = current_runtime().engine
-        counts = live_row_counts(engine)
-        rows = [
-            {
-                "Source": summary.source,
-                "Module": summary.module,
-                "Rows": str(counts.get(MODULE_TABLES.get((summary.source, summary.module), ""), "")),
-                "Last run": _when(summary.last_started_at),
-                "Result": summary.last_status,
-                "Last success": _when(summary.last_success_at),
-                "Error": summary.last_error,
-            }
-            for summary in module_summaries(engine)
-        ]
-        return status_table(rows)
+    @app.callback(
+        Output("status-table", "children"),
+        Output("status-runs", "children"),
+        Output("status-sync-now", "disabled"),
+        Output("status-mode", "children"),
+        Output("status-rq-link", "children"),
+        Input("url", "pathname"),
+        Input("status-interval", "n_intervals"),
+    )
+    def show_status(_pathname: str | None, _ticks: int | None):  # type: ignore[no-untyped-def]
+        runtime = current_runtime()
+        busy = busy_sources(runtime)
+        mode = [mode_text(runtime.settings)]
+        if busy:
+            mode.append(html.Strong(f" A sync is running now ({', '.join(busy)}): Sync now waits until it ends."))
+        rq_link = None
+        if runtime.settings.uses_redis:
+            rq_link = html.A("Open the RQ monitor", href="/rq/", className="status-rq-link")
+        return (
+            status_table(module_rows(runtime)),
+            runs_table(run_rows(runtime)),
+            bool(busy),
+            html.Span(mode, id="status-mode-text"),
+            rq_link,
+        )
+
+    @app.callback(
+        Output("status-sync-message", "children"),
+        Input("status-sync-now", "n_clicks"),
+        prevent_initial_call=True,
+    )
+    def sync_now(n_clicks: int | None):  # type: ignore[no-untyped-def]
+        if not n_clicks:
+            raise dash.exceptions.PreventUpdate
+        text, color = start_sync(current_runtime())
+        return sync_message(text, color)

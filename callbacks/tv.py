@@ -1,9 +1,163 @@
-"""/tv callbacks (placeholder until its issue lands)."""
+"""/tv callbacks. Every output id starts with "tv-" (the kiosk token's allow-list).
+
+- `tv.tick` (clientside, assets/tv.js): the clock every second, the local day, the periodic full reload.
+- `render_slide` (server): on each rotation tick, data refresh tick or new day, picks the slide, reads today's
+  view through views/ (cached until a sync run starts or finishes, or the day changes) and the sync health of the
+  slide's sources, and fills the frame. When nothing it shows has changed it sends no update at all, so a refresh
+  never re-renders (no flicker, no churn in a browser that runs for weeks).
+"""
 
 from __future__ import annotations
 
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from datetime import date, timedelta
+from typing import Any
+
 import dash
+from dash import ClientsideFunction, Input, Output, State
+from sqlalchemy import Engine
+
+from layouts import tv as tv_layout
+from layouts.freshness import assess_freshness, banner_text, describe, local_time
+from metrics.windows import today_in
+from models.db import utcnow
+from models.queries import data_version, module_health
+from runtime import current_runtime
+from settings import Settings
+
+log = logging.getLogger(__name__)
+
+PANEL_CACHE_SIZE = 32
+
+
+class PanelCache:
+    """Built slides by (database, page, selector, day, data version). The data only changes when a sync run
+    starts or finishes, so every TV on the wall shares one build per slide per sync."""
+
+    def __init__(self, size: int = PANEL_CACHE_SIZE) -> None:
+        self.size = size
+        self.items: OrderedDict[tuple, Any] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get_or_build(self, key: tuple, build: Callable[[], Any]) -> Any:
+        with self.lock:
+            if key in self.items:
+                self.items.move_to_end(key)
+                return self.items[key]
+        value = build()
+        with self.lock:
+            self.items[key] = value
+            while len(self.items) > self.size:
+                self.items.popitem(last=False)
+        return value
+
+
+PANELS = PanelCache()
+
+
+def build_panel(engine: Engine, settings: Settings, slide: tv_layout.Slide, day: date) -> Any:
+    """Today's slide for one page and group (or project), through the pages' own view builders."""
+    if slide.page == "sales":
+        from views.sales import build_sales_view
+
+        return tv_layout.sales_panel(build_sales_view(engine, settings, day, slide.selector, "day", today=day))
+    if slide.page == "cases":
+        from views.cases import build_cases_view
+
+        view = build_cases_view(engine, settings, day, group=slide.selector, window="day", today=day, charts=False)
+        return tv_layout.cases_panel(view)
+    from views.redmine import build_redmine_view
+
+    view = build_redmine_view(engine, settings, day, project=slide.selector, window="day", today=day, charts=False)
+    return tv_layout.redmine_panel(view)
+
+
+def configured(settings: Settings, sources: tuple[str, ...]) -> list[str]:
+    from sync.service import configured_sources  # pure: settings in, names out
+
+    return [source for source in configured_sources(settings) if source in sources]
 
 
 def register(app: dash.Dash) -> None:
-    """Nothing to wire yet."""
+    app.clientside_callback(
+        ClientsideFunction(namespace="tv", function_name="tick"),
+        Output("tv-clock", "children"),
+        Output("tv-day", "data"),
+        Input("tv-tick", "n_intervals"),
+        State("tv-config", "data"),
+        State("tv-clock", "children"),
+        State("tv-day", "data"),
+    )
+
+    @app.callback(
+        Output("tv-title", "children"),
+        Output("tv-group", "children"),
+        Output("tv-date", "children"),
+        Output("tv-panel", "children"),
+        Output("tv-banner", "children"),
+        Output("tv-banner", "className"),
+        Output("tv-sync", "children"),
+        Output("tv-dots", "children"),
+        Output("tv-progress", "children"),
+        Output("tv-signature", "data"),
+        Input("tv-rotate", "n_intervals"),
+        Input("tv-refresh", "n_intervals"),
+        Input("tv-day", "data"),
+        State("tv-config", "data"),
+        State("tv-signature", "data"),
+    )
+    def render_slide(rotation, _refresh, _client_day, config_data, shown):  # type: ignore[no-untyped-def]
+        runtime = current_runtime()
+        settings, engine = runtime.settings, runtime.engine
+        config = tv_layout.TvConfig.from_store(config_data or {})
+        now = utcnow() + timedelta(seconds=config.clock_offset_seconds)
+        day = today_in(settings.timezone, now)
+        index, slide = config.slide_at(rotation)
+        sources = configured(settings, slide.sources)
+        freshness = assess_freshness(module_health(engine, sources), now, settings.sync_interval_minutes, sources)
+        version = data_version(engine)
+        signature = [
+            index,
+            day.isoformat(),
+            version[0],
+            str(version[1]),
+            freshness.level,
+            str(freshness.as_of),
+            now.strftime("%Y-%m-%d %H") if not freshness.ok else "",  # the banner's "2 h ago" moves on
+        ]
+        if signature == shown:
+            raise dash.exceptions.PreventUpdate
+        try:
+            panel = PANELS.get_or_build(
+                (id(engine), slide.page, slide.selector, day, version),
+                lambda: build_panel(engine, settings, slide, day),
+            )
+        except Exception:
+            # Keep showing the last good slide: a wall screen must not turn into an error page.
+            log.exception("TV: cannot build the %s slide for %s", slide.page, day)
+            raise dash.exceptions.PreventUpdate from None
+
+        everyone = "All projects" if slide.page == "redmine" else "All groups"
+        if freshness.ok:
+            banner_children, banner_class = [], "tv-banner tv-hidden"
+        else:
+            banner_children = tv_layout.banner(banner_text(freshness), describe(freshness, now, settings.timezone))
+            banner_class = f"tv-banner tv-banner-{freshness.level}"
+        sync_text = (
+            f"Last sync {local_time(freshness.as_of, settings.timezone)}" if freshness.as_of else "Not synced yet"
+        )
+        return (
+            slide.title,
+            slide.selector or everyone,
+            f"{day:%A} {day.day} {day:%B %Y}",
+            panel,
+            banner_children,
+            banner_class,
+            tv_layout.sync_line(sync_text, freshness.level),
+            tv_layout.dots(len(config.slides), index),
+            tv_layout.progress(len(config.slides), rotation or 0),
+            signature,
+        )

@@ -55,7 +55,12 @@ KPI_TEMPLATE = go.layout.Template(
         bargap=0.25,
     )
 )
-GRAPH_CONFIG = {"displaylogo": False, "responsive": True, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
+GRAPH_CONFIG = {
+    "displaylogo": False,
+    "displayModeBar": "hover",
+    "responsive": True,
+    "modeBarButtonsToRemove": ["lasso2d", "select2d", "autoScale2d"],
+}
 
 
 # --- numbers --------------------------------------------------------------------------------------------------
@@ -100,6 +105,7 @@ def kpi_card(
     previous: float | int | None = None,
     previous_label: str = "previous",
     percent: bool = False,
+    compare: bool = True,
     export_href: str | None = None,
     card_id: str | None = None,
     tone: str = "",
@@ -108,10 +114,11 @@ def kpi_card(
     """One figure: label, big value, change against the previous window and, optionally, a link to its rows.
 
     `tone` colours the value's accent (created, resolved, worked, open); `good_when` colours the change arrow
-    green or red (either: neutral). `card_id` goes on the value so tests and the TV can find it.
+    green or red (either: neutral). `compare=False` for figures that have no previous window (totals now).
+    `card_id` goes on the value so tests and the TV can find it.
     """
     shown = format_percent(value) if percent else format_number(value)
-    change, direction = change_text(value, previous, percent=percent)
+    change, direction = change_text(value, previous, percent=percent) if compare else ("", "none")
     sentiment = "neutral"
     if direction in ("up", "down") and good_when != "either":
         sentiment = "good" if direction == good_when else "bad"
@@ -181,8 +188,9 @@ def no_data(message: str = "No data for this selection", *, compact: bool = Fals
     )
 
 
-def section(title: str, children: Any, *, actions: Any = None, subtitle: str = "", section_id: str = "") -> html.Div:
-    """A titled white panel; `actions` sit on the right of the title (buttons, links)."""
+def section(title: Any, children: Any, *, actions: Any = None, subtitle: str = "", section_id: str = "") -> html.Div:
+    """A titled white panel; `actions` sit on the right of the title (buttons, links). `title` may be a component
+    (e.g. a Span with an id a callback fills)."""
     head = html.Div(
         [
             html.Div(
@@ -264,7 +272,7 @@ def data_table(
             "paginationPageSizeSelector": [15, 50, 100],
             "animateRows": False,
             "domLayout": "autoHeight" if height is None else "normal",
-            "overlayNoRowsTemplate": "<span class='grid-empty'>No rows for this selection</span>",
+            "localeText": {"noRowsToShow": "No rows for this selection"},
             "enableCellTextSelection": True,
             "suppressCellFocus": True,
         },
@@ -280,7 +288,7 @@ def export_link(href: str, *, label: str = "Export CSV", link_id: str | None = N
     """The button that downloads the rows of the current view as CSV."""
     props: dict[str, Any] = {"id": link_id} if link_id else {}
     return html.A(
-        [html.Span("⭳ ", **{"aria-hidden": "true"}), label],
+        [html.Span("↓ ", **{"aria-hidden": "true"}), label],
         href=href,
         className="btn btn-sm btn-outline-secondary export-link",
         download="",
@@ -387,3 +395,71 @@ def line_figure(
     if x_title:
         figure.update_xaxes(title_text=x_title)
     return figure
+
+
+def window_panel(
+    title: str, subtitle: str, cards: Sequence[Any], board: Any, *, selected: bool, panel_id: str
+) -> html.Div:
+    """One window column (Day, Week or Month): a 2x2 grid of KPI cards over a leaderboard. The selected window
+    is highlighted, and on phones it is the only one shown (assets/app.css)."""
+    return html.Div(
+        [
+            html.Div(
+                [html.Div(title, className="window-name"), html.Div(subtitle, className="section-subtitle")],
+                className="section-head",
+            ),
+            html.Div(list(cards), className="kpi-grid-2"),
+            board,
+        ],
+        className="panel window-col" + (" is-selected" if selected else ""),
+        id=panel_id,
+    )
+
+
+def cumulative_figure(frame: Any, *, uirevision: str, empty: str) -> go.Figure:
+    """Running totals per day of month, one line per month (the current month bold, older months fading):
+    `frame` as metrics.series.cumulative_by_day_of_month returns it."""
+    if frame is None or frame.empty:
+        return empty_figure(empty, uirevision=uirevision)
+    series = {label: [None if value != value else value for value in frame[label]] for label in frame.columns}
+    return line_figure(
+        list(frame.index), series, uirevision=uirevision, colors=MONTH_SERIES, empty=empty, x_title="Day of month"
+    )
+
+
+def history_figure(history: Any, *, uirevision: str, empty: str) -> go.Figure:
+    """Created and resolved bars per month: `history` as metrics.series.monthly_history returns it."""
+    if history is None or history.empty:
+        return empty_figure(empty, uirevision=uirevision)
+    return bar_figure(
+        list(history["label"]),
+        {"Created": list(history["created"]), "Resolved": list(history["resolved"])},
+        uirevision=uirevision,
+        colors={"Created": COLORS["created"], "Resolved": COLORS["resolved"]},
+        empty=empty,
+    )
+
+
+def button_choice(choice_id: str, options: list[dict], value: str, *, class_name: str = "table-kpi") -> Any:
+    """A dbc.RadioItems that looks like a joined button group."""
+    return dbc.RadioItems(
+        id=choice_id,
+        options=options,
+        value=value,
+        inline=True,
+        className=f"btn-group {class_name}",
+        inputClassName="btn-check",
+        labelClassName="btn btn-outline-secondary btn-sm",
+        labelCheckedClassName="active",
+    )
+
+
+def row_legend(entries: Sequence[tuple[str, str]]) -> html.Div:
+    """Colour swatches explaining a table's row colours: (colour, text) pairs."""
+    return html.Div(
+        [
+            html.Span([html.Span(className="legend-swatch", style={"background": colour}), text])
+            for colour, text in entries
+        ],
+        className="table-legend",
+    )

@@ -11,6 +11,7 @@ registers the matching callbacks with the same prefix (`register_controls(app, p
     <prefix>-refresh / -countdown              the refresh Interval and its visible countdown (assets/refresh.js)
     <prefix>-clock                             a slow Interval that lets "today" roll over at midnight
     <prefix>-notice                            what was wrong with the URL, if anything
+    <prefix>-url / -rendered                   the page's own Location, and the query last rendered
 
 Tests and the bench may speed time up through the runtime's extras: "clock" (a callable returning now as UTC)
 and "control_timing" (a `ControlTiming`). Must not import callbacks/, models/ or sync/.
@@ -31,7 +32,11 @@ from views.page_state import PageState
 
 DEFAULT_REFRESH_MINUTES = 5
 MIN_REFRESH_MINUTES, MAX_REFRESH_MINUTES = 1, 60
-WINDOW_OPTIONS = [{"label": "Day", "value": "day"}, {"label": "Week", "value": "week"}, {"label": "Month", "value": "month"}]
+WINDOW_OPTIONS = [
+    {"label": "Day", "value": "day"},
+    {"label": "Week", "value": "week"},
+    {"label": "Month", "value": "month"},
+]
 
 
 @dataclass(frozen=True)
@@ -67,13 +72,18 @@ def date_controls(prefix: str, state: PageState) -> html.Div:
     return html.Div(
         [
             dbc.Button(
-                "‹", id=control_id(prefix, "prev"), color="light", className="ctl-step", title="Previous day", n_clicks=0
+                "‹",
+                id=control_id(prefix, "prev"),
+                color="light",
+                className="ctl-step",
+                title="Previous day",
+                n_clicks=0,
             ),
             dcc.DatePickerSingle(
                 id=control_id(prefix, "date"),
                 date=state.day.isoformat(),
                 max_date_allowed=state.today.isoformat(),
-                display_format="ddd D MMM YYYY",
+                display_format="EEE D MMM YYYY",  # date-fns "EEE": the weekday, "Tue"
                 first_day_of_week=1,
                 clearable=False,
                 className="ctl-date",
@@ -151,7 +161,6 @@ def refresh_controls(prefix: str, timing: ControlTiming) -> html.Div:
                         value=DEFAULT_REFRESH_MINUTES,
                         debounce=True,
                         className="ctl-minutes",
-                        **{"aria-label": "Refresh every (minutes)"},
                     ),
                     dbc.InputGroupText("min"),
                 ],
@@ -200,6 +209,10 @@ def control_bar(
             ),
             html.Div(notice(state.notices), id=control_id(prefix, "notice")),
             dcc.Interval(id=control_id(prefix, "clock"), interval=timing.clock_ms, n_intervals=0),
+            # The page's own view of the address bar ("callback-nav": writing it pushes a history entry without
+            # a reload), and the query last rendered, so the Location echoing our own write costs nothing.
+            dcc.Location(id=control_id(prefix, "url"), refresh="callback-nav"),
+            dcc.Store(id=control_id(prefix, "rendered")),
         ],
         className="controls",
     )

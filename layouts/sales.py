@@ -1,11 +1,281 @@
-"""/sales page layout (placeholder until its issue lands)."""
+"""/sales: the point system. The shared control bar (date, window, group, auto refresh); three window columns
+(day, week, month) each with the team's totals, the goal and a leaderboard of people with their points, a
+progress bar toward the goal and the breakdown; the score key generated from kpi.toml; four charts and the
+tables of stage changes and calls behind the selected window, with CSV exports.
+
+The declarative parts live here; `window_column`, `person_row`, `score_key_table` and the column lists are
+filled by callbacks/sales.py from a views.sales SalesView. Must not import callbacks/, models/ or sync/.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
+import pandas as pd
 from dash import html
+
+from layouts.components import (
+    column,
+    data_table,
+    export_link,
+    format_number,
+    graph,
+    kpi_card,
+    no_data,
+    section,
+)
+from layouts.controls import control_bar, current_now, current_timing, page_header
+from metrics.sales import PHONE_CALLS, Goal, SalesView, ScoreKeyRow
+from settings import SalesRules
+from views.page_state import PageState, local_today, parse_page_query
+
+PREFIX = "sales"
+WINDOW_NAMES = {"day": "Day", "week": "Week", "month": "Month"}
+CHARTS = {
+    "calls": ("Calls per person", "All calls that started in the window; the darker part scores."),
+    "demos": ("Demos scheduled per qualifier", "Deals entering the demo stage, by their qualified-by person."),
+    "stages": ("Deals per stage", "Deals entering each stage in the window (excluded stages left out)."),
+    "pipeline": ("Open pipeline per owner", "Amount of open deals as they stand now (closed stages left out)."),
+}
+CHANGE_COLUMNS = [
+    column("changed_at", "When", kind="datetime", sort="desc"),
+    column("deal", "Deal", kind="link", minWidth=110),
+    column("deal_name", "Name", minWidth=160),
+    column("stage", "Stage", minWidth=130),
+    column("previous_stage", "From", minWidth=120),
+    column("credited_to", "Credited to", minWidth=130),
+    column("points", "Points", kind="number", width=100),
+    column("note", "Note", minWidth=160),
+    column("origin", "Recorded by", width=120),
+    column("group", "Group", minWidth=110),
+]
+CALL_COLUMNS = [
+    column("started_at", "Started", kind="datetime", sort="desc"),
+    column("person", "Person", minWidth=130),
+    column("status", "Status", minWidth=100),
+    column("direction", "Direction", width=120),
+    column("duration_seconds", "Seconds", kind="number", width=110),
+    column("customer_number", "Number", minWidth=120),
+    column("points", "Points", kind="number", width=100),
+    column("call", "Call", kind="link", width=110),
+    column("recording", "Recording", kind="link", width=120),
+]
+
+
+def all_groups_label(rules: SalesRules) -> str:
+    return "All sales groups" if rules.groups else "Everyone"
 
 
 def layout(query: Mapping[str, str]) -> html.Div:
-    return html.Div([html.H2("Sales"), html.P("This page is being built.")], id="sales-page")
+    from runtime import current_runtime
+    from views.sales import sales_group_names
+
+    runtime = current_runtime()
+    rules = runtime.settings.kpi.sales
+    groups = sales_group_names(runtime.engine, rules)
+    today = local_today(runtime.settings.timezone, current_now())
+    state = parse_page_query(query, today, groups)
+    return html.Div(
+        [
+            page_header("Sales", f"{PREFIX}-subtitle"),
+            control_bar(PREFIX, state, groups, all_label=all_groups_label(rules), timing=current_timing()),
+            html.Div(id=f"{PREFIX}-windows", className="windows sales-windows"),
+            html.Div(
+                [
+                    section(title, graph(f"{PREFIX}-{name}-chart", height=340), subtitle=subtitle, actions=_slot(name))
+                    for name, (title, subtitle) in CHARTS.items()
+                ],
+                className="charts-2 chart-row",
+            ),
+            section(
+                "Stage changes",
+                data_table(f"{PREFIX}-changes-table", CHANGE_COLUMNS, [], row_id="row_id"),
+                subtitle="Every deal entering a stage in the selected window, and what it scored.",
+                actions=_slot("changes-table"),
+            ),
+            section(
+                "Calls",
+                data_table(f"{PREFIX}-calls-table", CALL_COLUMNS, [], row_id="row_id"),
+                subtitle="Every call that started in the selected window.",
+                actions=_slot("calls-table"),
+            ),
+            section("Score key", score_key_table(rules), subtitle=score_key_subtitle(rules)),
+        ],
+        id=f"{PREFIX}-page",
+        className="sales-page",
+    )
+
+
+def _slot(name: str) -> html.A:
+    """An export link whose href the callback keeps in step with the view."""
+    return export_link("", link_id=f"{PREFIX}-export-{name}")
+
+
+def export_href(state: PageState, kpi: str, window: str | None = None) -> str:
+    params = [f"date={state.day.isoformat()}", f"window={window or state.window}", f"kpi={kpi}"]
+    if state.selector:
+        from urllib.parse import quote
+
+        params.append(f"group={quote(state.selector)}")
+    return "/export/sales.csv?" + "&".join(params)
+
+
+# --- the window columns ---------------------------------------------------------------------------------------
+
+
+def goal_text(goal: Goal) -> list[Any]:
+    """ "Goal 500 per person · 5 business days · so far 300 (3)" plus the holidays that shortened the window."""
+    if goal.kind == "day":
+        parts: list[Any] = [html.Strong(format_number(goal.total)), " points per person"]
+    else:
+        parts = [
+            html.Strong(format_number(goal.total)),
+            f" per person · {goal.business_days} business days",
+        ]
+        if goal.business_days_so_far < goal.business_days:
+            parts += [" · so far ", html.Strong(format_number(goal.so_far)), f" ({goal.business_days_so_far} days)"]
+    if goal.holidays:
+        names = ", ".join(f"{day:%a %d %b} {name}" for day, name in goal.holidays)
+        parts += [html.Div(f"Holiday: {names}", className="sales-holidays")]
+    return ["Goal ", *parts]
+
+
+def breakdown(row: pd.Series, rules: SalesRules) -> str:
+    """ "12 calls · 2 Demo Scheduled · 1 Demo Given": the counts behind a person's points (zeros left out)."""
+    parts = [f"{int(row[PHONE_CALLS])} call{'s' if int(row[PHONE_CALLS]) != 1 else ''}"]
+    parts += [f"{int(row[rule.name])} {rule.name}" for rule in rules.stages if int(row[rule.name])]
+    return " · ".join(parts)
+
+
+def person_row(rank: int, row: pd.Series, goal: Goal, rules: SalesRules) -> html.Li:
+    """Rank, name, points, a bar toward the goal with a marker at the pace so far, and the breakdown."""
+    points = float(row["points"])
+    total = goal.total or 1.0
+    fill = min(100.0, 100.0 * points / total)
+    on_pace = points >= goal.so_far
+    marker = []
+    if goal.so_far < goal.total:
+        marker = [html.Span(className="sp-pace", style={"left": f"{100 * goal.so_far / total:.1f}%"})]
+    return html.Li(
+        [
+            html.Div(
+                [
+                    html.Span(str(rank), className="sp-rank"),
+                    html.Span(row["person"], className="sp-name", title=row["person"]),
+                    html.Span(format_number(points), className="sp-points"),
+                ],
+                className="sp-head",
+            ),
+            html.Div(
+                [html.Span(className="sp-fill", style={"width": f"{fill:.1f}%"}), *marker],
+                className="sp-bar" + (" is-on-pace" if on_pace else ""),
+                role="progressbar",
+                title=f"{format_number(points)} of {format_number(goal.total)} points",
+                **{"aria-valuenow": f"{points:g}", "aria-valuemin": "0", "aria-valuemax": f"{goal.total:g}"},
+            ),
+            html.Div(
+                [
+                    html.Span(breakdown(row, rules), className="sp-breakdown"),
+                    html.Span(f"{fill:.0f}%", className="sp-percent"),
+                ],
+                className="sp-foot",
+            ),
+        ],
+        className="sales-person",
+        **{"data-person": row["person"], "data-points": f"{points:g}"},
+    )
+
+
+def window_column(kind: str, view: SalesView, *, selected: bool, state: PageState) -> html.Div:
+    """One window's panel: name and dates, the team's totals, the goal and the leaderboard."""
+    board = view.leaderboard
+    demo_count = int((view.stage_changes["stage"] == view.rules.demo_stage).sum()) if view.rules.demo_stage else 0
+    people = (
+        html.Ol(
+            [person_row(rank, row, view.goal, view.rules) for rank, (_, row) in enumerate(board.iterrows(), 1)],
+            className="sales-board",
+        )
+        if not board.empty
+        else no_data(f"No points scored {_window_phrase(kind)}", compact=True)
+    )
+    cards = [
+        kpi_card(
+            "Team points",
+            float(board["points"].sum()) if not board.empty else 0,
+            tone="resolved",
+            export_href=export_href(state, "points", kind),
+            card_id=f"{PREFIX}-{kind}-points",
+        ),
+        kpi_card(
+            "Calls",
+            len(view.calls),
+            tone="created",
+            export_href=export_href(state, "calls", kind),
+            card_id=f"{PREFIX}-{kind}-calls",
+        ),
+    ]
+    if view.rules.demo_stage:
+        cards.append(
+            kpi_card(
+                "Demos scheduled",
+                demo_count,
+                tone="worked",
+                export_href=export_href(state, "stage_changes", kind),
+                card_id=f"{PREFIX}-{kind}-demos",
+            )
+        )
+    return html.Div(
+        [
+            html.Div(
+                [
+                    html.Span(WINDOW_NAMES[kind], className="window-name"),
+                    html.Span(view.window.label(), className="sales-window-dates"),
+                ],
+                className="sales-window-head",
+            ),
+            html.Div(cards, className="sales-cards"),
+            html.Div(goal_text(view.goal), className="sales-goal"),
+            people,
+        ],
+        className="panel window-col" + (" is-selected" if selected else ""),
+        id=f"{PREFIX}-window-{kind}",
+    )
+
+
+def _window_phrase(kind: str) -> str:
+    return {"day": "on this day", "week": "this week", "month": "this month"}[kind]
+
+
+# --- the score key ----------------------------------------------------------------------------------------------
+
+
+def score_key_subtitle(rules: SalesRules) -> str:
+    return (
+        f"From kpi.toml. The goal is {format_number(rules.daily_goal)} points a day; a week's or month's goal is "
+        "that times its business days (Monday to Friday without public holidays)."
+    )
+
+
+def score_key_table(rules: SalesRules) -> html.Table:
+    from metrics.sales import score_key
+
+    return html.Table(
+        [
+            html.Thead(html.Tr([html.Th("What"), html.Th("Points"), html.Th("Goes to"), html.Th("Counts")])),
+            html.Tbody([_score_key_row(row) for row in score_key(rules)]),
+        ],
+        className="table table-sm sales-key",
+        id=f"{PREFIX}-score-key",
+    )
+
+
+def _score_key_row(row: ScoreKeyRow) -> html.Tr:
+    return html.Tr(
+        [
+            html.Td(row.what),
+            html.Td(format_number(row.points), className="sales-key-points"),
+            html.Td(row.credited_to),
+            html.Td(row.condition),
+        ]
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
+from auth import CSRF_FORM_FIELD, csrf_token, current_viewer
 from layouts.pages import all_pages
 
 
@@ -19,6 +20,7 @@ def navbar() -> dbc.Navbar:
                 dbc.NavbarToggler(id="navbar-toggler"),
                 dbc.Collapse(dbc.Nav(links, navbar=True), id="navbar-collapse", navbar=True),
                 html.Div(id="freshness-badge", className="ms-auto"),
+                *account_controls(),
             ],
             fluid=True,
         ),
@@ -34,11 +36,40 @@ def app_layout() -> html.Div:
     return html.Div(
         [
             dcc.Location(id="url", refresh="callback-nav"),
+            *auth_disabled_banner(),
             html.Div(navbar(), id="chrome"),
             html.Div(id="page-notice"),
             dbc.Container(id="page-content", fluid=True),
         ]
     )
+
+
+def auth_disabled_banner() -> list[dbc.Alert]:
+    """AUTH_DISABLED shows on every page, the TV included (auth.py)."""
+    viewer = current_viewer()
+    if viewer is None or viewer.kind != "local":
+        return []
+    text = "Sign-in is off (AUTH_DISABLED): this dashboard is open to anyone who reaches it. Local use only."
+    return [dbc.Alert(text, color="warning", className="mb-0 rounded-0 py-1 text-center small", id="auth-banner")]
+
+
+def account_controls() -> list[html.Form]:
+    """Sign-out for a signed-in user: a POST carrying the CSRF token (auth.py); nothing for a kiosk or local use."""
+    viewer = current_viewer()
+    if viewer is None or viewer.kind != "user":
+        return []
+    return [
+        html.Form(
+            [
+                dcc.Input(type="hidden", name=CSRF_FORM_FIELD, value=csrf_token()),
+                html.Button("Sign out", type="submit", className="btn btn-sm btn-outline-light", title=viewer.email),
+            ],
+            action="/logout",
+            method="POST",
+            className="ms-2",
+            id="sign-out",
+        )
+    ]
 
 
 def not_found(path: str) -> html.Div:

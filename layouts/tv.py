@@ -1,11 +1,407 @@
-"""/tv page layout (placeholder until its issue lands)."""
+"""/tv: the kiosk page for the wall screen. Dark, large type, no navigation bar and no controls at all (no links,
+buttons or inputs: nobody can touch it, and a kiosk token may only run the callbacks whose outputs start with
+"tv-", so every id here does).
+
+The URL picks what rotates, e.g. `/tv?pages=cases,sales,redmine&group=Support&rotate=30`:
+- `pages`: comma-separated cases, sales, redmine (default: all three); an item may pin its own group or
+  project with a colon, `pages=cases:Support,sales:Sales,redmine`.
+- `group`: comma-separated VTiger groups for the cases and sales slides (default: all groups together);
+  `project`: comma-separated Redmine projects for the redmine slides (default: all projects).
+- `rotate`: seconds per slide (default 30), `refresh`: seconds between data refreshes (default 60),
+  `reload`: hours between full page reloads (default 6) that keep a browser left on for weeks lean.
+- `now`: only when settings.testing, an ISO date-time (local to TIMEZONE unless it has an offset) that the
+  page's clock starts from and then runs on; tests use it to cross midnight.
+Anything unknown or malformed falls back to its default, silently: a wall screen has nobody to read an error.
+
+`parse_tv_query` is pure; `layout` reads the settings and the known group and project names through runtime/models
+and renders the frame. Must not import callbacks/ or sync/.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
 
-from dash import html
+from dash import dcc, html
+
+PAGES = ("cases", "sales", "redmine")
+PAGE_TITLES = {"cases": "Cases", "sales": "Sales", "redmine": "Redmine"}
+DEFAULT_ROTATE_SECONDS = 30
+DEFAULT_REFRESH_SECONDS = 60
+DEFAULT_RELOAD_HOURS = 6.0
+LIMITS = {  # (production minimum, testing minimum, maximum)
+    "rotate": (5, 1, 3600),
+    "refresh": (10, 1, 3600),
+}
+RELOAD_LIMITS = (0.5, 0.0005, 72.0)  # hours; testing may reload after two seconds
+CLOCK_TICK_MS = 1000
+MAX_SLIDES = 24
+
+
+@dataclass(frozen=True)
+class Slide:
+    page: str  # cases, sales, redmine
+    selector: str  # the group (cases, sales) or project (redmine); "" = all
+
+    @property
+    def title(self) -> str:
+        return PAGE_TITLES[self.page]
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """The sync sources whose freshness this slide's numbers depend on."""
+        return ("redmine",) if self.page == "redmine" else ("vtiger",)
+
+
+@dataclass(frozen=True)
+class TvConfig:
+    slides: tuple[Slide, ...]
+    rotate_seconds: int
+    refresh_seconds: int
+    reload_hours: float
+    clock_offset_seconds: float  # injected clock minus the real clock (0 outside tests)
+
+    def slide_at(self, rotation: int | None) -> tuple[int, Slide]:
+        index = (rotation or 0) % len(self.slides)
+        return index, self.slides[index]
+
+    def to_store(self, tz_name: str) -> dict:
+        """What the browser keeps (tv-config) and the clientside clock reads."""
+        return {
+            "slides": [[slide.page, slide.selector] for slide in self.slides],
+            "rotate": self.rotate_seconds,
+            "refresh": self.refresh_seconds,
+            "reload_ms": int(self.reload_hours * 3600 * 1000),
+            "offset_ms": int(self.clock_offset_seconds * 1000),
+            "tz": tz_name,
+        }
+
+    @classmethod
+    def from_store(cls, data: Mapping) -> TvConfig:
+        slides = tuple(
+            Slide(str(page), str(selector))
+            for page, selector in (data.get("slides") or [])
+            if page in PAGES and isinstance(selector, str)
+        )
+        return cls(
+            slides=slides or default_slides(PAGES),
+            rotate_seconds=int(data.get("rotate") or DEFAULT_ROTATE_SECONDS),
+            refresh_seconds=int(data.get("refresh") or DEFAULT_REFRESH_SECONDS),
+            reload_hours=float(data.get("reload_ms") or 0) / 3600 / 1000 or DEFAULT_RELOAD_HOURS,
+            clock_offset_seconds=float(data.get("offset_ms") or 0) / 1000,
+        )
+
+
+def default_slides(pages: Sequence[str]) -> tuple[Slide, ...]:
+    return tuple(Slide(page, "") for page in pages)
+
+
+# --- the URL -----------------------------------------------------------------------------------------------------
+
+
+def _names(raw: str | None) -> list[str]:
+    return [part.strip() for part in (raw or "").split(",") if part.strip()]
+
+
+def _match(name: str, known: Sequence[str] | None) -> str | None:
+    """The known spelling of `name` (case-insensitive); the name itself when nothing is known yet."""
+    if known is None:
+        return name
+    return next((candidate for candidate in known if candidate.lower() == name.lower()), None)
+
+
+def _bounded_int(raw: str | None, default: int, key: str, testing: bool) -> int:
+    low, test_low, high = LIMITS[key]
+    try:
+        value = int(str(raw).strip())
+    except (TypeError, ValueError):
+        return default
+    minimum = test_low if testing else low
+    return default if value < minimum or value > high else value
+
+
+def _bounded_hours(raw: str | None, testing: bool) -> float:
+    low, test_low, high = RELOAD_LIMITS
+    try:
+        value = float(str(raw).strip())
+    except (TypeError, ValueError):
+        return DEFAULT_RELOAD_HOURS
+    if not math.isfinite(value) or value < (test_low if testing else low) or value > high:
+        return DEFAULT_RELOAD_HOURS
+    return value
+
+
+def parse_injected_now(raw: str | None, tz_name: str) -> datetime | None:
+    """`now=2026-03-04T23:59:50` (local) or with an offset, as naive UTC; None when absent or malformed."""
+    if not raw:
+        return None
+    try:
+        moment = datetime.fromisoformat(raw.strip().replace(" ", "+") if "T" in raw else raw.strip())
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo(tz_name))
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def parse_tv_query(
+    query: Mapping[str, str],
+    *,
+    tz_name: str,
+    testing: bool,
+    real_now: datetime,
+    groups: Sequence[str] | None = None,
+    projects: Sequence[str] | None = None,
+) -> TvConfig:
+    """The TV's configuration from its URL. `groups`/`projects` are the known names (None: accept any, e.g.
+    before the first sync); unknown ones are dropped. `real_now` is naive UTC."""
+    group_names = [name for raw in _names(query.get("group")) if (name := _match(raw, groups))]
+    project_names = [name for raw in _names(query.get("project")) if (name := _match(raw, projects))]
+    slides: list[Slide] = []
+    for item in _names(query.get("pages")) or list(PAGES):
+        page, _, pinned = (part.strip() for part in item.partition(":"))
+        page = page.lower()
+        if page not in PAGES:
+            continue
+        known = projects if page == "redmine" else groups
+        if pinned:
+            selectors = [name] if (name := _match(pinned, known)) else [""]
+        else:
+            selectors = (project_names if page == "redmine" else group_names) or [""]
+        slides.extend(Slide(page, selector) for selector in selectors)
+    unique = tuple(dict.fromkeys(slides))[:MAX_SLIDES] or default_slides(PAGES)
+
+    offset = 0.0
+    if testing:
+        injected = parse_injected_now(query.get("now"), tz_name)
+        if injected is not None:
+            offset = (injected - real_now).total_seconds()
+    return TvConfig(
+        slides=unique,
+        rotate_seconds=_bounded_int(query.get("rotate"), DEFAULT_ROTATE_SECONDS, "rotate", testing),
+        refresh_seconds=_bounded_int(query.get("refresh"), DEFAULT_REFRESH_SECONDS, "refresh", testing),
+        reload_hours=_bounded_hours(query.get("reload"), testing),
+        clock_offset_seconds=offset,
+    )
+
+
+# --- the frame ---------------------------------------------------------------------------------------------------
 
 
 def layout(query: Mapping[str, str]) -> html.Div:
-    return html.Div([html.H2("TV"), html.P("This page is being built.")], id="tv-page")
+    """Read the settings and known names, then render the frame (callbacks/tv.py fills it)."""
+    from models.db import utcnow
+    from models.queries import redmine_project_names, vtiger_group_names
+    from runtime import current_runtime
+
+    runtime = current_runtime()
+    settings = runtime.settings
+    groups = vtiger_group_names(runtime.engine) if query.get("group") or ":" in query.get("pages", "") else []
+    projects = redmine_project_names(runtime.engine) if query.get("project") or ":" in query.get("pages", "") else []
+    config = parse_tv_query(
+        query,
+        tz_name=settings.timezone,
+        testing=settings.testing,
+        real_now=utcnow(),
+        groups=groups or None,
+        projects=projects or None,
+    )
+    return frame(config, settings.timezone)
+
+
+def frame(config: TvConfig, tz_name: str) -> html.Div:
+    """Header (page, group, date, clock), banner slot, the slide, footer (rotation dots, last sync)."""
+    return html.Div(
+        [
+            dcc.Store(id="tv-config", data=config.to_store(tz_name)),
+            dcc.Store(id="tv-signature", data=None),
+            dcc.Store(id="tv-day", data=None),
+            dcc.Interval(id="tv-rotate", interval=config.rotate_seconds * 1000),
+            dcc.Interval(id="tv-refresh", interval=config.refresh_seconds * 1000),
+            dcc.Interval(id="tv-tick", interval=CLOCK_TICK_MS),
+            html.Header(
+                [
+                    html.Div(
+                        [
+                            html.Span(id="tv-title", className="tv-title"),
+                            html.Span(id="tv-group", className="tv-group"),
+                        ],
+                        className="tv-heading",
+                    ),
+                    html.Div(id="tv-date", className="tv-date"),
+                    html.Div(id="tv-clock", className="tv-clock"),
+                ],
+                className="tv-header",
+            ),
+            html.Div(id="tv-banner", className="tv-banner tv-hidden", role="alert"),
+            html.Main(id="tv-panel", className="tv-panel"),
+            html.Footer(
+                [
+                    html.Div(id="tv-dots", className="tv-dots"),
+                    html.Div(id="tv-progress", className="tv-progress"),
+                    html.Div(id="tv-sync", className="tv-sync"),
+                ],
+                className="tv-footer",
+            ),
+        ],
+        id="tv-root",
+        className="tv-root",
+        style={"--tv-rotate": f"{config.rotate_seconds}s"},
+    )
+
+
+# --- pieces the callbacks fill in ---------------------------------------------------------------------------------
+
+
+def dots(count: int, active: int) -> list[html.Span]:
+    """One dot per slide, the current one lit (nothing when there is a single slide)."""
+    if count <= 1:
+        return []
+    return [html.Span(className="tv-dot tv-dot-on" if n == active else "tv-dot") for n in range(count)]
+
+
+def progress(count: int, rotation: int) -> html.Div | None:
+    """A bar that fills over the slide's time; alternating classes restart its CSS animation on every slide."""
+    if count <= 1:
+        return None
+    return html.Div(className=f"tv-progress-bar tv-progress-{rotation % 2}")
+
+
+def banner(headline: str, detail: str) -> list[html.Span]:
+    return [
+        html.Span("⚠", className="tv-banner-icon", **{"aria-hidden": "true"}),
+        html.Span(headline, className="tv-banner-headline"),
+        html.Span(detail, className="tv-banner-detail"),
+    ]
+
+
+def sync_line(text: str, level: str) -> list[html.Span]:
+    return [html.Span(className=f"tv-sync-dot tv-sync-{level}"), html.Span(text)]
+
+
+def placeholder(message: str) -> html.Div:
+    return html.Div(message, className="tv-placeholder")
+
+
+# --- slides ------------------------------------------------------------------------------------------------------
+# They reuse the dashboard's own components (layouts/components.py) and restyle them for the wall through the
+# `.tv-root` rules in assets/tv.css, so a card on the TV and on /cases are the same card.
+
+
+def _cards(cards: Sequence[Any]) -> html.Div:
+    return html.Div(list(cards), className=f"tv-cards tv-cards-{len(cards)}")
+
+
+def _boards(*boards: Any) -> html.Div:
+    return html.Div([html.Div(board, className="tv-board") for board in boards], className="tv-boards")
+
+
+def sales_panel(view: Any) -> html.Div:
+    """Today's sales: team points, calls and demos, and the points and calls leaderboards."""
+    from layouts.components import kpi_card, leaderboard
+    from metrics.sales import PHONE_CALLS
+
+    board = view.leaderboard
+    goal = view.goal.total
+    people = len(board)
+    points = [(str(row["person"]), float(row["points"])) for _, row in board.iterrows() if row["points"] > 0]
+    calls = sorted(
+        ((str(row["person"]), int(row[PHONE_CALLS])) for _, row in board.iterrows() if row[PHONE_CALLS] > 0),
+        key=lambda item: (-item[1], item[0]),
+    )
+    demo_stage = view.rules.demo_stage
+    demos = int(board[demo_stage].sum()) if demo_stage and demo_stage in board else None
+    at_goal = int((board["points"] >= goal).sum()) if people else 0
+    cards = [
+        kpi_card(
+            "Team points", float(board["points"].sum()) if people else 0, card_id="tv-sales-points", tone="created"
+        ),
+        kpi_card(
+            "Phone calls", int(board[PHONE_CALLS].sum()) if people else 0, card_id="tv-sales-calls", tone="worked"
+        ),
+    ]
+    if demos is not None:
+        cards.append(kpi_card(demo_stage, demos, card_id="tv-sales-demos", tone="resolved"))
+    cards.append(kpi_card("At goal", at_goal, card_id="tv-sales-at-goal", tone="open"))
+    return html.Div(
+        [
+            _cards(cards),
+            _boards(
+                leaderboard(points, title=f"Points today · goal {goal:g}", empty="No points yet today", max_entries=8),
+                leaderboard(calls, title="Phone calls today", empty="No calls yet today", max_entries=8),
+            ),
+        ],
+        className="tv-slide tv-slide-sales",
+    )
+
+
+def cases_panel(view: Any) -> html.Div:
+    """Today's cases: created, resolved, worked on, kill rate and open now, against yesterday; who resolved the
+    most today and where the open cases are."""
+    from layouts.components import kpi_card, leaderboard
+
+    today = view.windows["day"]
+    now, before = today.figures, today.previous_figures
+    cards = [
+        kpi_card("Created", now.created, previous=before.created, previous_label="yesterday", tone="created",
+                 card_id="tv-cases-created"),
+        kpi_card("Resolved", now.resolved, previous=before.resolved, previous_label="yesterday", tone="resolved",
+                 good_when="up", card_id="tv-cases-resolved"),
+        kpi_card("Worked on", now.worked, previous=before.worked, previous_label="yesterday", tone="worked",
+                 good_when="up", card_id="tv-cases-worked"),
+        kpi_card("Kill rate", now.kill_rate, previous=before.kill_rate, previous_label="yesterday", percent=True,
+                 tone="rate", good_when="up", card_id="tv-cases-kill-rate"),
+        kpi_card("Open now", view.open_total, tone="open", card_id="tv-cases-open"),
+    ]  # fmt: skip
+    if view.group or not view.open_by_group:
+        open_board = leaderboard(
+            view.open_by_assignee, title="Open now by assignee", empty="Nothing open", max_entries=8
+        )
+    else:
+        open_board = leaderboard(view.open_by_group, title="Open now by group", empty="Nothing open", max_entries=8)
+    return html.Div(
+        [
+            _cards(cards),
+            _boards(
+                leaderboard(
+                    today.leaderboard, title="Resolved today", empty="Nothing resolved yet today", max_entries=8
+                ),
+                open_board,
+            ),
+        ],
+        className="tv-slide tv-slide-cases",
+    )
+
+
+def redmine_panel(view: Any) -> html.Div:
+    """Today's Redmine issues: created, updated, resolved, kill rate and open now, against yesterday; who closed
+    the most today and which statuses the open issues are in."""
+    from layouts.components import kpi_card, leaderboard
+
+    today = view.windows["day"]
+    now, before = today.figures, today.previous_figures
+    cards = [
+        kpi_card("Created", now.created, previous=before.created, previous_label="yesterday", tone="created",
+                 card_id="tv-redmine-created"),
+        kpi_card("Updated", now.updated, previous=before.updated, previous_label="yesterday", tone="worked",
+                 card_id="tv-redmine-updated"),
+        kpi_card("Resolved", now.resolved, previous=before.resolved, previous_label="yesterday", tone="resolved",
+                 good_when="up", card_id="tv-redmine-resolved"),
+        kpi_card("Kill rate", now.kill_rate, previous=before.kill_rate, previous_label="yesterday", percent=True,
+                 tone="rate", good_when="up", card_id="tv-redmine-kill-rate"),
+        kpi_card("Open now", view.totals.open, tone="open", card_id="tv-redmine-open"),
+    ]  # fmt: skip
+    return html.Div(
+        [
+            _cards(cards),
+            _boards(
+                leaderboard(today.leaderboard, title="Closed today", empty="Nothing closed yet today", max_entries=8),
+                leaderboard(view.open_by_status, title="Open by status", empty="Nothing open", max_entries=8),
+            ),
+        ],
+        className="tv-slide tv-slide-redmine",
+    )

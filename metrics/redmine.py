@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from metrics.series import counts_by, in_window, kill_rate, live
+from metrics.windows import Window
 
 REDMINE_KPIS = ("created", "updated", "resolved", "open", "activity")
 OPEN, CLOSED, REJECTED = "Open", "Closed", "Rejected"

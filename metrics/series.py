@@ -116,5 +116,6 @@ def monthly_history(created: pd.Series, resolved: pd.Series) -> pd.DataFrame:
     frame["label"] = [m.strftime("%b %Y") for m in months]
     frame["created"] = [int(created.get(m, 0)) for m in months]
     frame["resolved"] = [int(resolved.get(m, 0)) for m in months]
-    frame["kill_rate"] = [kill_rate(r, c) for r, c in zip(frame["resolved"], frame["created"], strict=True)]
+    rates = [kill_rate(r, c) for r, c in zip(frame["resolved"], frame["created"], strict=True)]
+    frame["kill_rate"] = pd.Series(rates, dtype="object")  # None stays None ("—"), not NaN
     return frame

@@ -89,3 +89,30 @@ def today_in(tz_name: str, now_utc: datetime | None = None) -> date:
 def to_local(series_utc, tz_name: str):  # type: ignore[no-untyped-def]
     """A pandas Series of naive UTC timestamps as local naive timestamps (for grouping by local day)."""
     return series_utc.dt.tz_localize("UTC").dt.tz_convert(tz_name).dt.tz_localize(None)
+
+
+# --- interval edges for per-day and per-month counting (added for the cases/redmine charts) -----------------
+
+
+def day_edges(first_day: date, last_day: date, tz_name: str) -> list[datetime]:
+    """Local midnights from first_day through the day after last_day, as naive UTC: len = days + 1. A
+    daylight-saving day is 23 or 25 hours long here, as it is on the wall clock."""
+    tz = ZoneInfo(tz_name)
+    count = (last_day - first_day).days + 2
+    return [local_midnight_utc(first_day + timedelta(days=n), tz) for n in range(count)]
+
+
+def months_from(first_month: date, count: int) -> list[date]:
+    """`count` consecutive month starts beginning with first_month's month."""
+    months, current = [], first_month.replace(day=1)
+    for _ in range(count):
+        months.append(current)
+        current = next_month_start(current)
+    return months
+
+
+def month_edges(first_month: date, last_month: date, tz_name: str) -> list[datetime]:
+    """Local month starts from first_month's month through the month after last_month's, as naive UTC."""
+    tz = ZoneInfo(tz_name)
+    count = (last_month.year - first_month.year) * 12 + last_month.month - first_month.month + 2
+    return [local_midnight_utc(month, tz) for month in months_from(first_month, count)]

@@ -49,10 +49,8 @@ def _counts(
     table = column.table  # type: ignore[attr-defined]
     statement = (
         select(intervals.c.n, func.count())
-        .select_from(
-            intervals.join(table, and_(column >= intervals.c.lo, column < intervals.c.hi, *conditions))
-        )
+        .select_from(intervals.join(table, and_(column >= intervals.c.lo, column < intervals.c.hi, *conditions)))
         .group_by(intervals.c.n)
     )
-    found = dict(conn.execute(statement).tuples().all())
+    found = dict(conn.execute(statement).all())
     return [int(found.get(n, 0)) for n in range(len(edges) - 1)]

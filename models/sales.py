@@ -48,9 +48,9 @@ def read_window_calls(conn: Connection, start: datetime, end: datetime) -> pd.Da
 def read_window_stage_changes(
     conn: Connection, start: datetime, end: datetime, credit_fields: Sequence[str] = ()
 ) -> pd.DataFrame:
-    """Live stage changes that happened in [start, end) (naive UTC), with the deal's name (and, for stages credited to a deal
-    field other than assignee and qualified-by, that field's user resolved to a name, as the deal holds it now).
-    """
+    """Live stage changes that happened in [start, end) (naive UTC), with the deal's name (and, for stages
+    credited to a deal field other than assignee and qualified-by, that field's user resolved to a name, as the
+    deal holds it now)."""
     change = deal_stage_changes.c
     columns = [change[name] for name in CHANGE_COLUMNS if name != "deal_name"]
     query = (

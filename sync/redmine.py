@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from sync.redmine_mapping import format_time, parse_time
 MAX_PAGE_SIZE = 100
 SAME_SECOND_PASSES = 5  # walks of one bulk-edit window before giving up (each pass normally suffices)
 KEY_HELP = "copy the key from My account → API access key"
+_API_KEY = re.compile(r"[0-9a-f]{40}")  # Redmine's keys: 40 lowercase hex digits
 
 
 class RedmineError(SyncError):
@@ -100,6 +102,10 @@ class RedmineClient:
     def current_user(self) -> dict[str, Any]:
         """The account behind the credentials; the only reliable credential check Redmine offers (B.1)."""
         response = self._get("/users/current.json")
+        if response.status_code == 401 and self._password_is_a_key():
+            # The old dashboard's credentials.json paired redmine_username with "redmine_access_key", which is
+            # often the API key rather than a password; Redmine only takes a key as the Basic *user* part.
+            response = self._retry_with_password_as_key(response)
         if response.status_code == 401:
             raise RedmineAuthError(self._rejected_message())
         if response.status_code == 403:
@@ -285,6 +291,23 @@ class RedmineClient:
         if status == 422:
             return RedmineError(f"Redmine rejected the query {path} (422): {'; '.join(_errors_of(response))}")
         return RedmineError(f"Redmine answered {path} with HTTP {status}: {response.text[:200]!r}")
+
+    def _password_is_a_key(self) -> bool:
+        auth = self.http.session.auth
+        return not self.uses_key and isinstance(auth, tuple) and bool(_API_KEY.fullmatch(str(auth[1])))
+
+    def _retry_with_password_as_key(self, refused: requests.Response) -> requests.Response:
+        auth = self.http.session.auth
+        assert isinstance(auth, tuple)
+        self.http.session.auth = None
+        self.http.session.headers["X-Redmine-API-Key"] = str(auth[1])
+        response = self._get("/users/current.json")
+        if response.status_code == 200:
+            self.uses_key = True
+            return response
+        self.http.session.auth = auth
+        del self.http.session.headers["X-Redmine-API-Key"]
+        return refused
 
     def _rejected_message(self) -> str:
         if self.uses_key:

@@ -65,9 +65,11 @@ def sync_redmine(
     lock: SourceLock | None = None,
 ) -> list[RunRecord]:
     """Sync statuses, then issues. `full` re-reads every issue and reconciles ids whatever the schedule."""
+    before = client.requests
     check_credentials(engine, client, trigger=trigger, job_id=job_id)
     records = []
     with recorded_run(engine, SOURCE, "statuses", trigger, job_id) as record:
+        record.requests = client.requests - before  # the credential check counts with the first module
         sync_statuses(engine, client, record)
     records.append(record)
     with recorded_run(engine, SOURCE, "issues", trigger, job_id) as record:
@@ -125,6 +127,7 @@ def sync_issues(
     it is due. The stored watermark only ever moves forward."""
     before = client.requests
     watermark, extra = read_state(engine, SOURCE, "issues")
+    watermark = usable_watermark(watermark)
     closed_by_status = _closed_by_status(engine)
     try:
         for page in client.issue_pages("" if full else watermark):
@@ -191,6 +194,16 @@ def reconcile_due(extra: Mapping[str, Any], now: datetime, every: timedelta) -> 
     except SyncError:  # an unreadable date: reconcile now, which rewrites it
         return True
     return last is None or now - last >= every
+
+
+def usable_watermark(stored: str) -> str:
+    """The stored watermark, or "" (read everything again, which is safe: upserts are idempotent) when it is not
+    a Redmine timestamp, e.g. after someone edited sync_state by hand."""
+    try:
+        moment = parse_time(stored, field="watermark")
+    except SyncError:
+        return ""
+    return format_time(moment) if moment else ""
 
 
 def later(stored: str, candidate: str) -> str:

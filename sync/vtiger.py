@@ -115,6 +115,7 @@ class VtigerClient:
         )
         self.http.session.auth = (username, access_key)
         self.http.session.headers.setdefault("Accept", "application/json")
+        self.shown_url = self.http.scrub(self.base_url)  # for messages: never with user info in it
         self.user: dict[str, Any] | None = None
 
     @classmethod
@@ -138,7 +139,7 @@ class VtigerClient:
         user = self._call("/me")
         if not isinstance(user, dict) or not user.get("id"):
             raise VtigerError(
-                f"VTiger answered /me without a user: check that VTIGER_URL ({self.base_url}) ends with "
+                f"VTiger answered /me without a user: check that VTIGER_URL ({self.shown_url}) ends with "
                 "/restapi/v1/vtiger/default",
                 endpoint="/me",
             )
@@ -227,7 +228,8 @@ class VtigerClient:
         import) is offset-paged by id within that second and checked against count(*) for that second, then W
         moves past it.
         """
-        watermark = since
+        watermark = since  # the next query's lower bound
+        covered = since  # every record modified at or before this second has been handed out
         while True:
             start = format_unix(watermark)
             page = self.query(
@@ -235,16 +237,17 @@ class VtigerClient:
                 f"LIMIT 0,{self.page_size};"
             )
             if len(page) < self.page_size:
-                newest = max((record_unix(r) for r in page), default=watermark)
-                yield KeysetPage(page, max(watermark, newest))
+                yield KeysetPage(page, max([covered, *(record_unix(r) for r in page)]))
                 return
             first, last = record_unix(page[0]), record_unix(page[-1])
             if first < last:
                 # Seconds before the last one are complete; the last may continue on the next page.
-                yield KeysetPage([r for r in page if record_unix(r) < last], last - 1)
+                covered = last - 1
+                yield KeysetPage([r for r in page if record_unix(r) < last], covered)
                 watermark = last
                 continue
-            yield KeysetPage(self._walk_second(module, last), last)
+            covered = last
+            yield KeysetPage(self._walk_second(module, last), covered)
             watermark = last + 1
 
     def _walk_second(self, module: str, second: int) -> list[dict[str, Any]]:
@@ -321,7 +324,7 @@ class VtigerClient:
         if not isinstance(body, dict) or "success" not in body:
             raise VtigerError(
                 f"VTiger answered {endpoint} with JSON that is not a VTiger reply: check that VTIGER_URL "
-                f"({self.base_url}) ends with /restapi/v1/vtiger/default",
+                f"({self.shown_url}) ends with /restapi/v1/vtiger/default",
                 endpoint=endpoint,
             )
         if not body.get("success"):

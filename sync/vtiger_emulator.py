@@ -16,6 +16,7 @@ Stable API (the demo source and the tests depend on it):
     )
     emulator.put("Cases", {"id": "39x1", "createdtime": "2026-01-05 09:00:00", "modifiedtime": "...", ...})
     emulator.delete("Cases", "39x1", when)   # soft delete at `when` (datetime or "YYYY-MM-DD HH:MM:SS" UTC)
+    emulator.purge("Cases", "39x1")          # gone for good (recycle bin emptied): /sync never lists it
     emulator.new_id("Cases")                 # next free ws id with the module's prefix
     emulator.records("Cases")                # what the API currently shows (visible and not deleted)
     session = emulator.session()             # requests.Session mounted on emulator.base_url, no sockets
@@ -47,10 +48,12 @@ Must not import Dash, Flask or the database layer (it keeps no state outside mem
 from __future__ import annotations
 
 import base64
+import bisect
 import calendar
 import copy
 import json
 import re
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -227,11 +230,14 @@ class VtigerEmulator:
         self.users = [dict(user) for user in users]
         self.groups = [dict(group) for group in groups]
         self._records: dict[str, dict[str, dict[str, Any]]] = {}
-        self._deleted: dict[str, dict[str, str]] = {}  # module -> ws id -> deletion time
+        self._mtimes: dict[str, dict[str, int]] = {}  # module -> ws id -> modifiedtime as unix seconds
+        self._deleted: dict[str, dict[str, tuple[str, int]]] = {}  # module -> ws id -> deletion time (text, unix)
+        # module -> [(unix time, crm id, ws id, is_deletion)] sorted: /sync pages by bisecting it, not by scanning
+        self._index: dict[str, list[tuple[int, int, str, bool]]] = {}
         self._counters: dict[str, int] = {}
         self._faults: list[Fault] = []
         self._window: tuple[int, int] = (0, 0)  # (minute, calls in it) for flood control
-        self._lock = threading.Lock()  # the real-HTTP server may answer from several threads
+        self._lock = threading.RLock()  # the real-HTTP server may answer from several threads
         self.calls = 0
         self.log: list[tuple[str, str, dict[str, str]]] = []  # (method, endpoint, params) of every call
 
@@ -248,10 +254,13 @@ class VtigerEmulator:
         prefix = self.prefixes.get(module)
         if prefix and not str(stored["id"]).startswith(prefix):
             raise ValueError(f"{module} ids start with {prefix} here, not {stored['id']!r}")
+        mtime = unix_seconds(stored["modifiedtime"])
         with self._lock:
             self._records.setdefault(module, {})[stored["id"]] = stored
+            self._mtimes.setdefault(module, {})[stored["id"]] = mtime
             self._deleted.get(module, {}).pop(stored["id"], None)
             self._counters[module] = max(self._counters.get(module, 0), _crm_id(stored["id"]))
+            self._index.pop(module, None)
         return stored
 
     def delete(self, module: str, ws_id: str, when: datetime | str | None = None) -> None:
@@ -259,7 +268,17 @@ class VtigerEmulator:
         with self._lock:
             if ws_id not in self._records.get(module, {}):
                 raise KeyError(f"no {module} record {ws_id}")
-            self._deleted.setdefault(module, {})[ws_id] = format_time(when or self.clock())
+            text = format_time(when or self.clock())
+            self._deleted.setdefault(module, {})[ws_id] = (text, unix_seconds(text))
+            self._index.pop(module, None)
+
+    def purge(self, module: str, ws_id: str) -> None:
+        """Remove a record for good (the recycle bin was emptied): /sync never reports it as deleted."""
+        with self._lock:
+            self._records.get(module, {}).pop(ws_id, None)
+            self._mtimes.get(module, {}).pop(ws_id, None)
+            self._deleted.get(module, {}).pop(ws_id, None)
+            self._index.pop(module, None)
 
     def new_id(self, module: str) -> str:
         with self._lock:
@@ -268,8 +287,9 @@ class VtigerEmulator:
 
     def records(self, module: str) -> list[dict[str, Any]]:
         """The records the API shows now (visible, not deleted), in id order."""
-        now = format_time(self.clock())
-        return [copy.deepcopy(r) for r in self._state(module, now) if not r.get("_deleted")]
+        with self._lock:
+            rows = copy.deepcopy(self._visible(module, self._now()))
+        return sorted(rows, key=lambda r: _crm_id(r["id"]))
 
     def inject(self, **kwargs: Any) -> Fault:
         """Queue a fault (see Fault); e.g. inject(status=500, path="/sync", after=2) fails the third page."""
@@ -335,7 +355,8 @@ class VtigerEmulator:
                 ApiError("INVALID_USER_CREDENTIALS", "Invalid username or access key", 401), headers
             )
         try:
-            result = self._dispatch(method.upper(), endpoint, params)
+            with self._lock:
+                result = self._dispatch(method.upper(), endpoint, params)
         except ApiError as exc:
             return self._error_reply(exc, headers)
         body = json.dumps({"success": True, "result": result}).encode()
@@ -413,10 +434,10 @@ class VtigerEmulator:
 
     def _retrieve(self, params: dict[str, str]) -> dict[str, Any]:
         ws_id = params.get("id", "")
-        now = format_time(self.clock())
+        now = self._now()
         for module in self._records:
-            for row in self._state(module, now):
-                if row["id"] == ws_id and not row.get("_deleted"):
+            for row in self._visible(module, now):
+                if row["id"] == ws_id:
                     return row
         raise ApiError("ACCESS_DENIED", "Permission to perform the operation is denied for id")
 
@@ -430,8 +451,7 @@ class VtigerEmulator:
         for name in [*query.columns, *(c.column for c in query.conditions), *query.order_by]:
             if name not in known:
                 raise ApiError("QUERY_SYNTAX_ERROR", f"Unknown column {name} in {query.module}")
-        now = format_time(self.clock())
-        rows = [r for r in self._state(query.module, now) if not r.get("_deleted") and query.accepts(r)]
+        rows = [r for r in self._visible(query.module, self._now()) if query.accepts(r)]
         if query.count:
             return [{"count": str(len(rows))}]
         rows = query.sort(rows)
@@ -455,18 +475,30 @@ class VtigerEmulator:
             since = int(float(params.get("modifiedTime", "0")))
         except ValueError as exc:
             raise ApiError("INVALID_PARAMETER", "modifiedTime must be a unix timestamp") from exc
-        now = format_time(self.clock())
-        rows = [r for r in self._state(module, now) if self._owned(r, sync_type)]
-        newer = sorted((r for r in rows if r["_mtime"] > since), key=lambda r: (r["_mtime"], _crm_id(r["id"])))
-        if not newer:
+        now = self._now()
+        index = self._sorted(module)
+        page: list[dict[str, Any]] = []
+        upto: int | None = None
+        more = False
+        for entry in index[bisect.bisect_right(index, (since, sys.maxsize)) :]:
+            if entry[0] > now:
+                break  # not happened yet
+            view = self._entry_view(module, entry, now)
+            if view is None or not self._owned(view, sync_type):
+                continue
+            if upto is not None and entry[0] > upto:
+                more = True
+                break
+            page.append(view)
+            if upto is None and len(page) == MAX_ROWS:
+                upto = entry[0]  # every later row of this same second still belongs to the page
+        if not page:
             return {"updated": [], "deleted": [], "more": False, "lastModifiedTime": since}
-        upto = max(r["_mtime"] for r in newer[:MAX_ROWS])
-        page = [r for r in newer if r["_mtime"] <= upto]
         return {
-            "updated": [_public(r) for r in page if not r.get("_deleted")],
-            "deleted": [r["id"] for r in page if r.get("_deleted")],
-            "more": any(r["_mtime"] > upto for r in newer),
-            "lastModifiedTime": upto,
+            "updated": [row for row in page if not row.get("_deleted")],
+            "deleted": [row["id"] for row in page if row.get("_deleted")],
+            "more": more,
+            "lastModifiedTime": upto if upto is not None else self._entry_time(module, page[-1]),
         }
 
     def _owned(self, row: dict[str, Any], sync_type: str) -> bool:
@@ -487,20 +519,56 @@ class VtigerEmulator:
             return self.groups
         return list(self._records.get(module, {}).values())
 
-    def _state(self, module: str, now: str) -> list[dict[str, Any]]:
-        """Rows as the API sees them at `now`: deletions that happened count, records not yet modified hide."""
+    def _now(self) -> int:
+        return unix_seconds(format_time(self.clock()))
+
+    def _visible(self, module: str, now: int) -> list[dict[str, Any]]:
+        """Live records as queries see them at `now`: not deleted by then, and modified by then."""
+        if module in ("Users", "Groups"):
+            return self._source_rows(module)
         deleted = self._deleted.get(module, {})
-        rows = []
-        for row in self._source_rows(module):
-            gone_at = deleted.get(row["id"], "")
-            if gone_at and gone_at <= now:
-                rows.append(
-                    {"id": row["id"], "modifiedtime": gone_at, "_deleted": True, "_mtime": unix_seconds(gone_at)}
-                )
-            elif module in ("Users", "Groups") or row["modifiedtime"] <= now:
-                mtime = unix_seconds(row["modifiedtime"]) if row.get("modifiedtime") else 0
-                rows.append({**copy.deepcopy(row), "_mtime": mtime})
-        return [_public(r) if module in ("Users", "Groups") else r for r in rows]
+        mtimes = self._mtimes.get(module, {})
+        return [
+            row
+            for ws_id, row in self._records.get(module, {}).items()
+            if mtimes[ws_id] <= now and not (ws_id in deleted and deleted[ws_id][1] <= now)
+        ]
+
+    def _sorted(self, module: str) -> list[tuple[int, int, str, bool]]:
+        """Every record version and deletion of a module by time (rebuilt after a change, then reused)."""
+        index = self._index.get(module)
+        if index is None:
+            entries = [(mtime, _crm_id(ws_id), ws_id, False) for ws_id, mtime in self._mtimes.get(module, {}).items()]
+            entries += [(when[1], _crm_id(ws_id), ws_id, True) for ws_id, when in self._deleted.get(module, {}).items()]
+            index = self._index[module] = sorted(entries)
+        return index
+
+    def _entry_view(self, module: str, entry: tuple[int, int, str, bool], now: int) -> dict[str, Any] | None:
+        """What /sync shows for an index entry at `now`: the record, its deletion, or None when superseded."""
+        _mtime, _crm, ws_id, is_deletion = entry
+        record = self._records.get(module, {}).get(ws_id)
+        if record is None:
+            return None
+        gone = self._deleted.get(module, {}).get(ws_id)
+        if is_deletion:
+            return (
+                {
+                    "id": ws_id,
+                    "modifiedtime": gone[0],
+                    "assigned_user_id": record.get("assigned_user_id"),
+                    "_deleted": True,
+                }
+                if gone
+                else None
+            )
+        if gone and gone[1] <= now:
+            return None  # the deletion, not this version, is what the API shows now
+        return record
+
+    def _entry_time(self, module: str, view: dict[str, Any]) -> int:
+        if view.get("_deleted"):
+            return self._deleted[module][view["id"]][1]
+        return self._mtimes[module][view["id"]]
 
     # --- replies --------------------------------------------------------------------------------------------------
 
@@ -584,10 +652,6 @@ def _crm_id(ws_id: str) -> int:
         return int(str(ws_id).split("x", 1)[1])
     except (IndexError, ValueError):
         return 0
-
-
-def _public(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in row.items() if not k.startswith("_")}
 
 
 # --- VTQL ---------------------------------------------------------------------------------------------------------

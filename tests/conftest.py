@@ -1,8 +1,9 @@
 """Fixtures shared by the whole suite (Flask tutorial style): `settings_for`, `engine` (SQLite and real
 PostgreSQL), `app`, `client`, `redis` (real, flushed per test).
 
-Services: PostgreSQL at TEST_DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/kpi_test, created when
-missing), Redis at TEST_REDIS_URL (default redis://127.0.0.1:6379/15). Locally a missing service skips its
+Services: PostgreSQL at TEST_DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/kpi_test_<pid>: a database
+of this pytest process's own, created and migrated on first use and dropped at the end, so two runs never share
+one), Redis at TEST_REDIS_URL (default redis://127.0.0.1:6379/15). Locally a missing service skips its
 tests; under CI=true it fails them, so CI never passes by skipping.
 """
 
@@ -24,7 +25,8 @@ from settings import Settings
 
 pytest_plugins = ["tests.browser"]  # live_server, browser fixtures
 
-TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/kpi_test")
+OWN_TEST_DATABASE = "TEST_DATABASE_URL" not in os.environ
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", f"postgresql://postgres@127.0.0.1:5432/kpi_test_{os.getpid()}")
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
@@ -51,6 +53,21 @@ def _ensure_postgres_database(url: str) -> None:
                 conn.execute(text(f'CREATE DATABASE "{target.database}"'))
     finally:
         admin.dispose()
+
+
+def _drop_postgres_database(url: str) -> None:
+    target = make_url(normalise_url(url))
+    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _migrated_postgres and OWN_TEST_DATABASE:
+        _drop_postgres_database(TEST_DATABASE_URL)
 
 
 def postgres_url() -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 import pytest
@@ -196,15 +197,17 @@ def test_two_records_of_one_passage_field_and_observed_count_once() -> None:
 
 
 def test_a_pm_time_from_a_custom_field_lands_in_its_local_day() -> None:
-    # "03-14-2024 03:27 PM" in US Central is 20:27 UTC (CDT): the 14th, whatever TIMEZONE the page uses here.
-    # (The old dashboard read it as 03:27 UTC, i.e. the evening of the 13th in New York.)
-    changed_at = (
-        pd.Timestamp(datetime.strptime("03-14-2024 03:27 PM", RULES.stage_time_format), tz="America/Chicago")
-        .tz_convert("UTC")
-        .tz_localize(None)
-    )
-    assert changed_at == pd.Timestamp("2024-03-14 20:27")
-    changes = changes_frame({"stage": "Demo Given", "changed_at": changed_at, "assignee_name": "Ann"})
+    # The old install's workflow wrote "03-14-2024 03:27 PM" (US Central) into the field the default rules read.
+    # Sync (sync/vtiger_mapping.py) parses it with %I and %p in the stage time zone: 20:27 UTC (CDT). The old
+    # dashboard read it as 03:27 UTC, which is the evening of the 13th in New York.
+    from sync.vtiger_mapping import field_stage_changes
+
+    record = {"cf_potentials_demogivenchangedat": "03-14-2024 03:27 PM"}
+    deal = {"source_id": "5x1", "deal_no": "POT1", "assignee_name": "Ann", "group_name": "Sales",
+            "qualified_by_name": ""}  # fmt: skip
+    rows, problems = field_stage_changes(record, deal, RULES, ZoneInfo("America/Chicago"))
+    assert problems == [] and [row["changed_at"] for row in rows] == [datetime(2024, 3, 14, 20, 27)]
+    changes = changes_frame(*[{**row, "deal_name": "Deal"} for row in rows])
     day_14 = score_stage_changes(changes, history_of(changes), RULES, window_for(DAY, "day", TZ))
     day_13 = score_stage_changes(changes, history_of(changes), RULES, window_for(date(2024, 3, 13), "day", TZ))
     assert list(day_14["changed_local"].dt.strftime("%H:%M")) == ["16:27"]  # New York is an hour ahead

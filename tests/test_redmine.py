@@ -106,6 +106,18 @@ def test_basic_auth_with_username_and_password(emulator: RedmineEmulator) -> Non
         client_for(emulator, api_key="", username="nobody", password="x").current_user()
 
 
+def test_an_old_credentials_json_key_in_the_password_field_still_works() -> None:
+    """credentials.json had redmine_username + redmine_access_key; the "access key" is usually the API key."""
+    hex_key = "0123456789abcdef" * 2 + "01234567"
+    emulator = RedmineEmulator(api_key=hex_key)
+    client = RedmineClient(EMULATOR_URL, username="alice", password=hex_key, session=emulator.session())
+    assert client.current_user()["login"] == "demo"
+    assert client.statuses()  # later calls use the key too
+    wrong = RedmineClient(EMULATOR_URL, username="alice", password="f" * 40, session=emulator.session())
+    with pytest.raises(RedmineAuthError, match="REDMINE_USERNAME/REDMINE_PASSWORD"):
+        wrong.current_user()
+
+
 def test_no_credentials_at_all_is_refused_up_front() -> None:
     with pytest.raises(RedmineAuthError, match="REDMINE_API_KEY is empty"):
         RedmineClient(EMULATOR_URL)

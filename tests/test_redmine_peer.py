@@ -17,14 +17,15 @@ from typing import Any
 
 import pytest
 import requests
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
 from models.schema import redmine_issues, sync_runs
-from settings import Settings
+from settings import RedmineSettings, Settings
 from sync.engine import read_state
 from sync.redmine import RedmineAuthError, RedmineClient
 from sync.redmine_mapping import parse_time
 from sync.redmine_sync import sync_redmine
+from sync.service import run_sync
 from tests.conftest import service_missing
 
 pytestmark = pytest.mark.redmine_peer
@@ -43,6 +44,7 @@ class Peer:
     project: str = ""
     user: dict[str, Any] = field(default_factory=dict)
     user_key: str = ""
+    password: str = ""
     group: dict[str, Any] = field(default_factory=dict)
 
     def call(self, method: str, path: str, body: dict | None = None, **params: Any) -> Any:
@@ -87,10 +89,11 @@ def peer() -> Iterator[Peer]:
         "name": f"KPI sync test {suffix}", "identifier": peer.project, "is_public": False,
         "tracker_ids": [1, 2, 3], "enabled_module_names": ["issue_tracking"],
     }})  # fmt: skip
+    peer.password = f"pw-{suffix}-long"
     try:
         peer.user = peer.call("POST", "/users.json", {"user": {
             "login": f"sync{suffix}", "firstname": "Sync", "lastname": f"Tester {suffix}",
-            "mail": f"sync{suffix}@example.test", "password": f"pw-{suffix}-long",
+            "mail": f"sync{suffix}@example.test", "password": peer.password,
         }})["user"]  # fmt: skip
         peer.user_key = peer.call("GET", f"/users/{peer.user['id']}.json")["user"]["api_key"]
         peer.group = peer.call("POST", "/groups.json", {"group": {"name": f"Sync team {suffix}"}})["group"]
@@ -149,6 +152,10 @@ def test_credential_check(peer: Peer) -> None:
     with pytest.raises(RedmineAuthError) as caught:
         client("0" * 40).current_user()
     assert str(caught.value) == "Redmine rejected REDMINE_API_KEY (401): copy the key from My account → API access key"
+    password = RedmineClient(PEER_URL, username=peer.user["login"], password=peer.password)
+    assert password.current_user()["id"] == peer.user["id"]
+    old_style = RedmineClient(PEER_URL, username=peer.user["login"], password=peer.user_key)  # credentials.json
+    assert old_style.current_user()["id"] == peer.user["id"]
     basic = RedmineClient(PEER_URL, username=peer.user["login"], password="wrong-password")
     with pytest.raises(RedmineAuthError, match="rejected REDMINE_USERNAME/REDMINE_PASSWORD"):
         basic.current_user()
@@ -291,3 +298,15 @@ def test_a_full_page_within_one_second_is_walked_on_the_real_server(
     sync_redmine(sqlite_engine, peer_settings, client=syncing)
     assert any("updated_on=%3E%3C" in url and "sort=id" in url for url in urls)
     assert_mirrors(sqlite_engine, seeded)
+
+
+def test_run_sync_through_the_service(peer: Peer, settings_for: Callable[..., Settings], sqlite_engine: Engine) -> None:
+    """The production path: settings -> RedmineClient.from_settings -> the source lock -> sync_redmine."""
+    settings = settings_for(redmine=RedmineSettings(url=PEER_URL, api_key=peer.user_key))
+    records = run_sync(sqlite_engine, settings, "redmine", trigger="test")
+    assert [record.module for record in records] == ["statuses", "issues"]
+    with sqlite_engine.connect() as conn:
+        statuses = conn.execute(select(sync_runs.c.status)).scalars().all()
+        count = conn.execute(select(func.count()).select_from(redmine_issues)).scalar_one()
+    assert statuses == ["success", "success"]
+    assert count == records[1].inserted >= ISSUES

@@ -141,6 +141,7 @@ def test_first_run_backfills_everything(engine: Engine, redmine_settings: Settin
     ]
     assert runs(engine)[1]["rows_inserted"] == 250
     assert runs(engine)[1]["requests"] == issues.requests > 3
+    assert runs(engine)[0]["requests"] == statuses.requests == 2  # the credential check and the statuses
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(redmine_statuses)).scalar_one() == 6
 
@@ -320,6 +321,16 @@ def test_reconcile_due() -> None:
     assert reconcile_due({"reconciled_at": "garbage"}, now, day)
     assert not reconcile_due({"reconciled_at": "2026-11-24T00:00:00Z"}, now, day)
     assert reconcile_due({"reconciled_at": "2026-11-23T12:00:00Z"}, now, day)
+
+
+def test_an_unreadable_stored_watermark_means_reading_everything_again(
+    engine: Engine, redmine_settings: Settings, emulator: RedmineEmulator
+) -> None:
+    with engine.begin() as conn:
+        write_state(conn, "redmine", "issues", "last tuesday")
+    _, issues = run(engine, redmine_settings, emulator)
+    assert issues.inserted == 250
+    assert watermark(engine) == emulator.issue(250)["updated_on"]
 
 
 def test_the_watermark_only_moves_forward() -> None:

@@ -108,3 +108,13 @@ def step_day(state: PageState, days: int) -> PageState:
 def local_today(tz_name: str, now_utc: datetime | None = None) -> date:
     """Today in TIMEZONE (re-exported so callers need only this module)."""
     return today_in(tz_name, now_utc)
+
+
+def export_href(
+    page: str, state: PageState, kpi: str, *, window: str | None = None, selector_key: str = "group"
+) -> str:
+    """The /export/<page>.csv link for the rows behind a figure of this view (date always explicit)."""
+    params = {"date": state.day.isoformat(), "window": window or state.window, "kpi": kpi}
+    if state.selector:
+        params[selector_key] = state.selector
+    return f"/export/{page}.csv?{urlencode(params)}"

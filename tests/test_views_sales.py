@@ -1,5 +1,6 @@
-"""models/sales.py on SQLite and PostgreSQL: window reads, history, roster, pipeline, the picklist check, and
-build_sales_view end to end (scores that do not move when a deal is touched later)."""
+"""views/sales.py and the reads of models/sales.py, on SQLite and PostgreSQL: build_sales_view end to end (scores
+that do not move when a deal is touched later), history, roster, pipeline, the CSV export rows, and the start-up
+check of the stage names against VTiger's picklist."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, insert, update
 
-from models.sales import build_sales_view, read_open_deals, read_stage_picklist, sales_group_names
+from models.sales import read_stage_picklist, sales_group_names
 from models.schema import deal_stage_changes, deals, phone_calls, sync_state, vtiger_groups, vtiger_users
 from settings import ConfigError, KpiRules, SalesRules, Settings, StageRule, VtigerSettings
+from views.sales import build_sales_view, build_sales_views, open_deal_rows, sales_export
 
 TZ = "America/Chicago"
 DAY = date(2024, 6, 10)  # a Monday; Chicago is on CDT (UTC-5)
@@ -155,8 +157,8 @@ def test_open_pipeline_and_its_rows_agree(engine: Engine, settings_for, database
         {"owner": "Ann", "amount": 350.5, "deals": 2},
         {"owner": "Bob", "amount": 0.0, "deals": 1},
     ]
-    rows = read_open_deals(engine, settings)
-    assert list(rows["source_id"]) == ["5x2", "5x1", "5x5"]
+    rows = open_deal_rows(engine, settings)
+    assert list(rows["deal_id"]) == ["5x2", "5x1", "5x5"]
     assert rows["amount"].fillna(0).sum() == view.pipeline["amount"].sum()
     assert rows.iloc[0]["link"] == "https://x/index.php?module=Potentials&record=2"
 
@@ -178,3 +180,67 @@ def test_unknown_stage_stops_start_up_once_the_picklist_is_known(
     message = str(caught.value)
     assert message.startswith("kpi.toml: sales.stages[0].name names the stage 'Demo Sheduled'")
     assert "known: Prospecting, Demo Scheduled, Demo Given" in message and "\n" not in message
+
+
+def test_three_windows_from_one_read_equal_three_single_reads(engine: Engine, sales_settings) -> None:
+    day = date(2024, 5, 1)  # a Wednesday: its week starts in April, its month ends in May
+    add(
+        engine,
+        phone_calls,
+        call("43x1", "2024-04-29 15:00", "Ann"),  # the week, not the month
+        call("43x2", "2024-05-01 15:00", "Ann"),  # all three
+        call("43x3", "2024-05-20 15:00", "Bob"),  # the month only
+        call("43x4", "2024-06-01 04:59", "Bob"),  # 23:59 on 31 May in Chicago: the month
+    )
+    add(engine, deal_stage_changes, change("5x1", "Demo Given", "2024-04-30 15:00", assignee_name="Bob"))
+    views = build_sales_views(engine, sales_settings, day, today=day)
+    totals = {
+        kind: dict(zip(v.leaderboard["person"], v.leaderboard["points"], strict=True)) for kind, v in views.items()
+    }
+    assert totals == {
+        "day": {"Ann": 1.0},
+        "week": {"Bob": 5.0, "Ann": 2.0},
+        "month": {"Bob": 2.0, "Ann": 1.0},
+    }
+    for kind, view in views.items():
+        single = build_sales_view(engine, sales_settings, day, "", kind, today=day)
+        assert single.leaderboard.equals(view.leaderboard)
+
+
+def test_export_rows_equal_the_figures(engine: Engine, settings_for, database_url: str) -> None:
+    vtiger = VtigerSettings("https://x.od1.vtiger.com", "u", "k", "https://x/index.php?module={module}&record=")
+    settings = settings_for(database_url, timezone=TZ, vtiger=vtiger)
+    add(engine, deals, deal("5x1", name="Big deal"), deal("5x2"))
+    add(
+        engine,
+        deal_stage_changes,
+        change("5x1", "Demo Scheduled", "2024-06-10 15:00", assignee_name="Ann", qualified_by_name="Quinn"),
+        change("5x2", "Demo Scheduled", "2024-06-10 16:00", assignee_name="Ann", qualified_by_name="Quinn"),
+        change("5x2", "Recycled", "2024-06-10 17:00", assignee_name="Ann"),
+    )
+    add(engine, phone_calls, call("43x1", "2024-06-10 14:00", "Ann"), call("43x2", "2024-06-10 15:00", "Bob"))
+    query = {"date": "2024-06-10", "window": "day"}
+    view = build_sales_view(engine, settings, DAY, today=DAY)
+
+    name, points = sales_export(engine, settings, {**query, "kpi": "points"}, today=DAY)
+    assert name == "sales-points-day-2024-06-10.csv"
+    assert points.to_dict("records")[0] == {
+        "person": "Quinn", "total_points": 10.0, "goal": 100.0, "goal_so_far": 100.0, "phone_calls": 0,
+        "Demo Scheduled": 2, "Demo Given": 0, "Quote Sent": 0, "Pilot": 0, "Needs Analysis": 0, "Closed Won": 0,
+        "Closed Lost": 0,
+    }  # fmt: skip
+    assert points["total_points"].sum() == view.leaderboard["points"].sum() == 12
+
+    _, calls = sales_export(engine, settings, {**query, "kpi": "calls"}, today=DAY)
+    assert len(calls) == view.calls_per_person()["calls"].sum() == 2
+    assert list(calls["started_at"]) == ["2024-06-10 09:00", "2024-06-10 10:00"]  # Chicago time
+    assert calls.iloc[0]["link"] == "https://x/index.php?module=PhoneCalls&record=1"
+
+    _, changes = sales_export(engine, settings, {**query, "kpi": "stage_changes"}, today=DAY)
+    assert list(changes["stage"]) == ["Demo Scheduled", "Demo Scheduled", "Recycled"]
+    per_stage = view.deals_per_stage()
+    assert dict(zip(per_stage["stage"], per_stage["deals"], strict=True)) == {"Demo Scheduled": 2}  # Recycled left out
+    assert changes.iloc[0][["deal_name", "credited_to", "points"]].tolist() == ["Big deal", "Quinn", 5.0]
+
+    with pytest.raises(ValueError, match="kpi must be one of points, calls, stage_changes, pipeline"):
+        sales_export(engine, settings, {**query, "kpi": "cases"}, today=DAY)

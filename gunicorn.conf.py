@@ -1,0 +1,23 @@
+"""gunicorn reads this file from the working directory by default (the Procfile's `web:` line runs there).
+
+on_starting refuses to start when AUTH_DISABLED is set and gunicorn would listen on anything but loopback
+(auth.py and security.check_listen_address; docs/security.md). Other gunicorn settings stay on the command line.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the gunicorn console script does not put . on the path
+
+
+def on_starting(server: Any) -> None:
+    from security import check_gunicorn_binds
+    from settings import ConfigError, load_settings
+
+    try:
+        check_gunicorn_binds(load_settings(), server.cfg.address)
+    except ConfigError as exc:
+        raise SystemExit(f"configuration error: {exc}") from None

@@ -1,0 +1,412 @@
+"""VTiger into the database: the credential check, users and groups, then Cases, Potentials and PhoneCalls
+incrementally, each module as its own `sync_runs` row.
+
+How a run goes (docs/sync-vtiger.md has the user's view):
+1. Run "users": `/me` first, so a bad key is one clear failed row and nothing else runs. Users, groups and the
+   Employees → user map are (re)read on the first run, on `full`, once a day, and whenever a page names an id
+   nobody knows (that refresh is its own "users" row).
+2. Per module: `describe` (id prefix and picklists, kept in sync_state.extra; Potentials checks the configured
+   stage names against `sales_stage` and fails with the unknown name and the known ones), then `/sync` with
+   `syncType=application` from the stored watermark. The watermark is VTiger's own `lastModifiedTime` (unix
+   seconds); a run restarts from watermark - 1 because records committed in that second after the last call
+   would otherwise be missed, and the re-read rows dedupe in the upsert (unchanged rows are not written).
+3. Each page is mapped and upserted, its deleted ids marked, and the watermark written in ONE transaction, so the
+   watermark never passes rows that are not committed; the source lock is refreshed between pages.
+4. When the first `/sync` call of a run is refused (ACCESS_DENIED for a non-admin API user, or a 4xx/5xx that
+   persisted through the retries), the module is read with the keyset query over `modifiedtime,id` instead, and
+   sync_state.extra says so in `warning`. A failure after pages were stored fails the run; the next run resumes
+   from the last committed page.
+5. `full=True` re-reads everything from 0 and then reconciles ids (`SELECT id FROM M ... LIMIT off,100`): local
+   rows VTiger no longer lists, re-checked by id, get deleted_at (the backstop for an emptied recycle bin).
+A module that fails does not stop the others; the first error is raised at the end (an auth error at once).
+
+Must not import Dash or Flask.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import Engine, Table, and_, delete, select, tuple_, update
+from sqlalchemy.engine import Connection
+
+from models.db import utcnow
+from models.schema import cases, deal_stage_changes, deals, phone_calls, vtiger_groups, vtiger_users
+from settings import ConfigError, Settings, check_stages_against_picklist
+from sync.engine import (
+    RunRecord,
+    SourceLock,
+    SyncError,
+    existing_rows,
+    mark_deleted,
+    read_state,
+    recorded_run,
+    upsert_rows,
+    write_state,
+)
+from sync.vtiger import SyncPage, VtigerAuthError, VtigerClient, VtigerError
+from sync.vtiger_mapping import (
+    Directory,
+    StageTimeProblem,
+    call_row,
+    case_row,
+    deal_row,
+    field_stage_changes,
+    group_row,
+    observed_stage_change,
+    parse_utc,
+    reconcile_stage_changes,
+    reference_fields,
+    unknown_ids,
+    user_row,
+)
+
+SOURCE = "vtiger"
+USERS = "users"
+MODULES: tuple[tuple[str, Table], ...] = (("Cases", cases), ("Potentials", deals), ("PhoneCalls", phone_calls))
+USERS_REFRESH_EVERY = timedelta(hours=24)
+# Kept as first written: a stage change names who was involved when it happened.
+STAGE_CHANGE_HISTORY = ("assignee_name", "group_name", "qualified_by_name", "previous_stage", "deal_no")
+STAGE_CHANGE_KEY = ("deal_source_id", "stage", "changed_at")
+
+
+def sync_vtiger(
+    engine: Engine,
+    settings: Settings,
+    *,
+    client: VtigerClient,
+    full: bool = False,
+    trigger: str = "",
+    job_id: str = "",
+    lock: SourceLock | None = None,
+) -> list[RunRecord]:
+    """Sync VTiger into the database; one RunRecord per module run (users first). Raises on failure, after
+    every module has had its turn (a credential failure stops at once)."""
+    return _VtigerSync(engine, settings, client, full=full, trigger=trigger, job_id=job_id, lock=lock).run()
+
+
+@dataclass
+class _VtigerSync:
+    engine: Engine
+    settings: Settings
+    client: VtigerClient
+    full: bool = False
+    trigger: str = ""
+    job_id: str = ""
+    lock: SourceLock | None = None
+    runs: list[RunRecord] = field(default_factory=list)
+    directory: Directory = field(default_factory=Directory)
+    user_tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
+    stage_tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
+    refresh_requests: int = 0  # requests spent on mid-module users refreshes (counted in their own rows)
+    unresolvable: set[str] = field(default_factory=set)  # ids a refresh could not name: no second refresh for them
+    stage_problems: list[StageTimeProblem] = field(default_factory=list)
+
+    def run(self) -> list[RunRecord]:
+        self.check_account()
+        errors: list[Exception] = []
+        for module, table in MODULES:
+            try:
+                self.sync_module(module, table)
+            except VtigerAuthError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - recorded in its sync_runs row; the other modules still run
+                errors.append(exc)
+        if errors:
+            raise errors[0]
+        return self.runs
+
+    # --- runs and request counting -----------------------------------------------------------------------------
+
+    @contextmanager
+    def recorded(self, module: str) -> Iterator[RunRecord]:
+        """A sync_runs row whose `requests` are this run's own (refreshes inside it count in their own rows)."""
+        with recorded_run(self.engine, SOURCE, module, self.trigger, self.job_id) as run:
+            self.runs.append(run)
+            requests, refreshes = self.client.requests, self.refresh_requests
+            try:
+                yield run
+            finally:
+                run.requests = (self.client.requests - requests) - (self.refresh_requests - refreshes)
+
+    def refresh_lock(self) -> None:
+        if self.lock is not None:
+            self.lock.refresh()
+
+    # --- account, users and groups -----------------------------------------------------------------------------
+
+    def check_account(self) -> None:
+        with self.recorded(USERS) as run:
+            me = self.client.me()
+            self.user_tz = _zone(str(me.get("time_zone") or ""), self.settings.timezone)
+            stage_zone = self.settings.kpi.sales.stage_time_zone
+            self.stage_tz = ZoneInfo(stage_zone) if stage_zone else self.user_tz
+            self.directory = load_directory(self.engine)
+            _, extra = read_state(self.engine, SOURCE, USERS)
+            refreshed = parse_utc(extra.get("refreshed_at"))
+            stale = refreshed is None or utcnow() - refreshed > USERS_REFRESH_EVERY
+            if self.full or stale or not self.directory.users:
+                self.refresh_directory(run)
+
+    def refresh_directory(self, run: RunRecord) -> None:
+        users = [user_row(u) for u in self.client.users() if u.get("id")]
+        groups = [group_row(g) for g in self.client.groups() if g.get("id")]
+        employees = self.client.employee_users()
+        me = self.client.user or {}
+        now = utcnow()
+        extra = {
+            "refreshed_at": now.strftime("%Y-%m-%d %H:%M:%S"),
+            "employees": employees,
+            "api_user": {k: me.get(k, "") for k in ("id", "user_name", "time_zone")},
+        }
+        with self.engine.begin() as conn:
+            run.add(upsert_rows(conn, vtiger_users, users))
+            run.add(upsert_rows(conn, vtiger_groups, groups))
+            write_state(conn, SOURCE, USERS, extra["refreshed_at"], extra)
+        self.directory = load_directory(self.engine)
+
+    def ensure_known(self, module: str, records: Sequence[dict[str, Any]]) -> None:
+        """Re-read users and groups (as a "users" run of its own) when a page names an id nobody knows."""
+        fields = reference_fields(module, self.settings.kpi.sales)
+        missing = unknown_ids(records, fields, self.directory) - self.unresolvable
+        if not missing:
+            return
+        before = self.client.requests
+        try:
+            with self.recorded(USERS) as run:
+                self.refresh_directory(run)
+        finally:
+            self.refresh_requests += self.client.requests - before
+        self.unresolvable |= unknown_ids(records, fields, self.directory)
+
+    # --- one module -----------------------------------------------------------------------------------------------
+
+    def sync_module(self, module: str, table: Table) -> None:
+        with self.recorded(module) as run:
+            info = self.client.describe(module)
+            stored_watermark, extra = read_state(self.engine, SOURCE, module)
+            watermark = _watermark(stored_watermark)
+            extra = {**extra, "picklists": info.picklists, "idPrefix": info.id_prefix}
+            for stale in ("warning", "stage_time_problems"):
+                extra.pop(stale, None)
+            extra["checks"] = self.check_rules(module, info.picklists)
+            self.stage_problems = []
+            base = 0 if self.full else watermark
+            first = self.first_sync_page(module, max(0, base - 1) if base else 0, extra)
+            if first is None:
+                for page in self.client.keyset_pages(module, base):
+                    self.store_page(module, table, run, page.records, (), max(watermark, page.watermark), extra)
+            else:
+                self.read_sync_pages(module, table, run, first, watermark, extra)
+            if self.full:
+                self.reconcile(module, table, run, extra)
+
+    def check_rules(self, module: str, picklists: dict[str, list[str]]) -> list[str]:
+        """Stop on stage names VTiger does not have; note (but sync) case statuses it does not have."""
+        notes = []
+        if module == "Potentials":
+            stages = picklists.get("sales_stage")
+            if not stages:
+                notes.append("describe Potentials has no sales_stage picklist: stage names in kpi.toml not checked")
+            else:
+                try:
+                    check_stages_against_picklist(self.settings.kpi.sales, stages, "kpi.toml")
+                except ConfigError as exc:
+                    raise SyncError(str(exc)) from None
+        if module == "Cases" and picklists.get("casestatus"):
+            unknown = [s for s in self.settings.kpi.cases.resolved_statuses if s not in picklists["casestatus"]]
+            if unknown:
+                notes.append(
+                    f"kpi.toml cases.resolved_statuses names {', '.join(map(repr, unknown))}, not in VTiger's "
+                    f"casestatus picklist ({', '.join(picklists['casestatus'])})"
+                )
+        return notes
+
+    def first_sync_page(self, module: str, since: int, extra: dict[str, Any]) -> SyncPage | None:
+        """The first /sync page, or None when /sync is refused and the keyset query must be used."""
+        try:
+            page = self.client.sync_page(module, since)
+        except VtigerAuthError:
+            raise
+        except VtigerError as exc:
+            if not (exc.code or (exc.status or 0) >= 400):
+                raise
+            extra["method"] = "query"
+            extra["warning"] = (
+                f"/sync was refused ({exc}); read with the keyset query instead, which cannot see deletions: "
+                "give the API user admin rights (syncType=application needs them) or run a full sync regularly"
+            )
+            return None
+        extra["method"] = "sync"
+        return page
+
+    def read_sync_pages(
+        self, module: str, table: Table, run: RunRecord, page: SyncPage, watermark: int, extra: dict[str, Any]
+    ) -> None:
+        while True:
+            watermark = max(watermark, page.last_modified_time)
+            self.store_page(module, table, run, page.updated, page.deleted, watermark, extra)
+            if not page.more:
+                return
+            since = page.last_modified_time
+            page = self.client.sync_page(module, since)
+            if page.more and page.last_modified_time <= since:
+                raise VtigerError(f"VTiger's /sync for {module} stopped moving at {since}; the next run will retry")
+
+    # --- storing a page -------------------------------------------------------------------------------------------
+
+    def store_page(
+        self,
+        module: str,
+        table: Table,
+        run: RunRecord,
+        records: Sequence[dict[str, Any]],
+        deleted_ids: Iterable[str],
+        watermark: int,
+        extra: dict[str, Any],
+    ) -> None:
+        """Rows, deletions and the watermark in one transaction: all of the page or none of it."""
+        self.ensure_known(module, records)
+        deleted_ids = list(deleted_ids)
+        seen_at = utcnow()
+        with self.engine.begin() as conn:
+            stored = existing_rows(conn, table, [str(r["id"]) for r in records])
+            records = [r for r in records if not _older_than_stored(r, stored.get(str(r["id"])))]
+            rows = [self.map_record(module, r, stored.get(str(r["id"])), seen_at) for r in records]
+            result = upsert_rows(conn, table, rows)
+            if module == "Potentials":
+                self.store_stage_changes(conn, records, rows, stored)
+            removed = mark_deleted(conn, table, deleted_ids, seen_at)
+            if module == "Potentials" and deleted_ids:
+                _mark_changes_deleted(conn, deleted_ids, seen_at)
+            if self.stage_problems:
+                example = self.stage_problems[-1]
+                extra["stage_time_problems"] = {
+                    "count": len(self.stage_problems),
+                    "example": f"{example.deal_id} {example.field}={example.value!r}",
+                }
+            write_state(conn, SOURCE, module, str(watermark), extra)
+        run.add(result)
+        run.deleted += removed
+        self.refresh_lock()
+
+    def map_record(
+        self, module: str, record: dict[str, Any], stored: dict[str, Any] | None, seen_at: datetime
+    ) -> dict[str, Any]:
+        if module == "Cases":
+            return case_row(record, self.directory, self.settings.kpi.cases, seen_at=seen_at, stored=stored)
+        if module == "Potentials":
+            return deal_row(record, self.directory, self.settings.kpi.sales, seen_at=seen_at)
+        return call_row(record, self.directory, self.user_tz, seen_at=seen_at)
+
+    def store_stage_changes(
+        self,
+        conn: Connection,
+        records: Sequence[dict[str, Any]],
+        rows: Sequence[dict[str, Any]],
+        stored: dict[Any, dict],
+    ) -> None:
+        changes: list[dict[str, Any]] = []
+        for record, row in zip(records, rows, strict=True):
+            from_fields, problems = field_stage_changes(record, row, self.settings.kpi.sales, self.stage_tz)
+            self.stage_problems += problems
+            changes += from_fields
+            observed = observed_stage_change(record, row, stored.get(row["source_id"]))
+            if observed is not None:
+                changes.append(observed)
+        deal_ids = [row["source_id"] for row in rows]
+        keep, drop = reconcile_stage_changes(changes, _stored_changes(conn, deal_ids))
+        upsert_rows(conn, deal_stage_changes, keep, key=STAGE_CHANGE_KEY, insert_only=STAGE_CHANGE_HISTORY)
+        if drop:
+            c = deal_stage_changes.c
+            conn.execute(
+                delete(deal_stage_changes).where(
+                    c.origin == "observed", tuple_(c.deal_source_id, c.stage, c.changed_at).in_(drop)
+                )
+            )
+        restored = [sid for sid, row in stored.items() if row.get("deleted_at") is not None and sid in deal_ids]
+        if restored:
+            conn.execute(
+                update(deal_stage_changes)
+                .where(deal_stage_changes.c.deal_source_id.in_(restored), deal_stage_changes.c.deleted_at.is_not(None))
+                .values(deleted_at=None)
+            )
+
+    # --- deletions backstop ---------------------------------------------------------------------------------------
+
+    def reconcile(self, module: str, table: Table, run: RunRecord, extra: dict[str, Any]) -> None:
+        """Rows VTiger no longer lists get deleted_at. Offset paging can skip an id while records are deleted
+        during the walk, so the candidates are re-checked by id before anything is marked."""
+        with self.engine.connect() as conn:
+            local = set(conn.scalars(select(table.c.source_id).where(table.c.deleted_at.is_(None))))
+        remote: set[str] = set()
+        for ids in self.client.ids(module):
+            remote.update(ids)
+            self.refresh_lock()
+        candidates = sorted(local - remote)
+        gone = sorted(set(candidates) - self.client.existing_ids(module, candidates)) if candidates else []
+        now = utcnow()
+        extra["reconciled_at"] = now.strftime("%Y-%m-%d %H:%M:%S")
+        with self.engine.begin() as conn:
+            removed = mark_deleted(conn, table, gone, now)
+            if module == "Potentials" and gone:
+                _mark_changes_deleted(conn, gone, now)
+            stored_watermark, _ = read_state(conn, SOURCE, module)
+            write_state(conn, SOURCE, module, stored_watermark, extra)
+        run.deleted += removed
+
+
+# --- helpers -------------------------------------------------------------------------------------------------------
+
+
+def load_directory(engine: Engine) -> Directory:
+    """The users, groups and Employees map as stored by the last refresh."""
+    with engine.connect() as conn:
+        users = {row.source_id: dict(row._mapping) for row in conn.execute(select(vtiger_users))}
+        groups = {row.source_id: row.name for row in conn.execute(select(vtiger_groups))}
+        _, extra = read_state(conn, SOURCE, USERS)
+    employees = extra.get("employees") if isinstance(extra.get("employees"), dict) else {}
+    return Directory(users=users, groups=groups, employees=dict(employees))
+
+
+def _stored_changes(conn: Connection, deal_ids: Sequence[str]) -> list[dict[str, Any]]:
+    if not deal_ids:
+        return []
+    rows = conn.execute(select(deal_stage_changes).where(deal_stage_changes.c.deal_source_id.in_(list(deal_ids))))
+    return [dict(row._mapping) for row in rows]
+
+
+def _mark_changes_deleted(conn: Connection, deal_ids: Sequence[str], when: datetime) -> None:
+    c = deal_stage_changes.c
+    conn.execute(
+        update(deal_stage_changes)
+        .where(and_(c.deal_source_id.in_(list(deal_ids)), c.deleted_at.is_(None)))
+        .values(deleted_at=when)
+    )
+
+
+def _older_than_stored(record: dict[str, Any], stored: dict[str, Any] | None) -> bool:
+    """A record older than the stored row (a stale read) must not overwrite newer data."""
+    if not stored or stored.get("updated_at") is None:
+        return False
+    modified = parse_utc(record.get("modifiedtime"))
+    return modified is not None and modified < stored["updated_at"]
+
+
+def _watermark(value: str) -> int:
+    try:
+        return max(0, int(float(value))) if value else 0
+    except ValueError:
+        return 0  # unreadable: read everything again, which the idempotent upsert makes safe
+
+
+def _zone(name: str, fallback: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name) if name else ZoneInfo(fallback)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo(fallback)

@@ -1,0 +1,297 @@
+"""security.py: headers on every response (a CSP the Dash pages satisfy, checked in Chromium), cookies, the reverse
+proxy, and secrets kept out of responses and logs."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import re
+
+import pytest
+import requests
+from flask import Blueprint
+
+import kiosk
+from auth import CSRF_COOKIE, KIOSK_COOKIE
+from tests.auth_support import (
+    CLIENT_SECRET,
+    HTTPS,
+    SECRET_KEY,
+    auth_settings,
+    build_app,
+    callback_body,
+    csrf_headers,
+    sign_in,
+    signed_session_cookie,
+)
+from tests.browser import console_errors, screenshot, serve, start_chromium, wait_for
+
+ACCESS_KEY = "vtiger-access-key-0123456789"
+REDMINE_KEY = "redmine-api-key-0123456789abcdef"
+
+
+@pytest.fixture
+def secure_app(settings_for, sqlite_url):  # type: ignore[no-untyped-def]
+    dash_app = build_app(auth_settings(settings_for, sqlite_url))
+    yield dash_app
+    dash_app.server.extensions["kpi"].engine.dispose()
+
+
+def signed_in_client(dash_app):  # type: ignore[no-untyped-def]
+    client = dash_app.server.test_client()
+    sign_in(client)
+    return client
+
+
+def csp_of(response) -> dict[str, list[str]]:  # type: ignore[no-untyped-def]
+    policy = response.headers["Content-Security-Policy"]
+    return {part.split()[0]: part.split()[1:] for part in policy.split("; ")}
+
+
+def test_every_kind_of_response_carries_the_security_headers(secure_app) -> None:  # type: ignore[no-untyped-def]
+    anonymous = secure_app.server.test_client()
+    client = signed_in_client(secure_app)
+    responses = {
+        "page": client.get("/cases"),
+        "layout": client.get("/_dash-layout"),
+        "asset": client.get("/assets/vendor/bootstrap.min.css"),
+        "health": anonymous.get("/healthz"),
+        "login redirect": anonymous.get("/cases"),
+        "401": anonymous.get("/_dash-layout"),
+        "sign-in page": anonymous.get("/login"),
+        "405": client.put("/healthz"),
+    }
+    for kind, response in responses.items():
+        headers = response.headers
+        assert headers["X-Frame-Options"] == "DENY", kind
+        assert headers["X-Content-Type-Options"] == "nosniff", kind
+        assert headers["Referrer-Policy"] == "same-origin", kind
+        policy = csp_of(response)
+        assert policy["frame-ancestors"] == ["'none'"], kind
+        assert policy["object-src"] == ["'none'"], kind
+        assert "'unsafe-inline'" not in policy["script-src"] and "'unsafe-eval'" not in policy["script-src"], kind
+        assert "Strict-Transport-Security" not in headers, kind  # plain http here
+    assert responses["page"].headers["Cache-Control"] == "no-store"
+    assert responses["layout"].headers["Cache-Control"] == "no-store"
+    assert responses["asset"].headers.get("Cache-Control") != "no-store"
+
+
+def test_the_csp_allows_exactly_the_inline_scripts_dash_serves(secure_app) -> None:  # type: ignore[no-untyped-def]
+    page = signed_in_client(secure_app).get("/cases")
+    html = re.sub(r"<!--.*?-->", "", page.get_data(as_text=True), flags=re.S)  # e.g. Dash's [if IE] warning
+    inline = [
+        body
+        for attributes, body in re.findall(r"<script([^>]*)>(.*?)</script>", html, flags=re.S)
+        if "src=" not in attributes and "application/json" not in attributes and body.strip()
+    ]
+    assert inline, "Dash's index has its renderer inline"
+    allowed = set(csp_of(page)["script-src"])
+    for body in inline:
+        digest = base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()
+        assert f"'sha256-{digest}'" in allowed
+
+
+def test_https_gets_hsts_and_secure_cookies(secure_app) -> None:  # type: ignore[no-untyped-def]
+    client = secure_app.server.test_client()
+    sign_in(client, base_url=HTTPS)
+    response = client.get("/cases", base_url=HTTPS)
+    assert response.headers["Strict-Transport-Security"] == "max-age=31536000"
+    cookies = response.headers.getlist("Set-Cookie")
+    assert cookies and all("Secure" in cookie for cookie in cookies)
+    session_cookie = next(cookie for cookie in cookies if cookie.startswith("session="))
+    assert "HttpOnly" in session_cookie and "SameSite=Lax" in session_cookie
+    assert "HttpOnly" not in next(cookie for cookie in cookies if cookie.startswith(CSRF_COOKIE))
+
+
+def test_cookies_are_secure_on_any_host_but_localhost(secure_app) -> None:  # type: ignore[no-untyped-def]
+    client = secure_app.server.test_client()
+    sign_in(client)
+    local = client.get("/cases").headers.getlist("Set-Cookie")
+    assert local and not any("Secure" in cookie for cookie in local)  # http://localhost: development
+    lan = client.get("/cases", base_url="http://kpi.internal").headers.getlist("Set-Cookie")
+    assert lan and all("Secure" in cookie for cookie in lan)
+
+
+def test_proxy_headers_count_only_with_trusted_proxies(settings_for, sqlite_url, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "kpi.example.com", "X-Forwarded-For": "198.51.100.7"}
+    direct = build_app(auth_settings(settings_for, sqlite_url)).server.test_client()
+    assert "Strict-Transport-Security" not in direct.get("/healthz", headers=forwarded).headers
+
+    monkeypatch.setenv("TRUSTED_PROXIES", "1")
+    proxied_app = build_app(auth_settings(settings_for, sqlite_url))
+    proxied = proxied_app.server.test_client()
+    assert proxied.get("/healthz", headers=forwarded).headers["Strict-Transport-Security"]
+    login = proxied.get("/login/google", headers=forwarded)
+    assert "redirect_uri=https%3A%2F%2Fkpi.example.com%2Flogin%2Fgoogle%2Fauthorized" in login.headers["Location"]
+
+    monkeypatch.setenv("TRUSTED_PROXIES", "many")
+    with pytest.raises(Exception, match="TRUSTED_PROXIES"):
+        build_app(auth_settings(settings_for, sqlite_url))
+
+
+def test_rq_dashboard_alone_may_run_its_inline_scripts(settings_for, sqlite_url, redis_url) -> None:  # type: ignore[no-untyped-def]
+    dash_app = build_app(auth_settings(settings_for, sqlite_url, redis_url=redis_url))
+    client = signed_in_client(dash_app)
+    rq_page = client.get("/rq/")
+    assert rq_page.status_code == 200
+    assert "'unsafe-inline'" in csp_of(rq_page)["script-src"]
+    assert csp_of(rq_page)["frame-ancestors"] == ["'none'"]
+    assert "'unsafe-inline'" not in csp_of(client.get("/cases"))["script-src"]
+
+
+# --- secrets never in responses or logs -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def app_with_secrets(settings_for, sqlite_url):  # type: ignore[no-untyped-def]
+    from settings import RedmineSettings, VtigerSettings
+
+    settings = auth_settings(
+        settings_for,
+        sqlite_url,
+        vtiger=VtigerSettings(url="https://x.od1.vtiger.com", username="api@example.com", access_key=ACCESS_KEY),
+        redmine=RedmineSettings(url="https://redmine.example.com", api_key=REDMINE_KEY),
+    )
+    dash_app = build_app(settings)
+    server = dash_app.server
+    server.config["PROPAGATE_EXCEPTIONS"] = False  # as in production: an exception becomes a 500 response
+    broken = Blueprint("broken", __name__)
+
+    @broken.get("/boom")
+    def boom() -> str:
+        raise RuntimeError(f"cannot reach VTiger with {ACCESS_KEY} / {REDMINE_KEY} / {SECRET_KEY}")
+
+    server.register_blueprint(broken)
+
+    from dash import Input, Output
+
+    @dash_app.callback(Output("tv-boom", "children"), Input("tv-boom-button", "n_clicks"))
+    def boom_callback(_clicks: int | None) -> str:
+        raise ValueError(f"secret {CLIENT_SECRET} in a message")
+
+    yield dash_app
+    dash_app.server.extensions["kpi"].engine.dispose()
+
+
+SECRETS = (SECRET_KEY, ACCESS_KEY, REDMINE_KEY, CLIENT_SECRET)
+
+
+def assert_clean(text: str) -> None:
+    for secret in SECRETS:
+        assert secret not in text
+    assert "Traceback" not in text and 'File "' not in text
+
+
+def test_a_forced_exception_shows_no_secret_and_no_traceback(app_with_secrets, caplog) -> None:  # type: ignore[no-untyped-def]
+    caplog.set_level(logging.DEBUG)
+    client = signed_in_client(app_with_secrets)
+    crashed = client.get("/boom")
+    assert crashed.status_code == 500
+    assert_clean(crashed.get_data(as_text=True))
+    assert "Traceback" in caplog.text  # the log keeps the traceback for whoever fixes it ...
+    for secret in SECRETS:
+        assert secret not in caplog.text  # ... without the secrets
+
+
+def test_a_raising_callback_is_a_clean_422(app_with_secrets, caplog) -> None:  # type: ignore[no-untyped-def]
+    caplog.set_level(logging.DEBUG)
+    client = signed_in_client(app_with_secrets)
+    client.get("/cases")
+    response = client.post(
+        "/_dash-update-component",
+        json=callback_body(app_with_secrets, "tv-boom.children"),
+        headers=csrf_headers(client),
+    )
+    assert response.status_code == 422 and response.is_json
+    assert_clean(response.get_data(as_text=True))
+    assert "tv-boom.children" in caplog.text and "ValueError" in caplog.text
+    assert CLIENT_SECRET not in caplog.text
+
+
+def test_bad_requests_echo_nothing(app_with_secrets, caplog) -> None:  # type: ignore[no-untyped-def]
+    caplog.set_level(logging.DEBUG)
+    client = signed_in_client(app_with_secrets)
+    client.get("/cases")
+    headers = {**csrf_headers(client), "Content-Type": "application/json"}
+    bodies = [b"{not json", b'{"output": "' + SECRET_KEY.encode() + b'"}', b"[]", b"\xff\xfe"]
+    for body in bodies:
+        response = client.post("/_dash-update-component", data=body, headers=headers)
+        assert response.status_code == 400
+        assert_clean(response.get_data(as_text=True))
+    huge = client.post("/_dash-update-component", data=b"x" * (9 * 1024 * 1024), headers=headers)
+    assert huge.status_code == 413
+    for response in (client.get(f"/cases?token={SECRET_KEY}"), client.get("/%ff%fe"), client.get("/_dash-layout?x=%")):
+        assert response.status_code < 500
+        assert_clean(response.get_data(as_text=True))
+    for secret in SECRETS:
+        assert secret not in caplog.text
+
+
+def test_a_kiosk_token_in_an_access_log_is_redacted(secure_app, caplog) -> None:  # type: ignore[no-untyped-def]
+    token = kiosk.create_kiosk(secure_app.server.extensions["kpi"].engine, "log-test")
+    caplog.set_level(logging.INFO)
+    running = serve(secure_app)  # the real werkzeug server, which logs every request line
+    try:
+        response = requests.get(f"{running.url}/tv?kiosk={token}", allow_redirects=False, timeout=10)
+    finally:
+        running.stop()
+    assert response.status_code == 302
+    assert "/tv?kiosk=" in caplog.text  # the request line was logged ...
+    assert token not in caplog.text  # ... without the token
+
+
+# --- Chromium: the Dash pages satisfy the CSP -------------------------------------------------------------------
+
+
+def csp_violations(driver) -> list[str]:  # type: ignore[no-untyped-def]
+    entries = driver.get_log("browser")
+    return [e["message"] for e in entries if "Content Security Policy" in e["message"] or "Refused to" in e["message"]]
+
+
+@pytest.mark.browser
+def test_signed_in_pages_load_without_csp_violations(secure_app) -> None:  # type: ignore[no-untyped-def]
+    running = serve(secure_app)
+    driver = start_chromium()
+    try:
+        driver.get(running.url + "/healthz")  # a page of the origin, so the cookie can be set for it
+        driver.add_cookie({"name": "session", "value": signed_session_cookie(secure_app.server), "path": "/"})
+        for path in ("/cases", "/sales", "/redmine", "/status"):
+            driver.get(running.url + path)
+            wait_for(
+                lambda: driver.execute_script(
+                    "var c = document.getElementById('page-content'); return c && c.children.length > 0;"
+                ),
+                message=f"{path} rendered",
+            )
+            wait_for(lambda: driver.find_elements("css selector", "#sign-out"), message="the sign-out button")
+            violations = csp_violations(driver)
+            if violations:
+                screenshot(driver, f"csp{path.replace('/', '-')}")
+            assert violations == [], path
+            assert console_errors(driver) == [], path
+    finally:
+        driver.quit()
+        running.stop()
+
+
+@pytest.mark.browser
+def test_the_tv_on_a_kiosk_token_loads_without_refusals_or_csp_violations(secure_app) -> None:  # type: ignore[no-untyped-def]
+    token = kiosk.create_kiosk(secure_app.server.extensions["kpi"].engine, "browser-tv")
+    running = serve(secure_app)
+    driver = start_chromium(1920, 1080)
+    try:
+        driver.get(f"{running.url}/tv?kiosk={token}")
+        wait_for(lambda: driver.current_url == running.url + "/tv", message="the token moved out of the address")
+        wait_for(
+            lambda: driver.execute_script(
+                "var c = document.getElementById('page-content'); return c && c.children.length > 0;"
+            ),
+            message="/tv rendered",
+        )
+        assert driver.get_cookie(KIOSK_COOKIE)["httpOnly"] is True
+        assert csp_violations(driver) == []
+        assert console_errors(driver) == []  # no 401/403 from any callback the TV page makes
+    finally:
+        driver.quit()
+        running.stop()

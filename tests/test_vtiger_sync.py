@@ -1,0 +1,546 @@
+"""sync/vtiger_sync.py end to end: the real VtigerClient against the emulator, into SQLite and PostgreSQL (the
+`engine` fixture runs every test on both). Faults included: after each, no row lost or duplicated, the watermark
+not past uncommitted data, the failure in sync_runs, and the next run ends with exactly the emulator's records."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+import requests
+from pytest_httpserver import HTTPServer
+from sqlalchemy import Engine, Table, func, select
+
+from models.schema import cases, deal_stage_changes, deals, phone_calls, sync_runs, vtiger_users
+from settings import KpiRules, SalesRules, Settings, StageRule
+from sync.engine import RunRecord, SyncError, read_state
+from sync.vtiger import VtigerClient, parse_unix
+from sync.vtiger_emulator import VtigerEmulator
+from sync.vtiger_sync import sync_vtiger
+
+KEY = "acc3ss-k3y-for-tests"
+START = datetime(2026, 3, 2, 12, 0, 0)
+USERS = [
+    {"id": "19x1", "user_name": "admin@example.com", "first_name": "Ada", "last_name": "Admin", "email1": "a@x",
+     "status": "Active", "user_primary_group": "20x2", "time_zone": "UTC"},
+    {"id": "19x5", "user_name": "ann@example.com", "first_name": "Ann", "last_name": "Lee", "email1": "ann@x",
+     "status": "Active", "user_primary_group": "20x3", "time_zone": "UTC"},
+]  # fmt: skip
+CHICAGO_ADMIN = [{**USERS[0], "time_zone": "America/Chicago"}, USERS[1]]  # /me gives the API user's zone
+GROUPS = [{"id": "20x2", "groupname": "Support"}, {"id": "20x3", "groupname": "Sales"}]
+TABLES: dict[str, Table] = {"Cases": cases, "Potentials": deals, "PhoneCalls": phone_calls}
+
+
+class World:
+    """An emulator with a movable clock, record factories, and a way to sync it into the database."""
+
+    def __init__(self, engine: Engine, settings: Settings, **emulator_options: Any) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.now = START
+        options: dict[str, Any] = {"users": USERS, "groups": GROUPS, "username": "admin@example.com"}
+        options.update(access_key=KEY, clock=lambda: self.now)
+        options.update(emulator_options)
+        self.emulator = VtigerEmulator(**options)
+        self.client = self.make_client()
+        self.slept: list[float] = []
+
+    def make_client(self, key: str = KEY, session: requests.Session | None = None, **kwargs: Any) -> VtigerClient:
+        return VtigerClient(
+            self.emulator.base_url,
+            "admin@example.com",
+            key,
+            session=session or self.emulator.session(),
+            sleep=lambda seconds: self.slept.append(seconds),
+            **kwargs,
+        )
+
+    def tick(self, seconds: int = 60) -> datetime:
+        self.now += timedelta(seconds=seconds)
+        return self.now
+
+    def stamp(self, at: datetime | None = None) -> str:
+        return (at or self.now).strftime("%Y-%m-%d %H:%M:%S")
+
+    def prefix(self, module: str) -> str:
+        return self.emulator.prefixes[module]
+
+    def case(self, number: int, *, at: datetime | None = None, **fields: Any) -> dict[str, Any]:
+        record = {
+            "id": f"{self.prefix('Cases')}{number}", "case_no": f"CC{number}", "title": f"Case {number}",
+            "casestatus": "Open", "casepriority": "Low", "assigned_user_id": f"{self.prefix('Users')}5",
+            "group_id": f"{self.prefix('Groups')}2", "modifiedby": f"{self.prefix('Users')}1",
+            "createdtime": "2026-01-01 08:00:00", "modifiedtime": self.stamp(at), "time_spent": "1.5",
+            "sla_actual_closureon": "",
+        }  # fmt: skip
+        record.update(fields)
+        return self.emulator.put("Cases", record)
+
+    def deal(self, number: int, *, at: datetime | None = None, **fields: Any) -> dict[str, Any]:
+        record = {
+            "id": f"{self.prefix('Potentials')}{number}", "potential_no": f"POT{number}",
+            "potentialname": f"Deal {number}", "amount": "1000.00000000", "sales_stage": "Prospecting",
+            "pipeline": "Standard Sales Pipeline", "closingdate": "2026-06-30",
+            "assigned_user_id": f"{self.prefix('Users')}5", "modifiedby": f"{self.prefix('Users')}5",
+            "cf_potentials_qualifiedby": f"{self.prefix('Users')}1", "createdtime": "2026-01-01 08:00:00",
+            "modifiedtime": self.stamp(at), "cf_potentials_demoscheduledchangedat": "",
+            "cf_potentials_demogivenchangedat": "",
+        }  # fmt: skip
+        record.update(fields)
+        return self.emulator.put("Potentials", record)
+
+    def call(self, number: int, *, at: datetime | None = None, **fields: Any) -> dict[str, Any]:
+        record = {
+            "id": f"{self.prefix('PhoneCalls')}{number}", "callstatus": "completed", "direction": "outbound",
+            "starttime": "", "endtime": "", "totalduration": "60", "assigned_user_id": f"{self.prefix('Users')}5",
+            "modifiedby": f"{self.prefix('Users')}5", "customernumber": "+1555", "recordingurl": "",
+            "createdtime": self.stamp(at), "modifiedtime": self.stamp(at),
+        }  # fmt: skip
+        record.update(fields)
+        return self.emulator.put("PhoneCalls", record)
+
+    def populate(self, count: int = 30) -> None:
+        """`count` records per module, one per second, ending a minute before now."""
+        base = self.now - timedelta(seconds=count + 60)
+        for n in range(1, count + 1):
+            self.case(n, at=base + timedelta(seconds=n))
+            self.deal(n, at=base + timedelta(seconds=n))
+            self.call(n, at=base + timedelta(seconds=n))
+
+    def sync(self, **kwargs: Any) -> list[RunRecord]:
+        return sync_vtiger(self.engine, self.settings, client=kwargs.pop("client", self.client), **kwargs)
+
+    def sync_failing(self, **kwargs: Any) -> SyncError | Exception:
+        with pytest.raises(Exception) as failure:
+            self.sync(**kwargs)
+        return failure.value
+
+    # --- what the database holds --------------------------------------------------------------------------------
+
+    def rows(self, table: Table, *, live: bool = True) -> dict[str, dict[str, Any]]:
+        query = select(table)
+        if live:
+            query = query.where(table.c.deleted_at.is_(None))
+        with self.engine.connect() as conn:
+            return {row.source_id: dict(row._mapping) for row in conn.execute(query)}
+
+    def runs(self) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(select(sync_runs).order_by(sync_runs.c.id))]
+
+    def changes(self) -> list[dict[str, Any]]:
+        query = select(deal_stage_changes).order_by(deal_stage_changes.c.changed_at, deal_stage_changes.c.stage)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+    def assert_mirrors(self) -> None:
+        """The live rows are exactly the emulator's records: same ids, same modifiedtime, same raw record."""
+        for module, table in TABLES.items():
+            expected = {r["id"]: r for r in self.emulator.records(module)}
+            stored = self.rows(table)
+            assert set(stored) == set(expected), module
+            for ws_id, record in expected.items():
+                assert stored[ws_id]["raw"] == record, ws_id
+            with self.engine.connect() as conn:
+                total = conn.execute(select(func.count()).select_from(table)).scalar_one()
+                distinct = conn.execute(select(func.count(table.c.source_id.distinct()))).scalar_one()
+            assert total == distinct
+
+    def assert_watermark_safe(self, module: str) -> None:
+        """Every record at or before the stored watermark is committed: the watermark never runs ahead."""
+        watermark, _ = read_state(self.engine, "vtiger", module)
+        if not watermark:
+            return
+        stored = self.rows(TABLES[module], live=False)
+        for record in self.emulator.records(module):
+            if parse_unix(record["modifiedtime"]) <= int(watermark):
+                assert record["id"] in stored, f"{record['id']} is behind the watermark but not stored"
+
+
+@pytest.fixture
+def world(engine: Engine, settings_for: Callable[..., Settings]) -> World:
+    return World(engine, settings_for())
+
+
+def counts(runs: list[RunRecord]) -> dict[str, tuple[int, int, int]]:
+    totals: dict[str, tuple[int, int, int]] = {}
+    for run in runs:
+        i, u, d = totals.get(run.module, (0, 0, 0))
+        totals[run.module] = (i + run.inserted, u + run.updated, d + run.deleted)
+    return totals
+
+
+# --- the happy path -------------------------------------------------------------------------------------------------
+
+
+def test_a_first_sync_mirrors_vtiger_and_a_second_changes_nothing(world: World) -> None:
+    world.populate(30)
+    world.emulator.delete("Cases", "39x3", world.now - timedelta(seconds=5))
+    runs = world.sync()
+    assert [r.module for r in runs] == ["users", "Cases", "Potentials", "PhoneCalls"]
+    world.assert_mirrors()
+    assert counts(runs)["Cases"] == (29, 0, 0)  # 39x3 was deleted before it was ever seen: nothing to store
+    assert counts(runs)["users"] == (4, 0, 0)  # two users, two groups
+    assert all(run.requests > 0 for run in runs)
+    assert sum(run.requests for run in runs) == world.client.requests
+    assert [r["status"] for r in world.runs()] == ["success"] * 4
+
+    again = world.sync()
+    assert all((run.inserted, run.updated, run.deleted) == (0, 0, 0) for run in again), counts(again)
+    world.assert_mirrors()
+
+
+def test_names_and_groups_are_resolved(world: World) -> None:
+    world.case(1, assigned_user_id="20x3", group_id="")
+    world.deal(1)
+    world.call(1)
+    world.sync()
+    case = world.rows(cases)["39x1"]
+    assert (case["assignee_name"], case["group_name"], case["modified_by_name"]) == ("Sales", "Sales", "Ada Admin")
+    deal = world.rows(deals)["5x1"]
+    assert (deal["assignee_name"], deal["group_name"], deal["qualified_by_name"]) == ("Ann Lee", "Sales", "Ada Admin")
+    assert world.rows(phone_calls)["43x1"]["group_name"] == "Sales"
+
+
+def test_paging_past_100_rows_and_a_second_holding_more_than_100(world: World) -> None:
+    bulk = world.now - timedelta(hours=2)
+    for n in range(1, 131):
+        world.case(n, at=bulk)  # a bulk edit: 130 cases in one second
+    for n in range(131, 341):
+        world.case(n, at=world.now - timedelta(seconds=400 - n))
+    runs = world.sync()
+    assert counts(runs)["Cases"] == (340, 0, 0)
+    world.assert_mirrors()
+    sync_calls = [p for _m, endpoint, p in world.emulator.log if endpoint == "/sync" and p["elementType"] == "Cases"]
+    assert len(sync_calls) >= 4
+
+
+def test_changes_since_the_last_run_are_picked_up_including_a_late_commit_in_the_watermark_second(world: World) -> None:
+    world.populate(5)
+    world.sync()
+    watermark = int(read_state(world.engine, "vtiger", "Cases")[0])
+    # A record committed after the last call, but stamped in the watermark's own second (reference A.1).
+    late = datetime(1970, 1, 1) + timedelta(seconds=watermark)
+    world.case(99, at=late)
+    world.tick()
+    world.case(2, at=world.now, casestatus="Wait for Customer")
+    runs = world.sync()
+    assert counts(runs)["Cases"] == (1, 1, 0)
+    world.assert_mirrors()
+
+
+def test_deleted_records_are_marked_and_deal_history_with_them(world: World) -> None:
+    world.populate(5)
+    world.deal(9, sales_stage="Demo Scheduled", cf_potentials_demoscheduledchangedat="03-01-2026 10:00 AM")
+    world.sync()
+    world.tick()
+    world.emulator.delete("Cases", "39x2", world.now)
+    world.emulator.delete("Potentials", "5x9", world.now)
+    world.tick()
+    runs = world.sync()
+    assert counts(runs)["Cases"] == (0, 0, 1)
+    assert counts(runs)["Potentials"] == (0, 0, 1)
+    assert world.rows(cases, live=False)["39x2"]["deleted_at"] is not None
+    assert all(change["deleted_at"] is not None for change in world.changes() if change["deal_source_id"] == "5x9")
+    world.assert_mirrors()
+
+
+def test_picklists_and_the_id_prefix_are_kept_in_sync_state(world: World) -> None:
+    world.sync()
+    _, extra = read_state(world.engine, "vtiger", "Cases")
+    assert extra["idPrefix"] == "39x"
+    assert "Resolved" in extra["picklists"]["casestatus"]
+    assert extra["method"] == "sync"
+    _, extra = read_state(world.engine, "vtiger", "Potentials")
+    assert "Demo Scheduled" in extra["picklists"]["sales_stage"]
+
+
+def test_other_id_prefixes_work_everywhere(engine: Engine, settings_for: Callable[..., Settings]) -> None:
+    prefixes = {"Cases": "41x", "Potentials": "13x", "PhoneCalls": "60x", "Users": "29x", "Groups": "30x"}
+    users = [{**u, "id": "29x" + u["id"][3:], "user_primary_group": "30x" + u["user_primary_group"][3:]} for u in USERS]
+    groups = [{**g, "id": "30x" + g["id"][3:]} for g in GROUPS]
+    world = World(engine, settings_for(), id_prefixes=prefixes, users=users, groups=groups)
+    world.populate(3)
+    world.deal(7, assigned_user_id="30x3")
+    world.sync()
+    world.assert_mirrors()
+    assert read_state(engine, "vtiger", "Cases")[1]["idPrefix"] == "41x"
+    assert read_state(engine, "vtiger", "Potentials")[1]["idPrefix"] == "13x"
+    assert world.rows(cases)["41x1"]["assignee_name"] == "Ann Lee"
+    assert world.rows(deals)["13x7"]["assignee_name"] == "Sales"
+
+
+def test_the_sync_works_over_real_http(world: World, httpserver: HTTPServer) -> None:
+    world.populate(3)
+    base_url = world.emulator.serve(httpserver)
+    client = VtigerClient(base_url, "admin@example.com", KEY, sleep=lambda _s: None)
+    world.sync(client=client)
+    world.assert_mirrors()
+
+
+# --- users and groups -------------------------------------------------------------------------------------------
+
+
+def test_an_unknown_user_id_triggers_a_users_reread(world: World) -> None:
+    world.populate(2)
+    world.sync()
+    users_queries = sum(1 for _m, e, p in world.emulator.log if e == "/query" and "FROM Users" in p["query"])
+    world.emulator.users.append(
+        {"id": "19x9", "user_name": "new@example.com", "first_name": "Nia", "last_name": "New", "email1": "",
+         "status": "Active", "user_primary_group": "20x2", "time_zone": "UTC"}
+    )  # fmt: skip
+    world.tick()
+    world.case(50, assigned_user_id="19x9")
+    runs = world.sync()
+    assert [r.module for r in runs] == ["users", "Cases", "users", "Potentials", "PhoneCalls"]
+    assert world.rows(cases)["39x50"]["assignee_name"] == "Nia New"
+    assert "19x9" in _user_ids(world)
+    after = sum(1 for _m, e, p in world.emulator.log if e == "/query" and "FROM Users" in p["query"])
+    assert after == users_queries + 1
+    # Still unknown after the re-read (a purged user): no re-read on every page of the run.
+    world.tick()
+    world.case(51, assigned_user_id="19x404")
+    world.case(52, assigned_user_id="19x404")
+    runs = world.sync()
+    assert [r.module for r in runs].count("users") == 2
+    assert world.rows(cases)["39x51"]["assignee_id"] == "19x404"
+    assert world.rows(cases)["39x51"]["assignee_name"] == ""
+
+
+def _user_ids(world: World) -> set[str]:
+    with world.engine.connect() as conn:
+        return set(conn.scalars(select(vtiger_users.c.source_id)))
+
+
+# --- credentials and configuration -----------------------------------------------------------------------------------
+
+
+def test_a_bad_key_is_one_failed_run_with_a_clear_error(world: World) -> None:
+    world.populate(2)
+    error = world.sync_failing(client=world.make_client(key="not-the-key"))
+    assert isinstance(error, SyncError)
+    runs = world.runs()
+    assert len(runs) == 1
+    assert (runs[0]["module"], runs[0]["status"]) == ("users", "failed")
+    assert runs[0]["error"].startswith("VTiger rejected VTIGER_USERNAME/VTIGER_ACCESS_KEY (401")
+    assert "not-the-key" not in runs[0]["error"]
+    assert world.rows(cases) == {}
+
+
+def test_an_unknown_stage_in_the_config_fails_potentials_with_the_known_stages(
+    engine: Engine, settings_for: Callable[..., Settings]
+) -> None:
+    stages = (StageRule("Demo Booked", 5, "assignee", "cf_potentials_demobookedat"),)
+    settings = settings_for(kpi=KpiRules(sales=SalesRules(stages=stages)))
+    world = World(engine, settings)
+    world.populate(2)
+    error = world.sync_failing()
+    assert "Demo Booked" in str(error)
+    by_module = {r["module"]: r for r in world.runs()}
+    assert by_module["Potentials"]["status"] == "failed"
+    assert "'Demo Booked'" in by_module["Potentials"]["error"] and "Prospecting" in by_module["Potentials"]["error"]
+    assert by_module["Cases"]["status"] == by_module["PhoneCalls"]["status"] == "success"
+    assert world.rows(deals) == {}
+
+
+# --- cases and deals over time ------------------------------------------------------------------------------------
+
+
+def test_a_reopened_case_clears_its_resolution_time(world: World) -> None:
+    world.case(1)
+    world.sync()
+    resolved_at = world.tick()
+    world.case(1, casestatus="Resolved")
+    world.tick(3600)  # the sync sees it an hour later: the time is still the record's
+    world.sync()
+    assert world.rows(cases)["39x1"]["resolved_at"] == resolved_at
+    world.case(1, at=world.tick(), casestatus="Closed")
+    world.sync()
+    assert world.rows(cases)["39x1"]["resolved_at"] == resolved_at
+    world.case(1, at=world.tick(), casestatus="Open")
+    world.sync()
+    assert world.rows(cases)["39x1"]["resolved_at"] is None
+
+
+def test_pm_in_a_stage_field_is_parsed_in_the_users_time_zone(
+    engine: Engine, settings_for: Callable[..., Settings]
+) -> None:
+    world = World(engine, settings_for(), users=CHICAGO_ADMIN)
+    world.deal(1, sales_stage="Demo Scheduled", cf_potentials_demoscheduledchangedat="12-08-2020 03:27 PM")
+    world.sync()
+    [change] = world.changes()
+    assert change["changed_at"] == datetime(2020, 12, 8, 21, 27)
+    assert (change["stage"], change["origin"]) == ("Demo Scheduled", "field")
+    assert (change["assignee_name"], change["qualified_by_name"]) == ("Ann Lee", "Ada Admin")
+
+
+def test_the_configured_stage_time_zone_wins(engine: Engine, settings_for: Callable[..., Settings]) -> None:
+    settings = settings_for()
+    settings = replace(
+        settings, kpi=replace(settings.kpi, sales=replace(settings.kpi.sales, stage_time_zone="Asia/Tokyo"))
+    )
+    world = World(engine, settings, users=CHICAGO_ADMIN)
+    world.deal(1, sales_stage="Demo Scheduled", cf_potentials_demoscheduledchangedat="12-08-2020 03:27 PM")
+    world.sync()
+    assert world.changes()[0]["changed_at"] == datetime(2020, 12, 8, 6, 27)
+
+
+def test_observed_transitions_without_double_counting(world: World) -> None:
+    world.deal(1, sales_stage="Demo Scheduled", cf_potentials_demoscheduledchangedat="03-02-2026 11:00 AM")
+    world.sync()
+    # The workflow stamps Demo Given in the same edit: one change, from the field.
+    given_at = world.tick(600)
+    world.deal(1, sales_stage="Demo Given", cf_potentials_demoscheduledchangedat="03-02-2026 11:00 AM",
+               cf_potentials_demogivenchangedat=given_at.strftime("%m-%d-%Y %I:%M %p"))  # fmt: skip
+    world.sync()
+    # Pilot has no field stamped: the transition sync saw is recorded.
+    pilot_at = world.tick(600)
+    world.deal(1, sales_stage="Pilot", cf_potentials_demoscheduledchangedat="03-02-2026 11:00 AM",
+               cf_potentials_demogivenchangedat=given_at.strftime("%m-%d-%Y %I:%M %p"))  # fmt: skip
+    world.sync()
+    got = [(c["stage"], c["origin"], c["previous_stage"], c["changed_at"]) for c in world.changes()]
+    assert got == [
+        ("Demo Scheduled", "field", "", datetime(2026, 3, 2, 11, 0)),
+        ("Demo Given", "field", "", given_at),
+        ("Pilot", "observed", "Demo Given", pilot_at),
+    ]
+    again = world.sync()
+    assert counts(again)["Potentials"] == (0, 0, 0)
+    assert len(world.changes()) == 3
+
+
+def test_a_field_stamp_arriving_after_the_observed_change_replaces_it(world: World) -> None:
+    world.deal(1, sales_stage="Prospecting")
+    world.sync()
+    moved_at = world.tick(600)
+    world.deal(1, sales_stage="Demo Given")
+    world.sync()
+    assert [(c["stage"], c["origin"]) for c in world.changes()] == [("Demo Given", "observed")]
+    world.deal(1, at=world.tick(120), sales_stage="Demo Given",
+               cf_potentials_demogivenchangedat=moved_at.strftime("%m-%d-%Y %I:%M %p"))  # fmt: skip
+    world.sync()
+    assert [(c["stage"], c["origin"], c["changed_at"]) for c in world.changes()] == [("Demo Given", "field", moved_at)]
+
+
+# --- faults ---------------------------------------------------------------------------------------------------------
+
+FAULTS: dict[str, dict[str, Any]] = {
+    "500 persisting on page 3": {"status": 500, "times": 50},
+    "malformed JSON on page 3": {"status": 200, "body": b'{"success": true, "result": {"updated": ['},
+    "empty body on page 3": {"status": 200, "body": b""},
+    "success false on page 3": {"error": ("DATABASE_QUERY_ERROR", "Database error while performing operation")},
+    "timeouts on page 3": {"raise_exc": requests.ReadTimeout("read timed out"), "times": 50},
+    "the process crashing on page 3": {"raise_exc": RuntimeError("worker killed"), "times": 1},
+}
+
+
+@pytest.mark.parametrize("fault", list(FAULTS), ids=list(FAULTS))
+def test_a_failure_half_way_loses_nothing_and_the_next_run_recovers(world: World, fault: str) -> None:
+    for n in range(1, 351):  # 4 pages of /sync
+        world.case(n, at=world.now - timedelta(seconds=1000 - n))
+    world.populate(3)
+    world.emulator.inject(path="/sync", when=lambda _p, params: params["elementType"] == "Cases", after=2,
+                          **FAULTS[fault])  # fmt: skip
+    error = world.sync_failing()
+    runs = {r["module"]: r for r in world.runs()}
+    assert runs["Cases"]["status"] == "failed"
+    assert runs["Cases"]["error"]
+    assert runs["Cases"]["rows_inserted"] == 200  # pages 1 and 2 were committed
+    assert runs["Potentials"]["status"] == runs["PhoneCalls"]["status"] == "success"
+    assert str(error) in runs["Cases"]["error"] or "worker killed" in runs["Cases"]["error"]
+    assert len(world.rows(cases)) == 200
+    world.assert_watermark_safe("Cases")
+
+    world.emulator.clear_faults()
+    runs = world.sync()
+    assert counts(runs)["Cases"] == (150, 0, 0)
+    world.assert_mirrors()
+    assert counts(world.sync())["Cases"] == (0, 0, 0)
+
+
+def test_429_with_flood_control_headers_waits_and_the_run_succeeds(world: World) -> None:
+    world.populate(3)
+    reset = int(world.client.clock()) + 30
+    world.emulator.inject(status=429, path="/sync", headers={"X-FloodControl-Remaining": "0",
+                          "X-FloodControl-Reset": str(reset)})  # fmt: skip
+    world.sync()
+    world.assert_mirrors()
+    assert len(world.slept) == 1 and 0 < world.slept[0] <= 31
+    assert {r["status"] for r in world.runs()} == {"success"}
+
+
+def test_a_429_that_persists_fails_the_run_and_the_next_run_recovers(world: World) -> None:
+    world.populate(3)
+    world.emulator.inject(status=429, path="/sync", headers={"Retry-After": "1"}, times=100)
+    error = world.sync_failing()
+    assert "rate limit" in str(error)
+    assert world.rows(cases) == {}
+    world.emulator.clear_faults()
+    world.sync()
+    world.assert_mirrors()
+
+
+# --- the keyset fallback ------------------------------------------------------------------------------------------
+
+
+def test_a_non_admin_api_user_falls_back_to_the_keyset_query_and_says_so(
+    engine: Engine, settings_for: Callable[..., Settings]
+) -> None:
+    world = World(engine, settings_for(), admin=False)
+    bulk = world.now - timedelta(hours=1)
+    for n in range(1, 121):
+        world.case(n, at=bulk)
+    world.populate(3)
+    world.sync()
+    world.assert_mirrors()
+    watermark, extra = read_state(engine, "vtiger", "Cases")
+    assert extra["method"] == "query"
+    assert "/sync was refused" in extra["warning"] and "ACCESS_DENIED" in extra["warning"]
+    assert int(watermark) == max(parse_unix(r["modifiedtime"]) for r in world.emulator.records("Cases"))
+    world.tick()
+    world.case(2, at=world.now, casestatus="Closed")
+    runs = world.sync()
+    assert counts(runs)["Cases"] == (0, 1, 0)
+    world.assert_mirrors()
+
+
+def test_a_sync_endpoint_failing_from_the_start_falls_back_to_the_keyset_query(world: World) -> None:
+    world.populate(3)
+    world.emulator.inject(status=503, path="/sync", times=1000)
+    world.sync()
+    world.assert_mirrors()
+    assert read_state(world.engine, "vtiger", "PhoneCalls")[1]["method"] == "query"
+
+
+# --- full sync and reconciliation -----------------------------------------------------------------------------------
+
+
+def test_a_full_sync_finds_records_purged_from_the_recycle_bin(world: World) -> None:
+    world.populate(5)
+    world.sync()
+    world.emulator.purge("Cases", "39x4")  # gone without ever being listed in `deleted`
+    world.emulator.purge("Potentials", "5x1")
+    assert counts(world.sync())["Cases"] == (0, 0, 0)
+    runs = world.sync(full=True)
+    assert counts(runs)["Cases"] == (0, 0, 1)
+    assert counts(runs)["Potentials"] == (0, 0, 1)
+    world.assert_mirrors()
+    assert "reconciled_at" in read_state(world.engine, "vtiger", "Cases")[1]
+
+
+def test_the_lock_is_refreshed_between_pages(world: World) -> None:
+    for n in range(1, 251):
+        world.case(n, at=world.now - timedelta(seconds=1000 - n))
+
+    class Lock:
+        refreshed = 0
+
+        def refresh(self) -> None:
+            self.refreshed += 1
+
+    lock = Lock()
+    world.sync(lock=lock)  # type: ignore[arg-type]
+    assert lock.refreshed >= 3 + 2  # three Cases pages, at least one page for each other module

@@ -1,0 +1,207 @@
+"""Everything /cases shows for a date and group, as plain data: `build_cases_view(...) -> CasesView`.
+
+Used by callbacks/cases.py (the page), exports.py (/export/cases.csv) and the TV (today's figures):
+
+    view = build_cases_view(engine, settings, day, group="Support", window="week", today=today)
+    view.windows["day"].figures.created          # the "Created" card of the day window
+    view.windows["week"].previous_figures         # the same figures for the previous week
+    view.windows["month"].leaderboard             # [(assignee, resolved), ...]
+    view.open_total, view.open_by_group, view.open_by_assignee, view.open_by_status
+    view.cumulative["created"]                    # DataFrame: day of month x (this month, 3 previous)
+    view.history                                  # created / resolved per month, all history
+    window_rows(view, "worked")                   # the table rows behind a card of the selected window
+    case_rows(engine, settings, day, "week", "resolved", group)   # the same rows read on their own (exports)
+
+Reads are window-bounded: one range read of the rows touching the span of all windows and their previous
+windows (`span_for`: previous month to this month, stretched when a week crosses a month boundary);
+open-now figures are SQL counts; the charts are SQL counts per local day / month. Pass `charts=False` (the TV)
+to skip the chart queries. Must not import Dash, Flask or sync/.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+
+import pandas as pd
+from sqlalchemy import Engine
+
+from metrics import cases as case_metrics
+from metrics.series import comparison_months, cumulative_by_day_of_month, monthly_history
+from metrics.windows import WINDOW_KINDS, Window, WindowKind, next_month_start, previous_window, window_for
+from models import case_reads
+from settings import Settings
+
+
+@dataclass(frozen=True)
+class CaseWindow:
+    """One window column of the page: its figures, the previous window's, and the resolved leaderboard."""
+
+    window: Window
+    previous: Window
+    figures: case_metrics.CaseFigures
+    previous_figures: case_metrics.CaseFigures
+    leaderboard: list[tuple[str, int]]
+
+
+@dataclass(frozen=True)
+class CasesView:
+    day: date
+    group: str
+    selected: WindowKind
+    tz_name: str
+    windows: dict[WindowKind, CaseWindow]
+    frame: pd.DataFrame = field(repr=False)  # the rows touching span_for(day)
+    open_total: int = 0
+    open_by_group: list[tuple[str, int]] = field(default_factory=list)
+    open_by_assignee: list[tuple[str, int]] = field(default_factory=list)
+    open_by_status: list[tuple[str, int]] = field(default_factory=list)
+    cumulative: dict[str, pd.DataFrame] = field(default_factory=dict)  # "created" / "resolved"
+    history: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    @property
+    def selected_window(self) -> CaseWindow:
+        return self.windows[self.selected]
+
+
+def span_for(day: date, tz_name: str) -> tuple[datetime, datetime]:
+    """[start, end) covering every window of `day` and every previous window: from the previous month's (or
+    previous week's) start to the month's (or week's: a week can run into the next month) end."""
+    windows = [window_for(day, kind, tz_name) for kind in WINDOW_KINDS]
+    windows += [previous_window(window) for window in windows]
+    return min(window.start for window in windows), max(window.end for window in windows)
+
+
+def build_cases_view(
+    engine: Engine,
+    settings: Settings,
+    day: date,
+    *,
+    group: str = "",
+    window: WindowKind = "day",
+    today: date | None = None,
+    charts: bool = True,
+) -> CasesView:
+    rules, tz_name = settings.kpi.cases, settings.timezone
+    frame = case_reads.cases_touching(engine, *span_for(day, tz_name), group)
+    windows = {}
+    for kind in WINDOW_KINDS:
+        current = window_for(day, kind, tz_name)
+        before = previous_window(current)
+        windows[kind] = CaseWindow(
+            window=current,
+            previous=before,
+            figures=case_metrics.figures(frame, current, rules),
+            previous_figures=case_metrics.figures(frame, before, rules),
+            leaderboard=case_metrics.resolved_leaderboard(frame, current, rules),
+        )
+    by_assignee = case_reads.open_counts(engine, rules, "assignee_name", group)
+    view = CasesView(
+        day=day,
+        group=group,
+        selected=window,
+        tz_name=tz_name,
+        windows=windows,
+        frame=frame,
+        open_total=sum(count for _, count in by_assignee),
+        open_by_group=[] if group else case_reads.open_counts(engine, rules, "group_name"),
+        open_by_assignee=by_assignee,
+        open_by_status=case_reads.open_counts(engine, rules, "status", group),
+    )
+    if not charts:
+        return view
+    through = today or day
+    months = comparison_months(day)
+    last_day = next_month_start(months[0]) - pd.Timedelta(days=1)
+    daily = case_reads.daily_counts(engine, rules, months[-1], last_day, tz_name, group)
+    monthly = case_reads.monthly_counts(engine, rules, max(through, day), tz_name, group)
+    cumulative = {
+        name: cumulative_by_day_of_month(daily[name], months, through=through) for name in ("created", "resolved")
+    }
+    return replace(view, cumulative=cumulative, history=monthly_history(monthly["created"], monthly["resolved"]))
+
+
+# --- rows behind the numbers ---------------------------------------------------------------------------------
+
+ROW_COLUMNS = (
+    "id",
+    "case_no",
+    "link",
+    "title",
+    "status",
+    "priority",
+    "group",
+    "assignee",
+    "modified_by",
+    "created",
+    "modified",
+    "resolved",
+    "time_spent_hours",
+    "in_window",
+)
+
+
+def group_choices(engine: Engine) -> list[str]:
+    """The groups the selector offers (groups that have cases)."""
+    return case_reads.group_names(engine)
+
+
+def window_rows(engine: Engine, settings: Settings, view: CasesView, kpi: str) -> pd.DataFrame:
+    """Rows of the selected window behind a card (created, resolved, worked), or the open cases now."""
+    window = view.selected_window.window
+    if kpi == "open":
+        frame = case_reads.open_cases(engine, settings.kpi.cases, view.group)
+        return describe_rows(frame, window, settings, in_window=False)
+    return describe_rows(case_metrics.kpi_rows(view.frame, kpi, window, settings.kpi.cases), window, settings)
+
+
+def case_rows(
+    engine: Engine, settings: Settings, day: date, window_kind: WindowKind, kpi: str, group: str = ""
+) -> pd.DataFrame:
+    """The rows behind one figure, read on their own (only that window's rows, or the open cases)."""
+    window = window_for(day, window_kind, settings.timezone)
+    if kpi == "open":
+        frame = case_reads.open_cases(engine, settings.kpi.cases, group)
+        return describe_rows(frame, window, settings, in_window=False)
+    frame = case_reads.cases_touching(engine, window.start, window.end, group)
+    return describe_rows(case_metrics.kpi_rows(frame, kpi, window, settings.kpi.cases), window, settings)
+
+
+def describe_rows(frame: pd.DataFrame, window: Window, settings: Settings, *, in_window: bool = True) -> pd.DataFrame:
+    """Case rows as people read them: local times (TIMEZONE), the VTiger link, why the row is in the window."""
+    tz_name = settings.timezone
+    frame = frame.sort_values(["updated_at", "id"], ascending=[False, False], na_position="last")
+    vtiger = settings.vtiger
+    rows = pd.DataFrame(
+        {
+            "id": frame["id"].astype("int64"),
+            "case_no": frame["case_no"].fillna("").astype(str),
+            "link": [vtiger.record_link("Cases", str(sid)) if vtiger else "" for sid in frame["source_id"]],
+            "title": frame["title"].fillna(""),
+            "status": frame["status"].fillna(""),
+            "priority": frame["priority"].fillna(""),
+            "group": frame["group_name"].fillna(""),
+            "assignee": frame["assignee_name"].fillna(""),
+            "modified_by": frame["modified_by_name"].fillna(""),
+            "created": local_text(frame["created_at"], tz_name),
+            "modified": local_text(frame["updated_at"], tz_name),
+            "resolved": local_text(frame["resolved_at"], tz_name),
+            "time_spent_hours": frame["time_spent_hours"],
+            "in_window": (
+                case_metrics.row_kinds(frame, window, settings.kpi.cases)
+                if in_window
+                else pd.Series("Open", index=frame.index, dtype="object")
+            ),
+        },
+        columns=list(ROW_COLUMNS),
+    )
+    return rows.reset_index(drop=True)
+
+
+def local_text(timestamps: pd.Series, tz_name: str) -> pd.Series:
+    """Naive-UTC timestamps as "YYYY-MM-DD HH:MM" in TIMEZONE ("" when missing)."""
+    values = pd.to_datetime(timestamps)
+    if values.empty:
+        return pd.Series([], dtype="object", index=timestamps.index)
+    local = values.dt.tz_localize("UTC").dt.tz_convert(tz_name)
+    return local.dt.strftime("%Y-%m-%d %H:%M").fillna("")

@@ -1,0 +1,203 @@
+"""The sales view builder: what /sales, /export/sales.csv and the TV show for a date, window(s) and group.
+
+    build_sales_view(engine, settings, day, group="", window="day", today=None) -> metrics.sales.SalesView
+    build_sales_views(engine, settings, day, group="", kinds=("day", "week", "month")) -> {kind: SalesView}
+    sales_export(engine, settings, query, today) -> (filename, DataFrame)
+
+A SalesView holds the leaderboard (`leaderboard`: person, points, "Phone calls" and one count per configured
+stage, highest points first, zero-point people of the group included), the goal (`goal.total`, `goal.so_far`,
+business days, holidays), the scored stage changes and calls behind the window (with `link` to VTiger), the
+open pipeline per owner and the score key. `group` "" means the configured sales groups (kpi.toml
+sales.groups), or everyone when none are configured. Several windows are read with ONE query per table over
+the span they cover, then scored window by window.
+
+Must not import Dash, Flask or sync/.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date
+from typing import Literal
+
+import pandas as pd
+from sqlalchemy import Engine
+
+from metrics.sales import PHONE_CALLS, SalesView, sales_view
+from metrics.windows import WINDOW_KINDS, WindowKind, today_in, window_for
+from models.sales import (
+    effective_groups,
+    read_open_deals,
+    read_open_pipeline,
+    read_roster,
+    read_stage_history,
+    read_window_calls,
+    read_window_stage_changes,
+    sales_group_names,
+)
+from settings import SalesRules, Settings
+from views.page_state import parse_page_query
+
+ExportKind = Literal["points", "calls", "stage_changes", "pipeline"]
+EXPORT_KINDS: tuple[ExportKind, ...] = ("points", "calls", "stage_changes", "pipeline")
+
+
+def credit_fields(rules: SalesRules) -> list[str]:
+    """Deal fields, other than the assignee and the qualifier copied onto each change, that stages credit."""
+    return sorted({rule.credit for rule in rules.stages} - {"assignee", "qualified_by", rules.qualified_by_field})
+
+
+def build_sales_views(
+    engine: Engine,
+    settings: Settings,
+    day: date,
+    group: str = "",
+    kinds: Sequence[WindowKind] = WINDOW_KINDS,
+    *,
+    today: date | None = None,
+) -> dict[WindowKind, SalesView]:
+    """Score the windows of `kinds` around `day` for `group` from one read of the span they cover."""
+    rules = settings.kpi.sales
+    windows = {kind: window_for(day, kind, settings.timezone) for kind in kinds}
+    start = min(window.start for window in windows.values())
+    end = max(window.end for window in windows.values())
+    groups = effective_groups(rules, group)
+    with engine.connect() as conn:
+        calls = read_window_calls(conn, start, end)
+        changes = read_window_stage_changes(conn, start, end, credit_fields(rules))
+        history = read_stage_history(conn, changes["deal_source_id"])
+        roster = read_roster(conn, groups)
+        pipeline = read_open_pipeline(conn, rules)
+    calls["link"] = [_link(settings, "PhoneCalls", source_id) for source_id in calls["source_id"]]
+    changes["link"] = [_link(settings, "Potentials", source_id) for source_id in changes["deal_source_id"]]
+    today = today or today_in(settings.timezone)
+    return {
+        kind: sales_view(
+            window=window,
+            rules=rules,
+            today=today,
+            calls=calls,
+            changes=changes,
+            history=history,
+            roster=roster,
+            pipeline=pipeline,
+            groups=groups,
+        )
+        for kind, window in windows.items()
+    }
+
+
+def build_sales_view(
+    engine: Engine,
+    settings: Settings,
+    day: date,
+    group: str = "",
+    window: WindowKind = "day",
+    *,
+    today: date | None = None,
+) -> SalesView:
+    """One window's view (the TV calls this with today's date and "day")."""
+    return build_sales_views(engine, settings, day, group, (window,), today=today)[window]
+
+
+# --- the rows behind the figures ------------------------------------------------------------------------------
+
+
+def points_rows(view: SalesView) -> pd.DataFrame:
+    """One row per person: total points, the goal and the breakdown (calls and each stage's counted entries)."""
+    board = view.leaderboard.copy()
+    board.insert(2, "goal", view.goal.total)
+    board.insert(3, "goal_so_far", view.goal.so_far)
+    return board.rename(columns={"points": "total_points", PHONE_CALLS: "phone_calls"})
+
+
+def calls_rows(view: SalesView) -> pd.DataFrame:
+    """The window's calls, one row each, oldest first."""
+    calls = view.calls
+    return pd.DataFrame(
+        {
+            "started_at": _local_text(calls["started_local"]),
+            "started_at_utc": _utc_text(calls["started_at"]),
+            "person": calls["assignee_name"],
+            "status": calls["status"],
+            "direction": calls["direction"],
+            "duration_seconds": calls["duration_seconds"],
+            "customer_number": calls["customer_number"],
+            "counted": calls["counted"],
+            "points": calls["points"],
+            "group": calls["group_name"],
+            "call_id": calls["source_id"],
+            "link": calls["link"] if "link" in calls else "",
+            "recording_url": calls["recording_url"],
+        }
+    )
+
+
+def stage_change_rows(view: SalesView) -> pd.DataFrame:
+    """The window's stage passages, one row each, oldest first."""
+    changes = view.stage_changes
+    return pd.DataFrame(
+        {
+            "changed_at": _local_text(changes["changed_local"]),
+            "changed_at_utc": _utc_text(changes["changed_at"]),
+            "deal_no": changes["deal_no"],
+            "deal_name": changes["deal_name"],
+            "stage": changes["stage"],
+            "previous_stage": changes["previous_stage"],
+            "credited_to": changes["person"],
+            "points": changes["points"],
+            "counted": changes["counted"],
+            "note": changes["note"],
+            "origin": changes["origin"],
+            "assignee": changes["assignee_name"],
+            "qualified_by": changes["qualified_by_name"],
+            "group": changes["group_name"],
+            "deal_id": changes["deal_source_id"],
+            "link": changes["link"] if "link" in changes else "",
+        }
+    )
+
+
+def open_deal_rows(engine: Engine, settings: Settings, group: str = "") -> pd.DataFrame:
+    """The open deals behind the pipeline chart (not windowed: the pipeline is as it stands now)."""
+    rules = settings.kpi.sales
+    with engine.connect() as conn:
+        deals = read_open_deals(conn, rules, effective_groups(rules, group))
+    deals["link"] = [_link(settings, "Potentials", source_id) for source_id in deals["source_id"]]
+    return deals.rename(columns={"source_id": "deal_id", "name": "deal_name", "assignee_name": "owner"})
+
+
+def sales_export(
+    engine: Engine, settings: Settings, query: Mapping[str, str], today: date | None = None
+) -> tuple[str, pd.DataFrame]:
+    """(file name, rows) for /export/sales.csv?date=&window=&kpi=points|calls|stage_changes|pipeline&group=.
+
+    The URL is read like the page's (a bad date or group falls back to the default); an unknown kpi raises
+    ValueError naming the known ones."""
+    kpi = (query.get("kpi") or "points").strip()
+    if kpi not in EXPORT_KINDS:
+        raise ValueError(f"kpi must be one of {', '.join(EXPORT_KINDS)} (got {kpi!r})")
+    today = today or today_in(settings.timezone)
+    state = parse_page_query(query, today, sales_group_names(engine, settings.kpi.sales))
+    suffix = f"-{state.selector}" if state.selector else ""
+    if kpi == "pipeline":
+        return f"sales-pipeline-{today.isoformat()}{suffix}.csv", open_deal_rows(engine, settings, state.selector)
+    view = build_sales_view(engine, settings, state.day, state.selector, state.window, today=today)
+    rows = {"points": points_rows, "calls": calls_rows, "stage_changes": stage_change_rows}[kpi](view)
+    return f"sales-{kpi}-{state.window}-{state.day.isoformat()}{suffix}.csv", rows
+
+
+# --- helpers ----------------------------------------------------------------------------------------------------
+
+
+def _link(settings: Settings, module: str, source_id: str) -> str:
+    return settings.vtiger.record_link(module, source_id) if settings.vtiger else ""
+
+
+def _local_text(series: pd.Series) -> pd.Series:
+    return series.dt.strftime("%Y-%m-%d %H:%M") if len(series) else series.astype("object")
+
+
+def _utc_text(series: pd.Series) -> pd.Series:
+    return series.dt.strftime("%Y-%m-%dT%H:%M:%SZ") if len(series) else series.astype("object")
+
