@@ -306,7 +306,10 @@ def _refuse_bad_csrf_token() -> Response | None:
     if sent is None and request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
         sent = request.form.get(CSRF_FORM_FIELD)
     expected = session.get("csrf")
-    if not isinstance(sent, str) or not isinstance(expected, str) or not hmac.compare_digest(sent, expected):
+    if not isinstance(sent, str) or not isinstance(expected, str):
+        return _json_refusal(403, "CSRF token missing or wrong: reload the page")
+    # As bytes: compare_digest refuses non-ASCII str, and a header may carry anything.
+    if not hmac.compare_digest(sent.encode("utf-8", "surrogateescape"), expected.encode("utf-8")):
         return _json_refusal(403, "CSRF token missing or wrong: reload the page")
     return None
 

@@ -40,7 +40,8 @@ def one_line(exc: BaseException) -> str:
     and a link on later lines, which would turn the one line into a screenful."""
     from sync.engine import describe_error
 
-    lines = describe_error(exc).splitlines()
+    # ValueError (ConfigError included) and SyncError carry messages written for users: no type name needed.
+    lines = (str(exc) if isinstance(exc, ValueError) else describe_error(exc)).splitlines()
     text = lines[0] if lines else type(exc).__name__
     if "no such table" in text or ("relation" in text and "does not exist" in text):
         text += " (run `flask --app app:server db upgrade` first)"

@@ -3,6 +3,7 @@
  *
  * kpiControls.refreshPrefs: keeps the auto-refresh switch and minutes in step with a localStorage dcc.Store,
  *   so the browser remembers the choice, and sets the refresh Interval (minutes clamped to 1..60).
+ * kpiControls.stepDate: previous / next day on the date picker, in the browser (no server round trip).
  * kpiControls.countdown: notes when the next refresh is due; a one-second timer below writes the visible
  *   countdown ("next in 4:59") into every element with a data-countdown attribute, without a server call.
  */
@@ -58,6 +59,26 @@
     ];
   }
 
+  // Previous / next day: move the picker's ISO date by one day, never past its max_date_allowed (today).
+  function stepDate(prevClicks, nextClicks, current, maxDate) {
+    var triggered = triggeredIds();
+    var step = triggered.some(function (propId) {
+      return /-prev\.n_clicks$/.test(propId);
+    })
+      ? -1
+      : 1;
+    var match = /^(\d{4})-(\d{2})-(\d{2})/.exec(current || "");
+    if (!match) {
+      return window.dash_clientside.no_update;
+    }
+    var moved = new Date(Date.UTC(+match[1], +match[2] - 1, +match[3] + step));
+    var iso = moved.toISOString().slice(0, 10);
+    if (maxDate && iso > String(maxDate).slice(0, 10)) {
+      return window.dash_clientside.no_update;
+    }
+    return iso;
+  }
+
   function countdown(nIntervals, interval, disabled, elementId) {
     deadlines[elementId] = { due: Date.now() + (interval || 0), off: Boolean(disabled) };
     render();
@@ -91,6 +112,6 @@
 
   window.setInterval(render, 1000);
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
-    kpiControls: { refreshPrefs: refreshPrefs, countdown: countdown },
+    kpiControls: { refreshPrefs: refreshPrefs, countdown: countdown, stepDate: stepDate },
   });
 })();

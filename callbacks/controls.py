@@ -2,12 +2,14 @@
 
 `register_controls(app, prefix=..., path=..., outputs=..., render=...)` registers, for one page:
 
-1. The page's ONE main callback. Its inputs are the URL query, the date buttons and picker, the window and
+1. The page's ONE main callback. Its inputs are the URL query, the "today" button, the date picker, the window and
    selector, the auto-refresh tick, the midnight clock and any `extra_inputs` of the page; its outputs are the
    URL query and the controls (so they always agree) followed by the page's own `outputs`. It resolves a
    `views.page_state.PageState` and calls `render(state, trigger)`, which returns the values for `outputs`
    (use `dash.no_update` for parts a trigger does not change). One date click is one round trip.
-2. The auto-refresh preferences (switch + minutes, saved in localStorage) and the countdown: clientside, in
+2. The midnight check: a slow Interval asks the server for today's date in TIMEZONE and stores it
+   (`<prefix>-today-date`) only when it changed, which re-renders a page that follows today.
+3. The auto-refresh preferences (switch + minutes, saved in localStorage) and the countdown: clientside, in
    assets/refresh.js, so no server round trip per second.
 
 URL rules: each page has its own dcc.Location (`<prefix>-url`), and the shell routes on the path only, so a
@@ -33,7 +35,7 @@ from layouts.controls import control_id, current_now
 from layouts.pages import page_for
 from metrics.windows import WINDOW_KINDS
 from runtime import current_runtime
-from views.page_state import PageState, local_today, parse_date, parse_page_query, step_day
+from views.page_state import PageState, local_today, parse_date, parse_page_query
 
 
 @dataclass(frozen=True)
@@ -78,11 +80,7 @@ def resolve_state(
         state = replace(state, window=window_value)
     if selector_value is not None:
         state = replace(state, selector=selector_value if selector_value in selectors else "")
-    if control_id(prefix, "prev") in ids:
-        state = step_day(state, -1)
-    elif control_id(prefix, "next") in ids:
-        state = step_day(state, +1)
-    elif control_id(prefix, "today") in ids:
+    if control_id(prefix, "today") in ids:
         state = state.moved_to(today, follow_today=True)
     elif control_id(prefix, "date") in ids and date_value:
         try:
@@ -93,7 +91,7 @@ def resolve_state(
             state = state.moved_to(min(picked, today))
     elif control_id(prefix, "refresh") in ids:
         kind = "refresh"
-    elif control_id(prefix, "clock") in ids:
+    elif control_id(prefix, "today-date") in ids:
         kind = "clock"
     elif not ids & {control_id(prefix, name) for name in ("window", "selector")}:
         kind = "extra"
@@ -129,20 +127,18 @@ def register_controls(
         Output(cid("rendered"), "data"),
         *outputs,
         Input(cid("url"), "search"),
-        Input(cid("prev"), "n_clicks"),
-        Input(cid("next"), "n_clicks"),
         Input(cid("today"), "n_clicks"),
         Input(cid("date"), "date"),
         Input(cid("window"), "value"),
         Input(cid("selector"), "value"),
         Input(cid("refresh"), "n_intervals"),
-        Input(cid("clock"), "n_intervals"),
+        Input(cid("today-date"), "data"),
         *extra_inputs,
         State(cid("selector"), "options"),
         State(cid("url"), "pathname"),
         State(cid("rendered"), "data"),
     )
-    def update_page(search, _prev, _next, _today, date_value, window_value, selector_value, _tick, _clock, *rest):  # type: ignore[no-untyped-def]
+    def update_page(search, _today, date_value, window_value, selector_value, _tick, _clock, *rest):  # type: ignore[no-untyped-def]
         extras_values, (options, pathname, rendered) = rest[: len(extra_ids)], rest[len(extra_ids) :]
         shown = page_for(pathname)
         if shown is None or shown.path != path:
@@ -190,6 +186,31 @@ def register_controls(
         ]
         return controls + page_values
 
+    @app.callback(
+        Output(cid("today-date"), "data"),
+        Input(cid("clock"), "n_intervals"),
+        State(cid("today-date"), "data"),
+        prevent_initial_call=True,
+    )
+    def roll_over(_ticks, shown):  # type: ignore[no-untyped-def]
+        """A cheap tick: only when the date in TIMEZONE changes does the main callback run again. Kept apart from
+        the main callback so frequent ticks never supersede a slow render."""
+        today = local_today(current_runtime().settings.timezone, current_now()).isoformat()
+        if today == shown:
+            raise PreventUpdate
+        return today
+
+    # Previous / next move the picker in the browser at once; the picker's change is what the main callback
+    # renders. Quick repeated clicks therefore add up (3 clicks = 3 days) and cost one render, not three.
+    app.clientside_callback(
+        ClientsideFunction(namespace="kpiControls", function_name="stepDate"),
+        Output(cid("date"), "date", allow_duplicate=True),
+        Input(cid("prev"), "n_clicks"),
+        Input(cid("next"), "n_clicks"),
+        State(cid("date"), "date"),
+        State(cid("date"), "max_date_allowed"),
+        prevent_initial_call=True,
+    )
     app.clientside_callback(
         ClientsideFunction(namespace="kpiControls", function_name="refreshPrefs"),
         Output(cid("refresh-on"), "value"),

@@ -153,7 +153,7 @@ def register(app: dash.Dash) -> None:
             slide.title,
             slide.selector or everyone,
             f"{day:%A} {day.day} {day:%B %Y}",
-            panel,
+            tv_layout.slide_frame(panel, entering=not shown or shown[0] != index),
             banner_children,
             banner_class,
             tv_layout.sync_line(sync_text, freshness.level),

@@ -89,7 +89,7 @@ def change_text(current: float | None, previous: float | None, *, percent: bool 
     delta = current - previous
     unit = " pts" if percent else ""
     if abs(delta) < 1e-9:
-        return ("= same as before", "same")
+        return ("= same", "same")
     arrow = "▲" if delta > 0 else "▼"
     amount = math.floor(abs(delta) + 1e-9) if percent else abs(delta)
     return (f"{arrow} {format_number(amount)}{unit}", "up" if delta > 0 else "down")

@@ -9,7 +9,7 @@ registers the matching callbacks with the same prefix (`register_controls(app, p
     <prefix>-selector                          group or project ("" = all)
     <prefix>-refresh-on / -refresh-minutes     auto refresh, remembered in <prefix>-refresh-prefs (localStorage)
     <prefix>-refresh / -countdown              the refresh Interval and its visible countdown (assets/refresh.js)
-    <prefix>-clock                             a slow Interval that lets "today" roll over at midnight
+    <prefix>-clock / -today-date               a slow Interval and today's date: "today" rolls over at midnight
     <prefix>-notice                            what was wrong with the URL, if anything
     <prefix>-url / -rendered                   the page's own Location, and the query last rendered
 
@@ -209,6 +209,7 @@ def control_bar(
             ),
             html.Div(notice(state.notices), id=control_id(prefix, "notice")),
             dcc.Interval(id=control_id(prefix, "clock"), interval=timing.clock_ms, n_intervals=0),
+            dcc.Store(id=control_id(prefix, "today-date"), data=state.today.isoformat()),
             # The page's own view of the address bar ("callback-nav": writing it pushes a history entry without
             # a reload), and the query last rendered, so the Location echoing our own write costs nothing.
             dcc.Location(id=control_id(prefix, "url"), refresh="callback-nav"),

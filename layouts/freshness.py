@@ -29,7 +29,7 @@ class Freshness:
     level: Level
     as_of: datetime | None  # naive UTC: the oldest "last success" among the modules, i.e. what the data covers
     newest_success: datetime | None  # naive UTC: the most recent success of any module
-    problems: tuple[str, ...]  # one sentence per stale or failing module
+    problems: tuple[str, ...]  # one sentence per problem of a source (failed modules, stale data)
     threshold: timedelta
 
     @property
@@ -48,17 +48,22 @@ def assess_freshness(
         return Freshness("never", None, None, ("No sync has completed successfully yet.",), threshold)
     problems: list[str] = []
     failed = stale = False
-    for item in modules:
-        name = f"{item.source} {item.module}"
-        if item.failing and item.last_finished is not None:
+    for source in sorted({item.source for item in modules}):
+        mine = [item for item in modules if item.source == source]
+        failing = [item for item in mine if item.failing and item.last_finished is not None]
+        if failing:
             failed = True
-            problems.append(f"{name}: the last sync failed ({_first_line(item.last_finished.error)}).")
-        if item.last_success_at is None:
+            names = ", ".join(item.module for item in failing)
+            error = _first_line(failing[0].last_finished.error)  # type: ignore[union-attr]
+            problems.append(f"{source}: the last sync of {names} failed ({error}).")
+        never = [item.module for item in mine if item.last_success_at is None]
+        if never:
             stale = True
-            problems.append(f"{name}: never synced successfully.")
-        elif now - item.last_success_at > threshold:
+            problems.append(f"{source}: {', '.join(never)} never synced successfully.")
+        oldest = min((item.last_success_at for item in mine if item.last_success_at is not None), default=None)
+        if oldest is not None and now - oldest > threshold:
             stale = True
-            problems.append(f"{name}: last success {_ago(now - item.last_success_at)} ago.")
+            problems.append(f"{source}: last success {_ago(now - oldest)} ago.")
     level: Level = "failed" if failed else "stale" if stale else "fresh"
     return Freshness(level, min(successes), max(successes), tuple(problems), threshold)
 

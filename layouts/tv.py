@@ -195,13 +195,14 @@ def parse_tv_query(
 def layout(query: Mapping[str, str]) -> html.Div:
     """Read the settings and known names, then render the frame (callbacks/tv.py fills it)."""
     from models.db import utcnow
-    from models.queries import redmine_project_names, vtiger_group_names
+    from models.queries import vtiger_group_names
     from runtime import current_runtime
+    from views.redmine import project_choices
 
     runtime = current_runtime()
     settings = runtime.settings
     groups = vtiger_group_names(runtime.engine) if query.get("group") or ":" in query.get("pages", "") else []
-    projects = redmine_project_names(runtime.engine) if query.get("project") or ":" in query.get("pages", "") else []
+    projects = project_choices(runtime.engine) if query.get("project") or ":" in query.get("pages", "") else []
     config = parse_tv_query(
         query,
         tz_name=settings.timezone,
@@ -281,6 +282,11 @@ def banner(headline: str, detail: str) -> list[html.Span]:
 
 def sync_line(text: str, level: str) -> list[html.Span]:
     return [html.Span(className=f"tv-sync-dot tv-sync-{level}"), html.Span(text)]
+
+
+def slide_frame(panel: Any, entering: bool) -> html.Div:
+    """The slide in a frame that fades it in when the rotation brings it, and not when only its data changed."""
+    return html.Div(panel, className="tv-frame tv-entering" if entering else "tv-frame")
 
 
 def placeholder(message: str) -> html.Div:

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
-from models.schema import SOURCE_TABLES, redmine_issues, sync_runs, vtiger_groups
+from models.schema import SOURCE_TABLES, sync_runs, vtiger_groups
 
 
 @dataclass(frozen=True)
@@ -184,18 +184,3 @@ def vtiger_group_names(engine: Engine) -> list[str]:
     with engine.connect() as conn:
         rows = conn.execute(select(vtiger_groups.c.name).where(vtiger_groups.c.name != "")).scalars().all()
     return sorted(set(rows))
-
-
-def redmine_project_names(engine: Engine) -> list[str]:
-    """The Redmine project names of live issues, sorted (the TV checks its `project` parameter against them)."""
-    with engine.connect() as conn:
-        rows = (
-            conn.execute(
-                select(redmine_issues.c.project_name)
-                .where(redmine_issues.c.deleted_at.is_(None), redmine_issues.c.project_name != "")
-                .distinct()
-            )
-            .scalars()
-            .all()
-        )
-    return sorted(rows)

@@ -220,11 +220,16 @@ class Timeline:
         self._seq = itertools.count()
 
     def add(self, at: datetime, module: str, record: dict[str, Any], *, delete: bool = False) -> None:
-        heapq.heappush(self._heap, Event(at, next(self._seq), module, record, delete))
+        # Whole seconds, as the APIs show them (and as `advance` compares them).
+        heapq.heappush(self._heap, Event(at.replace(microsecond=0), next(self._seq), module, record, delete))
 
     def due(self, now: datetime) -> Iterator[Event]:
         while self._heap and self._heap[0].at <= now:
             yield heapq.heappop(self._heap)
+
+    def pending(self) -> list[Event]:
+        """What has not happened yet, in time order."""
+        return sorted(self._heap)
 
     def __len__(self) -> int:
         return len(self._heap)

@@ -41,6 +41,7 @@ def job_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, pg_url: str
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DATABASE_URL", pg_url)
     monkeypatch.setattr(demo, "clock", lambda: DEMO_NOW)
+    monkeypatch.setattr(demo, "HISTORY_DAYS", 10)  # the forked work horse inherits both; a short history is quick
     return pg_url
 
 
@@ -76,7 +77,7 @@ def test_worker_runs_the_sync_job_end_to_end(job_environment: str, redis_url: st
     assert job.get_status() == JobStatus.FINISHED
     result = job.return_value()
     assert result["status"] == "ok"
-    assert result["modules"]["issues"]["inserted"] > 300
+    assert result["modules"]["issues"]["inserted"] > 40
     rows = runs(job_environment)
     assert {(row["source"], row["module"]) for row in rows} == {("redmine", "statuses"), ("redmine", "issues")}
     assert all(row["status"] == "success" and row["trigger"] == "rq" and row["job_id"] == job.id for row in rows)
@@ -92,7 +93,7 @@ def test_worker_runs_the_vtiger_demo_sync(job_environment: str, redis_url: str, 
     job.refresh()
     assert job.get_status() == JobStatus.FINISHED, job.latest_result().exc_string if job.latest_result() else ""
     assert job.return_value()["status"] == "ok"
-    assert count(job_environment, cases) > 1000
+    assert count(job_environment, cases) > 200
     assert {row["status"] for row in runs(job_environment)} == {"success"}
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from callbacks.controls import resolve_state
-from views.page_state import PageState, export_href, parse_page_query, step_day
+from views.page_state import PageState, export_href, parse_page_query
 
 TODAY = date(2026, 11, 20)
 GROUPS = ["Support", "Sales Support"]
@@ -48,13 +48,6 @@ def test_project_selector_key() -> None:
     assert state.to_query("project") == "?project=Portal"
 
 
-def test_step_day_never_passes_today() -> None:
-    state = parse_page_query({"date": "2026-11-19"}, TODAY, GROUPS)
-    assert step_day(state, -1).day == date(2026, 11, 18)
-    forward = step_day(step_day(state, +1), +1)
-    assert forward.day == TODAY and not forward.can_go_forward
-
-
 def test_export_href_pins_the_date() -> None:
     state = parse_page_query({"group": "Support"}, TODAY, GROUPS)
     assert export_href("cases", state, "resolved", window="month") == (
@@ -82,12 +75,13 @@ def test_first_load_and_back_forward_read_the_url() -> None:
     assert kind == "url" and (state.day, state.window) == (date(2026, 11, 2), "month")
 
 
-def test_prev_next_and_today_buttons() -> None:
-    state, kind = resolve({"cases-prev.n_clicks"}, "?date=2026-11-02", date_value="2026-11-02")
+def test_picker_steps_and_today_button() -> None:
+    # Previous / next move the picker in the browser (assets/refresh.js); the server sees a picked date.
+    state, kind = resolve({"cases-date.date"}, "?date=2026-11-02", date_value="2026-11-01")
     assert kind == "controls" and state.day == date(2026, 11, 1) and state.to_query() == "?date=2026-11-01"
-    state, _ = resolve({"cases-prev.n_clicks"}, "")  # following today: yesterday, pinned
+    state, _ = resolve({"cases-date.date"}, "", date_value="2026-11-19")  # following today: yesterday, pinned
     assert state.day == date(2026, 11, 19) and not state.follow_today
-    state, _ = resolve({"cases-next.n_clicks"}, "?date=2026-11-19")
+    state, _ = resolve({"cases-date.date"}, "?date=2026-11-19", date_value="2026-11-21")  # never past today
     assert state.day == TODAY and state.to_query() == "?date=2026-11-20"
     state, _ = resolve({"cases-today.n_clicks"}, "?date=2026-11-02&window=week", window_value="week")
     assert state.follow_today and state.to_query() == "?window=week"
@@ -104,5 +98,5 @@ def test_picker_window_and_group_changes() -> None:
 
 def test_refresh_and_clock_ticks_keep_the_state() -> None:
     assert resolve({"cases-refresh.n_intervals"}, "?date=2026-11-02")[1] == "refresh"
-    state, kind = resolve({"cases-clock.n_intervals"}, "")
+    state, kind = resolve({"cases-today-date.data"}, "")
     assert kind == "clock" and state.follow_today and state.day == TODAY

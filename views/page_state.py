@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from urllib.parse import urlencode
 
 from metrics.windows import WINDOW_KINDS, WindowKind, today_in
@@ -98,11 +98,6 @@ def parse_page_query(
         notices.append(f"There is no {selector_key} “{selector}”: showing all.")
         selector = ""
     return PageState(day, window, selector, follow, today, tuple(notices))
-
-
-def step_day(state: PageState, days: int) -> PageState:
-    """Previous (-1) or next (+1) day, never past today."""
-    return state.moved_to(min(state.day + timedelta(days=days), state.today))
 
 
 def local_today(tz_name: str, now_utc: datetime | None = None) -> date:

@@ -1,0 +1,125 @@
+"""/redmine in headless Chromium: loads without console errors, date / window / project change the numbers and
+the table, previous / next and the URL agree, issue ids link to Redmine, auto refresh shows new issues, and an
+empty database shows "no data" states."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+
+from app import create_app
+from layouts.controls import ControlTiming
+from models.schema import redmine_issues
+from settings import RedmineSettings
+from tests.browser import LiveServer, console_errors, screenshot, serve, start_chromium, text_of, wait_for
+from tests.seed_dashboards import demo_issues, issue_row, seed_statuses, write_rows
+
+pytestmark = pytest.mark.browser
+
+NOW = datetime(2026, 11, 20, 15, 0)
+TZ = "America/New_York"
+REDMINE = RedmineSettings(url="https://redmine.example", api_key="k")
+
+
+def build_live(settings_for: Any, url: str) -> LiveServer:
+    dash_app = create_app(settings_for(url, auth_disabled=True, timezone=TZ, redmine=REDMINE))
+    extras = dash_app.server.extensions["kpi"].extras
+    extras["clock"] = lambda: NOW
+    extras["control_timing"] = ControlTiming(refresh_unit_ms=1000)
+    return serve(dash_app)
+
+
+@pytest.fixture
+def live(settings_for: Any, sqlite_url: str) -> Iterator[LiveServer]:
+    running = build_live(settings_for, sqlite_url)
+    yield running
+    running.stop()
+    running.app.server.extensions["kpi"].engine.dispose()
+
+
+def engine_of(live: LiveServer) -> Any:
+    return live.app.server.extensions["kpi"].engine
+
+
+def number(driver: Any, element_id: str) -> str:
+    return text_of(driver, f"#{element_id}")
+
+
+def choose_project(driver: Any, name: str) -> None:
+    driver.find_element(By.ID, "redmine-selector").click()
+    option = wait_for(
+        lambda: [e for e in driver.find_elements(By.CSS_SELECTOR, ".dash-dropdown-option") if e.text.strip() == name],
+        message=f"the {name} option",
+    )
+    option[0].click()
+
+
+def test_redmine_page_follows_the_controls(live: LiveServer) -> None:
+    seed_statuses(engine_of(live))
+    write_rows(engine_of(live), redmine_issues, demo_issues(NOW, count=300, days=120))
+    driver = start_chromium(1280, 900)
+    try:
+        driver.get(live.url + "/redmine?window=week")
+        wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "#redmine-table .ag-row"), message="table rows")
+        assert console_errors(driver) == []
+        totals = [number(driver, f"redmine-total-{name}") for name in ("all", "open", "closed", "rejected")]
+        assert int(totals[0].replace(",", "")) == 300
+        assert sum(int(value) for value in totals[1:]) == 300
+
+        # Issue ids link to Redmine.
+        link = driver.find_element(By.CSS_SELECTOR, "#redmine-table .ag-row a")
+        assert link.get_attribute("href") == f"https://redmine.example/issues/{link.text}"
+
+        caption = text_of(driver, "#redmine-table-caption")
+        driver.find_element(By.ID, "redmine-prev").click()
+        wait_for(lambda: driver.current_url.endswith("/redmine?date=2026-11-19&window=week"), message="the URL")
+        driver.find_element(By.ID, "redmine-prev").click()
+        driver.find_element(By.ID, "redmine-prev").click()
+        driver.find_element(By.ID, "redmine-prev").click()  # Monday 16 Nov: still the same week
+        wait_for(lambda: driver.current_url.endswith("?date=2026-11-16&window=week"), message="16 Nov in the URL")
+        driver.find_element(By.ID, "redmine-prev").click()  # Sunday 15 Nov: the week before
+        wait_for(lambda: "09 Nov – 15 Nov 2026" in text_of(driver, "#redmine-table-caption"), message="last week")
+        assert text_of(driver, "#redmine-table-caption") != caption
+        driver.find_element(By.ID, "redmine-next").click()
+        wait_for(lambda: driver.current_url.endswith("?date=2026-11-16&window=week"), message="next: 16 Nov")
+
+        all_open = number(driver, "redmine-total-open")
+        choose_project(driver, "Portal")
+        wait_for(lambda: "project=Portal" in driver.current_url, message="project=Portal in the URL")
+        wait_for(lambda: number(driver, "redmine-total-open") != all_open, message="the Portal numbers")
+        wait_for(lambda: "Open in Portal" in text_of(driver, "#redmine-open-b-title"), message="the project chart")
+        assert console_errors(driver) == []
+        screenshot(driver, "redmine-1280")
+    finally:
+        driver.quit()
+
+
+def test_auto_refresh_and_an_empty_database(live: LiveServer) -> None:
+    driver = start_chromium(1280, 900)
+    try:
+        driver.get(live.url + "/redmine")
+        wait_for(lambda: driver.find_elements(By.ID, "redmine-day-created"), message="the cards")
+        assert number(driver, "redmine-day-created") == "0"
+        assert number(driver, "redmine-day-kill-rate") == "—"
+        assert "No issue closed" in text_of(driver, "#redmine-day-leaderboard")
+        wait_for(lambda: "No issues yet" in text_of(driver, "#redmine-history"), message="the empty history")
+        assert console_errors(driver) == []
+
+        minutes = driver.find_element(By.ID, "redmine-refresh-minutes")
+        minutes.send_keys(Keys.CONTROL, "a")
+        minutes.send_keys("1", Keys.ENTER)
+        driver.find_element(By.ID, "redmine-refresh-on").click()
+        write_rows(
+            engine_of(live),
+            redmine_issues,
+            [issue_row(1, created_at=NOW - timedelta(hours=1)), issue_row(2, created_at=NOW - timedelta(hours=2))],
+        )
+        wait_for(lambda: number(driver, "redmine-day-created") == "2", message="the new issues to show")
+        assert number(driver, "redmine-total-open") == "2"
+    finally:
+        driver.quit()
