@@ -316,7 +316,8 @@ _factory_installed = False
 # Kiosk tokens travel once in a URL (/tv?kiosk=...); access logs print request lines. Also bearer/basic headers.
 _TOKEN_PATTERNS = (
     re.compile(r"(kiosk=)[^&\s\"']+", re.IGNORECASE),
-    re.compile(r"((?:access_token|id_token|refresh_token|client_secret|code)[\"']?\s*[=:]\s*[\"']?)[^&\s\"',}]+"),
+    re.compile(r"((?:access_token|id_token|refresh_token|client_secret)[\"']?\s*[=:]\s*[\"']?)[^&\s\"',}]+"),
+    re.compile(r"([?&](?:code|state)=)[^&\s\"']+"),  # the OAuth callback's query, in access logs
     re.compile(r"(Authorization[\"']?\s*[:=]\s*[\"']?(?:Bearer|Basic)\s+)[^\s\"',}]+", re.IGNORECASE),
 )
 # Libraries that print client secrets, authorization codes or tokens at DEBUG level.
@@ -351,7 +352,8 @@ def install_log_redaction(secrets: Iterable[str]) -> None:
         logging.setLogRecordFactory(factory)
         _factory_installed = True
     for name in CHATTY_LOGGERS:
-        if logging.getLogger(name).getEffectiveLevel() < logging.INFO:
+        # Their own level, not the inherited one: a root logger switched to DEBUG later must not turn them on.
+        if logging.getLogger(name).level < logging.INFO:
             logging.getLogger(name).setLevel(logging.INFO)
 
 

@@ -434,6 +434,8 @@ def _sql_sales(conn: Connection, view: View, context: Context) -> Figures:
     )
 
     def stage_points(window: Window) -> list[Any]:
+        if not scoring:
+            return []
         return conn.execute(
             select(person, func.sum(points))
             .where(*change_scope, _between(change.changed_at, window.start, window.end), counted)

@@ -140,8 +140,8 @@ def register_controls(
     )
     def update_page(search, _today, date_value, window_value, selector_value, _tick, _clock, *rest):  # type: ignore[no-untyped-def]
         extras_values, (options, pathname, rendered) = rest[: len(extra_ids)], rest[len(extra_ids) :]
-        shown = page_for(pathname)
-        if shown is None or shown.path != path:
+        shown = page_for(pathname) if pathname else None
+        if pathname and (shown is None or shown.path != path):
             raise PreventUpdate  # the user is leaving this page; its URL is no longer ours to write
         settings = current_runtime().settings
         today = local_today(settings.timezone, current_now())

@@ -13,7 +13,7 @@ from datetime import datetime
 import dash
 from dash import ALL, Input, Output, dcc, html
 
-from layouts.freshness import assess_freshness, badge
+from layouts.freshness import Freshness, assess_freshness, badge
 from models.db import utcnow
 from models.queries import module_health
 from runtime import current_runtime
@@ -30,7 +30,7 @@ def configured_source_names(settings: Settings) -> list[str]:
     return configured_sources(settings)
 
 
-def freshness_now(settings: Settings, sources: list[str] | None = None, now: datetime | None = None):  # type: ignore[no-untyped-def]
+def freshness_now(settings: Settings, sources: list[str] | None = None, now: datetime | None = None) -> Freshness:
     """The freshness verdict for `sources` (default: every configured source) at `now` (default: the clock)."""
     runtime = current_runtime()
     wanted = configured_source_names(settings) if sources is None else sources

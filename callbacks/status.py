@@ -18,7 +18,15 @@ from dash import Input, Output, html
 
 from layouts.status import runs_table, status_table, sync_message
 from models.db import utcnow
-from models.queries import MODULE_TABLES, ModuleHealth, SyncRun, live_row_counts, module_health, recent_runs
+from models.queries import (
+    MODULE_TABLES,
+    ModuleHealth,
+    SyncRun,
+    data_version,
+    live_row_counts,
+    module_health,
+    recent_runs,
+)
 from runtime import Runtime, current_runtime
 from settings import Settings
 
@@ -102,11 +110,29 @@ def next_run_text(source: str, health: list[ModuleHealth], settings: Settings, s
 
 # --- rows ------------------------------------------------------------------------------------------------------
 
+_counts: dict[int, tuple[object, dict[str, int]]] = {}  # engine id -> (data version, rows per table)
+_counts_lock = threading.Lock()
+
+
+def row_counts(runtime: Runtime) -> dict[str, int]:
+    """Live rows per table, counted again only when a sync run started or finished since the last count: the page
+    polls every few seconds, and counting millions of rows that often would load the database for nothing."""
+    engine = runtime.engine
+    version = data_version(engine)
+    with _counts_lock:
+        cached = _counts.get(id(engine))
+    if cached is not None and cached[0] == version:
+        return cached[1]
+    counts = live_row_counts(engine)
+    with _counts_lock:
+        _counts[id(engine)] = (version, counts)
+    return counts
+
 
 def module_rows(runtime: Runtime) -> list[dict[str, object]]:
     settings, engine = runtime.settings, runtime.engine
     health = module_health(engine)
-    counts = live_row_counts(engine)
+    counts = row_counts(runtime)
     scheduled = scheduled_next_runs(settings)
     rows = []
     for item in health:

@@ -146,9 +146,11 @@ def register(app: dash.Dash) -> None:
         else:
             banner_children = tv_layout.banner(banner_text(freshness), describe(freshness, now, settings.timezone))
             banner_class = f"tv-banner tv-banner-{freshness.level}"
-        sync_text = (
-            f"Last sync {local_time(freshness.as_of, settings.timezone)}" if freshness.as_of else "Not synced yet"
-        )
+        if freshness.as_of is None:
+            sync_text = "Not synced yet"
+        else:
+            long_ago = now - freshness.as_of > timedelta(hours=20)  # then the date matters too
+            sync_text = f"Last sync {local_time(freshness.as_of, settings.timezone, with_date=long_ago)}"
         return (
             slide.title,
             slide.selector or everyone,

@@ -22,7 +22,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 import dash_bootstrap_components as dbc
 from dash import dcc, html
@@ -228,7 +227,3 @@ def page_header(title: str, subtitle_id: str, *, icon: str = "") -> html.Div:
         ],
         className="page-header",
     )
-
-
-def stack(*children: Any, class_name: str = "") -> html.Div:
-    return html.Div([child for child in children if child is not None], className=class_name)

@@ -95,6 +95,15 @@ def test_redmine_page_follows_the_controls(live: LiveServer) -> None:
         wait_for(lambda: "Open in Portal" in text_of(driver, "#redmine-open-b-title"), message="the project chart")
         assert console_errors(driver) == []
         screenshot(driver, "redmine-1280")
+
+        # The navigation bar switches pages without a reload; each page renders its own state.
+        driver.find_element(By.LINK_TEXT, "Cases").click()
+        wait_for(lambda: driver.find_elements(By.ID, "cases-day-created"), message="the cases page")
+        wait_for(lambda: driver.current_url.endswith("/cases"), message="the cases URL")
+        driver.find_element(By.LINK_TEXT, "Redmine").click()
+        wait_for(lambda: driver.find_elements(By.ID, "redmine-total-all"), message="the redmine page again")
+        wait_for(lambda: number(driver, "redmine-total-all") == "300", message="the redmine numbers again")
+        assert console_errors(driver) == []
     finally:
         driver.quit()
 

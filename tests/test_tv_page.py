@@ -282,3 +282,18 @@ def test_a_tv_on_a_kiosk_token_needs_no_sign_in(settings_for, sqlite_url: str) -
         server.stop()
         engine.dispose()
         kiosk.forget_answers()
+
+
+@pytest.mark.browser
+def test_the_tv_reloads_itself_but_only_when_the_server_answers(seeded, live_server, browser) -> None:  # type: ignore[no-untyped-def]
+    browser.get(live_server.url + "/tv?pages=cases&reload=0.0005")  # every 1.8 s (tests only)
+    wait_for(lambda: text(browser, "tv-cases-created") == "18", message="the slide")
+    browser.execute_script("window.tvMarker = 'before the reload';")
+    wait_for(lambda: browser.execute_script("return window.tvMarker === undefined"), message="a full reload")
+    wait_for(lambda: text(browser, "tv-cases-created") == "18", message="the slide after the reload")
+
+    browser.execute_script("window.tvMarker = 'server gone';")
+    live_server.stop()  # a reload now would leave the screen on an error page: the TV must keep what it shows
+    time.sleep(6)
+    assert browser.execute_script("return window.tvMarker") == "server gone"
+    assert text(browser, "tv-cases-created") == "18"

@@ -37,7 +37,7 @@ def seed_team(engine: Engine, now: datetime | None = None) -> None:
     with engine.begin() as conn:
         conn.execute(insert(vtiger_groups), [{"source_id": f"20x{n}", "name": name} for n, name in enumerate(PEOPLE)])
         users = []
-        for group_index, (group, names) in enumerate(PEOPLE.items()):
+        for group_index, names in enumerate(PEOPLE.values()):
             for name in names:
                 first, last = name.split(" ")
                 users.append(
