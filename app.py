@@ -79,10 +79,15 @@ def _settings_or_exit() -> Settings:
 
 def _app_or_exit() -> dash.Dash:
     """create_app, with a configuration error found at start-up (e.g. a stage VTiger lacks) as one line."""
+    from sqlalchemy.exc import OperationalError
+
     try:
         return create_app(_settings_or_exit())
     except ConfigError as exc:
         sys.exit(f"configuration error: {exc}")
+    except OperationalError as exc:  # start-up reads the database: unreachable is one line, not a traceback
+        reason = str(exc.orig or exc).strip().splitlines()[0]
+        sys.exit(f"database error: {reason}; check DATABASE_URL")
 
 
 def _listen_or_exit(settings: Settings, host: str) -> None:

@@ -38,10 +38,17 @@ def fail(message: str) -> None:
 def one_line(exc: BaseException) -> str:
     """The first line of an error, with the fix for the usual first-run mistake. Database errors carry the SQL
     and a link on later lines, which would turn the one line into a screenful."""
+    from sqlalchemy.exc import DBAPIError
+
     from sync.engine import describe_error
 
-    # ValueError (ConfigError included) and SyncError carry messages written for users: no type name needed.
-    lines = (str(exc) if isinstance(exc, ValueError) else describe_error(exc)).splitlines()
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        message = f"database error: {exc.orig}"  # the driver's own words, without SQLAlchemy's SQL and link
+    elif isinstance(exc, ValueError):
+        message = str(exc)  # ConfigError and our ValueErrors are written for users: no type name needed
+    else:
+        message = describe_error(exc)
+    lines = message.splitlines()
     text = lines[0] if lines else type(exc).__name__
     if "no such table" in text or ("relation" in text and "does not exist" in text):
         text += " (run `flask --app app:server db upgrade` first)"

@@ -664,14 +664,14 @@ class LoadReport:
     def summary(self) -> str:
         rows = sum(self.counts.values())
         if self.cached:
-            return f"{self.database}: reused cached dataset ({rows:,} rows) at {_safe_url(self.url)}"
+            return f"{self.database}: reused cached dataset ({rows:,} rows) at {safe_url(self.url)}"
         return (
             f"{self.database}: generated in {self.generate_seconds:.1f} s, loaded {rows:,} rows in "
             f"{self.load_seconds:.1f} s, indexes {self.index_seconds:.1f} s, analyze {self.analyze_seconds:.1f} s"
         )
 
 
-def _safe_url(url: str) -> str:
+def safe_url(url: str) -> str:
     return make_url(normalise_url(url)).render_as_string(hide_password=True)
 
 
@@ -760,9 +760,9 @@ class PostgresSink:
         columns = [[r"\N" if value is None else value for value in values] for values in chunk.columns.values()]
         writer.writerows(zip(*columns, strict=True))
         names = ", ".join(chunk.columns)
-        with self.connection.cursor() as cursor:
-            with cursor.copy(f"COPY {chunk.table} ({names}) FROM STDIN WITH (FORMAT csv, NULL '\\N')") as copy:
-                copy.write(buffer.getvalue())
+        statement = f"COPY {chunk.table} ({names}) FROM STDIN WITH (FORMAT csv, NULL '\\N')"
+        with self.connection.cursor() as cursor, cursor.copy(statement) as copy:
+            copy.write(buffer.getvalue())
 
     def finish(self) -> None:
         started = time.perf_counter()

@@ -215,7 +215,9 @@ def _naive_sales(conn: Connection, view: View, context: Context) -> Figures:
             rows = inside[inside["stage"] == rule.name]
             if rule.once_per_deal:
                 rows = rows[first_entry.loc[rows.index]]
-            parts.append(pd.DataFrame({"person": rows[credited_column(rule)], "points": rule.points, "stage": rule.name}))
+            parts.append(
+                pd.DataFrame({"person": rows[credited_column(rule)], "points": rule.points, "stage": rule.name})
+            )
         return pd.concat(parts) if parts else pd.DataFrame({"person": [], "points": [], "stage": []})
 
     window = context.window(view)
@@ -368,9 +370,18 @@ def _sql_cases(conn: Connection, view: View, context: Context) -> Figures:
             figures["resolved_by_assignee"] = _count_by(conn, c.assignee_name, cases, *resolved_where)
             table_rows = conn.execute(
                 select(
-                    c.source_id, c.case_no, c.group_name, c.assignee_name, c.modified_by_name, c.title, c.status,
-                    c.created_at, c.updated_at, c.resolved_at, c.time_spent_hours,
-                )  # fmt: skip
+                    c.source_id,
+                    c.case_no,
+                    c.group_name,
+                    c.assignee_name,
+                    c.modified_by_name,
+                    c.title,
+                    c.status,
+                    c.created_at,
+                    c.updated_at,
+                    c.resolved_at,
+                    c.time_spent_hours,
+                )
                 .where(*scope, worked(current))
                 .order_by(c.updated_at.desc(), c.id.desc())
                 .limit(TABLE_PAGE_ROWS)
@@ -511,9 +522,16 @@ def _sql_redmine(conn: Connection, view: View, context: Context) -> Figures:
             figures["closed_by_assignee"] = _count_by(conn, r.assignee_name, redmine_issues, *scope, resolved)
             table_rows = conn.execute(
                 select(
-                    r.source_id, r.project_name, r.author_name, r.assignee_name, r.subject, r.status_name,
-                    r.created_at, r.updated_at, r.closed_at,
-                )  # fmt: skip
+                    r.source_id,
+                    r.project_name,
+                    r.author_name,
+                    r.assignee_name,
+                    r.subject,
+                    r.status_name,
+                    r.created_at,
+                    r.updated_at,
+                    r.closed_at,
+                )
                 .where(*scope, or_(created, updated, resolved))
                 .order_by(r.updated_at.desc(), r.id.desc())
                 .limit(TABLE_PAGE_ROWS)

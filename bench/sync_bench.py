@@ -156,6 +156,22 @@ def backfill(vtiger_url: str, database_url: str, result: Any) -> None:
     )
 
 
+def read_only(vtiger_url: str, result: Any) -> None:
+    """Process target: page through the fake's /sync with the real client and store nothing: how fast the fake
+    and the HTTP round trips alone go on this machine now, the ceiling the backfill is measured against."""
+    from sync.vtiger import VtigerClient
+
+    client = VtigerClient(vtiger_url, "bench", "bench")
+    started = time.perf_counter()
+    page = client.sync_page("Cases", 0)
+    records = len(page.updated)
+    while page.more:
+        page = client.sync_page("Cases", page.last_modified_time)
+        records += len(page.updated)
+    seconds = time.perf_counter() - started
+    result.send({"records": records, "requests": client.requests, "records_per_second": round(records / seconds)})
+
+
 def empty_tables(engine: Any) -> None:
     from models.schema import (
         cases,
@@ -226,7 +242,8 @@ def prepare_postgres(url: str) -> None:
 
 
 def measure(count: int, database_url: str, context: Any) -> dict[str, Any]:
-    """Start the fake with `count` cases, backfill from it in a fresh process, stop the fake."""
+    """Start the fake with `count` cases, backfill from it in a fresh process, stop the fake.
+    An empty `database_url` only reads the pages (see read_only)."""
     receive, send = context.Pipe(duplex=False)
     fake = context.Process(target=serve_fake, args=(count, REQUEST_DELAY, send), daemon=True)
     fake.start()
@@ -235,11 +252,12 @@ def measure(count: int, database_url: str, context: Any) -> dict[str, Any]:
             raise RuntimeError("the VTiger fake did not start within 300 s")
         vtiger_url = receive.recv()
         result_receive, result_send = context.Pipe(duplex=False)
-        sync = context.Process(target=backfill, args=(vtiger_url, database_url, result_send))
-        sync.start()
-        sync.join()
-        if sync.exitcode != 0 or not result_receive.poll(1):
-            raise RuntimeError(f"the backfill process failed (exit code {sync.exitcode}); see its output above")
+        target, args = (backfill, (vtiger_url, database_url)) if database_url else (read_only, (vtiger_url,))
+        worker = context.Process(target=target, args=(*args, result_send))
+        worker.start()
+        worker.join()
+        if worker.exitcode != 0 or not result_receive.poll(1):
+            raise RuntimeError(f"the {target.__name__} process failed (exit code {worker.exitcode}); see above")
         return result_receive.recv()
     finally:
         fake.terminate()
@@ -261,6 +279,12 @@ def run(report: Report = print, sizes: tuple[int, ...] = SIZES) -> dict[str, Any
         "runs": [],
     }
     report(f"sync bench: load average {results['load_average_at_start']} on {results['cpus']} CPUs")
+    alone = measure(sizes[0], "", context)
+    results["fake_alone"] = alone
+    report(
+        f"sync bench: reading {alone['records']:,} cases from the fake without storing them: "
+        f"{alone['records_per_second']:,} records/s (the practical ceiling here and now)"
+    )
     with tempfile.TemporaryDirectory(prefix="sync-bench-") as directory:
         sqlite_url = f"sqlite:///{Path(directory) / 'sync-bench.db'}"
         upgrade_database(sqlite_url)

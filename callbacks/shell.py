@@ -11,9 +11,12 @@ from layouts.pages import page_for
 from layouts.shell import not_found
 
 
-def parse_query(search: str | None) -> dict[str, str]:
-    """The URL query as a dict; the last value wins for a repeated key, and junk never raises."""
-    return dict(parse_qsl((search or "").lstrip("?"), keep_blank_values=False))
+def parse_query(search: object) -> dict[str, str]:
+    """The URL query as a dict; the last value wins for a repeated key, and junk (even a non-string sent by a
+    hand-made request) never raises."""
+    if not isinstance(search, str):
+        return {}
+    return dict(parse_qsl(search.lstrip("?"), keep_blank_values=False))
 
 
 def register(app: dash.Dash) -> None:
@@ -25,7 +28,8 @@ def register(app: dash.Dash) -> None:
         # (callbacks/controls.py) and must not be rebuilt for it; a new path still renders with the query.
         State("url", "search"),
     )
-    def render_page(pathname: str | None, search: str | None):  # type: ignore[no-untyped-def]
+    def render_page(pathname: object, search: object):  # type: ignore[no-untyped-def]
+        pathname = pathname if isinstance(pathname, str) else ""
         page = page_for(pathname)
         if page is None:
             return not_found(pathname or ""), {}

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import logging
 import threading
+import weakref
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import dash
 from dash import Input, Output, html
+from sqlalchemy import Engine
 
 from layouts.status import runs_table, status_table, sync_message
 from models.db import utcnow
@@ -110,7 +112,7 @@ def next_run_text(source: str, health: list[ModuleHealth], settings: Settings, s
 
 # --- rows ------------------------------------------------------------------------------------------------------
 
-_counts: dict[int, tuple[object, dict[str, int]]] = {}  # engine id -> (data version, rows per table)
+_counts: weakref.WeakKeyDictionary[Engine, tuple[object, dict[str, int]]] = weakref.WeakKeyDictionary()
 _counts_lock = threading.Lock()
 
 
@@ -120,12 +122,12 @@ def row_counts(runtime: Runtime) -> dict[str, int]:
     engine = runtime.engine
     version = data_version(engine)
     with _counts_lock:
-        cached = _counts.get(id(engine))
+        cached = _counts.get(engine)  # (data version, rows per table)
     if cached is not None and cached[0] == version:
         return cached[1]
     counts = live_row_counts(engine)
     with _counts_lock:
-        _counts[id(engine)] = (version, counts)
+        _counts[engine] = (version, counts)
     return counts
 
 

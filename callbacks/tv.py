@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from datetime import date, timedelta
@@ -34,24 +35,25 @@ PANEL_CACHE_SIZE = 32
 
 
 class PanelCache:
-    """Built slides by (database, page, selector, day, data version). The data only changes when a sync run
-    starts or finishes, so every TV on the wall shares one build per slide per sync."""
+    """Built slides per database engine, by (page, selector, day, data version). The data only changes when a sync
+    run starts or finishes, so every TV on the wall shares one build per slide per sync."""
 
     def __init__(self, size: int = PANEL_CACHE_SIZE) -> None:
         self.size = size
-        self.items: OrderedDict[tuple, Any] = OrderedDict()
+        self.engines: weakref.WeakKeyDictionary[Engine, OrderedDict[tuple, Any]] = weakref.WeakKeyDictionary()
         self.lock = threading.Lock()
 
-    def get_or_build(self, key: tuple, build: Callable[[], Any]) -> Any:
+    def get_or_build(self, engine: Engine, key: tuple, build: Callable[[], Any]) -> Any:
         with self.lock:
-            if key in self.items:
-                self.items.move_to_end(key)
-                return self.items[key]
+            items = self.engines.setdefault(engine, OrderedDict())
+            if key in items:
+                items.move_to_end(key)
+                return items[key]
         value = build()
         with self.lock:
-            self.items[key] = value
-            while len(self.items) > self.size:
-                self.items.popitem(last=False)
+            items[key] = value
+            while len(items) > self.size:
+                items.popitem(last=False)
         return value
 
 
@@ -132,7 +134,8 @@ def register(app: dash.Dash) -> None:
             raise dash.exceptions.PreventUpdate
         try:
             panel = PANELS.get_or_build(
-                (id(engine), slide.page, slide.selector, day, version),
+                engine,
+                (slide.page, slide.selector, day, version),
                 lambda: build_panel(engine, settings, slide, day),
             )
         except Exception:

@@ -3,6 +3,9 @@ with a non-zero exit code, never a traceback. Building the app for a command sta
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -16,7 +19,7 @@ from sqlalchemy import func, inspect, select, text
 from app import create_app
 from models.db import make_engine
 from models.schema import cases, redmine_issues, sync_runs
-from settings import RedmineSettings, Settings
+from settings import PROJECT_DIR, RedmineSettings, Settings
 from sync import demo
 
 
@@ -177,3 +180,24 @@ def test_a_cli_app_starts_no_sync_thread(settings_for: Callable[..., Settings], 
 
     assert result.exit_code == 0, result.stderr
     assert "kpi-sync" not in {thread.name for thread in threading.enumerate()} - before
+
+
+def test_the_real_command_line_fails_in_one_line_when_the_database_is_unreachable(tmp_path: Path) -> None:
+    # The way release and cron run it: a fresh process where building the app already needs the database.
+    environment = {
+        key: value for key, value in os.environ.items() if not key.startswith(("VTIGER_", "REDMINE_", "KPI_"))
+    }
+    environment.update(DATABASE_URL="postgresql://postgres@127.0.0.1:5432/kpi_no_such_database", AUTH_DISABLED="true")
+
+    done = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "app:server", "db", "upgrade"],
+        cwd=PROJECT_DIR,
+        env={**environment, "PYTHONPATH": str(PROJECT_DIR)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert done.returncode == 1
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith("database error: ") and line.endswith("; check DATABASE_URL")
