@@ -45,13 +45,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
 import requests
-from requests.adapters import BaseAdapter
-from requests.structures import CaseInsensitiveDict
 
 from models.db import utcnow
+from sync.emulator_faults import take_due
+from sync.emulator_transport import EmulatedCall, Reply, emulator_session
 
 EMULATOR_URL = "http://redmine.emulator"
 
@@ -71,6 +70,7 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _HTML_404 = b"<!DOCTYPE html><html><head><title>Redmine 404 error</title></head><body><h2>404</h2></body></html>"
 _EPOCH = datetime(1970, 1, 1)
 _JSON = {"Content-Type": "application/json; charset=utf-8"}
+_REASONS = {200: "OK", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found"}
 
 Response = tuple[int, dict[str, str], bytes]
 
@@ -195,22 +195,26 @@ class RedmineEmulator:
 
     def _take_fault(self, path: str) -> Fault | None:
         with self._lock:
-            for fault in self.faults:
-                if not fault.matches(path):
-                    continue
-                if fault.after > 0:
-                    fault.after -= 1
-                    continue
-                fault.times -= 1
-                if fault.times <= 0:
-                    self.faults.remove(fault)
-                return fault
-        return None
+            return take_due(self.faults, lambda fault: fault.matches(path))
+
+    def _fault_reply(self, fault: Fault, call: EmulatedCall) -> Reply | None:
+        """The fault's answer, or None when it only delays the normal one."""
+        if fault.delay:
+            if call.read_timeout is not None and fault.delay >= call.read_timeout:
+                raise requests.exceptions.ReadTimeout(
+                    f"emulated read timeout ({call.read_timeout}s)", request=call.request
+                )
+            if fault.delay == float("inf"):
+                raise requests.exceptions.ReadTimeout("emulated read timeout", request=call.request)
+            self.sleep(fault.delay)
+            if fault.answer:
+                return None
+        return _reply(fault.status, fault.headers, fault.body)
 
     # --- HTTP -------------------------------------------------------------------------------------------------
 
     def handle(self, method: str, path: str, params: Mapping[str, str], headers: Mapping[str, str]) -> Response:
-        """Answer one request (no faults here: the transport adapter applies them)."""
+        """Answer one request (no faults here: the in-process session applies them first)."""
         with self._lock:
             self.requests.append((method.upper(), path, dict(params)))
             authenticated = self._authenticated(params, headers)
@@ -230,9 +234,16 @@ class RedmineEmulator:
 
     def session(self) -> requests.Session:
         """A requests.Session whose EMULATOR_URL requests are answered by this emulator."""
-        session = requests.Session()
-        session.mount(EMULATOR_URL + "/", _EmulatorAdapter(self))
-        return session
+        return emulator_session(EMULATOR_URL, self._answer)
+
+    def _answer(self, call: EmulatedCall) -> Reply:
+        """What the in-process session gets: an injected fault when one is due, else `handle`'s answer."""
+        fault = self._take_fault(call.path)
+        if fault is not None:
+            reply = self._fault_reply(fault, call)
+            if reply is not None:
+                return reply
+        return _reply(*self.handle(call.method, call.path, call.query, call.headers))
 
     def _authenticated(self, params: Mapping[str, str], headers: Mapping[str, str]) -> bool:
         lowered = {name.lower(): value for name, value in headers.items()}
@@ -427,54 +438,5 @@ def _json_response(body: Any, status: int = 200) -> Response:
     return status, dict(_JSON), json.dumps(body).encode()
 
 
-# --- requests transport ------------------------------------------------------------------------------------------
-
-
-class _EmulatorAdapter(BaseAdapter):
-    """Turns a requests.PreparedRequest into `emulator.handle(...)`, applying injected faults first."""
-
-    def __init__(self, emulator: RedmineEmulator) -> None:
-        super().__init__()
-        self.emulator = emulator
-
-    def send(  # type: ignore[override]
-        self, request: requests.PreparedRequest, stream: bool = False, timeout: Any = None, **_: Any
-    ) -> requests.Response:
-        url = urlsplit(request.url or "")
-        params = dict(parse_qsl(url.query, keep_blank_values=True))
-        fault = self.emulator._take_fault(url.path)
-        if fault is not None:
-            answer = self._apply(fault, request, timeout)
-            if answer is not None:
-                return answer
-        status, headers, body = self.emulator.handle(request.method or "GET", url.path, params, request.headers)
-        return _response(request, status, headers, body)
-
-    def _apply(self, fault: Fault, request: requests.PreparedRequest, timeout: Any) -> requests.Response | None:
-        if fault.delay:
-            read_timeout = timeout[1] if isinstance(timeout, tuple) else timeout
-            if read_timeout is not None and fault.delay >= read_timeout:
-                raise requests.exceptions.ReadTimeout(f"emulated read timeout ({read_timeout}s)", request=request)
-            if fault.delay == float("inf"):
-                raise requests.exceptions.ReadTimeout("emulated read timeout", request=request)
-            self.emulator.sleep(fault.delay)
-            if fault.answer:
-                return None
-        return _response(request, fault.status, fault.headers, fault.body)
-
-    def close(self) -> None:
-        """Nothing to release: no sockets."""
-
-
-def _response(
-    request: requests.PreparedRequest, status: int, headers: Mapping[str, str], body: bytes
-) -> requests.Response:
-    response = requests.Response()
-    response.status_code = status
-    response.headers = CaseInsensitiveDict(headers)
-    response._content = body
-    response.url = request.url or ""
-    response.request = request
-    response.encoding = "utf-8"
-    response.reason = {200: "OK", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found"}.get(status, "")
-    return response
+def _reply(status: int, headers: dict[str, str], body: bytes) -> Reply:
+    return Reply(status, headers, body, _REASONS.get(status, ""))

@@ -60,11 +60,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
 import requests
-from requests.adapters import BaseAdapter
-from requests.structures import CaseInsensitiveDict
+
+from sync.emulator_faults import take_due
+from sync.emulator_transport import EmulatedCall, Reply, emulator_session
 
 BASE_PATH = "/restapi/v1/vtiger/default"
 EMULATOR_URL = "http://vtiger.emulator" + BASE_PATH
@@ -184,14 +184,6 @@ class Fault:
         return self.when is None or self.when(path, params)
 
 
-@dataclass
-class Reply:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-    reason: str = ""
-
-
 class VtigerEmulator:
     """The VTiger Cloud REST API in memory; see the module docstring for the stable API."""
 
@@ -307,9 +299,11 @@ class VtigerEmulator:
 
     def session(self) -> requests.Session:
         """A requests.Session whose calls to `base_url` are answered in process (no sockets)."""
-        session = requests.Session()
-        session.mount(self.base_url.split(BASE_PATH)[0] + "/", _EmulatorAdapter(self))
-        return session
+        return emulator_session(self.base_url.split(BASE_PATH)[0], self._answer)
+
+    def _answer(self, call: EmulatedCall) -> Reply:
+        # A POST's form fields are parameters too, as the real API reads them.
+        return self.reply(call.method, call.path, {**call.query, **call.form}, call.headers.get("Authorization"))
 
     def serve(self, httpserver: Any) -> str:
         """Answer every request on a pytest-httpserver HTTPServer; returns the API base URL on it."""
@@ -573,17 +567,7 @@ class VtigerEmulator:
     # --- replies --------------------------------------------------------------------------------------------------
 
     def _take_fault(self, endpoint: str, params: dict[str, str]) -> Fault | None:
-        for fault in self._faults:
-            if not fault.matches(endpoint, params):
-                continue
-            if fault.after > 0:
-                fault.after -= 1
-                continue
-            fault.times -= 1
-            if fault.times <= 0:
-                self._faults.remove(fault)
-            return fault
-        return None
+        return take_due(self._faults, lambda fault: fault.matches(endpoint, params))
 
     def _fault_reply(self, fault: Fault, headers: dict[str, str]) -> Reply:
         if fault.delay:
@@ -815,34 +799,3 @@ def _numeric_or_text(actual: str, expected: str) -> tuple[Any, Any]:
         return float(actual), float(expected)
     except ValueError:
         return actual, expected
-
-
-# --- the in-process transport -------------------------------------------------------------------------------------
-
-
-class _EmulatorAdapter(BaseAdapter):
-    """A requests transport adapter that hands requests to the emulator instead of a socket."""
-
-    def __init__(self, emulator: VtigerEmulator) -> None:
-        super().__init__()
-        self.emulator = emulator
-
-    def send(self, request: requests.PreparedRequest, **_kwargs: Any) -> requests.Response:  # type: ignore[override]
-        parts = urlsplit(request.url or "")
-        params = dict(parse_qsl(parts.query, keep_blank_values=True))
-        if request.body and request.method == "POST":
-            body = request.body.decode() if isinstance(request.body, bytes) else str(request.body)
-            params.update(parse_qsl(body, keep_blank_values=True))
-        reply = self.emulator.reply(request.method or "GET", parts.path, params, request.headers.get("Authorization"))
-        response = requests.Response()
-        response.status_code = reply.status
-        response.reason = reply.reason
-        response.headers = CaseInsensitiveDict(reply.headers)
-        response._content = reply.body
-        response.encoding = "utf-8"
-        response.url = request.url or ""
-        response.request = request
-        return response
-
-    def close(self) -> None:
-        pass

@@ -72,6 +72,24 @@ def client_for(emulator: RedmineEmulator, **kwargs: Any) -> RedmineClient:
     return RedmineClient(EMULATOR_URL, session=emulator.session(), sleep=lambda seconds: None, **kwargs)
 
 
+def client_with_pages(
+    emulator: RedmineEmulator, pages: Callable[[Iterator[tuple[int, Any]]], Iterator]
+) -> RedmineClient:
+    """A client whose issue pages, numbered from 0, pass through `pages`: to act between two pages as a user
+    editing issues or a dying worker would."""
+    client = client_for(emulator)
+    original = client.issue_pages
+    client.issue_pages = lambda since="": pages(enumerate(original(since)))  # type: ignore[method-assign]
+    return client
+
+
+def advance(emulator: RedmineEmulator, delta: timedelta) -> datetime:
+    """Move the emulator's clock (the fixture's Clock) on by `delta`; returns the new now."""
+    clock: Clock = emulator.clock  # type: ignore[assignment]
+    clock.now += delta
+    return clock.now
+
+
 def run(engine: Engine, settings: Settings, emulator: RedmineEmulator, **kwargs: Any) -> list:
     client = kwargs.pop("client", None) or client_for(emulator)
     return sync_redmine(engine, settings, client=client, trigger="test", **kwargs)
@@ -162,16 +180,15 @@ def test_incremental_run_reads_only_what_changed(
     engine: Engine, redmine_settings: Settings, emulator: RedmineEmulator
 ) -> None:
     run(engine, redmine_settings, emulator)
-    clock: Clock = emulator.clock  # type: ignore[assignment]
-    clock.now += timedelta(hours=1)
+    now = advance(emulator, timedelta(hours=1))
     emulator.update_issue(3, {"subject": "renamed", "status": {"id": 6, "name": "Rejected"}})
-    emulator.put_issue(make_issue(251), updated_at=clock.now)
+    emulator.put_issue(make_issue(251), updated_at=now)
     emulator.requests.clear()
     _, issues = run(engine, redmine_settings, emulator)
     assert (issues.inserted, issues.updated) == (1, 1)
     assert_mirrors(engine, emulator)
     assert stored(engine)[3]["is_closed"] is True
-    assert watermark(engine) == format_time(clock.now)
+    assert watermark(engine) == format_time(now)
     issue_calls = [params for _, path, params in emulator.requests if path == "/issues.json"]
     assert len(issue_calls) == 1  # no reconciliation: it ran an hour ago
 
@@ -190,19 +207,15 @@ def test_full_rereads_everything_and_reconciles(
 def test_an_edit_during_paging_is_not_missed(
     engine: Engine, redmine_settings: Settings, emulator: RedmineEmulator
 ) -> None:
-    client = client_for(emulator)
-    original = client.issue_pages
-
-    def pages_with_an_edit(since: str = "") -> Iterator:
-        for number, page in enumerate(original(since)):
+    def pages_with_an_edit(pages: Iterator[tuple[int, Any]]) -> Iterator:
+        for number, page in pages:
             yield page
             if number == 0:  # issue 2 was on page 1 and is now stored; edit it and one not yet read
-                emulator.clock.now += timedelta(minutes=1)  # type: ignore[attr-defined]
+                advance(emulator, timedelta(minutes=1))
                 emulator.update_issue(2, {"subject": "edited during the sync"})
                 emulator.update_issue(120, {"subject": "edited before it was read"})
 
-    client.issue_pages = pages_with_an_edit  # type: ignore[method-assign]
-    run(engine, redmine_settings, emulator, client=client)
+    run(engine, redmine_settings, emulator, client=client_with_pages(emulator, pages_with_an_edit))
     assert_mirrors(engine, emulator)
     assert stored(engine)[2]["subject"] == "edited during the sync"
 
@@ -211,13 +224,12 @@ def test_a_bulk_edit_in_one_second_is_stored_completely(
     engine: Engine, redmine_settings: Settings, emulator: RedmineEmulator
 ) -> None:
     run(engine, redmine_settings, emulator)
-    clock: Clock = emulator.clock  # type: ignore[assignment]
-    clock.now += timedelta(hours=2)
+    now = advance(emulator, timedelta(hours=2))
     for n in range(1, 231):  # a bulk status change: 230 issues within 0.7 s
         emulator.update_issue(
-            n, {"status": {"id": 2, "name": "In Progress"}}, at=clock.now + timedelta(microseconds=n * 3000)
+            n, {"status": {"id": 2, "name": "In Progress"}}, at=now + timedelta(microseconds=n * 3000)
         )
-    clock.now += timedelta(seconds=5)
+    advance(emulator, timedelta(seconds=5))
     _, issues = run(engine, redmine_settings, emulator)
     assert issues.updated == 230
     assert_mirrors(engine, emulator)
@@ -291,8 +303,7 @@ def test_an_issue_that_comes_back_is_revived(
     # 10 comes back unchanged (its project was unarchived): only the reconciliation can see it.
     emulator.put_issue(old_10)
     # 20 comes back edited: the incremental loop sees it.
-    emulator.clock.now += timedelta(minutes=5)  # type: ignore[attr-defined]
-    emulator.put_issue({**old_20, "updated_on": None}, updated_at=emulator.clock.now)  # type: ignore[attr-defined]
+    emulator.put_issue({**old_20, "updated_on": None}, updated_at=advance(emulator, timedelta(minutes=5)))
     _, issues = run(engine, redmine_settings, emulator)
     assert stored(engine)[20]["deleted_at"] is None
     assert stored(engine)[10]["deleted_at"] is not None  # not reconciled yet
@@ -439,18 +450,14 @@ def test_a_crash_between_upsert_and_watermark_rolls_both_back(
 def test_a_crash_of_the_caller_between_pages_resumes_from_the_last_commit(
     engine: Engine, redmine_settings: Settings, emulator: RedmineEmulator
 ) -> None:
-    client = client_for(emulator)
-    original = client.issue_pages
-
-    def dying(since: str = "") -> Iterator:
-        for number, page in enumerate(original(since)):
+    def dying(pages: Iterator[tuple[int, Any]]) -> Iterator:
+        for number, page in pages:
             if number == 2:
                 raise RuntimeError("worker killed")
             yield page
 
-    client.issue_pages = dying  # type: ignore[method-assign]
     with pytest.raises(RuntimeError):
-        run(engine, redmine_settings, emulator, client=client)
+        run(engine, redmine_settings, emulator, client=client_with_pages(emulator, dying))
     # Page 2 started at issue 100's second (Redmine's overlap), so two pages hold issues 1-199.
     assert sorted(stored(engine)) == list(range(1, 200))
     assert "worker killed" in runs(engine)[-1]["error"]
