@@ -56,7 +56,8 @@ def register_export(spec: ExportSpec) -> None:
 
 
 def export_specs() -> dict[str, ExportSpec]:
-    from views import cases, redmine
+    from models.sales import sales_group_names
+    from views import cases, redmine, sales
 
     specs = {
         "cases": ExportSpec(
@@ -74,6 +75,14 @@ def export_specs() -> dict[str, ExportSpec]:
             selectors=redmine.project_choices,
             rows=redmine.issue_rows,
             time_columns=("created", "updated", "closed"),
+        ),
+        "sales": ExportSpec(
+            name="sales",
+            kpis=sales.EXPORT_KINDS,
+            selector_key="group",
+            selectors=lambda engine: sales_group_names(engine, current_runtime().settings.kpi.sales),
+            rows=sales.sales_rows,
+            time_columns=("started_at", "changed_at"),
         ),
     }
     specs.update(_EXTRA_SPECS)

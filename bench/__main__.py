@@ -10,6 +10,8 @@ Settings (environment):
   BENCH_SQLITE_URL         SQLite file (default bench/data/bench-<scale>.db)
   BENCH_TIMEZONE           TIMEZONE of the app and the references (default America/New_York)
   BENCH_CALLS=30           calls per app / per-figure SQL series (p50 and p95 are over these)
+  BENCH_SERIES_SECONDS=20  time budget of one series: a slower series stops after at least 3 calls (2 for naive)
+                           and the table shows how many it made, so a multi-second baseline cannot take hours
   BENCH_NAIVE_CALLS        calls per naive series (default 5 at full scale, BENCH_CALLS below it: each reads the
                            whole tables); BENCH_NAIVE_WINDOWS=month (naive cost does not depend on the window)
   BENCH_PAGES, BENCH_DATABASES, BENCH_WINDOWS   subsets (comma-separated)
@@ -51,7 +53,7 @@ from metrics.windows import WINDOW_KINDS
 from models.db import make_engine
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-MAX_SERIES_SECONDS = 600.0  # a series that slow stops early (and says how many calls it made)
+MIN_CALLS = 3  # a series over its time budget still makes this many calls (naive: 2)
 GOAL_MONTH_P95_MS = 50.0
 GOAL_WARM_P95_MS = 5.0
 GOAL_NAIVE_FACTOR = 10.0
@@ -74,6 +76,7 @@ class Config:
     load_seconds: float
     load_viewers: int
     force: bool
+    series_seconds: float
 
     @classmethod
     def from_env(cls) -> Config:
@@ -94,6 +97,7 @@ class Config:
             load_seconds=float(env.get("BENCH_LOAD_SECONDS", "") or (60 if full else 15)),
             load_viewers=int(env.get("BENCH_LOAD_VIEWERS", "50")),
             force=env.get("BENCH_FORCE_RELOAD", "") == "1",
+            series_seconds=float(env.get("BENCH_SERIES_SECONDS", "20")),
         )
 
     def urls(self) -> dict[str, str]:
@@ -194,11 +198,11 @@ class DatabaseBench:
         self, client: Any, dash_app: Any, driver: CallbackDriver, page: str, window: str, group: str | None
     ) -> None:
         cold_views = views_for(page, window, group, self.config.calls, cold=True)
-        for mode, views in (
-            ("cold", cold_views),
-            ("warm", views_for(page, window, group, self.config.calls + 1, cold=False)),
+        warm_body = driver.payload(views_for(page, window, group, 1, cold=False)[0])
+        for mode, bodies in (
+            ("cold", [driver.payload(view) for view in cold_views]),
+            ("warm", [warm_body] * (self.config.calls + 1)),
         ):
-            bodies = [driver.payload(view) for view in views]
             if mode == "warm":
                 post_callback(client, bodies.pop())  # the first view fills whatever the app caches
             seconds, sizes, errors = [], [], []
@@ -212,13 +216,16 @@ class DatabaseBench:
                     break
                 seconds.append(result.seconds)
                 sizes.append(result.size)
-                if time.monotonic() - started > MAX_SERIES_SECONDS:
+                if self._over_budget(started, len(seconds), MIN_CALLS):
                     break
             extra: dict[str, Any] = {"bytes_median": int(np.median(sizes)) if sizes else 0}
             if errors:
                 extra["error"] = errors[0]
                 self.note(f"/{page} {window} {group or 'all'} {mode}: {errors[0]}")
             self._record(page, window, group, "app", mode, **summarise(seconds), **extra)
+
+    def _over_budget(self, started: float, calls: int, minimum: int) -> bool:
+        return calls >= minimum and time.monotonic() - started > self.config.series_seconds
 
     def _reference_series(self, engine: Any, context: Context, page: str, window: str, group: str | None) -> None:
         views = views_for(page, window, group, self.config.calls, cold=True)
@@ -233,7 +240,7 @@ class DatabaseBench:
                 elapsed, figures = _timed(lambda view=view, function=function: function(engine, view, context))
                 seconds.append(elapsed)
                 first.setdefault(target, figures)
-                if time.monotonic() - started > MAX_SERIES_SECONDS:
+                if self._over_budget(started, len(seconds), 2 if target == "naive" else MIN_CALLS):
                     break
             self._record(page, window, group, target, "cold", **summarise(seconds))
         if len(first) == 2:
@@ -249,10 +256,11 @@ def _find(series: list[dict[str, Any]], **keys: Any) -> dict[str, Any] | None:
     return next((row for row in series if all(row.get(k) == v for k, v in keys.items())), None)
 
 
-def _pair(row: dict[str, Any] | None) -> str:
+def _pair(row: dict[str, Any] | None, wanted: int = 0) -> str:
     if not row or not row.get("n"):
-        return "—"
-    return f"{row['p50_ms']:.1f} / {row['p95_ms']:.1f}"
+        return "error" if row and row.get("error") else "—"
+    calls = f" (n={row['n']})" if row["n"] < wanted else ""
+    return f"{row['p50_ms']:.1f} / {row['p95_ms']:.1f}{calls}"
 
 
 def _ratio(reference: dict[str, Any] | None, app: dict[str, Any] | None) -> str:
@@ -261,7 +269,7 @@ def _ratio(reference: dict[str, Any] | None, app: dict[str, Any] | None) -> str:
     return f"{reference['p95_ms'] / app['p95_ms']:.1f}×"
 
 
-def comparison_table(series: list[dict[str, Any]]) -> list[str]:
+def comparison_table(series: list[dict[str, Any]], calls: int = 0, naive_calls: int = 0) -> list[str]:
     """Markdown: one row per database, page, window and group; app, naive and per-figure SQL side by side."""
     lines = [
         "| database | page | window | group | app cold p50 / p95 ms | app warm p50 / p95 ms "
@@ -276,8 +284,9 @@ def comparison_table(series: list[dict[str, Any]]) -> list[str]:
         sql = _find(series, target="sql", **where)
         naive = _find(series, target="naive", **where)
         lines.append(
-            f"| {database} | {page} | {window} | {group} | {_pair(app_cold)} | {_pair(app_warm)} | {_pair(sql)} "
-            f"| {_pair(naive)} | {_ratio(sql, app_cold)} | {_ratio(naive, app_cold)} |"
+            f"| {database} | {page} | {window} | {group} | {_pair(app_cold, calls)} | {_pair(app_warm, calls)} "
+            f"| {_pair(sql, calls)} | {_pair(naive, naive_calls)} "
+            f"| {_ratio(sql, app_cold)} | {_ratio(naive, app_cold)} |"
         )
     return lines
 
@@ -337,9 +346,10 @@ def markdown(results: dict[str, Any]) -> str:
         f"different window every call (and the app's caches cleared when it has any); warm: the same view again. "
         f"References on the same data: per-figure SQL ({results['calls']} calls, same dates as cold) and naive "
         f"pandas ({results['naive_calls']} calls, {', '.join(results['naive_windows'])} window only: reading the "
-        f"whole tables dominates, whatever the window).",
+        f"whole tables dominates, whatever the window). A series has a time budget of "
+        f"{results['series_seconds']:.0f} s: a slower one stops early and shows its number of calls (n=...).",
         "",
-        *comparison_table(results["series"]),
+        *comparison_table(results["series"], results["calls"], results["naive_calls"]),
         "",
         "## Goals (issue 7)",
         "",
@@ -375,7 +385,7 @@ def _counts_text(results: dict[str, Any]) -> str:
 
 def print_table(results: dict[str, Any], report: Report) -> None:
     report("")
-    for line in comparison_table(results["series"]):
+    for line in comparison_table(results["series"], results["calls"], results["naive_calls"]):
         report(line)
     report("")
     for item in results["goals"]:
@@ -414,6 +424,7 @@ def main() -> int:
         "calls": config.calls,
         "naive_calls": config.naive_calls,
         "naive_windows": list(config.naive_windows),
+        "series_seconds": config.series_seconds,
         "machine": {
             "cpus": os.cpu_count(),
             "load_average_at_start": round(os.getloadavg()[0], 2),

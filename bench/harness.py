@@ -167,16 +167,21 @@ class CallbackDriver:
         self.app = dash_app
         self.callback = callback
         self.path = PAGE_PATHS[callback.page]
+        self._rendered: dict[str, Any] | None = None
 
     def _layout(self, view: View) -> dict[str, Any]:
+        """The page's components, rendered once: the date, window and selector are set per view by `payload`, and
+        nothing else a browser sends depends on them."""
         from layouts.pages import page_for
 
-        page = page_for(self.path)
-        if page is None:
-            raise RuntimeError(f"no page at {self.path}")
-        query = {"date": view.day.isoformat(), "window": view.window}
-        with self.app.server.test_request_context(self.path):
-            return _components(page.layout(query))
+        if self._rendered is None:
+            page = page_for(self.path)
+            if page is None:
+                raise RuntimeError(f"no page at {self.path}")
+            query = {"date": view.day.isoformat(), "window": view.window}
+            with self.app.server.test_request_context(self.path):
+                self._rendered = _components(page.layout(query))
+        return self._rendered
 
     def _value(self, components: dict[str, Any], component_id: Any, prop: str) -> Any:
         if prop == "pathname":

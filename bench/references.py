@@ -17,9 +17,10 @@ Figures per page (W = the view's window, P = the window before it, in TIMEZONE):
   once_per_deal only a deal's first entry into that stage), points per person (calls x call_points + stage
   points), demos scheduled per qualifier, stage changes per stage, the totals for P, open pipeline amount per
   owner (closed and excluded stages left out).
-- redmine: created, updated, resolved (closed_on in W, whatever the status now) and kill rate for W and P; closed
-  per assignee in W; open / closed / rejected totals; open per status, project and assignee; the per-day and
-  per-month series; the first 100 rows of W's table (created, updated or closed in W).
+- redmine: created, updated, resolved (closed_on in W and the issue closed now: Redmine keeps closed_on when an
+  issue is reopened) and kill rate for W and P; closed per assignee in W; open / closed / rejected totals; open
+  per status, project and assignee; the per-day and per-month series; the first 100 rows of W's table (created,
+  updated or resolved in W).
 Records deleted at the source are excluded everywhere.
 
 Must not import Dash, Flask, sync/, metrics/ other than windows, or the app's callbacks.
@@ -255,13 +256,14 @@ def _naive_redmine(conn: Connection, view: View, context: Context) -> Figures:
     if view.group:
         frame = frame[frame["project_name"] == view.group]
     is_closed = frame["is_closed"].astype(bool)
+    closed_now = frame[is_closed]
 
     window = context.window(view)
     figures: Figures = {}
     for prefix, current in (("", window), ("prev_", previous_window(window))):
         created = _inside(frame["created_at"], current.start, current.end)
         updated = _inside(frame["updated_at"], current.start, current.end)
-        resolved = _inside(frame["closed_at"], current.start, current.end)
+        resolved = _inside(frame["closed_at"], current.start, current.end) & is_closed
         figures[f"{prefix}created"] = int(created.sum())
         figures[f"{prefix}updated"] = int(updated.sum())
         figures[f"{prefix}resolved"] = int(resolved.sum())
@@ -283,10 +285,10 @@ def _naive_redmine(conn: Connection, view: View, context: Context) -> Figures:
         _local_keys(frame.loc[_inside(frame["created_at"], start, end), "created_at"], tz, "day")
     )
     figures["resolved_per_day"] = _naive_counts(
-        _local_keys(frame.loc[_inside(frame["closed_at"], start, end), "closed_at"], tz, "day")
+        _local_keys(closed_now.loc[_inside(closed_now["closed_at"], start, end), "closed_at"], tz, "day")
     )
     figures["created_per_month"] = _naive_counts(_local_keys(frame["created_at"], tz, "month"))
-    figures["resolved_per_month"] = _naive_counts(_local_keys(frame["closed_at"], tz, "month"))
+    figures["resolved_per_month"] = _naive_counts(_local_keys(closed_now["closed_at"], tz, "month"))
     return figures
 
 
@@ -513,7 +515,7 @@ def _sql_redmine(conn: Connection, view: View, context: Context) -> Figures:
     for prefix, current in (("", window), ("prev_", previous_window(window))):
         created = _between(r.created_at, current.start, current.end)
         updated = _between(r.updated_at, current.start, current.end)
-        resolved = _between(r.closed_at, current.start, current.end)
+        resolved = and_(_between(r.closed_at, current.start, current.end), r.is_closed.is_(True))
         figures[f"{prefix}created"] = _count(conn, redmine_issues, *scope, created)
         figures[f"{prefix}updated"] = _count(conn, redmine_issues, *scope, updated)
         figures[f"{prefix}resolved"] = _count(conn, redmine_issues, *scope, resolved)
@@ -550,10 +552,12 @@ def _sql_redmine(conn: Connection, view: View, context: Context) -> Figures:
         conn, r.created_at, redmine_issues, tz, "day", *scope, _between(r.created_at, start, end)
     )
     figures["resolved_per_day"] = _local_buckets(
-        conn, r.closed_at, redmine_issues, tz, "day", *scope, _between(r.closed_at, start, end)
+        conn, r.closed_at, redmine_issues, tz, "day", *scope, r.is_closed.is_(True), _between(r.closed_at, start, end)
     )
     figures["created_per_month"] = _local_buckets(conn, r.created_at, redmine_issues, tz, "month", *scope)
-    figures["resolved_per_month"] = _local_buckets(conn, r.closed_at, redmine_issues, tz, "month", *scope)
+    figures["resolved_per_month"] = _local_buckets(
+        conn, r.closed_at, redmine_issues, tz, "month", *scope, r.is_closed.is_(True)
+    )
     return figures
 
 

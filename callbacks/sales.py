@@ -94,7 +94,7 @@ def chart_figures(view: SalesView, state: PageState) -> list[Any]:
             uirevision=f"{revision}-demos",
             horizontal=True,
             colors={"Demos scheduled": COLORS["worked"]},
-            empty="No demos scheduled in this window",
+            empty="No demos scheduled in this window" if view.rules.demo_stage else "sales.demo_stage is empty",
         ),
         bar_figure(
             list(stages["stage"]),

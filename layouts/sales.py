@@ -33,10 +33,10 @@ from views.page_state import PageState, local_today, parse_page_query
 PREFIX = "sales"
 WINDOW_NAMES = {"day": "Day", "week": "Week", "month": "Month"}
 CHARTS = {
-    "calls": ("Calls per person", "All calls that started in the window; the darker part scores."),
-    "demos": ("Demos scheduled per qualifier", "Deals entering the demo stage, by their qualified-by person."),
-    "stages": ("Deals per stage", "Deals entering each stage in the window (excluded stages left out)."),
-    "pipeline": ("Open pipeline per owner", "Amount of open deals as they stand now (closed stages left out)."),
+    "calls": ("Calls per person", "Calls that started in the selected window."),
+    "demos": ("Demos scheduled per qualifier", "Deals entering the demo stage, by qualified-by person."),
+    "stages": ("Deals per stage", "Deals entering each stage in the selected window."),
+    "pipeline": ("Open pipeline per owner", "Open deals' amount as it stands now."),
 }
 CHANGE_COLUMNS = [
     column("changed_at", "When", kind="datetime", sort="desc"),
@@ -69,11 +69,11 @@ def all_groups_label(rules: SalesRules) -> str:
 
 def layout(query: Mapping[str, str]) -> html.Div:
     from runtime import current_runtime
-    from views.sales import sales_group_names
+    from views.sales import group_choices
 
     runtime = current_runtime()
     rules = runtime.settings.kpi.sales
-    groups = sales_group_names(runtime.engine, rules)
+    groups = group_choices(runtime.engine, runtime.settings)
     today = local_today(runtime.settings.timezone, current_now())
     state = parse_page_query(query, today, groups)
     return html.Div(
@@ -83,7 +83,12 @@ def layout(query: Mapping[str, str]) -> html.Div:
             html.Div(id=f"{PREFIX}-windows", className="windows sales-windows"),
             html.Div(
                 [
-                    section(title, graph(f"{PREFIX}-{name}-chart", height=340), subtitle=subtitle, actions=_slot(name))
+                    section(
+                        title,
+                        graph(f"{PREFIX}-{name}-chart", height=340),
+                        subtitle=_chart_subtitle(name, subtitle, rules),
+                        actions=_slot(name),
+                    )
                     for name, (title, subtitle) in CHARTS.items()
                 ],
                 className="charts-2 chart-row",
@@ -105,6 +110,14 @@ def layout(query: Mapping[str, str]) -> html.Div:
         id=f"{PREFIX}-page",
         className="sales-page",
     )
+
+
+def _chart_subtitle(name: str, text: str, rules: SalesRules) -> str:
+    if name == "calls" and rules.call_statuses:
+        return text + f" Blue: they score (status {', '.join(rules.call_statuses)})."
+    if name == "demos":
+        return f"Deals entering {rules.demo_stage}, by qualified-by person." if rules.demo_stage else "Off in kpi.toml."
+    return text
 
 
 def _slot(name: str) -> html.A:
@@ -201,7 +214,7 @@ def window_column(kind: str, view: SalesView, *, selected: bool, state: PageStat
     )
     cards = [
         kpi_card(
-            "Team points",
+            "Points",
             float(board["points"].sum()) if not board.empty else 0,
             tone="resolved",
             export_href=export_href(state, "points", kind),
@@ -218,7 +231,7 @@ def window_column(kind: str, view: SalesView, *, selected: bool, state: PageStat
     if view.rules.demo_stage:
         cards.append(
             kpi_card(
-                "Demos scheduled",
+                "Demos",
                 demo_count,
                 tone="worked",
                 export_href=export_href(state, "stage_changes", kind),

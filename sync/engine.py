@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 import traceback
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -25,6 +26,9 @@ from models.schema import sync_locks, sync_runs, sync_state
 
 BATCH_SIZE = 500
 LOCK_TTL = timedelta(minutes=30)
+# A refresh is its own transaction: once a minute is plenty against a 30-minute lease, and a backfill storing
+# dozens of pages a second does not pay a write per page for it.
+LOCK_REFRESH_EVERY = timedelta(minutes=1)
 
 
 class SyncError(RuntimeError):
@@ -70,15 +74,19 @@ def upsert_rows(
     *,
     key: str | tuple[str, ...] = "source_id",
     insert_only: Iterable[str] = ("first_seen_at",),
+    stored: Mapping[Any, Mapping[str, Any]] | None = None,
 ) -> UpsertResult:
     """Insert new rows and update changed ones, by unique key. Unchanged rows are not written, so running the
-    same sync twice reports (and changes) nothing. Columns in `insert_only` are kept once written."""
+    same sync twice reports (and changes) nothing. Columns in `insert_only` are kept once written.
+
+    `stored`: the rows the caller has already read in this transaction for these keys (as `existing_rows`
+    returns them, by key); a key missing from it counts as new. Given, it saves reading the same rows twice."""
     keys = (key,) if isinstance(key, str) else key
     result = UpsertResult()
     for start in range(0, len(rows), BATCH_SIZE):
         batch = _dedupe(rows[start : start + BATCH_SIZE], keys)
-        stored = _stored_by_key(conn, table, batch, keys)
-        changed = [row for row in batch if _differs(row, stored.get(_key_of(row, keys)), insert_only)]
+        known = _stored_by_key(conn, table, batch, keys) if stored is None else stored
+        changed = [row for row in batch if _differs(row, known.get(_key_of(row, keys)), insert_only)]
         if not changed:
             continue
         statement = _dialect_insert(conn, table)
@@ -89,7 +97,7 @@ def upsert_rows(
         }
         statement = statement.on_conflict_do_update(index_elements=list(keys), set_=update_columns)
         conn.execute(statement, changed)
-        new = sum(1 for row in changed if _key_of(row, keys) not in stored)
+        new = sum(1 for row in changed if _key_of(row, keys) not in known)
         result.inserted += new
         result.updated += len(changed) - new
     return result
@@ -114,7 +122,7 @@ def _stored_by_key(conn: Connection, table: Table, rows: list[dict], keys: tuple
     return {tuple(row[name] for name in keys): dict(row) for row in result}
 
 
-def _differs(row: dict[str, Any], stored: dict[str, Any] | None, insert_only: Iterable[str]) -> bool:
+def _differs(row: dict[str, Any], stored: Mapping[str, Any] | None, insert_only: Iterable[str]) -> bool:
     if stored is None:
         return True
     skip = set(insert_only)
@@ -181,6 +189,9 @@ class SourceLock:
     source: str
     holder: str = field(default_factory=lock_holder)
     ttl: timedelta = LOCK_TTL
+    refresh_every: timedelta = LOCK_REFRESH_EVERY
+    clock: Callable[[], float] = time.monotonic  # monotonic: a wall-clock jump must not skip or force refreshes
+    _written_at: float | None = field(default=None, init=False, repr=False)  # clock() when expires_at was set
 
     def acquire(self) -> bool:
         now = utcnow()
@@ -193,16 +204,24 @@ class SourceLock:
             taken = conn.execute(statement).first() is not None
             if taken:
                 _fail_orphaned_runs(conn, self.source)
+        if taken:
+            self._written_at = self.clock()
         return taken
 
     def refresh(self) -> None:
-        """Extend the lease during a long run so nobody takes it over."""
+        """Extend the lease during a long run so nobody takes it over. Callers may call it as often as they like
+        (every page): the lease is written at most once per `refresh_every` (or half the ttl, if shorter)."""
+        now = self.clock()
+        interval = min(self.refresh_every, self.ttl / 2).total_seconds()
+        if self._written_at is not None and now - self._written_at < interval:
+            return
         with self.engine.begin() as conn:
             conn.execute(
                 update(sync_locks)
                 .where(sync_locks.c.source == self.source, sync_locks.c.holder == self.holder)
                 .values(expires_at=utcnow() + self.ttl)
             )
+        self._written_at = now
 
     def release(self) -> None:
         with self.engine.begin() as conn:

@@ -45,6 +45,9 @@ from settings import CaseRules, SalesRules
 API_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 DOUBLE_COUNT_WINDOW = timedelta(hours=24)
 WS_ID = re.compile(r"\d+x\d+")  # a web-service id such as 19x5 (a text field holding a name is not one)
+# The exact shape VTiger sends ("2025-06-02 08:00:00"). For it, fromisoformat (C) gives what strptime (pure
+# Python, ~15 µs a call, several calls per record) gives; anything else still goes through strptime.
+API_TIME_SHAPE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}")
 DEFAULT_QUALIFIED_BY_FIELD = "cf_potentials_qualifiedby"
 
 
@@ -118,10 +121,9 @@ def parse_utc(value: Any) -> datetime | None:
     if not raw:
         return None
     for fmt in (API_TIME_FORMAT, "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"):
-        try:
-            return datetime.strptime(raw, fmt)
-        except ValueError:
-            continue
+        moment = parse_format(raw, fmt)
+        if moment is not None:
+            return moment
     return None
 
 
@@ -130,11 +132,23 @@ def parse_local(value: Any, tz: ZoneInfo, fmt: str = API_TIME_FORMAT) -> datetim
     raw = text(value)
     if not raw:
         return None
-    try:
-        local = datetime.strptime(raw, fmt)
-    except ValueError:
+    local = parse_format(raw, fmt)
+    if local is None:
         return None
     return local.replace(tzinfo=tz).astimezone(UTC).replace(tzinfo=None)
+
+
+def parse_format(raw: str, fmt: str) -> datetime | None:
+    """`datetime.strptime(raw, fmt)`, or None when it refuses; the API's own format takes a fast path."""
+    if fmt == API_TIME_FORMAT and API_TIME_SHAPE.fullmatch(raw):
+        try:
+            return datetime.fromisoformat(raw)
+        except ValueError:
+            return None  # the right shape but no such moment (month 13), which strptime refuses too
+    try:
+        return datetime.strptime(raw, fmt)
+    except ValueError:
+        return None
 
 
 def parse_date(value: Any) -> Any:

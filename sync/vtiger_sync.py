@@ -11,7 +11,10 @@ How a run goes (docs/sync-vtiger.md has the user's view):
    seconds); a run restarts from watermark - 1 because records committed in that second after the last call
    would otherwise be missed, and the re-read rows dedupe in the upsert (unchanged rows are not written).
 3. Each page is mapped and upserted, its deleted ids marked, and the watermark written in ONE transaction, so the
-   watermark never passes rows that are not committed; the source lock is refreshed between pages.
+   watermark never passes rows that are not committed; the source lock is refreshed between pages. While a page
+   is stored, the next one is fetched on a background thread (one page ahead, no more, so memory stays flat); it
+   only reads HTTP, every database write stays on the calling thread, and a fetch error reaches the caller after
+   the pages fetched before it are stored. The client is used by one thread at a time (`client_lock`).
 4. When the first `/sync` call of a run is refused (ACCESS_DENIED for a non-admin API user, or a 4xx/5xx that
    persisted through the retries), the module is read with the keyset query over `modifiedtime,id` instead, and
    sync_state.extra says so in `warning`. A failure after pages were stored fails the run; the next run resumes
@@ -25,11 +28,14 @@ Must not import Dash or Flask.
 
 from __future__ import annotations
 
+import copy
+import queue
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Engine, Table, and_, delete, select, tuple_, update
@@ -73,6 +79,7 @@ USERS_REFRESH_EVERY = timedelta(hours=24)
 # Kept as first written: a stage change names who was involved when it happened.
 STAGE_CHANGE_HISTORY = ("assignee_name", "group_name", "qualified_by_name", "previous_stage", "deal_no")
 STAGE_CHANGE_KEY = ("deal_source_id", "stage", "changed_at")
+PAGES_AHEAD = 1  # pages fetched but not yet stored, besides the one being fetched: memory stays at ~3 pages
 
 
 def sync_vtiger(
@@ -106,6 +113,10 @@ class _VtigerSync:
     refresh_requests: int = 0  # requests spent on mid-module users refreshes (counted in their own rows)
     unresolvable: set[str] = field(default_factory=set)  # ids a refresh could not name: no second refresh for them
     stage_problems: list[StageTimeProblem] = field(default_factory=list)
+    # requests.Session is not thread-safe: whoever calls the client holds this (the page fetcher, or a users
+    # refresh in the middle of a module), so the client is never used by two threads at once.
+    client_lock: threading.Lock = field(default_factory=threading.Lock)
+    written_extra: dict[str, Any] | None = None  # the module's extra as last written: unchanged, not rewritten
 
     def run(self) -> list[RunRecord]:
         self.check_account()
@@ -176,12 +187,13 @@ class _VtigerSync:
         missing = unknown_ids(records, fields, self.directory) - self.unresolvable
         if not missing:
             return
-        before = self.client.requests
-        try:
-            with self.recorded(USERS) as run:
-                self.refresh_directory(run)
-        finally:
-            self.refresh_requests += self.client.requests - before
+        with self.client_lock:  # the page fetcher waits; its requests do not count in this refresh either
+            before = self.client.requests
+            try:
+                with self.recorded(USERS) as run:
+                    self.refresh_directory(run)
+            finally:
+                self.refresh_requests += self.client.requests - before
         self.unresolvable |= unknown_ids(records, fields, self.directory)
 
     # --- one module -----------------------------------------------------------------------------------------------
@@ -196,11 +208,13 @@ class _VtigerSync:
                 extra.pop(stale, None)
             extra["checks"] = self.check_rules(module, info.picklists)
             self.stage_problems = []
+            self.written_extra = None
             base = 0 if self.full else watermark
             first = self.first_sync_page(module, max(0, base - 1) if base else 0, extra)
             if first is None:
-                for page in self.client.keyset_pages(module, base):
-                    self.store_page(module, table, run, page.records, (), max(watermark, page.watermark), extra)
+                with self.fetched_ahead(self.client.keyset_pages(module, base)) as pages:
+                    for page in pages:
+                        self.store_page(module, table, run, page.records, (), max(watermark, page.watermark), extra)
             else:
                 self.read_sync_pages(module, table, run, first, watermark, extra)
             if self.full:
@@ -246,17 +260,37 @@ class _VtigerSync:
         return page
 
     def read_sync_pages(
-        self, module: str, table: Table, run: RunRecord, page: SyncPage, watermark: int, extra: dict[str, Any]
+        self, module: str, table: Table, run: RunRecord, first: SyncPage, watermark: int, extra: dict[str, Any]
     ) -> None:
+        watermark = max(watermark, first.last_modified_time)
+        if not first.more:
+            self.store_page(module, table, run, first.updated, first.deleted, watermark, extra)
+            return
+        with self.fetched_ahead(self.later_sync_pages(module, first.last_modified_time)) as pages:
+            self.store_page(module, table, run, first.updated, first.deleted, watermark, extra)
+            for page in pages:
+                watermark = max(watermark, page.last_modified_time)
+                self.store_page(module, table, run, page.updated, page.deleted, watermark, extra)
+
+    def later_sync_pages(self, module: str, since: int) -> Iterator[SyncPage]:
+        """The /sync pages after the one that ended at `since`, until one says there is no more."""
         while True:
-            watermark = max(watermark, page.last_modified_time)
-            self.store_page(module, table, run, page.updated, page.deleted, watermark, extra)
-            if not page.more:
-                return
-            since = page.last_modified_time
             page = self.client.sync_page(module, since)
             if page.more and page.last_modified_time <= since:
                 raise VtigerError(f"VTiger's /sync for {module} stopped moving at {since}; the next run will retry")
+            yield page
+            if not page.more:
+                return
+            since = page.last_modified_time
+
+    @contextmanager
+    def fetched_ahead(self, pages: Iterator[_Page]) -> Iterator[Iterator[_Page]]:
+        """`pages`, fetched on a background thread while the caller stores the previous one."""
+        ahead = _PagesAhead(pages, self.client_lock)
+        try:
+            yield iter(ahead)
+        finally:
+            ahead.close()
 
     # --- storing a page -------------------------------------------------------------------------------------------
 
@@ -278,7 +312,7 @@ class _VtigerSync:
             stored = existing_rows(conn, table, [str(r["id"]) for r in records])
             records = [r for r in records if not _older_than_stored(r, stored.get(str(r["id"])))]
             rows = [self.map_record(module, r, stored.get(str(r["id"])), seen_at) for r in records]
-            result = upsert_rows(conn, table, rows)
+            result = upsert_rows(conn, table, rows, stored=stored)
             if module == "Potentials":
                 self.store_stage_changes(conn, records, rows, stored)
             removed = mark_deleted(conn, table, deleted_ids, seen_at)
@@ -290,7 +324,11 @@ class _VtigerSync:
                     "count": len(self.stage_problems),
                     "example": f"{example.deal_id} {example.field}={example.value!r}",
                 }
-            write_state(conn, SOURCE, module, str(watermark), extra)
+            # The picklists in extra make it the bulk of this write: only the watermark, unless extra changed.
+            changed_extra = extra if extra != self.written_extra else None
+            write_state(conn, SOURCE, module, str(watermark), changed_extra)
+        if changed_extra is not None:
+            self.written_extra = copy.deepcopy(extra)  # a copy: the caller keeps changing `extra` in place
         run.add(result)
         run.deleted += removed
         self.refresh_lock()
@@ -359,6 +397,67 @@ class _VtigerSync:
             stored_watermark, _ = read_state(conn, SOURCE, module)
             write_state(conn, SOURCE, module, stored_watermark, extra)
         run.deleted += removed
+
+
+# --- fetching one page ahead -------------------------------------------------------------------------------------
+
+_Page = TypeVar("_Page")
+_END = object()  # the fetcher's last item: no more pages
+
+
+@dataclass
+class _Failed:
+    """What the fetcher hands over instead of a page when fetching raised."""
+
+    error: BaseException
+
+
+class _PagesAhead(Generic[_Page]):
+    """Runs a page iterator on a daemon thread, at most PAGES_AHEAD pages ahead of the consumer; each step of the
+    iterator holds `client_lock`. Iterating gives the pages in order, then raises the fetcher's error, if any,
+    in the consumer's thread, after every page fetched before it. `close()` stops the fetcher and waits for it
+    (at most the request in flight), so nothing uses the client once it returns."""
+
+    def __init__(self, pages: Iterator[_Page], client_lock: threading.Lock) -> None:
+        self._pages = pages
+        self._client_lock = client_lock
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=PAGES_AHEAD)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._fetch, name="vtiger-page-fetcher", daemon=True)
+        self._thread.start()
+
+    def __iter__(self) -> Iterator[_Page]:
+        while True:
+            item = self._queue.get()
+            if item is _END:
+                return
+            if isinstance(item, _Failed):
+                raise item.error
+            yield item
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _fetch(self) -> None:
+        try:
+            while not self._stop.is_set():
+                with self._client_lock:
+                    page = next(self._pages, _END)
+                if not self._hand_over(page) or page is _END:
+                    return
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which raises it in its thread
+            self._hand_over(_Failed(exc))
+
+    def _hand_over(self, item: Any) -> bool:
+        """Queue an item, waiting while the consumer is behind; False when told to stop meanwhile."""
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
 
 
 # --- helpers -------------------------------------------------------------------------------------------------------

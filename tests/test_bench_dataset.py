@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from bench import dataset
 from bench.dataset import DatasetSpec, generate, prepare, read_marker, reset_database
 from bench.references import Context, View, differences, naive_figures, sql_figures
 from models.db import make_engine, normalise_url
-from models.schema import cases, deal_stage_changes, metadata, phone_calls
+from models.schema import cases, deal_stage_changes, metadata, phone_calls, redmine_issues
 from settings import KpiRules
 from tests.conftest import service_missing
 
@@ -202,10 +203,9 @@ def _case(source_id: str, created: str, status: str, **extra: Any) -> dict[str, 
         "group_name": extra.pop("group", "Support"),
         "raw": {},
     }
-    if "resolved" in extra:
-        row["resolved_at"] = datetime.fromisoformat(extra.pop("resolved"))
-    if "deleted" in extra:
-        row["deleted_at"] = datetime.fromisoformat(extra.pop("deleted"))
+    # Every row names every column: an executemany takes its columns from the first row.
+    row["resolved_at"] = datetime.fromisoformat(extra["resolved"]) if "resolved" in extra else None
+    row["deleted_at"] = datetime.fromisoformat(extra["deleted"]) if "deleted" in extra else None
     return row
 
 
@@ -254,12 +254,14 @@ def test_sales_references_give_the_hand_computed_figures(engine: Engine) -> None
             "assignee_name": "Ann",
             "qualified_by_name": "Quinn",
             "group_name": "Sales",
+            "deleted_at": None,  # every row names every column: an executemany takes them from the first row
             **extra,
         }
 
     def call(source_id: str, at: str, who: str, **extra: Any) -> dict[str, Any]:
         started = datetime.fromisoformat(at)
-        return {"source_id": source_id, "started_at": started, "assignee_name": who, "group_name": "Sales", **extra}
+        row = {"source_id": source_id, "started_at": started, "assignee_name": who, "group_name": "Sales"}
+        return {**row, "deleted_at": None, **extra}
 
     with engine.begin() as conn:
         conn.execute(
@@ -297,3 +299,49 @@ def test_sales_references_give_the_hand_computed_figures(engine: Engine) -> None
         assert figures["changes_by_stage"] == {"Demo Given": 1, "Demo Scheduled": 3, "Needs Analysis": 1}
         assert (figures["prev_calls"], figures["prev_points"]) == (1, 6.0)  # c7 and Y's first demo
         assert reference(engine, View("sales", view.day, "week", "Support"), context)["points_by_person"] == {}
+
+
+def test_redmine_references_give_the_hand_computed_figures(engine: Engine) -> None:
+    def issue(source_id: str, created: str, updated: str, status: str, closed: bool, **extra: Any) -> dict[str, Any]:
+        row = {
+            "source_id": source_id,
+            "created_at": datetime.fromisoformat(created),
+            "updated_at": datetime.fromisoformat(updated),
+            "status_name": status,
+            "is_closed": closed,
+            "project_name": "Platform",
+            "assignee_name": "Ann",
+            "closed_at": None,
+            "deleted_at": None,  # every row names every column: an executemany takes them from the first row
+            "raw": {},
+        }
+        return {**row, **extra}
+
+    with engine.begin() as conn:
+        conn.execute(
+            insert(redmine_issues),
+            [
+                issue("101", "2026-03-10 12:00", "2026-03-10 12:00", "New", False),
+                issue("102", "2026-02-01 12:00", "2026-03-11 12:00", "Closed", True,
+                      closed_at=datetime(2026, 3, 11, 12)),
+                # Reopened: Redmine keeps closed_on, but the issue is open now, so it is not resolved.
+                issue("103", "2026-02-01 12:00", "2026-03-13 09:00", "In Progress", False,
+                      closed_at=datetime(2026, 3, 11, 12)),
+                issue("104", "2026-03-12 12:00", "2026-03-13 08:00", "Rejected", True,
+                      closed_at=datetime(2026, 3, 13, 8), assignee_name=""),
+                issue("105", "2026-03-12 12:00", "2026-03-12 12:00", "New", False, deleted_at=datetime(2026, 3, 13)),
+                issue("106", "2026-03-12 12:00", "2026-03-12 12:00", "New", False, project_name="Mobile App"),
+            ],
+        )  # fmt: skip
+    context = Context(KpiRules(), TZ)
+    view = View("redmine", date(2026, 3, 10), "week", "Platform")
+    for reference in (naive_figures, sql_figures):
+        figures = reference(engine, view, context)
+        assert (figures["created"], figures["updated"], figures["resolved"]) == (2, 4, 2), reference.__name__
+        assert figures["kill_rate"] == 100.0
+        assert figures["closed_by_assignee"] == {"": 1, "Ann": 1}
+        assert (figures["open"], figures["closed"], figures["rejected"]) == (2, 1, 1)
+        assert figures["open_by_status"] == {"In Progress": 1, "New": 1}
+        assert figures["table_ids"] == ["103", "104", "102", "101"]
+        assert figures["resolved_per_month"] == {"2026-03": 2}
+        assert reference(engine, replace(view, group=None), context)["created"] == 3  # 106 is another project

@@ -16,6 +16,7 @@ from app import create_app
 from layouts.controls import ControlTiming
 from models.schema import cases
 from tests.browser import LiveServer, console_errors, screenshot, serve, start_chromium, text_of, wait_for
+from tests.control_bar import choose, number
 from tests.seed_dashboards import case_row, demo_cases, write_rows
 
 pytestmark = pytest.mark.browser
@@ -75,10 +76,6 @@ def resize(driver: Any, width: int, height: int) -> None:
         driver.set_window_size(width, height)
 
 
-def number(driver: Any, element_id: str) -> str:
-    return text_of(driver, f"#{element_id}")
-
-
 def wait_loaded(driver: Any) -> None:
     wait_for(lambda: driver.find_elements(By.ID, "cases-day-created"), message="the cases cards")
     wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "#cases-table .ag-row"), message="table rows")
@@ -92,118 +89,93 @@ def choose_window(driver: Any, label: str) -> None:
     driver.find_element(By.XPATH, f"//*[@id='cases-window']//label[normalize-space()='{label}']").click()
 
 
-def choose_group(driver: Any, name: str) -> None:
-    driver.find_element(By.ID, "cases-selector").click()
-    option = wait_for(
-        lambda: [
-            element
-            for element in driver.find_elements(By.CSS_SELECTOR, ".dash-dropdown-option")
-            if element.text.strip() == name
-        ],
-        message=f"the {name} option",
+def test_cases_page_loads_and_follows_the_controls(seeded: LiveServer, browser: Any) -> None:
+    browser.get(seeded.url + "/cases")
+    wait_loaded(browser)
+    assert console_errors(browser) == []
+    resources = browser.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
+    assert resources and all(name.startswith(seeded.url) for name in resources)  # nothing from a CDN
+    assert "Today" in text_of(browser, "#cases-subtitle")
+    today_numbers = [number(browser, f"cases-day-{kpi}") for kpi in ("created", "resolved", "worked")]
+    first_caption = table_caption(browser)
+    assert "Friday, 20 November 2026" in first_caption
+
+    # Previous day: the URL gets the date, the numbers and the table follow.
+    browser.find_element(By.ID, "cases-prev").click()
+    wait_for(lambda: browser.current_url.endswith("/cases?date=2026-11-19"), message="the URL to show 19 Nov")
+    wait_for(lambda: "Thursday, 19 November 2026" in table_caption(browser), message="the table for 19 Nov")
+    yesterday_numbers = [number(browser, f"cases-day-{kpi}") for kpi in ("created", "resolved", "worked")]
+    assert yesterday_numbers != today_numbers
+    browser.find_element(By.ID, "cases-prev").click()
+    wait_for(lambda: browser.current_url.endswith("?date=2026-11-18"), message="the URL to show 18 Nov")
+    browser.find_element(By.ID, "cases-next").click()
+    wait_for(lambda: browser.current_url.endswith("?date=2026-11-19"), message="next to go back to 19 Nov")
+    wait_for(
+        lambda: [number(browser, f"cases-day-{k}") for k in ("created", "resolved", "worked")] == yesterday_numbers
     )
-    option[0].click()
+
+    # The browser's back button restores the earlier view from the URL.
+    browser.back()
+    wait_for(lambda: browser.current_url.endswith("?date=2026-11-18"), message="back to 18 Nov")
+    wait_for(lambda: "Wednesday, 18 November 2026" in table_caption(browser), message="the table for 18 Nov")
+
+    # Window: the table now lists the week, and the URL says so.
+    choose_window(browser, "Week")
+    wait_for(lambda: "window=week" in browser.current_url, message="window=week in the URL")
+    wait_for(lambda: "16 Nov – 22 Nov 2026" in table_caption(browser), message="the week's table")
+    week_worked = number(browser, "cases-week-worked")
+    assert table_caption(browser).startswith(f"{week_worked} cases")  # the table is the card's rows
+
+    # Group: every number follows.
+    all_groups_month = number(browser, "cases-month-created")
+    choose(browser, "cases", "Support")
+    wait_for(lambda: "group=Support" in browser.current_url, message="group=Support in the URL")
+    wait_for(lambda: number(browser, "cases-month-created") != all_groups_month, message="the Support numbers")
+    assert "Support" in text_of(browser, "#cases-subtitle")
+
+    # Today: back to following today (no date in the URL).
+    browser.find_element(By.ID, "cases-today").click()
+    wait_for(lambda: "date=" not in browser.current_url, message="the date to leave the URL")
+    assert console_errors(browser) == []
+    screenshot(browser, "cases-desktop")
 
 
-def test_cases_page_loads_and_follows_the_controls(seeded: LiveServer) -> None:
-    driver = start_chromium(1280, 900)
-    try:
-        driver.get(seeded.url + "/cases")
-        wait_loaded(driver)
-        assert console_errors(driver) == []
-        resources = driver.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
-        assert resources and all(name.startswith(seeded.url) for name in resources)  # nothing from a CDN
-        assert "Today" in text_of(driver, "#cases-subtitle")
-        today_numbers = [number(driver, f"cases-day-{kpi}") for kpi in ("created", "resolved", "worked")]
-        first_caption = table_caption(driver)
-        assert "Friday, 20 November 2026" in first_caption
+def test_a_link_reproduces_the_view_and_bad_values_give_a_notice(seeded: LiveServer, browser: Any) -> None:
+    browser.get(seeded.url + "/cases?date=2026-11-02&window=month&group=Support")
+    wait_loaded(browser)
+    assert "November 2026" in table_caption(browser)
+    assert browser.find_element(By.ID, "cases-date").get_attribute("value").endswith("2 Nov 2026")
+    assert "Support" in text_of(browser, "#cases-subtitle")
+    assert "is-selected" in browser.find_element(By.ID, "cases-window-month").get_attribute("class")
 
-        # Previous day: the URL gets the date, the numbers and the table follow.
-        driver.find_element(By.ID, "cases-prev").click()
-        wait_for(lambda: driver.current_url.endswith("/cases?date=2026-11-19"), message="the URL to show 19 Nov")
-        wait_for(lambda: "Thursday, 19 November 2026" in table_caption(driver), message="the table for 19 Nov")
-        yesterday_numbers = [number(driver, f"cases-day-{kpi}") for kpi in ("created", "resolved", "worked")]
-        assert yesterday_numbers != today_numbers
-        driver.find_element(By.ID, "cases-prev").click()
-        wait_for(lambda: driver.current_url.endswith("?date=2026-11-18"), message="the URL to show 18 Nov")
-        driver.find_element(By.ID, "cases-next").click()
-        wait_for(lambda: driver.current_url.endswith("?date=2026-11-19"), message="next to go back to 19 Nov")
-        wait_for(
-            lambda: [number(driver, f"cases-day-{k}") for k in ("created", "resolved", "worked")] == yesterday_numbers
-        )
-
-        # The browser's back button restores the earlier view from the URL.
-        driver.back()
-        wait_for(lambda: driver.current_url.endswith("?date=2026-11-18"), message="back to 18 Nov")
-        wait_for(lambda: "Wednesday, 18 November 2026" in table_caption(driver), message="the table for 18 Nov")
-
-        # Window: the table now lists the week, and the URL says so.
-        choose_window(driver, "Week")
-        wait_for(lambda: "window=week" in driver.current_url, message="window=week in the URL")
-        wait_for(lambda: "16 Nov – 22 Nov 2026" in table_caption(driver), message="the week's table")
-        week_worked = number(driver, "cases-week-worked")
-        assert table_caption(driver).startswith(f"{week_worked} cases")  # the table is the card's rows
-
-        # Group: every number follows.
-        all_groups_month = number(driver, "cases-month-created")
-        choose_group(driver, "Support")
-        wait_for(lambda: "group=Support" in driver.current_url, message="group=Support in the URL")
-        wait_for(lambda: number(driver, "cases-month-created") != all_groups_month, message="the Support numbers")
-        assert "Support" in text_of(driver, "#cases-subtitle")
-
-        # Today: back to following today (no date in the URL).
-        driver.find_element(By.ID, "cases-today").click()
-        wait_for(lambda: "date=" not in driver.current_url, message="the date to leave the URL")
-        assert console_errors(driver) == []
-        screenshot(driver, "cases-desktop")
-    finally:
-        driver.quit()
+    browser.get(seeded.url + "/cases?date=2026-13-45&group=Nope&window=year")
+    wait_loaded(browser)
+    notice = wait_for(lambda: text_of(browser, "#cases-notice"), message="the notice")
+    assert "2026-13-45" in notice and "year" in notice and "Nope" in notice
+    assert "All groups · Today" in text_of(browser, "#cases-subtitle")
+    assert console_errors(browser) == []
 
 
-def test_a_link_reproduces_the_view_and_bad_values_give_a_notice(seeded: LiveServer) -> None:
-    driver = start_chromium(1280, 900)
-    try:
-        driver.get(seeded.url + "/cases?date=2026-11-02&window=month&group=Support")
-        wait_loaded(driver)
-        assert "November 2026" in table_caption(driver)
-        assert driver.find_element(By.ID, "cases-date").get_attribute("value").endswith("2 Nov 2026")
-        assert "Support" in text_of(driver, "#cases-subtitle")
-        assert "is-selected" in driver.find_element(By.ID, "cases-window-month").get_attribute("class")
-
-        driver.get(seeded.url + "/cases?date=2026-13-45&group=Nope&window=year")
-        wait_loaded(driver)
-        notice = wait_for(lambda: text_of(driver, "#cases-notice"), message="the notice")
-        assert "2026-13-45" in notice and "year" in notice and "Nope" in notice
-        assert "All groups · Today" in text_of(driver, "#cases-subtitle")
-        assert console_errors(driver) == []
-    finally:
-        driver.quit()
-
-
-def test_auto_refresh_shows_new_rows_without_a_reload(seeded: LiveServer) -> None:
-    driver = start_chromium(1280, 900)
-    try:
-        driver.get(seeded.url + "/cases")
-        wait_loaded(driver)
-        before = int(number(driver, "cases-day-created"))
-        driver.execute_script("window.__not_reloaded = true")
-        minutes = driver.find_element(By.ID, "cases-refresh-minutes")
-        minutes.send_keys(Keys.CONTROL, "a")
-        minutes.send_keys("2", Keys.ENTER)  # "minutes" last one second in this app (ControlTiming)
-        driver.find_element(By.CSS_SELECTOR, "#cases-refresh-on").click()
-        wait_for(lambda: "next in" in text_of(driver, "#cases-countdown"), message="a visible countdown")
-        engine = seeded.app.server.extensions["kpi"].engine
-        write_rows(engine, cases, [case_row(9001 + n, created_at=NOW - timedelta(minutes=n + 1)) for n in range(3)])
-        wait_for(lambda: int(number(driver, "cases-day-created")) == before + 3, message="the new cases to show")
-        assert driver.execute_script("return window.__not_reloaded") is True
-        # The choice is remembered by the browser.
-        driver.refresh()
-        wait_loaded(driver)
-        wait_for(lambda: driver.find_element(By.ID, "cases-refresh-on").is_selected(), message="the switch to stay on")
-        assert driver.find_element(By.ID, "cases-refresh-minutes").get_attribute("value") == "2"
-        assert console_errors(driver) == []
-    finally:
-        driver.quit()
+def test_auto_refresh_shows_new_rows_without_a_reload(seeded: LiveServer, browser: Any) -> None:
+    browser.get(seeded.url + "/cases")
+    wait_loaded(browser)
+    before = int(number(browser, "cases-day-created"))
+    browser.execute_script("window.__not_reloaded = true")
+    minutes = browser.find_element(By.ID, "cases-refresh-minutes")
+    minutes.send_keys(Keys.CONTROL, "a")
+    minutes.send_keys("2", Keys.ENTER)  # "minutes" last one second in this app (ControlTiming)
+    browser.find_element(By.CSS_SELECTOR, "#cases-refresh-on").click()
+    wait_for(lambda: "next in" in text_of(browser, "#cases-countdown"), message="a visible countdown")
+    engine = seeded.app.server.extensions["kpi"].engine
+    write_rows(engine, cases, [case_row(9001 + n, created_at=NOW - timedelta(minutes=n + 1)) for n in range(3)])
+    wait_for(lambda: int(number(browser, "cases-day-created")) == before + 3, message="the new cases to show")
+    assert browser.execute_script("return window.__not_reloaded") is True
+    # The choice is remembered by the browser.
+    browser.refresh()
+    wait_loaded(browser)
+    wait_for(lambda: browser.find_element(By.ID, "cases-refresh-on").is_selected(), message="the switch to stay on")
+    assert browser.find_element(By.ID, "cases-refresh-minutes").get_attribute("value") == "2"
+    assert console_errors(browser) == []
 
 
 def test_today_rolls_over_at_midnight(settings_for: Any, sqlite_url: str) -> None:

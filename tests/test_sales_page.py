@@ -137,7 +137,7 @@ def test_sales_page_scores_dates_and_groups(sales_server) -> None:  # type: igno
 
         # Another group: Support's people and scores.
         driver.get(server.url + "/sales?date=2024-06-11&window=week&group=Support")
-        support = hand_scores(events, date(2024, 6, 10), TODAY - timedelta(days=1), "Support")
+        support = hand_scores(events, date(2024, 6, 10), TODAY, "Support")  # the whole week: through today
         wait_for(lambda: board(driver, "week") == expected_board(support, SUPPORT), message="Support's week")
         selected = driver.find_element(By.CSS_SELECTOR, ".window-col.is-selected").get_attribute("id")
         assert selected == "sales-window-week"

@@ -15,7 +15,7 @@ from sqlalchemy import Engine, insert, update
 from models.sales import read_stage_picklist, sales_group_names
 from models.schema import deal_stage_changes, deals, phone_calls, sync_state, vtiger_groups, vtiger_users
 from settings import ConfigError, KpiRules, SalesRules, Settings, StageRule, VtigerSettings
-from views.sales import build_sales_view, build_sales_views, open_deal_rows, sales_export
+from views.sales import build_sales_view, build_sales_views, open_deal_rows, sales_rows
 
 TZ = "America/Chicago"
 DAY = date(2024, 6, 10)  # a Monday; Chicago is on CDT (UTC-5)
@@ -219,11 +219,9 @@ def test_export_rows_equal_the_figures(engine: Engine, settings_for, database_ur
         change("5x2", "Recycled", "2024-06-10 17:00", assignee_name="Ann"),
     )
     add(engine, phone_calls, call("43x1", "2024-06-10 14:00", "Ann"), call("43x2", "2024-06-10 15:00", "Bob"))
-    query = {"date": "2024-06-10", "window": "day"}
     view = build_sales_view(engine, settings, DAY, today=DAY)
 
-    name, points = sales_export(engine, settings, {**query, "kpi": "points"}, today=DAY)
-    assert name == "sales-points-day-2024-06-10.csv"
+    points = sales_rows(engine, settings, DAY, "day", "points")
     assert points.to_dict("records")[0] == {
         "person": "Quinn", "total_points": 10.0, "goal": 100.0, "goal_so_far": 100.0, "phone_calls": 0,
         "Demo Scheduled": 2, "Demo Given": 0, "Quote Sent": 0, "Pilot": 0, "Needs Analysis": 0, "Closed Won": 0,
@@ -231,16 +229,37 @@ def test_export_rows_equal_the_figures(engine: Engine, settings_for, database_ur
     }  # fmt: skip
     assert points["total_points"].sum() == view.leaderboard["points"].sum() == 12
 
-    _, calls = sales_export(engine, settings, {**query, "kpi": "calls"}, today=DAY)
+    calls = sales_rows(engine, settings, DAY, "day", "calls")
     assert len(calls) == view.calls_per_person()["calls"].sum() == 2
     assert list(calls["started_at"]) == ["2024-06-10 09:00", "2024-06-10 10:00"]  # Chicago time
     assert calls.iloc[0]["link"] == "https://x/index.php?module=PhoneCalls&record=1"
 
-    _, changes = sales_export(engine, settings, {**query, "kpi": "stage_changes"}, today=DAY)
+    changes = sales_rows(engine, settings, DAY, "day", "stage_changes")
     assert list(changes["stage"]) == ["Demo Scheduled", "Demo Scheduled", "Recycled"]
     per_stage = view.deals_per_stage()
     assert dict(zip(per_stage["stage"], per_stage["deals"], strict=True)) == {"Demo Scheduled": 2}  # Recycled left out
     assert changes.iloc[0][["deal_name", "credited_to", "points"]].tolist() == ["Big deal", "Quinn", 5.0]
 
     with pytest.raises(ValueError, match="kpi must be one of points, calls, stage_changes, pipeline"):
-        sales_export(engine, settings, {**query, "kpi": "cases"}, today=DAY)
+        sales_rows(engine, settings, DAY, "day", "cases")
+
+
+def test_export_endpoint_serves_the_rows_as_csv(settings_for, sqlite_url: str) -> None:
+    from app import create_app
+
+    app = create_app(settings_for(sqlite_url, timezone=TZ, auth_disabled=True))
+    engine = app.server.extensions["kpi"].engine
+    add(engine, vtiger_groups, {"source_id": "20x1", "name": "Sales"})
+    add(engine, phone_calls, call("43x1", "2024-06-10 14:00", "Ann"), call("43x2", "2024-06-10 15:00", "Bob"),
+        call("43x3", "2024-06-10 15:00", "Sam", group_name="Support"))  # fmt: skip
+    client = app.server.test_client()
+    response = client.get("/export/sales.csv?date=2024-06-10&window=week&kpi=calls&group=Sales")
+    assert response.status_code == 200 and response.headers["X-Row-Count"] == "2"
+    lines = response.get_data(as_text=True).splitlines()
+    assert lines[0].startswith(f"started_at ({TZ}),started_at_utc,person,status")
+    assert [line.split(",")[2] for line in lines[1:]] == ["Ann", "Bob"]
+    points = client.get("/export/sales.csv?date=2024-06-10&kpi=points").get_data(as_text=True).splitlines()
+    assert [line.split(",")[:2] for line in points[1:]] == [["Ann", "1.0"], ["Bob", "1.0"], ["Sam", "1.0"]]
+    bad = client.get("/export/sales.csv?date=2024-06-10&kpi=deals")
+    assert bad.status_code == 400 and "use one of points, calls, stage_changes, pipeline" in bad.get_data(as_text=True)
+    engine.dispose()

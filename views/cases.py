@@ -12,64 +12,36 @@ Used by callbacks/cases.py (the page), exports.py (/export/cases.csv) and the TV
     window_rows(view, "worked")                   # the table rows behind a card of the selected window
     case_rows(engine, settings, day, "week", "resolved", group)   # the same rows read on their own (exports)
 
-Reads are window-bounded: one range read of the rows touching the span of all windows and their previous
-windows (`span_for`: previous month to this month, stretched when a week crosses a month boundary);
-open-now figures are SQL counts; the charts are SQL counts per local day / month. Pass `charts=False` (the TV)
-to skip the chart queries. Must not import Dash, Flask or sync/.
+Reads are window-bounded as views/tracker_view.py describes; open-now figures are SQL counts. Pass
+`charts=False` (the TV) to skip the chart queries. Must not import Dash, Flask or sync/.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from dataclasses import dataclass, field
+from datetime import date
 
 import pandas as pd
 from sqlalchemy import Engine
 
 from metrics import cases as case_metrics
-from metrics.series import comparison_months, cumulative_by_day_of_month, monthly_history
-from metrics.windows import WINDOW_KINDS, Window, WindowKind, next_month_start, previous_window, window_for
+from metrics.windows import Window, WindowKind, window_for
 from models import case_reads
 from settings import Settings
+from views.tracker_view import TrackerView, local_text, open_rows, span_for, window_columns, with_charts
 
 
-@dataclass(frozen=True)
-class CaseWindow:
-    """One window column of the page: its figures, the previous window's, and the resolved leaderboard."""
+@dataclass(frozen=True, kw_only=True)
+class CasesView(TrackerView[case_metrics.CaseFigures]):
+    """The /cases view; each window column's leaderboard is resolved cases per assignee."""
 
-    window: Window
-    previous: Window
-    figures: case_metrics.CaseFigures
-    previous_figures: case_metrics.CaseFigures
-    leaderboard: list[tuple[str, int]]
-
-
-@dataclass(frozen=True)
-class CasesView:
-    day: date
     group: str
-    selected: WindowKind
-    tz_name: str
-    windows: dict[WindowKind, CaseWindow]
-    frame: pd.DataFrame = field(repr=False)  # the rows touching span_for(day)
     open_total: int = 0
     open_by_group: list[tuple[str, int]] = field(default_factory=list)
-    open_by_assignee: list[tuple[str, int]] = field(default_factory=list)
-    open_by_status: list[tuple[str, int]] = field(default_factory=list)
-    cumulative: dict[str, pd.DataFrame] = field(default_factory=dict)  # "created" / "resolved"
-    history: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
-    def selected_window(self) -> CaseWindow:
-        return self.windows[self.selected]
-
-
-def span_for(day: date, tz_name: str) -> tuple[datetime, datetime]:
-    """[start, end) covering every window of `day` and every previous window: from the previous month's (or
-    previous week's) start to the month's (or week's: a week can run into the next month) end."""
-    windows = [window_for(day, kind, tz_name) for kind in WINDOW_KINDS]
-    windows += [previous_window(window) for window in windows]
-    return min(window.start for window in windows), max(window.end for window in windows)
+    def selector(self) -> str:
+        return self.group
 
 
 def build_cases_view(
@@ -84,17 +56,12 @@ def build_cases_view(
 ) -> CasesView:
     rules, tz_name = settings.kpi.cases, settings.timezone
     frame = case_reads.cases_touching(engine, *span_for(day, tz_name), group)
-    windows = {}
-    for kind in WINDOW_KINDS:
-        current = window_for(day, kind, tz_name)
-        before = previous_window(current)
-        windows[kind] = CaseWindow(
-            window=current,
-            previous=before,
-            figures=case_metrics.figures(frame, current, rules),
-            previous_figures=case_metrics.figures(frame, before, rules),
-            leaderboard=case_metrics.resolved_leaderboard(frame, current, rules),
-        )
+    windows = window_columns(
+        day,
+        tz_name,
+        figures=lambda current: case_metrics.figures(frame, current, rules),
+        leaderboard=lambda current: case_metrics.resolved_leaderboard(frame, current, rules),
+    )
     by_assignee = case_reads.open_counts(engine, rules, "assignee_name", group)
     view = CasesView(
         day=day,
@@ -110,15 +77,12 @@ def build_cases_view(
     )
     if not charts:
         return view
-    through = today or day
-    months = comparison_months(day)
-    last_day = next_month_start(months[0]) - pd.Timedelta(days=1)
-    daily = case_reads.daily_counts(engine, rules, months[-1], last_day, tz_name, group)
-    monthly = case_reads.monthly_counts(engine, rules, max(through, day), tz_name, group)
-    cumulative = {
-        name: cumulative_by_day_of_month(daily[name], months, through=through) for name in ("created", "resolved")
-    }
-    return replace(view, cumulative=cumulative, history=monthly_history(monthly["created"], monthly["resolved"]))
+    return with_charts(
+        view,
+        today,
+        daily=lambda first, last: case_reads.daily_counts(engine, rules, first, last, tz_name, group),
+        monthly=lambda through: case_reads.monthly_counts(engine, rules, through, tz_name, group),
+    )
 
 
 # --- rows behind the numbers ---------------------------------------------------------------------------------
@@ -187,21 +151,8 @@ def describe_rows(frame: pd.DataFrame, window: Window, settings: Settings, *, in
             "modified": local_text(frame["updated_at"], tz_name),
             "resolved": local_text(frame["resolved_at"], tz_name),
             "time_spent_hours": frame["time_spent_hours"],
-            "in_window": (
-                case_metrics.row_kinds(frame, window, settings.kpi.cases)
-                if in_window
-                else pd.Series("Open", index=frame.index, dtype="object")
-            ),
+            "in_window": case_metrics.row_kinds(frame, window, settings.kpi.cases) if in_window else open_rows(frame),
         },
         columns=list(ROW_COLUMNS),
     )
     return rows.reset_index(drop=True)
-
-
-def local_text(timestamps: pd.Series, tz_name: str) -> pd.Series:
-    """Naive-UTC timestamps as "YYYY-MM-DD HH:MM" in TIMEZONE ("" when missing)."""
-    values = pd.to_datetime(timestamps)
-    if values.empty:
-        return pd.Series([], dtype="object", index=timestamps.index)
-    local = values.dt.tz_localize("UTC").dt.tz_convert(tz_name)
-    return local.dt.strftime("%Y-%m-%d %H:%M").fillna("")

@@ -11,52 +11,35 @@ Used by callbacks/redmine.py, exports.py (/export/redmine.csv) and the TV:
     window_rows(engine, settings, view, "activity")                  # the table rows of the selected window
     issue_rows(engine, settings, day, "week", "resolved", project)  # the same, read on their own (exports)
 
-Reads are bounded as in views/cases.py. Must not import Dash, Flask or sync/.
+Reads are bounded as views/tracker_view.py describes. Must not import Dash, Flask or sync/.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date
 
 import pandas as pd
 from sqlalchemy import Engine
 
 from metrics import redmine as issue_metrics
-from metrics.series import comparison_months, cumulative_by_day_of_month, monthly_history
-from metrics.windows import WINDOW_KINDS, Window, WindowKind, next_month_start, previous_window, window_for
+from metrics.windows import Window, WindowKind, window_for
 from models import redmine_reads
 from settings import Settings
-from views.cases import local_text, span_for
+from views.tracker_view import TrackerView, local_text, open_rows, span_for, window_columns, with_charts
 
 
-@dataclass(frozen=True)
-class IssueWindow:
-    window: Window
-    previous: Window
-    figures: issue_metrics.IssueFigures
-    previous_figures: issue_metrics.IssueFigures
-    leaderboard: list[tuple[str, int]]
+@dataclass(frozen=True, kw_only=True)
+class RedmineView(TrackerView[issue_metrics.IssueFigures]):
+    """The /redmine view; each window column's leaderboard is closed issues per assignee."""
 
-
-@dataclass(frozen=True)
-class RedmineView:
-    day: date
     project: str
-    selected: WindowKind
-    tz_name: str
-    windows: dict[WindowKind, IssueWindow]
     totals: issue_metrics.StateTotals
-    frame: pd.DataFrame = field(repr=False)
-    open_by_status: list[tuple[str, int]] = field(default_factory=list)
     open_by_project: list[tuple[str, int]] = field(default_factory=list)
-    open_by_assignee: list[tuple[str, int]] = field(default_factory=list)
-    cumulative: dict[str, pd.DataFrame] = field(default_factory=dict)
-    history: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
-    def selected_window(self) -> IssueWindow:
-        return self.windows[self.selected]
+    def selector(self) -> str:
+        return self.project
 
 
 def project_choices(engine: Engine) -> list[str]:
@@ -76,17 +59,12 @@ def build_redmine_view(
     tz_name = settings.timezone
     rejected = settings.kpi.redmine.rejected_statuses
     frame = redmine_reads.issues_touching(engine, *span_for(day, tz_name), project)
-    windows = {}
-    for kind in WINDOW_KINDS:
-        current = window_for(day, kind, tz_name)
-        before = previous_window(current)
-        windows[kind] = IssueWindow(
-            window=current,
-            previous=before,
-            figures=issue_metrics.figures(frame, current),
-            previous_figures=issue_metrics.figures(frame, before),
-            leaderboard=issue_metrics.resolved_leaderboard(frame, current),
-        )
+    windows = window_columns(
+        day,
+        tz_name,
+        figures=lambda current: issue_metrics.figures(frame, current),
+        leaderboard=lambda current: issue_metrics.resolved_leaderboard(frame, current),
+    )
     view = RedmineView(
         day=day,
         project=project,
@@ -101,15 +79,12 @@ def build_redmine_view(
     )
     if not charts:
         return view
-    through = today or day
-    months = comparison_months(day)
-    last_day = next_month_start(months[0]) - pd.Timedelta(days=1)
-    daily = redmine_reads.daily_counts(engine, months[-1], last_day, tz_name, project)
-    monthly = redmine_reads.monthly_counts(engine, max(through, day), tz_name, project)
-    cumulative = {
-        name: cumulative_by_day_of_month(daily[name], months, through=through) for name in ("created", "resolved")
-    }
-    return replace(view, cumulative=cumulative, history=monthly_history(monthly["created"], monthly["resolved"]))
+    return with_charts(
+        view,
+        today,
+        daily=lambda first, last: redmine_reads.daily_counts(engine, first, last, tz_name, project),
+        monthly=lambda through: redmine_reads.monthly_counts(engine, through, tz_name, project),
+    )
 
 
 # --- rows behind the numbers ---------------------------------------------------------------------------------
@@ -172,11 +147,7 @@ def describe_rows(frame: pd.DataFrame, window: Window, settings: Settings, *, in
             "created": local_text(frame["created_at"], tz_name),
             "updated": local_text(frame["updated_at"], tz_name),
             "closed": local_text(frame["closed_at"], tz_name),
-            "in_window": (
-                issue_metrics.row_kinds(frame, window)
-                if in_window
-                else pd.Series("Open", index=frame.index, dtype="object")
-            ),
+            "in_window": issue_metrics.row_kinds(frame, window) if in_window else open_rows(frame),
         },
         columns=list(ROW_COLUMNS),
     )

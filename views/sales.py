@@ -2,7 +2,7 @@
 
     build_sales_view(engine, settings, day, group="", window="day", today=None) -> metrics.sales.SalesView
     build_sales_views(engine, settings, day, group="", kinds=("day", "week", "month")) -> {kind: SalesView}
-    sales_export(engine, settings, query, today) -> (filename, DataFrame)
+    sales_rows(engine, settings, day, window, kpi, group) -> DataFrame   (/export/sales.csv, see exports.py)
 
 A SalesView holds the leaderboard (`leaderboard`: person, points, "Phone calls" and one count per configured
 stage, highest points first, zero-point people of the group included), the goal (`goal.total`, `goal.so_far`,
@@ -16,7 +16,7 @@ Must not import Dash, Flask or sync/.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import date
 from typing import Literal
 
@@ -36,7 +36,6 @@ from models.sales import (
     sales_group_names,
 )
 from settings import SalesRules, Settings
-from views.page_state import parse_page_query
 
 ExportKind = Literal["points", "calls", "stage_changes", "pipeline"]
 EXPORT_KINDS: tuple[ExportKind, ...] = ("points", "calls", "stage_changes", "pipeline")
@@ -45,6 +44,11 @@ EXPORT_KINDS: tuple[ExportKind, ...] = ("points", "calls", "stage_changes", "pip
 def credit_fields(rules: SalesRules) -> list[str]:
     """Deal fields, other than the assignee and the qualifier copied onto each change, that stages credit."""
     return sorted({rule.credit for rule in rules.stages} - {"assignee", "qualified_by", rules.qualified_by_field})
+
+
+def group_choices(engine: Engine, settings: Settings) -> list[str]:
+    """The groups the page's selector offers (the configured sales groups, else every VTiger group)."""
+    return sales_group_names(engine, settings.kpi.sales)
 
 
 def build_sales_views(
@@ -127,7 +131,7 @@ def calls_rows(view: SalesView) -> pd.DataFrame:
             "points": calls["points"],
             "group": calls["group_name"],
             "call_id": calls["source_id"],
-            "link": calls["link"] if "link" in calls else "",
+            "link": calls.get("link", ""),
             "recording_url": calls["recording_url"],
         }
     )
@@ -153,7 +157,7 @@ def stage_change_rows(view: SalesView) -> pd.DataFrame:
             "qualified_by": changes["qualified_by_name"],
             "group": changes["group_name"],
             "deal_id": changes["deal_source_id"],
-            "link": changes["link"] if "link" in changes else "",
+            "link": changes.get("link", ""),
         }
     )
 
@@ -167,24 +171,17 @@ def open_deal_rows(engine: Engine, settings: Settings, group: str = "") -> pd.Da
     return deals.rename(columns={"source_id": "deal_id", "name": "deal_name", "assignee_name": "owner"})
 
 
-def sales_export(
-    engine: Engine, settings: Settings, query: Mapping[str, str], today: date | None = None
-) -> tuple[str, pd.DataFrame]:
-    """(file name, rows) for /export/sales.csv?date=&window=&kpi=points|calls|stage_changes|pipeline&group=.
-
-    The URL is read like the page's (a bad date or group falls back to the default); an unknown kpi raises
-    ValueError naming the known ones."""
-    kpi = (query.get("kpi") or "points").strip()
+def sales_rows(
+    engine: Engine, settings: Settings, day: date, window: WindowKind, kpi: str, group: str = ""
+) -> pd.DataFrame:
+    """The rows behind one sales figure, for /export/sales.csv (exports.py validates the parameters):
+    points (one row per person: total, goal, breakdown), calls, stage_changes, pipeline (open deals now)."""
     if kpi not in EXPORT_KINDS:
         raise ValueError(f"kpi must be one of {', '.join(EXPORT_KINDS)} (got {kpi!r})")
-    today = today or today_in(settings.timezone)
-    state = parse_page_query(query, today, sales_group_names(engine, settings.kpi.sales))
-    suffix = f"-{state.selector}" if state.selector else ""
     if kpi == "pipeline":
-        return f"sales-pipeline-{today.isoformat()}{suffix}.csv", open_deal_rows(engine, settings, state.selector)
-    view = build_sales_view(engine, settings, state.day, state.selector, state.window, today=today)
-    rows = {"points": points_rows, "calls": calls_rows, "stage_changes": stage_change_rows}[kpi](view)
-    return f"sales-{kpi}-{state.window}-{state.day.isoformat()}{suffix}.csv", rows
+        return open_deal_rows(engine, settings, group)
+    view = build_sales_view(engine, settings, day, group, window)
+    return {"points": points_rows, "calls": calls_rows, "stage_changes": stage_change_rows}[kpi](view)
 
 
 # --- helpers ----------------------------------------------------------------------------------------------------
@@ -200,4 +197,3 @@ def _local_text(series: pd.Series) -> pd.Series:
 
 def _utc_text(series: pd.Series) -> pd.Series:
     return series.dt.strftime("%Y-%m-%dT%H:%M:%SZ") if len(series) else series.astype("object")
-

@@ -1,0 +1,88 @@
+"""The main callback of the two tracker pages, /cases and /redmine (registered through callbacks.controls): it
+turns the page state into the subtitle, the window columns, the page's own panels, the monthly charts and the
+table with its export link. A change of the table's figure (worked on, created...) re-renders only the table.
+
+callbacks/cases.py and callbacks/redmine.py each describe their page in a `TrackerCallbacks`: how to build its
+view, and its own outputs and their values. Thin: reads and figures come from views/, components from
+layouts.tracker_page and the page's layout module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import dash
+import pandas as pd
+from dash import Input, Output, no_update
+from sqlalchemy import Engine
+
+from callbacks.controls import Trigger, register_controls
+from layouts import tracker_page
+from layouts.tracker_page import TrackerPage
+from runtime import current_runtime
+from settings import Settings
+from views.page_state import PageState, export_href
+from views.tracker_view import TrackerView
+
+TABLE_OUTPUTS = 3  # the table's outputs come last, so a change of its figure updates only them
+
+
+@dataclass(frozen=True)
+class TrackerCallbacks:
+    page: TrackerPage
+    path: str
+    own_outputs: Sequence[Output]  # the page's own panels, after the subtitle and the window columns
+    own_values: Callable[[Any, PageState], list[Any]]  # (view, state) -> the values of `own_outputs`
+    build_view: Callable[[Engine, Settings, PageState, bool], TrackerView]  # (..., charts) -> the page's view
+    window_rows: Callable[[Engine, Settings, Any, str], pd.DataFrame]  # the table's rows for (view, kpi)
+
+    @property
+    def outputs(self) -> list[Output]:
+        page = self.page
+        return [
+            Output(page.id("subtitle"), "children"),
+            Output(page.id("windows"), "children"),
+            *self.own_outputs,
+            Output(page.id("cum-created"), "figure"),
+            Output(page.id("cum-resolved"), "figure"),
+            Output(page.id("history"), "figure"),
+            Output(page.id("table"), "rowData"),
+            Output(page.id("table-caption"), "children"),
+            Output(page.id("export"), "href"),
+        ]
+
+    def render(self, state: PageState, trigger: Trigger) -> list[Any]:
+        page, runtime = self.page, current_runtime()
+        only_table = trigger.kind == "extra"
+        view = self.build_view(runtime.engine, runtime.settings, state, not only_table)
+        table = self.table_values(view, state, trigger.extras.get(page.id("table-kpi")) or page.default_kpi)
+        if only_table:
+            return [no_update] * (len(self.outputs) - TABLE_OUTPUTS) + table
+        return [
+            tracker_page.subtitle(page, view, state),
+            tracker_page.window_columns(page, view, state),
+            *self.own_values(view, state),
+            tracker_page.cumulative_chart(page, view, "created"),
+            tracker_page.cumulative_chart(page, view, "resolved"),
+            tracker_page.history_chart(page, view),
+            *table,
+        ]
+
+    def table_values(self, view: TrackerView, state: PageState, kpi: str) -> list[Any]:
+        page, runtime = self.page, current_runtime()
+        rows = self.window_rows(runtime.engine, runtime.settings, view, kpi)
+        href = export_href(page.prefix, state, kpi, selector_key=page.selector_key)
+        return [page.records(rows), tracker_page.table_caption(page, len(rows), kpi, view), href]
+
+    def register(self, app: dash.Dash) -> None:
+        register_controls(
+            app,
+            prefix=self.page.prefix,
+            path=self.path,
+            outputs=self.outputs,
+            render=self.render,
+            selector_key=self.page.selector_key,
+            extra_inputs=[Input(self.page.id("table-kpi"), "value")],
+        )

@@ -1,0 +1,131 @@
+"""What the views of the two tracker pages, /cases (VTiger cases) and /redmine (Redmine issues), compute the same
+way: the records are read for `span_for(day)`, each window column holds the window's figures, the previous
+window's and a leaderboard (`window_columns`), and the monthly charts are running totals per day of month and a
+per-month history (`with_charts`). views/cases.py and views/redmine.py say what the figures are and where the
+counts come from; `TrackerView` is the part of their views the layouts and callbacks share.
+
+    windows = window_columns(day, tz_name, figures=lambda w: ..., leaderboard=lambda w: ...)
+    view = with_charts(view, today, daily=lambda first, last: ..., monthly=lambda through: ...)
+    view.selected_window.figures, view.selector, view.cumulative["created"], view.history
+
+Reads are window-bounded: one range read of the rows touching the span of all windows and their previous
+windows (`span_for`: previous month to this month, stretched when a week crosses a month boundary); the charts
+are SQL counts per local day / month. Must not import Dash, Flask or sync/.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from typing import Generic, TypeVar
+
+import pandas as pd
+
+from metrics.series import comparison_months, cumulative_by_day_of_month, monthly_history
+from metrics.windows import WINDOW_KINDS, Window, WindowKind, next_month_start, previous_window, window_for
+
+F = TypeVar("F")  # the figures of one window (metrics.cases.CaseFigures, metrics.redmine.IssueFigures)
+V = TypeVar("V", bound="TrackerView")
+Counts = Mapping[str, pd.Series]  # "created" / "resolved" -> counts per local day or month
+
+
+@dataclass(frozen=True)
+class WindowColumn(Generic[F]):
+    """One window column of a page: its figures, the previous window's, and the leaderboard."""
+
+    window: Window
+    previous: Window
+    figures: F
+    previous_figures: F
+    leaderboard: list[tuple[str, int]]
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrackerView(ABC, Generic[F]):
+    """The part of a tracker page's view both pages have. `selector` is the chosen group or project."""
+
+    day: date
+    selected: WindowKind
+    tz_name: str
+    windows: dict[WindowKind, WindowColumn[F]]
+    frame: pd.DataFrame = field(repr=False)  # the rows touching span_for(day)
+    open_by_assignee: list[tuple[str, int]] = field(default_factory=list)
+    open_by_status: list[tuple[str, int]] = field(default_factory=list)
+    cumulative: dict[str, pd.DataFrame] = field(default_factory=dict)  # "created" / "resolved"
+    history: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    @property
+    @abstractmethod
+    def selector(self) -> str:
+        """The group or project shown ("" for all)."""
+
+    @property
+    def selected_window(self) -> WindowColumn[F]:
+        return self.windows[self.selected]
+
+
+def span_for(day: date, tz_name: str) -> tuple[datetime, datetime]:
+    """[start, end) covering every window of `day` and every previous window: from the previous month's (or
+    previous week's) start to the month's (or week's: a week can run into the next month) end."""
+    windows = [window_for(day, kind, tz_name) for kind in WINDOW_KINDS]
+    windows += [previous_window(window) for window in windows]
+    return min(window.start for window in windows), max(window.end for window in windows)
+
+
+def window_columns(
+    day: date,
+    tz_name: str,
+    *,
+    figures: Callable[[Window], F],
+    leaderboard: Callable[[Window], list[tuple[str, int]]],
+) -> dict[WindowKind, WindowColumn[F]]:
+    """Day, week and month of `day`, each with its figures, the previous window's and its leaderboard."""
+    columns = {}
+    for kind in WINDOW_KINDS:
+        current = window_for(day, kind, tz_name)
+        before = previous_window(current)
+        columns[kind] = WindowColumn(
+            window=current,
+            previous=before,
+            figures=figures(current),
+            previous_figures=figures(before),
+            leaderboard=leaderboard(current),
+        )
+    return columns
+
+
+def with_charts(
+    view: V,
+    today: date | None,
+    *,
+    daily: Callable[[date, date], Counts],
+    monthly: Callable[[date], Counts],
+) -> V:
+    """The view with its monthly charts: created and resolved running totals per day of month for the day's month
+    and the three before it (`daily(first_day, last_day)` counts), and created and resolved per month for all
+    history (`monthly(through)` counts). Days after `today` are left empty."""
+    through = today or view.day
+    months = comparison_months(view.day)
+    last_day = next_month_start(months[0]) - pd.Timedelta(days=1)
+    per_day = daily(months[-1], last_day)
+    per_month = monthly(max(through, view.day))
+    cumulative = {
+        name: cumulative_by_day_of_month(per_day[name], months, through=through) for name in ("created", "resolved")
+    }
+    return replace(view, cumulative=cumulative, history=monthly_history(per_month["created"], per_month["resolved"]))
+
+
+def open_rows(frame: pd.DataFrame) -> pd.Series:
+    """The table's "in window" column for the open-now list: every row is there because it is open."""
+    return pd.Series("Open", index=frame.index, dtype="object")
+
+
+def local_text(timestamps: pd.Series, tz_name: str) -> pd.Series:
+    """Naive-UTC timestamps as "YYYY-MM-DD HH:MM" in TIMEZONE ("" when missing)."""
+    values = pd.to_datetime(timestamps)
+    if values.empty:
+        return pd.Series([], dtype="object", index=timestamps.index)
+    local = values.dt.tz_localize("UTC").dt.tz_convert(tz_name)
+    return local.dt.strftime("%Y-%m-%d %H:%M").fillna("")
