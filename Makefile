@@ -1,6 +1,7 @@
 # make run   - the dashboard on the embedded default (SQLite, no Redis, demo data without credentials)
 # make test  - the whole suite (installs what it needs: venv, Chromium, the Redmine peer)
-# make bench - benchmarks; prints figures and writes bench/results/
+# make bench - benchmarks; prints figures and writes bench/results/ (docs/benchmarks.md). The full dataset
+#              (1M cases) takes about an hour; BENCH_SCALE=0.01 make bench is a two-minute run on 10,000 cases
 # make lint  - ruff
 PYTHON ?= python3
 VENV := .venv

@@ -29,6 +29,7 @@ from layouts.controls import control_bar, current_now, current_timing, page_head
 from metrics.sales import PHONE_CALLS, Goal, SalesView, ScoreKeyRow
 from settings import SalesRules
 from views.page_state import PageState, local_today, parse_page_query
+from views.page_state import export_href as page_export_href
 
 PREFIX = "sales"
 WINDOW_NAMES = {"day": "Day", "week": "Week", "month": "Month"}
@@ -40,15 +41,15 @@ CHARTS = {
 }
 CHANGE_COLUMNS = [
     column("changed_at", "When", kind="datetime", sort="desc"),
-    column("deal", "Deal", kind="link", minWidth=110),
-    column("deal_name", "Name", minWidth=160),
-    column("stage", "Stage", minWidth=130),
-    column("previous_stage", "From", minWidth=120),
-    column("credited_to", "Credited to", minWidth=130),
-    column("points", "Points", kind="number", width=100),
-    column("note", "Note", minWidth=160),
-    column("origin", "Recorded by", width=120),
-    column("group", "Group", minWidth=110),
+    column("deal", "Deal", kind="link", minWidth=90),
+    column("deal_name", "Name", minWidth=140),
+    column("stage", "Stage", minWidth=120),
+    column("previous_stage", "From", minWidth=100),
+    column("credited_to", "Credited to", minWidth=120),
+    column("points", "Points", kind="number", width=90),
+    column("note", "Note", minWidth=140),
+    column("origin", "Recorded by", width=110),
+    column("group", "Group", minWidth=90),
 ]
 CALL_COLUMNS = [
     column("started_at", "Started", kind="datetime", sort="desc"),
@@ -126,12 +127,8 @@ def _slot(name: str) -> html.A:
 
 
 def export_href(state: PageState, kpi: str, window: str | None = None) -> str:
-    params = [f"date={state.day.isoformat()}", f"window={window or state.window}", f"kpi={kpi}"]
-    if state.selector:
-        from urllib.parse import quote
-
-        params.append(f"group={quote(state.selector)}")
-    return "/export/sales.csv?" + "&".join(params)
+    """The /export/sales.csv link for the rows behind a figure (views.page_state.export_href)."""
+    return page_export_href("sales", state, kpi, window=window)
 
 
 # --- the window columns ---------------------------------------------------------------------------------------

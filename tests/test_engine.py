@@ -3,15 +3,17 @@ lock, and a sync_runs row for every run."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, event, func, select
 
-from models.schema import cases, sync_runs
+from models.schema import cases, sync_locks, sync_runs
 from sync.engine import (
     SourceBusy,
     SourceLock,
+    existing_rows,
     mark_deleted,
     read_state,
     recorded_run,
@@ -63,6 +65,32 @@ def test_upsert_keeps_first_seen_and_dedupes_a_repeated_key(engine: Engine) -> N
         row = conn.execute(select(cases).where(cases.c.source_id == "39x1")).mappings().one()
     assert row["status"] == "Closed"
     assert row["first_seen_at"] == datetime(2026, 11, 20, 10, 5)
+
+
+def test_upsert_with_the_rows_already_read_gives_the_same_result_without_reading_them_again(engine: Engine) -> None:
+    with engine.begin() as conn:
+        upsert_rows(conn, cases, [case_row("39x1"), case_row("39x2")])
+    selects: list[str] = []
+
+    def count_selects(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            selects.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count_selects)
+    try:
+        with engine.begin() as conn:
+            stored = existing_rows(conn, cases, ["39x1", "39x2", "39x3"])
+            read = len(selects)
+            result = upsert_rows(
+                conn, cases, [case_row("39x1"), case_row("39x2", "Closed"), case_row("39x3")], stored=stored
+            )
+            assert len(selects) == read  # the upsert did not read the rows a second time
+    finally:
+        event.remove(engine, "before_cursor_execute", count_selects)
+    assert (result.inserted, result.updated) == (1, 1)  # 39x1 unchanged: not written, not counted
+    with engine.connect() as conn:
+        statuses = dict(conn.execute(select(cases.c.source_id, cases.c.status)).all())
+    assert statuses == {"39x1": "Open", "39x2": "Closed", "39x3": "Open"}
 
 
 def test_upsert_of_many_rows_spans_batches(engine: Engine) -> None:
@@ -123,7 +151,48 @@ def test_expired_lock_is_taken_over_and_its_run_marked_interrupted(engine: Engin
     assert any("interrupted" in error for _, error in statuses)
 
 
+def test_lock_refresh_writes_the_lease_at_most_once_a_minute(engine: Engine) -> None:
+    now = [1000.0]
+    lock = SourceLock(engine, "vtiger", clock=lambda: now[0])
+    assert lock.acquire()
+
+    def expires_at() -> datetime:
+        with engine.connect() as conn:
+            return conn.execute(select(sync_locks.c.expires_at)).scalar_one()
+
+    def backdate() -> None:
+        with engine.begin() as conn:
+            conn.execute(sync_locks.update().values(expires_at=datetime(2026, 1, 1)))
+
+    backdate()
+    now[0] += 59
+    lock.refresh()  # within a minute of acquiring: nothing written
+    assert expires_at() == datetime(2026, 1, 1)
+    now[0] += 2
+    lock.refresh()
+    assert expires_at() > datetime(2026, 1, 1) + timedelta(days=30)
+    backdate()
+    lock.refresh()  # within a minute of the last write
+    assert expires_at() == datetime(2026, 1, 1)
+    now[0] += 60
+    lock.refresh()
+    assert expires_at() > datetime(2026, 1, 1) + timedelta(days=30)
+
+
+def test_a_short_lease_is_refreshed_within_half_its_ttl(engine: Engine) -> None:
+    now = [1000.0]
+    lock = SourceLock(engine, "vtiger", ttl=timedelta(seconds=20), clock=lambda: now[0])
+    assert lock.acquire()
+    with engine.begin() as conn:
+        conn.execute(sync_locks.update().values(expires_at=datetime(2026, 1, 1)))
+    now[0] += 11
+    lock.refresh()
+    with engine.connect() as conn:
+        assert conn.execute(select(sync_locks.c.expires_at)).scalar_one() > datetime(2026, 1, 2)
+
+
 def test_source_lock_context_raises_busy(engine: Engine) -> None:
+
     with source_lock(engine, "redmine"), pytest.raises(SourceBusy), source_lock(engine, "redmine"):
         pass
 

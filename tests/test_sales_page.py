@@ -135,10 +135,23 @@ def test_sales_page_scores_dates_and_groups(sales_server) -> None:  # type: igno
         assert query["date"] == ["2024-06-11"] and query["group"] == ["Sales"]
         assert yesterday != day_scores
 
-        # Another group: Support's people and scores.
+        # Another group through the selector: Support's people and scores, in the URL too.
+        driver.find_element(By.ID, "sales-selector").click()
+        wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "[role=listbox] [role=option]"), message="options")
+        option = next(
+            element
+            for element in driver.find_elements(By.CSS_SELECTOR, "[role=listbox] [role=option]")
+            if element.text.strip() == "Support"
+        )
+        option.click()
+        support = hand_scores(events, TODAY - timedelta(days=1), TODAY - timedelta(days=1), "Support")
+        wait_for(lambda: board(driver, "day") == expected_board(support, SUPPORT), message="Support's day")
+        assert parse_qs(urlparse(driver.current_url).query)["group"] == ["Support"]
+
+        # A link reproduces a view: the week window of the 11th for Support, the week column selected.
         driver.get(server.url + "/sales?date=2024-06-11&window=week&group=Support")
-        support = hand_scores(events, date(2024, 6, 10), TODAY, "Support")  # the whole week: through today
-        wait_for(lambda: board(driver, "week") == expected_board(support, SUPPORT), message="Support's week")
+        week = hand_scores(events, date(2024, 6, 10), TODAY, "Support")  # the whole week: through today
+        wait_for(lambda: board(driver, "week") == expected_board(week, SUPPORT), message="Support's week")
         selected = driver.find_element(By.CSS_SELECTOR, ".window-col.is-selected").get_attribute("id")
         assert selected == "sales-window-week"
         assert console_errors(driver) == []
@@ -149,10 +162,17 @@ def test_sales_page_scores_dates_and_groups(sales_server) -> None:  # type: igno
 def test_sales_page_on_a_phone(sales_server) -> None:  # type: ignore[no-untyped-def]
     server, _ = sales_server
     driver = start_chromium(390, 844)
+    # Headless Chromium keeps a minimum window width; emulate the phone's viewport exactly instead.
+    metrics = {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True}
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
     try:
         driver.get(server.url + "/sales")
         wait_for(lambda: board(driver, "day"), message="the day leaderboard")
+        # Nothing wider than the phone: the page does not scroll sideways (tables scroll inside themselves).
         assert driver.execute_script("return document.documentElement.scrollWidth") <= 390
+        # Only the selected window's column is shown on a phone.
+        assert driver.find_element(By.ID, "sales-window-day").is_displayed()
+        assert not driver.find_element(By.ID, "sales-window-week").is_displayed()
         assert console_errors(driver) == []
         screenshot(driver, "sales-phone")
     finally:

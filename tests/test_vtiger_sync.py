@@ -4,6 +4,8 @@ not past uncommitted data, the failure in sync_runs, and the next run ends with 
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -16,7 +18,8 @@ from sqlalchemy import Engine, Table, func, select
 
 from models.schema import cases, deal_stage_changes, deals, phone_calls, sync_runs, vtiger_users
 from settings import KpiRules, SalesRules, Settings, StageRule
-from sync.engine import RunRecord, SyncError, read_state
+from sync import vtiger_sync
+from sync.engine import RunRecord, SyncError, read_state, write_state
 from sync.vtiger import VtigerClient, parse_unix
 from sync.vtiger_emulator import VtigerEmulator
 from sync.vtiger_sync import sync_vtiger
@@ -544,3 +547,180 @@ def test_the_lock_is_refreshed_between_pages(world: World) -> None:
     lock = Lock()
     world.sync(lock=lock)  # type: ignore[arg-type]
     assert lock.refreshed >= 3 + 2  # three Cases pages, at least one page for each other module
+
+
+# --- fetching the next page while one is stored -------------------------------------------------------------------
+
+
+def _cases_one_a_second(world: World, count: int) -> list[dict[str, Any]]:
+    """`count` cases one second apart, oldest first: /sync pages of 100 end at records 100, 200, ..."""
+    return [world.case(n, at=world.now - timedelta(seconds=1000 - n)) for n in range(1, count + 1)]
+
+
+def _page_fetchers() -> list[threading.Thread]:
+    return [thread for thread in threading.enumerate() if thread.name == "vtiger-page-fetcher"]
+
+
+def _cases_writes(monkeypatch: pytest.MonkeyPatch, during: Callable[[int], None] = lambda _page: None) -> list[dict]:
+    """Record every write_state of Cases (inside its page's transaction); `during(page number)` runs there."""
+    writes: list[dict[str, Any]] = []
+
+    def recording(conn: Any, source: str, module: str, watermark: str, extra: dict | None = None) -> None:
+        if module == "Cases":
+            writes.append({"watermark": watermark, "extra": extra is not None})
+            during(len(writes))
+        write_state(conn, source, module, watermark, extra)
+
+    monkeypatch.setattr(vtiger_sync, "write_state", recording)
+    return writes
+
+
+def test_a_fetch_error_on_page_3_while_page_2_is_stored_keeps_the_watermark_at_page_2(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    records = _cases_one_a_second(world, 350)
+    world.emulator.inject(path="/sync", when=lambda _p, params: params["elementType"] == "Cases", after=2,
+                          error=("DATABASE_QUERY_ERROR", "Database error while performing operation"))  # fmt: skip
+    failed_before_page_2_committed: list[bool] = []
+
+    def on_page(page: int) -> None:
+        if page == 2:  # page 2's rows are written, not committed: the fetch of page 3 fails meanwhile
+            for fetcher in _page_fetchers():
+                fetcher.join(10)
+            failed_before_page_2_committed.append(_cases_sync_calls(world) == 3 and not _page_fetchers())
+
+    writes = _cases_writes(monkeypatch, on_page)
+    error = world.sync_failing()
+    assert failed_before_page_2_committed == [True]
+    assert "DATABASE_QUERY_ERROR" in str(error)
+    runs = {r["module"]: r for r in world.runs()}
+    assert runs["Cases"]["status"] == "failed" and "DATABASE_QUERY_ERROR" in runs["Cases"]["error"]
+    assert runs["Cases"]["rows_inserted"] == 200
+    assert runs["Potentials"]["status"] == runs["PhoneCalls"]["status"] == "success"
+    assert set(world.rows(cases)) == {r["id"] for r in records[:200]}
+    page_2_end = parse_unix(records[199]["modifiedtime"])
+    assert [int(w["watermark"]) for w in writes] == [parse_unix(records[99]["modifiedtime"]), page_2_end]
+    assert read_state(world.engine, "vtiger", "Cases")[0] == str(page_2_end)
+    world.assert_watermark_safe("Cases")
+    assert not _page_fetchers()
+
+    world.emulator.clear_faults()
+    assert counts(world.sync())["Cases"] == (150, 0, 0)
+    world.assert_mirrors()
+
+
+def test_a_failure_storing_a_page_stops_the_fetcher_and_the_next_run_recovers(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    records = _cases_one_a_second(world, 350)
+    map_record = vtiger_sync._VtigerSync.map_record
+
+    def failing(self: Any, module: str, record: dict[str, Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
+        if record["id"] == records[149]["id"]:  # on page 2
+            raise RuntimeError("disk full")
+        return map_record(self, module, record, *args, **kwargs)
+
+    monkeypatch.setattr(vtiger_sync._VtigerSync, "map_record", failing)
+    error = world.sync_failing()
+    assert "disk full" in str(error)
+    assert not _page_fetchers()  # stopped and waited for: nothing uses the client after the run
+    cases_pages = [p for _m, e, p in world.emulator.log if e == "/sync" and p["elementType"] == "Cases"]
+    # Page 2 failed: page 3 (handed over) and page 4 (waiting to be) may have been fetched, page 5 never.
+    assert 2 <= len(cases_pages) <= 4
+    assert set(world.rows(cases)) == {r["id"] for r in records[:100]}
+    assert read_state(world.engine, "vtiger", "Cases")[0] == str(parse_unix(records[99]["modifiedtime"]))
+    assert {r["module"]: r["status"] for r in world.runs()}["Cases"] == "failed"
+
+    monkeypatch.undo()
+    assert counts(world.sync())["Cases"] == (250, 0, 0)
+    world.assert_mirrors()
+
+
+def test_the_fetcher_stays_one_page_ahead(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    _cases_one_a_second(world, 650)
+    fetched: list[int] = []
+
+    def on_page(page: int) -> None:
+        # While page 1 is stored the fetcher may get pages 2 (handed over) and 3 (waiting), never page 4.
+        if page == 1:
+            deadline = time.monotonic() + 10
+            while _cases_sync_calls(world) < 3 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            time.sleep(0.2)  # room for a fetcher that does not wait to run further ahead
+            fetched.append(_cases_sync_calls(world))
+
+    _cases_writes(monkeypatch, on_page)
+    world.sync()
+    assert fetched == [3]
+    world.assert_mirrors()
+
+
+def _cases_sync_calls(world: World) -> int:
+    return sum(1 for _m, e, p in list(world.emulator.log) if e == "/sync" and p["elementType"] == "Cases")
+
+
+def test_a_users_reread_mid_module_never_shares_the_client_with_the_fetcher(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world.populate(2)
+    world.sync()
+    world.emulator.users.append(
+        {"id": "19x9", "user_name": "new@example.com", "first_name": "Nia", "last_name": "New", "email1": "",
+         "status": "Active", "user_primary_group": "20x2", "time_zone": "UTC"}
+    )  # fmt: skip
+    world.tick(2000)  # the cases below come after the first run's watermark
+    records = _cases_one_a_second(world, 350)
+    world.case(150, at=world.now - timedelta(seconds=1000 - 150), assigned_user_id="19x9")  # on page 2
+    guard, active, most = threading.Lock(), [0], [0]
+    reply = world.emulator.reply
+
+    def counting_reply(*args: Any, **kwargs: Any) -> Any:
+        with guard:
+            active[0] += 1
+            most[0] = max(most[0], active[0])
+        try:
+            time.sleep(0.005)  # widens the window in which two threads would overlap
+            return reply(*args, **kwargs)
+        finally:
+            with guard:
+                active[0] -= 1
+
+    monkeypatch.setattr(world.emulator, "reply", counting_reply)
+    calls_before = len(world.emulator.log)
+    runs = world.sync()
+    assert most[0] == 1
+    assert [r.module for r in runs] == ["users", "Cases", "users", "Potentials", "PhoneCalls"]
+    assert world.rows(cases)[records[149]["id"]]["assignee_name"] == "Nia New"
+    # Each run counts its own requests, though the users re-read ran while the fetcher was paging Cases.
+    log = world.emulator.log[calls_before:]
+    cases_calls = sum(1 for _m, _e, p in log if p.get("elementType") == "Cases")
+    assert runs[1].requests == cases_calls
+    assert sum(r.requests for r in runs) == len(log)
+    world.assert_mirrors()
+
+
+def test_the_watermark_is_written_with_every_page_and_extra_only_when_it_changes(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _cases_one_a_second(world, 250)
+    for n in range(1, 151):
+        world.deal(n, at=world.now - timedelta(seconds=1000 - n))
+    for n in (50, 120):  # a problem on each of the two Potentials pages: extra changes on both
+        world.deal(n, at=world.now - timedelta(seconds=1000 - n), cf_potentials_demogivenchangedat="soon")
+    written: list[tuple[str, bool]] = []
+
+    def recording(conn: Any, source: str, module: str, watermark: str, extra: dict | None = None) -> None:
+        written.append((module, extra is not None))
+        write_state(conn, source, module, watermark, extra)
+
+    monkeypatch.setattr(vtiger_sync, "write_state", recording)
+    world.sync()
+    assert [with_extra for module, with_extra in written if module == "Cases"] == [True, False, False]
+    assert [with_extra for module, with_extra in written if module == "Potentials"] == [True, True]
+    _, extra = read_state(world.engine, "vtiger", "Cases")
+    assert extra["method"] == "sync" and extra["idPrefix"] == "39x" and "casestatus" in extra["picklists"]
+    _, extra = read_state(world.engine, "vtiger", "Potentials")
+    assert extra["stage_time_problems"]["count"] == 2
+    written.clear()
+    world.sync()  # every run writes its extra once: the checks and picklists may have changed in between
+    assert [with_extra for module, with_extra in written if module == "Cases"] == [True]
