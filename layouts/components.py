@@ -148,13 +148,15 @@ def leaderboard(
     empty: str = "Nobody yet",
     max_entries: int = 10,
     board_id: str | None = None,
+    scale: float | None = None,
 ) -> html.Div:
-    """A ranked list with proportional bars, highest first; `empty` is shown when there are no entries."""
+    """A ranked list with proportional bars, highest first; `empty` is shown when there are no entries.
+    Bars are relative to the leader, or to `scale` (e.g. a points goal: a full bar means the goal is met)."""
     header = html.Div(title, className="leaderboard-title") if title else None
     if not entries:
         body: Any = no_data(empty, compact=True)
     else:
-        top = max(value for _, value in entries) or 1
+        top = scale or max(value for _, value in entries) or 1
         shown = list(entries)[:max_entries]
         body = html.Ol(
             [
@@ -163,7 +165,7 @@ def leaderboard(
                         html.Span(str(rank), className="lb-rank"),
                         html.Span(name, className="lb-name", title=name),
                         html.Span(
-                            html.Span(className="lb-bar-fill", style={"width": f"{100 * value / top:.0f}%"}),
+                            html.Span(className="lb-bar-fill", style={"width": f"{min(100, 100 * value / top):.0f}%"}),
                             className="lb-bar",
                         ),
                         html.Span(format_number(value), className="lb-value"),

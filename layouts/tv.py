@@ -337,7 +337,13 @@ def sales_panel(view: Any) -> html.Div:
         [
             _cards(cards),
             _boards(
-                leaderboard(points, title=f"Points today · goal {goal:g}", empty="No points yet today", max_entries=8),
+                leaderboard(
+                    points,
+                    title=f"Points today · goal {goal:g}",
+                    empty="No points yet today",
+                    max_entries=8,
+                    scale=goal,
+                ),
                 leaderboard(calls, title="Phone calls today", empty="No calls yet today", max_entries=8),
             ),
         ],

@@ -297,3 +297,23 @@ def test_the_tv_reloads_itself_but_only_when_the_server_answers(seeded, live_ser
     time.sleep(6)
     assert browser.execute_script("return window.tvMarker") == "server gone"
     assert text(browser, "tv-cases-created") == "18"
+
+
+def test_sales_points_bars_measure_progress_toward_the_goal() -> None:
+    """On the TV, 19 points of a 100-point goal fill a fifth of the bar, not all of it."""
+    from layouts.components import leaderboard
+
+    board = leaderboard([("Elif", 19), ("Farid", 150)], scale=100)
+    widths = [span.style["width"] for span in _find_all(board, "lb-bar-fill")]
+    assert widths == ["19%", "100%"]
+
+
+def _find_all(component, class_name: str) -> list:  # type: ignore[no-untyped-def]
+    found = []
+    if getattr(component, "className", None) == class_name:
+        found.append(component)
+    children = getattr(component, "children", None)
+    for child in children if isinstance(children, list) else [children]:
+        if child is not None and hasattr(child, "to_plotly_json"):
+            found.extend(_find_all(child, class_name))
+    return found
