@@ -117,6 +117,7 @@ class _VtigerSync:
     # refresh in the middle of a module), so the client is never used by two threads at once.
     client_lock: threading.Lock = field(default_factory=threading.Lock)
     written_extra: dict[str, Any] | None = None  # the module's extra as last written: unchanged, not rewritten
+    page_conn: Connection | None = None  # while a module stores pages (see pages_connection)
 
     def run(self) -> list[RunRecord]:
         self.check_account()
@@ -211,12 +212,14 @@ class _VtigerSync:
             self.written_extra = None
             base = 0 if self.full else watermark
             first = self.first_sync_page(module, max(0, base - 1) if base else 0, extra)
-            if first is None:
-                with self.fetched_ahead(self.client.keyset_pages(module, base)) as pages:
-                    for page in pages:
-                        self.store_page(module, table, run, page.records, (), max(watermark, page.watermark), extra)
-            else:
-                self.read_sync_pages(module, table, run, first, watermark, extra)
+            with self.pages_connection():
+                if first is None:
+                    with self.fetched_ahead(self.client.keyset_pages(module, base)) as pages:
+                        for page in pages:
+                            watermark_now = max(watermark, page.watermark)
+                            self.store_page(module, table, run, page.records, (), watermark_now, extra)
+                else:
+                    self.read_sync_pages(module, table, run, first, watermark, extra)
             if self.full:
                 self.reconcile(module, table, run, extra)
 
@@ -294,6 +297,26 @@ class _VtigerSync:
 
     # --- storing a page -------------------------------------------------------------------------------------------
 
+    @contextmanager
+    def pages_connection(self) -> Iterator[None]:
+        """One connection for a module's page transactions: a pool checkout (and its pre-ping round trip) per
+        page costs more than the page's own SELECT. Each page still commits on its own."""
+        with self.engine.connect() as conn:
+            self.page_conn = conn
+            try:
+                yield
+            finally:
+                self.page_conn = None
+
+    @contextmanager
+    def page_transaction(self) -> Iterator[Connection]:
+        if self.page_conn is None:
+            with self.engine.begin() as conn:
+                yield conn
+        else:
+            with self.page_conn.begin():
+                yield self.page_conn
+
     def store_page(
         self,
         module: str,
@@ -308,7 +331,7 @@ class _VtigerSync:
         self.ensure_known(module, records)
         deleted_ids = list(deleted_ids)
         seen_at = utcnow()
-        with self.engine.begin() as conn:
+        with self.page_transaction() as conn:
             stored = existing_rows(conn, table, [str(r["id"]) for r in records])
             records = [r for r in records if not _older_than_stored(r, stored.get(str(r["id"])))]
             rows = [self.map_record(module, r, stored.get(str(r["id"])), seen_at) for r in records]
@@ -415,8 +438,8 @@ class _Failed:
 class _PagesAhead(Generic[_Page]):
     """Runs a page iterator on a daemon thread, at most PAGES_AHEAD pages ahead of the consumer; each step of the
     iterator holds `client_lock`. Iterating gives the pages in order, then raises the fetcher's error, if any,
-    in the consumer's thread, after every page fetched before it. `close()` stops the fetcher and waits for it
-    (at most the request in flight), so nothing uses the client once it returns."""
+    in the consumer's thread, after every page fetched before it. `close()` stops the fetcher and waits for the
+    call it has in flight (retries included), so nothing uses the client once it returns."""
 
     def __init__(self, pages: Iterator[_Page], client_lock: threading.Lock) -> None:
         self._pages = pages

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -19,6 +19,7 @@ from sync.vtiger_mapping import (
     group_row,
     observed_stage_change,
     parse_local,
+    parse_utc,
     reconcile_stage_changes,
     unknown_ids,
     user_row,
@@ -286,3 +287,30 @@ def test_without_starttime_a_call_starts_at_createdtime(directory: Directory) ->
 
 def test_an_empty_duration_is_zero(directory: Directory) -> None:
     assert call_row(call(totalduration=""), directory, CHICAGO, seen_at=SEEN)["duration_seconds"] == 0
+
+
+# API timestamps take a fast path (fromisoformat) when they have the API's exact shape; whatever the text, the
+# answer must be what the strptime loop gives.
+TIMESTAMP_TEXTS = [
+    "2025-06-02 08:00:00", "2024-02-29 23:59:59", "2023-02-29 00:00:00", "2025-13-01 00:00:00",
+    "2025-00-10 10:00:00", "2025-06-00 10:00:00", "2025-06-31 10:00:00", "2025-06-02 24:00:00",
+    "2025-06-02 23:60:00", "2025-06-02 23:59:60", "0000-01-01 00:00:00", "2025-6-2 8:0:0", "2025-06-02 08:00",
+    "2025-06-02T08:00:00", "2025-06-02 08:00:00.5", "2025-06-02 08:00:00+02:00", "2025-06-02", "20250602 080000",
+    "２０２５-06-02 08:00:00", " 2025-06-02 08:00:00 ", "not a time", "",
+]  # fmt: skip
+
+
+def _strptime(text: str, fmt: str) -> datetime | None:
+    try:
+        return datetime.strptime(text.strip(), fmt)
+    except ValueError:
+        return None
+
+
+@pytest.mark.parametrize("text", TIMESTAMP_TEXTS)
+def test_api_timestamps_parse_as_strptime_does(text: str) -> None:
+    formats = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S")
+    assert parse_utc(text) == next((m for fmt in formats if (m := _strptime(text, fmt))), None)
+    local = _strptime(text, "%Y-%m-%d %H:%M:%S")
+    expected = local.replace(tzinfo=CHICAGO).astimezone(UTC).replace(tzinfo=None) if local else None
+    assert parse_local(text, CHICAGO) == expected
