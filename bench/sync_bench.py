@@ -83,7 +83,7 @@ def case_records(count: int, seed: int = 7) -> Iterator[dict[str, Any]]:
 def serve_fake(count: int, delay: float, ready: Any) -> None:
     """Process target: build the emulator with `count` cases and answer HTTP on a free loopback port until
     terminated; the base URL goes back through `ready`."""
-    from werkzeug.serving import make_server
+    from werkzeug.serving import WSGIRequestHandler, make_server
     from werkzeug.wrappers import Request, Response
 
     from sync import demo
@@ -106,7 +106,11 @@ def serve_fake(count: int, delay: float, ready: Any) -> None:
         status = f"{reply.status} {reply.reason}" if reply.reason else reply.status
         return Response(reply.body, status=status, headers=reply.headers)
 
-    server = make_server("127.0.0.1", 0, application, threaded=True)
+    class KeepAliveHandler(WSGIRequestHandler):
+        # A real VTiger keeps the connection open between requests; HTTP/1.0 would add a TCP handshake to each.
+        protocol_version = "HTTP/1.1"
+
+    server = make_server("127.0.0.1", 0, application, threaded=True, request_handler=KeepAliveHandler)
     ready.send(f"http://127.0.0.1:{server.server_port}{BASE_PATH}")
     server.serve_forever()
 
