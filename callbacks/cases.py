@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from callbacks.tracker_page import TrackerCallbacks
 from layouts import cases as page
 from settings import Settings
-from views.cases import CasesView, build_cases_view, window_rows
+from views.cases import CasesView, build_cases_view, window_table
 from views.page_state import PageState
 
 
@@ -41,7 +41,7 @@ CALLBACKS = TrackerCallbacks(
     ],
     own_values=open_values,
     build_view=build_view,
-    window_rows=window_rows,
+    window_table=window_table,
 )
 
 

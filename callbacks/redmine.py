@@ -15,7 +15,7 @@ from callbacks.tracker_page import TrackerCallbacks
 from layouts import redmine as page
 from settings import Settings
 from views.page_state import PageState
-from views.redmine import RedmineView, build_redmine_view, window_rows
+from views.redmine import RedmineView, build_redmine_view, window_table
 
 
 def build_view(engine: Engine, settings: Settings, state: PageState, charts: bool) -> RedmineView:
@@ -41,7 +41,7 @@ CALLBACKS = TrackerCallbacks(
     ],
     own_values=totals_and_open_values,
     build_view=build_view,
-    window_rows=window_rows,
+    window_table=window_table,
 )
 
 

@@ -23,10 +23,14 @@ from layouts import tracker_page
 from layouts.tracker_page import TrackerPage
 from runtime import current_runtime
 from settings import Settings
+from views.cache import CACHES, cached
 from views.page_state import PageState, export_href
 from views.tracker_view import TrackerView
 
 TABLE_OUTPUTS = 3  # the table's outputs come last, so a change of its figure updates only them
+# Rows sent to the browser's table: a month of a big help desk is tens of thousands of rows (megabytes of JSON per
+# date click); the most recent ones are what people read, and the CSV export next to the table has them all.
+TABLE_ROW_LIMIT = 500
 
 
 @dataclass(frozen=True)
@@ -36,7 +40,8 @@ class TrackerCallbacks:
     own_outputs: Sequence[Output]  # the page's own panels, after the subtitle and the window columns
     own_values: Callable[[Any, PageState], list[Any]]  # (view, state) -> the values of `own_outputs`
     build_view: Callable[[Engine, Settings, PageState, bool], TrackerView]  # (..., charts) -> the page's view
-    window_rows: Callable[[Engine, Settings, Any, str], pd.DataFrame]  # the table's rows for (view, kpi)
+    # (engine, settings, view, kpi, limit) -> the table's first `limit` rows and how many there are in all
+    window_table: Callable[[Engine, Settings, Any, str, int], tuple[pd.DataFrame, int]]
 
     @property
     def outputs(self) -> list[Output]:
@@ -54,10 +59,17 @@ class TrackerCallbacks:
         ]
 
     def render(self, state: PageState, trigger: Trigger) -> list[Any]:
-        page, runtime = self.page, current_runtime()
+        """The page's values, from the view cache when the same view was rendered at the same data version (a
+        refresh tick with no new data, a second viewer of the same view, back/forward)."""
         only_table = trigger.kind == "extra"
+        kpi = trigger.extras.get(self.page.id("table-kpi")) or self.page.default_kpi
+        key = (self.path, "render", state, kpi, only_table)
+        return cached(current_runtime().engine, key, lambda: self.render_uncached(state, kpi, only_table))
+
+    def render_uncached(self, state: PageState, kpi: str, only_table: bool) -> list[Any]:
+        page, runtime = self.page, current_runtime()
         view = self.build_view(runtime.engine, runtime.settings, state, not only_table)
-        table = self.table_values(view, state, trigger.extras.get(page.id("table-kpi")) or page.default_kpi)
+        table = self.table_values(view, state, kpi)
         if only_table:
             return [no_update] * (len(self.outputs) - TABLE_OUTPUTS) + table
         return [
@@ -72,11 +84,13 @@ class TrackerCallbacks:
 
     def table_values(self, view: TrackerView, state: PageState, kpi: str) -> list[Any]:
         page, runtime = self.page, current_runtime()
-        rows = self.window_rows(runtime.engine, runtime.settings, view, kpi)
+        rows, total = self.window_table(runtime.engine, runtime.settings, view, kpi, TABLE_ROW_LIMIT)
         href = export_href(page.prefix, state, kpi, selector_key=page.selector_key)
-        return [page.records(rows), tracker_page.table_caption(page, len(rows), kpi, view), href]
+        return [page.records(rows), tracker_page.table_caption(page, total, kpi, view, shown=len(rows)), href]
 
     def register(self, app: dash.Dash) -> None:
+        # The benchmark clears it before a cold call (runtime.extras["cache"]).
+        app.server.extensions["kpi"].extras.setdefault("cache", CACHES)
         register_controls(
             app,
             prefix=self.page.prefix,

@@ -214,8 +214,14 @@ def history_chart(page: TrackerPage, view: TrackerView) -> Any:
     return history_figure(view.history, uirevision=page.id(f"history-{view.selector}"), empty=f"No {page.noun} yet")
 
 
-def table_caption(page: TrackerPage, count: int, kpi: str, view: TrackerView) -> str:
+def table_caption(page: TrackerPage, count: int, kpi: str, view: TrackerView, *, shown: int | None = None) -> str:
+    """What the table lists; when it holds only the most recent `shown` of `count` rows, it says so (the export
+    has them all)."""
     label = next(option["label"] for option in page.table_kpis if option["value"] == kpi)
     if kpi == "open":
-        return f"{format_number(count)} open {page.noun} now"
-    return f"{format_number(count)} {page.noun} · {label.lower()} · {view.selected_window.window.label()}"
+        caption = f"{format_number(count)} open {page.noun} now"
+    else:
+        caption = f"{format_number(count)} {page.noun} · {label.lower()} · {view.selected_window.window.label()}"
+    if shown is not None and shown < count:
+        caption += f" · the {format_number(shown)} most recent shown (Export CSV has all)"
+    return caption

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
-from metrics.series import NO_GROUP, counts_by, in_window, kill_rate, live
+from metrics.series import NO_GROUP, counts_by, in_window, in_window_array, kill_rate, live, stamps
 from metrics.windows import Window
 from settings import CaseRules
 
@@ -67,6 +68,32 @@ def figures(frame: pd.DataFrame, window: Window, rules: CaseRules) -> CaseFigure
     created = len(created_in(frame, window))
     resolved = len(resolved_in(frame, window, rules))
     return CaseFigures(created, resolved, len(worked_in(frame, window, rules)), kill_rate(resolved, created))
+
+
+class CaseCounter:
+    """`figures` and `resolved_leaderboard` for many windows of one frame (a page shows six windows): the columns
+    become numpy arrays once instead of once per window and figure. Same numbers as the functions above."""
+
+    def __init__(self, frame: pd.DataFrame, rules: CaseRules) -> None:
+        self.frame = live(frame)
+        self.created = stamps(self.frame["created_at"])
+        self.updated = stamps(self.frame["updated_at"])
+        self.resolved = stamps(self.frame["resolved_at"])
+        self.in_resolved_set = self.frame["status"].isin(rules.resolved_statuses).to_numpy()
+        self.not_closed = ~self.frame["status"].isin(rules.closed_statuses).to_numpy()
+
+    def _resolved(self, window: Window) -> np.ndarray:
+        return in_window_array(self.resolved, window) & self.in_resolved_set
+
+    def figures(self, window: Window) -> CaseFigures:
+        created = in_window_array(self.created, window)
+        resolved_at = in_window_array(self.resolved, window)
+        worked = (in_window_array(self.updated, window) & self.not_closed) | resolved_at | created
+        count_created, count_resolved = int(created.sum()), int((resolved_at & self.in_resolved_set).sum())
+        return CaseFigures(count_created, count_resolved, int(worked.sum()), kill_rate(count_resolved, count_created))
+
+    def resolved_leaderboard(self, window: Window) -> list[tuple[str, int]]:
+        return counts_by(self.frame[self._resolved(window)], "assignee_name")
 
 
 def resolved_leaderboard(frame: pd.DataFrame, window: Window, rules: CaseRules) -> list[tuple[str, int]]:

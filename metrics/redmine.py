@@ -20,9 +20,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
-from metrics.series import counts_by, in_window, kill_rate, live
+from metrics.series import counts_by, in_window, in_window_array, kill_rate, live, stamps
 from metrics.windows import Window
 
 REDMINE_KPIS = ("created", "updated", "resolved", "open", "activity")
@@ -111,6 +112,30 @@ def figures(frame: pd.DataFrame, window: Window) -> IssueFigures:
     created = len(created_in(frame, window))
     resolved = len(resolved_in(frame, window))
     return IssueFigures(created, len(updated_in(frame, window)), resolved, kill_rate(resolved, created))
+
+
+class IssueCounter:
+    """`figures` and `resolved_leaderboard` for many windows of one frame, from numpy arrays built once. Same
+    numbers as the functions above."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame = live(frame)
+        self.created = stamps(self.frame["created_at"])
+        self.updated = stamps(self.frame["updated_at"])
+        self.closed_at = stamps(self.frame["closed_at"])
+        self.closed = _closed(self.frame).to_numpy()
+
+    def _resolved(self, window: Window) -> np.ndarray:
+        return in_window_array(self.closed_at, window) & self.closed
+
+    def figures(self, window: Window) -> IssueFigures:
+        created = int(in_window_array(self.created, window).sum())
+        resolved = int(self._resolved(window).sum())
+        updated = int(in_window_array(self.updated, window).sum())
+        return IssueFigures(created, updated, resolved, kill_rate(resolved, created))
+
+    def resolved_leaderboard(self, window: Window) -> list[tuple[str, int]]:
+        return counts_by(self.frame[self._resolved(window)], "assignee_name")
 
 
 def resolved_leaderboard(frame: pd.DataFrame, window: Window) -> list[tuple[str, int]]:

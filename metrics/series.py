@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
+import numpy as np
 import pandas as pd
 
 from metrics.windows import Window, month_start, next_month_start, to_local
@@ -24,6 +25,17 @@ def in_window(timestamps: pd.Series, window: Window) -> pd.Series:
     """True where a naive-UTC timestamp lies in [window.start, window.end); missing timestamps are False."""
     values = pd.to_datetime(timestamps)
     return (values >= window.start) & (values < window.end)
+
+
+def stamps(timestamps: pd.Series) -> np.ndarray:
+    """Naive-UTC timestamps as a numpy datetime64[us] array (NaT where missing), for testing many windows."""
+    return pd.to_datetime(timestamps).to_numpy(dtype="datetime64[us]")
+
+
+def in_window_array(values: np.ndarray, window: Window) -> np.ndarray:
+    """`in_window` on a `stamps` array (NaT compares False, as missing timestamps must)."""
+    start, end = np.datetime64(window.start, "us"), np.datetime64(window.end, "us")
+    return (values >= start) & (values < end)
 
 
 def live(frame: pd.DataFrame) -> pd.DataFrame:

@@ -56,12 +56,8 @@ def build_cases_view(
 ) -> CasesView:
     rules, tz_name = settings.kpi.cases, settings.timezone
     frame = case_reads.cases_touching(engine, *span_for(day, tz_name), group)
-    windows = window_columns(
-        day,
-        tz_name,
-        figures=lambda current: case_metrics.figures(frame, current, rules),
-        leaderboard=lambda current: case_metrics.resolved_leaderboard(frame, current, rules),
-    )
+    counter = case_metrics.CaseCounter(frame, rules)
+    windows = window_columns(day, tz_name, figures=counter.figures, leaderboard=counter.resolved_leaderboard)
     by_assignee = case_reads.open_counts(engine, rules, "assignee_name", group)
     view = CasesView(
         day=day,
@@ -119,6 +115,18 @@ def window_rows(engine: Engine, settings: Settings, view: CasesView, kpi: str) -
     return describe_rows(case_metrics.kpi_rows(view.frame, kpi, window, settings.kpi.cases), window, settings)
 
 
+def window_table(engine: Engine, settings: Settings, view: CasesView, kpi: str, limit: int) -> tuple[pd.DataFrame, int]:
+    """The page's table: the `limit` most recently modified rows behind a card (described as `window_rows`
+    describes them) and how many rows there are in all. Only the shown rows are described, so a month of a big
+    help desk costs a sort, not tens of thousands of formatted rows; the CSV export still has every row."""
+    window = view.selected_window.window
+    if kpi == "open":
+        frame = case_reads.open_cases(engine, settings.kpi.cases, view.group)
+        return describe_rows(frame, window, settings, in_window=False, limit=limit), len(frame)
+    frame = case_metrics.kpi_rows(view.frame, kpi, window, settings.kpi.cases)
+    return describe_rows(frame, window, settings, limit=limit), len(frame)
+
+
 def case_rows(
     engine: Engine, settings: Settings, day: date, window_kind: WindowKind, kpi: str, group: str = ""
 ) -> pd.DataFrame:
@@ -131,10 +139,14 @@ def case_rows(
     return describe_rows(case_metrics.kpi_rows(frame, kpi, window, settings.kpi.cases), window, settings)
 
 
-def describe_rows(frame: pd.DataFrame, window: Window, settings: Settings, *, in_window: bool = True) -> pd.DataFrame:
+def describe_rows(
+    frame: pd.DataFrame, window: Window, settings: Settings, *, in_window: bool = True, limit: int | None = None
+) -> pd.DataFrame:
     """Case rows as people read them: local times (TIMEZONE), the VTiger link, why the row is in the window."""
     tz_name = settings.timezone
     frame = frame.sort_values(["updated_at", "id"], ascending=[False, False], na_position="last")
+    if limit is not None:
+        frame = frame.head(limit)
     vtiger = settings.vtiger
     rows = pd.DataFrame(
         {

@@ -59,12 +59,8 @@ def build_redmine_view(
     tz_name = settings.timezone
     rejected = settings.kpi.redmine.rejected_statuses
     frame = redmine_reads.issues_touching(engine, *span_for(day, tz_name), project)
-    windows = window_columns(
-        day,
-        tz_name,
-        figures=lambda current: issue_metrics.figures(frame, current),
-        leaderboard=lambda current: issue_metrics.resolved_leaderboard(frame, current),
-    )
+    counter = issue_metrics.IssueCounter(frame)
+    windows = window_columns(day, tz_name, figures=counter.figures, leaderboard=counter.resolved_leaderboard)
     view = RedmineView(
         day=day,
         project=project,
@@ -115,6 +111,20 @@ def window_rows(engine: Engine, settings: Settings, view: RedmineView, kpi: str)
     return describe_rows(issue_metrics.kpi_rows(view.frame, kpi, window), window, settings)
 
 
+def window_table(
+    engine: Engine, settings: Settings, view: RedmineView, kpi: str, limit: int
+) -> tuple[pd.DataFrame, int]:
+    """The page's table: the `limit` most recently modified rows behind a card (described as `window_rows`
+    describes them) and how many rows there are in all. Only the shown rows are described, so a month of a big
+    help desk costs a sort, not tens of thousands of formatted rows; the CSV export still has every row."""
+    window = view.selected_window.window
+    if kpi == "open":
+        frame = redmine_reads.open_issues(engine, view.project)
+        return describe_rows(frame, window, settings, in_window=False, limit=limit), len(frame)
+    frame = issue_metrics.kpi_rows(view.frame, kpi, window)
+    return describe_rows(frame, window, settings, limit=limit), len(frame)
+
+
 def issue_rows(
     engine: Engine, settings: Settings, day: date, window_kind: WindowKind, kpi: str, project: str = ""
 ) -> pd.DataFrame:
@@ -126,9 +136,13 @@ def issue_rows(
     return describe_rows(issue_metrics.kpi_rows(frame, kpi, window), window, settings)
 
 
-def describe_rows(frame: pd.DataFrame, window: Window, settings: Settings, *, in_window: bool = True) -> pd.DataFrame:
+def describe_rows(
+    frame: pd.DataFrame, window: Window, settings: Settings, *, in_window: bool = True, limit: int | None = None
+) -> pd.DataFrame:
     tz_name = settings.timezone
     frame = frame.sort_values(["updated_at", "id"], ascending=[False, False], na_position="last")
+    if limit is not None:
+        frame = frame.head(limit)
     redmine = settings.redmine
     source_ids = [str(value) for value in frame["source_id"]]
     rows = pd.DataFrame(
