@@ -15,8 +15,9 @@ import pandas as pd
 from dash import Output
 
 from callbacks.controls import Trigger, register_controls
+from callbacks.tracker_page import TABLE_ROW_LIMIT
 from layouts.components import COLORS, bar_figure, markdown_link
-from layouts.sales import PREFIX, all_groups_label, export_href, window_column
+from layouts.sales import PREFIX, all_groups_label, export_href, table_caption, window_column
 from metrics.sales import SalesView
 from metrics.windows import WINDOW_KINDS
 from runtime import current_runtime
@@ -41,7 +42,9 @@ def register(app: dash.Dash) -> None:
         Output(f"{PREFIX}-windows", "children"),
         *[Output(f"{PREFIX}-{name}-chart", "figure") for name in CHART_NAMES],
         Output(f"{PREFIX}-changes-table", "rowData"),
+        Output(f"{PREFIX}-changes-caption", "children"),
         Output(f"{PREFIX}-calls-table", "rowData"),
+        Output(f"{PREFIX}-calls-caption", "children"),
         *[Output(f"{PREFIX}-export-{slot}", "href") for slot in EXPORT_SLOTS],
     ]
     app.server.extensions["kpi"].extras.setdefault("cache", CACHES)  # cleared by the benchmark's cold calls
@@ -59,13 +62,16 @@ def render_sales_uncached(state: PageState) -> list[Any]:
     view = views[state.window]
     rules = runtime.settings.kpi.sales
     subtitle = f"{state.selector or all_groups_label(rules)} · {view.window.label()}"
+    label, limit = view.window.label(), TABLE_ROW_LIMIT
     columns = [window_column(kind, views[kind], selected=kind == state.window, state=state) for kind in WINDOW_KINDS]
     return [
         subtitle,
         columns,
         *chart_figures(view, state),
-        change_table_rows(view),
-        call_table_rows(view),
+        change_table_rows(view, limit),
+        table_caption(len(view.stage_changes), "stage changes", label, shown=min(len(view.stage_changes), limit)),
+        call_table_rows(view, limit),
+        table_caption(len(view.calls), "calls", label, shown=min(len(view.calls), limit)),
         *[export_href(state, kpi) for kpi in EXPORT_SLOTS.values()],
     ]
 
@@ -125,8 +131,12 @@ def chart_figures(view: SalesView, state: PageState) -> list[Any]:
 # --- tables -------------------------------------------------------------------------------------------------------
 
 
-def change_table_rows(view: SalesView) -> list[dict[str, Any]]:
-    rows = stage_change_rows(view)
+# Like the tracker pages' tables (callbacks/tracker_page.py): a month at a million cases is ~55k calls, megabytes of
+# JSON per date click; the browser gets the most recent TABLE_ROW_LIMIT rows, the CSV export next to it has all.
+
+
+def change_table_rows(view: SalesView, limit: int) -> list[dict[str, Any]]:
+    rows = stage_change_rows(view, limit)
     if rows.empty:
         return []
     rows = rows.assign(
@@ -139,8 +149,8 @@ def change_table_rows(view: SalesView) -> list[dict[str, Any]]:
     return _records(rows)
 
 
-def call_table_rows(view: SalesView) -> list[dict[str, Any]]:
-    rows = calls_rows(view)
+def call_table_rows(view: SalesView, limit: int) -> list[dict[str, Any]]:
+    rows = calls_rows(view, limit)
     if rows.empty:
         return []
     rows = rows.assign(

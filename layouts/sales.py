@@ -96,13 +96,19 @@ def layout(query: Mapping[str, str]) -> html.Div:
             ),
             section(
                 "Stage changes",
-                data_table(f"{PREFIX}-changes-table", CHANGE_COLUMNS, [], row_id="row_id"),
+                [
+                    html.Div(id=f"{PREFIX}-changes-caption", className="section-subtitle mb-1"),
+                    data_table(f"{PREFIX}-changes-table", CHANGE_COLUMNS, [], row_id="row_id"),
+                ],
                 subtitle="Every deal entering a stage in the selected window, and what it scored.",
                 actions=_slot("changes-table"),
             ),
             section(
                 "Calls",
-                data_table(f"{PREFIX}-calls-table", CALL_COLUMNS, [], row_id="row_id"),
+                [
+                    html.Div(id=f"{PREFIX}-calls-caption", className="section-subtitle mb-1"),
+                    data_table(f"{PREFIX}-calls-table", CALL_COLUMNS, [], row_id="row_id"),
+                ],
                 subtitle="Every call that started in the selected window.",
                 actions=_slot("calls-table"),
             ),
@@ -129,6 +135,15 @@ def _slot(name: str) -> html.A:
 def export_href(state: PageState, kpi: str, window: str | None = None) -> str:
     """The /export/sales.csv link for the rows behind a figure (views.page_state.export_href)."""
     return page_export_href("sales", state, kpi, window=window)
+
+
+def table_caption(count: int, noun: str, window_label: str, *, shown: int) -> str:
+    """ "1,234 calls · <window>", plus, when the table holds only the most recent `shown` of `count` rows, that
+    it does (the CSV export has them all), worded like the tracker pages' tables (layouts.tracker_page)."""
+    caption = f"{format_number(count)} {noun} · {window_label}"
+    if shown < count:
+        caption += f" · the {format_number(shown)} most recent shown (Export CSV has all)"
+    return caption
 
 
 # --- the window columns ---------------------------------------------------------------------------------------

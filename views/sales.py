@@ -115,9 +115,10 @@ def points_rows(view: SalesView) -> pd.DataFrame:
     return board.rename(columns={"points": "total_points", PHONE_CALLS: "phone_calls"})
 
 
-def calls_rows(view: SalesView) -> pd.DataFrame:
-    """The window's calls, one row each, oldest first."""
-    calls = view.calls
+def calls_rows(view: SalesView, limit: int | None = None) -> pd.DataFrame:
+    """The window's calls, one row each, oldest first; with `limit`, only the `limit` most recent (the page's
+    table: only the shown rows are formatted, the export passes no limit)."""
+    calls = _most_recent(view.calls, limit)
     return pd.DataFrame(
         {
             "started_at": _local_text(calls["started_local"]),
@@ -137,9 +138,9 @@ def calls_rows(view: SalesView) -> pd.DataFrame:
     )
 
 
-def stage_change_rows(view: SalesView) -> pd.DataFrame:
-    """The window's stage passages, one row each, oldest first."""
-    changes = view.stage_changes
+def stage_change_rows(view: SalesView, limit: int | None = None) -> pd.DataFrame:
+    """The window's stage passages, one row each, oldest first; with `limit`, only the `limit` most recent."""
+    changes = _most_recent(view.stage_changes, limit)
     return pd.DataFrame(
         {
             "changed_at": _local_text(changes["changed_local"]),
@@ -185,6 +186,11 @@ def sales_rows(
 
 
 # --- helpers ----------------------------------------------------------------------------------------------------
+
+
+def _most_recent(frame: pd.DataFrame, limit: int | None) -> pd.DataFrame:
+    """The last `limit` rows: a SalesView's calls and stage changes are sorted oldest first (metrics.sales)."""
+    return frame if limit is None else frame.tail(max(limit, 0))
 
 
 def _link(settings: Settings, module: str, source_id: str) -> str:
