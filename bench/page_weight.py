@@ -24,19 +24,6 @@ from typing import Any
 GOAL_BYTES = 1_200_000
 PAGES = {"/cases": ".kpi-value", "/tv": "#tv-panel .kpi-value"}
 QUIET_SECONDS = 2.0  # the network is idle this long: the page has loaded everything it will
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-dev-shm-usage",
-    "--window-size=1920,1080",
-]
 
 Report = Callable[[str], None]
 
@@ -46,7 +33,10 @@ def _browser() -> Any:
     from selenium.webdriver.chrome.service import Service
 
     options = webdriver.ChromeOptions()
+    from tests.browser import CHROMEDRIVER, CHROMIUM, CHROMIUM_FLAGS  # the browser tests' own headless Chromium
+
     options.binary_location = CHROMIUM
+    options.add_argument("--window-size=1920,1080")
     for flag in CHROMIUM_FLAGS:
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"performance": "ALL"})

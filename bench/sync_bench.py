@@ -225,20 +225,9 @@ def postgres_url(environ: dict[str, str] | None = None) -> str:
 
 def prepare_postgres(url: str) -> None:
     """Create the database when missing and migrate it."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
+    from models.db import create_postgres_database, upgrade_database
 
-    from models.db import normalise_url, upgrade_database
-
-    target = make_url(normalise_url(url))
-    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": target.database}).first()
-            if not exists:
-                conn.execute(text(f'CREATE DATABASE "{target.database}"'))
-    finally:
-        admin.dispose()
+    create_postgres_database(url)
     upgrade_database(url)
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 from settings import PROJECT_DIR
@@ -57,6 +57,33 @@ def _sqlite_engine(url: str, **kwargs: object) -> Engine:
         cursor.close()
 
     return engine
+
+
+def _postgres_admin(url: str) -> tuple[Engine, str]:
+    """An autocommit engine on the server's `postgres` database, and the name of the database `url` names."""
+    target = make_url(normalise_url(url))
+    return create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT"), str(target.database)
+
+
+def create_postgres_database(url: str) -> None:
+    """Create the PostgreSQL database `url` names when it does not exist yet (tests and benchmarks)."""
+    admin, name = _postgres_admin(url)
+    try:
+        with admin.connect() as conn:
+            if not conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first():
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+
+
+def drop_postgres_database(url: str) -> None:
+    """Drop the PostgreSQL database `url` names, closing its connections (tests and benchmarks)."""
+    admin, name = _postgres_admin(url)
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
 
 
 def is_sqlite(engine: Engine) -> bool:

@@ -16,10 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine
 
-from models.db import make_engine, normalise_url, upgrade_database
+from models.db import create_postgres_database, drop_postgres_database, make_engine, upgrade_database
 from models.schema import metadata
 from settings import Settings
 
@@ -43,31 +42,9 @@ def service_missing(reason: str) -> None:
 _migrated_postgres = False
 
 
-def _ensure_postgres_database(url: str) -> None:
-    target = make_url(normalise_url(url))
-    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": target.database}).first()
-            if not exists:
-                conn.execute(text(f'CREATE DATABASE "{target.database}"'))
-    finally:
-        admin.dispose()
-
-
-def _drop_postgres_database(url: str) -> None:
-    target = make_url(normalise_url(url))
-    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
-
-
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if _migrated_postgres and OWN_TEST_DATABASE:
-        _drop_postgres_database(TEST_DATABASE_URL)
+        drop_postgres_database(TEST_DATABASE_URL)
 
 
 def postgres_url() -> str:
@@ -75,7 +52,7 @@ def postgres_url() -> str:
     global _migrated_postgres
     if not _migrated_postgres:
         try:
-            _ensure_postgres_database(TEST_DATABASE_URL)
+            create_postgres_database(TEST_DATABASE_URL)
             upgrade_database(TEST_DATABASE_URL)
         except Exception as exc:  # noqa: BLE001 - any failure to reach PostgreSQL means the service is missing
             service_missing(f"PostgreSQL at {TEST_DATABASE_URL}: {exc}")

@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 from bench import dataset
 from bench.dataset import DatasetSpec, generate, prepare, read_marker, reset_database
 from bench.references import Context, View, differences, naive_figures, sql_figures
-from models.db import make_engine, normalise_url
+from models.db import drop_postgres_database, make_engine, normalise_url
 from models.schema import cases, deal_stage_changes, metadata, phone_calls, redmine_issues
 from settings import KpiRules
 from tests.conftest import service_missing
@@ -91,16 +91,6 @@ def _postgres_bench_url() -> str:
     return url
 
 
-def _drop_postgres(url: str) -> None:
-    from sqlalchemy import create_engine
-
-    parsed = make_url(normalise_url(url))
-    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
-    admin.dispose()
-
-
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def loaded_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The tiny dataset loaded once per database for this module."""
@@ -112,7 +102,7 @@ def loaded_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
     assert not reports[0].cached
     yield url
     if request.param == "postgresql":
-        _drop_postgres(url)
+        drop_postgres_database(url)
 
 
 def test_loaded_counts_match_and_a_second_prepare_reuses_them(loaded_url: str) -> None:
