@@ -371,6 +371,9 @@ def markdown(results: dict[str, Any]) -> str:
             f"{load['requests_per_second']:.1f}/s, p50 {load['p50_ms']:.0f} ms, p95 {load['p95_ms']:.0f} ms, max "
             f"{load['max_ms']:.0f} ms, {load['errors']} errors.",
         ]
+    for part, title in (("sync_bench", "Sync benchmark"), ("page_weight", "Page weight")):
+        if (results.get(part) or {}).get("report_lines"):
+            lines += ["", f"## {title}", "", "```", *results[part]["report_lines"], "```"]
     if results.get("dataset"):
         lines += ["", "## Dataset", ""] + [f"- {item['summary']}" for item in results["dataset"]]
     if results.get("notes"):
@@ -397,16 +400,22 @@ def print_table(results: dict[str, Any], report: Report) -> None:
 
 
 def optional_part(module: str, report: Report) -> dict[str, Any] | None:
-    """`bench.<module>.run(report)` when that module exists (written by other engineers); its failure is reported,
-    not fatal."""
+    """`bench.<module>.run(report)` when that module exists (written by other engineers), with the lines it
+    reported kept under "report_lines" for the markdown; its failure is reported, not fatal."""
     if importlib.util.find_spec(f"bench.{module}") is None:
         return None
+    lines: list[str] = []
+
+    def keep(line: str) -> None:
+        lines.append(line)
+        report(line)
+
     try:
-        part = importlib.import_module(f"bench.{module}")
-        return part.run(report)
+        result = importlib.import_module(f"bench.{module}").run(keep)
     except Exception as exc:  # noqa: BLE001 - one broken part must not lose the rest of the report
-        report(f"{module}: failed: {type(exc).__name__}: {exc}")
-        return {"error": f"{type(exc).__name__}: {exc}"}
+        keep(f"{module}: failed: {type(exc).__name__}: {exc}")
+        result = {"error": f"{type(exc).__name__}: {exc}"}
+    return {**(result or {}), "report_lines": lines}
 
 
 def main() -> int:
@@ -439,6 +448,11 @@ def main() -> int:
     results["dataset"] = [
         {**asdict(item), "url": dataset.safe_url(item.url), "summary": item.summary()} for item in loads
     ]
+    # The other engineers' parts first: the sync bench measures its processes' peak memory, which a child inherits
+    # from this process, and the naive reference below grows this process by gigabytes.
+    for part in ("sync_bench", "page_weight"):
+        if part.removesuffix("_bench") not in config.skip:
+            results[part] = optional_part(part, report)
     for kind, url in urls.items():
         report(f"bench: measuring on {kind}")
         bench = DatabaseBench(kind, url, config, report)
@@ -461,10 +475,6 @@ def main() -> int:
             report(f"load test: failed: {type(exc).__name__}: {exc}")
             load = {"error": f"{type(exc).__name__}: {exc}"}
     results["load_test"] = load
-    for part in ("sync_bench", "page_weight"):
-        key = part.removesuffix("_bench")
-        if key not in config.skip:
-            results[part] = optional_part(part, report)
     results["goals"] = goals(results["series"], load, config.spec.scale >= 1)
     print_table(results, report)
     write_results(results, config.spec)

@@ -27,10 +27,16 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import make_url
 
-from models.db import make_engine, normalise_url, upgrade_database
+from models.db import (
+    create_postgres_database,
+    drop_postgres_database,
+    make_engine,
+    normalise_url,
+    upgrade_database,
+)
 from settings import DEFAULT_STAGES, PROJECT_DIR
 
 GENERATOR_VERSION = 1  # bump when the rows change: cached databases are then rebuilt
@@ -664,7 +670,10 @@ class LoadReport:
     def summary(self) -> str:
         rows = sum(self.counts.values())
         if self.cached:
-            return f"{self.database}: reused cached dataset ({rows:,} rows) at {safe_url(self.url)}"
+            return (
+                f"{self.database}: reused the cached dataset ({rows:,} rows; it took {self.generate_seconds:.1f} s to "
+                f"generate and {self.load_seconds:.1f} s to load) at {safe_url(self.url)}"
+            )
         return (
             f"{self.database}: generated in {self.generate_seconds:.1f} s, loaded {rows:,} rows in "
             f"{self.load_seconds:.1f} s, indexes {self.index_seconds:.1f} s, analyze {self.analyze_seconds:.1f} s"
@@ -803,8 +812,8 @@ def read_marker(url: str) -> dict[str, Any] | None:
     return json.loads(value) if value else None
 
 
-def _marker_matches(url: str, spec: DatasetSpec) -> dict[str, int] | None:
-    """The row counts when the database holds exactly this spec's dataset, else None."""
+def _marker_matches(url: str, spec: DatasetSpec) -> dict[str, Any] | None:
+    """The marker when the database holds exactly this spec's dataset (row counts checked), else None."""
     marker = read_marker(url)
     if not marker or marker.get("fingerprint") != spec.fingerprint():
         return None
@@ -817,7 +826,7 @@ def _marker_matches(url: str, spec: DatasetSpec) -> dict[str, int] | None:
                     return None
     finally:
         engine.dispose()
-    return counts
+    return marker
 
 
 def _write_marker(url: str, spec: DatasetSpec, report: LoadReport) -> None:
@@ -858,13 +867,8 @@ def reset_database(url: str, environ: Mapping[str, str] | None = None) -> None:
             f"refusing to drop database {name!r}: BENCH_DATABASE_URL should name a database used only for "
             "benchmarks (its name containing 'bench'), or set BENCH_ALLOW_RESET=1"
         )
-    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    finally:
-        admin.dispose()
+    drop_postgres_database(url)
+    create_postgres_database(url)
 
 
 def _sink_for(url: str) -> SqliteSink | PostgresSink:
@@ -877,9 +881,12 @@ def prepare(spec: DatasetSpec, urls: list[str], *, force: bool = False, log: Any
     reports: list[LoadReport] = []
     to_load: list[LoadReport] = []
     for url in urls:
-        counts = None if force else _marker_matches(url, spec)
-        report = LoadReport(database_kind(url), url, cached=counts is not None, counts=counts or {})
-        if counts is not None:
+        marker = None if force else _marker_matches(url, spec)
+        report = LoadReport(database_kind(url), url, cached=marker is not None)
+        if marker is not None:
+            report.counts = marker["counts"]
+            report.generate_seconds = marker.get("generate_seconds", 0.0)
+            report.load_seconds = marker.get("load_seconds", 0.0)
             upgrade_database(url)  # a newer migration (an index, a roll-up) applies to the cached data too
         else:
             reset_database(url)

@@ -170,7 +170,7 @@ def _viewer(
             response = session.post(base_url + "/_dash-update-component", json=body, timeout=REQUEST_TIMEOUT)
             status = response.status_code
             if status not in (200, 204):
-                error = f"HTTP {status}"
+                error = f"HTTP {status}: {response.text[:160]}"
         except requests.RequestException as exc:
             error = type(exc).__name__
         elapsed = time.perf_counter() - started

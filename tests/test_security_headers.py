@@ -56,7 +56,6 @@ def test_every_kind_of_response_carries_the_security_headers(secure_app) -> None
     responses = {
         "page": client.get("/cases"),
         "layout": client.get("/_dash-layout"),
-        "asset": client.get("/assets/vendor/bootstrap.min.css"),
         "health": anonymous.get("/healthz"),
         "login redirect": anonymous.get("/cases"),
         "401": anonymous.get("/_dash-layout"),
@@ -75,7 +74,20 @@ def test_every_kind_of_response_carries_the_security_headers(secure_app) -> None
         assert "Strict-Transport-Security" not in headers, kind  # plain http here
     assert responses["page"].headers["Cache-Control"] == "no-store"
     assert responses["layout"].headers["Cache-Control"] == "no-store"
-    assert responses["asset"].headers.get("Cache-Control") != "no-store"
+
+
+def test_static_files_carry_only_the_headers_that_apply_to_them(secure_app) -> None:  # type: ignore[no-untyped-def]
+    """Scripts and stylesheets get nosniff and the referrer policy; the document-only headers (CSP, frame
+    options) would be ignored by the browser there and only add bytes to every first load."""
+    client = signed_in_client(secure_app)
+    anonymous = secure_app.server.test_client()
+    for response in (client.get("/assets/vendor/bootstrap.min.css"), anonymous.get("/assets/vendor/bootstrap.min.css")):
+        assert response.status_code == 200
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["Referrer-Policy"] == "same-origin"
+        assert "Content-Security-Policy" not in response.headers
+        assert "X-Frame-Options" not in response.headers
+        assert response.headers.get("Cache-Control") != "no-store"
 
 
 def test_the_csp_allows_exactly_the_inline_scripts_dash_serves(secure_app) -> None:  # type: ignore[no-untyped-def]
