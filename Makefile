@@ -1,6 +1,6 @@
 # make run   - the dashboard on the embedded default (SQLite, no Redis, demo data without credentials)
 # make test  - the whole suite (installs what it needs: venv, Chromium, the Redmine peer)
-# make bench - benchmarks; prints figures and writes bench/results/ (docs/benchmarks.md). The full dataset
+# make bench - benchmarks; prints figures and writes bench/results/ (README: Benchmarks). The full dataset
 #              (1M cases) takes about an hour; BENCH_SCALE=0.01 make bench is a two-minute run on 10,000 cases
 # make lint  - ruff
 PYTHON ?= python3
@@ -19,7 +19,7 @@ $(STAMP): requirements.txt
 	$(BIN)/pip install --quiet -r requirements.txt
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
-# Local use on this computer: no sign-in unless AUTH_DISABLED is set otherwise (docs/security.md).
+# Local use on this computer: no sign-in unless AUTH_DISABLED is set otherwise (README: Sign-in and security).
 run: export AUTH_DISABLED ?= true
 run: $(STAMP)
 	$(BIN)/flask --app app:server db upgrade

@@ -1,7 +1,8 @@
 """gunicorn reads this file from the working directory by default (the Procfile's `web:` line runs there).
 
 on_starting refuses to start when AUTH_DISABLED is set and gunicorn would listen on anything but loopback
-(auth.py and security.check_listen_address; docs/security.md). Other gunicorn settings stay on the command line.
+(auth.py and security.check_listen_address; README: Sign-in and security). Other gunicorn settings stay on
+the command line.
 """
 
 from __future__ import annotations

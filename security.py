@@ -84,7 +84,7 @@ def check_startup(settings: Settings, environ: Mapping[str, str] | None = None) 
     ):
         if not value:
             raise ConfigError(
-                f"{name} is empty: create a Google OAuth client (docs/security.md) and set it, {local_only}"
+                f"{name} is empty: create a Google OAuth client (README: Sign-in and security) and set it, {local_only}"
             )
     if not settings.allowed_email_domains and not settings.allowed_emails:
         raise ConfigError(
@@ -102,7 +102,7 @@ def check_listen_address(settings: Settings, host: str) -> None:
     if settings.auth_disabled and not is_loopback_host(host):
         raise ConfigError(
             f"AUTH_DISABLED is true but the server would listen on {host}: anyone on the network could read the "
-            "dashboard. Listen on 127.0.0.1, or turn sign-in on (remove AUTH_DISABLED; docs/security.md)"
+            "dashboard. Listen on 127.0.0.1, or turn sign-in on (remove AUTH_DISABLED; README: Sign-in and security)"
         )
 
 

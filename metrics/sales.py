@@ -2,7 +2,7 @@
 in kpi.toml (settings.SalesRules), plus the sales charts' figures (calls per person, demos scheduled per
 qualifier, deals per stage, open pipeline per owner), the goal in business days and the score key.
 
-The scoring, in the words of docs/sales.md:
+The scoring, in the words of the README (Sales: the point system):
 - A phone call is `call_points` to its assignee when it started (started_at) inside the window and, when
   `call_statuses` is set, its status is one of them.
 - A stage change earns its rule's points for the person the rule credits when the change happened inside the

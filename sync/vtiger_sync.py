@@ -1,7 +1,7 @@
 """VTiger into the database: the credential check, users and groups, then Cases, Potentials and PhoneCalls
 incrementally, each module as its own `sync_runs` row.
 
-How a run goes (docs/sync-vtiger.md has the user's view):
+How a run goes (the README section "Syncing VTiger Cloud" has the user's view):
 1. Run "users": `/me` first, so a bad key is one clear failed row and nothing else runs. Users, groups and the
    Employees → user map are (re)read on the first run, on `full`, once a day, and whenever a page names an id
    nobody knows (that refresh is its own "users" row).
