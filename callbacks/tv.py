@@ -124,8 +124,7 @@ def register(app: dash.Dash) -> None:
         signature = [
             index,
             day.isoformat(),
-            version[0],
-            str(version[1]),
+            *(str(part) for part in version),
             freshness.level,
             str(freshness.as_of),
             now.strftime("%Y-%m-%d %H") if not freshness.ok else "",  # the banner's "2 h ago" moves on

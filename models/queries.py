@@ -171,25 +171,17 @@ def module_health(engine: Engine, sources: Sequence[str] | None = None) -> list[
     return health
 
 
-def data_version(engine: Engine) -> tuple[int, datetime | None]:
-    """Changes whenever a sync run starts or finishes: (newest run id, newest finish time). Pages that show only
-    synced data can skip re-rendering while it stays the same."""
-    with engine.connect() as conn:
-        row = conn.execute(select(func.max(sync_runs.c.id), func.max(sync_runs.c.finished_at))).one()
-    return (int(row[0] or 0), row[1])
-
-
 # Runs finish in the order they started give or take the few modules that run at once: the newest finish time is
 # among the newest runs' (read through the primary key, so the version stays a tiny query however long the
 # history grows).
 RECENT_RUNS = 100
 
 
-def view_data_version(engine: Engine) -> tuple[Any, ...]:
+def data_version(engine: Engine) -> tuple[Any, ...]:
     """Changes whenever the data the pages show can have changed: a sync run starts (newest run id) or finishes
     (newest finish time), sync commits a page of rows (sync_state.updated_at, written in the same transaction as
     the rows), or rows are added by another path (demo load, a test: the newest id of every source table). One
-    statement of index-only lookups; views.cache keys its entries on it."""
+    statement of index-only lookups; the page cache, the TV and the status page key on it."""
     recent = select(sync_runs.c.finished_at).order_by(sync_runs.c.id.desc()).limit(RECENT_RUNS).subquery()
     parts = [
         select(func.max(sync_runs.c.id)).scalar_subquery(),

@@ -1,4 +1,4 @@
-"""The view cache (views/cache.py) and the data version it is keyed on (models.queries.view_data_version): a
+"""The view cache (views/cache.py) and the data version it is keyed on (models.queries.data_version): a
 repeated view is served from the cache, and anything sync commits (a run starting or finishing, a page of rows
 written while the run is still "running") makes the next view read the database again. On SQLite and
 PostgreSQL, through the real page callbacks."""
@@ -16,7 +16,7 @@ from callbacks.cases import CALLBACKS as CASES_CALLBACKS
 from callbacks.controls import Trigger
 from callbacks.redmine import CALLBACKS as REDMINE_CALLBACKS
 from callbacks.sales import render_sales
-from models.queries import view_data_version
+from models.queries import data_version
 from models.schema import cases, redmine_issues, sync_runs
 from settings import Settings
 from sync.engine import upsert_rows, write_state
@@ -57,26 +57,26 @@ def start_run(engine: Engine, module: str = "Cases") -> int:
 
 
 def test_data_version_moves_with_every_sync_commit(engine: Engine) -> None:
-    versions = [view_data_version(engine)]
+    versions = [data_version(engine)]
     run_id = start_run(engine)
-    versions.append(view_data_version(engine))  # a run started
+    versions.append(data_version(engine))  # a run started
     with engine.begin() as conn:  # a page of new rows, committed while the run is still running
         upsert_rows(conn, cases, [case_row(1)])
         write_state(conn, "vtiger", "Cases", "1")
-    versions.append(view_data_version(engine))
+    versions.append(data_version(engine))
     with engine.begin() as conn:  # a page that only changes a stored row (no new id)
         upsert_rows(conn, cases, [case_row(1, status="Resolved", resolved_at=NOW)])
         write_state(conn, "vtiger", "Cases", "2")
-    versions.append(view_data_version(engine))
+    versions.append(data_version(engine))
     with engine.begin() as conn:  # the run finishes
         conn.execute(
             update(sync_runs)
             .where(sync_runs.c.id == run_id)
             .values(status="success", finished_at=NOW + timedelta(minutes=1))
         )
-    versions.append(view_data_version(engine))
+    versions.append(data_version(engine))
     assert len(set(versions)) == len(versions), versions
-    assert view_data_version(engine) == versions[-1]  # nothing new: the same version
+    assert data_version(engine) == versions[-1]  # nothing new: the same version
 
 
 @pytest.fixture

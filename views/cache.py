@@ -4,7 +4,7 @@ view costs one tiny query and new data is never served stale.
     value = cached(engine, ("cases", day, group, window, today), lambda: build(...))
 
 The key the caller gives names everything the result depends on besides the data (page, parameters, today);
-`cached` adds the engine and `models.queries.view_data_version(engine)`, which changes whenever sync commits
+`cached` adds the engine and `models.queries.data_version(engine)`, which changes whenever sync commits
 rows (every committed page writes sync_state.updated_at), a run starts or finishes, or rows are added by any
 other path. An old version's entries are simply never asked for again and age out of the bounded LRU.
 
@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Engine
 
-from models.queries import view_data_version
+from models.queries import data_version
 
 T = TypeVar("T")
 MAX_ENTRIES = 256  # per engine; a page's callback output is well under 1 MB at a million cases
@@ -94,5 +94,5 @@ def cached(engine: Engine, key: Hashable, build: Callable[[], T], *, version: Ha
     """`build()`'s result for `key` at the current data version (pass `version` when the caller already read
     it for this request, to save the query)."""
     if version is None:
-        version = view_data_version(engine)
+        version = data_version(engine)
     return CACHES.for_engine(engine).get_or_build((key, version), build)
