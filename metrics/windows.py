@@ -25,10 +25,6 @@ class Window:
     end: datetime  # naive UTC, exclusive
     tz_name: str
 
-    @property
-    def days(self) -> list[date]:
-        return [self.first_day + timedelta(days=n) for n in range((self.last_day - self.first_day).days + 1)]
-
     def label(self) -> str:
         if self.kind == "day":
             return self.first_day.strftime("%A, %d %B %Y")

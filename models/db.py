@@ -86,10 +86,6 @@ def drop_postgres_database(url: str) -> None:
         admin.dispose()
 
 
-def is_sqlite(engine: Engine) -> bool:
-    return engine.dialect.name == "sqlite"
-
-
 def alembic_config(database_url: str) -> Config:
     config = Config(str(PROJECT_DIR / "alembic.ini"))
     config.set_main_option("script_location", str(PROJECT_DIR / "migrations"))
