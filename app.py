@@ -70,19 +70,12 @@ def start_embedded_sync(runtime: Runtime) -> object:
     return ensure_embedded_scheduler(runtime.extras, runtime.settings, runtime.engine)
 
 
-def _settings_or_exit() -> Settings:
-    try:
-        return load_settings()
-    except ConfigError as exc:
-        sys.exit(f"configuration error: {exc}")
-
-
 def _app_or_exit() -> dash.Dash:
-    """create_app, with a configuration error found at start-up (e.g. a stage VTiger lacks) as one line."""
+    """create_app, with a configuration error (a bad setting, a stage VTiger lacks) as one line."""
     from sqlalchemy.exc import OperationalError
 
     try:
-        return create_app(_settings_or_exit())
+        return create_app(load_settings())
     except ConfigError as exc:
         sys.exit(f"configuration error: {exc}")
     except OperationalError as exc:  # start-up reads the database: unreachable is one line, not a traceback
