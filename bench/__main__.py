@@ -445,6 +445,7 @@ def main() -> int:
     urls = config.urls()
     report(f"bench: scale {config.spec.scale:g}, databases {', '.join(urls)}, TIMEZONE {config.tz_name}")
     loads = dataset.prepare(config.spec, list(urls.values()), force=config.force, log=report)
+    dataset.ensure_rollups(list(urls.values()), config.tz_name, log=report)
     results["dataset"] = [
         {**asdict(item), "url": dataset.safe_url(item.url), "summary": item.summary()} for item in loads
     ]

@@ -20,7 +20,7 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -30,6 +30,7 @@ import numpy as np
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import make_url
 
+from models import rollups
 from models.db import (
     create_postgres_database,
     drop_postgres_database,
@@ -926,3 +927,18 @@ def _load(spec: DatasetSpec, reports: list[LoadReport], log: Any) -> None:
         report.index_seconds = sink.index_seconds  # type: ignore[attr-defined]
         report.analyze_seconds = sink.analyze_seconds  # type: ignore[attr-defined]
         _write_marker(report.url, spec, report)
+
+
+def ensure_rollups(urls: Sequence[str], tz_name: str, log: Any = print) -> None:
+    """Count the roll-ups sync would have kept (models/rollups.py) for datasets loaded around it, in TIMEZONE
+    `tz_name`: once per dataset and zone (a cached dataset keeps them)."""
+    for url in urls:
+        engine = make_engine(url)
+        try:
+            started = time.perf_counter()
+            rebuilt = rollups.ensure(engine, tz_name)
+            seconds = time.perf_counter() - started
+            if rebuilt:
+                log(f"{database_kind(url)}: counted roll-ups of {', '.join(rebuilt)} in {seconds:.1f} s")
+        finally:
+            engine.dispose()

@@ -255,12 +255,13 @@ def summarise(samples: list[tuple[str, float, int, str]], elapsed: float) -> dic
 
 
 def main() -> None:
-    from bench.dataset import postgres_url_for, prepare, spec_from_env
+    from bench.dataset import ensure_rollups, postgres_url_for, prepare, spec_from_env
     from bench.harness import DEFAULT_TIMEZONE
 
     spec = spec_from_env()
     url = postgres_url_for(spec)
     prepare(spec, [url])
+    ensure_rollups([url], os.environ.get("BENCH_TIMEZONE", DEFAULT_TIMEZONE))
     run(
         print,
         database_url=url,

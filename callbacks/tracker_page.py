@@ -29,8 +29,10 @@ from views.tracker_view import TrackerView
 
 TABLE_OUTPUTS = 3  # the table's outputs come last, so a change of its figure updates only them
 # Rows sent to the browser's table: a month of a big help desk is tens of thousands of rows (megabytes of JSON per
-# date click); the most recent ones are what people read, and the CSV export next to the table has them all.
-TABLE_ROW_LIMIT = 500
+# date click); the most recent ones are what people read, and the CSV export next to the table has them all. One
+# full grid page (its largest page size): more rows cost every date click time and a phone's data, and are read
+# from the CSV anyway.
+TABLE_ROW_LIMIT = 100
 
 
 @dataclass(frozen=True)

@@ -17,12 +17,24 @@ Pure functions of DataFrames and `metrics.windows.Window`s. Must not import SQLA
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from metrics.series import NO_GROUP, counts_by, in_window, in_window_array, kill_rate, live, stamps
+from metrics.series import (
+    NO_GROUP,
+    WindowTotals,
+    counts_by,
+    in_window,
+    in_window_array,
+    kill_rate,
+    latest_in_window,
+    live,
+    stamps,
+    sums_by,
+)
 from metrics.windows import Window
 from settings import CaseRules
 
@@ -96,6 +108,34 @@ class CaseCounter:
         return counts_by(self.frame[self._resolved(window)], "assignee_name")
 
 
+class CountedCases:
+    """`CaseCounter`'s figures and leaderboards from roll-up counts (models.rollups.window_counts) instead of
+    rows: the same numbers, with kpi.toml's status sets applied here."""
+
+    def __init__(self, counts: pd.DataFrame, rules: CaseRules) -> None:
+        self.totals = WindowTotals(counts)
+        self.rules = rules
+
+    def figures(self, window: Window) -> CaseFigures:
+        total, closed = self.totals.total, self.rules.closed_statuses
+        created = total(window, "created")
+        resolved = total(window, "resolved", self.rules.resolved_statuses)
+        # A modification is work unless the case is closed now: closed cases count only when created or resolved.
+        worked = total(window, "worked", closed, exclude=True) + total(window, "worked_rc", closed)
+        return CaseFigures(created, resolved, worked, kill_rate(resolved, created))
+
+    def resolved_leaderboard(self, window: Window) -> list[tuple[str, int]]:
+        return self.totals.per_person(window, "resolved_by", self.rules.resolved_statuses)
+
+
+def open_counts(now: Mapping[str, pd.DataFrame], rules: CaseRules, column: str) -> list[tuple[str, int]]:
+    """Open cases per selector (group), person (assignee) or status from roll-up "now" counts
+    (models.rollups.now_counts)."""
+    counts = now[column]
+    live_rows = counts[(counts["kpi"] == "live") & ~counts["status"].isin(tuple(rules.resolved_statuses))]
+    return sums_by(live_rows, column, blank=NO_GROUP if column == "selector" else "Unassigned")
+
+
 def resolved_leaderboard(frame: pd.DataFrame, window: Window, rules: CaseRules) -> list[tuple[str, int]]:
     """Resolved cases per current assignee in the window (credit goes to the assignee, as before)."""
     return counts_by(resolved_in(frame, window, rules), "assignee_name")
@@ -118,6 +158,23 @@ def kpi_rows(frame: pd.DataFrame, kpi: str, window: Window, rules: CaseRules) ->
     if kpi == "open":
         return open_cases(frame, rules)
     raise ValueError(f"unknown case kpi {kpi!r}; expected one of {', '.join(CASE_KPIS)}")
+
+
+def counted_at(frame: pd.DataFrame, kpi: str, window: Window, rules: CaseRules) -> pd.Series:
+    """When each row counted in the window for the card `kpi`: the latest of its card times in the window
+    (created: created_at; resolved: resolved_at; worked: modified while not closed, resolved or created); open
+    cases: when last modified. Tables list rows newest first by it."""
+    if kpi == "open":
+        return pd.to_datetime(frame["updated_at"])
+    status = frame["status"]
+    terms = {
+        "created": [("created_at", None)],
+        "resolved": [("resolved_at", status.isin(rules.resolved_statuses))],
+        "worked": [("updated_at", ~status.isin(rules.closed_statuses)), ("resolved_at", None), ("created_at", None)],
+    }
+    if kpi not in terms:
+        raise ValueError(f"unknown case kpi {kpi!r}; expected one of {', '.join(CASE_KPIS)}")
+    return latest_in_window(frame, terms[kpi], window)
 
 
 def row_kinds(frame: pd.DataFrame, window: Window, rules: CaseRules) -> pd.Series:

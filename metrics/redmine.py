@@ -17,13 +17,23 @@ Pure functions of DataFrames and `metrics.windows.Window`s. Must not import SQLA
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from metrics.series import counts_by, in_window, in_window_array, kill_rate, live, stamps
+from metrics.series import (
+    WindowTotals,
+    counts_by,
+    in_window,
+    in_window_array,
+    kill_rate,
+    latest_in_window,
+    live,
+    stamps,
+    sums_by,
+)
 from metrics.windows import Window
 
 REDMINE_KPIS = ("created", "updated", "resolved", "open", "activity")
@@ -138,6 +148,39 @@ class IssueCounter:
         return counts_by(self.frame[self._resolved(window)], "assignee_name")
 
 
+class CountedIssues:
+    """`IssueCounter`'s figures and leaderboards from roll-up counts (models.rollups.window_counts)."""
+
+    def __init__(self, counts: pd.DataFrame) -> None:
+        self.totals = WindowTotals(counts)
+
+    def figures(self, window: Window) -> IssueFigures:
+        created, resolved = self.totals.total(window, "created"), self.totals.total(window, "resolved")
+        return IssueFigures(created, self.totals.total(window, "updated"), resolved, kill_rate(resolved, created))
+
+    def resolved_leaderboard(self, window: Window) -> list[tuple[str, int]]:
+        return self.totals.per_person(window, "resolved_by")
+
+    def activity(self, window: Window) -> int:
+        """Issues created, updated or resolved in the window (the table behind it), each once."""
+        return self.totals.total(window, "activity")
+
+
+def open_counts(now: Mapping[str, pd.DataFrame], column: str) -> list[tuple[str, int]]:
+    """Open issues per selector (project), person (assignee) or status from roll-up "now" counts
+    (models.rollups.now_counts)."""
+    counts = now[column]
+    return sums_by(counts[counts["kpi"] == "open"], column, blank="Unassigned" if column == "person" else "(none)")
+
+
+def status_counts(now: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Issues per (status_name, is_closed) from roll-up "now" counts, as `totals_from_counts` takes them."""
+    counts = now["status"]
+    rows = counts[counts["kpi"].isin(("open", "closed"))]
+    frame = pd.DataFrame({"status_name": rows["status"], "is_closed": rows["kpi"] == "closed", "count": rows["count"]})
+    return frame.groupby(["status_name", "is_closed"], as_index=False)["count"].sum()
+
+
 def resolved_leaderboard(frame: pd.DataFrame, window: Window) -> list[tuple[str, int]]:
     return counts_by(resolved_in(frame, window), "assignee_name")
 
@@ -159,6 +202,23 @@ def kpi_rows(frame: pd.DataFrame, kpi: str, window: Window) -> pd.DataFrame:
     if kpi == "open":
         return open_issues(frame)
     raise ValueError(f"unknown redmine kpi {kpi!r}; expected one of {', '.join(REDMINE_KPIS)}")
+
+
+def counted_at(frame: pd.DataFrame, kpi: str, window: Window) -> pd.Series:
+    """When each issue counted in the window for the card `kpi`: the latest of its card times in the window
+    (activity: created, updated or resolved); open issues: when last updated. Tables list rows newest first."""
+    if kpi == "open":
+        return pd.to_datetime(frame["updated_at"])
+    resolved = ("closed_at", _closed(frame))
+    terms = {
+        "created": [("created_at", None)],
+        "updated": [("updated_at", None)],
+        "resolved": [resolved],
+        "activity": [("created_at", None), ("updated_at", None), resolved],
+    }
+    if kpi not in terms:
+        raise ValueError(f"unknown redmine kpi {kpi!r}; expected one of {', '.join(REDMINE_KPIS)}")
+    return latest_in_window(frame, terms[kpi], window)
 
 
 def row_kinds(frame: pd.DataFrame, window: Window) -> pd.Series:

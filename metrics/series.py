@@ -9,8 +9,9 @@ SQLAlchemy, Dash or sync/, and never reads the clock (callers pass `through`/tod
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -57,9 +58,74 @@ def counts_by(frame: pd.DataFrame, column: str, *, blank: str = UNASSIGNED) -> l
     if frame.empty:
         return []
     names = frame[column].fillna("").astype(str).str.strip().replace("", blank)
-    counts = names.value_counts()
-    ordered = sorted(counts.items(), key=lambda item: (-int(item[1]), str(item[0]).lower()))
-    return [(str(name), int(count)) for name, count in ordered]
+    return _ranked(names.value_counts().items())
+
+
+def sums_by(frame: pd.DataFrame, column: str, *, blank: str = UNASSIGNED) -> list[tuple[str, int]]:
+    """`counts_by` for counted rows: sums the `count` column per value of `column` (roll-ups give a few hundred
+    such rows: plain Python is quicker than pandas here)."""
+    totals: dict[str, int] = {}
+    for name, count in zip(frame[column].tolist(), frame["count"].tolist(), strict=True):
+        label = (name.strip() if isinstance(name, str) else "") or blank
+        totals[label] = totals.get(label, 0) + int(count)
+    return _ranked(totals.items())
+
+
+def _ranked(totals: Iterable[tuple[Any, Any]]) -> list[tuple[str, int]]:
+    """Highest count first, then by name; zero counts left out."""
+    ordered = sorted(((str(name), int(count)) for name, count in totals), key=lambda item: (-item[1], item[0].lower()))
+    return [item for item in ordered if item[1] != 0]
+
+
+class WindowTotals:
+    """Roll-up counts of several windows (models.rollups.window_counts: kind, start, kpi, person, status, count)
+    summed once per window, KPI and status (and person), so a page's six windows cost dictionary lookups."""
+
+    def __init__(self, counts: pd.DataFrame) -> None:
+        self.by_status: dict[tuple[str, date, str], dict[str, int]] = {}
+        self.by_person: dict[tuple[str, date, str], list[tuple[str, str, int]]] = {}
+        columns = [counts[name].tolist() for name in ("kind", "start", "kpi", "person", "status", "count")]
+        for kind, start, kpi, person, status, count in zip(*columns, strict=True):
+            key = (kind, start, kpi)
+            statuses = self.by_status.setdefault(key, {})
+            statuses[status] = statuses.get(status, 0) + int(count)
+            self.by_person.setdefault(key, []).append((person, status, int(count)))
+
+    def total(self, window: Window, kpi: str, statuses: Sequence[str] | None = None, *, exclude: bool = False) -> int:
+        """One KPI's count in the window, only over `statuses` (or all but them, with exclude=True) when given."""
+        found = self.by_status.get((window.kind, window.first_day, kpi), {})
+        if statuses is None:
+            return sum(found.values())
+        return sum(count for status, count in found.items() if (status in statuses) != exclude)
+
+    def per_person(self, window: Window, kpi: str, statuses: Sequence[str] | None = None) -> list[tuple[str, int]]:
+        """One KPI's count in the window per person, highest first (blank: "Unassigned")."""
+        totals: dict[str, int] = {}
+        for person, status, count in self.by_person.get((window.kind, window.first_day, kpi), []):
+            if statuses is None or status in statuses:
+                label = person.strip() or UNASSIGNED
+                totals[label] = totals.get(label, 0) + count
+        return _ranked(totals.items())
+
+
+def latest_in_window(frame: pd.DataFrame, terms: Sequence[tuple[str, pd.Series | None]], window: Window) -> pd.Series:
+    """Per row, the latest of the named timestamps that fall in the window (each only where its mask, if any, is
+    true); NaT where none does. When a row counted in a window, for ordering tables newest first."""
+    found = pd.DataFrame(index=frame.index)
+    for number, (column, mask) in enumerate(terms):
+        values = pd.to_datetime(frame[column])
+        inside = in_window(values, window)
+        if mask is not None:
+            inside &= mask
+        found[number] = values.where(inside)
+    return found.max(axis=1) if len(found.columns) else pd.Series(pd.NaT, index=frame.index)
+
+
+def newest_first(frame: pd.DataFrame, counted_at: pd.Series) -> pd.DataFrame:
+    """The rows by `counted_at`, newest first (missing last), then highest id."""
+    order = frame.assign(_counted_at=counted_at.to_numpy())
+    order = order.sort_values(["_counted_at", "id"], ascending=[False, False], na_position="last")
+    return order.drop(columns="_counted_at")
 
 
 def local_dates(timestamps: pd.Series, tz_name: str) -> pd.Series:
@@ -91,16 +157,19 @@ def cumulative_by_day_of_month(daily: pd.Series, months: Sequence[date], through
     the current month), are left empty (NaN) so lines stop there instead of running flat into the future.
     """
     index = pd.RangeIndex(1, 32, name="day_of_month")
-    columns: dict[str, pd.Series] = {}
+    columns: dict[str, list[float]] = {}
+    counts = dict(zip(daily.index, daily.tolist(), strict=True))
     for first in months:
-        last = next_month_start(first) - pd.Timedelta(days=1)
-        days = [d.date() for d in pd.date_range(first, last, freq="D")]
-        values = pd.Series([int(daily.get(d, 0)) for d in days], index=[d.day for d in days], dtype="float64")
-        running = values.cumsum()
-        if through is not None:
-            running[[d.day for d in days if d > through]] = float("nan")
-        columns[first.strftime("%B %Y")] = running.reindex(index)
-    return pd.DataFrame(columns, index=index)
+        running, total = [], 0.0
+        for day_number in range(1, 32):
+            if day_number > (next_month_start(first) - first).days:
+                running.append(float("nan"))  # the month has no such day
+                continue
+            day = first.replace(day=day_number)
+            total += int(counts.get(day, 0))
+            running.append(float("nan") if through is not None and day > through else total)
+        columns[first.strftime("%B %Y")] = running
+    return pd.DataFrame(columns, index=index, dtype="float64")
 
 
 def monthly_counts(timestamps: pd.Series, tz_name: str) -> pd.Series:

@@ -13,9 +13,11 @@ from datetime import date, datetime
 import pandas as pd
 from sqlalchemy import ColumnElement, Engine, func, or_, select
 
-from metrics.windows import day_edges, month_edges, month_start, months_from, today_in
+from metrics.windows import Window, day_edges, month_edges, month_start, months_from, today_in
+from models import rollups
 from models.buckets import counts_per_interval
 from models.frames import frame_of
+from models.recent_rows import Branch, most_recent
 from models.schema import cases
 from settings import CaseRules
 
@@ -98,8 +100,43 @@ def group_names(engine: Engine) -> list[str]:
     """Groups that have cases, alphabetically (the group selector's choices)."""
     statement = select(cases.c.group_name).distinct().where(cases.c.deleted_at.is_(None), cases.c.group_name != "")
     with engine.connect() as conn:
-        names = [name for (name,) in conn.execute(statement)]
+        if rollups.state_of(conn, "cases") is not None:
+            names = rollups.selectors(conn, "cases")
+        else:
+            names = [name for (name,) in conn.execute(statement)]
     return sorted(names, key=str.lower)
+
+
+def kpi_branches(rules: CaseRules, window: Window, kpi: str, group: str = "") -> list[Branch]:
+    """The rows behind a card as SQL branches, any of which puts a row in (metrics/cases.py `counted_at`)."""
+    live = _filters(group)
+    c = cases.c
+    created = Branch("ix_cases_live_created", c.created_at, [*live, _in(c.created_at, window.start, window.end)])
+    resolved_at = [*live, _in(c.resolved_at, window.start, window.end)]
+    if kpi == "created":
+        return [created]
+    if kpi == "resolved":
+        resolved = [*resolved_at, c.status.in_(rules.resolved_statuses)]
+        return [Branch("ix_cases_live_resolved", c.resolved_at, resolved)]
+    if kpi == "worked":
+        modified = [*live, _in(c.updated_at, window.start, window.end), c.status.not_in(rules.closed_statuses)]
+        return [
+            Branch("ix_cases_live_updated", c.updated_at, modified),
+            Branch("ix_cases_live_resolved", c.resolved_at, resolved_at),
+            created,
+        ]
+    if kpi == "open":
+        still_open = [*live, c.status.not_in(rules.resolved_statuses)]
+        return [Branch("ix_cases_live_updated", c.updated_at, still_open, at_may_be_null=True)]
+    raise ValueError(f"unknown case kpi {kpi!r}; expected created, resolved, worked or open")
+
+
+def recent_rows(engine: Engine, rules: CaseRules, window: Window, kpi: str, group: str, limit: int) -> pd.DataFrame:
+    """The `limit` cases behind a card of `window` that counted there most recently (open now: most recently
+    modified), in no particular order."""
+    with engine.connect() as conn:
+        rows = most_recent(conn, cases, CASE_COLUMNS, kpi_branches(rules, window, kpi, group), limit)
+    return frame_of(rows, CASE_COLUMNS, TIMESTAMPS)
 
 
 def daily_counts(

@@ -13,9 +13,11 @@ from datetime import date, datetime
 import pandas as pd
 from sqlalchemy import ColumnElement, Engine, func, or_, select
 
-from metrics.windows import day_edges, month_edges, month_start, months_from, today_in
+from metrics.windows import Window, day_edges, month_edges, month_start, months_from, today_in
+from models import rollups
 from models.buckets import counts_per_interval
 from models.frames import frame_of
+from models.recent_rows import Branch, most_recent
 from models.schema import redmine_issues as issues
 
 ISSUE_COLUMNS = (
@@ -108,8 +110,48 @@ def project_names(engine: Engine) -> list[str]:
         select(issues.c.project_name).distinct().where(issues.c.deleted_at.is_(None), issues.c.project_name != "")
     )
     with engine.connect() as conn:
-        names = [name for (name,) in conn.execute(statement)]
+        if rollups.state_of(conn, "redmine") is not None:
+            names = rollups.selectors(conn, "redmine")
+        else:
+            names = [name for (name,) in conn.execute(statement)]
     return sorted(names, key=str.lower)
+
+
+def kpi_branches(window: Window, kpi: str, project: str = "") -> list[Branch]:
+    """The rows behind a card as SQL branches, any of which puts a row in (metrics/redmine.py `counted_at`)."""
+    live = _filters(project)
+    c = issues.c
+    created = Branch(
+        "ix_redmine_issues_live_created", c.created_at, [*live, _in(c.created_at, window.start, window.end)]
+    )
+    updated = Branch(
+        "ix_redmine_issues_live_updated", c.updated_at, [*live, _in(c.updated_at, window.start, window.end)]
+    )
+    resolved = Branch(
+        "ix_redmine_issues_live_closed",
+        c.closed_at,
+        [*live, _in(c.closed_at, window.start, window.end), c.is_closed.is_(True)],
+    )
+    branches = {
+        "created": [created],
+        "updated": [updated],
+        "resolved": [resolved],
+        "activity": [created, updated, resolved],
+        "open": [
+            Branch("ix_redmine_issues_live_updated", c.updated_at, [*live, c.is_closed.is_(False)], at_may_be_null=True)
+        ],
+    }
+    if kpi not in branches:
+        raise ValueError(f"unknown redmine kpi {kpi!r}; expected one of {', '.join(branches)}")
+    return branches[kpi]
+
+
+def recent_rows(engine: Engine, window: Window, kpi: str, project: str, limit: int) -> pd.DataFrame:
+    """The `limit` issues behind a card of `window` that counted there most recently (open now: most recently
+    updated), in no particular order."""
+    with engine.connect() as conn:
+        rows = most_recent(conn, issues, ISSUE_COLUMNS, kpi_branches(window, kpi, project), limit)
+    return frame_of(rows, ISSUE_COLUMNS, TIMESTAMPS)
 
 
 def daily_counts(engine: Engine, first_day: date, last_day: date, tz_name: str, project: str = "") -> pd.DataFrame:

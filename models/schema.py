@@ -247,4 +247,51 @@ kiosk_tokens = Table(
     Column("last_used_at", DateTime, nullable=True),
 )
 
+# Roll-ups of cases and Redmine issues, kept by sync in the transaction that writes the rows (models/rollups.py):
+# how many rows count in each local day / week / month window per KPI and group or project, split by person and
+# status where a page needs it (kind "now": live rows per group/project, person and status, for "open now").
+# They are a cache of the source tables: `rollup_state` says for which TIMEZONE a source's roll-ups were built;
+# without a row the pages read the source tables.
+rollup_counts = Table(
+    "rollup_counts",
+    metadata,
+    Column("source", String(16), primary_key=True),
+    Column("kind", String(8), primary_key=True),
+    Column("kpi", String(16), primary_key=True),
+    Column("start", Date, primary_key=True),
+    Column("selector", String(255), primary_key=True),
+    Column("person", String(255), primary_key=True),
+    Column("status", String(64), primary_key=True),
+    Column("count", Integer, nullable=False),
+)
+
+rollup_state = Table(
+    "rollup_state",
+    metadata,
+    Column("source", String(16), primary_key=True),
+    Column("tz_name", String(64), nullable=False),
+    Column("built_at", DateTime, nullable=False),
+    Column("rows", Integer, nullable=False, default=0),
+)
+
+# Covering indexes on live rows for the pages' tables (models/recent_rows.py): the ids and times of the rows behind
+# a card come from the index alone, so only the shown rows are read from the table. deleted_at is listed although
+# the index holds only NULLs there: SQLite's planner otherwise reads every row to check it.
+LIVE_ROW_INDEXES = {
+    "cases": {
+        "ix_cases_live_created": ("created_at", "group_name", "updated_at", "id", "deleted_at"),
+        "ix_cases_live_resolved": ("resolved_at", "status", "group_name", "updated_at", "id", "deleted_at"),
+        "ix_cases_live_updated": ("updated_at", "status", "group_name", "id", "deleted_at"),
+    },
+    "redmine_issues": {
+        "ix_redmine_issues_live_created": ("created_at", "project_name", "updated_at", "id", "deleted_at"),
+        "ix_redmine_issues_live_closed": ("closed_at", "is_closed", "project_name", "updated_at", "id", "deleted_at"),
+        "ix_redmine_issues_live_updated": ("updated_at", "project_name", "is_closed", "id", "deleted_at"),
+    },
+}
+for _table in (cases, redmine_issues):
+    for _name, _columns in LIVE_ROW_INDEXES[_table.name].items():
+        _live = _table.c.deleted_at.is_(None)
+        Index(_name, *(_table.c[column] for column in _columns), sqlite_where=_live, postgresql_where=_live)
+
 SOURCE_TABLES = {"cases": cases, "deals": deals, "phone_calls": phone_calls, "redmine_issues": redmine_issues}

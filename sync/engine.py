@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table, and_, delete, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from models import rollups
 from models.db import utcnow
 from models.schema import sync_locks, sync_runs, sync_state
 
@@ -96,6 +97,9 @@ def upsert_rows(
             if name not in keys and name not in insert_only and name != "id"
         }
         statement = statement.on_conflict_do_update(index_elements=list(keys), set_=update_columns)
+        before = [known[_key_of(row, keys)] for row in changed if _key_of(row, keys) in known]
+        after = [{**known.get(_key_of(row, keys), {}), **row} for row in changed]
+        rollups.track(conn, table, before, after)
         conn.execute(statement, changed)
         new = sum(1 for row in changed if _key_of(row, keys) not in known)
         result.inserted += new
@@ -135,11 +139,11 @@ def mark_deleted(conn: Connection, table: Table, source_ids: Iterable[Any], when
     count = 0
     for start in range(0, len(ids), BATCH_SIZE):
         chunk = ids[start : start + BATCH_SIZE]
-        statement = (
-            update(table)
-            .where(and_(table.c.source_id.in_(chunk), table.c.deleted_at.is_(None)))
-            .values(deleted_at=when)
-        )
+        live = and_(table.c.source_id.in_(chunk), table.c.deleted_at.is_(None))
+        if table.name in rollups.SPECS_BY_TABLE:
+            gone = [dict(row) for row in conn.execute(select(table).where(live)).mappings()]
+            rollups.track(conn, table, gone, [])
+        statement = update(table).where(live).values(deleted_at=when)
         count += conn.execute(statement).rowcount
     return count
 

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Engine, select, update
 
+from models import rollups
 from models.db import utcnow
 from models.schema import redmine_issues, redmine_statuses
 from settings import Settings
@@ -111,6 +112,7 @@ def sync_statuses(engine: Engine, client: RedmineSource, record: RunRecord) -> N
                     .where(redmine_issues.c.status_id == row["id"])
                     .values(is_closed=row["is_closed"])
                 )
+                rollups.invalidate(conn, "redmine")  # every issue of the status moved: recount at the run's end
     record.requests += client.requests - before
 
 

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
+from models import rollups
 from settings import Settings
-from sync.engine import RunRecord, SourceBusy, source_lock
+from sync.engine import RunRecord, SourceBusy, SourceLock, source_lock
 
 SOURCES = ("vtiger", "redmine")
+ROLLUPS = {"vtiger": ("cases",), "redmine": ("redmine",)}  # the roll-ups (models/rollups.py) each source feeds
 
 
 def configured_sources(settings: Settings) -> list[str]:
@@ -36,19 +38,29 @@ def run_sync(
     if source not in configured_sources(settings):
         raise ValueError(f"{source} is not configured: set {source.upper()}_URL and its credentials")
     with source_lock(engine, source) as lock:
-        if source == "vtiger":
-            from sync.vtiger_sync import sync_vtiger
+        records = _sync_source(engine, settings, source, full=full, trigger=trigger, job_id=job_id, lock=lock)
+        # Sync keeps kept roll-ups right as it writes; this builds them the first time (a first backfill is
+        # faster counted once at the end) and after anything that stopped them being kept.
+        rollups.ensure(engine, settings.timezone, ROLLUPS[source])
+        return records
 
-            return sync_vtiger(
-                engine, settings, client=_vtiger_client(engine, settings), full=full, trigger=trigger,
-                job_id=job_id, lock=lock,
-            )  # fmt: skip
-        from sync.redmine_sync import sync_redmine
 
-        return sync_redmine(
-            engine, settings, client=_redmine_client(engine, settings), full=full, trigger=trigger,
+def _sync_source(
+    engine: Engine, settings: Settings, source: str, *, full: bool, trigger: str, job_id: str, lock: SourceLock
+) -> list[RunRecord]:
+    if source == "vtiger":
+        from sync.vtiger_sync import sync_vtiger
+
+        return sync_vtiger(
+            engine, settings, client=_vtiger_client(engine, settings), full=full, trigger=trigger,
             job_id=job_id, lock=lock,
         )  # fmt: skip
+    from sync.redmine_sync import sync_redmine
+
+    return sync_redmine(
+        engine, settings, client=_redmine_client(engine, settings), full=full, trigger=trigger,
+        job_id=job_id, lock=lock,
+    )  # fmt: skip
 
 
 def run_all(engine: Engine, settings: Settings, *, trigger: str = "", full: bool = False) -> dict[str, str]:

@@ -73,7 +73,7 @@ def test_upsert_with_the_rows_already_read_gives_the_same_result_without_reading
     selects: list[str] = []
 
     def count_selects(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if statement.lstrip().upper().startswith("SELECT"):
+        if statement.lstrip().upper().startswith("SELECT") and "FROM cases" in statement:
             selects.append(statement)
 
     event.listen(engine, "before_cursor_execute", count_selects)

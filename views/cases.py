@@ -25,10 +25,20 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from metrics import cases as case_metrics
-from metrics.windows import Window, WindowKind, window_for
-from models import case_reads
+from metrics.series import newest_first
+from metrics.windows import WINDOW_KINDS, Window, WindowKind, window_for
+from models import case_reads, rollups
 from settings import Settings
-from views.tracker_view import TrackerView, local_text, open_rows, span_for, window_columns, with_charts
+from views.tracker_view import (
+    TrackerView,
+    chart_days,
+    local_text,
+    open_rows,
+    span_for,
+    window_columns,
+    windows_of,
+    with_charts,
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,6 +64,8 @@ def build_cases_view(
     today: date | None = None,
     charts: bool = True,
 ) -> CasesView:
+    if rollups.ready(engine, "cases", settings.timezone):
+        return _counted_view(engine, settings, day, group=group, window=window, today=today, charts=charts)
     rules, tz_name = settings.kpi.cases, settings.timezone
     frame = case_reads.cases_touching(engine, *span_for(day, tz_name), group)
     counter = case_metrics.CaseCounter(frame, rules)
@@ -78,6 +90,47 @@ def build_cases_view(
         today,
         daily=lambda first, last: case_reads.daily_counts(engine, rules, first, last, tz_name, group),
         monthly=lambda through: case_reads.monthly_counts(engine, rules, through, tz_name, group),
+    )
+
+
+def _counted_view(
+    engine: Engine,
+    settings: Settings,
+    day: date,
+    *,
+    group: str,
+    window: WindowKind,
+    today: date | None,
+    charts: bool,
+) -> CasesView:
+    """The same view from the roll-ups sync keeps (models/rollups.py): counts, not rows."""
+    rules, tz_name = settings.kpi.cases, settings.timezone
+    resolved = rules.resolved_statuses
+    current = [window_for(day, kind, tz_name) for kind in WINDOW_KINDS]  # the leaderboards' windows
+    with engine.connect() as conn:
+        counts = rollups.read_view_counts(
+            conn, "cases", group, windows=windows_of(day, tz_name), leaderboards=current, days=chart_days(day)
+        )
+    counter = case_metrics.CountedCases(counts.windows, rules)
+    by_assignee = case_metrics.open_counts(counts.now, rules, "person")
+    view = CasesView(
+        day=day,
+        group=group,
+        selected=window,
+        tz_name=tz_name,
+        windows=window_columns(day, tz_name, figures=counter.figures, leaderboard=counter.resolved_leaderboard),
+        open_total=sum(count for _, count in by_assignee),
+        open_by_group=[] if group else case_metrics.open_counts(counts.now, rules, "selector"),
+        open_by_assignee=by_assignee,
+        open_by_status=case_metrics.open_counts(counts.now, rules, "status"),
+    )
+    if not charts:
+        return view
+    return with_charts(
+        view,
+        today,
+        daily=lambda first, last: rollups.daily_counts(counts.per_day, first, last, resolved),
+        monthly=lambda through: rollups.monthly_counts(counts.per_month, through, resolved),
     )
 
 
@@ -108,23 +161,24 @@ def group_choices(engine: Engine) -> list[str]:
 
 def window_rows(engine: Engine, settings: Settings, view: CasesView, kpi: str) -> pd.DataFrame:
     """Rows of the selected window behind a card (created, resolved, worked), or the open cases now."""
-    window = view.selected_window.window
-    if kpi == "open":
-        frame = case_reads.open_cases(engine, settings.kpi.cases, view.group)
-        return describe_rows(frame, window, settings, in_window=False)
-    return describe_rows(case_metrics.kpi_rows(view.frame, kpi, window, settings.kpi.cases), window, settings)
+    return case_rows(engine, settings, view.day, view.selected, kpi, view.group)
 
 
 def window_table(engine: Engine, settings: Settings, view: CasesView, kpi: str, limit: int) -> tuple[pd.DataFrame, int]:
     """The page's table: the `limit` most recently modified rows behind a card (described as `window_rows`
-    describes them) and how many rows there are in all. Only the shown rows are described, so a month of a big
-    help desk costs a sort, not tens of thousands of formatted rows; the CSV export still has every row."""
+    describes them) and how many rows there are in all (the card's figure). Only the shown rows are read, so a
+    month of a big help desk costs an index scan, not tens of thousands of rows; the CSV export has every row."""
     window = view.selected_window.window
+    frame = case_reads.recent_rows(engine, settings.kpi.cases, window, kpi, view.group, limit)
+    return describe_rows(frame, window, settings, kpi), _total(view, kpi)
+
+
+def _total(view: CasesView, kpi: str) -> int:
     if kpi == "open":
-        frame = case_reads.open_cases(engine, settings.kpi.cases, view.group)
-        return describe_rows(frame, window, settings, in_window=False, limit=limit), len(frame)
-    frame = case_metrics.kpi_rows(view.frame, kpi, window, settings.kpi.cases)
-    return describe_rows(frame, window, settings, limit=limit), len(frame)
+        return view.open_total
+    if kpi not in case_metrics.CASE_KPIS:
+        raise ValueError(f"unknown case kpi {kpi!r}; expected one of {', '.join(case_metrics.CASE_KPIS)}")
+    return int(getattr(view.selected_window.figures, kpi))
 
 
 def case_rows(
@@ -134,19 +188,17 @@ def case_rows(
     window = window_for(day, window_kind, settings.timezone)
     if kpi == "open":
         frame = case_reads.open_cases(engine, settings.kpi.cases, group)
-        return describe_rows(frame, window, settings, in_window=False)
+        return describe_rows(frame, window, settings, kpi)
     frame = case_reads.cases_touching(engine, window.start, window.end, group)
-    return describe_rows(case_metrics.kpi_rows(frame, kpi, window, settings.kpi.cases), window, settings)
+    return describe_rows(case_metrics.kpi_rows(frame, kpi, window, settings.kpi.cases), window, settings, kpi)
 
 
-def describe_rows(
-    frame: pd.DataFrame, window: Window, settings: Settings, *, in_window: bool = True, limit: int | None = None
-) -> pd.DataFrame:
-    """Case rows as people read them: local times (TIMEZONE), the VTiger link, why the row is in the window."""
+def describe_rows(frame: pd.DataFrame, window: Window, settings: Settings, kpi: str) -> pd.DataFrame:
+    """Case rows behind the card `kpi` as people read them, newest first by when they counted in the window: local
+    times (TIMEZONE), the VTiger link, why the row is in the window."""
     tz_name = settings.timezone
-    frame = frame.sort_values(["updated_at", "id"], ascending=[False, False], na_position="last")
-    if limit is not None:
-        frame = frame.head(limit)
+    frame = newest_first(frame, case_metrics.counted_at(frame, kpi, window, settings.kpi.cases))
+    in_window = kpi != "open"
     vtiger = settings.vtiger
     rows = pd.DataFrame(
         {

@@ -23,10 +23,20 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from metrics import redmine as issue_metrics
-from metrics.windows import Window, WindowKind, window_for
-from models import redmine_reads
+from metrics.series import newest_first
+from metrics.windows import WINDOW_KINDS, Window, WindowKind, window_for
+from models import redmine_reads, rollups
 from settings import Settings
-from views.tracker_view import TrackerView, local_text, open_rows, span_for, window_columns, with_charts
+from views.tracker_view import (
+    TrackerView,
+    chart_days,
+    local_text,
+    open_rows,
+    span_for,
+    window_columns,
+    windows_of,
+    with_charts,
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -35,6 +45,7 @@ class RedmineView(TrackerView[issue_metrics.IssueFigures]):
 
     project: str
     totals: issue_metrics.StateTotals
+    activity: int = 0  # issues created, updated or resolved in the selected window (its table's rows)
     open_by_project: list[tuple[str, int]] = field(default_factory=list)
 
     @property
@@ -56,6 +67,8 @@ def build_redmine_view(
     today: date | None = None,
     charts: bool = True,
 ) -> RedmineView:
+    if rollups.ready(engine, "redmine", settings.timezone):
+        return _counted_view(engine, settings, day, project=project, window=window, today=today, charts=charts)
     tz_name = settings.timezone
     rejected = settings.kpi.redmine.rejected_statuses
     frame = redmine_reads.issues_touching(engine, *span_for(day, tz_name), project)
@@ -69,6 +82,7 @@ def build_redmine_view(
         windows=windows,
         totals=issue_metrics.totals_from_counts(redmine_reads.status_counts(engine, project), rejected),
         frame=frame,
+        activity=len(issue_metrics.activity_in(frame, window_for(day, window, tz_name))),
         open_by_status=redmine_reads.open_counts(engine, "status_name", project),
         open_by_project=[] if project else redmine_reads.open_counts(engine, "project_name"),
         open_by_assignee=redmine_reads.open_counts(engine, "assignee_name", project),
@@ -80,6 +94,48 @@ def build_redmine_view(
         today,
         daily=lambda first, last: redmine_reads.daily_counts(engine, first, last, tz_name, project),
         monthly=lambda through: redmine_reads.monthly_counts(engine, through, tz_name, project),
+    )
+
+
+def _counted_view(
+    engine: Engine,
+    settings: Settings,
+    day: date,
+    *,
+    project: str,
+    window: WindowKind,
+    today: date | None,
+    charts: bool,
+) -> RedmineView:
+    """The same view from the roll-ups sync keeps (models/rollups.py): counts, not rows."""
+    tz_name = settings.timezone
+    current = [window_for(day, kind, tz_name) for kind in WINDOW_KINDS]  # the leaderboards' windows
+    with engine.connect() as conn:
+        counts = rollups.read_view_counts(
+            conn, "redmine", project, windows=windows_of(day, tz_name), leaderboards=current, days=chart_days(day)
+        )
+    counter = issue_metrics.CountedIssues(counts.windows)
+    view = RedmineView(
+        day=day,
+        project=project,
+        selected=window,
+        tz_name=tz_name,
+        windows=window_columns(day, tz_name, figures=counter.figures, leaderboard=counter.resolved_leaderboard),
+        totals=issue_metrics.totals_from_counts(
+            issue_metrics.status_counts(counts.now), settings.kpi.redmine.rejected_statuses
+        ),
+        activity=counter.activity(window_for(day, window, tz_name)),
+        open_by_status=issue_metrics.open_counts(counts.now, "status"),
+        open_by_project=[] if project else issue_metrics.open_counts(counts.now, "selector"),
+        open_by_assignee=issue_metrics.open_counts(counts.now, "person"),
+    )
+    if not charts:
+        return view
+    return with_charts(
+        view,
+        today,
+        daily=lambda first, last: rollups.daily_counts(counts.per_day, first, last, None),
+        monthly=lambda through: rollups.monthly_counts(counts.per_month, through, None),
     )
 
 
@@ -105,24 +161,28 @@ ROW_COLUMNS = (
 
 
 def window_rows(engine: Engine, settings: Settings, view: RedmineView, kpi: str) -> pd.DataFrame:
-    window = view.selected_window.window
-    if kpi == "open":
-        return describe_rows(redmine_reads.open_issues(engine, view.project), window, settings, in_window=False)
-    return describe_rows(issue_metrics.kpi_rows(view.frame, kpi, window), window, settings)
+    return issue_rows(engine, settings, view.day, view.selected, kpi, view.project)
 
 
 def window_table(
     engine: Engine, settings: Settings, view: RedmineView, kpi: str, limit: int
 ) -> tuple[pd.DataFrame, int]:
     """The page's table: the `limit` most recently modified rows behind a card (described as `window_rows`
-    describes them) and how many rows there are in all. Only the shown rows are described, so a month of a big
-    help desk costs a sort, not tens of thousands of formatted rows; the CSV export still has every row."""
+    describes them) and how many rows there are in all. Only the shown rows are read, so a month of a big
+    help desk costs an index scan, not tens of thousands of rows; the CSV export still has every row."""
     window = view.selected_window.window
+    frame = redmine_reads.recent_rows(engine, window, kpi, view.project, limit)
+    return describe_rows(frame, window, settings, kpi), _total(view, kpi)
+
+
+def _total(view: RedmineView, kpi: str) -> int:
     if kpi == "open":
-        frame = redmine_reads.open_issues(engine, view.project)
-        return describe_rows(frame, window, settings, in_window=False, limit=limit), len(frame)
-    frame = issue_metrics.kpi_rows(view.frame, kpi, window)
-    return describe_rows(frame, window, settings, limit=limit), len(frame)
+        return view.totals.open
+    if kpi == "activity":
+        return view.activity
+    if kpi not in issue_metrics.REDMINE_KPIS:
+        raise ValueError(f"unknown redmine kpi {kpi!r}; expected one of {', '.join(issue_metrics.REDMINE_KPIS)}")
+    return int(getattr(view.selected_window.figures, kpi))
 
 
 def issue_rows(
@@ -131,18 +191,15 @@ def issue_rows(
     """The rows behind one figure, read on their own (only that window's rows, or the open issues)."""
     window = window_for(day, window_kind, settings.timezone)
     if kpi == "open":
-        return describe_rows(redmine_reads.open_issues(engine, project), window, settings, in_window=False)
+        return describe_rows(redmine_reads.open_issues(engine, project), window, settings, kpi)
     frame = redmine_reads.issues_touching(engine, window.start, window.end, project)
-    return describe_rows(issue_metrics.kpi_rows(frame, kpi, window), window, settings)
+    return describe_rows(issue_metrics.kpi_rows(frame, kpi, window), window, settings, kpi)
 
 
-def describe_rows(
-    frame: pd.DataFrame, window: Window, settings: Settings, *, in_window: bool = True, limit: int | None = None
-) -> pd.DataFrame:
+def describe_rows(frame: pd.DataFrame, window: Window, settings: Settings, kpi: str) -> pd.DataFrame:
     tz_name = settings.timezone
-    frame = frame.sort_values(["updated_at", "id"], ascending=[False, False], na_position="last")
-    if limit is not None:
-        frame = frame.head(limit)
+    frame = newest_first(frame, issue_metrics.counted_at(frame, kpi, window))
+    in_window = kpi != "open"
     redmine = settings.redmine
     source_ids = [str(value) for value in frame["source_id"]]
     rows = pd.DataFrame(

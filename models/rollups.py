@@ -1,0 +1,510 @@
+"""Roll-ups of cases and Redmine issues: how many rows count in each local day, week and month window, kept by
+sync in the same transaction that writes the rows, so a page reads a few hundred counts instead of the tens of
+thousands of rows a month of a big help desk touches.
+
+What is counted is defined per source by a `RollupSpec` of `Kpi`s. A KPI counts a row in a window when any of
+its `Term`s (a timestamp column, optionally only when a boolean column is true) falls in the window; a row with
+two terms in the same window counts once there ("worked on" is created, resolved or modified: distinct cases).
+Counts are split by the group or project (`selector`), and by person and status where a page needs them, and
+never by a setting: which statuses are "resolved" or "closed" in kpi.toml is applied when the counts are read,
+so editing kpi.toml needs no rebuild. Kind "now" (start `NOW`) holds the live rows per selector, person and
+status (open now, the Redmine state totals, the selector choices).
+
+Each row contributes at most one to each (window, KPI) count, so counts are sums of per-row contributions and
+sync keeps them exact with a delta: `track(conn, table, before, after)` subtracts the stored versions of the
+rows it is about to write and adds the new ones. `rebuild` recomputes a source from its table (first run, a
+TIMEZONE change, an admin flipping a Redmine status, `python -m cli rollups rebuild`, the benchmark dataset).
+`rollup_state` names the TIMEZONE a source's counts are in; without a row for the current TIMEZONE the pages
+read the source tables (views/cases.py, views/redmine.py), so the roll-ups can be missing but never wrong.
+
+Must not import Dash, Flask or sync/.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Connection, Engine, Select, String, Table, delete, literal, select, union_all
+from sqlalchemy.dialects import postgresql, sqlite
+
+from metrics.windows import Window, month_start, months_from
+from models.db import utcnow
+from models.schema import cases, redmine_issues, rollup_counts, rollup_state
+
+KINDS = ("day", "week", "month")
+NOW = date(1970, 1, 1)  # the start of kind "now" rows
+ALL = "*"  # the selector (or person) of counts summed over every group / project (or person)
+KEY = ["kind", "kpi", "start", "selector", "person", "status"]  # the primary key after `source`
+REBUILD_CHUNK = 100_000  # rows read and counted at a time by `rebuild`
+WRITE_CHUNK = 5_000
+
+
+@dataclass(frozen=True)
+class Term:
+    column: str  # a timestamp column: the row counts in the window this falls in
+    when: str | None = None  # a boolean column that must be true for the term to count
+
+
+@dataclass(frozen=True)
+class Kpi:
+    name: str
+    terms: tuple[Term, ...]
+    by_person: bool = False
+    by_status: bool = False
+
+
+@dataclass(frozen=True)
+class RollupSpec:
+    source: str
+    table: Table
+    selector: str
+    person: str
+    status: str
+    kpis: tuple[Kpi, ...]
+    closed_flag: str | None = None  # "now" rows: KPI "open" / "closed" by this column; without one, "live"
+
+    @property
+    def now_kpis(self) -> tuple[str, ...]:
+        return ("open", "closed") if self.closed_flag else ("live",)
+
+    @property
+    def timestamp_columns(self) -> list[str]:
+        return sorted({term.column for kpi in self.kpis for term in kpi.terms})
+
+    @property
+    def columns(self) -> list[str]:
+        flags = {term.when for kpi in self.kpis for term in kpi.terms if term.when}
+        if self.closed_flag:
+            flags.add(self.closed_flag)
+        return [self.selector, self.person, self.status, "deleted_at", *self.timestamp_columns, *sorted(flags)]
+
+
+# Cases (metrics/cases.py): resolved counts by status because "resolved" means the status is in the resolved set
+# now; worked by status, with and without the modified term, because modifications of closed cases are not work.
+CASES = RollupSpec(
+    source="cases",
+    table=cases,
+    selector="group_name",
+    person="assignee_name",
+    status="status",
+    kpis=(
+        Kpi("created", (Term("created_at"),)),
+        Kpi("resolved", (Term("resolved_at"),), by_status=True),
+        Kpi("resolved_by", (Term("resolved_at"),), by_person=True, by_status=True),
+        Kpi("worked", (Term("updated_at"), Term("resolved_at"), Term("created_at")), by_status=True),
+        Kpi("worked_rc", (Term("resolved_at"), Term("created_at")), by_status=True),
+    ),
+)
+
+# Redmine issues (metrics/redmine.py): resolved = closed_at in the window and closed now (Redmine's is_closed).
+REDMINE = RollupSpec(
+    source="redmine",
+    table=redmine_issues,
+    selector="project_name",
+    person="assignee_name",
+    status="status_name",
+    kpis=(
+        Kpi("created", (Term("created_at"),)),
+        Kpi("updated", (Term("updated_at"),)),
+        Kpi("resolved", (Term("closed_at", when="is_closed"),)),
+        Kpi("resolved_by", (Term("closed_at", when="is_closed"),), by_person=True),
+        Kpi("activity", (Term("created_at"), Term("updated_at"), Term("closed_at", when="is_closed"))),
+    ),
+    closed_flag="is_closed",
+)
+
+SPECS = {spec.source: spec for spec in (CASES, REDMINE)}
+SPECS_BY_TABLE = {spec.table.name: spec for spec in SPECS.values()}
+
+
+# --- counting ------------------------------------------------------------------------------------------------
+
+
+def contributions(frame: pd.DataFrame, spec: RollupSpec, tz_name: str) -> pd.DataFrame:
+    """The counts `frame`'s rows add to the roll-ups (KEY columns + count). Deleted rows add nothing."""
+    if "deleted_at" in frame.columns:
+        frame = frame[frame["deleted_at"].isna()]
+    if frame.empty:
+        return _empty()
+    frame = frame.reset_index(drop=True)
+    dims = {name: _codes(frame[column]) for name, column in (("selector", spec.selector), ("person", spec.person))}
+    dims["status"] = _codes(frame[spec.status])
+    starts = {column: _window_starts(frame[column], tz_name) for column in spec.timestamp_columns}
+    windowed = [_kpi_counts(frame, kpi, kind, starts, dims) for kpi in spec.kpis for kind in KINDS]
+    everyone = [piece.assign(selector=ALL) for piece in windowed]  # "all groups" is read often: keep it summed
+    return _total([_with_totals(_now_counts(frame, spec, dims)), *windowed, *everyone])
+
+
+def _codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """A text column as (codes, names): grouping on small integers is what keeps a rebuild in seconds."""
+    codes, names = pd.factorize(values.fillna("").astype(str))
+    return codes.astype(np.int32), np.asarray(names, dtype=object)
+
+
+def _window_starts(stamps: pd.Series, tz_name: str) -> dict[str, np.ndarray]:
+    """The local start date of the day, week (Monday) and month each naive-UTC timestamp falls in (NaT stays)."""
+    values = pd.to_datetime(stamps)
+    local = values.dt.tz_localize("UTC").dt.tz_convert(tz_name).dt.tz_localize(None)
+    days = local.to_numpy().astype("datetime64[D]")
+    weekday = (days.astype("int64") + 3) % 7  # 1970-01-01 was a Thursday
+    return {
+        "day": days,
+        "week": days - weekday.astype("timedelta64[D]"),
+        "month": days.astype("datetime64[M]").astype("datetime64[D]"),
+    }
+
+
+def _kpi_counts(
+    frame: pd.DataFrame,
+    kpi: Kpi,
+    kind: str,
+    starts: Mapping[str, Mapping[str, np.ndarray]],
+    dims: Mapping[str, tuple[np.ndarray, np.ndarray]],
+) -> pd.DataFrame:
+    rows, at = [], []
+    for term in kpi.terms:
+        values = starts[term.column][kind]
+        mask = ~np.isnat(values)
+        if term.when:
+            mask &= frame[term.when].fillna(False).astype(bool).to_numpy()
+        found = np.flatnonzero(mask)
+        rows.append(found)
+        at.append(values[found])
+    pairs = pd.DataFrame({"row": np.concatenate(rows), "start": np.concatenate(at)})
+    if len(kpi.terms) > 1:
+        pairs = pairs.drop_duplicates()  # a row counts once per window, however many of its terms fall there
+    used = {"selector": True, "person": kpi.by_person, "status": kpi.by_status}
+    return _grouped(pairs, kind, kpi.name, dims, used)
+
+
+def _now_counts(
+    frame: pd.DataFrame, spec: RollupSpec, dims: Mapping[str, tuple[np.ndarray, np.ndarray]]
+) -> pd.DataFrame:
+    pairs = pd.DataFrame({"row": np.arange(len(frame)), "start": np.datetime64(NOW, "D")})
+    used = {"selector": True, "person": True, "status": True}
+    if not spec.closed_flag:
+        return _grouped(pairs, "now", "live", dims, used)
+    closed = frame[spec.closed_flag].fillna(False).astype(bool).to_numpy()
+    return pd.concat(
+        [
+            _grouped(pairs[~closed], "now", "open", dims, used),
+            _grouped(pairs[closed], "now", "closed", dims, used),
+        ]
+    )
+
+
+def _with_totals(now: pd.DataFrame) -> pd.DataFrame:
+    """Kind "now" counts also summed over people (person ALL), over groups (selector ALL) and over both, so each
+    breakdown the "open now" panel shows is a short range of the primary key."""
+    return pd.concat([now, now.assign(person=ALL), now.assign(selector=ALL), now.assign(selector=ALL, person=ALL)])
+
+
+def _grouped(
+    pairs: pd.DataFrame,
+    kind: str,
+    kpi: str,
+    dims: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    used: Mapping[str, bool],
+) -> pd.DataFrame:
+    if pairs.empty:
+        return _empty()
+    row = pairs["row"].to_numpy()
+    coded = pd.DataFrame({"start": pairs["start"].to_numpy()})
+    for name, (codes, _) in dims.items():
+        coded[name] = codes[row] if used[name] else -1
+    counted = coded.groupby(["start", "selector", "person", "status"], sort=False).size().reset_index(name="count")
+    for name, (_, names) in dims.items():
+        codes = counted[name].to_numpy()
+        counted[name] = np.where(codes >= 0, names[np.maximum(codes, 0)] if len(names) else "", "")
+    counted["kind"], counted["kpi"] = kind, kpi
+    counted["start"] = pd.to_datetime(counted["start"]).dt.date
+    return counted[[*KEY, "count"]]
+
+
+def _empty() -> pd.DataFrame:
+    return pd.DataFrame({name: pd.Series(dtype="object") for name in KEY} | {"count": pd.Series(dtype="int64")})
+
+
+def _total(pieces: Iterable[pd.DataFrame]) -> pd.DataFrame:
+    frames = [piece for piece in pieces if not piece.empty]
+    if not frames:
+        return _empty()
+    return pd.concat(frames, ignore_index=True).groupby(KEY, as_index=False, sort=False)["count"].sum()
+
+
+def difference(after: pd.DataFrame, before: pd.DataFrame) -> pd.DataFrame:
+    """after - before, per key, without the keys that did not change."""
+    negative = before.assign(count=-before["count"])
+    delta = _total([after, negative])
+    return delta[delta["count"] != 0].reset_index(drop=True)
+
+
+# --- keeping them --------------------------------------------------------------------------------------------
+
+
+def state_of(conn: Connection, source: str) -> str | None:
+    """The TIMEZONE the source's roll-ups are kept in, or None when they are not kept."""
+    return conn.execute(select(rollup_state.c.tz_name).where(rollup_state.c.source == source)).scalar_one_or_none()
+
+
+def ready(engine: Engine, source: str, tz_name: str) -> bool:
+    """Whether the pages can read this source's roll-ups for TIMEZONE `tz_name`."""
+    with engine.connect() as conn:
+        return state_of(conn, source) == tz_name
+
+
+def track(
+    conn: Connection, table: Table, before: Sequence[Mapping[str, Any]], after: Sequence[Mapping[str, Any]]
+) -> None:
+    """Keep the roll-ups of `table` (if it has any and they are kept) right while `before` (stored versions) is
+    replaced by `after` in this transaction. Called by sync's upserts and deletions; a no-op for other tables."""
+    spec = SPECS_BY_TABLE.get(table.name)
+    if spec is None or (not before and not after):
+        return
+    tz_name = state_of(conn, spec.source)
+    if tz_name is None:
+        return
+    delta = difference(
+        contributions(_frame(after, spec), spec, tz_name), contributions(_frame(before, spec), spec, tz_name)
+    )
+    if not delta.empty:
+        _add(conn, spec.source, delta)
+
+
+def invalidate(conn: Connection, source: str) -> None:
+    """Stop using the source's roll-ups until the next `rebuild` (when a change cannot be tracked row by row)."""
+    conn.execute(delete(rollup_state).where(rollup_state.c.source == source))
+
+
+def rebuild(engine: Engine, source: str, tz_name: str) -> int:
+    """Recount the source's roll-ups from its table in TIMEZONE `tz_name` (one transaction); returns the number of
+    roll-up rows."""
+    spec = SPECS[source]
+    columns = [spec.table.c[name] for name in ("id", *spec.columns)]
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # Sync's tracked deltas wait for this transaction rather than being lost in it.
+            conn.exec_driver_sql(f"LOCK TABLE {spec.table.name} IN SHARE MODE")
+        totals: list[pd.DataFrame] = []
+        last_id = 0
+        while True:
+            statement = select(*columns).where(spec.table.c.id > last_id).order_by(spec.table.c.id).limit(REBUILD_CHUNK)
+            rows = conn.execute(statement).all()
+            if not rows:
+                break
+            frame = pd.DataFrame([tuple(row) for row in rows], columns=["id", *spec.columns])
+            totals.append(contributions(frame, spec, tz_name))
+            last_id = int(frame["id"].iloc[-1])
+        counts = _total(totals)
+        conn.execute(delete(rollup_counts).where(rollup_counts.c.source == source))
+        _insert(conn, source, counts)
+        conn.execute(delete(rollup_state).where(rollup_state.c.source == source))
+        conn.execute(rollup_state.insert().values(source=source, tz_name=tz_name, built_at=utcnow(), rows=len(counts)))
+    with engine.begin() as conn:
+        conn.exec_driver_sql("ANALYZE rollup_counts")  # the planner's estimates for the new rows
+    return len(counts)
+
+
+def ensure(engine: Engine, tz_name: str, sources: Iterable[str] = tuple(SPECS)) -> list[str]:
+    """Rebuild the roll-ups of each source not kept in TIMEZONE `tz_name`; returns the sources rebuilt."""
+    rebuilt = []
+    for source in sources:
+        if not ready(engine, source, tz_name):
+            rebuild(engine, source, tz_name)
+            rebuilt.append(source)
+    return rebuilt
+
+
+def _frame(rows: Sequence[Mapping[str, Any]], spec: RollupSpec) -> pd.DataFrame:
+    return pd.DataFrame([{name: row.get(name) for name in spec.columns} for row in rows], columns=spec.columns)
+
+
+def _records(source: str, counts: pd.DataFrame) -> list[dict[str, Any]]:
+    return [
+        {"source": source, "kind": kind, "start": start, "kpi": kpi, "selector": sel, "person": per, "status": st,
+         "count": int(n)}
+        for kind, kpi, start, sel, per, st, n in counts[[*KEY, "count"]].itertuples(index=False, name=None)
+    ]  # fmt: skip
+
+
+def _insert(conn: Connection, source: str, counts: pd.DataFrame) -> None:
+    records = _records(source, counts)
+    for offset in range(0, len(records), WRITE_CHUNK):
+        conn.execute(rollup_counts.insert(), records[offset : offset + WRITE_CHUNK])
+
+
+def _add(conn: Connection, source: str, delta: pd.DataFrame) -> None:
+    insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(rollup_counts)
+    statement = insert.on_conflict_do_update(
+        index_elements=["source", *KEY], set_={"count": rollup_counts.c.count + insert.excluded["count"]}
+    )
+    records = _records(source, delta)
+    for offset in range(0, len(records), WRITE_CHUNK):
+        conn.execute(statement, records[offset : offset + WRITE_CHUNK])
+
+
+# --- reading them --------------------------------------------------------------------------------------------
+
+
+def _selected(source: str, selector: str) -> list[Any]:
+    """Window counts of one group / project, or of all of them ("")."""
+    return [rollup_counts.c.source == source, rollup_counts.c.count != 0, rollup_counts.c.selector == (selector or ALL)]
+
+
+def _live(source: str) -> list[Any]:
+    """Kind "now" counts of a source."""
+    return [
+        rollup_counts.c.source == source,
+        rollup_counts.c.kind == "now",
+        rollup_counts.c.kpi.in_(SPECS[source].now_kpis),
+        rollup_counts.c.start == NOW,
+        rollup_counts.c.count != 0,
+    ]
+
+
+@dataclass(frozen=True)
+class ViewCounts:
+    """Everything a tracker page reads from the roll-ups for one date and group / project (`read_view_counts`)."""
+
+    windows: pd.DataFrame  # kind, start, kpi, person, status, count: the windows and the leaderboards' people
+    now: dict[str, pd.DataFrame]  # "selector" / "person" / "status": kpi, <that>, status, count (live rows now)
+    per_day: pd.DataFrame  # start, kpi, status, count: created / resolved per local day over the charts' days
+    per_month: pd.DataFrame  # start, kpi, status, count: created / resolved per local month, all history
+
+
+PART_COLUMNS = ["part", "kind", "start", "kpi", "selector", "person", "status", "count"]
+
+
+def read_view_counts(
+    conn: Connection,
+    source: str,
+    selector: str,
+    *,
+    windows: Iterable[Window],
+    leaderboards: Iterable[Window],
+    days: tuple[date, date],
+) -> ViewCounts:
+    """The counts of one group / project (or all: "") a page shows, in ONE statement (a round trip per part costs
+    more than the parts on PostgreSQL): the `windows`' KPIs, the per-person KPIs of the `leaderboards` windows,
+    the live rows now per group, person and status, created / resolved per day over `days` (first, last) and per
+    month. Every part is a short range of the primary key; the ALL totals mean nothing is summed here."""
+    c = rollup_counts.c
+    spec = SPECS[source]
+    chosen = c.selector == (selector or ALL)
+    parts = [
+        _part(name, _selected(source, selector), c.kind == kind, c.kpi.in_(kpis), c.start.in_(starts))
+        for name, picked, by_person in (("windows", windows, False), ("windows", leaderboards, True))
+        if (kpis := [kpi.name for kpi in spec.kpis if kpi.by_person == by_person])
+        for kind, starts in _starts_by_kind(picked).items()
+    ]
+    parts += [
+        _part("now:selector", _live(source), c.selector != ALL, c.person == ALL),
+        _part("now:person", _live(source), chosen, c.person != ALL),
+        _part("now:status", _live(source), chosen, c.person == ALL),
+        _part("per_day", _selected(source, selector), c.kind == "day", c.kpi.in_(CHART_KPIS), c.start.between(*days)),
+        _part("per_month", _selected(source, selector), c.kind == "month", c.kpi.in_(CHART_KPIS)),
+    ]
+    if conn.dialect.name == "postgresql":
+        # A dozen short index ranges: starting parallel workers costs more than the reads (and, under many viewers,
+        # takes workers from other queries). LOCAL: for this transaction only.
+        conn.exec_driver_sql("SET LOCAL max_parallel_workers_per_gather = 0")
+    frame = _read(conn, union_all(*parts), PART_COLUMNS)
+    by_part = {name: rows.drop(columns="part") for name, rows in frame.groupby("part", sort=False)}
+    empty = frame.drop(columns="part").iloc[0:0]
+    part = lambda name: by_part.get(name, empty)  # noqa: E731
+    return ViewCounts(
+        windows=part("windows"),
+        now={by: part(f"now:{by}") for by in ("selector", "person", "status")},
+        per_day=part("per_day"),
+        per_month=part("per_month"),
+    )
+
+
+CHART_KPIS = ("created", "resolved")
+
+
+def _part(name: str, *conditions: Any) -> Select[Any]:
+    c = rollup_counts.c
+    columns = [c.kind, c.start, c.kpi, c.selector, c.person, c.status, c["count"]]
+    flat = [part for condition in conditions for part in (condition if isinstance(condition, list) else [condition])]
+    return select(literal(name, String).label("part"), *columns).where(*flat)
+
+
+def _starts_by_kind(windows: Iterable[Window]) -> dict[str, list[date]]:
+    starts: dict[str, set[date]] = {}
+    for window in windows:
+        starts.setdefault(window.kind, set()).add(window.first_day)
+    return {kind: sorted(days) for kind, days in sorted(starts.items())}
+
+
+def selectors(conn: Connection, source: str) -> list[str]:
+    """The groups / projects that have live rows."""
+    c = rollup_counts.c
+    statement = select(c.selector).distinct().where(*_live(source), c.selector != ALL, c.person == ALL)
+    return [name for (name,) in conn.execute(statement) if name]
+
+
+def _read(conn: Connection, statement: Any, names: list[str]) -> pd.DataFrame:
+    rows = conn.execute(statement).all()
+    frame = pd.DataFrame([tuple(row) for row in rows], columns=names)
+    frame["count"] = frame["count"].astype("int64")
+    if "start" in frame.columns:
+        frame["start"] = [value if isinstance(value, date) else _as_date(value) for value in frame["start"]]
+    return frame
+
+
+def _as_date(value: Any) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    return date.fromisoformat(str(value)[:10])
+
+
+def per_start(
+    counts: pd.DataFrame, kpi: str, starts: Sequence[date], statuses: Sequence[str] | None = None
+) -> list[int]:
+    """One KPI's counts from `ViewCounts.per_day` / `per_month` for each of `starts` (zero where none), only over
+    `statuses` when given."""
+    sums: dict[date, int] = {}
+    columns = [counts[name].tolist() for name in ("start", "kpi", "status", "count")]
+    for start, name, status, count in zip(*columns, strict=True):
+        if name == kpi and (statuses is None or status in statuses):
+            sums[start] = sums.get(start, 0) + int(count)
+    return [sums.get(start, 0) for start in starts]
+
+
+def daily_counts(
+    per_day: pd.DataFrame, first_day: date, last_day: date, resolved: Sequence[str] | None
+) -> pd.DataFrame:
+    """Created and resolved per local day over [first_day, last_day] (index "day") from `ViewCounts.per_day`, as
+    models.case_reads / redmine_reads count them in SQL; `resolved`: the statuses a resolved row must have now
+    (None: any)."""
+    days = [date.fromordinal(n) for n in range(first_day.toordinal(), last_day.toordinal() + 1)]
+    return pd.DataFrame(
+        {"created": per_start(per_day, "created", days), "resolved": per_start(per_day, "resolved", days, resolved)},
+        index=pd.Index(days, name="day"),
+    )
+
+
+def monthly_counts(per_month: pd.DataFrame, through: date, resolved: Sequence[str] | None) -> pd.DataFrame:
+    """Created and resolved per local month from `ViewCounts.per_month`, from the first created row's month to
+    `through`'s month (or the last created row's, if later); index "month"; empty when nothing was created."""
+    created = sorted(per_month.loc[per_month["kpi"] == "created", "start"])
+    if not created:
+        return pd.DataFrame({"created": [], "resolved": []}, dtype="int64")
+    months = months_from(created[0], _months_between(created[0], max(month_start(through), created[-1])))
+    return pd.DataFrame(
+        {
+            "created": per_start(per_month, "created", months),
+            "resolved": per_start(per_month, "resolved", months, resolved),
+        },
+        index=pd.Index(months, name="month"),
+    )
+
+
+def _months_between(first: date, last: date) -> int:
+    return (last.year - first.year) * 12 + last.month - first.month + 1

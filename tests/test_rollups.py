@@ -1,0 +1,249 @@
+"""The roll-ups (models/rollups.py): pages read from them show exactly what pages reading the rows show, and sync's
+row-by-row tracking leaves them exactly as a recount from the tables would."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import pandas as pd
+import pytest
+from sqlalchemy import Engine, delete, select
+
+from metrics.cases import CASE_KPIS
+from models import rollups
+from models.schema import cases, redmine_issues, rollup_counts, rollup_state
+from settings import CaseRules, KpiRules, Settings
+from sync.engine import mark_deleted, upsert_rows
+from views.cases import build_cases_view, case_rows, window_table
+from views.redmine import build_redmine_view, issue_rows
+from views.redmine import window_table as redmine_window_table
+
+TZ = "America/New_York"  # daylight saving ends on 2026-11-01: a 25-hour day inside the data
+START = datetime(2026, 8, 20)
+GROUPS = ["Support", "Billing", "", " Support "]
+PEOPLE = ["Ann", "Bob", "", "Cy"]
+CASE_STATUSES = ["Open", "In Progress", "Resolved", "Closed", "Wait For Response"]
+REDMINE_STATUSES = [("New", False), ("In Progress", False), ("Resolved", True), ("Rejected", True)]
+KPIS = ("activity", "created", "updated", "resolved", "open")
+DAYS = [date(2026, 11, 1), date(2026, 11, 2), date(2026, 10, 31), date(2026, 9, 30), date(2026, 11, 20)]
+
+
+def moment(rng: random.Random, after: datetime | None = None) -> datetime:
+    base = after or START
+    return base + timedelta(seconds=rng.randrange(0, 95 * 86400))
+
+
+def random_case(rng: random.Random, number: int) -> dict[str, Any]:
+    created = moment(rng)
+    updated = moment(rng, created)
+    status = rng.choice(CASE_STATUSES)
+    resolved = moment(rng, created) if status in ("Resolved", "Closed") or rng.random() < 0.1 else None
+    return {
+        "source_id": f"39x{number}",
+        "case_no": f"CC{number}",
+        "title": f"case {number}",
+        "status": status,
+        "group_name": rng.choice(GROUPS),
+        "assignee_name": rng.choice(PEOPLE),
+        "created_at": created if rng.random() > 0.02 else None,
+        "updated_at": updated,
+        "resolved_at": resolved,
+        "raw": {},
+    }
+
+
+def random_issue(rng: random.Random, number: int) -> dict[str, Any]:
+    created = moment(rng)
+    status, closed = rng.choice(REDMINE_STATUSES)
+    closed_at = moment(rng, created) if closed or rng.random() < 0.2 else None  # Redmine keeps closed_on on reopen
+    return {
+        "source_id": str(number),
+        "subject": f"issue {number}",
+        "project_name": rng.choice(["Platform", "Firmware", ""]),
+        "status_name": status,
+        "is_closed": closed,
+        "assignee_name": rng.choice(PEOPLE),
+        "created_at": created,
+        "updated_at": moment(rng, created),
+        "closed_at": closed_at,
+        "raw": {},
+    }
+
+
+def write(engine: Engine, table: Any, rows: list[dict[str, Any]]) -> None:
+    with engine.begin() as conn:
+        upsert_rows(conn, table, rows)
+
+
+def stored_counts(engine: Engine, source: str) -> dict[tuple[Any, ...], int]:
+    columns = [rollup_counts.c[name] for name in rollups.KEY]
+    with engine.connect() as conn:
+        rows = conn.execute(select(*columns, rollup_counts.c.count).where(rollup_counts.c.source == source)).all()
+    return {tuple(row[:-1]): int(row[-1]) for row in rows if row[-1] != 0}
+
+
+def without_rollups(engine: Engine, source: str) -> None:
+    with engine.begin() as conn:
+        conn.execute(delete(rollup_state).where(rollup_state.c.source == source))
+
+
+def comparable(view: Any) -> dict[str, Any]:
+    """Everything a page shows from a view (not the rows it may carry)."""
+    fields = {name: value for name, value in vars(view).items() if name != "frame"}
+    fields["cumulative"] = {name: frame.to_json() for name, frame in view.cumulative.items()}  # NaN-safe
+    fields["history"] = view.history.to_json()
+    return fields
+
+
+@pytest.fixture
+def page_settings(settings_for: Callable[..., Settings], database_url: str) -> Settings:
+    rules = KpiRules(cases=CaseRules(resolved_statuses=("Resolved", "Closed"), closed_statuses=("Closed",)))
+    return settings_for(database_url, timezone=TZ, kpi=rules)
+
+
+def test_case_pages_from_rollups_show_what_pages_from_rows_show(engine: Engine, page_settings: Settings) -> None:
+    rng = random.Random(11)
+    write(engine, cases, [random_case(rng, n) for n in range(400)])
+    with engine.begin() as conn:
+        mark_deleted(conn, cases, ["39x1", "39x2"], datetime(2026, 11, 20))
+    rollups.rebuild(engine, "cases", TZ)
+    assert rollups.ready(engine, "cases", TZ)
+    checked = 0
+    for day in DAYS:
+        for group in ("", "Support", "Billing"):
+            for window in ("day", "week", "month"):
+                counted = build_cases_view(engine, page_settings, day, group=group, window=window, today=DAYS[-1])
+                tables = {kpi: window_table(engine, page_settings, counted, kpi, 25) for kpi in CASE_KPIS}
+                without_rollups(engine, "cases")
+                from_rows = build_cases_view(engine, page_settings, day, group=group, window=window, today=DAYS[-1])
+                assert from_rows.frame is not None and counted.frame is None
+                assert comparable(counted) == comparable(from_rows)
+                for kpi, (rows, total) in tables.items():
+                    figures = from_rows.selected_window.figures
+                    assert total == (from_rows.open_total if kpi == "open" else getattr(figures, kpi))
+                    every_row = case_rows(engine, page_settings, day, window, kpi, group)  # what the CSV has
+                    assert len(every_row) == total
+                    assert list(rows["id"]) == list(every_row["id"][:25])  # the newest 25 of them, in order
+                rollups.rebuild(engine, "cases", TZ)
+                checked += 1
+    assert checked == len(DAYS) * 9
+
+
+def test_redmine_pages_from_rollups_show_what_pages_from_rows_show(engine: Engine, page_settings: Settings) -> None:
+    rng = random.Random(12)
+    write(engine, redmine_issues, [random_issue(rng, n) for n in range(300)])
+    rollups.rebuild(engine, "redmine", TZ)
+    for day in DAYS:
+        for project in ("", "Platform"):
+            for window in ("day", "month"):
+                counted = build_redmine_view(engine, page_settings, day, project=project, window=window)
+                tables = {kpi: redmine_window_table(engine, page_settings, counted, kpi, 10) for kpi in KPIS}
+                without_rollups(engine, "redmine")
+                from_rows = build_redmine_view(engine, page_settings, day, project=project, window=window)
+                assert comparable(counted) == comparable(from_rows)
+                for kpi, (rows, total) in tables.items():
+                    every_row = issue_rows(engine, page_settings, day, window, kpi, project)
+                    assert total == len(every_row)
+                    assert list(rows["id"]) == list(every_row["id"][:10])
+                rollups.rebuild(engine, "redmine", TZ)
+
+
+def test_sync_tracking_leaves_what_a_recount_gives(engine: Engine) -> None:
+    rng = random.Random(13)
+    rows = [random_case(rng, n) for n in range(300)]
+    write(engine, cases, rows[:150])
+    rollups.rebuild(engine, "cases", TZ)
+    write(engine, cases, rows[150:])  # new rows, tracked
+    changed = []
+    for row in rng.sample(rows, 120):  # edits: status, group, person, reopen, later modification
+        edited = dict(row)
+        edited["status"] = rng.choice(CASE_STATUSES)
+        edited["group_name"] = rng.choice(GROUPS)
+        edited["assignee_name"] = rng.choice(PEOPLE)
+        edited["resolved_at"] = None if rng.random() < 0.3 else moment(rng)
+        edited["updated_at"] = moment(rng, row["updated_at"])
+        changed.append(edited)
+    write(engine, cases, changed)
+    with engine.begin() as conn:
+        mark_deleted(conn, cases, [row["source_id"] for row in rows[:20]], datetime(2026, 11, 21))
+    tracked = stored_counts(engine, "cases")
+    rollups.rebuild(engine, "cases", TZ)
+    assert tracked == stored_counts(engine, "cases")
+    assert len(tracked) > 500
+
+
+def test_redmine_tracking_leaves_what_a_recount_gives(engine: Engine) -> None:
+    rng = random.Random(14)
+    issues = [random_issue(rng, n) for n in range(200)]
+    rollups.rebuild(engine, "redmine", TZ)  # kept from the empty table on
+    write(engine, redmine_issues, issues)
+    reopened = [dict(issue, is_closed=False, status_name="New", updated_at=moment(rng)) for issue in issues[:50]]
+    write(engine, redmine_issues, reopened)
+    tracked = stored_counts(engine, "redmine")
+    rollups.rebuild(engine, "redmine", TZ)
+    assert tracked == stored_counts(engine, "redmine")
+
+
+def test_rows_written_while_rollups_are_not_kept_are_counted_by_the_next_ensure(engine: Engine) -> None:
+    rng = random.Random(15)
+    write(engine, cases, [random_case(rng, n) for n in range(50)])
+    assert not rollups.ready(engine, "cases", TZ)
+    assert stored_counts(engine, "cases") == {}  # nothing tracked without a state row
+    assert rollups.ensure(engine, TZ, ["cases"]) == ["cases"]
+    assert rollups.ensure(engine, TZ, ["cases"]) == []
+    created = sum(
+        n
+        for (kind, kpi, _, selector, _, _), n in stored_counts(engine, "cases").items()
+        if kind == "month" and kpi == "created" and selector == rollups.ALL
+    )
+    assert created == sum(1 for row in [random_case(random.Random(15), n) for n in range(50)] if row["created_at"])
+
+
+def test_another_time_zone_is_not_used_until_rebuilt(engine: Engine) -> None:
+    write(engine, cases, [random_case(random.Random(16), n) for n in range(20)])
+    rollups.rebuild(engine, "cases", "UTC")
+    assert not rollups.ready(engine, "cases", TZ)
+    assert rollups.ensure(engine, TZ, ["cases"]) == ["cases"]
+    assert rollups.ready(engine, "cases", TZ)
+
+
+def test_a_case_counts_once_per_window_however_many_of_its_times_fall_there() -> None:
+    frame = pd.DataFrame(
+        {
+            "group_name": ["Support"],
+            "assignee_name": ["Ann"],
+            "status": ["Resolved"],
+            "deleted_at": [None],
+            "created_at": [pd.Timestamp("2026-11-02 14:00")],
+            "updated_at": [pd.Timestamp("2026-11-03 14:00")],
+            "resolved_at": [pd.Timestamp("2026-11-03 15:00")],
+        }
+    )
+    counts = rollups.contributions(frame, rollups.CASES, TZ)
+    worked = counts[(counts["kpi"] == "worked") & (counts["selector"] == "Support")].set_index(["kind", "start"])[
+        "count"
+    ]
+    assert worked[("week", date(2026, 11, 2))] == 1
+    assert worked[("month", date(2026, 11, 1))] == 1
+    assert worked[("day", date(2026, 11, 2))] == 1 and worked[("day", date(2026, 11, 3))] == 1
+
+
+def test_local_days_follow_the_time_zone_across_daylight_saving() -> None:
+    frame = pd.DataFrame(
+        {
+            "group_name": [""],
+            "assignee_name": [""],
+            "status": ["Open"],
+            "deleted_at": [None],
+            # 04:30 UTC on 1 Nov is 00:30 EDT; 04:30 UTC on 2 Nov is 23:30 EST on 1 Nov
+            "created_at": [pd.Timestamp("2026-11-02 04:30")],
+            "updated_at": [None],
+            "resolved_at": [None],
+        }
+    )
+    counts = rollups.contributions(frame, rollups.CASES, TZ)
+    days = counts[(counts["kpi"] == "created") & (counts["kind"] == "day") & (counts["selector"] == rollups.ALL)]
+    assert list(days["start"]) == [date(2026, 11, 1)]
