@@ -32,6 +32,7 @@ from metrics.series import (
     kill_rate,
     latest_in_window,
     live,
+    row_kinds_of,
     stamps,
     sums_by,
 )
@@ -179,9 +180,6 @@ def counted_at(frame: pd.DataFrame, kpi: str, window: Window, rules: CaseRules) 
 
 def row_kinds(frame: pd.DataFrame, window: Window, rules: CaseRules) -> pd.Series:
     """Why each row is in the window's table: Resolved (in the resolved set), else Created, else Worked on."""
-    resolved = in_window(frame["resolved_at"], window) & frame["status"].isin(rules.resolved_statuses)
-    created = in_window(frame["created_at"], window)
-    kinds = pd.Series(ROW_WORKED, index=frame.index, dtype="object")
-    kinds[created] = ROW_CREATED
-    kinds[resolved] = ROW_RESOLVED
-    return kinds
+    resolved = in_window_array(stamps(frame["resolved_at"]), window)
+    resolved &= frame["status"].isin(rules.resolved_statuses).to_numpy()
+    return row_kinds_of(frame, window, resolved, (ROW_RESOLVED, ROW_CREATED, ROW_WORKED))

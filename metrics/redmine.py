@@ -31,6 +31,7 @@ from metrics.series import (
     kill_rate,
     latest_in_window,
     live,
+    row_kinds_of,
     stamps,
     sums_by,
 )
@@ -223,9 +224,5 @@ def counted_at(frame: pd.DataFrame, kpi: str, window: Window) -> pd.Series:
 
 def row_kinds(frame: pd.DataFrame, window: Window) -> pd.Series:
     """Resolved (closed in the window), else Created, else Updated: how a table row is coloured."""
-    resolved = in_window(frame["closed_at"], window) & _closed(frame)
-    created = in_window(frame["created_at"], window)
-    kinds = pd.Series(ROW_UPDATED, index=frame.index, dtype="object")
-    kinds[created] = ROW_CREATED
-    kinds[resolved] = ROW_RESOLVED
-    return kinds
+    resolved = in_window_array(stamps(frame["closed_at"]), window) & _closed(frame).to_numpy()
+    return row_kinds_of(frame, window, resolved, (ROW_RESOLVED, ROW_CREATED, ROW_UPDATED))

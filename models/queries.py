@@ -7,6 +7,7 @@ Must not import Dash or sync/.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -141,11 +142,28 @@ def module_health(engine: Engine, sources: Sequence[str] | None = None) -> list[
 RECENT_RUNS = 100
 
 
+_PINNED: ContextVar[tuple[Engine, tuple[Any, ...]] | None] = ContextVar("pinned_data_version", default=None)
+
+
+def pin_data_version(engine: Engine) -> Token[tuple[Engine, tuple[Any, ...]] | None]:
+    """Read the data version once for the rest of this context (a request: its response cache and its page cache
+    key on the same version, one query instead of two). Undo with `unpin_data_version(token)`."""
+    return _PINNED.set((engine, data_version(engine)))
+
+
+def unpin_data_version(token: Token[tuple[Engine, tuple[Any, ...]] | None]) -> None:
+    _PINNED.reset(token)
+
+
 def data_version(engine: Engine) -> tuple[Any, ...]:
     """Changes whenever the data the pages show can have changed: a sync run starts (newest run id) or finishes
     (newest finish time), sync commits a page of rows (sync_state.updated_at, written in the same transaction as
     the rows), or rows are added by another path (demo load, a test: the newest id of every source table). One
-    statement of index-only lookups; the page cache, the TV and the status page key on it."""
+    statement of index-only lookups; the page cache, the TV and the status page key on it. Pinned (above), the
+    version read when the pin was set."""
+    pinned = _PINNED.get()
+    if pinned is not None and pinned[0] is engine:
+        return pinned[1]
     recent = select(sync_runs.c.finished_at).order_by(sync_runs.c.id.desc()).limit(RECENT_RUNS).subquery()
     parts = [
         select(func.max(sync_runs.c.id)).scalar_subquery(),

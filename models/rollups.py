@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Engine, Select, String, Table, delete, literal, select, union_all
+from sqlalchemy import Connection, Date, Engine, Select, String, Table, delete, literal, select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 
 from metrics.windows import Window, month_start, months_from
@@ -371,10 +371,11 @@ def _live(source: str) -> list[Any]:
 class ViewCounts:
     """Everything a tracker page reads from the roll-ups for one date and group / project (`read_view_counts`)."""
 
-    windows: pd.DataFrame  # kind, start, kpi, person, status, count: the windows and the leaderboards' people
-    now: dict[str, pd.DataFrame]  # "selector" / "person" / "status": kpi, <that>, status, count (live rows now)
-    per_day: pd.DataFrame  # start, kpi, status, count: created / resolved per local day over the charts' days
-    per_month: pd.DataFrame  # start, kpi, status, count: created / resolved per local month, all history
+    tz_name: str | None  # the TIMEZONE the counts are kept in (rollup_state); None: not kept, do not use them
+    windows: pd.DataFrame  # kind, start, kpi, selector, person, status, count: windows and leaderboards' people
+    now: dict[str, pd.DataFrame]  # "selector" / "person" / "status": live rows now by that (same columns)
+    per_day: pd.DataFrame  # created / resolved per local day over the charts' days (same columns)
+    per_month: pd.DataFrame  # created / resolved per local month, all history (same columns)
 
 
 PART_COLUMNS = ["part", "kind", "start", "kpi", "selector", "person", "status", "count"]
@@ -413,16 +414,34 @@ def read_view_counts(
         # A dozen short index ranges: starting parallel workers costs more than the reads (and, under many viewers,
         # takes workers from other queries). LOCAL: for this transaction only.
         conn.exec_driver_sql("SET LOCAL max_parallel_workers_per_gather = 0")
-    frame = _read(conn, union_all(*parts), PART_COLUMNS)
-    by_part = {name: rows.drop(columns="part") for name, rows in frame.groupby("part", sort=False)}
-    empty = frame.drop(columns="part").iloc[0:0]
-    part = lambda name: by_part.get(name, empty)  # noqa: E731
+    parts.append(_state_part(source))
+    found: dict[str, list[tuple[Any, ...]]] = {}
+    for part, *values in conn.execute(union_all(*parts)).all():
+        found.setdefault(part, []).append(tuple(values))
+    state = found.get("state")
+
+    def frame(name: str) -> pd.DataFrame:
+        rows = pd.DataFrame(found.get(name, []), columns=PART_COLUMNS[1:])
+        rows["count"] = rows["count"].astype("int64")
+        rows["start"] = [value if isinstance(value, date) else _as_date(value) for value in rows["start"]]
+        return rows
+
     return ViewCounts(
-        windows=part("windows"),
-        now={by: part(f"now:{by}") for by in ("selector", "person", "status")},
-        per_day=part("per_day"),
-        per_month=part("per_month"),
+        tz_name=str(state[0][5]) if state else None,
+        windows=frame("windows"),
+        now={by: frame(f"now:{by}") for by in ("selector", "person", "status")},
+        per_day=frame("per_day"),
+        per_month=frame("per_month"),
     )
+
+
+def _state_part(source: str) -> Select[Any]:
+    """rollup_state's TIMEZONE as a part (in the status column): the counts are read in the same round trip as
+    the check that they can be used."""
+    blank = literal("", String)
+    return select(
+        literal("state", String), blank, literal(NOW, Date), blank, blank, blank, rollup_state.c.tz_name, literal(0)
+    ).where(rollup_state.c.source == source)
 
 
 CHART_KPIS = ("created", "resolved")

@@ -26,17 +26,16 @@ from sqlalchemy import Engine
 
 from metrics import cases as case_metrics
 from metrics.series import newest_first
-from metrics.windows import WINDOW_KINDS, Window, WindowKind, window_for
+from metrics.windows import Window, WindowKind, window_for
 from models import case_reads, rollups
 from settings import Settings
 from views.tracker_view import (
     TrackerView,
-    chart_days,
     local_text,
     open_rows,
+    read_counts,
     span_for,
     window_columns,
-    windows_of,
     with_charts,
 )
 
@@ -64,9 +63,10 @@ def build_cases_view(
     today: date | None = None,
     charts: bool = True,
 ) -> CasesView:
-    if rollups.ready(engine, "cases", settings.timezone):
-        return _counted_view(engine, settings, day, group=group, window=window, today=today, charts=charts)
     rules, tz_name = settings.kpi.cases, settings.timezone
+    counts = read_counts(engine, "cases", group, day, tz_name)
+    if counts.tz_name == tz_name:
+        return _counted_view(counts, settings, day, group=group, window=window, today=today, charts=charts)
     frame = case_reads.cases_touching(engine, *span_for(day, tz_name), group)
     counter = case_metrics.CaseCounter(frame, rules)
     windows = window_columns(day, tz_name, figures=counter.figures, leaderboard=counter.resolved_leaderboard)
@@ -94,7 +94,7 @@ def build_cases_view(
 
 
 def _counted_view(
-    engine: Engine,
+    counts: rollups.ViewCounts,
     settings: Settings,
     day: date,
     *,
@@ -106,11 +106,6 @@ def _counted_view(
     """The same view from the roll-ups sync keeps (models/rollups.py): counts, not rows."""
     rules, tz_name = settings.kpi.cases, settings.timezone
     resolved = rules.resolved_statuses
-    current = [window_for(day, kind, tz_name) for kind in WINDOW_KINDS]  # the leaderboards' windows
-    with engine.connect() as conn:
-        counts = rollups.read_view_counts(
-            conn, "cases", group, windows=windows_of(day, tz_name), leaderboards=current, days=chart_days(day)
-        )
     counter = case_metrics.CountedCases(counts.windows, rules)
     by_assignee = case_metrics.open_counts(counts.now, rules, "person")
     view = CasesView(

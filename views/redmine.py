@@ -24,17 +24,16 @@ from sqlalchemy import Engine
 
 from metrics import redmine as issue_metrics
 from metrics.series import newest_first
-from metrics.windows import WINDOW_KINDS, Window, WindowKind, window_for
+from metrics.windows import Window, WindowKind, window_for
 from models import redmine_reads, rollups
 from settings import Settings
 from views.tracker_view import (
     TrackerView,
-    chart_days,
     local_text,
     open_rows,
+    read_counts,
     span_for,
     window_columns,
-    windows_of,
     with_charts,
 )
 
@@ -67,9 +66,10 @@ def build_redmine_view(
     today: date | None = None,
     charts: bool = True,
 ) -> RedmineView:
-    if rollups.ready(engine, "redmine", settings.timezone):
-        return _counted_view(engine, settings, day, project=project, window=window, today=today, charts=charts)
     tz_name = settings.timezone
+    counts = read_counts(engine, "redmine", project, day, tz_name)
+    if counts.tz_name == tz_name:
+        return _counted_view(counts, settings, day, project=project, window=window, today=today, charts=charts)
     rejected = settings.kpi.redmine.rejected_statuses
     frame = redmine_reads.issues_touching(engine, *span_for(day, tz_name), project)
     counter = issue_metrics.IssueCounter(frame)
@@ -98,7 +98,7 @@ def build_redmine_view(
 
 
 def _counted_view(
-    engine: Engine,
+    counts: rollups.ViewCounts,
     settings: Settings,
     day: date,
     *,
@@ -109,11 +109,6 @@ def _counted_view(
 ) -> RedmineView:
     """The same view from the roll-ups sync keeps (models/rollups.py): counts, not rows."""
     tz_name = settings.timezone
-    current = [window_for(day, kind, tz_name) for kind in WINDOW_KINDS]  # the leaderboards' windows
-    with engine.connect() as conn:
-        counts = rollups.read_view_counts(
-            conn, "redmine", project, windows=windows_of(day, tz_name), leaderboards=current, days=chart_days(day)
-        )
     counter = issue_metrics.CountedIssues(counts.windows)
     view = RedmineView(
         day=day,

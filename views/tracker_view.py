@@ -23,9 +23,11 @@ from typing import Generic, TypeVar
 
 import numpy as np
 import pandas as pd
+from sqlalchemy import Engine
 
 from metrics.series import comparison_months, cumulative_by_day_of_month, monthly_history
 from metrics.windows import WINDOW_KINDS, Window, WindowKind, next_month_start, previous_window, window_for
+from models import rollups
 
 F = TypeVar("F")  # the figures of one window (metrics.cases.CaseFigures, metrics.redmine.IssueFigures)
 V = TypeVar("V", bound="TrackerView")
@@ -120,6 +122,16 @@ def with_charts(
         name: cumulative_by_day_of_month(per_day[name], months, through=through) for name in ("created", "resolved")
     }
     return replace(view, cumulative=cumulative, history=monthly_history(per_month["created"], per_month["resolved"]))
+
+
+def read_counts(engine: Engine, source: str, selector: str, day: date, tz_name: str) -> rollups.ViewCounts:
+    """Everything the page of `day` reads from the roll-ups (models/rollups.py), in one statement; its `tz_name`
+    says whether they can be used (the roll-ups are kept in this TIMEZONE)."""
+    current = [window_for(day, kind, tz_name) for kind in WINDOW_KINDS]  # the leaderboards' windows
+    with engine.connect() as conn:
+        return rollups.read_view_counts(
+            conn, source, selector, windows=windows_of(day, tz_name), leaderboards=current, days=chart_days(day)
+        )
 
 
 def chart_days(day: date) -> tuple[date, date]:
