@@ -25,6 +25,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     from layouts.shell import app_layout
     from models.db import make_engine
     from models.sales import check_sales_stages
+    from response_cache import init_response_cache
     from routes import register_routes
     from rq_monitor import mount_rq_dashboard
 
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         def _embedded_sync() -> None:
             start_embedded_sync(runtime)
 
+    init_response_cache(server, app)  # last: its before_request runs after the gate, its after_request first
     return app
 
 

@@ -143,11 +143,16 @@ STATIC_CACHE = CompressedStatic(CACHE_DIR)
 
 def accepted_encoding(req: Request) -> str | None:
     """The encoding to answer with: br when the client takes it, else gzip, else None."""
-    accepted = {
-        part.split(";")[0].strip().lower()
-        for part in req.headers.get("Accept-Encoding", "").split(",")
-        if not part.strip().endswith(";q=0")
-    }
+    accepted = set()
+    for part in req.headers.get("Accept-Encoding", "").split(","):
+        name, _, params = part.partition(";")
+        quality = params.strip().lower().removeprefix("q=").strip() if params else "1"
+        try:
+            refused = float(quality) <= 0  # "q=0", "q=0.0", "q=0.000": the client refuses it
+        except ValueError:
+            refused = False
+        if not refused:
+            accepted.add(name.strip().lower())
     if "br" in accepted:
         return "br"
     if "gzip" in accepted:

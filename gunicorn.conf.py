@@ -1,8 +1,9 @@
 """gunicorn reads this file from the working directory by default (the Procfile's `web:` line runs there).
 
 on_starting refuses to start when AUTH_DISABLED is set and gunicorn would listen on anything but loopback
-(auth.py and security.check_listen_address; README: Sign-in and security). Other gunicorn settings stay on
-the command line.
+(auth.py and security.check_listen_address; README: Sign-in and security). post_worker_init freezes what the
+worker built at start-up out of the garbage collector's sight (README: The fast path). Other gunicorn settings
+stay on the command line.
 """
 
 from __future__ import annotations
@@ -22,3 +23,9 @@ def on_starting(server: Any) -> None:
         check_gunicorn_binds(load_settings(), server.cfg.address)
     except ConfigError as exc:
         raise SystemExit(f"configuration error: {exc}") from None
+
+
+def post_worker_init(worker: Any) -> None:
+    from runtime import freeze_startup_objects
+
+    freeze_startup_objects()

@@ -5,6 +5,7 @@ Callbacks and Flask views reach it through `current_runtime()`, so every test ca
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,3 +24,12 @@ class Runtime:
 
 def current_runtime() -> Runtime:
     return current_app.extensions["kpi"]
+
+
+def freeze_startup_objects() -> None:
+    """Call once the app is built in a serving process (gunicorn.conf.py does it in every worker). The app, its
+    layouts and every imported module live as long as the process: frozen, they are left out of every garbage
+    collection, which then looks only at a request's own objects. Without it a full collection now and then
+    walked them all inside a date click (about 50 ms: the slowest of every hundred callbacks)."""
+    gc.collect()
+    gc.freeze()
