@@ -21,7 +21,6 @@ from typing import Any, Literal
 
 import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
-import plotly.graph_objects as go
 from dash import dcc, html
 
 # --- the palette (kept in step with the CSS variables in assets/app.css) ------------------------------------
@@ -41,20 +40,24 @@ SERIES = ["#2563eb", "#f59e0b", "#10b981", "#a855f7", "#ef4444", "#0ea5e9", "#84
 MONTH_SERIES = ["#2563eb", "#94a3b8", "#cbd5e1", "#e2e8f0"]
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
 
-KPI_TEMPLATE = go.layout.Template(
-    layout=go.Layout(
-        font={"family": FONT, "size": 13, "color": COLORS["text"]},
-        colorway=SERIES,
-        paper_bgcolor="rgba(0,0,0,0)",
-        plot_bgcolor="rgba(0,0,0,0)",
-        margin={"l": 48, "r": 16, "t": 16, "b": 40},
-        hoverlabel={"font": {"family": FONT}},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "left", "x": 0},
-        xaxis={"gridcolor": COLORS["grid"], "zeroline": False, "automargin": True, "linecolor": COLORS["grid"]},
-        yaxis={"gridcolor": COLORS["grid"], "zeroline": False, "automargin": True, "rangemode": "tozero"},
-        bargap=0.25,
-    )
-)
+# Figures are plain dicts in plotly.js's own shape ({"data": [traces], "layout": {...}}), which dcc.Graph takes
+# as they are: building plotly graph objects validated and deep-copied every property (the template included),
+# ~15-30 ms per page callback, for the same JSON. tests/test_figures.py checks this template against plotly's.
+Figure = dict[str, Any]
+KPI_TEMPLATE: dict[str, Any] = {
+    "layout": {
+        "font": {"family": FONT, "size": 13, "color": COLORS["text"]},
+        "colorway": SERIES,
+        "paper_bgcolor": "rgba(0,0,0,0)",
+        "plot_bgcolor": "rgba(0,0,0,0)",
+        "margin": {"l": 48, "r": 16, "t": 16, "b": 40},
+        "hoverlabel": {"font": {"family": FONT}},
+        "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "left", "x": 0},
+        "xaxis": {"gridcolor": COLORS["grid"], "zeroline": False, "automargin": True, "linecolor": COLORS["grid"]},
+        "yaxis": {"gridcolor": COLORS["grid"], "zeroline": False, "automargin": True, "rangemode": "tozero"},
+        "bargap": 0.25,
+    }
+}
 GRAPH_CONFIG = {
     "displaylogo": False,
     "displayModeBar": "hover",
@@ -301,7 +304,7 @@ def export_link(href: str, *, label: str = "Export CSV", link_id: str | None = N
 # --- charts ---------------------------------------------------------------------------------------------------
 
 
-def graph(graph_id: str, *, height: int = 320, figure: go.Figure | None = None) -> dcc.Graph:
+def graph(graph_id: str, *, height: int = 320, figure: Figure | None = None) -> dcc.Graph:
     """A chart slot; callbacks fill its `figure`. Responsive width, fixed height for stable layout."""
     return dcc.Graph(
         id=graph_id,
@@ -312,18 +315,17 @@ def graph(graph_id: str, *, height: int = 320, figure: go.Figure | None = None) 
     )
 
 
-def base_figure(uirevision: str) -> go.Figure:
+def base_figure(uirevision: str) -> Figure:
     """An empty figure wearing the dashboard template. Keep `uirevision` stable for a chart so refreshed data
     keeps the user's zoom; change it when the question changes (other group), so the view resets."""
-    figure = go.Figure()
-    figure.update_layout(template=KPI_TEMPLATE, uirevision=uirevision)
-    return figure
+    # The template is shared, not copied: figures are built, serialised and dropped, never edited in place.
+    return {"data": [], "layout": {"template": KPI_TEMPLATE, "uirevision": uirevision}}
 
 
-def empty_figure(message: str = "No data for this selection", *, uirevision: str = "empty") -> go.Figure:
+def empty_figure(message: str = "No data for this selection", *, uirevision: str = "empty") -> Figure:
     """A blank chart with a centred message (no axes), for the "no data" state."""
     figure = base_figure(uirevision)
-    figure.update_layout(
+    figure["layout"].update(
         xaxis={"visible": False},
         yaxis={"visible": False},
         annotations=[
@@ -350,7 +352,7 @@ def bar_figure(
     colors: Mapping[str, str] | None = None,
     empty: str = "No data for this selection",
     stacked: bool = False,
-) -> go.Figure:
+) -> Figure:
     """Bars per category, one trace per series (name -> values aligned with `categories`)."""
     if not categories or not any(any(values) for values in series.values()):
         return empty_figure(empty, uirevision=uirevision)
@@ -358,14 +360,15 @@ def bar_figure(
     for index, (name, values) in enumerate(series.items()):
         color = (colors or {}).get(name, SERIES[index % len(SERIES)])
         if horizontal:
-            figure.add_bar(y=list(categories), x=list(values), name=name, orientation="h", marker_color=color)
+            trace = {"type": "bar", "y": list(categories), "x": list(values), "orientation": "h"}
         else:
-            figure.add_bar(x=list(categories), y=list(values), name=name, marker_color=color)
-    figure.update_layout(showlegend=len(series) > 1, barmode="stack" if stacked else "group")
+            trace = {"type": "bar", "x": list(categories), "y": list(values)}
+        figure["data"].append({**trace, "name": name, "marker": {"color": color}})
+    layout = figure["layout"]
+    layout.update(showlegend=len(series) > 1, barmode="stack" if stacked else "group")
     if horizontal:
         # Largest at the top, and room for long names.
-        figure.update_yaxes(autorange="reversed", gridcolor="rgba(0,0,0,0)")
-        figure.update_xaxes(rangemode="tozero")
+        layout.update(yaxis={"autorange": "reversed", "gridcolor": "rgba(0,0,0,0)"}, xaxis={"rangemode": "tozero"})
     return figure
 
 
@@ -378,24 +381,27 @@ def line_figure(
     widths: Sequence[float] | None = None,
     empty: str = "No data for this selection",
     x_title: str = "",
-) -> go.Figure:
+) -> Figure:
     """Lines over a shared x axis, one trace per series; None values leave a gap (e.g. days still to come)."""
     if not x or not any(value for values in series.values() for value in values if value):
         return empty_figure(empty, uirevision=uirevision)
     figure = base_figure(uirevision)
     palette = list(colors or SERIES)
     for index, (name, values) in enumerate(series.items()):
-        figure.add_scatter(
-            x=list(x),
-            y=list(values),
-            name=name,
-            mode="lines",
-            line={"color": palette[index % len(palette)], "width": (widths or [3, 2, 2, 2])[min(index, 3)]},
-            hovertemplate="%{y}<extra>" + name + "</extra>",
+        figure["data"].append(
+            {
+                "type": "scatter",
+                "x": list(x),
+                "y": list(values),
+                "name": name,
+                "mode": "lines",
+                "line": {"color": palette[index % len(palette)], "width": (widths or [3, 2, 2, 2])[min(index, 3)]},
+                "hovertemplate": "%{y}<extra>" + name + "</extra>",
+            }
         )
-    figure.update_layout(hovermode="x unified")
+    figure["layout"]["hovermode"] = "x unified"
     if x_title:
-        figure.update_xaxes(title_text=x_title)
+        figure["layout"]["xaxis"] = {"title": {"text": x_title}}
     return figure
 
 
@@ -418,7 +424,7 @@ def window_panel(
     )
 
 
-def cumulative_figure(frame: Any, *, uirevision: str, empty: str) -> go.Figure:
+def cumulative_figure(frame: Any, *, uirevision: str, empty: str) -> Figure:
     """Running totals per day of month, one line per month (the current month bold, older months fading):
     `frame` as metrics.series.cumulative_by_day_of_month returns it."""
     if frame is None or frame.empty:
@@ -429,7 +435,7 @@ def cumulative_figure(frame: Any, *, uirevision: str, empty: str) -> go.Figure:
     )
 
 
-def history_figure(history: Any, *, uirevision: str, empty: str) -> go.Figure:
+def history_figure(history: Any, *, uirevision: str, empty: str) -> Figure:
     """Created and resolved bars per month: `history` as metrics.series.monthly_history returns it."""
     if history is None or history.empty:
         return empty_figure(empty, uirevision=uirevision)
