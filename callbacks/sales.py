@@ -21,9 +21,10 @@ from layouts.sales import PREFIX, all_groups_label, export_href, table_caption, 
 from metrics.sales import SalesView
 from metrics.windows import WINDOW_KINDS
 from runtime import current_runtime
+from settings import Settings
 from views.cache import CACHES, cached
 from views.page_state import PageState
-from views.sales import build_sales_views, calls_rows, stage_change_rows
+from views.sales import build_sales_page, page_call_rows, page_change_rows
 
 CHART_NAMES = ("calls", "demos", "stages", "pipeline")
 EXPORT_SLOTS = {
@@ -58,20 +59,22 @@ def render_sales(state: PageState, _trigger: Trigger) -> list[Any]:
 
 def render_sales_uncached(state: PageState) -> list[Any]:
     runtime = current_runtime()
-    views = build_sales_views(runtime.engine, runtime.settings, state.day, state.selector, today=state.today)
+    settings, limit = runtime.settings, TABLE_ROW_LIMIT
+    views = build_sales_page(
+        runtime.engine, settings, state.day, state.selector, state.window, limit, today=state.today
+    )
     view = views[state.window]
-    rules = runtime.settings.kpi.sales
-    subtitle = f"{state.selector or all_groups_label(rules)} · {view.window.label()}"
-    label, limit = view.window.label(), TABLE_ROW_LIMIT
+    subtitle = f"{state.selector or all_groups_label(settings.kpi.sales)} · {view.window.label()}"
+    label = view.window.label()
     columns = [window_column(kind, views[kind], selected=kind == state.window, state=state) for kind in WINDOW_KINDS]
     return [
         subtitle,
         columns,
         *chart_figures(view, state),
-        change_table_rows(view, limit),
+        change_table_rows(view, settings, limit),
         table_caption(len(view.stage_changes), "stage changes", label, shown=min(len(view.stage_changes), limit)),
-        call_table_rows(view, limit),
-        table_caption(len(view.calls), "calls", label, shown=min(len(view.calls), limit)),
+        call_table_rows(view, settings, limit),
+        table_caption(view.call_count, "calls", label, shown=min(view.call_count, limit)),
         *[export_href(state, kpi) for kpi in EXPORT_SLOTS.values()],
     ]
 
@@ -135,8 +138,8 @@ def chart_figures(view: SalesView, state: PageState) -> list[Any]:
 # JSON per date click; the browser gets the most recent TABLE_ROW_LIMIT rows, the CSV export next to it has all.
 
 
-def change_table_rows(view: SalesView, limit: int) -> list[dict[str, Any]]:
-    rows = stage_change_rows(view, limit)
+def change_table_rows(view: SalesView, settings: Settings, limit: int) -> list[dict[str, Any]]:
+    rows = page_change_rows(view, settings, limit)
     if rows.empty:
         return []
     rows = rows.assign(
@@ -149,8 +152,8 @@ def change_table_rows(view: SalesView, limit: int) -> list[dict[str, Any]]:
     return _records(rows)
 
 
-def call_table_rows(view: SalesView, limit: int) -> list[dict[str, Any]]:
-    rows = calls_rows(view, limit)
+def call_table_rows(view: SalesView, settings: Settings, limit: int) -> list[dict[str, Any]]:
+    rows = page_call_rows(view, settings, limit)
     if rows.empty:
         return []
     rows = rows.assign(

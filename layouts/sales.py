@@ -234,7 +234,7 @@ def window_column(kind: str, view: SalesView, *, selected: bool, state: PageStat
         ),
         kpi_card(
             "Calls",
-            len(view.calls),
+            view.call_count,
             tone="created",
             export_href=export_href(state, "calls", kind),
             card_id=f"{PREFIX}-{kind}-calls",

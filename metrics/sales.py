@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import lru_cache
 
+import numpy as np
 import pandas as pd
 
 from metrics.windows import Window, to_local
@@ -51,6 +52,8 @@ CHANGE_COLUMNS = [
 HISTORY_COLUMNS = ["deal_source_id", "stage", "changed_at"]
 ROSTER_COLUMNS = ["person", "group_name"]
 PIPELINE_COLUMNS = ["assignee_name", "group_name", "stage", "amount", "deals"]
+CALL_COUNT_COLUMNS = ["assignee_name", "status", "calls"]  # one window's calls per assignee and status
+TALLY_COLUMNS = ["name", "calls", "counted"]
 
 NO_QUALIFIER = "(no qualifier)"
 UNASSIGNED = "(unassigned)"
@@ -98,15 +101,20 @@ def score_calls(calls: pd.DataFrame, rules: SalesRules, window: Window) -> pd.Da
 # --- stage changes --------------------------------------------------------------------------------------------
 
 
-def _credited(frame: pd.DataFrame, rule: StageRule, rules: SalesRules) -> pd.Series:
-    """The name of the person `rule` credits, per row ("" when nobody is named)."""
+def _credited(frame: pd.DataFrame, rule: StageRule, rules: SalesRules, names: dict[str, pd.Series]) -> pd.Series:
+    """The name of the person `rule` credits, per row ("" when nobody is named). `names` keeps each column's
+    cleaned names, so rules crediting the same field clean it once."""
     if rule.credit == "assignee":
-        return _names(frame["assignee_name"])
-    if rule.credit in (rules.qualified_by_field, "qualified_by"):
-        return _names(frame["qualified_by_name"])
-    if rule.credit in frame.columns:
-        return _names(frame[rule.credit])
-    return pd.Series("", index=frame.index, dtype="object")
+        column = "assignee_name"
+    elif rule.credit in (rules.qualified_by_field, "qualified_by"):
+        column = "qualified_by_name"
+    elif rule.credit in frame.columns:
+        column = rule.credit
+    else:
+        return pd.Series("", index=frame.index, dtype="object")
+    if column not in names:
+        names[column] = _names(frame[column])
+    return names[column]
 
 
 def _passages(changes: pd.DataFrame, history: pd.DataFrame) -> pd.DataFrame:
@@ -127,33 +135,53 @@ def score_stage_changes(
 ) -> pd.DataFrame:
     """The window's stage passages, oldest first, with `person` (credited), `counted`, `points`, `note` and
     `changed_local`. Duplicate records of one passage are dropped."""
-    frame = _in_window(changes, "changed_at", window).copy()
+    return score_passages(_in_window(changes, "changed_at", window), history, rules, window.tz_name)
+
+
+def score_passages(changes: pd.DataFrame, history: pd.DataFrame, rules: SalesRules, tz_name: str) -> pd.DataFrame:
+    """score_stage_changes without the window filter: every row of `changes` is scored. A row's score depends
+    only on the row and its deal's history, so a span's rows scored once and then cut per window
+    (`window_rows`) give each window exactly what score_stage_changes gives it."""
+    frame = changes.copy()
     frame["changed_at"] = pd.to_datetime(frame["changed_at"])
     frame = _passages(frame, history)
     frame = frame[~frame["duplicate"]].drop(columns="duplicate").reset_index(drop=True)
 
-    frame["person"] = _names(frame["assignee_name"])
-    frame["points"] = 0.0
-    frame["counted"] = False
-    frame["note"] = "not a scored stage"
-    repeat = frame["changed_at"] > frame["first_entered_at"]
-    first_local = to_local(frame["first_entered_at"], window.tz_name).dt.strftime("%Y-%m-%d %H:%M")
+    names: dict[str, pd.Series] = {"assignee_name": _names(frame["assignee_name"])}
+    # Plain arrays, set once at the end: a .loc assignment per rule and column costs more than the scoring.
+    stage = frame["stage"].to_numpy(dtype=object)
+    person = names["assignee_name"].to_numpy(dtype=object).copy()
+    points = np.zeros(len(frame), dtype="float64")
+    counted = np.zeros(len(frame), dtype=bool)
+    note = np.full(len(frame), "not a scored stage", dtype=object)
+    repeat = (frame["changed_at"] > frame["first_entered_at"]).to_numpy(dtype=bool)
     for rule in rules.stages:
-        mask = frame["stage"] == rule.name
+        mask = stage == rule.name
         if not mask.any():
             continue
-        person = _credited(frame, rule, rules)
-        blocked = mask & (person != "") & (repeat if rule.once_per_deal else False)
-        counted = mask & (person != "") & ~blocked
-        frame.loc[mask, "person"] = person[mask]
-        frame.loc[mask, "note"] = ""
-        frame.loc[mask & (person == ""), "note"] = "no one to credit"
-        frame.loc[blocked, "note"] = "scores once per deal; first entered " + first_local[blocked]
-        frame.loc[counted, "counted"] = True
-        frame.loc[counted, "points"] = float(rule.points)
+        credited = _credited(frame, rule, rules, names).to_numpy(dtype=object)
+        named = credited != ""
+        blocked = mask & named & repeat if rule.once_per_deal else np.zeros(len(frame), dtype=bool)
+        person[mask] = credited[mask]
+        note[mask] = ""
+        note[mask & ~named] = "no one to credit"
+        if blocked.any():
+            first = to_local(frame["first_entered_at"][blocked], tz_name).dt.strftime("%Y-%m-%d %H:%M")
+            note[blocked] = ["scores once per deal; first entered " + text for text in first]
+        counted[mask & named & ~blocked] = True
+        points[mask & named & ~blocked] = float(rule.points)
+    frame["person"] = pd.Series(person, index=frame.index, dtype=names["assignee_name"].dtype)
+    frame["points"] = points
+    frame["counted"] = counted
+    frame["note"] = pd.Series(note, index=frame.index, dtype=names["assignee_name"].dtype)
     frame["counted"] = frame["counted"].astype(bool)
-    frame["changed_local"] = to_local(frame["changed_at"], window.tz_name)
+    frame["changed_local"] = to_local(frame["changed_at"], tz_name)
     return frame.sort_values(["changed_at", "deal_source_id", "stage"], kind="stable").reset_index(drop=True)
+
+
+def window_rows(frame: pd.DataFrame, column: str, window: Window) -> pd.DataFrame:
+    """The rows of a scored frame (sorted oldest first) whose `column` falls in `window`, order kept."""
+    return _in_window(frame, column, window).reset_index(drop=True)
 
 
 # --- points per person ----------------------------------------------------------------------------------------
@@ -165,7 +193,40 @@ def points_per_person(
     """One row per person: `points` (total), `Phone calls` (counted calls) and one count column per configured
     stage (counted entries), highest points first. Everyone in the frames or the roster is listed, zero or not.
     """
-    people = set(_names(scored_calls["assignee_name"])) | set(_names(scored_changes["person"]))
+    return points_from_tally(call_tally_of(scored_calls), scored_changes, rules, roster)
+
+
+def call_tally_of(scored_calls: pd.DataFrame) -> pd.DataFrame:
+    """name (the stripped assignee name, "" for nobody), calls, counted: scored calls summed per name."""
+    frame = scored_calls.assign(name=_names(scored_calls["assignee_name"]))
+    return _sum_tally(frame.assign(calls=1, counted=frame["counted"].astype("int64"))[TALLY_COLUMNS])
+
+
+def call_tally(counts: pd.DataFrame, rules: SalesRules) -> pd.DataFrame:
+    """The call tally (as call_tally_of gives it) from call counts per assignee_name and status (`calls`), the
+    way models.sales.read_call_counts reads them: the same names, the same rule for which calls count."""
+    names = _names(counts["assignee_name"]) if len(counts) else pd.Series([], dtype="object")
+    counted = names != ""
+    if rules.call_statuses:
+        counted &= counts["status"].isin(rules.call_statuses)
+    calls = pd.to_numeric(counts["calls"]).astype("int64") if len(counts) else pd.Series([], dtype="int64")
+    frame = pd.DataFrame({"name": names, "calls": calls, "counted": calls.where(counted, 0)})
+    return _sum_tally(frame[frame["calls"] > 0])
+
+
+def _sum_tally(frame: pd.DataFrame) -> pd.DataFrame:
+    if frame.empty:
+        return pd.DataFrame({"name": pd.Series(dtype="object"), "calls": pd.Series(dtype="int64"),
+                             "counted": pd.Series(dtype="int64")})  # fmt: skip
+    grouped = frame.groupby("name", sort=True)[["calls", "counted"]].sum().reset_index()
+    return grouped.astype({"calls": "int64", "counted": "int64"})
+
+
+def points_from_tally(
+    tally: pd.DataFrame, scored_changes: pd.DataFrame, rules: SalesRules, roster: Iterable[str] = ()
+) -> pd.DataFrame:
+    """points_per_person from a call tally (call_tally_of, call_tally) instead of the scored calls themselves."""
+    people = set(tally["name"]) | set(scored_changes["person"])  # score_passages cleaned the names
     people |= {name.strip() for name in roster}
     people.discard("")
     stage_names = [rule.name for rule in rules.stages]
@@ -174,13 +235,14 @@ def points_per_person(
         return pd.DataFrame({name: pd.Series(dtype="float64") for name in columns}).astype({"person": "object"})
 
     board = pd.DataFrame(index=pd.Index(sorted(people), name="person"))
-    calls = scored_calls[scored_calls["counted"]]
-    board[PHONE_CALLS] = calls.groupby("assignee_name").size()
-    call_points = calls.groupby("assignee_name")["points"].sum()
+    calls = tally[(tally["counted"] > 0) & (tally["name"] != "")].set_index("name")["counted"]
+    board[PHONE_CALLS] = calls
+    call_points = calls.astype(float) * float(rules.call_points)
     changes = scored_changes[scored_changes["counted"]]
     stage_points = changes.groupby("person")["points"].sum()
+    entries = changes.groupby(["stage", "person"]).size()  # one grouping for every stage's column
     for name in stage_names:
-        board[name] = changes[changes["stage"] == name].groupby("person").size()
+        board[name] = entries[name] if name in entries.index.get_level_values(0) else None
     board = board.fillna(0).astype("int64")
     board["points"] = call_points.reindex(board.index, fill_value=0) + stage_points.reindex(board.index, fill_value=0)
     board = board.reset_index()[columns]
@@ -254,8 +316,13 @@ def goal_for(window: Window, rules: SalesRules, today: date) -> Goal:
 
 def calls_per_person(scored_calls: pd.DataFrame) -> pd.DataFrame:
     """person, calls (all the window's calls), counted (those that score), most calls first."""
-    frame = scored_calls.assign(person=_names(scored_calls["assignee_name"]).replace("", UNASSIGNED))
-    grouped = frame.groupby("person").agg(calls=("source_id", "size"), counted=("counted", "sum")).reset_index()
+    return calls_per_person_of(call_tally_of(scored_calls))
+
+
+def calls_per_person_of(tally: pd.DataFrame) -> pd.DataFrame:
+    """calls_per_person from a call tally: nobody's calls under UNASSIGNED."""
+    frame = tally.assign(person=tally["name"].replace("", UNASSIGNED))
+    grouped = frame.groupby("person")[["calls", "counted"]].sum().reset_index()
     grouped = grouped.astype({"calls": "int64", "counted": "int64"})
     return grouped.sort_values(["calls", "person"], ascending=[False, True], kind="stable").reset_index(drop=True)
 
@@ -341,13 +408,21 @@ class SalesView:
     calls: pd.DataFrame  # score_calls
     pipeline: pd.DataFrame  # open_pipeline_per_owner
     score_key: list[ScoreKeyRow] = field(default_factory=list)
+    # A page view (views.sales.build_sales_page) holds in `calls` only the calls its table shows; then this is
+    # calls_per_person over all of the window's calls, counted in SQL. None: `calls` holds every call.
+    call_summary: pd.DataFrame | None = None
+
+    @property
+    def call_count(self) -> int:
+        """How many calls started in the window (in the group)."""
+        return len(self.calls) if self.call_summary is None else int(self.call_summary["calls"].sum())
 
     @property
     def stage_names(self) -> list[str]:
         return [rule.name for rule in self.rules.stages]
 
     def calls_per_person(self) -> pd.DataFrame:
-        return calls_per_person(self.calls)
+        return calls_per_person(self.calls) if self.call_summary is None else self.call_summary
 
     def demos_per_qualifier(self) -> pd.DataFrame:
         return demos_per_qualifier(self.stage_changes, self.rules)
@@ -387,4 +462,39 @@ def sales_view(
         calls=scored_calls,
         pipeline=open_pipeline_per_owner(pipeline, rules, groups),
         score_key=score_key(rules),
+    )
+
+
+def sales_page_view(
+    *,
+    window: Window,
+    rules: SalesRules,
+    today: date,
+    call_counts: pd.DataFrame,
+    recent_calls: pd.DataFrame,
+    scored_changes: pd.DataFrame,
+    roster: pd.DataFrame,
+    pipeline_per_owner: pd.DataFrame,
+    groups: Sequence[str] = (),
+) -> SalesView:
+    """sales_view from what a page needs and no more: the window's calls counted per assignee and status
+    (`call_counts`, CALL_COUNT_COLUMNS), only the calls the table shows (`recent_calls`, or none), the span's
+    stage changes scored once (score_passages, already limited to `groups`) and the open pipeline per owner
+    (open_pipeline_per_owner, the same for every window). The leaderboard, goal, charts and counts are those
+    sales_view gives from every row."""
+    groups = tuple(groups)
+    tally = call_tally(call_counts, rules)
+    changes = window_rows(scored_changes, "changed_at", window)
+    people = in_groups(roster, groups)["person"] if groups else []
+    return SalesView(
+        window=window,
+        groups=groups,
+        rules=rules,
+        goal=goal_for(window, rules, today),
+        leaderboard=points_from_tally(tally, changes, rules, people),
+        stage_changes=changes,
+        calls=score_calls(recent_calls, rules, window),
+        pipeline=pipeline_per_owner,
+        score_key=score_key(rules),
+        call_summary=calls_per_person_of(tally),
     )

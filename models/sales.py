@@ -10,21 +10,23 @@ Must not import Dash, Flask or sync/.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, func, inspect, or_, select
+from sqlalchemy import Connection, Engine, and_, case, func, inspect, or_, select
 
 from metrics.sales import (
     CALL_COLUMNS,
+    CALL_COUNT_COLUMNS,
     CHANGE_COLUMNS,
     HISTORY_COLUMNS,
     PIPELINE_COLUMNS,
     ROSTER_COLUMNS,
     open_deal_rows,
 )
+from metrics.windows import Window
 from models.schema import deal_stage_changes, deals, phone_calls, sync_state, vtiger_groups, vtiger_users
 from settings import SalesRules, Settings, check_stages_against_picklist
 
@@ -45,12 +47,67 @@ def read_window_calls(conn: Connection, start: datetime, end: datetime) -> pd.Da
     return _frame(conn.execute(query).all(), CALL_COLUMNS)
 
 
+def read_call_counts(
+    conn: Connection, windows: Mapping[str, Window], groups: Sequence[str] = ()
+) -> dict[str, pd.DataFrame]:
+    """Per window: live calls that started in it, counted per assignee_name and status (CALL_COUNT_COLUMNS), for
+    rows of `groups` (empty: every row). One pass over the span the windows cover, through started_at."""
+    call = phone_calls.c
+    start = min(window.start for window in windows.values())
+    end = max(window.end for window in windows.values())
+    counts = [
+        func.sum(case((and_(call.started_at >= window.start, call.started_at < window.end), 1), else_=0))
+        for window in windows.values()
+    ]
+    query = (
+        select(call.assignee_name, call.status, *counts)
+        .where(*_call_scope(start, end, groups))
+        .group_by(call.assignee_name, call.status)
+    )
+    rows = conn.execute(query).all()
+    return {
+        kind: _frame([(row[0], row[1], row[2 + index]) for row in rows if row[2 + index]], CALL_COUNT_COLUMNS)
+        for index, kind in enumerate(windows)
+    }
+
+
+def read_recent_calls(conn: Connection, window: Window, groups: Sequence[str], limit: int) -> pd.DataFrame:
+    """The calls of the window (and groups) that metrics.sales.score_calls would put last: every call that
+    started at or after the `limit`-th most recent start, ties included (score_calls breaks them by source_id)."""
+    if limit <= 0:
+        return _frame([], CALL_COLUMNS)
+    scope = _call_scope(window.start, window.end, groups)
+    cutoff = conn.execute(
+        select(phone_calls.c.started_at)
+        .where(*scope)
+        .order_by(phone_calls.c.started_at.desc())
+        .limit(1)
+        .offset(limit - 1)
+    ).scalar_one_or_none()
+    if cutoff is not None:
+        scope.append(phone_calls.c.started_at >= cutoff)
+    query = select(*[phone_calls.c[name] for name in CALL_COLUMNS]).where(*scope)
+    return _frame(conn.execute(query).all(), CALL_COLUMNS)
+
+
+def _call_scope(start: datetime, end: datetime, groups: Sequence[str]) -> list[Any]:
+    call = phone_calls.c
+    scope = [call.started_at >= start, call.started_at < end, call.deleted_at.is_(None)]
+    if groups:
+        scope.append(call.group_name.in_(groups))
+    return scope
+
+
 def read_window_stage_changes(
-    conn: Connection, start: datetime, end: datetime, credit_fields: Sequence[str] = ()
+    conn: Connection,
+    start: datetime,
+    end: datetime,
+    credit_fields: Sequence[str] = (),
+    groups: Sequence[str] = (),
 ) -> pd.DataFrame:
     """Live stage changes that happened in [start, end) (naive UTC), with the deal's name (and, for stages
     credited to a deal field other than assignee and qualified-by, that field's user resolved to a name, as the
-    deal holds it now)."""
+    deal holds it now); with `groups`, only the rows of those groups."""
     change = deal_stage_changes.c
     columns = [change[name] for name in CHANGE_COLUMNS if name != "deal_name"]
     query = (
@@ -61,6 +118,7 @@ def read_window_stage_changes(
             change.changed_at < end,
             change.deleted_at.is_(None),
             or_(deals.c.deleted_at.is_(None), deals.c.id.is_(None)),
+            change.group_name.in_(groups) if groups else True,
         )
     )
     frame = _frame(conn.execute(query).all(), [c.name for c in columns] + ["deal_name"])[CHANGE_COLUMNS]
@@ -93,6 +151,19 @@ def read_stage_history(conn: Connection, deal_ids: Iterable[str]) -> pd.DataFram
         )
         rows.extend(conn.execute(query).all())
     return _frame(rows, HISTORY_COLUMNS)
+
+
+def read_span_stage_history(conn: Connection, start: datetime, end: datetime) -> pd.DataFrame:
+    """read_stage_history for every deal with a live change in [start, end), in one query (no id lists): a
+    superset of the deals read_window_stage_changes returns, and scoring looks only at a row's own deal."""
+    change = deal_stage_changes.c
+    in_span = select(change.deal_source_id).where(
+        change.changed_at >= start, change.changed_at < end, change.deleted_at.is_(None)
+    )
+    query = select(change.deal_source_id, change.stage, change.changed_at).where(
+        change.deal_source_id.in_(in_span), change.deleted_at.is_(None)
+    )
+    return _frame(conn.execute(query).all(), HISTORY_COLUMNS)
 
 
 # --- people, groups, pipeline -------------------------------------------------------------------------------------

@@ -263,3 +263,75 @@ def test_export_endpoint_serves_the_rows_as_csv(settings_for, sqlite_url: str) -
     bad = client.get("/export/sales.csv?date=2024-06-10&kpi=deals")
     assert bad.status_code == 400 and "use one of points, calls, stage_changes, pipeline" in bad.get_data(as_text=True)
     engine.dispose()
+
+
+# --- the page's path (build_sales_page: calls counted in SQL) against the export's (every row in pandas) -------
+
+
+def _page_fixture(engine: Engine) -> None:
+    add(engine, vtiger_groups, {"source_id": "20x1", "name": "Sales"}, {"source_id": "20x2", "name": "Support"})
+    add(
+        engine,
+        vtiger_users,
+        {"source_id": "19x1", "user_name": "nora", "full_name": "Nora North", "primary_group_id": "20x1",
+         "status": "Active"},
+    )  # fmt: skip
+    add(engine, deals, deal("5x1"), deal("5x2", group_name="Support"), deal("5x3"))
+    add(
+        engine,
+        deal_stage_changes,
+        change("5x1", "Demo Scheduled", "2024-05-20 15:00", qualified_by_name="Quinn"),  # before the month
+        change("5x1", "Demo Given", "2024-06-03 15:00", assignee_name="Ann"),
+        change("5x1", "Demo Scheduled", "2024-06-10 15:00", qualified_by_name="Quinn"),  # a repeat: 0 points
+        change("5x1", "Demo Scheduled", "2024-06-10 16:00", qualified_by_name="Quinn", origin="observed"),
+        change("5x2", "Demo Scheduled", "2024-06-11 15:00", qualified_by_name=" Quinn ", group_name="Support"),
+        change("5x3", "Demo Given", "2024-06-10 17:00", assignee_name=""),  # no one to credit
+        change("5x3", "Recycled", "2024-06-12 17:00", assignee_name="Ann"),
+    )
+    calls = [
+        call("43x1", "2024-06-10 14:00", "Ann"),
+        call("43x2", "2024-06-10 14:00", " Ann "),
+        call("43x3", "2024-06-10 15:00", "Bob", status="Planned"),
+        call("43x4", "2024-06-11 15:00", "", group_name="Support"),
+        call("43x5", "2024-06-03 15:00", "Sam", group_name="Support"),
+        call("43x6", "2024-06-10 14:00", "Cy"),  # ties with 43x1 and 43x2 at the table's cut
+        call("43x7", "2024-05-31 23:00", "Ann"),  # the week of the 2nd of June starts in May (Chicago)
+    ]
+    add(engine, phone_calls, *calls)
+
+
+@pytest.mark.parametrize("statuses", [(), ("Held",)])
+@pytest.mark.parametrize("group", ["", "Sales", "Support"])
+def test_the_page_path_shows_what_every_row_gives(
+    engine: Engine, settings_for, database_url: str, group: str, statuses: tuple[str, ...]
+) -> None:
+    from views.sales import build_sales_page, calls_rows, stage_change_rows
+
+    _page_fixture(engine)
+    rules = replace(SalesRules(), call_statuses=statuses, stages=(
+        StageRule("Demo Scheduled", 5, "cf_potentials_qualifiedby"), StageRule("Demo Given", 3, "assignee"),
+    ))  # fmt: skip
+    settings = settings_for(database_url, timezone=TZ, kpi=KpiRules(sales=rules))
+    for day in (date(2024, 6, 2), DAY, date(2024, 6, 11)):
+        for selected in ("day", "week", "month"):
+            full = build_sales_views(engine, settings, day, group, today=DAY)
+            page = build_sales_page(engine, settings, day, group, selected, 2, today=DAY)  # type: ignore[arg-type]
+            for kind, view in full.items():
+                fast = page[kind]  # type: ignore[index]
+                assert fast.leaderboard.equals(view.leaderboard), (day, kind)
+                assert fast.calls_per_person().equals(view.calls_per_person()), (day, kind)
+                assert fast.call_count == len(view.calls)
+                assert fast.demos_per_qualifier().equals(view.demos_per_qualifier())
+                assert fast.deals_per_stage().equals(view.deals_per_stage())
+                assert fast.pipeline.equals(view.pipeline)
+                assert fast.goal == view.goal
+                columns = [name for name in stage_change_rows(view).columns if name != "link"]
+                assert stage_change_rows(fast)[columns].equals(stage_change_rows(view)[columns])
+            columns = [name for name in calls_rows(full[selected]).columns if name != "link"]
+            shown, every = calls_rows(page[selected], 2)[columns], calls_rows(full[selected], 2)[columns]
+            assert _values(shown) == _values(every), (day, selected)
+
+
+def _values(frame: Any) -> list[dict[str, Any]]:
+    """The rows as the page sends them (dtypes of empty frames aside)."""
+    return frame.astype(object).where(frame.notna(), None).to_dict("records")

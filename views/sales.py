@@ -2,6 +2,8 @@
 
     build_sales_view(engine, settings, day, group="", window="day", today=None) -> metrics.sales.SalesView
     build_sales_views(engine, settings, day, group="", kinds=("day", "week", "month")) -> {kind: SalesView}
+    build_sales_page(engine, settings, day, group, selected, limit) -> {kind: SalesView}   (the /sales callback:
+        the same figures, calls counted in SQL, only the table's rows read; tests/test_views_sales.py compares)
     sales_rows(engine, settings, day, window, kpi, group) -> DataFrame   (/export/sales.csv, see exports.py)
 
 A SalesView holds the leaderboard (`leaderboard`: person, points, "Phone calls" and one count per configured
@@ -17,25 +19,36 @@ Must not import Dash, Flask or sync/.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Literal
 
 import pandas as pd
 from sqlalchemy import Engine
 
-from metrics.sales import PHONE_CALLS, SalesView, sales_view
-from metrics.windows import WINDOW_KINDS, WindowKind, today_in, window_for
+from metrics.sales import (
+    PHONE_CALLS,
+    SalesView,
+    open_pipeline_per_owner,
+    sales_page_view,
+    sales_view,
+    score_passages,
+)
+from metrics.windows import WINDOW_KINDS, Window, WindowKind, today_in, window_for
 from models.sales import (
     effective_groups,
+    read_call_counts,
     read_open_deals,
     read_open_pipeline,
+    read_recent_calls,
     read_roster,
+    read_span_stage_history,
     read_stage_history,
     read_window_calls,
     read_window_stage_changes,
     sales_group_names,
 )
 from settings import SalesRules, Settings
+from views.cache import cached
 
 ExportKind = Literal["points", "calls", "stage_changes", "pipeline"]
 EXPORT_KINDS: tuple[ExportKind, ...] = ("points", "calls", "stage_changes", "pipeline")
@@ -89,6 +102,80 @@ def build_sales_views(
         )
         for kind, window in windows.items()
     }
+
+
+def build_sales_page(
+    engine: Engine,
+    settings: Settings,
+    day: date,
+    group: str,
+    selected: WindowKind,
+    limit: int,
+    *,
+    today: date | None = None,
+) -> dict[WindowKind, SalesView]:
+    """What /sales shows for a date click: the three windows' views, the same leaderboards, goals, charts and
+    counts as build_sales_views, without reading every call. Calls are counted per person and status in SQL and
+    only the `limit` most recent calls of the `selected` window are read (the table's rows; the other windows'
+    views hold none, see SalesView.call_summary); stage changes (far fewer) are read for the groups and scored
+    once for the span. Links are left to the rows shown (page_call_rows, page_change_rows)."""
+    rules = settings.kpi.sales
+    windows = {kind: window_for(day, kind, settings.timezone) for kind in WINDOW_KINDS}
+    start = min(window.start for window in windows.values())
+    end = max(window.end for window in windows.values())
+    groups = effective_groups(rules, group)
+    # The parts are cached on their own (views/cache.py, by data version): every day of a month shares its month's
+    # call counts and the span's scored stage changes, so clicking through a month scores it once per process.
+    counts = {kind: _call_counts(engine, window, groups) for kind, window in windows.items()}
+    scored = cached(engine, ("sales:scored", start, end, groups, rules, settings.timezone), lambda: _scored(
+        engine, settings, start, end, groups
+    ))  # fmt: skip
+    per_owner = cached(engine, ("sales:pipeline", rules, groups), lambda: _pipeline_per_owner(engine, rules, groups))
+    roster = cached(engine, ("sales:roster", groups), lambda: _roster(engine, groups))
+    with engine.connect() as conn:
+        recent = read_recent_calls(conn, windows[selected], groups, limit)
+    today = today or today_in(settings.timezone)
+    return {
+        kind: sales_page_view(
+            window=window,
+            rules=rules,
+            today=today,
+            call_counts=counts[kind],
+            recent_calls=recent if kind == selected else recent[:0],
+            scored_changes=scored,
+            roster=roster,
+            pipeline_per_owner=per_owner,
+            groups=groups,
+        )
+        for kind, window in windows.items()
+    }
+
+
+def _call_counts(engine: Engine, window: Window, groups: Sequence[str]) -> pd.DataFrame:
+    def read() -> pd.DataFrame:
+        with engine.connect() as conn:
+            return read_call_counts(conn, {window.kind: window}, groups)[window.kind]
+
+    return cached(engine, ("sales:calls", window.kind, window.start, window.end, groups), read)
+
+
+def _scored(engine: Engine, settings: Settings, start: datetime, end: datetime, groups: Sequence[str]) -> pd.DataFrame:
+    rules = settings.kpi.sales
+    with engine.connect() as conn:
+        changes = read_window_stage_changes(conn, start, end, credit_fields(rules), groups)
+        history = read_span_stage_history(conn, start, end) if len(changes) else changes[:0]
+    return score_passages(changes, history, rules, settings.timezone)
+
+
+def _pipeline_per_owner(engine: Engine, rules: SalesRules, groups: Sequence[str]) -> pd.DataFrame:
+    with engine.connect() as conn:
+        pipeline = read_open_pipeline(conn, rules)
+    return open_pipeline_per_owner(pipeline, rules, groups)
+
+
+def _roster(engine: Engine, groups: Sequence[str]) -> pd.DataFrame:
+    with engine.connect() as conn:
+        return read_roster(conn, groups)
 
 
 def build_sales_view(
@@ -161,6 +248,18 @@ def stage_change_rows(view: SalesView, limit: int | None = None) -> pd.DataFrame
             "link": changes.get("link", ""),
         }
     )
+
+
+def page_call_rows(view: SalesView, settings: Settings, limit: int) -> pd.DataFrame:
+    """calls_rows for the page's table, links made for the rows shown only."""
+    rows = calls_rows(view, limit)
+    return rows.assign(link=[_link(settings, "PhoneCalls", source_id) for source_id in rows["call_id"]])
+
+
+def page_change_rows(view: SalesView, settings: Settings, limit: int) -> pd.DataFrame:
+    """stage_change_rows for the page's table, links made for the rows shown only."""
+    rows = stage_change_rows(view, limit)
+    return rows.assign(link=[_link(settings, "Potentials", source_id) for source_id in rows["deal_id"]])
 
 
 def open_deal_rows(engine: Engine, settings: Settings, group: str = "") -> pd.DataFrame:
