@@ -389,23 +389,37 @@ def read_view_counts(
     windows: Iterable[Window],
     leaderboards: Iterable[Window],
     days: tuple[date, date],
+    resolved: Sequence[str] | None = None,
 ) -> ViewCounts:
     """The counts of one group / project (or all: "") a page shows, in ONE statement (a round trip per part costs
     more than the parts on PostgreSQL): the `windows`' KPIs, the per-person KPIs of the `leaderboards` windows,
     the live rows now per group, person and status, created / resolved per day over `days` (first, last) and per
-    month. Every part is a short range of the primary key; the ALL totals mean nothing is summed here."""
+    month. Every part is a short range of the primary key; the ALL totals mean nothing is summed here.
+
+    `resolved`, for sources whose KPIs are split by status (cases): kpi.toml's resolved statuses, so the people
+    parts leave out what the page would drop (leaderboards count resolved rows, open-now lists the others);
+    without it the open-now parts keep only open rows (Redmine's own flag)."""
     c = rollup_counts.c
     spec = SPECS[source]
     chosen = c.selector == (selector or ALL)
+    people_statuses = [c.status.in_(resolved)] if resolved is not None else []
+    open_only = [c.status.not_in(resolved)] if resolved is not None else [c.kpi != "closed"]
     parts = [
-        _part(name, _selected(source, selector), c.kind == kind, c.kpi.in_(kpis), c.start.in_(starts))
+        _part(
+            name,
+            _selected(source, selector),
+            c.kind == kind,
+            c.kpi.in_(kpis),
+            c.start.in_(starts),
+            *(people_statuses if by_person else []),
+        )
         for name, picked, by_person in (("windows", windows, False), ("windows", leaderboards, True))
         if (kpis := [kpi.name for kpi in spec.kpis if kpi.by_person == by_person])
         for kind, starts in _starts_by_kind(picked).items()
     ]
     parts += [
-        _part("now:selector", _live(source), c.selector != ALL, c.person == ALL),
-        _part("now:person", _live(source), chosen, c.person != ALL),
+        _part("now:selector", _live(source), c.selector != ALL, c.person == ALL, *open_only),
+        _part("now:person", _live(source), chosen, c.person != ALL, *open_only),
         _part("now:status", _live(source), chosen, c.person == ALL),
         _part("per_day", _selected(source, selector), c.kind == "day", c.kpi.in_(CHART_KPIS), c.start.between(*days)),
         _part("per_month", _selected(source, selector), c.kind == "month", c.kpi.in_(CHART_KPIS)),

@@ -64,7 +64,7 @@ def build_cases_view(
     charts: bool = True,
 ) -> CasesView:
     rules, tz_name = settings.kpi.cases, settings.timezone
-    counts = read_counts(engine, "cases", group, day, tz_name)
+    counts = read_counts(engine, "cases", group, day, tz_name, rules.resolved_statuses)
     if counts.tz_name == tz_name:
         return _counted_view(counts, settings, day, group=group, window=window, today=today, charts=charts)
     frame = case_reads.cases_touching(engine, *span_for(day, tz_name), group)

@@ -16,7 +16,7 @@ are SQL counts per local day / month. Must not import Dash, Flask or sync/.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Generic, TypeVar
@@ -124,13 +124,21 @@ def with_charts(
     return replace(view, cumulative=cumulative, history=monthly_history(per_month["created"], per_month["resolved"]))
 
 
-def read_counts(engine: Engine, source: str, selector: str, day: date, tz_name: str) -> rollups.ViewCounts:
+def read_counts(
+    engine: Engine, source: str, selector: str, day: date, tz_name: str, resolved: Sequence[str] | None = None
+) -> rollups.ViewCounts:
     """Everything the page of `day` reads from the roll-ups (models/rollups.py), in one statement; its `tz_name`
     says whether they can be used (the roll-ups are kept in this TIMEZONE)."""
     current = [window_for(day, kind, tz_name) for kind in WINDOW_KINDS]  # the leaderboards' windows
     with engine.connect() as conn:
         return rollups.read_view_counts(
-            conn, source, selector, windows=windows_of(day, tz_name), leaderboards=current, days=chart_days(day)
+            conn,
+            source,
+            selector,
+            windows=windows_of(day, tz_name),
+            leaderboards=current,
+            days=chart_days(day),
+            resolved=resolved,
         )
 
 
