@@ -182,6 +182,8 @@ def empty_tables(engine: Any) -> None:
         deal_stage_changes,
         deals,
         phone_calls,
+        rollup_counts,
+        rollup_state,
         sync_locks,
         sync_runs,
         sync_state,
@@ -200,6 +202,8 @@ def empty_tables(engine: Any) -> None:
             sync_state,
             sync_runs,
             sync_locks,
+            rollup_counts,  # a first backfill starts without roll-ups: the run counts them once at its end
+            rollup_state,
         ):
             conn.execute(table.delete())
 
