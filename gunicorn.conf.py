@@ -14,6 +14,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the gunicorn console script does not put . on the path
 
+# Keep idle connections longer than a viewer's pause between clicks (and shorter than the usual proxy's 75 s):
+# with gunicorn's default of 2 s, a click after a pause could meet a connection the server was closing that very
+# moment (the one error of the first load test at full scale). gthread keeps idle connections in its poller, not
+# in a thread.
+keepalive = 65
+
 
 def on_starting(server: Any) -> None:
     from security import check_gunicorn_binds

@@ -40,7 +40,7 @@ KINDS = ("day", "week", "month")
 NOW = date(1970, 1, 1)  # the start of kind "now" rows
 ALL = "*"  # the selector (or person) of counts summed over every group / project (or person)
 KEY = ["kind", "kpi", "start", "selector", "person", "status"]  # the primary key after `source`
-REBUILD_CHUNK = 100_000  # rows read and counted at a time by `rebuild`
+REBUILD_CHUNK = 20_000  # rows read and counted at a time by `rebuild`
 WRITE_CHUNK = 5_000
 
 
@@ -290,7 +290,7 @@ def rebuild(engine: Engine, source: str, tz_name: str) -> int:
         if conn.dialect.name == "postgresql":
             # Sync's tracked deltas wait for this transaction rather than being lost in it.
             conn.exec_driver_sql(f"LOCK TABLE {spec.table.name} IN SHARE MODE")
-        totals: list[pd.DataFrame] = []
+        counts = _empty()
         last_id = 0
         while True:
             statement = select(*columns).where(spec.table.c.id > last_id).order_by(spec.table.c.id).limit(REBUILD_CHUNK)
@@ -298,9 +298,10 @@ def rebuild(engine: Engine, source: str, tz_name: str) -> int:
             if not rows:
                 break
             frame = pd.DataFrame([tuple(row) for row in rows], columns=["id", *spec.columns])
-            totals.append(contributions(frame, spec, tz_name))
+            # Summed as it goes: memory holds one chunk and the counts so far (bounded by days x people), not
+            # every chunk's contributions.
+            counts = _total([counts, contributions(frame, spec, tz_name)])
             last_id = int(frame["id"].iloc[-1])
-        counts = _total(totals)
         conn.execute(delete(rollup_counts).where(rollup_counts.c.source == source))
         _insert(conn, source, counts)
         conn.execute(delete(rollup_state).where(rollup_state.c.source == source))

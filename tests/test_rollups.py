@@ -247,3 +247,13 @@ def test_local_days_follow_the_time_zone_across_daylight_saving() -> None:
     counts = rollups.contributions(frame, rollups.CASES, TZ)
     days = counts[(counts["kpi"] == "created") & (counts["kind"] == "day") & (counts["selector"] == rollups.ALL)]
     assert list(days["start"]) == [date(2026, 11, 1)]
+
+
+def test_a_recount_in_small_chunks_gives_what_one_chunk_gives(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    write(engine, cases, [random_case(random.Random(17), n) for n in range(60)])
+    rollups.rebuild(engine, "cases", TZ)
+    whole = stored_counts(engine, "cases")
+    monkeypatch.setattr(rollups, "REBUILD_CHUNK", 7)
+    rollups.rebuild(engine, "cases", TZ)
+    assert stored_counts(engine, "cases") == whole
+    assert len(whole) > 100
