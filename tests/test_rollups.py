@@ -189,7 +189,8 @@ def test_redmine_tracking_leaves_what_a_recount_gives(engine: Engine) -> None:
 
 def test_rows_written_while_rollups_are_not_kept_are_counted_by_the_next_ensure(engine: Engine) -> None:
     rng = random.Random(15)
-    write(engine, cases, [random_case(rng, n) for n in range(50)])
+    rows = [random_case(rng, n) for n in range(50)]
+    write(engine, cases, rows)
     assert not rollups.ready(engine, "cases", TZ)
     assert stored_counts(engine, "cases") == {}  # nothing tracked without a state row
     assert rollups.ensure(engine, TZ, ["cases"]) == ["cases"]
@@ -199,7 +200,7 @@ def test_rows_written_while_rollups_are_not_kept_are_counted_by_the_next_ensure(
         for (kind, kpi, _, selector, _, _), n in stored_counts(engine, "cases").items()
         if kind == "month" and kpi == "created" and selector == rollups.ALL
     )
-    assert created == sum(1 for row in [random_case(random.Random(15), n) for n in range(50)] if row["created_at"])
+    assert created == sum(1 for row in rows if row["created_at"])
 
 
 def test_another_time_zone_is_not_used_until_rebuilt(engine: Engine) -> None:
@@ -250,7 +251,8 @@ def test_local_days_follow_the_time_zone_across_daylight_saving() -> None:
 
 
 def test_a_recount_in_small_chunks_gives_what_one_chunk_gives(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
-    write(engine, cases, [random_case(random.Random(17), n) for n in range(60)])
+    rng = random.Random(17)
+    write(engine, cases, [random_case(rng, n) for n in range(60)])
     rollups.rebuild(engine, "cases", TZ)
     whole = stored_counts(engine, "cases")
     monkeypatch.setattr(rollups, "REBUILD_CHUNK", 7)
