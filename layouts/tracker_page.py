@@ -72,7 +72,7 @@ class TrackerPage:
     table_kpis: tuple[dict[str, str], ...]  # the table's figure choices; the first is the default
     other_rows: str  # the legend of rows neither resolved nor created in the window ("worked on", "updated")
     columns: Callable[[], list[dict]]  # the table's ag-grid columns
-    records: Callable[[Any], list[dict]]  # ag-grid rows from views' window_rows (links as markdown)
+    records: Callable[[Any], list[dict]]  # ag-grid rows from views' window_table (links as markdown)
 
     @property
     def default_kpi(self) -> str:

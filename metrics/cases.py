@@ -110,7 +110,7 @@ class CaseCounter:
 
 
 class CountedCases:
-    """`CaseCounter`'s figures and leaderboards from roll-up counts (models.rollups.window_counts) instead of
+    """`CaseCounter`'s figures and leaderboards from roll-up counts (models.rollups.ViewCounts.windows) instead of
     rows: the same numbers, with kpi.toml's status sets applied here."""
 
     def __init__(self, counts: pd.DataFrame, rules: CaseRules) -> None:
@@ -131,7 +131,7 @@ class CountedCases:
 
 def open_counts(now: Mapping[str, pd.DataFrame], rules: CaseRules, column: str) -> list[tuple[str, int]]:
     """Open cases per selector (group), person (assignee) or status from roll-up "now" counts
-    (models.rollups.now_counts)."""
+    (models.rollups.ViewCounts.now)."""
     counts = now[column]
     live_rows = counts[(counts["kpi"] == "live") & ~counts["status"].isin(tuple(rules.resolved_statuses))]
     return sums_by(live_rows, column, blank=NO_GROUP if column == "selector" else "Unassigned")

@@ -150,7 +150,7 @@ class IssueCounter:
 
 
 class CountedIssues:
-    """`IssueCounter`'s figures and leaderboards from roll-up counts (models.rollups.window_counts)."""
+    """`IssueCounter`'s figures and leaderboards from roll-up counts (models.rollups.ViewCounts.windows)."""
 
     def __init__(self, counts: pd.DataFrame) -> None:
         self.totals = WindowTotals(counts)
@@ -169,7 +169,7 @@ class CountedIssues:
 
 def open_counts(now: Mapping[str, pd.DataFrame], column: str) -> list[tuple[str, int]]:
     """Open issues per selector (project), person (assignee) or status from roll-up "now" counts
-    (models.rollups.now_counts)."""
+    (models.rollups.ViewCounts.now)."""
     counts = now[column]
     return sums_by(counts[counts["kpi"] == "open"], column, blank="Unassigned" if column == "person" else "(none)")
 

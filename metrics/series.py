@@ -78,8 +78,8 @@ def _ranked(totals: Iterable[tuple[Any, Any]]) -> list[tuple[str, int]]:
 
 
 class WindowTotals:
-    """Roll-up counts of several windows (models.rollups.window_counts: kind, start, kpi, person, status, count)
-    summed once per window, KPI and status (and person), so a page's six windows cost dictionary lookups."""
+    """Roll-up counts of several windows (models.rollups.ViewCounts.windows: kind, start, kpi, person, status,
+    count) summed once per window, KPI and status (and person), so a page's six windows cost dictionary lookups."""
 
     def __init__(self, counts: pd.DataFrame) -> None:
         self.by_status: dict[tuple[str, date, str], dict[str, int]] = {}

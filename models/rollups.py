@@ -132,8 +132,7 @@ def contributions(frame: pd.DataFrame, spec: RollupSpec, tz_name: str) -> pd.Dat
     if frame.empty:
         return _empty()
     frame = frame.reset_index(drop=True)
-    dims = {name: _codes(frame[column]) for name, column in (("selector", spec.selector), ("person", spec.person))}
-    dims["status"] = _codes(frame[spec.status])
+    dims = {name: _codes(frame[getattr(spec, name)]) for name in ("selector", "person", "status")}
     starts = {column: _window_starts(frame[column], tz_name) for column in spec.timestamp_columns}
     windowed = [_kpi_counts(frame, kpi, kind, starts, dims) for kpi in spec.kpis for kind in KINDS]
     everyone = [piece.assign(selector=ALL) for piece in windowed]  # "all groups" is read often: keep it summed
@@ -481,15 +480,6 @@ def selectors(conn: Connection, source: str) -> list[str]:
     c = rollup_counts.c
     statement = select(c.selector).distinct().where(*_live(source), c.selector != ALL, c.person == ALL)
     return [name for (name,) in conn.execute(statement) if name]
-
-
-def _read(conn: Connection, statement: Any, names: list[str]) -> pd.DataFrame:
-    rows = conn.execute(statement).all()
-    frame = pd.DataFrame([tuple(row) for row in rows], columns=names)
-    frame["count"] = frame["count"].astype("int64")
-    if "start" in frame.columns:
-        frame["start"] = [value if isinstance(value, date) else _as_date(value) for value in frame["start"]]
-    return frame
 
 
 def _as_date(value: Any) -> date:

@@ -97,11 +97,15 @@ def upsert_rows(
             if name not in keys and name not in insert_only and name != "id"
         }
         statement = statement.on_conflict_do_update(index_elements=list(keys), set_=update_columns)
-        before = [known[_key_of(row, keys)] for row in changed if _key_of(row, keys) in known]
-        after = [{**known.get(_key_of(row, keys), {}), **row} for row in changed]
-        rollups.track(conn, table, before, after)
+        previous = [known.get(_key_of(row, keys)) for row in changed]  # None: a new row
+        rollups.track(
+            conn,
+            table,
+            [row for row in previous if row],
+            [{**(old or {}), **row} for old, row in zip(previous, changed, strict=True)],
+        )
         conn.execute(statement, changed)
-        new = sum(1 for row in changed if _key_of(row, keys) not in known)
+        new = sum(1 for row in previous if row is None)
         result.inserted += new
         result.updated += len(changed) - new
     return result

@@ -9,8 +9,8 @@ Used by callbacks/cases.py (the page), exports.py (/export/cases.csv) and the TV
     view.open_total, view.open_by_group, view.open_by_assignee, view.open_by_status
     view.cumulative["created"]                    # DataFrame: day of month x (this month, 3 previous)
     view.history                                  # created / resolved per month, all history
-    window_rows(view, "worked")                   # the table rows behind a card of the selected window
-    case_rows(engine, settings, day, "week", "resolved", group)   # the same rows read on their own (exports)
+    window_table(engine, settings, view, "worked", 100)          # the page's table rows and their total
+    case_rows(engine, settings, day, "week", "resolved", group)   # every row behind a card (exports)
 
 Reads are window-bounded as views/tracker_view.py describes; open-now figures are SQL counts. Pass
 `charts=False` (the TV) to skip the chart queries. Must not import Dash, Flask or sync/.
@@ -77,7 +77,6 @@ def build_cases_view(
         selected=window,
         tz_name=tz_name,
         windows=windows,
-        frame=frame,
         open_total=sum(count for _, count in by_assignee),
         open_by_group=[] if group else case_reads.open_counts(engine, rules, "group_name"),
         open_by_assignee=by_assignee,
@@ -154,15 +153,10 @@ def group_choices(engine: Engine) -> list[str]:
     return case_reads.group_names(engine)
 
 
-def window_rows(engine: Engine, settings: Settings, view: CasesView, kpi: str) -> pd.DataFrame:
-    """Rows of the selected window behind a card (created, resolved, worked), or the open cases now."""
-    return case_rows(engine, settings, view.day, view.selected, kpi, view.group)
-
-
 def window_table(engine: Engine, settings: Settings, view: CasesView, kpi: str, limit: int) -> tuple[pd.DataFrame, int]:
-    """The page's table: the `limit` most recently modified rows behind a card (described as `window_rows`
-    describes them) and how many rows there are in all (the card's figure). Only the shown rows are read, so a
-    month of a big help desk costs an index scan, not tens of thousands of rows; the CSV export has every row."""
+    """The page's table: the `limit` rows behind a card that counted in the window most recently (described as
+    `case_rows` describes them) and how many rows there are in all (the card's figure). Only the shown rows are
+    read, so a month of a big help desk costs an index scan, not tens of thousands of rows; the CSV has them all."""
     window = view.selected_window.window
     frame = case_reads.recent_rows(engine, settings.kpi.cases, window, kpi, view.group, limit)
     return describe_rows(frame, window, settings, kpi), _total(view, kpi)

@@ -8,8 +8,8 @@ Used by callbacks/redmine.py, exports.py (/export/redmine.csv) and the TV:
     view.windows["week"].previous_figures, view.windows["month"].leaderboard
     view.open_by_status, view.open_by_project, view.open_by_assignee
     view.cumulative["created"], view.history
-    window_rows(engine, settings, view, "activity")                  # the table rows of the selected window
-    issue_rows(engine, settings, day, "week", "resolved", project)  # the same, read on their own (exports)
+    window_table(engine, settings, view, "activity", 100)            # the page's table rows and their total
+    issue_rows(engine, settings, day, "week", "resolved", project)  # every row behind a card (exports)
 
 Reads are bounded as views/tracker_view.py describes. Must not import Dash, Flask or sync/.
 """
@@ -81,7 +81,6 @@ def build_redmine_view(
         tz_name=tz_name,
         windows=windows,
         totals=issue_metrics.totals_from_counts(redmine_reads.status_counts(engine, project), rejected),
-        frame=frame,
         activity=len(issue_metrics.activity_in(frame, window_for(day, window, tz_name))),
         open_by_status=redmine_reads.open_counts(engine, "status_name", project),
         open_by_project=[] if project else redmine_reads.open_counts(engine, "project_name"),
@@ -155,15 +154,11 @@ ROW_COLUMNS = (
 )
 
 
-def window_rows(engine: Engine, settings: Settings, view: RedmineView, kpi: str) -> pd.DataFrame:
-    return issue_rows(engine, settings, view.day, view.selected, kpi, view.project)
-
-
 def window_table(
     engine: Engine, settings: Settings, view: RedmineView, kpi: str, limit: int
 ) -> tuple[pd.DataFrame, int]:
-    """The page's table: the `limit` most recently modified rows behind a card (described as `window_rows`
-    describes them) and how many rows there are in all. Only the shown rows are read, so a month of a big
+    """The page's table: the `limit` rows behind a card that counted in the window most recently (described as
+    `issue_rows` describes them) and how many rows there are in all. Only the shown rows are read, so a month of a big
     help desk costs an index scan, not tens of thousands of rows; the CSV export still has every row."""
     window = view.selected_window.window
     frame = redmine_reads.recent_rows(engine, window, kpi, view.project, limit)

@@ -53,7 +53,6 @@ class TrackerView(ABC, Generic[F]):
     selected: WindowKind
     tz_name: str
     windows: dict[WindowKind, WindowColumn[F]]
-    frame: pd.DataFrame | None = field(default=None, repr=False)  # rows touching span_for(day), when read
     open_by_assignee: list[tuple[str, int]] = field(default_factory=list)
     open_by_status: list[tuple[str, int]] = field(default_factory=list)
     cumulative: dict[str, pd.DataFrame] = field(default_factory=dict)  # "created" / "resolved"
