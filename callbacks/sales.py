@@ -16,7 +16,7 @@ from dash import Output
 
 from callbacks.controls import Trigger, register_controls
 from callbacks.tracker_page import TABLE_ROW_LIMIT
-from layouts.components import COLORS, bar_figure, markdown_link
+from layouts.components import COLORS, bar_figure, json_ready, markdown_link
 from layouts.sales import PREFIX, all_groups_label, export_href, table_caption, window_column
 from metrics.sales import SalesView
 from metrics.windows import WINDOW_KINDS
@@ -54,7 +54,9 @@ def register(app: dash.Dash) -> None:
 
 def render_sales(state: PageState, _trigger: Trigger) -> list[Any]:
     """The page's values, from the view cache when the same view was rendered at the same data version."""
-    return cached(current_runtime().engine, ("/sales", "render", state), lambda: render_sales_uncached(state))
+    return cached(
+        current_runtime().engine, ("/sales", "render", state), lambda: json_ready(render_sales_uncached(state))
+    )
 
 
 def render_sales_uncached(state: PageState) -> list[Any]:

@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 
 from callbacks.controls import Trigger, register_controls
 from layouts import tracker_page
+from layouts.components import json_ready
 from layouts.tracker_page import TrackerPage
 from runtime import current_runtime
 from settings import Settings
@@ -66,7 +67,7 @@ class TrackerCallbacks:
         only_table = trigger.kind == "extra"
         kpi = trigger.extras.get(self.page.id("table-kpi")) or self.page.default_kpi
         key = (self.path, "render", state, kpi, only_table)
-        return cached(current_runtime().engine, key, lambda: self.render_uncached(state, kpi, only_table))
+        return cached(current_runtime().engine, key, lambda: json_ready(self.render_uncached(state, kpi, only_table)))
 
     def render_uncached(self, state: PageState, kpi: str, only_table: bool) -> list[Any]:
         page, runtime = self.page, current_runtime()

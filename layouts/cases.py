@@ -16,7 +16,7 @@ from typing import Any
 from dash import html
 
 from layouts import tracker_page
-from layouts.components import column, format_number, graph, leaderboard, markdown_link, section
+from layouts.components import column, format_number, graph, leaderboard, markdown_link, records_of, section
 from layouts.tracker_page import TrackerPage, WindowCard
 from views.cases import CasesView
 from views.page_state import PageState, export_href
@@ -68,7 +68,7 @@ def case_columns() -> list[dict]:
 
 def table_records(rows: Any) -> list[dict]:
     """ag-grid rows: the case number as a link to VTiger when record links are configured."""
-    records = rows.to_dict("records")
+    records = records_of(rows)
     for record in records:
         record["case"] = markdown_link(record["case_no"] or str(record["id"]), record.pop("link", ""))
         spent = record.get("time_spent_hours")

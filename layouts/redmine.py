@@ -15,7 +15,7 @@ from typing import Any
 from dash import html
 
 from layouts import tracker_page
-from layouts.components import COLORS, bar_figure, column, graph, kpi_card, markdown_link, section
+from layouts.components import COLORS, bar_figure, column, graph, kpi_card, markdown_link, records_of, section
 from layouts.tracker_page import TrackerPage, WindowCard
 from views.page_state import PageState, export_href
 from views.redmine import RedmineView
@@ -64,7 +64,7 @@ def issue_columns() -> list[dict]:
 
 def table_records(rows: Any) -> list[dict]:
     """ag-grid rows: the issue id links to Redmine."""
-    records = rows.to_dict("records")
+    records = records_of(rows)
     for record in records:
         record["issue"] = markdown_link(str(record["issue_id"]), record.pop("link", ""))
     return records

@@ -131,10 +131,11 @@ def row_kinds_of(frame: pd.DataFrame, window: Window, resolved: np.ndarray, labe
 
 
 def newest_first(frame: pd.DataFrame, counted_at: pd.Series) -> pd.DataFrame:
-    """The rows by `counted_at`, newest first (missing last), then highest id."""
-    order = frame.assign(_counted_at=counted_at.to_numpy())
-    order = order.sort_values(["_counted_at", "id"], ascending=[False, False], na_position="last")
-    return order.drop(columns="_counted_at")
+    """The rows by `counted_at`, newest first (missing last), then highest id. One numpy lexsort: a page's table
+    sorts a hundred rows per click, where pandas' multi-column sort costs more than the rows."""
+    at = counted_at.to_numpy(dtype="datetime64[us]").astype("int64")  # NaT: the smallest int64, so last
+    order = np.lexsort((-frame["id"].to_numpy(dtype="int64"), -at.astype("float64")))
+    return frame.take(order)
 
 
 def local_dates(timestamps: pd.Series, tz_name: str) -> pd.Series:

@@ -35,6 +35,7 @@ from views.tracker_view import (
     open_rows,
     read_counts,
     span_for,
+    texts,
     window_columns,
     with_charts,
 )
@@ -189,23 +190,21 @@ def describe_rows(frame: pd.DataFrame, window: Window, settings: Settings, kpi: 
     frame = newest_first(frame, case_metrics.counted_at(frame, kpi, window, settings.kpi.cases))
     in_window = kpi != "open"
     vtiger = settings.vtiger
-    rows = pd.DataFrame(
-        {
-            "id": frame["id"].astype("int64"),
-            "case_no": frame["case_no"].fillna("").astype(str),
-            "link": [vtiger.record_link("Cases", str(sid)) if vtiger else "" for sid in frame["source_id"]],
-            "title": frame["title"].fillna(""),
-            "status": frame["status"].fillna(""),
-            "priority": frame["priority"].fillna(""),
-            "group": frame["group_name"].fillna(""),
-            "assignee": frame["assignee_name"].fillna(""),
-            "modified_by": frame["modified_by_name"].fillna(""),
-            "created": local_text(frame["created_at"], tz_name),
-            "modified": local_text(frame["updated_at"], tz_name),
-            "resolved": local_text(frame["resolved_at"], tz_name),
-            "time_spent_hours": frame["time_spent_hours"],
-            "in_window": case_metrics.row_kinds(frame, window, settings.kpi.cases) if in_window else open_rows(frame),
-        },
-        columns=list(ROW_COLUMNS),
-    )
-    return rows.reset_index(drop=True)
+    kinds = case_metrics.row_kinds(frame, window, settings.kpi.cases) if in_window else open_rows(frame)
+    columns = {
+        "id": frame["id"].to_numpy(dtype="int64"),
+        "case_no": texts(frame["case_no"]),
+        "link": [vtiger.record_link("Cases", str(sid)) if vtiger else "" for sid in frame["source_id"].tolist()],
+        "title": texts(frame["title"]),
+        "status": texts(frame["status"]),
+        "priority": texts(frame["priority"]),
+        "group": texts(frame["group_name"]),
+        "assignee": texts(frame["assignee_name"]),
+        "modified_by": texts(frame["modified_by_name"]),
+        "created": local_text(frame["created_at"], tz_name).to_numpy(),
+        "modified": local_text(frame["updated_at"], tz_name).to_numpy(),
+        "resolved": local_text(frame["resolved_at"], tz_name).to_numpy(),
+        "time_spent_hours": frame["time_spent_hours"].to_numpy(),
+        "in_window": kinds.to_numpy(),
+    }
+    return pd.DataFrame({name: columns[name] for name in ROW_COLUMNS})

@@ -33,6 +33,7 @@ from views.tracker_view import (
     open_rows,
     read_counts,
     span_for,
+    texts,
     window_columns,
     with_charts,
 )
@@ -191,25 +192,23 @@ def describe_rows(frame: pd.DataFrame, window: Window, settings: Settings, kpi: 
     frame = newest_first(frame, issue_metrics.counted_at(frame, kpi, window))
     in_window = kpi != "open"
     redmine = settings.redmine
-    source_ids = [str(value) for value in frame["source_id"]]
-    rows = pd.DataFrame(
-        {
-            "id": frame["id"].astype("int64"),
-            "issue_id": source_ids,
-            "link": [redmine.issue_link(int(sid)) if redmine and sid.isdigit() else "" for sid in source_ids],
-            "subject": frame["subject"].fillna(""),
-            "project": frame["project_name"].fillna(""),
-            "tracker": frame["tracker_name"].fillna(""),
-            "status": frame["status_name"].fillna(""),
-            "state": issue_metrics.state_of(frame, settings.kpi.redmine.rejected_statuses),
-            "priority": frame["priority_name"].fillna(""),
-            "author": frame["author_name"].fillna(""),
-            "assignee": frame["assignee_name"].fillna(""),
-            "created": local_text(frame["created_at"], tz_name),
-            "updated": local_text(frame["updated_at"], tz_name),
-            "closed": local_text(frame["closed_at"], tz_name),
-            "in_window": issue_metrics.row_kinds(frame, window) if in_window else open_rows(frame),
-        },
-        columns=list(ROW_COLUMNS),
-    )
-    return rows.reset_index(drop=True)
+    source_ids = [str(value) for value in frame["source_id"].tolist()]
+    kinds = issue_metrics.row_kinds(frame, window) if in_window else open_rows(frame)
+    columns = {
+        "id": frame["id"].to_numpy(dtype="int64"),
+        "issue_id": source_ids,
+        "link": [redmine.issue_link(int(sid)) if redmine and sid.isdigit() else "" for sid in source_ids],
+        "subject": texts(frame["subject"]),
+        "project": texts(frame["project_name"]),
+        "tracker": texts(frame["tracker_name"]),
+        "status": texts(frame["status_name"]),
+        "state": issue_metrics.state_of(frame, settings.kpi.redmine.rejected_statuses).to_numpy(),
+        "priority": texts(frame["priority_name"]),
+        "author": texts(frame["author_name"]),
+        "assignee": texts(frame["assignee_name"]),
+        "created": local_text(frame["created_at"], tz_name).to_numpy(),
+        "updated": local_text(frame["updated_at"], tz_name).to_numpy(),
+        "closed": local_text(frame["closed_at"], tz_name).to_numpy(),
+        "in_window": kinds.to_numpy(),
+    }
+    return pd.DataFrame({name: columns[name] for name in ROW_COLUMNS})

@@ -152,12 +152,20 @@ def open_rows(frame: pd.DataFrame) -> pd.Series:
     return pd.Series("Open", index=frame.index, dtype="object")
 
 
+def texts(values: pd.Series) -> list[str]:
+    """A text column as people read it: "" where missing (None or NaN)."""
+    return [
+        value if isinstance(value, str) else "" if value is None or value != value else str(value)
+        for value in values.tolist()
+    ]
+
+
 def local_text(timestamps: pd.Series, tz_name: str) -> pd.Series:
     """Naive-UTC timestamps as "YYYY-MM-DD HH:MM" in TIMEZONE ("" when missing)."""
-    values = pd.to_datetime(timestamps)
+    values = pd.DatetimeIndex(pd.to_datetime(timestamps))  # an index converts zones without Series' overhead
     if values.empty:
         return pd.Series([], dtype="object", index=timestamps.index)
-    local = values.dt.tz_localize("UTC").dt.tz_convert(tz_name).dt.tz_localize(None).to_numpy("datetime64[m]")
+    local = values.tz_localize("UTC").tz_convert(tz_name).tz_localize(None).to_numpy("datetime64[m]")
     # numpy formats a few hundred times faster than strftime; "NaT" becomes "".
     text = np.char.replace(np.datetime_as_string(local, unit="m"), "T", " ")
     return pd.Series(np.where(text == "NaT", "", text), index=timestamps.index, dtype="object")
