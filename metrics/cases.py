@@ -17,7 +17,7 @@ Pure functions of DataFrames and `metrics.windows.Window`s. Must not import SQLA
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,6 +25,7 @@ import pandas as pd
 
 from metrics.series import (
     NO_GROUP,
+    CountRow,
     WindowTotals,
     counts_by,
     in_window,
@@ -113,7 +114,7 @@ class CountedCases:
     """`CaseCounter`'s figures and leaderboards from roll-up counts (models.rollups.ViewCounts.windows) instead of
     rows: the same numbers, with kpi.toml's status sets applied here."""
 
-    def __init__(self, counts: pd.DataFrame, rules: CaseRules) -> None:
+    def __init__(self, counts: Sequence[CountRow], rules: CaseRules) -> None:
         self.totals = WindowTotals(counts)
         self.rules = rules
 
@@ -129,11 +130,11 @@ class CountedCases:
         return self.totals.per_person(window, "resolved_by", self.rules.resolved_statuses)
 
 
-def open_counts(now: Mapping[str, pd.DataFrame], rules: CaseRules, column: str) -> list[tuple[str, int]]:
+def open_counts(now: Mapping[str, Sequence[CountRow]], rules: CaseRules, column: str) -> list[tuple[str, int]]:
     """Open cases per selector (group), person (assignee) or status from roll-up "now" counts
     (models.rollups.ViewCounts.now)."""
-    counts = now[column]
-    live_rows = counts[(counts["kpi"] == "live") & ~counts["status"].isin(tuple(rules.resolved_statuses))]
+    resolved = set(rules.resolved_statuses)
+    live_rows = (row for row in now[column] if row.kpi == "live" and row.status not in resolved)
     return sums_by(live_rows, column, blank=NO_GROUP if column == "selector" else "Unassigned")
 
 

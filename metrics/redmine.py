@@ -17,13 +17,14 @@ Pure functions of DataFrames and `metrics.windows.Window`s. Must not import SQLA
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from metrics.series import (
+    CountRow,
     WindowTotals,
     counts_by,
     in_window,
@@ -152,7 +153,7 @@ class IssueCounter:
 class CountedIssues:
     """`IssueCounter`'s figures and leaderboards from roll-up counts (models.rollups.ViewCounts.windows)."""
 
-    def __init__(self, counts: pd.DataFrame) -> None:
+    def __init__(self, counts: Sequence[CountRow]) -> None:
         self.totals = WindowTotals(counts)
 
     def figures(self, window: Window) -> IssueFigures:
@@ -167,19 +168,28 @@ class CountedIssues:
         return self.totals.total(window, "activity")
 
 
-def open_counts(now: Mapping[str, pd.DataFrame], column: str) -> list[tuple[str, int]]:
+def open_counts(now: Mapping[str, Sequence[CountRow]], column: str) -> list[tuple[str, int]]:
     """Open issues per selector (project), person (assignee) or status from roll-up "now" counts
     (models.rollups.ViewCounts.now)."""
-    counts = now[column]
-    return sums_by(counts[counts["kpi"] == "open"], column, blank="Unassigned" if column == "person" else "(none)")
+    open_rows = (row for row in now[column] if row.kpi == "open")
+    return sums_by(open_rows, column, blank="Unassigned" if column == "person" else "(none)")
 
 
-def status_counts(now: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+def status_counts(now: Mapping[str, Sequence[CountRow]]) -> pd.DataFrame:
     """Issues per (status_name, is_closed) from roll-up "now" counts, as `totals_from_counts` takes them."""
-    counts = now["status"]
-    rows = counts[counts["kpi"].isin(("open", "closed"))]
-    frame = pd.DataFrame({"status_name": rows["status"], "is_closed": rows["kpi"] == "closed", "count": rows["count"]})
-    return frame.groupby(["status_name", "is_closed"], as_index=False)["count"].sum()
+    sums: dict[tuple[str, bool], int] = {}
+    for row in now["status"]:
+        if row.kpi in ("open", "closed"):
+            key = (row.status, row.kpi == "closed")
+            sums[key] = sums.get(key, 0) + row.count
+    ordered = sorted(sums.items())
+    return pd.DataFrame(
+        {
+            "status_name": [status for (status, _), _ in ordered],
+            "is_closed": [closed for (_, closed), _ in ordered],
+            "count": np.array([count for _, count in ordered], dtype="int64"),
+        }
+    )
 
 
 def resolved_leaderboard(frame: pd.DataFrame, window: Window) -> list[tuple[str, int]]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -61,13 +61,26 @@ def counts_by(frame: pd.DataFrame, column: str, *, blank: str = UNASSIGNED) -> l
     return _ranked(names.value_counts().items())
 
 
-def sums_by(frame: pd.DataFrame, column: str, *, blank: str = UNASSIGNED) -> list[tuple[str, int]]:
-    """`counts_by` for counted rows: sums the `count` column per value of `column` (roll-ups give a few hundred
-    such rows: plain Python is quicker than pandas here)."""
+class CountRow(NamedTuple):
+    """One roll-up count (models.rollups.ViewCounts): how many rows of a KPI fell in the window of `kind`
+    starting `start` ("now": live rows), per selector (group / project), person and status; "*" is a total."""
+
+    kind: str
+    start: date
+    kpi: str
+    selector: str
+    person: str
+    status: str
+    count: int
+
+
+def sums_by(rows: Iterable[CountRow], column: str, *, blank: str = UNASSIGNED) -> list[tuple[str, int]]:
+    """`counts_by` for roll-up counts: sums `count` per value of `column` (selector, person or status)."""
     totals: dict[str, int] = {}
-    for name, count in zip(frame[column].tolist(), frame["count"].tolist(), strict=True):
+    for row in rows:
+        name = getattr(row, column)
         label = (name.strip() if isinstance(name, str) else "") or blank
-        totals[label] = totals.get(label, 0) + int(count)
+        totals[label] = totals.get(label, 0) + row.count
     return _ranked(totals.items())
 
 
@@ -78,18 +91,17 @@ def _ranked(totals: Iterable[tuple[Any, Any]]) -> list[tuple[str, int]]:
 
 
 class WindowTotals:
-    """Roll-up counts of several windows (models.rollups.ViewCounts.windows: kind, start, kpi, person, status,
-    count) summed once per window, KPI and status (and person), so a page's six windows cost dictionary lookups."""
+    """Roll-up counts of several windows (models.rollups.ViewCounts.windows) summed once per window, KPI and
+    status (and person), so a page's six windows cost dictionary lookups."""
 
-    def __init__(self, counts: pd.DataFrame) -> None:
+    def __init__(self, counts: Iterable[CountRow]) -> None:
         self.by_status: dict[tuple[str, date, str], dict[str, int]] = {}
         self.by_person: dict[tuple[str, date, str], list[tuple[str, str, int]]] = {}
-        columns = [counts[name].tolist() for name in ("kind", "start", "kpi", "person", "status", "count")]
-        for kind, start, kpi, person, status, count in zip(*columns, strict=True):
+        for kind, start, kpi, _selector, person, status, count in counts:
             key = (kind, start, kpi)
             statuses = self.by_status.setdefault(key, {})
-            statuses[status] = statuses.get(status, 0) + int(count)
-            self.by_person.setdefault(key, []).append((person, status, int(count)))
+            statuses[status] = statuses.get(status, 0) + count
+            self.by_person.setdefault(key, []).append((person, status, count))
 
     def total(self, window: Window, kpi: str, statuses: Sequence[str] | None = None, *, exclude: bool = False) -> int:
         """One KPI's count in the window, only over `statuses` (or all but them, with exclude=True) when given."""

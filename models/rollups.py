@@ -32,6 +32,7 @@ import pandas as pd
 from sqlalchemy import Connection, Date, Engine, Select, String, Table, delete, literal, select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 
+from metrics.series import CountRow
 from metrics.windows import Window, month_start, months_from
 from models.db import utcnow
 from models.schema import cases, redmine_issues, rollup_counts, rollup_state
@@ -372,13 +373,12 @@ class ViewCounts:
     """Everything a tracker page reads from the roll-ups for one date and group / project (`read_view_counts`)."""
 
     tz_name: str | None  # the TIMEZONE the counts are kept in (rollup_state); None: not kept, do not use them
-    windows: pd.DataFrame  # kind, start, kpi, selector, person, status, count: windows and leaderboards' people
-    now: dict[str, pd.DataFrame]  # "selector" / "person" / "status": live rows now by that (same columns)
-    per_day: pd.DataFrame  # created / resolved per local day over the charts' days (same columns)
-    per_month: pd.DataFrame  # created / resolved per local month, all history (same columns)
-
-
-PART_COLUMNS = ["part", "kind", "start", "kpi", "selector", "person", "status", "count"]
+    # Plain rows, not frames: a page reads a few hundred per click, and pandas' cost per frame and per filter was
+    # more than the counting itself.
+    windows: list[CountRow]  # the windows' KPIs and the leaderboards' people
+    now: dict[str, list[CountRow]]  # "selector" / "person" / "status": live rows now by that
+    per_day: list[CountRow]  # created / resolved per local day over the charts' days
+    per_month: list[CountRow]  # created / resolved per local month, all history
 
 
 def read_view_counts(
@@ -429,23 +429,17 @@ def read_view_counts(
         # takes workers from other queries). LOCAL: for this transaction only.
         conn.exec_driver_sql("SET LOCAL max_parallel_workers_per_gather = 0")
     parts.append(_state_part(source))
-    found: dict[str, list[tuple[Any, ...]]] = {}
-    for part, *values in conn.execute(union_all(*parts)).all():
-        found.setdefault(part, []).append(tuple(values))
+    found: dict[str, list[CountRow]] = {}
+    for part, kind, start, kpi, selector_name, person, status, count in conn.execute(union_all(*parts)).all():
+        start = start if isinstance(start, date) else _as_date(start)
+        found.setdefault(part, []).append(CountRow(kind, start, kpi, selector_name, person, status, int(count)))
     state = found.get("state")
-
-    def frame(name: str) -> pd.DataFrame:
-        rows = pd.DataFrame(found.get(name, []), columns=PART_COLUMNS[1:])
-        rows["count"] = rows["count"].astype("int64")
-        rows["start"] = [value if isinstance(value, date) else _as_date(value) for value in rows["start"]]
-        return rows
-
     return ViewCounts(
-        tz_name=str(state[0][5]) if state else None,
-        windows=frame("windows"),
-        now={by: frame(f"now:{by}") for by in ("selector", "person", "status")},
-        per_day=frame("per_day"),
-        per_month=frame("per_month"),
+        tz_name=state[0].status if state else None,
+        windows=found.get("windows", []),
+        now={by: found.get(f"now:{by}", []) for by in ("selector", "person", "status")},
+        per_day=found.get("per_day", []),
+        per_month=found.get("per_month", []),
     )
 
 
@@ -489,20 +483,19 @@ def _as_date(value: Any) -> date:
 
 
 def per_start(
-    counts: pd.DataFrame, kpi: str, starts: Sequence[date], statuses: Sequence[str] | None = None
+    counts: Iterable[CountRow], kpi: str, starts: Sequence[date], statuses: Sequence[str] | None = None
 ) -> list[int]:
     """One KPI's counts from `ViewCounts.per_day` / `per_month` for each of `starts` (zero where none), only over
     `statuses` when given."""
     sums: dict[date, int] = {}
-    columns = [counts[name].tolist() for name in ("start", "kpi", "status", "count")]
-    for start, name, status, count in zip(*columns, strict=True):
-        if name == kpi and (statuses is None or status in statuses):
-            sums[start] = sums.get(start, 0) + int(count)
+    for row in counts:
+        if row.kpi == kpi and (statuses is None or row.status in statuses):
+            sums[row.start] = sums.get(row.start, 0) + row.count
     return [sums.get(start, 0) for start in starts]
 
 
 def daily_counts(
-    per_day: pd.DataFrame, first_day: date, last_day: date, resolved: Sequence[str] | None
+    per_day: Sequence[CountRow], first_day: date, last_day: date, resolved: Sequence[str] | None
 ) -> pd.DataFrame:
     """Created and resolved per local day over [first_day, last_day] (index "day") from `ViewCounts.per_day`, as
     models.case_reads / redmine_reads count them in SQL; `resolved`: the statuses a resolved row must have now
@@ -514,10 +507,10 @@ def daily_counts(
     )
 
 
-def monthly_counts(per_month: pd.DataFrame, through: date, resolved: Sequence[str] | None) -> pd.DataFrame:
+def monthly_counts(per_month: Sequence[CountRow], through: date, resolved: Sequence[str] | None) -> pd.DataFrame:
     """Created and resolved per local month from `ViewCounts.per_month`, from the first created row's month to
     `through`'s month (or the last created row's, if later); index "month"; empty when nothing was created."""
-    created = sorted(per_month.loc[per_month["kpi"] == "created", "start"])
+    created = sorted(row.start for row in per_month if row.kpi == "created")
     if not created:
         return pd.DataFrame({"created": [], "resolved": []}, dtype="int64")
     months = months_from(created[0], _months_between(created[0], max(month_start(through), created[-1])))
