@@ -24,17 +24,25 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 from dash.development.base_component import Component
 
+# What a Dash component keeps on itself besides the props it was given (dash.development.base_component).
+_COMPONENT_ATTRIBUTES = frozenset({"available_properties", "available_wildcard_properties"})
+
 
 def json_ready(value: Any) -> Any:
-    """A callback's return value with every Dash component as the JSON Dash sends for it ({"type", "namespace",
-    "props"}). Dash serialises a response with orjson alone when it holds plain values only; one component
-    anywhere makes plotly first walk the whole response in Python (~5 ms for a tracker page's cards, leaderboards
-    and table rows). Lists and components are walked, not dicts (figures, table rows): a component left inside a
-    dict still serialises, only slower."""
+    """A callback's return value with every Dash component as the JSON Dash sends for it ({"props", "type",
+    "namespace"}, as `Component.to_plotly_json` gives). Dash serialises a response with orjson alone when it holds
+    plain values only; one component anywhere makes plotly first walk the whole response in Python (~5 ms for a
+    tracker page's cards, leaderboards and table rows). The props are the component's own attributes: asking
+    for each of its possible props, as `to_plotly_json` does, costs three times as much. Lists and components are
+    walked, not dicts (figures, table rows): a component left inside a dict still serialises, only slower.
+    tests/test_figures.py checks this against Dash's own JSON for every page."""
     if isinstance(value, Component):
-        data = value.to_plotly_json()
-        data["props"] = {name: json_ready(prop) for name, prop in data["props"].items()}
-        return data
+        props = {
+            name: json_ready(prop)
+            for name, prop in vars(value).items()
+            if not name.startswith("_") and name not in _COMPONENT_ATTRIBUTES
+        }
+        return {"props": props, "type": value._type, "namespace": value._namespace}  # type: ignore[attr-defined]
     if isinstance(value, list | tuple):
         return [json_ready(item) for item in value]
     return value

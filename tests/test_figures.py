@@ -124,3 +124,36 @@ def test_no_data_is_a_message_without_axes() -> None:
         assert figure["data"] == []
         assert figure["layout"]["xaxis"] == {"visible": False} == figure["layout"]["yaxis"]
         assert [note["text"] for note in figure["layout"]["annotations"]] == ["No open cases"]
+
+
+def dash_json(value: object) -> object:
+    """What Dash itself sends for a value holding components (plotly's encoder calls to_plotly_json)."""
+    return json.loads(json.dumps(value, cls=plotly.utils.PlotlyJSONEncoder))
+
+
+def test_json_ready_gives_the_json_dash_sends_for_every_page(app) -> None:  # type: ignore[no-untyped-def]
+    from dash.development.base_component import Component
+    from plotly.io.json import to_json_plotly
+
+    from layouts.pages import all_pages
+
+    trees = [
+        components.leaderboard([("Ann", 3), ("", 1)], title="Resolved", board_id="board", max_entries=1),
+        components.kpi_card("Created", 12, previous=9, export_href="/export/cases.csv?kpi=created"),
+        components.no_data("Nothing yet"),
+    ]
+    with app.server.test_request_context("/"):
+        trees += [page.layout({}) for page in all_pages()]
+    for tree in trees:
+        ready = components.json_ready([tree, "text", 3, None])
+        assert json.loads(to_json_plotly(ready)) == dash_json([tree, "text", 3, None])
+        # Plain values only: orjson serialises it without plotly's walk over every node.
+        assert not any(isinstance(node, Component) for node in walk(ready))
+
+
+def walk(value: object) -> list[object]:
+    if isinstance(value, dict):
+        return [value, *(node for item in value.values() for node in walk(item))]
+    if isinstance(value, list):
+        return [value, *(node for item in value for node in walk(item))]
+    return [value]
