@@ -12,6 +12,7 @@ import pytest
 
 from metrics import cases as m
 from metrics.series import (
+    CountRow,
     comparison_months,
     counts_by,
     cumulative_by_day_of_month,
@@ -19,6 +20,8 @@ from metrics.series import (
     kill_rate,
     monthly_counts,
     monthly_history,
+    newest_first,
+    sums_by,
 )
 from metrics.windows import previous_window, window_for
 from settings import CaseRules
@@ -251,3 +254,19 @@ def test_monthly_history_of_nothing_is_empty() -> None:
 def test_counts_by_orders_by_count_then_name() -> None:
     rows = pd.DataFrame({"who": ["b", "a", "b", "c", "a", None]})
     assert counts_by(rows, "who") == [("a", 2), ("b", 2), ("c", 1), ("Unassigned", 1)]
+
+
+def test_newest_first_puts_missing_times_last_and_breaks_ties_by_highest_id() -> None:
+    frame = pd.DataFrame({"id": [1, 2, 3, 4, 5]})
+    at = pd.Series(pd.to_datetime(["2026-11-01 10:00", None, "2026-11-02 09:00", "2026-11-01 10:00", None]))
+    assert newest_first(frame, at)["id"].tolist() == [3, 4, 1, 5, 2]
+    assert newest_first(frame.iloc[:0], at.iloc[:0]).empty
+
+
+def test_sums_by_adds_counts_per_name_with_blank_names_merged() -> None:
+    day = date(2026, 11, 20)
+    rows = [
+        CountRow("now", day, "live", "*", person, "Open", count)
+        for person, count in (("Ann", 2), (" ", 1), ("Bob", 3), ("", 4), ("Ann", 2), ("Cy", 0))
+    ]
+    assert sums_by(rows, "person", blank="Unassigned") == [("Unassigned", 5), ("Ann", 4), ("Bob", 3)]
