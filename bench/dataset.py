@@ -29,6 +29,7 @@ from typing import Any, Protocol
 import numpy as np
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from models import rollups
 from models.db import (
@@ -942,3 +943,37 @@ def ensure_rollups(urls: Sequence[str], tz_name: str, log: Any = print) -> None:
                 log(f"{database_kind(url)}: counted roll-ups of {', '.join(rebuilt)} in {seconds:.1f} s")
         finally:
             engine.dispose()
+
+
+WARM_CHUNK_BYTES = 16 * 1024 * 1024
+
+
+def warm_page_cache(url: str) -> int:
+    """Read a benchmark database's files through the operating system's page cache, as a server answering all day
+    has them. The machines here page out memory nobody touched for a minute (the kernel's DAMON "pageout" scheme),
+    so without this the series after a pause (the sync bench, another page's series) measure the disk instead of
+    the work. Returns the bytes read: 0 when the account may not use pg_prewarm (the series then run on whatever
+    the cache holds)."""
+    if database_kind(url) == "sqlite":
+        path = Path(make_url(normalise_url(url)).database or "")
+        size = 0
+        for part in (path, path.with_name(path.name + "-wal")):
+            if part.exists():
+                with part.open("rb") as file:
+                    while chunk := file.read(WARM_CHUNK_BYTES):
+                        size += len(chunk)
+        return size
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_prewarm")
+            blocks = conn.exec_driver_sql(
+                "SELECT coalesce(sum(pg_prewarm(c.oid, 'read')), 0) FROM pg_class c "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'i')"
+            ).scalar_one()
+        return int(blocks) * 8192
+    except SQLAlchemyError:
+        return 0
+    finally:
+        engine.dispose()

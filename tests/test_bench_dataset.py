@@ -130,6 +130,27 @@ def test_loaded_counts_match_and_a_second_prepare_reuses_them(loaded_url: str) -
     assert again[0].cached and again[0].counts["cases"] == TINY.counts["cases"]
 
 
+def test_warming_reads_every_table_and_index_into_the_page_cache(loaded_url: str) -> None:
+    engine = make_engine(loaded_url)
+    try:
+        with engine.connect() as conn:
+            if loaded_url.startswith("sqlite"):
+                pages = conn.exec_driver_sql("PRAGMA page_count").scalar_one()
+                expected = pages * conn.exec_driver_sql("PRAGMA page_size").scalar_one()
+            else:
+                expected = conn.exec_driver_sql(
+                    "SELECT sum(pg_relation_size(c.oid))::bigint FROM pg_class c "
+                    "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                    "WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'i')"
+                ).scalar_one()
+    finally:
+        engine.dispose()
+    read = dataset.warm_page_cache(loaded_url)
+    assert expected > 1_000_000
+    # SQLite: the file (and a write-ahead log, if one is left); PostgreSQL: every block of every table and index.
+    assert expected <= read <= expected * 1.05 + 4_000_000
+
+
 def _index_names(engine: Engine, table: str) -> list[str]:
     from sqlalchemy import inspect
 
