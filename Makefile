@@ -1,7 +1,7 @@
 # make run   - the dashboard on the embedded default (SQLite, no Redis, demo data without credentials)
 # make test  - the whole suite (installs what it needs: venv, Chromium, the Redmine peer)
-# make bench - benchmarks; prints figures and writes bench/results/ (README: Benchmarks). The full dataset
-#              (1M cases) takes about an hour; BENCH_SCALE=0.01 make bench is a two-minute run on 10,000 cases
+# make bench - benchmarks; prints figures and writes bench/results/ (README: Benchmarks). At full scale (1M
+#              cases) about 25 minutes, +3 the first time (the dataset); BENCH_SCALE=0.01 make bench: two minutes
 # make lint  - ruff
 PYTHON ?= python3
 VENV := .venv
