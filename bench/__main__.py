@@ -183,10 +183,15 @@ class DatabaseBench:
         started = time.perf_counter()
         size = dataset.warm_page_cache(self.url)
         if not self.warmed:
-            seconds = time.perf_counter() - started
-            read = f"{size / 1e9:.1f} GB in {seconds:.1f} s" if size else "not read (pg_prewarm refused)"
-            self.report(f"  {self.kind}: database files read into the page cache before every series: {read}")
             self.warmed = True
+            if not size:
+                self.note("pg_prewarm refused (a role that may not create it): series ran on whatever was cached")
+                return
+            seconds = time.perf_counter() - started
+            self.report(
+                f"  {self.kind}: database files read into the page cache before every series: "
+                f"{size / 1e6:,.0f} MB in {seconds:.1f} s"
+            )
 
     def note(self, text: str) -> None:
         self.notes.append(text)
