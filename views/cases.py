@@ -201,10 +201,10 @@ def describe_rows(frame: pd.DataFrame, window: Window, settings: Settings, kpi: 
         "group": texts(frame["group_name"]),
         "assignee": texts(frame["assignee_name"]),
         "modified_by": texts(frame["modified_by_name"]),
-        "created": local_text(frame["created_at"], tz_name).to_numpy(),
-        "modified": local_text(frame["updated_at"], tz_name).to_numpy(),
-        "resolved": local_text(frame["resolved_at"], tz_name).to_numpy(),
+        "created": local_text(frame["created_at"], tz_name),
+        "modified": local_text(frame["updated_at"], tz_name),
+        "resolved": local_text(frame["resolved_at"], tz_name),
         "time_spent_hours": frame["time_spent_hours"].to_numpy(),
         "in_window": kinds.to_numpy(),
     }
-    return pd.DataFrame({name: columns[name] for name in ROW_COLUMNS})
+    return pd.DataFrame(columns, columns=list(ROW_COLUMNS))

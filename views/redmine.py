@@ -206,9 +206,9 @@ def describe_rows(frame: pd.DataFrame, window: Window, settings: Settings, kpi: 
         "priority": texts(frame["priority_name"]),
         "author": texts(frame["author_name"]),
         "assignee": texts(frame["assignee_name"]),
-        "created": local_text(frame["created_at"], tz_name).to_numpy(),
-        "updated": local_text(frame["updated_at"], tz_name).to_numpy(),
-        "closed": local_text(frame["closed_at"], tz_name).to_numpy(),
+        "created": local_text(frame["created_at"], tz_name),
+        "updated": local_text(frame["updated_at"], tz_name),
+        "closed": local_text(frame["closed_at"], tz_name),
         "in_window": kinds.to_numpy(),
     }
-    return pd.DataFrame({name: columns[name] for name in ROW_COLUMNS})
+    return pd.DataFrame(columns, columns=list(ROW_COLUMNS))

@@ -160,12 +160,12 @@ def texts(values: pd.Series) -> list[str]:
     ]
 
 
-def local_text(timestamps: pd.Series, tz_name: str) -> pd.Series:
-    """Naive-UTC timestamps as "YYYY-MM-DD HH:MM" in TIMEZONE ("" when missing)."""
+def local_text(timestamps: pd.Series, tz_name: str) -> np.ndarray:
+    """Naive-UTC timestamps as "YYYY-MM-DD HH:MM" in TIMEZONE ("" when missing), in their order."""
     values = pd.DatetimeIndex(pd.to_datetime(timestamps))  # an index converts zones without Series' overhead
     if values.empty:
-        return pd.Series([], dtype="object", index=timestamps.index)
+        return np.array([], dtype=object)
     local = values.tz_localize("UTC").tz_convert(tz_name).tz_localize(None).to_numpy("datetime64[m]")
     # numpy formats a few hundred times faster than strftime; "NaT" becomes "".
     text = np.char.replace(np.datetime_as_string(local, unit="m"), "T", " ")
-    return pd.Series(np.where(text == "NaT", "", text), index=timestamps.index, dtype="object")
+    return np.where(text == "NaT", "", text).astype(object)
