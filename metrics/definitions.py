@@ -104,6 +104,16 @@ DEFINITIONS: dict[str, Definition] = {
     "redmine.closed_per_person": Definition(
         "redmine", "Closed per person", "Issues resolved (closed) in the window, per current assignee.", "resolved"
     ),
+    "redmine.cumulative": Definition(
+        "redmine",
+        "Created / Resolved per day, cumulative",
+        "Running total per day of the month: this month so far against the three before it.",
+    ),
+    "redmine.history": Definition(
+        "redmine",
+        "Created and resolved per month",
+        "Issues created and resolved in each month of all history; the running month is counted so far.",
+    ),
     "redmine.open_breakdown": Definition(
         "redmine", "Open per status / project / person", "Issues open now, counted per status, project and assignee."
     ),
