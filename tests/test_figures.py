@@ -69,11 +69,17 @@ def test_bars_match_the_graph_object_version() -> None:
     expected.update_layout(template=plotly_template(), uirevision="x")
     hover = "%{x}: %{y:,d}<extra>{name}</extra>"
     expected.add_bar(
-        x=["A", "B", "C"], y=[1, 0, 3], name="Calls", marker_color=components.SERIES[0],
+        x=["A", "B", "C"],
+        y=[1, 0, 3],
+        name="Calls",
+        marker_color=components.SERIES[0],
         hovertemplate=hover.replace("{name}", "Calls"),
     )
     expected.add_bar(
-        x=["A", "B", "C"], y=[2, 1, 0], name="Demos", marker_color=components.SERIES[1],
+        x=["A", "B", "C"],
+        y=[2, 1, 0],
+        name="Demos",
+        marker_color=components.SERIES[1],
         hovertemplate=hover.replace("{name}", "Demos"),
     )
     expected.update_layout(showlegend=True, barmode="stack")
