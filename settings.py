@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -54,6 +55,7 @@ class SalesRules:
     # credited to this field reads the name copied at the time of the change.
     qualified_by_field: str = "cf_potentials_qualifiedby"
     demo_stage: str = "Demo Scheduled"  # the stage charted as "demos scheduled per qualifier"; empty: no chart
+    currency: str = "EUR"  # ISO 4217 code of deal amounts (the pipeline chart and amount columns)
 
     def stage(self, name: str) -> StageRule | None:
         return next((rule for rule in self.stages if rule.name == name), None)
@@ -396,7 +398,7 @@ class _TomlReader:
         allowed = {
             "groups", "call_points", "call_statuses", "stages", "closed_stages", "excluded_stages",
             "stage_time_format", "stage_time_zone", "daily_goal", "holidays_country", "holidays_subdivision",
-            "qualified_by_field", "demo_stage",
+            "qualified_by_field", "demo_stage", "currency",
         }  # fmt: skip
         table = self.section("sales", allowed)
         defaults = SalesRules(stages=DEFAULT_STAGES)
@@ -421,7 +423,14 @@ class _TomlReader:
             qualified_by_field=self.text(table, "qualified_by_field", "sales", defaults.qualified_by_field)
             or defaults.qualified_by_field,
             demo_stage=self.text(table, "demo_stage", "sales", defaults.demo_stage),
+            currency=self.currency(table, defaults.currency),
         )
+
+    def currency(self, table: dict[str, Any], default: str) -> str:
+        code = self.text(table, "currency", "sales", default).upper()
+        if not re.fullmatch(r"[A-Z]{3}", code):
+            self.fail("sales.currency", f'must be a three-letter ISO 4217 code such as "EUR" (got {code!r})')
+        return code
 
     def time_format(self, table: dict[str, Any], default: str) -> str:
         fmt = self.text(table, "stage_time_format", "sales", default)

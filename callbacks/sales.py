@@ -85,8 +85,9 @@ def render_sales_uncached(state: PageState) -> list[Any]:
 
 
 def chart_figures(view: SalesView, state: PageState) -> list[Any]:
-    """Calls per person, demos per qualifier, deals per stage, open pipeline per owner: each sorted largest
-    first, labels taken from the same rows as the values (the old page sorted the values only)."""
+    """Calls per person, demos per qualifier, deals per stage, open pipeline per owner: people sorted largest
+    first, stages in pipeline order, labels taken from the same rows as the values (the old page sorted the values
+    only). Bars of people are neutral (layouts/palette.py); the pipeline is in kpi.toml's sales.currency."""
     revision = f"sales-{state.selector}-{state.window}"
     calls = view.calls_per_person()
     if view.rules.call_statuses:
@@ -96,6 +97,7 @@ def chart_figures(view: SalesView, state: PageState) -> list[Any]:
     demos = view.demos_per_qualifier()
     stages = view.deals_per_stage()
     pipeline = view.pipeline
+    per_person = {"Scores": COLORS["neutral"], "Does not score": COLORS["rejected"], "Calls": COLORS["neutral"]}
     return [
         bar_figure(
             list(calls["person"]),
@@ -103,7 +105,7 @@ def chart_figures(view: SalesView, state: PageState) -> list[Any]:
             uirevision=f"{revision}-calls",
             horizontal=True,
             stacked=True,
-            colors={"Scores": COLORS["created"], "Does not score": COLORS["rejected"], "Calls": COLORS["created"]},
+            colors=per_person,
             empty="No calls in this window",
         ),
         bar_figure(
@@ -111,7 +113,7 @@ def chart_figures(view: SalesView, state: PageState) -> list[Any]:
             {"Demos scheduled": list(demos["demos"])},
             uirevision=f"{revision}-demos",
             horizontal=True,
-            colors={"Demos scheduled": COLORS["worked"]},
+            colors={"Demos scheduled": COLORS["neutral"]},
             empty="No demos scheduled in this window" if view.rules.demo_stage else "sales.demo_stage is empty",
         ),
         bar_figure(
@@ -119,7 +121,7 @@ def chart_figures(view: SalesView, state: PageState) -> list[Any]:
             {"Deals": list(stages["deals"])},
             uirevision=f"{revision}-stages",
             horizontal=True,
-            colors={"Deals": COLORS["resolved"]},
+            colors={"Deals": COLORS["neutral"]},
             empty="No deal changed stage in this window",
         ),
         bar_figure(
@@ -127,8 +129,9 @@ def chart_figures(view: SalesView, state: PageState) -> list[Any]:
             {"Open amount": [round(amount, 2) for amount in pipeline["amount"]]},
             uirevision=f"sales-{state.selector}-pipeline",
             horizontal=True,
-            colors={"Open amount": COLORS["open"]},
+            colors={"Open amount": COLORS["neutral"]},
             empty="No open deals",
+            currency=view.rules.currency,
         ),
     ]
 

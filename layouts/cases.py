@@ -16,7 +16,16 @@ from typing import Any
 from dash import html
 
 from layouts import tracker_page
-from layouts.components import column, format_number, graph, leaderboard, markdown_link, records_of, section
+from layouts.components import (
+    column,
+    defined_title,
+    format_number,
+    graph,
+    leaderboard,
+    markdown_link,
+    records_of,
+    section,
+)
 from layouts.tracker_page import TrackerPage, WindowCard
 from views.cases import CasesView
 from views.page_state import PageState, export_href
@@ -32,7 +41,11 @@ def layout(query: Mapping[str, str]) -> html.Div:
         tracker_page.window_row(PAGE),
         html.Div(
             [
-                section("Open now", html.Div(id=f"{PREFIX}-open"), section_id=f"{PREFIX}-open-panel"),
+                section(
+                    defined_title("Open now", "cases.open", f"{PREFIX}-open"),
+                    html.Div(id=f"{PREFIX}-open"),
+                    section_id=f"{PREFIX}-open-panel",
+                ),
                 section(
                     html.Span(id=f"{PREFIX}-open-a-title"),
                     graph(f"{PREFIX}-open-a", height=300),
@@ -83,10 +96,10 @@ PAGE = TrackerPage(
     all_label="All groups",
     noun="cases",
     cards=(
-        WindowCard("Created", "created", tone="created"),
-        WindowCard("Resolved", "resolved", tone="resolved", good_when="up"),
-        WindowCard("Worked on", "worked", tone="worked", good_when="up"),
-        WindowCard("Kill rate", "kill_rate", tone="rate", good_when="up", percent=True, rows=False),
+        WindowCard("Created", "created"),
+        WindowCard("Resolved", "resolved", good_when="up"),
+        WindowCard("Worked on", "worked", good_when="up"),
+        WindowCard("Kill rate", "kill_rate", good_when="up", percent=True, rows=False),
     ),
     leaderboard_title="Resolved per person",
     leaderboard_empty="No case resolved in this window",

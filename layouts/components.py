@@ -24,6 +24,9 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 from dash.development.base_component import Component
 
+from layouts.palette import color, month_series
+from metrics.definitions import definition, over_100_note, page_definitions
+
 # What a Dash component keeps on itself besides the props it was given (dash.development.base_component).
 _COMPONENT_ATTRIBUTES = frozenset({"available_properties", "available_wildcard_properties"})
 
@@ -56,21 +59,22 @@ def records_of(rows: Any) -> list[dict[str, Any]]:
     return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
 
 
-# --- the palette (kept in step with the CSS variables in assets/app.css) ------------------------------------
+# --- the palette (layouts/palette.py: colours by meaning, kept in step with assets/app.css) ------------------
 
 COLORS = {
-    "created": "#2563eb",  # blue: work coming in
-    "resolved": "#16a34a",  # green: work done
-    "worked": "#7c3aed",
-    "open": "#ea580c",
-    "rejected": "#9ca3af",
+    "created": color("created"),  # work coming in
+    "resolved": color("resolved"),  # work done
+    "worked": color("worked"),  # activity
+    "open": color("open"),  # waiting
+    "neutral": color("neutral"),  # people, stages, amounts: bars whose colour says nothing more
+    "rejected": color("rejected"),
     "muted": "#6b7280",
     "grid": "#e5e7eb",
     "text": "#1f2937",
 }
-# Series colours in order (the current month first, then older months fading out).
-SERIES = ["#2563eb", "#f59e0b", "#10b981", "#a855f7", "#ef4444", "#0ea5e9", "#84cc16", "#ec4899"]
-MONTH_SERIES = ["#2563eb", "#94a3b8", "#cbd5e1", "#e2e8f0"]
+# The template's colorway, for a trace given no colour of its own (every dashboard chart names its colour).
+SERIES = [color(meaning) for meaning in ("created", "resolved", "worked", "open", "neutral")]
+MONTH_SERIES = month_series("created")
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
 
 # Figures are plain dicts in plotly.js's own shape ({"data": [traces], "layout": {...}}), which dcc.Graph takes
@@ -146,13 +150,17 @@ def kpi_card(
     card_id: str | None = None,
     tone: str = "",
     good_when: Literal["up", "down", "either"] = "either",
+    kpi: str | None = None,
 ) -> html.Div:
     """One figure: label, big value, change against the previous window and, optionally, a link to its rows.
 
     `tone` colours the value's accent (created, resolved, worked, open); `good_when` colours the change arrow
     green or red (either: neutral). `compare=False` for figures that have no previous window (totals now).
-    `card_id` goes on the value so tests and the TV can find it.
+    `card_id` goes on the value so tests and the TV can find it. `kpi` (metrics.definitions) puts an (i) next
+    to the label that shows what the figure counts, on hover and on a tap, and gives the accent colour of its
+    meaning unless `tone` is given. A rate above 100 % says why.
     """
+    tone = tone or (definition(kpi).tone if kpi else "")
     shown = format_percent(value) if percent else format_number(value)
     change, direction = change_text(value, previous, percent=percent) if compare else ("", "none")
     sentiment = "neutral"
@@ -167,13 +175,74 @@ def kpi_card(
             html.A("rows ↓", href=export_href, className="kpi-rows", title="Download the rows behind this number")
         )
     value_props: dict[str, Any] = {"id": card_id} if card_id else {}
+    note = rate_note(kpi, value) if percent else ""
     return html.Div(
         [
-            html.Div(label, className="kpi-label"),
+            kpi_label(label, kpi, f"{card_id}-info" if card_id else None),
             html.Div(shown, className="kpi-value", **value_props),
+            html.Div(note, className="kpi-note") if note else None,
             html.Div([part for part in footer if part is not None], className="kpi-footer"),
         ],
         className=f"kpi-card kpi-tone-{tone}" if tone else "kpi-card",
+    )
+
+
+def rate_note(kpi: str | None, value: float | int | None) -> str:
+    """Why a rate reads above 100 % (kill rates: the backlog shrank); "" otherwise."""
+    if kpi is not None:
+        return over_100_note(kpi, value)
+    return over_100_note("cases.kill_rate", value)  # the only rate a card shows without an id (the TV)
+
+
+def kpi_label(label: str, kpi: str | None, info_id: str | None) -> html.Div:
+    """A card's title, with an (i) that shows the figure's one-line definition when `kpi` is given."""
+    if kpi is None:
+        return html.Div(label, className="kpi-label")
+    return html.Div([html.Span(label, className="kpi-label-text"), *info_button(kpi, info_id)], className="kpi-label")
+
+
+def info_button(kpi: str, button_id: str | None) -> list[Any]:
+    """The (i) for a figure: hovering shows its definition (desktop), a tap or click toggles it and a tap
+    elsewhere closes it (phones: dbc.Popover's "legacy" trigger). Without an id (no popover target), the
+    definition is the button's native tooltip only."""
+    found = definition(kpi)
+    button = html.Button(
+        "i",
+        type="button",
+        className="kpi-info",
+        title="" if button_id else found.text,
+        **{"aria-label": f"What {found.title} means: {found.text}", "data-kpi": kpi},
+        **({"id": button_id} if button_id else {}),
+    )
+    if not button_id:
+        return [button]
+    popover = dbc.Popover(
+        dbc.PopoverBody(found.text),
+        target=button_id,
+        trigger="hover legacy",
+        placement="bottom",
+        className="kpi-definition",
+    )
+    return [button, popover]
+
+
+def defined_title(label: str, kpi: str, id_prefix: str) -> html.Span:
+    """A panel or chart title with the (i) of its definition (`id_prefix`-info is the button's id)."""
+    return html.Span([label, *info_button(kpi, f"{id_prefix}-info")], className="defined-title")
+
+
+def meaning_panel(page: str, panel_id: str) -> html.Details:
+    """The page's "What the numbers mean": every figure's one-line definition, folded until opened."""
+    return html.Details(
+        [
+            html.Summary("What the numbers mean", className="meaning-summary"),
+            html.Dl(
+                [part for _, found in page_definitions(page) for part in (html.Dt(found.title), html.Dd(found.text))],
+                className="meaning-list",
+            ),
+        ],
+        className="panel meaning-panel",
+        id=panel_id,
     )
 
 
@@ -376,6 +445,41 @@ def empty_figure(message: str = "No data for this selection", *, uirevision: str
     return figure
 
 
+def count_axis(top: float) -> dict[str, Any]:
+    """A value axis of counts: whole numbers only (no 0.5 ticks when the largest count is 1 or 3), from zero, with
+    thousands separators; the step is 1, 2 or 5 times a power of ten, about five ticks up to `top`."""
+    raw = max(float(top), 1.0) / 5
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(factor * magnitude for factor in (1, 2, 5, 10) if factor * magnitude >= raw)
+    return {
+        "tickformat": ",d",
+        "tickmode": "linear",
+        "tick0": 0,
+        "dtick": max(1, round(step)),
+        "rangemode": "tozero",
+    }
+
+
+CURRENCY_SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥", "INR": "₹", "CNY": "¥", "KRW": "₩"}
+
+
+def currency_prefix(code: str) -> str:
+    """What goes before an amount: the currency's symbol ("€") when it has a well-known one, else its code."""
+    return CURRENCY_SYMBOLS.get(code.upper(), f"{code.upper()} ")
+
+
+def format_amount(value: float | int | None, currency: str) -> str:
+    """An amount with its currency and no cents: "€12,345"; "—" for nothing."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    return f"{currency_prefix(currency)}{value:,.0f}"
+
+
+def amount_axis(currency: str) -> dict[str, Any]:
+    """A value axis of money in `currency`: "€12k" style ticks, from zero."""
+    return {"tickprefix": currency_prefix(currency), "tickformat": "~s", "rangemode": "tozero"}
+
+
 def bar_figure(
     categories: Sequence[str],
     series: Mapping[str, Sequence[float]],
@@ -385,24 +489,43 @@ def bar_figure(
     colors: Mapping[str, str] | None = None,
     empty: str = "No data for this selection",
     stacked: bool = False,
+    currency: str = "",
 ) -> Figure:
-    """Bars per category, one trace per series (name -> values aligned with `categories`)."""
+    """Bars per category, one trace per series (name -> values aligned with `categories`). The values are counts
+    (a whole-number axis) unless `currency` is given: then amounts in that currency, on the axis and in the hover."""
     if not categories or not any(any(values) for values in series.values()):
         return empty_figure(empty, uirevision=uirevision)
     figure = base_figure(uirevision)
+    value_key, category_key = ("x", "y") if horizontal else ("y", "x")
+    hover = f"%{{{category_key}}}: " + (
+        f"{currency_prefix(currency)}%{{{value_key}:,.2f}}" if currency else f"%{{{value_key}:,d}}"
+    )
     for index, (name, values) in enumerate(series.items()):
         color = (colors or {}).get(name, SERIES[index % len(SERIES)])
         if horizontal:
             trace = {"type": "bar", "y": list(categories), "x": list(values), "orientation": "h"}
         else:
             trace = {"type": "bar", "x": list(categories), "y": list(values)}
-        figure["data"].append({**trace, "name": name, "marker": {"color": color}})
+        figure["data"].append(
+            {**trace, "name": name, "marker": {"color": color}, "hovertemplate": hover + f"<extra>{name}</extra>"}
+        )
     layout = figure["layout"]
     layout.update(showlegend=len(series) > 1, barmode="stack" if stacked else "group")
+    value_axis = amount_axis(currency) if currency else count_axis(bar_top(series, stacked))
     if horizontal:
         # Largest at the top, and room for long names.
-        layout.update(yaxis={"autorange": "reversed", "gridcolor": "rgba(0,0,0,0)"}, xaxis={"rangemode": "tozero"})
+        layout.update(yaxis={"autorange": "reversed", "gridcolor": "rgba(0,0,0,0)"}, xaxis=value_axis)
+    else:
+        layout.update(yaxis=value_axis)
     return figure
+
+
+def bar_top(series: Mapping[str, Sequence[float]], stacked: bool) -> float:
+    """The longest bar: the largest value, or the largest sum per category when the series are stacked."""
+    columns = [list(values) for values in series.values()]
+    if stacked:
+        return max((sum(float(v or 0) for v in row) for row in zip(*columns, strict=False)), default=0.0)
+    return max((float(v or 0) for values in columns for v in values), default=0.0)
 
 
 def line_figure(
@@ -429,10 +552,11 @@ def line_figure(
                 "name": name,
                 "mode": "lines",
                 "line": {"color": palette[index % len(palette)], "width": (widths or [3, 2, 2, 2])[min(index, 3)]},
-                "hovertemplate": "%{y}<extra>" + name + "</extra>",
+                "hovertemplate": "%{y:,d}<extra>" + name + "</extra>",
             }
         )
-    figure["layout"]["hovermode"] = "x unified"
+    top = max((value for values in series.values() for value in values if value), default=0)
+    figure["layout"].update(hovermode="x unified", yaxis=count_axis(top))
     if x_title:
         figure["layout"]["xaxis"] = {"title": {"text": x_title}}
     return figure
@@ -457,28 +581,100 @@ def window_panel(
     )
 
 
-def cumulative_figure(frame: Any, *, uirevision: str, empty: str) -> Figure:
-    """Running totals per day of month, one line per month (the current month bold, older months fading):
-    `frame` as metrics.series.cumulative_by_day_of_month returns it."""
+SO_FAR = "so far"
+
+
+def cumulative_figure(
+    frame: Any, *, uirevision: str, empty: str, meaning: str = "created", running_day: int | None = None
+) -> Figure:
+    """Running totals per day of month, one line per month (the current month bold in the colour of what it
+    counts, older months fading): `frame` as metrics.series.cumulative_by_day_of_month returns it. When the
+    current month is still running, `running_day` (today's day of month) ends its line at today with a marked
+    point saying "so far": nothing is drawn after it, so a running month never looks like a collapse."""
     if frame is None or frame.empty:
         return empty_figure(empty, uirevision=uirevision)
     series = {label: [None if value != value else value for value in frame[label]] for label in frame.columns}
-    return line_figure(
-        list(frame.index), series, uirevision=uirevision, colors=MONTH_SERIES, empty=empty, x_title="Day of month"
+    days = list(frame.index)
+    if running_day is not None:
+        current = next(iter(series))
+        series[current] = [
+            value if day <= running_day else None for day, value in zip(days, series[current], strict=True)
+        ]
+    figure = line_figure(
+        days, series, uirevision=uirevision, colors=month_series(meaning), empty=empty, x_title="Day of month"
     )
+    if running_day is not None and figure["data"] and figure["data"][0]["y"][running_day - 1] is not None:
+        mark_running_day(figure, running_day, figure["data"][0]["y"][running_day - 1], color(meaning))
+    return figure
 
 
-def history_figure(history: Any, *, uirevision: str, empty: str) -> Figure:
-    """Created and resolved bars per month: `history` as metrics.series.monthly_history returns it."""
+def mark_running_day(figure: Figure, day: int, value: float, line_color: str) -> None:
+    """A dot where the running month's line ends (today), labelled "so far"."""
+    first = figure["data"][0]
+    first["mode"] = "lines"
+    figure["data"].append(
+        {
+            "type": "scatter",
+            "x": [day],
+            "y": [value],
+            "mode": "markers",
+            "marker": {"color": line_color, "size": 9, "line": {"color": "#ffffff", "width": 2}},
+            "name": f"{first['name']} ({SO_FAR})",
+            "showlegend": False,
+            "hovertemplate": f"%{{y:,d}} {SO_FAR}, day %{{x}}<extra>{first['name']}</extra>",
+        }
+    )
+    figure["layout"]["annotations"] = [
+        {
+            "x": day,
+            "y": value,
+            "text": SO_FAR,
+            "showarrow": False,
+            "xanchor": "left",
+            "yanchor": "bottom",
+            "xshift": 6,
+            "font": {"size": 12, "color": line_color},
+        }
+    ]
+
+
+def history_figure(history: Any, *, uirevision: str, empty: str, running: Any = None) -> Figure:
+    """Created and resolved bars per month: `history` as metrics.series.monthly_history returns it. The month
+    `running` (the first day of the month still under way, or None) is drawn hatched and lighter with a "so far"
+    label, so its short bars read as a month not over yet rather than a collapse."""
     if history is None or history.empty:
         return empty_figure(empty, uirevision=uirevision)
-    return bar_figure(
+    figure = bar_figure(
         list(history["label"]),
         {"Created": list(history["created"]), "Resolved": list(history["resolved"])},
         uirevision=uirevision,
         colors={"Created": COLORS["created"], "Resolved": COLORS["resolved"]},
         empty=empty,
     )
+    partial = [month == running for month in history["month"]] if running is not None else []
+    if any(partial) and figure["data"]:
+        mark_partial_bars(figure, partial, list(history["label"]))
+    return figure
+
+
+def mark_partial_bars(figure: Figure, partial: list[bool], labels: list[str]) -> None:
+    """Hatch and lighten the bars of a period still under way; hover and a label above them say "so far"."""
+    for trace in figure["data"]:
+        trace["marker"].update(
+            pattern={"shape": ["/" if flag else "" for flag in partial], "fillmode": "overlay", "solidity": 0.35},
+            opacity=[0.55 if flag else 1.0 for flag in partial],
+        )
+        trace["customdata"] = [f" ({SO_FAR})" if flag else "" for flag in partial]
+        trace["hovertemplate"] = f"%{{x}}%{{customdata}}: %{{y:,d}}<extra>{trace['name']}</extra>"
+    tallest = {
+        label: max(float(trace["y"][index] or 0) for trace in figure["data"]) for index, label in enumerate(labels)
+    }
+    figure["layout"]["annotations"] = [
+        {"x": label, "y": tallest[label], "text": SO_FAR, "showarrow": False, "yanchor": "bottom",
+         "font": {"size": 12, "color": COLORS["muted"]}}
+        for label, flag in zip(labels, partial, strict=True)
+        if flag
+    ]  # fmt: skip
 
 
 def button_choice(choice_id: str, options: list[dict], value: str, *, class_name: str = "table-kpi") -> Any:

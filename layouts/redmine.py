@@ -15,7 +15,17 @@ from typing import Any
 from dash import html
 
 from layouts import tracker_page
-from layouts.components import COLORS, bar_figure, column, graph, kpi_card, markdown_link, records_of, section
+from layouts.components import (
+    COLORS,
+    bar_figure,
+    column,
+    defined_title,
+    graph,
+    kpi_card,
+    markdown_link,
+    records_of,
+    section,
+)
 from layouts.tracker_page import TrackerPage, WindowCard
 from views.page_state import PageState, export_href
 from views.redmine import RedmineView
@@ -33,12 +43,18 @@ def layout(query: Mapping[str, str]) -> html.Div:
         tracker_page.window_row(PAGE),
         html.Div(
             [
-                section("Open per status", graph(f"{PREFIX}-open-status", height=300)),
+                section(
+                    defined_title("Open per status", "redmine.open_breakdown", f"{PREFIX}-open-status"),
+                    graph(f"{PREFIX}-open-status", height=300),
+                ),
                 section(
                     html.Span(id=f"{PREFIX}-open-b-title"),
                     graph(f"{PREFIX}-open-b", height=300),
                 ),
-                section("Open per person", graph(f"{PREFIX}-open-person", height=300)),
+                section(
+                    defined_title("Open per person", "redmine.open_breakdown", f"{PREFIX}-open-person"),
+                    graph(f"{PREFIX}-open-person", height=300),
+                ),
             ],
             className="charts-3 chart-row",
         ),
@@ -77,10 +93,10 @@ PAGE = TrackerPage(
     all_label="All projects",
     noun="issues",
     cards=(
-        WindowCard("Created", "created", tone="created"),
-        WindowCard("Resolved", "resolved", tone="resolved", good_when="up"),
-        WindowCard("Updated", "updated", tone="worked"),
-        WindowCard("Kill rate", "kill_rate", tone="rate", good_when="up", percent=True, rows=False),
+        WindowCard("Created", "created"),
+        WindowCard("Resolved", "resolved", good_when="up"),
+        WindowCard("Updated", "updated"),
+        WindowCard("Kill rate", "kill_rate", good_when="up", percent=True, rows=False),
     ),
     leaderboard_title="Closed per person",
     leaderboard_empty="No issue closed in this window",
@@ -104,17 +120,29 @@ def totals_content(view: RedmineView, state: PageState) -> html.Div:
     totals = view.totals
     return html.Div(
         [
-            kpi_card("All issues", totals.total, compare=False, card_id=f"{PREFIX}-total-all"),
+            kpi_card("All issues", totals.total, compare=False, card_id=f"{PREFIX}-total-all", kpi="redmine.total"),
             kpi_card(
                 "Open",
                 totals.open,
                 compare=False,
                 card_id=f"{PREFIX}-total-open",
-                tone="open",
                 export_href=export_href("redmine", state, "open", selector_key=SELECTOR_KEY),
+                kpi="redmine.open_total",
             ),
-            kpi_card("Closed", totals.closed, compare=False, card_id=f"{PREFIX}-total-closed", tone="resolved"),
-            kpi_card("Rejected", totals.rejected, compare=False, card_id=f"{PREFIX}-total-rejected"),
+            kpi_card(
+                "Closed",
+                totals.closed,
+                compare=False,
+                card_id=f"{PREFIX}-total-closed",
+                kpi="redmine.closed_total",
+            ),
+            kpi_card(
+                "Rejected",
+                totals.rejected,
+                compare=False,
+                card_id=f"{PREFIX}-total-rejected",
+                kpi="redmine.rejected_total",
+            ),
         ],
         className="totals",
     )
@@ -133,10 +161,12 @@ def open_charts(view: RedmineView) -> tuple[Any, str, Any, Any]:
 
 def _open_total_figure(view: RedmineView, revision: str) -> Any:
     totals = view.totals
-    return bar_figure(
+    figure = bar_figure(
         ["Open", "Closed", "Rejected"],
         {"Issues": [totals.open, totals.closed, totals.rejected]},
         uirevision=revision,
-        colors={"Issues": COLORS["open"]},
         empty="No issues in this project",
     )
+    for trace in figure["data"]:  # each bar in the colour of its state
+        trace["marker"]["color"] = [COLORS["open"], COLORS["resolved"], COLORS["rejected"]]
+    return figure

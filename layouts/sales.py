@@ -18,14 +18,18 @@ from dash import html
 from layouts.components import (
     column,
     data_table,
+    defined_title,
     export_link,
     format_number,
     graph,
+    info_button,
     kpi_card,
+    meaning_panel,
     no_data,
     section,
 )
 from layouts.controls import control_bar, current_now, current_timing, page_header
+from metrics.definitions import definition
 from metrics.sales import PHONE_CALLS, Goal, SalesView, ScoreKeyRow
 from settings import SalesRules
 from views.page_state import PageState, local_today, parse_page_query
@@ -33,11 +37,11 @@ from views.page_state import export_href as page_export_href
 
 PREFIX = "sales"
 WINDOW_NAMES = {"day": "Day", "week": "Week", "month": "Month"}
-CHARTS = {
-    "calls": ("Calls per person", "Calls that started in the selected window."),
-    "demos": ("Demos scheduled per qualifier", "Deals entering the demo stage, by qualified-by person."),
-    "stages": ("Deals per stage", "Deals entering each stage in the selected window."),
-    "pipeline": ("Open pipeline per owner", "Open deals' amount as it stands now."),
+CHARTS = {  # chart -> its definition (metrics.definitions: title and what it counts)
+    "calls": "sales.calls_chart",
+    "demos": "sales.demos_chart",
+    "stages": "sales.stages_chart",
+    "pipeline": "sales.pipeline_chart",
 }
 CHANGE_COLUMNS = [
     column("changed_at", "When", kind="datetime", sort="desc"),
@@ -82,15 +86,16 @@ def layout(query: Mapping[str, str]) -> html.Div:
             page_header("Sales", f"{PREFIX}-subtitle"),
             control_bar(PREFIX, state, groups, all_label=all_groups_label(rules), timing=current_timing()),
             html.Div(id=f"{PREFIX}-windows", className="windows sales-windows"),
+            meaning_panel(PREFIX, f"{PREFIX}-meaning"),
             html.Div(
                 [
                     section(
-                        title,
+                        defined_title(definition(kpi).title, kpi, f"{PREFIX}-{name}-chart"),
                         graph(f"{PREFIX}-{name}-chart", height=340),
-                        subtitle=_chart_subtitle(name, subtitle, rules),
+                        subtitle=_chart_subtitle(name, rules),
                         actions=_slot(name),
                     )
-                    for name, (title, subtitle) in CHARTS.items()
+                    for name, kpi in CHARTS.items()
                 ],
                 className="charts-2 chart-row",
             ),
@@ -119,12 +124,14 @@ def layout(query: Mapping[str, str]) -> html.Div:
     )
 
 
-def _chart_subtitle(name: str, text: str, rules: SalesRules) -> str:
+def _chart_subtitle(name: str, rules: SalesRules) -> str:
     if name == "calls" and rules.call_statuses:
-        return text + f" Blue: they score (status {', '.join(rules.call_statuses)})."
+        return f"Calls that started in the selected window. Dark: they score (status {', '.join(rules.call_statuses)})."
     if name == "demos":
         return f"Deals entering {rules.demo_stage}, by qualified-by person." if rules.demo_stage else "Off in kpi.toml."
-    return text
+    if name == "pipeline":
+        return f"Open deals' amount in {rules.currency}, as it stands now."
+    return definition(CHARTS[name]).text
 
 
 def _slot(name: str) -> html.A:
@@ -164,6 +171,12 @@ def goal_text(goal: Goal) -> list[Any]:
         names = ", ".join(f"{day:%a %d %b} {name}" for day, name in goal.holidays)
         parts += [html.Div(f"Holiday: {names}", className="sales-holidays")]
     return ["Goal ", *parts]
+
+
+def goal_with_definition(goal: Goal, info_id: str) -> list[Any]:
+    """goal_text with the (i) of what the goal is right after "Goal"."""
+    parts = goal_text(goal)
+    return [parts[0], *info_button("sales.goal", info_id), " ", *parts[1:]]
 
 
 def breakdown(row: pd.Series, rules: SalesRules) -> str:
@@ -228,16 +241,16 @@ def window_column(kind: str, view: SalesView, *, selected: bool, state: PageStat
         kpi_card(
             "Points",
             float(board["points"].sum()) if not board.empty else 0,
-            tone="resolved",
             export_href=export_href(state, "points", kind),
             card_id=f"{PREFIX}-{kind}-points",
+            kpi="sales.points",
         ),
         kpi_card(
             "Calls",
             view.call_count,
-            tone="created",
             export_href=export_href(state, "calls", kind),
             card_id=f"{PREFIX}-{kind}-calls",
+            kpi="sales.calls",
         ),
     ]
     if view.rules.demo_stage:
@@ -245,9 +258,9 @@ def window_column(kind: str, view: SalesView, *, selected: bool, state: PageStat
             kpi_card(
                 "Demos",
                 demo_count,
-                tone="worked",
                 export_href=export_href(state, "stage_changes", kind),
                 card_id=f"{PREFIX}-{kind}-demos",
+                kpi="sales.demos",
             )
         )
     return html.Div(
@@ -260,7 +273,7 @@ def window_column(kind: str, view: SalesView, *, selected: bool, state: PageStat
                 className="sales-window-head",
             ),
             html.Div(cards, className="sales-cards"),
-            html.Div(goal_text(view.goal), className="sales-goal"),
+            html.Div(goal_with_definition(view.goal, f"{PREFIX}-{kind}-goal-info"), className="sales-goal"),
             people,
         ],
         className="panel window-col" + (" is-selected" if selected else ""),

@@ -22,17 +22,20 @@ from layouts.components import (
     button_choice,
     cumulative_figure,
     data_table,
+    defined_title,
     export_link,
     format_number,
     graph,
     history_figure,
     kpi_card,
     leaderboard,
+    meaning_panel,
     row_legend,
     section,
     window_panel,
 )
 from layouts.controls import control_bar, current_now, current_timing, page_header
+from layouts.palette import TINTS
 from views.page_state import PageState, export_href, local_today, parse_page_query
 from views.tracker_view import TrackerView, WindowColumn
 
@@ -47,11 +50,11 @@ ROW_CLASSES = {
 @dataclass(frozen=True)
 class WindowCard:
     """A KPI card of every window column. `figure` is the attribute of the window's figures it shows, its
-    export kpi and the end of its id ("kill_rate" -> "cases-day-kill-rate")."""
+    export kpi, its definition's id after the page's prefix (metrics.definitions, which also gives its colour)
+    and the end of its id ("kill_rate" -> "cases-day-kill-rate")."""
 
     label: str
     figure: str
-    tone: str
     good_when: Literal["up", "down", "either"] = "either"
     percent: bool = False
     rows: bool = True  # links to the rows behind the number (a rate has none)
@@ -81,6 +84,10 @@ class TrackerPage:
     def id(self, name: str) -> str:
         return f"{self.prefix}-{name}"
 
+    def kpi(self, name: str) -> str:
+        """The id of one of the page's figures in metrics.definitions ("cases.kill_rate")."""
+        return f"{self.prefix}.{name}"
+
 
 def page_layout(page: TrackerPage, query: Mapping[str, str], choices: Sequence[str], panels: Sequence[Any]) -> html.Div:
     """The page with the controls set from the URL: header, control bar, the page's own `panels`, the table of
@@ -94,23 +101,28 @@ def page_layout(page: TrackerPage, query: Mapping[str, str], choices: Sequence[s
             page_header(page.title, page.id("subtitle")),
             control_bar(page.prefix, state, choices, all_label=page.all_label, timing=current_timing()),
             *panels,
+            meaning_panel(page.prefix, page.id("meaning")),
             table_panel(page),
             html.Div(
                 [
                     section(
-                        "Created per day, cumulative",
+                        defined_title("Created per day, cumulative", page.kpi("cumulative"), page.id("cum-created")),
                         graph(page.id("cum-created")),
-                        subtitle="This month against the three before it",
+                        subtitle="This month (so far) against the three before it",
                     ),
                     section(
-                        "Resolved per day, cumulative",
+                        defined_title("Resolved per day, cumulative", page.kpi("cumulative"), page.id("cum-resolved")),
                         graph(page.id("cum-resolved")),
-                        subtitle="This month against the three before it",
+                        subtitle="This month (so far) against the three before it",
                     ),
                 ],
                 className="charts-2 chart-row",
             ),
-            section("Created and resolved per month", graph(page.id("history"), height=340), subtitle="All history"),
+            section(
+                defined_title("Created and resolved per month", page.kpi("history"), page.id("history")),
+                graph(page.id("history"), height=340),
+                subtitle="All history; the running month hatched, counted so far",
+            ),
         ],
         id=page.id("page"),
     )
@@ -124,7 +136,7 @@ def window_row(page: TrackerPage) -> html.Div:
 def table_panel(page: TrackerPage) -> html.Div:
     """The records behind the numbers: which figure (worked on, created, resolved, open...) for the window."""
     legend = row_legend(
-        [("#ecfdf3", "resolved in window"), ("#eff6ff", "created in window"), ("#ffffff", page.other_rows)]
+        [(TINTS["resolved"], "resolved in window"), (TINTS["created"], "created in window"), ("#fff", page.other_rows)]
     )
     return section(
         f"{page.noun.capitalize()} behind the numbers",
@@ -176,6 +188,7 @@ def window_card(page: TrackerPage, card: WindowCard, column: WindowColumn, kind:
     rows = (
         export_href(page.prefix, state, card.figure, window=kind, selector_key=page.selector_key) if card.rows else None
     )
+    kpi = page.kpi(card.figure)
     return kpi_card(
         card.label,
         getattr(column.figures, card.figure),
@@ -184,8 +197,8 @@ def window_card(page: TrackerPage, card: WindowCard, column: WindowColumn, kind:
         percent=card.percent,
         export_href=rows,
         card_id=page.id(f"{kind}-{card.figure.replace('_', '-')}"),
-        tone=card.tone,
         good_when=card.good_when,
+        kpi=kpi,
     )
 
 
@@ -203,15 +216,25 @@ def open_bars(page: TrackerPage, entries: list[tuple[str, int]], revision: str) 
 
 
 def cumulative_chart(page: TrackerPage, view: TrackerView, name: str) -> Any:
+    """Created or resolved per day, cumulative, in the colour of what it counts; the month under way ends at
+    today, marked "so far"."""
+    today = view.today
+    running = today.day if today and (today.year, today.month) == (view.day.year, view.day.month) else None
     return cumulative_figure(
         view.cumulative.get(name),
         uirevision=page.id(f"cum-{name}-{view.selector}-{view.day:%Y-%m}"),
         empty=f"Nothing {name} in these four months",
+        meaning=name,
+        running_day=running,
     )
 
 
 def history_chart(page: TrackerPage, view: TrackerView) -> Any:
-    return history_figure(view.history, uirevision=page.id(f"history-{view.selector}"), empty=f"No {page.noun} yet")
+    """Created and resolved per month; the month under way hatched as "so far"."""
+    running = view.today.replace(day=1) if view.today else None
+    return history_figure(
+        view.history, uirevision=page.id(f"history-{view.selector}"), empty=f"No {page.noun} yet", running=running
+    )
 
 
 def table_caption(page: TrackerPage, count: int, kpi: str, view: TrackerView, *, shown: int | None = None) -> str:

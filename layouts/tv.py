@@ -324,15 +324,15 @@ def sales_panel(view: Any) -> html.Div:
     at_goal = int((board["points"] >= goal).sum()) if people else 0
     cards = [
         kpi_card(
-            "Team points", float(board["points"].sum()) if people else 0, card_id="tv-sales-points", tone="created"
+            "Team points", float(board["points"].sum()) if people else 0, card_id="tv-sales-points", tone="resolved"
         ),
         kpi_card(
             "Phone calls", int(board[PHONE_CALLS].sum()) if people else 0, card_id="tv-sales-calls", tone="worked"
         ),
     ]
     if demos is not None:
-        cards.append(kpi_card(demo_stage, demos, card_id="tv-sales-demos", tone="resolved"))
-    cards.append(kpi_card("At goal", at_goal, card_id="tv-sales-at-goal", tone="open"))
+        cards.append(kpi_card(demo_stage, demos, card_id="tv-sales-demos", tone="created"))
+    cards.append(kpi_card("At goal", at_goal, card_id="tv-sales-at-goal", tone="goal-met"))
     return html.Div(
         [
             _cards(cards),

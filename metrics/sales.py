@@ -336,11 +336,26 @@ def demos_per_qualifier(scored_changes: pd.DataFrame, rules: SalesRules) -> pd.D
     return grouped.sort_values(["demos", "qualifier"], ascending=[False, True], kind="stable").reset_index(drop=True)
 
 
-def deals_per_stage(scored_changes: pd.DataFrame, rules: SalesRules) -> pd.DataFrame:
-    """stage, deals: the window's stage entries per stage (excluded stages left out), most first."""
+def deals_per_stage(
+    scored_changes: pd.DataFrame, rules: SalesRules, picklist: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """stage, deals: the window's stage entries per stage (excluded stages left out), in pipeline order (the
+    order of VTiger's sales_stage `picklist` when sync has stored it, else of the stages kpi.toml names), never by
+    count: a funnel reads top to bottom. Stages neither knows come last, by name."""
     kept = scored_changes[~scored_changes["stage"].isin(rules.excluded_stages)]
     grouped = kept.groupby("stage").size().rename("deals").reset_index().astype({"deals": "int64"})
-    return grouped.sort_values(["deals", "stage"], ascending=[False, True], kind="stable").reset_index(drop=True)
+    order = {name: rank for rank, name in enumerate(pipeline_order(rules, picklist))}
+    ranks = [(order.get(stage, len(order)), str(stage).lower()) for stage in grouped["stage"]]
+    positions = sorted(range(len(grouped)), key=lambda index: ranks[index])
+    return grouped.take(positions).reset_index(drop=True)
+
+
+def pipeline_order(rules: SalesRules, picklist: Sequence[str] | None = None) -> list[str]:
+    """The stages in pipeline order: the picklist's, else the scored stages then the closed ones as kpi.toml lists
+    them."""
+    if picklist:
+        return list(dict.fromkeys(picklist))
+    return list(dict.fromkeys([*(rule.name for rule in rules.stages), *rules.closed_stages]))
 
 
 def open_deal_rows(deals: pd.DataFrame, rules: SalesRules, groups: Iterable[str] = ()) -> pd.DataFrame:
@@ -411,6 +426,7 @@ class SalesView:
     # A page view (views.sales.build_sales_page) holds in `calls` only the calls its table shows; then this is
     # calls_per_person over all of the window's calls, counted in SQL. None: `calls` holds every call.
     call_summary: pd.DataFrame | None = None
+    picklist: tuple[str, ...] = ()  # VTiger's sales_stage picklist in its order, as sync stored it (or unknown)
 
     @property
     def call_count(self) -> int:
@@ -428,7 +444,7 @@ class SalesView:
         return demos_per_qualifier(self.stage_changes, self.rules)
 
     def deals_per_stage(self) -> pd.DataFrame:
-        return deals_per_stage(self.stage_changes, self.rules)
+        return deals_per_stage(self.stage_changes, self.rules, self.picklist)
 
     @property
     def is_empty(self) -> bool:
@@ -446,8 +462,9 @@ def sales_view(
     roster: pd.DataFrame,
     pipeline: pd.DataFrame,
     groups: Sequence[str] = (),
+    picklist: Sequence[str] = (),
 ) -> SalesView:
-    """Score one window for the given groups (empty: everyone)."""
+    """Score one window for the given groups (empty: everyone); `picklist` orders the deals-per-stage chart."""
     groups = tuple(groups)
     scored_calls = score_calls(in_groups(calls, groups), rules, window)
     scored_changes = score_stage_changes(in_groups(changes, groups), history, rules, window)
@@ -462,6 +479,7 @@ def sales_view(
         calls=scored_calls,
         pipeline=open_pipeline_per_owner(pipeline, rules, groups),
         score_key=score_key(rules),
+        picklist=tuple(picklist),
     )
 
 
@@ -476,6 +494,7 @@ def sales_page_view(
     roster: pd.DataFrame,
     pipeline_per_owner: pd.DataFrame,
     groups: Sequence[str] = (),
+    picklist: Sequence[str] = (),
 ) -> SalesView:
     """sales_view from what a page needs and no more: the window's calls counted per assignee and status
     (`call_counts`, CALL_COUNT_COLUMNS), only the calls the table shows (`recent_calls`, or none), the span's
@@ -497,4 +516,5 @@ def sales_page_view(
         pipeline=pipeline_per_owner,
         score_key=score_key(rules),
         call_summary=calls_per_person_of(tally),
+        picklist=tuple(picklist),
     )

@@ -53,11 +53,13 @@ def test_horizontal_bars_are_one_trace_per_series_largest_on_top() -> None:
         "orientation": "h",
         "name": "Open",
         "marker": {"color": COLORS["open"]},
+        "hovertemplate": "%{y}: %{x:,d}<extra>Open</extra>",
     }
     layout = figure["layout"]
     assert layout["template"] is KPI_TEMPLATE
     assert layout["uirevision"] == "cases-open"
     assert layout["yaxis"] == {"autorange": "reversed", "gridcolor": "rgba(0,0,0,0)"}
+    assert layout["xaxis"] == {"tickformat": ",d", "tickmode": "linear", "tick0": 0, "dtick": 1, "rangemode": "tozero"}
     assert (layout["showlegend"], layout["barmode"]) == (False, "group")
 
 
@@ -65,9 +67,23 @@ def test_bars_match_the_graph_object_version() -> None:
     figure = bar_figure(["A", "B", "C"], {"Calls": [1, 0, 3], "Demos": [2, 1, 0]}, uirevision="x", stacked=True)
     expected = go.Figure()
     expected.update_layout(template=plotly_template(), uirevision="x")
-    expected.add_bar(x=["A", "B", "C"], y=[1, 0, 3], name="Calls", marker_color=components.SERIES[0])
-    expected.add_bar(x=["A", "B", "C"], y=[2, 1, 0], name="Demos", marker_color=components.SERIES[1])
+    hover = "%{x}: %{y:,d}<extra>{name}</extra>"
+    expected.add_bar(
+        x=["A", "B", "C"],
+        y=[1, 0, 3],
+        name="Calls",
+        marker_color=components.SERIES[0],
+        hovertemplate=hover.replace("{name}", "Calls"),
+    )
+    expected.add_bar(
+        x=["A", "B", "C"],
+        y=[2, 1, 0],
+        name="Demos",
+        marker_color=components.SERIES[1],
+        hovertemplate=hover.replace("{name}", "Demos"),
+    )
     expected.update_layout(showlegend=True, barmode="stack")
+    expected.update_yaxes(tickformat=",d", tickmode="linear", tick0=0, dtick=1, rangemode="tozero")
     assert as_json(figure) == as_json(expected)
 
 
@@ -99,9 +115,10 @@ def test_lines_match_the_graph_object_version() -> None:
         name="a",
         mode="lines",
         line={"color": components.SERIES[0], "width": 3},
-        hovertemplate="%{y}<extra>a</extra>",
+        hovertemplate="%{y:,d}<extra>a</extra>",
     )
     expected.update_layout(hovermode="x unified")
+    expected.update_yaxes(tickformat=",d", tickmode="linear", tick0=0, dtick=1, rangemode="tozero")
     expected.update_xaxes(title_text="Day")
     assert as_json(figure) == as_json(expected)
 

@@ -43,6 +43,7 @@ from models.sales import (
     read_roster,
     read_span_stage_history,
     read_stage_history,
+    read_stage_picklist,
     read_window_calls,
     read_window_stage_changes,
     sales_group_names,
@@ -88,6 +89,7 @@ def build_sales_views(
     calls["link"] = [_link(settings, "PhoneCalls", source_id) for source_id in calls["source_id"]]
     changes["link"] = [_link(settings, "Potentials", source_id) for source_id in changes["deal_source_id"]]
     today = today or today_in(settings.timezone)
+    picklist = stage_picklist(engine)
     return {
         kind: sales_view(
             window=window,
@@ -99,6 +101,7 @@ def build_sales_views(
             roster=roster,
             pipeline=pipeline,
             groups=groups,
+            picklist=picklist,
         )
         for kind, window in windows.items()
     }
@@ -132,6 +135,7 @@ def build_sales_page(
     ))  # fmt: skip
     per_owner = cached(engine, ("sales:pipeline", rules, groups), lambda: _pipeline_per_owner(engine, rules, groups))
     roster = cached(engine, ("sales:roster", groups), lambda: _roster(engine, groups))
+    picklist = stage_picklist(engine)
     with engine.connect() as conn:
         recent = read_recent_calls(conn, windows[selected], groups, limit)
     today = today or today_in(settings.timezone)
@@ -146,9 +150,16 @@ def build_sales_page(
             roster=roster,
             pipeline_per_owner=per_owner,
             groups=groups,
+            picklist=picklist,
         )
         for kind, window in windows.items()
     }
+
+
+def stage_picklist(engine: Engine) -> tuple[str, ...]:
+    """VTiger's sales_stage picklist in its order as sync stored it (empty before the first sync): the order of
+    the deals-per-stage chart."""
+    return cached(engine, ("sales:picklist",), lambda: tuple(read_stage_picklist(engine) or ()))
 
 
 def _call_counts(engine: Engine, window: Window, groups: Sequence[str]) -> pd.DataFrame:
@@ -268,6 +279,7 @@ def open_deal_rows(engine: Engine, settings: Settings, group: str = "") -> pd.Da
     with engine.connect() as conn:
         deals = read_open_deals(conn, rules, effective_groups(rules, group))
     deals["link"] = [_link(settings, "Potentials", source_id) for source_id in deals["source_id"]]
+    deals.insert(deals.columns.get_loc("amount") + 1, "currency", rules.currency)  # what the amount is in
     return deals.rename(columns={"source_id": "deal_id", "name": "deal_name", "assignee_name": "owner"})
 
 

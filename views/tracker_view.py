@@ -57,6 +57,7 @@ class TrackerView(ABC, Generic[F]):
     open_by_status: list[tuple[str, int]] = field(default_factory=list)
     cumulative: dict[str, pd.DataFrame] = field(default_factory=dict)  # "created" / "resolved"
     history: pd.DataFrame = field(default_factory=pd.DataFrame)
+    today: date | None = None  # what the charts count through: the running month is drawn as "so far"
 
     @property
     @abstractmethod
@@ -120,7 +121,8 @@ def with_charts(
     cumulative = {
         name: cumulative_by_day_of_month(per_day[name], months, through=through) for name in ("created", "resolved")
     }
-    return replace(view, cumulative=cumulative, history=monthly_history(per_month["created"], per_month["resolved"]))
+    history = monthly_history(per_month["created"], per_month["resolved"])
+    return replace(view, cumulative=cumulative, history=history, today=today)
 
 
 def read_counts(
