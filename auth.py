@@ -147,6 +147,7 @@ def init_auth(server: Flask, settings: Settings, dash_app: Any | None = None) ->
     security.configure_session_cookie(server)
     server.config["PERMANENT_SESSION_LIFETIME"] = SESSION_LIFETIME
     server.extensions["kpi_auth"] = {"dash_app": dash_app}
+    security.install_host_check(server, settings)  # first: a foreign Host is refused before anything else runs
 
     server.register_blueprint(_auth_blueprint(settings))
     if not settings.auth_disabled:
@@ -270,8 +271,11 @@ def _json_refusal(status: int, message: str, **extra: str) -> Response:
 
 
 def _safe_next(target: object) -> bool:
-    """Only a path on this site: no scheme, no host, no protocol-relative `//` or `/\\` tricks."""
+    """Only a path on this site: no scheme, no host, no protocol-relative `//` or `/\\` tricks, and no control
+    characters (a CR or LF would break the Location header of the redirect that follows sign-in)."""
     if not isinstance(target, str) or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return False
+    if security.has_control_characters(target):
         return False
     parts = urlsplit(target)
     return not parts.scheme and not parts.netloc and not target.startswith(("/login", "/logout"))
@@ -337,7 +341,7 @@ def _check_callback_payload(viewer: Viewer) -> Response | None:
     if dash_app is None:
         return _json_refusal(403, "callbacks are not available") if viewer.is_kiosk else None
     try:
-        call = security.parse_callback_call(request.get_json(silent=True), dash_app.callback_map)
+        call = security.parse_callback_call(security.request_json(), dash_app.callback_map)
     except security.PayloadError as exc:
         return _json_refusal(400, f"malformed callback request: {exc}")
     if viewer.is_kiosk and not kiosk_may_call(call):
