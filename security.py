@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dash.exceptions import DependencyException
 from dotenv import dotenv_values
 from flask import Flask, Response, abort, jsonify, make_response, request
 from flask.sessions import SecureCookieSessionInterface
-from dash.exceptions import DependencyException
 from werkzeug.exceptions import InternalServerError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
