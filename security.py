@@ -433,9 +433,26 @@ def _one_line_arg(value: Any) -> Any:
     return _OneLine(value)
 
 
+class _OneLineMapping(Mapping[Any, Any]):
+    """Mapping arguments (gunicorn's access log atoms) escaped on lookup: the wrapped mapping keeps answering its
+    own way (gunicorn's answers "-" for a header the request lacks)."""
+
+    def __init__(self, mapping: Mapping[Any, Any]) -> None:
+        self.mapping = mapping
+
+    def __getitem__(self, key: Any) -> Any:
+        return _one_line_arg(self.mapping[key])
+
+    def __iter__(self) -> Any:
+        return iter(self.mapping)
+
+    def __len__(self) -> int:
+        return len(self.mapping)
+
+
 def _one_line_args(args: Any) -> Any:
-    if isinstance(args, Mapping):  # gunicorn's access log formats with a dict of atoms
-        return {key: _one_line_arg(value) for key, value in args.items()}
+    if isinstance(args, Mapping):
+        return _OneLineMapping(args)
     if isinstance(args, tuple):
         return tuple(_one_line_arg(value) for value in args)
     return args

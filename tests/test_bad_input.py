@@ -9,6 +9,7 @@ import random
 import string
 
 import pytest
+from gunicorn.glogging import SafeAtoms
 
 import auth
 from security import escape_controls
@@ -130,12 +131,14 @@ def test_every_log_argument_is_kept_on_one_line(app, caplog) -> None:  # type: i
     log = logging.getLogger("kpi.test")
     with caplog.at_level(logging.INFO):
         log.info("path %s, repr %r, number %d", "/a\nb", "c\rd", 7)
-        log.info("atoms %(h)s %(r)s", {"h": "127.0.0.1", "r": "GET /\r\nforged HTTP/1.1"})
+        # gunicorn's access log: a dict of atoms that answers "-" for a header the request lacks
+        atoms = SafeAtoms({"h": "127.0.0.1", "r": "GET /\r\nforged HTTP/1.1", "{user-agent}i": "ua\nx"})
+        log.info("atoms %(h)s %(r)s %({User-Agent}i)s %({Referer}i)s", atoms)
         log.info("error %s", ValueError("line one\nline two"))
     messages = [record.getMessage() for record in caplog.records if record.name == "kpi.test"]
     assert messages == [
         "path /a\\nb, repr 'c\\rd', number 7",
-        "atoms 127.0.0.1 GET /\\r\\nforged HTTP/1.1",
+        "atoms 127.0.0.1 GET /\\r\\nforged HTTP/1.1 ua\\nx -",
         "error line one\\nline two",
     ]
     assert escape_controls("a\x00b\x1b[31mc\td") == "a\\x00b\\x1b[31mc\\td"
