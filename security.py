@@ -42,7 +42,7 @@ XHR_PATH_PREFIXES = ("/_dash-", "/export/")
 XHR_PATH_SUFFIXES = (".json", ".csv")
 
 
-# --- where the server listens ----------------------------------------------------------------------------------
+# --- where the server listens, and the host names it answers to ------------------------------------------------
 
 
 def is_loopback_host(host: str | None) -> bool:
