@@ -28,7 +28,8 @@ profile and the first allowed domain as the `hd` hint (a hint only). The decisio
 the ID token Google returns on the TLS token request: the email must be verified, and either listed in
 ALLOWED_EMAILS or in an ALLOWED_EMAIL_DOMAINS domain with an `hd` (Google Workspace) claim of an allowed domain.
 Anyone else gets a 403 page and no session. The Google token is never stored (NullStorage): the app's own signed
-session keeps the email and name, for SESSION_LIFETIME at most.
+session keeps the email and name, for SESSION_LIFETIME at most, and a session id that user_sessions.py keeps on the
+server: signing out ends it there, so a copied cookie stops working too.
 
 Must not import callbacks/, layouts/ or sync/: the gate knows routes by endpoint and path, not by page code.
 """
@@ -57,6 +58,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 import kiosk
 import security
+import user_sessions
 from runtime import current_runtime
 from settings import Settings
 
@@ -147,6 +149,7 @@ def init_auth(server: Flask, settings: Settings, dash_app: Any | None = None) ->
     security.configure_session_cookie(server)
     server.config["PERMANENT_SESSION_LIFETIME"] = SESSION_LIFETIME
     server.extensions["kpi_auth"] = {"dash_app": dash_app}
+    security.install_host_check(server, settings)  # first: a foreign Host is refused before anything else runs
 
     server.register_blueprint(_auth_blueprint(settings))
     if not settings.auth_disabled:
@@ -156,6 +159,7 @@ def init_auth(server: Flask, settings: Settings, dash_app: Any | None = None) ->
     security.install_security_headers(server, dash_app)
     security.install_error_handlers(server, dash_app)
     server.cli.add_command(kiosk.kiosk_group)
+    server.cli.add_command(user_sessions.sessions_group)
 
 
 def _dash_app() -> Any | None:
@@ -188,8 +192,14 @@ def _session_user(settings: Settings) -> Viewer | None:
     email = user.get("email")
     signed_in_at = session.get("signed_in_at")
     fresh = isinstance(signed_in_at, int) and 0 <= time.time() - signed_in_at <= SESSION_LIFETIME.total_seconds()
-    # The allow-lists are re-read on every request: removing a domain or an address takes effect at once.
-    if not isinstance(email, str) or not fresh or not email_allowed(email, settings):
+    # The allow-lists are re-read on every request: removing a domain or an address takes effect at once. So is the
+    # server-side session: signing out (or `sessions revoke`) ends it for every copy of the cookie.
+    if (
+        not isinstance(email, str)
+        or not fresh
+        or not email_allowed(email, settings)
+        or not user_sessions.session_is_live(current_runtime().engine, session.get("sid"), email)
+    ):
         session.pop("user", None)
         return None
     return Viewer("user", str(user.get("name") or email), email)
@@ -270,8 +280,11 @@ def _json_refusal(status: int, message: str, **extra: str) -> Response:
 
 
 def _safe_next(target: object) -> bool:
-    """Only a path on this site: no scheme, no host, no protocol-relative `//` or `/\\` tricks."""
+    """Only a path on this site: no scheme, no host, no protocol-relative `//` or `/\\` tricks, and no control
+    characters (a CR or LF would break the Location header of the redirect that follows sign-in)."""
     if not isinstance(target, str) or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return False
+    if security.has_control_characters(target):
         return False
     parts = urlsplit(target)
     return not parts.scheme and not parts.netloc and not target.startswith(("/login", "/logout"))
@@ -337,7 +350,7 @@ def _check_callback_payload(viewer: Viewer) -> Response | None:
     if dash_app is None:
         return _json_refusal(403, "callbacks are not available") if viewer.is_kiosk else None
     try:
-        call = security.parse_callback_call(request.get_json(silent=True), dash_app.callback_map)
+        call = security.parse_callback_call(security.request_json(), dash_app.callback_map)
     except security.PayloadError as exc:
         return _json_refusal(400, f"malformed callback request: {exc}")
     if viewer.is_kiosk and not kiosk_may_call(call):
@@ -456,6 +469,11 @@ def _auth_blueprint(settings: Settings) -> Blueprint:
             refusal = _refuse_foreign_origin() or _refuse_bad_csrf_token()
             if refusal is not None:
                 return refusal
+        try:
+            user_sessions.end_session(current_runtime().engine, session.get("sid"))
+        except SQLAlchemyError:
+            log.exception("sign-out could not end the session")
+            return _refusal(503, "Signing out needs the database, which is unavailable; try again shortly.")
         session.clear()
         response = redirect(url_for("auth.login", signed_out=1))
         response.delete_cookie(CSRF_COOKIE, path="/")
@@ -513,10 +531,12 @@ def _finish_sign_in(settings: Settings, token: Mapping[str, Any] | None) -> Resp
         log.warning("sign-in refused: %s", refused)
         return _page("Access denied", f"<p>{escape(str(refused))}</p>" + _try_again(), 403)
     next_url = session.get("next")
+    user_sessions.end_session(current_runtime().engine, session.get("sid"))  # a second sign-in replaces the first
     session.clear()
     session.permanent = True
     session["user"] = {"email": email, "name": name}
     session["signed_in_at"] = int(time.time())
+    session["sid"] = user_sessions.start_session(current_runtime().engine, email, SESSION_LIFETIME)
     csrf_token()
     log.info("signed in: %s", email)
     return redirect(next_url if _safe_next(next_url) else "/")

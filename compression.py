@@ -4,9 +4,13 @@ component suites and the callback responses.
 Two layers, registered so the static one sees each response first:
 - Static files (Dash's /_dash-component-suites/ bundles and /assets/) are served at brotli's best quality, ~8 %
   smaller than a fast level. That costs seconds of CPU per megabyte, so it is done once per machine: the result is
-  kept by content hash in memory and in a directory under the system temp folder (shared by every worker and
-  every restart). Until a file's best version exists, requests get a fast brotli while one background thread
-  prepares the best one.
+  kept by content hash in memory and in a private directory (shared by every worker and every restart of this
+  user). Until a file's best version exists, requests get a fast brotli while one background thread prepares the
+  best one.
+- The directory is trusted for nothing: it is used only when it is a real directory (no symlink) owned by this
+  process's user and closed to everyone else (0700; a wider mode is tightened, another owner means no file cache),
+  and a file read from it is served only after it decompresses to exactly the bytes it is named after (its
+  SHA-256), once per file and process. A planted or truncated file is deleted, and the best version made anew.
 - Everything else (the index page, _dash-layout, callback JSON) goes through Flask-Compress at a fast level.
 
 Must not import Dash layouts, callbacks, models or sync.
@@ -19,6 +23,7 @@ import hashlib
 import logging
 import os
 import queue
+import stat
 import tempfile
 import threading
 from collections import OrderedDict
@@ -48,15 +53,47 @@ BEST_BROTLI_QUALITY = 11
 FAST_BROTLI_QUALITY = 5
 STATIC_GZIP_LEVEL = 9  # fast enough to do inline
 MEMORY_ENTRIES = 96  # distinct static files x encodings; a Dash app serves a few dozen
-CACHE_DIR = Path(os.environ.get("KPI_COMPRESSED_CACHE", Path(tempfile.gettempdir()) / "kpi-dashboard-compressed"))
+
+
+def cache_directory() -> Path | None:
+    """KPI_COMPRESSED_CACHE, else a folder of this user's under the system temp folder; set empty: no file cache."""
+    configured = os.environ.get("KPI_COMPRESSED_CACHE")
+    if configured is not None:
+        return Path(configured) if configured.strip() else None
+    return Path(tempfile.gettempdir()) / f"kpi-dashboard-compressed-{os.getuid()}"
+
+
+def private_directory(directory: Path) -> bool:
+    """True when `directory` is (or has just been made) a real directory of this user that nobody else may open.
+
+    A symlink or another owner is refused (someone else could put files there); a mode wider than 0700 on our own
+    directory is tightened (what is already in it is checked file by file anyway)."""
+    try:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        info = os.lstat(directory)
+        if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
+            reason = "it is not a plain directory (a symlink?)"
+        elif info.st_uid != os.getuid():
+            reason = f"it belongs to user id {info.st_uid}, not to this process's {os.getuid()}"
+        else:
+            if stat.S_IMODE(info.st_mode) & 0o077:
+                os.chmod(directory, 0o700)
+            return True
+    except OSError as exc:
+        reason = str(exc)
+    log.warning(
+        "not keeping compressed files in %s: %s; set KPI_COMPRESSED_CACHE to a private folder", directory, reason
+    )
+    return False
 
 
 class CompressedStatic:
     """Compressed bodies by (encoding, sha256 of the body): content-addressed, so a changed file is simply a new
     entry and nothing ever needs invalidating."""
 
-    def __init__(self, directory: Path, size: int = MEMORY_ENTRIES) -> None:
+    def __init__(self, directory: Path | None, size: int = MEMORY_ENTRIES) -> None:
         self.directory = directory
+        self._checked_directory: bool | None = None  # private_directory(), asked once on first use
         self.size = size
         self.items: OrderedDict[tuple[str, str], bytes] = OrderedDict()
         self.lock = threading.Lock()
@@ -100,21 +137,44 @@ class CompressedStatic:
                 self.items.popitem(last=False)
         return data
 
+    def _usable_directory(self) -> Path | None:
+        if self.directory is None:
+            return None
+        if self._checked_directory is None:
+            self._checked_directory = private_directory(self.directory)
+        return self.directory if self._checked_directory else None
+
     def _from_disk(self, digest: str) -> bytes | None:
+        """The file named after `digest`, if it really is the best brotli of that content."""
+        directory = self._usable_directory()
+        if directory is None:
+            return None
+        path = directory / f"{digest}.br"
         try:
-            data = (self.directory / f"{digest}.br").read_bytes()
+            descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+            with os.fdopen(descriptor, "rb") as file:
+                data = file.read()
         except OSError:
+            return None
+        if not _decompresses_to(data, digest):
+            log.warning("deleted %s: it is not the compressed file of the content it is named after", path)
+            path.unlink(missing_ok=True)
             return None
         return self._remember(("br", digest), data)
 
     def _to_disk(self, digest: str, data: bytes) -> None:
+        directory = self._usable_directory()
+        if directory is None:
+            return
+        partial = directory / f"{digest}.{os.getpid()}.{threading.get_ident()}.tmp"
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            partial = self.directory / f"{digest}.{os.getpid()}.{threading.get_ident()}.tmp"
-            partial.write_bytes(data)
-            os.replace(partial, self.directory / f"{digest}.br")  # atomic: readers never see half a file
+            descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+            with os.fdopen(descriptor, "wb") as file:
+                file.write(data)
+            os.replace(partial, directory / f"{digest}.br")  # atomic: readers never see half a file
         except OSError as exc:  # a read-only disk only costs the next process the work again
-            log.info("cannot keep compressed file in %s: %s", self.directory, exc)
+            partial.unlink(missing_ok=True)
+            log.info("cannot keep compressed file in %s: %s", directory, exc)
 
     def _prepare_later(self, digest: str, body: bytes) -> None:
         with self.lock:
@@ -138,7 +198,14 @@ class CompressedStatic:
                     self.pending.discard(digest)
 
 
-STATIC_CACHE = CompressedStatic(CACHE_DIR)
+def _decompresses_to(data: bytes, digest: str) -> bool:
+    try:
+        return hashlib.sha256(brotli.decompress(data)).hexdigest() == digest
+    except brotli.error:
+        return False
+
+
+STATIC_CACHE = CompressedStatic(cache_directory())
 
 
 def accepted_encoding(req: Request) -> str | None:

@@ -25,7 +25,7 @@ from sqlalchemy import Engine
 from metrics.windows import WINDOW_KINDS, WindowKind, today_in
 from runtime import current_runtime
 from settings import Settings
-from views.page_state import parse_date
+from views.page_state import EARLIEST_DATE, parse_date
 
 RowsFunction = Callable[[Engine, Settings, date, WindowKind, str, str], pd.DataFrame]
 
@@ -108,6 +108,12 @@ def parse_export_request(
             day = parse_date(raw_date)
         except ValueError:
             raise ExportError(f"date={raw_date!r} is not a date: use YYYY-MM-DD, e.g. date=2026-11-20") from None
+        if not EARLIEST_DATE <= day <= today:
+            # The page shows today for these; an export says so, and the window arithmetic never sees year 9999.
+            raise ExportError(
+                f"date={raw_date} is outside the data: use a date from {EARLIEST_DATE.isoformat()} "
+                f"to today ({today.isoformat()})"
+            )
     window = (args.get("window") or "day").strip()
     if window not in WINDOW_KINDS:
         raise ExportError(f"window={window!r} is not a window: use day, week or month")

@@ -191,9 +191,10 @@ def _fail(message: str) -> None:
     raise SystemExit(1)
 
 
-def _database_error(exc: SQLAlchemyError) -> str:
+def database_error(exc: SQLAlchemyError, command: str = "kiosk") -> str:
+    """The one line a management command prints when the database cannot be used."""
     return (
-        f"kiosk: the database could not be used ({type(exc).__name__}); "
+        f"{command}: the database could not be used ({type(exc).__name__}); "
         "run `flask --app app:server db upgrade` and check DATABASE_URL"
     )
 
@@ -215,7 +216,7 @@ def kiosk_create(name: str, base_url: str, replace: bool) -> None:
         _fail(f"kiosk: {exc}")
         return
     except SQLAlchemyError as exc:
-        _fail(_database_error(exc))
+        _fail(database_error(exc))
         return
     click.echo(f"kiosk {name.strip()!r} created; open this URL on the TV (it is shown only this once):", err=True)
     click.echo(f"{base_url.rstrip('/')}/tv?kiosk={token}")
@@ -227,7 +228,7 @@ def kiosk_list() -> None:
     try:
         kiosks = list_kiosks(_engine())
     except SQLAlchemyError as exc:
-        _fail(_database_error(exc))
+        _fail(database_error(exc))
         return
     if not kiosks:
         click.echo("no kiosks yet: `flask --app app:server kiosk create NAME`")
@@ -257,7 +258,7 @@ def kiosk_revoke(name: str) -> None:
         _fail(f"kiosk: {exc}")
         return
     except SQLAlchemyError as exc:
-        _fail(_database_error(exc))
+        _fail(database_error(exc))
         return
     click.echo(f"kiosk {name.strip()!r} revoked" if revoked else f"kiosk {name.strip()!r} was already revoked")
 

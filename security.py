@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dash.exceptions import DependencyException
 from dotenv import dotenv_values
 from flask import Flask, Response, abort, jsonify, make_response, request
 from flask.sessions import SecureCookieSessionInterface
@@ -41,24 +42,80 @@ XHR_PATH_PREFIXES = ("/_dash-", "/export/")
 XHR_PATH_SUFFIXES = (".json", ".csv")
 
 
-# --- where the server listens ----------------------------------------------------------------------------------
+# --- where the server listens, and the host names it answers to ------------------------------------------------
 
 
 def is_loopback_host(host: str | None) -> bool:
     """True for localhost, 127.0.0.0/8 and ::1, with or without a port ("127.0.0.1:8050", "[::1]:80")."""
     if not host:
         return False
-    host = host.strip().lower()
-    if host.startswith("["):
-        host = host[1:].split("]", 1)[0]
-    elif host.count(":") == 1:
-        host = host.split(":", 1)[0]
+    host = split_host(host)
     if host == "localhost" or host.endswith(".localhost"):
         return True
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def split_host(host: str) -> str:
+    """The host name of a Host header without its port, lower case ("[::1]:8050" -> "::1")."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1:].split("]", 1)[0]
+    return host.split(":", 1)[0] if host.count(":") == 1 else host
+
+
+def is_loopback_name(host: str) -> bool:
+    """A Host header naming this computer in a way DNS cannot rebind: "localhost" or a loopback address."""
+    name = split_host(host).rstrip(".")
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def host_matches(host: str, patterns: Iterable[str]) -> bool:
+    """Django's ALLOWED_HOSTS rule: an exact name, or ".example.com" for example.com and every subdomain."""
+    name = split_host(host).rstrip(".")
+    for pattern in patterns:
+        pattern = pattern.strip().lower().strip("[]")
+        if pattern.startswith(".") and (name == pattern[1:] or name.endswith(pattern)):
+            return True
+        if name == pattern:
+            return True
+    return False
+
+
+def host_refusal(host: str, settings: Settings) -> str | None:
+    """Why this Host header is not answered, or None. A rebinding attacker's page reaches us under its own host
+    name: with sign-in off only loopback names are answered, and ALLOWED_HOSTS narrows every mode."""
+    if not host or has_control_characters(host):
+        return "the request has no usable Host header"
+    if settings.auth_disabled and not is_loopback_name(host):
+        return "sign-in is off (AUTH_DISABLED), so only localhost, 127.0.0.1 and [::1] are answered"
+    if settings.allowed_hosts and not host_matches(host, settings.allowed_hosts):
+        return "this host name is not in ALLOWED_HOSTS"
+    return None
+
+
+def install_host_check(server: Flask, settings: Settings) -> None:
+    """Refuse (400) a Host the deployment does not serve, before the gate and every view. /healthz stays open: a
+    load balancer may probe it by address, and it tells nothing."""
+
+    @server.before_request
+    def _check_host() -> Response | None:
+        if request.path == "/healthz":
+            return None
+        reason = host_refusal(request.host, settings)
+        if reason is None:
+            return None
+        log.warning("refused Host %s: %s", request.host, reason)
+        if wants_json():
+            return make_response(jsonify(error=f"Bad Request: {reason}"), 400)
+        return Response(f"Bad Request: {reason}\n", status=400, mimetype="text/plain")
 
 
 def check_startup(settings: Settings, environ: Mapping[str, str] | None = None) -> None:
@@ -282,6 +339,13 @@ def install_error_handlers(server: Flask, dash_app: Any | None) -> None:
             return jsonify(error="internal error; the details are in the server log"), 500
         return "Internal error; the details are in the server log.", 500, {"Content-Type": "text/plain; charset=utf-8"}
 
+    @server.errorhandler(DependencyException)
+    def _unknown_bundle(error: DependencyException):  # type: ignore[no-untyped-def]
+        # Dash raises this for a path under /_dash-component-suites/ it does not serve: a 404, and one log line
+        # instead of a traceback per request.
+        log.info("no such Dash bundle: %s", request.path)
+        return "Not found.\n", 404, {"Content-Type": "text/plain; charset=utf-8"}
+
     if dash_app is not None and getattr(dash_app, "_on_error", None) is None:
         dash_app._on_error = callback_error  # Dash reads its app-wide on_error handler from this attribute
 
@@ -332,6 +396,68 @@ _TOKEN_PATTERNS = (
 CHATTY_LOGGERS = ("flask_dance", "oauthlib", "requests_oauthlib")
 
 
+# C0 control characters and DEL, shown escaped: a CR or LF from a request must not start a forged log line.
+_CONTROL_ESCAPES = {code: f"\\x{code:02x}" for code in (*range(0x20), 0x7F)} | {0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t"}
+
+
+def has_control_characters(text: str) -> bool:
+    return any(ord(char) < 0x20 or ord(char) == 0x7F for char in text)
+
+
+def escape_controls(text: str) -> str:
+    """`text` on one line: CR, LF, tab and the other control characters as backslash escapes.
+
+    The one helper for anything a request sent that ends up in a log line; the log record factory applies it to
+    every argument of every record, so `log.info("... %s", request_value)` is safe whichever logger writes it."""
+    return text.translate(_CONTROL_ESCAPES)
+
+
+class _OneLine:
+    """A log argument shown through escape_controls, whether the format asks for %s or %r."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+    def __str__(self) -> str:
+        return escape_controls(str(self.value))
+
+    def __repr__(self) -> str:
+        return escape_controls(repr(self.value))
+
+
+def _one_line_arg(value: Any) -> Any:
+    if value is None or isinstance(value, int | float):  # bool is an int; %d and %f keep working
+        return value
+    return _OneLine(value)
+
+
+class _OneLineMapping(Mapping[Any, Any]):
+    """Mapping arguments (gunicorn's access log atoms) escaped on lookup: the wrapped mapping keeps answering its
+    own way (gunicorn's answers "-" for a header the request lacks)."""
+
+    def __init__(self, mapping: Mapping[Any, Any]) -> None:
+        self.mapping = mapping
+
+    def __getitem__(self, key: Any) -> Any:
+        return _one_line_arg(self.mapping[key])
+
+    def __iter__(self) -> Any:
+        return iter(self.mapping)
+
+    def __len__(self) -> int:
+        return len(self.mapping)
+
+
+def _one_line_args(args: Any) -> Any:
+    if isinstance(args, Mapping):
+        return _OneLineMapping(args)
+    if isinstance(args, tuple):
+        return tuple(_one_line_arg(value) for value in args)
+    return args
+
+
 def redact(text: str) -> str:
     for value in sorted(_redacted_values, key=len, reverse=True):
         if value in text:
@@ -366,6 +492,8 @@ def install_log_redaction(secrets: Iterable[str]) -> None:
 
 
 def _redact_record(record: logging.LogRecord) -> None:
+    if record.args:
+        record.args = _one_line_args(record.args)
     try:
         message = record.getMessage()
     except Exception:  # noqa: BLE001 - a broken format string is the caller's bug; keep the raw template
@@ -425,6 +553,15 @@ def output_ids(output_key: str) -> tuple[str | dict[str, Any], ...]:
         else:
             ids.append(component_id)
     return tuple(ids)
+
+
+def request_json() -> Any:
+    """The request's JSON body, None when it is not JSON; PayloadError when it nests deeper than the parser can
+    follow (json raises RecursionError, which Flask would turn into a 500)."""
+    try:
+        return request.get_json(silent=True)
+    except RecursionError:
+        raise PayloadError("the body nests too deeply") from None
 
 
 def parse_callback_call(body: Any, callback_map: Mapping[str, Mapping[str, Any]]) -> CallbackCall:

@@ -156,6 +156,7 @@ class Settings:
     allowed_email_domains: tuple[str, ...] = ()
     allowed_emails: tuple[str, ...] = ()
     auth_disabled: bool = False
+    allowed_hosts: tuple[str, ...] = ()  # Host names answered (".example.com": it and its subdomains); empty: any
     kpi: KpiRules = field(default_factory=KpiRules)
     # Start the in-process sync thread when there is no Redis. Tests build apps with it off.
     embedded_sync: bool = True
@@ -209,6 +210,7 @@ def load_settings(
         allowed_email_domains=_csv(values.get("ALLOWED_EMAIL_DOMAINS", "")),
         allowed_emails=_csv(values.get("ALLOWED_EMAILS", "")),
         auth_disabled=_bool(values.get("AUTH_DISABLED", ""), "AUTH_DISABLED"),
+        allowed_hosts=_host_names(values.get("ALLOWED_HOSTS", "")),
         kpi=load_kpi_rules(kpi_path) if kpi_path else KpiRules(),
     )
     if overrides:
@@ -313,6 +315,18 @@ def _bool(raw: str, key: str) -> bool:
 
 def _csv(raw: str) -> tuple[str, ...]:
     return tuple(part.strip().lower() for part in raw.split(",") if part.strip())
+
+
+def _host_names(raw: str) -> tuple[str, ...]:
+    """ALLOWED_HOSTS: host names as a browser puts them in Host, without scheme, path or port."""
+    names = _csv(raw)
+    for name in names:
+        if "/" in name or " " in name or name.count(":") == 1:  # one colon: a port, not IPv6
+            raise ConfigError(
+                f"ALLOWED_HOSTS: {name!r} is not a host name; list names only, comma-separated, "
+                "e.g. ALLOWED_HOSTS=kpi.example.com,.example.org (a leading dot admits the subdomains too)"
+            )
+    return names
 
 
 # --- kpi.toml -----------------------------------------------------------------------------------------------

@@ -114,7 +114,8 @@ def register(app: dash.Dash) -> None:
     def render_slide(rotation, _refresh, _client_day, config_data, shown):  # type: ignore[no-untyped-def]
         runtime = current_runtime()
         settings, engine = runtime.settings, runtime.engine
-        config = tv_layout.TvConfig.from_store(config_data or {})
+        config = tv_layout.TvConfig.from_store(config_data, testing=settings.testing)  # the browser's copy: checked
+        rotation = rotation if isinstance(rotation, int) and not isinstance(rotation, bool) else 0
         now = utcnow() + timedelta(seconds=config.clock_offset_seconds)
         day = today_in(settings.timezone, now)
         index, slide = config.slide_at(rotation)

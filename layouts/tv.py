@@ -40,6 +40,8 @@ LIMITS = {  # (production minimum, testing minimum, maximum)
 RELOAD_LIMITS = (0.5, 0.0005, 72.0)  # hours; testing may reload after two seconds
 CLOCK_TICK_MS = 1000
 MAX_SLIDES = 24
+MAX_SELECTOR_LENGTH = 200  # a group or project name; longer is not a name
+MAX_CLOCK_OFFSET_SECONDS = 10 * 366 * 86400  # tests move the clock by days or years, never further
 
 
 @dataclass(frozen=True)
@@ -81,19 +83,39 @@ class TvConfig:
         }
 
     @classmethod
-    def from_store(cls, data: Mapping) -> TvConfig:
+    def from_store(cls, data: object, *, testing: bool = False) -> TvConfig:
+        """The configuration a browser sent back (tv-config), checked as strictly as the URL: known pages, short
+        selectors, at most MAX_SLIDES slides, timings in their limits, and a clock offset only when testing."""
+        data = data if isinstance(data, Mapping) else {}
+        raw_slides = data.get("slides")
         slides = tuple(
-            Slide(str(page), str(selector))
-            for page, selector in (data.get("slides") or [])
-            if page in PAGES and isinstance(selector, str)
-        )
+            dict.fromkeys(
+                Slide(item[0], item[1])
+                for item in (raw_slides if isinstance(raw_slides, list) else [])[: MAX_SLIDES * 4]
+                if isinstance(item, list | tuple) and len(item) == 2 and item[0] in PAGES and _selector_ok(item[1])
+            )
+        )[:MAX_SLIDES]
+        reload_ms = data.get("reload_ms")
+        reload_hours = reload_ms / 3600 / 1000 if isinstance(reload_ms, int | float) else None
         return cls(
             slides=slides or default_slides(PAGES),
-            rotate_seconds=int(data.get("rotate") or DEFAULT_ROTATE_SECONDS),
-            refresh_seconds=int(data.get("refresh") or DEFAULT_REFRESH_SECONDS),
-            reload_hours=float(data.get("reload_ms") or 0) / 3600 / 1000 or DEFAULT_RELOAD_HOURS,
-            clock_offset_seconds=float(data.get("offset_ms") or 0) / 1000,
+            rotate_seconds=_bounded_int(data.get("rotate"), DEFAULT_ROTATE_SECONDS, "rotate", testing),
+            refresh_seconds=_bounded_int(data.get("refresh"), DEFAULT_REFRESH_SECONDS, "refresh", testing),
+            reload_hours=_bounded_hours(reload_hours, testing),
+            clock_offset_seconds=_clock_offset(data.get("offset_ms"), testing),
         )
+
+
+def _selector_ok(selector: object) -> bool:
+    return isinstance(selector, str) and len(selector) <= MAX_SELECTOR_LENGTH and selector.isprintable()
+
+
+def _clock_offset(offset_ms: object, testing: bool) -> float:
+    """Only a test may move the TV's clock (settings.testing); a browser's offset is ignored everywhere else."""
+    if not testing or isinstance(offset_ms, bool) or not isinstance(offset_ms, int | float):
+        return 0.0
+    seconds = offset_ms / 1000
+    return seconds if math.isfinite(seconds) and abs(seconds) <= MAX_CLOCK_OFFSET_SECONDS else 0.0
 
 
 def default_slides(pages: Sequence[str]) -> tuple[Slide, ...]:
@@ -114,7 +136,7 @@ def _match(name: str, known: Sequence[str] | None) -> str | None:
     return next((candidate for candidate in known if candidate.lower() == name.lower()), None)
 
 
-def _bounded_int(raw: str | None, default: int, key: str, testing: bool) -> int:
+def _bounded_int(raw: object, default: int, key: str, testing: bool) -> int:
     low, test_low, high = LIMITS[key]
     try:
         value = int(str(raw).strip())
@@ -124,7 +146,7 @@ def _bounded_int(raw: str | None, default: int, key: str, testing: bool) -> int:
     return default if value < minimum or value > high else value
 
 
-def _bounded_hours(raw: str | None, testing: bool) -> float:
+def _bounded_hours(raw: object, testing: bool) -> float:
     low, test_low, high = RELOAD_LIMITS
     try:
         value = float(str(raw).strip())
@@ -159,8 +181,10 @@ def parse_tv_query(
 ) -> TvConfig:
     """The TV's configuration from its URL. `groups`/`projects` are the known names (None: accept any, e.g.
     before the first sync); unknown ones are dropped. `real_now` is naive UTC."""
-    group_names = [name for raw in _names(query.get("group")) if (name := _match(raw, groups))]
-    project_names = [name for raw in _names(query.get("project")) if (name := _match(raw, projects))]
+    group_names = [name for raw in _names(query.get("group")) if (name := _match(raw, groups)) and _selector_ok(name)]
+    project_names = [
+        name for raw in _names(query.get("project")) if (name := _match(raw, projects)) and _selector_ok(name)
+    ]
     slides: list[Slide] = []
     for item in _names(query.get("pages")) or list(PAGES):
         page, _, pinned = (part.strip() for part in item.partition(":"))
@@ -169,7 +193,7 @@ def parse_tv_query(
             continue
         known = projects if page == "redmine" else groups
         if pinned:
-            selectors = [name] if (name := _match(pinned, known)) else [""]
+            selectors = [name] if (name := _match(pinned, known)) and _selector_ok(name) else [""]
         else:
             selectors = (project_names if page == "redmine" else group_names) or [""]
         slides.extend(Slide(page, selector) for selector in selectors)

@@ -247,6 +247,18 @@ kiosk_tokens = Table(
     Column("last_used_at", DateTime, nullable=True),
 )
 
+# Signed-in sessions, so that signing out (or `sessions revoke EMAIL`) ends a session on the server: the session
+# cookie carries a random id whose SHA-256 is stored here, and a cookie whose row is ended or gone is refused.
+user_sessions = Table(
+    "user_sessions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("session_hash", String(64), nullable=False, unique=True),
+    Column("email", String(320), nullable=False, index=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("ended_at", DateTime, nullable=True),
+)
+
 # Roll-ups of cases and Redmine issues, kept by sync in the transaction that writes the rows (models/rollups.py):
 # how many rows count in each local day / week / month window per KPI and group or project, split by person and
 # status where a page needs it (kind "now": live rows per group/project, person and status, for "open now").

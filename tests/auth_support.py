@@ -52,10 +52,13 @@ def sign_in(
     csrf: str = "c" * 43,
     base_url: str = "http://localhost",
 ) -> str:
-    """Leave the session a Google sign-in leaves (see auth._finish_sign_in); returns its CSRF token."""
+    """Leave the session a Google sign-in leaves (see auth._finish_sign_in), its server-side row included;
+    returns its CSRF token."""
+    session_id = _start_server_session(client.application, email)
     with client.session_transaction(base_url=base_url) as session:
         session["user"] = {"email": email, "name": name}
         session["signed_in_at"] = int(time.time())
+        session["sid"] = session_id
         session["csrf"] = csrf
         session.permanent = True
     return csrf
@@ -64,8 +67,20 @@ def sign_in(
 def signed_session_cookie(server: Any, email: str = "alice@example.com", csrf: str = "c" * 43) -> str:
     """The session cookie value for a signed-in user (for a real browser)."""
     serializer = server.session_interface.get_signing_serializer(server)
-    data = {"user": {"email": email, "name": "Alice"}, "signed_in_at": int(time.time()), "csrf": csrf}
+    data = {
+        "user": {"email": email, "name": "Alice"},
+        "signed_in_at": int(time.time()),
+        "sid": _start_server_session(server, email),
+        "csrf": csrf,
+    }
     return str(serializer.dumps(data))
+
+
+def _start_server_session(server: Any, email: str) -> str:
+    from auth import SESSION_LIFETIME
+    from user_sessions import start_session
+
+    return start_session(server.extensions["kpi"].engine, email, SESSION_LIFETIME)
 
 
 def id_token(claims: Mapping[str, Any]) -> str:

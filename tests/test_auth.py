@@ -92,7 +92,7 @@ def test_an_account_of_the_allowed_domain_signs_in_and_lands_where_it_wanted(aut
     assert signed_in_email(client) == "alice@example.com"
     with client.session_transaction(base_url=HTTPS) as session:
         # The app's own session only: no Google token kept after sign-in.
-        assert set(session) == {"_permanent", "user", "signed_in_at", "csrf"}
+        assert set(session) == {"_permanent", "user", "signed_in_at", "sid", "csrf"}
         assert "ya29" not in str(dict(session))
     cookie = done.headers.getlist("Set-Cookie")
     assert any("HttpOnly" in c and "Secure" in c and "SameSite=Lax" in c for c in cookie if c.startswith("session="))
