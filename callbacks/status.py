@@ -18,6 +18,7 @@ import dash
 from dash import Input, Output, html
 from sqlalchemy import Engine
 
+from layouts.components import stage_rules_warning
 from layouts.status import runs_table, status_table, sync_message
 from models.db import utcnow
 from models.queries import (
@@ -31,6 +32,7 @@ from models.queries import (
 )
 from runtime import Runtime, current_runtime
 from settings import Settings
+from views.sales import stage_warning
 
 log = logging.getLogger(__name__)
 
@@ -254,6 +256,7 @@ def register(app: dash.Dash) -> None:
         Output("status-sync-now", "disabled"),
         Output("status-mode", "children"),
         Output("status-rq-link", "children"),
+        Output("status-stage-warning", "children"),
         Input("url", "pathname"),
         Input("status-interval", "n_intervals"),
     )
@@ -272,6 +275,12 @@ def register(app: dash.Dash) -> None:
             bool(busy),
             html.Span(mode, id="status-mode-text"),
             rq_link,
+            stage_rules_warning(
+                stage_warning(runtime.engine, runtime.settings),
+                runtime.settings.kpi_file,
+                element_id="status-stage-rules",
+                open_lines=True,
+            ),
         )
 
     @app.callback(

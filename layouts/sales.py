@@ -24,6 +24,7 @@ from layouts.components import (
     kpi_card,
     no_data,
     section,
+    stage_rules_warning,
 )
 from layouts.controls import control_bar, current_now, current_timing, page_header
 from metrics.sales import PHONE_CALLS, Goal, SalesView, ScoreKeyRow
@@ -70,7 +71,7 @@ def all_groups_label(rules: SalesRules) -> str:
 
 def layout(query: Mapping[str, str]) -> html.Div:
     from runtime import current_runtime
-    from views.sales import group_choices
+    from views.sales import group_choices, stage_warning
 
     runtime = current_runtime()
     rules = runtime.settings.kpi.sales
@@ -80,6 +81,12 @@ def layout(query: Mapping[str, str]) -> html.Div:
     return html.Div(
         [
             page_header("Sales", f"{PREFIX}-subtitle"),
+            stage_rules_warning(
+                stage_warning(runtime.engine, runtime.settings),
+                runtime.settings.kpi_file,
+                element_id=f"{PREFIX}-stage-warning",
+                open_lines=False,
+            ),
             control_bar(PREFIX, state, groups, all_label=all_groups_label(rules), timing=current_timing()),
             html.Div(id=f"{PREFIX}-windows", className="windows sales-windows"),
             html.Div(

@@ -66,6 +66,7 @@ def layout(query: Mapping[str, str]) -> html.Div:
                 className="status-head",
             ),
             html.Div(id="status-sync-message", role="status"),
+            html.Div(id="status-stage-warning"),
             html.H3("Sources", className="status-section-title"),
             html.Div(id="status-table"),
             html.H3("Last 50 runs", className="status-section-title"),
