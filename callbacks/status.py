@@ -279,7 +279,7 @@ def register(app: dash.Dash) -> None:
                 stage_warning(runtime.engine, runtime.settings),
                 runtime.settings.kpi_file,
                 element_id="status-stage-rules",
-                open_lines=True,
+                compact=False,
             ),
         )
 

@@ -259,10 +259,11 @@ def notice(messages: Iterable[str]) -> Any:
     )
 
 
-def stage_rules_warning(mismatch: StageMismatch | None, kpi_file: str, *, element_id: str, open_lines: bool) -> Any:
+def stage_rules_warning(mismatch: StageMismatch | None, kpi_file: str, *, element_id: str, compact: bool) -> Any:
     """The warning /status and /sales show when the sales rules name stages VTiger's sales_stage picklist lacks:
-    which names (and the keys naming them), the picklist in its order, and the kpi.toml lines to write (folded
-    away unless `open_lines`, with a copy button). None when everything matches."""
+    which names (and the keys naming them), the picklist in its order, and the kpi.toml lines to write, with a
+    copy button. `compact` (/sales) folds the lines away and, on a phone, keeps only the title and the names with
+    a link to /status, so the page's own figures stay on the first screen. None when everything matches."""
     if mismatch is None:
         return None
     names = mismatch.missing_names()
@@ -277,12 +278,22 @@ def stage_rules_warning(mismatch: StageMismatch | None, kpi_file: str, *, elemen
             ),
             html.P(
                 f"{source} stages VTiger's sales_stage picklist does not have. Deals and every stage change are "
-                "still stored; stages the rules do not name score 0 until they are configured."
+                "still stored; stages the rules do not name score 0 until they are configured.",
+                className="stage-warning-text",
             ),
             html.Ul(
                 [
-                    html.Li([html.Strong(name), f" (named by {', '.join(mismatch.keys_naming(name))})"])
-                    for name in names
+                    html.Li(
+                        [
+                            html.Strong(name),
+                            html.Span(
+                                f" (named by {', '.join(mismatch.keys_naming(name))})", className="stage-warning-keys"
+                            ),
+                            # The separator a phone shows between the names on one line (assets/stage-warning.css).
+                            html.Span(", ", className="stage-warning-comma") if number < len(names) else None,
+                        ]
+                    )
+                    for number, name in enumerate(names, 1)
                 ],
                 className="stage-warning-missing",
             ),
@@ -307,12 +318,13 @@ def stage_rules_warning(mismatch: StageMismatch | None, kpi_file: str, *, elemen
                         className="stage-warning-lines",
                     ),
                 ],
-                open=open_lines,
+                open=not compact,
             ),
+            html.A("What to change: Status", href="/status", className="stage-warning-more") if compact else None,
         ],
         color="warning",
         id=element_id,
-        className="stage-warning",
+        className="stage-warning stage-warning-compact" if compact else "stage-warning",
     )
 
 

@@ -85,7 +85,7 @@ def layout(query: Mapping[str, str]) -> html.Div:
                 stage_warning(runtime.engine, runtime.settings),
                 runtime.settings.kpi_file,
                 element_id=f"{PREFIX}-stage-warning",
-                open_lines=False,
+                compact=True,
             ),
             control_bar(PREFIX, state, groups, all_label=all_groups_label(rules), timing=current_timing()),
             html.Div(id=f"{PREFIX}-windows", className="windows sales-windows"),
