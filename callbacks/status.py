@@ -1,5 +1,6 @@
-"""/status callbacks: read sync health and the last runs through models/, work out the next run, and start a
-sync when "Sync now" is pressed.
+"""/status callbacks: read sync health and the last runs through models/, work out the next run, show the stage
+rules warning (views.sales.stage_warning, so it appears as soon as a sync stores the picklist), and start a sync
+when "Sync now" is pressed.
 
 "Sync now" enqueues an RQ job when Redis is configured (sync.jobs.enqueue_sync, which refuses duplicates), wakes
 the embedded scheduler when this process runs one, and otherwise syncs on a background thread. It is refused,

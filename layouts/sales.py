@@ -1,5 +1,6 @@
-"""/sales: the point system. The shared control bar (date, window, group, auto refresh); three window columns
-(day, week, month) each with the team's totals, the goal and a leaderboard of people with their points, a
+"""/sales: the point system. At the top, the warning when the sales rules name stages VTiger's picklist lacks
+(layouts.components.stage_rules_warning). The shared control bar (date, window, group, auto refresh); three
+window columns (day, week, month) each with the team's totals, the goal and a leaderboard of people with their points, a
 progress bar toward the goal and the breakdown; the score key generated from kpi.toml; four charts and the
 tables of stage changes and calls behind the selected window, with CSV exports.
 
