@@ -11,7 +11,7 @@ import json
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,7 +61,7 @@ class SalesRules:
         return next((rule for rule in self.stages if rule.name == name), None)
 
     def named_stages(self) -> list[tuple[str, str]]:
-        """Every stage name the rules mention, with the key that mentions it (for the picklist check)."""
+        """Every stage name the rules mention, with the key that mentions it (for the picklist comparison)."""
         named = [(f"sales.stages[{index}].name", rule.name) for index, rule in enumerate(self.stages)]
         named += [("sales.closed_stages", name) for name in self.closed_stages]
         named += [("sales.excluded_stages", name) for name in self.excluded_stages]
@@ -70,18 +70,66 @@ class SalesRules:
         return named
 
 
-def check_stages_against_picklist(rules: SalesRules, picklist: list[str] | tuple[str, ...], source: str) -> None:
-    """Refuse rules that name a stage VTiger does not have: one line naming the key, the stage and the known ones.
+@dataclass(frozen=True)
+class StageMismatch:
+    """Stage names the sales rules use that VTiger's sales_stage picklist lacks. A warning, never an error: deals
+    and their stage changes are stored whatever the rules say, and a stage no rule names scores 0."""
 
-    Compared exactly (case included), as VTiger stores and sync compares them. `source` names the config file.
-    """
+    missing: tuple[tuple[str, str], ...]  # (key, stage name), in the order the rules mention them
+    picklist: tuple[str, ...]  # VTiger's sales_stage values, in picklist order
+    snippet: str  # kpi.toml lines that match the rules to the picklist (see stage_rules_snippet)
+
+    def missing_names(self) -> list[str]:
+        """The missing stage names, each once, in the order the rules mention them."""
+        return list(dict.fromkeys(name for _, name in self.missing))
+
+    def keys_naming(self, name: str) -> list[str]:
+        """The kpi.toml keys that name `name` (sales.stages[2].name shortened to sales.stages)."""
+        keys = (key.split("[", 1)[0] for key, named in self.missing if named == name)
+        return list(dict.fromkeys(keys))
+
+
+def compare_stages_with_picklist(rules: SalesRules, picklist: Sequence[str]) -> StageMismatch | None:
+    """The rules' stage names VTiger does not have (compared exactly, case included, as sync stores them), or None
+    when every name is in the picklist."""
     known = set(picklist)
-    for key, name in rules.named_stages():
-        if name not in known:
-            raise ConfigError(
-                f"{source}: {key} names the stage {name!r}, which is not in VTiger's sales_stage picklist "
-                f"(known: {', '.join(picklist)}); fix the name (exact case) or remove it"
-            )
+    missing = tuple((key, name) for key, name in rules.named_stages() if name not in known)
+    if not missing:
+        return None
+    return StageMismatch(missing, tuple(picklist), stage_rules_snippet(rules, picklist))
+
+
+def stage_rules_snippet(rules: SalesRules, picklist: Sequence[str]) -> str:
+    """Ready-to-paste kpi.toml lines for this picklist: the stage lists without the names VTiger lacks, and one
+    [[sales.stages]] block per picklist value in picklist order, keeping the points, credit and field of a stage
+    the rules already score (a new stage gets points = 0 until someone sets them)."""
+    known = set(picklist)
+    lines = [
+        "# kpi.toml: the sales stages matched to VTiger's sales_stage picklist.",
+        "# Merge these keys into the [sales] section; the [[sales.stages]] blocks replace the existing ones.",
+        "[sales]",
+    ]
+    for key, names in (("closed_stages", rules.closed_stages), ("excluded_stages", rules.excluded_stages)):
+        lacking = [name for name in names if name not in known]
+        if lacking:
+            kept = ", ".join(_toml_string(name) for name in names if name in known)
+            lines.append(f"{key} = [{kept}]  # VTiger has no {', '.join(map(_toml_string, lacking))}")
+    if rules.demo_stage and rules.demo_stage not in known:
+        lines.append(f'demo_stage = ""  # VTiger has no {_toml_string(rules.demo_stage)}: name the demo stage here')
+    for name in picklist:
+        rule = rules.stage(name) or StageRule(name)
+        lines += ["", "[[sales.stages]]", f"name = {_toml_string(name)}", f"points = {rule.points:g}"]
+        lines.append(f"credit = {_toml_string(rule.credit)}")
+        if rule.changed_at_field:
+            lines.append(f"changed_at_field = {_toml_string(rule.changed_at_field)}")
+        if not rule.once_per_deal:
+            lines.append("once_per_deal = false")
+    return "\n".join(lines) + "\n"
+
+
+def _toml_string(value: str) -> str:
+    """A TOML basic string: JSON's escapes are TOML's, except that TOML also forbids a raw DEL."""
+    return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
 
 
 @dataclass(frozen=True)
@@ -158,6 +206,7 @@ class Settings:
     auth_disabled: bool = False
     allowed_hosts: tuple[str, ...] = ()  # Host names answered (".example.com": it and its subdomains); empty: any
     kpi: KpiRules = field(default_factory=KpiRules)
+    kpi_file: str = ""  # the kpi.toml the rules came from; empty: no file, the default rules
     # Start the in-process sync thread when there is no Redis. Tests build apps with it off.
     embedded_sync: bool = True
     testing: bool = False
@@ -212,6 +261,7 @@ def load_settings(
         auth_disabled=_bool(values.get("AUTH_DISABLED", ""), "AUTH_DISABLED"),
         allowed_hosts=_host_names(values.get("ALLOWED_HOSTS", "")),
         kpi=load_kpi_rules(kpi_path) if kpi_path else KpiRules(),
+        kpi_file=kpi_path,
     )
     if overrides:
         from dataclasses import replace

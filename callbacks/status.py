@@ -1,5 +1,6 @@
-"""/status callbacks: read sync health and the last runs through models/, work out the next run, and start a
-sync when "Sync now" is pressed.
+"""/status callbacks: read sync health and the last runs through models/, work out the next run, show the stage
+rules warning (views.sales.stage_warning, so it appears as soon as a sync stores the picklist), and start a sync
+when "Sync now" is pressed.
 
 "Sync now" enqueues an RQ job when Redis is configured (sync.jobs.enqueue_sync, which refuses duplicates), wakes
 the embedded scheduler when this process runs one, and otherwise syncs on a background thread. It is refused,
@@ -18,6 +19,7 @@ import dash
 from dash import Input, Output, html
 from sqlalchemy import Engine
 
+from layouts.components import stage_rules_warning
 from layouts.status import runs_table, status_table, sync_message
 from models.db import utcnow
 from models.queries import (
@@ -31,6 +33,7 @@ from models.queries import (
 )
 from runtime import Runtime, current_runtime
 from settings import Settings
+from views.sales import stage_warning
 
 log = logging.getLogger(__name__)
 
@@ -254,6 +257,7 @@ def register(app: dash.Dash) -> None:
         Output("status-sync-now", "disabled"),
         Output("status-mode", "children"),
         Output("status-rq-link", "children"),
+        Output("status-stage-warning", "children"),
         Input("url", "pathname"),
         Input("status-interval", "n_intervals"),
     )
@@ -272,6 +276,12 @@ def register(app: dash.Dash) -> None:
             bool(busy),
             html.Span(mode, id="status-mode-text"),
             rq_link,
+            stage_rules_warning(
+                stage_warning(runtime.engine, runtime.settings),
+                runtime.settings.kpi_file,
+                element_id="status-stage-rules",
+                compact=False,
+            ),
         )
 
     @app.callback(

@@ -26,6 +26,7 @@ from dash.development.base_component import Component
 
 from layouts.palette import color, month_series
 from metrics.definitions import definition, over_100_note, page_definitions
+from settings import StageMismatch
 
 # What a Dash component keeps on itself besides the props it was given (dash.development.base_component).
 _COMPONENT_ATTRIBUTES = frozenset({"available_properties", "available_wildcard_properties"})
@@ -323,6 +324,75 @@ def notice(messages: Iterable[str]) -> Any:
         color="warning",
         dismissable=True,
         className="page-alert",
+    )
+
+
+def stage_rules_warning(mismatch: StageMismatch | None, kpi_file: str, *, element_id: str, compact: bool) -> Any:
+    """The warning /status and /sales show when the sales rules name stages VTiger's sales_stage picklist lacks:
+    which names (and the keys naming them), the picklist in its order, and the kpi.toml lines to write, with a
+    copy button. `compact` (/sales) folds the lines away and, on a phone, keeps only the title and the names with
+    a link to /status, so the page's own figures stay on the first screen. None when everything matches."""
+    if mismatch is None:
+        return None
+    names = mismatch.missing_names()
+    source = f"{kpi_file} names" if kpi_file else "There is no kpi.toml, and the default sales rules name"
+    where = kpi_file or "a kpi.toml next to app.py (or the file KPI_CONFIG names)"
+    snippet_id = f"{element_id}-snippet"
+    return dbc.Alert(
+        [
+            html.H2(
+                f"{len(names)} sales {'stage' if len(names) == 1 else 'stages'} not in VTiger's pipeline",
+                className="stage-warning-title",
+            ),
+            html.P(
+                f"{source} stages VTiger's sales_stage picklist does not have. Deals and every stage change are "
+                "still stored; stages the rules do not name score 0 until they are configured.",
+                className="stage-warning-text",
+            ),
+            html.Ul(
+                [
+                    html.Li(
+                        [
+                            html.Strong(name),
+                            html.Span(
+                                f" (named by {', '.join(mismatch.keys_naming(name))})", className="stage-warning-keys"
+                            ),
+                            # The separator a phone shows between the names on one line (assets/stage-warning.css).
+                            html.Span(", ", className="stage-warning-comma") if number < len(names) else None,
+                        ]
+                    )
+                    for number, name in enumerate(names, 1)
+                ],
+                className="stage-warning-missing",
+            ),
+            html.Div(
+                [
+                    html.Span("VTiger's stages, in pipeline order: ", className="stage-warning-label"),
+                    *[
+                        html.Span(f"{number}. {stage}", className="stage-warning-stage")
+                        for number, stage in enumerate(mismatch.picklist, 1)
+                    ],
+                ],
+                className="stage-warning-picklist",
+            ),
+            html.Details(
+                [
+                    html.Summary(f"The lines to write into {where}, then restart"),
+                    html.Div(
+                        [
+                            dcc.Clipboard(target_id=snippet_id, title="Copy", className="stage-warning-copy"),
+                            html.Pre(mismatch.snippet, id=snippet_id, className="stage-warning-snippet"),
+                        ],
+                        className="stage-warning-lines",
+                    ),
+                ],
+                open=not compact,
+            ),
+            html.A("What to change: Status", href="/status", className="stage-warning-more") if compact else None,
+        ],
+        color="warning",
+        id=element_id,
+        className="stage-warning stage-warning-compact" if compact else "stage-warning",
     )
 
 

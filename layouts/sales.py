@@ -1,5 +1,6 @@
-"""/sales: the point system. The shared control bar (date, window, group, auto refresh); three window columns
-(day, week, month) each with the team's totals, the goal and a leaderboard of people with their points, a
+"""/sales: the point system. At the top, the warning when the sales rules name stages VTiger's picklist lacks
+(layouts.components.stage_rules_warning). The shared control bar (date, window, group, auto refresh); three
+window columns (day, week, month) each with the team's totals, the goal and a leaderboard of people with their points, a
 progress bar toward the goal and the breakdown; the score key generated from kpi.toml; four charts and the
 tables of stage changes and calls behind the selected window, with CSV exports.
 
@@ -27,6 +28,7 @@ from layouts.components import (
     meaning_panel,
     no_data,
     section,
+    stage_rules_warning,
 )
 from layouts.controls import control_bar, current_now, current_timing, page_header
 from metrics.definitions import definition
@@ -74,7 +76,7 @@ def all_groups_label(rules: SalesRules) -> str:
 
 def layout(query: Mapping[str, str]) -> html.Div:
     from runtime import current_runtime
-    from views.sales import group_choices
+    from views.sales import group_choices, stage_warning
 
     runtime = current_runtime()
     rules = runtime.settings.kpi.sales
@@ -84,6 +86,12 @@ def layout(query: Mapping[str, str]) -> html.Div:
     return html.Div(
         [
             page_header("Sales", f"{PREFIX}-subtitle"),
+            stage_rules_warning(
+                stage_warning(runtime.engine, runtime.settings),
+                runtime.settings.kpi_file,
+                element_id=f"{PREFIX}-stage-warning",
+                compact=True,
+            ),
             control_bar(PREFIX, state, groups, all_label=all_groups_label(rules), timing=current_timing()),
             html.Div(id=f"{PREFIX}-windows", className="windows sales-windows"),
             meaning_panel(PREFIX, f"{PREFIX}-meaning"),

@@ -1,6 +1,7 @@
 """/status: sync health per source and module (last success, last error and its message, rows inserted /
-updated / deleted, duration, next run), the last 50 runs, and a "Sync now" button. With Redis configured it links
-to the RQ monitor at /rq.
+updated / deleted, duration, next run), the last 50 runs, and a "Sync now" button; above them, the warning when the
+sales rules name stages VTiger's picklist lacks (layouts.components.stage_rules_warning). With Redis configured
+it links to the RQ monitor at /rq.
 
 Declarative: the tables are built from plain dicts of display strings (callbacks/status.py prepares them).
 Must not import callbacks/, models' SQL functions or sync/.
@@ -66,6 +67,7 @@ def layout(query: Mapping[str, str]) -> html.Div:
                 className="status-head",
             ),
             html.Div(id="status-sync-message", role="status"),
+            html.Div(id="status-stage-warning"),
             html.H3("Sources", className="status-section-title"),
             html.Div(id="status-table"),
             html.H3("Last 50 runs", className="status-section-title"),

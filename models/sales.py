@@ -28,7 +28,7 @@ from metrics.sales import (
 )
 from metrics.windows import Window
 from models.schema import deal_stage_changes, deals, phone_calls, sync_state, vtiger_groups, vtiger_users
-from settings import SalesRules, Settings, check_stages_against_picklist
+from settings import SalesRules
 
 ID_CHUNK = 500  # ids per IN (...) list: far below SQLite's and PostgreSQL's parameter limits
 
@@ -234,7 +234,8 @@ def effective_groups(rules: SalesRules, group: str) -> tuple[str, ...]:
 
 
 def read_stage_picklist(engine: Engine) -> list[str] | None:
-    """VTiger's sales_stage picklist as the last sync stored it; None before the first sync (or migration)."""
+    """VTiger's sales_stage picklist as the last sync stored it, in picklist order; None before the first sync
+    (or migration). views.sales.stage_picklist is the cached read for pages."""
     if not inspect(engine).has_table(sync_state.name):
         return None
     with engine.connect() as conn:
@@ -245,14 +246,6 @@ def read_stage_picklist(engine: Engine) -> list[str] | None:
     if not isinstance(picklist, list) or not picklist:
         return None
     return [str(value) for value in picklist]
-
-
-def check_sales_stages(engine: Engine, settings: Settings) -> None:
-    """Start-up check: once sync has stored VTiger's sales_stage picklist, every stage the rules name must be in
-    it (exact case). Raises ConfigError with one line naming the key, the stage and the known stages."""
-    picklist = read_stage_picklist(engine)
-    if picklist is not None:
-        check_stages_against_picklist(settings.kpi.sales, picklist, "kpi.toml")
 
 
 # --- helpers ------------------------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ Stable API (the demo source and the tests depend on it):
                 "time_zone": "America/Chicago"}, ...],
         groups=[{"id": "20x2", "groupname": "Sales"}, ...],
         picklists=None,            # {"Cases": {"casestatus": [...]}, "Potentials": {"sales_stage": [...]}, ...}
+                                   # (stock_picklists(): VTiger's stock sales_stage values, STOCK_SALES_STAGES)
         clock=models.db.utcnow,    # naive UTC "now": records modified later than clock() are invisible
         id_prefixes=None,          # {"Cases": "39x", "Potentials": "5x", "PhoneCalls": "43x", "Users": "19x", ...}
         username="demo", access_key="demo",  # the Basic auth pair it accepts; /me is the user with that user_name
@@ -106,6 +107,29 @@ DEFAULT_PICKLISTS: dict[str, dict[str, list[str]]] = {
         "direction": ["inbound", "outbound"],
     },
 }
+
+# VTiger's stock sales_stage picklist, as a fresh instance ships it: none of the old dashboard's stage names but
+# Needs Analysis and the two Closed ones, and no "Recycled". `picklists=stock_picklists()` serves it.
+STOCK_SALES_STAGES: tuple[str, ...] = (
+    "Prospecting",
+    "Qualification",
+    "Needs Analysis",
+    "Value Proposition",
+    "Id. Decision Makers",
+    "Perception Analysis",
+    "Proposal or Price Quote",
+    "Negotiation or Review",
+    "Closed Won",
+    "Closed Lost",
+)
+
+
+def stock_picklists() -> dict[str, dict[str, list[str]]]:
+    """DEFAULT_PICKLISTS with VTiger's stock sales_stage values instead of the old dashboard's."""
+    picklists = {module: dict(fields) for module, fields in DEFAULT_PICKLISTS.items()}
+    picklists["Potentials"]["sales_stage"] = list(STOCK_SALES_STAGES)
+    return picklists
+
 
 # Fields every record of a module has (more come from the records themselves).
 STANDARD_FIELDS: dict[str, tuple[str, ...]] = {

@@ -5,8 +5,8 @@ How a run goes (the README section "Syncing VTiger Cloud" has the user's view):
 1. Run "users": `/me` first, so a bad key is one clear failed row and nothing else runs. Users, groups and the
    Employees → user map are (re)read on the first run, on `full`, once a day, and whenever a page names an id
    nobody knows (that refresh is its own "users" row).
-2. Per module: `describe` (id prefix and picklists, kept in sync_state.extra; Potentials checks the configured
-   stage names against `sales_stage` and fails with the unknown name and the known ones), then `/sync` with
+2. Per module: `describe` (id prefix and picklists, kept in sync_state.extra, with notes in `checks` on rule
+   names the picklists lack; such a name never fails a run, /status and /sales warn about it), then `/sync` with
    `syncType=application` from the stored watermark. The watermark is VTiger's own `lastModifiedTime` (unix
    seconds); a run restarts from watermark - 1 because records committed in that second after the last call
    would otherwise be missed, and the re-read rows dedupe in the upsert (unchanged rows are not written).
@@ -43,11 +43,10 @@ from sqlalchemy.engine import Connection
 
 from models.db import utcnow
 from models.schema import cases, deal_stage_changes, deals, phone_calls, vtiger_groups, vtiger_users
-from settings import ConfigError, Settings, check_stages_against_picklist
+from settings import Settings, compare_stages_with_picklist
 from sync.engine import (
     RunRecord,
     SourceLock,
-    SyncError,
     existing_rows,
     mark_deleted,
     read_state,
@@ -224,17 +223,19 @@ class _VtigerSync:
                 self.reconcile(module, table, run, extra)
 
     def check_rules(self, module: str, picklists: dict[str, list[str]]) -> list[str]:
-        """Stop on stage names VTiger does not have; note (but sync) case statuses it does not have."""
+        """Notes on rule names the picklists lack. Never a failure: deals and every stage change are stored whatever
+        the rules say; /status and /sales show the stage mismatch (models.sales.stage_rules_mismatch)."""
         notes = []
         if module == "Potentials":
             stages = picklists.get("sales_stage")
+            mismatch = compare_stages_with_picklist(self.settings.kpi.sales, stages) if stages else None
             if not stages:
                 notes.append("describe Potentials has no sales_stage picklist: stage names in kpi.toml not checked")
-            else:
-                try:
-                    check_stages_against_picklist(self.settings.kpi.sales, stages, "kpi.toml")
-                except ConfigError as exc:
-                    raise SyncError(str(exc)) from None
+            elif mismatch is not None:
+                notes.append(
+                    f"the sales rules name {', '.join(map(repr, mismatch.missing_names()))}, not in VTiger's "
+                    f"sales_stage picklist ({', '.join(stages)}): they score nothing until kpi.toml is fixed"
+                )
         if module == "Cases" and picklists.get("casestatus"):
             unknown = [s for s in self.settings.kpi.cases.resolved_statuses if s not in picklists["casestatus"]]
             if unknown:

@@ -8,7 +8,6 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pandas as pd
-import pytest
 
 from metrics.sales import (
     CALL_COLUMNS,
@@ -31,7 +30,7 @@ from metrics.sales import (
     score_stage_changes,
 )
 from metrics.windows import window_for
-from settings import DEFAULT_STAGES, ConfigError, SalesRules, StageRule, check_stages_against_picklist, load_kpi_rules
+from settings import DEFAULT_STAGES, SalesRules, StageRule, compare_stages_with_picklist, load_kpi_rules
 
 TZ = "America/New_York"
 RULES = SalesRules(stages=DEFAULT_STAGES)
@@ -360,16 +359,29 @@ def test_rules_changed_in_a_kpi_toml_change_the_scores(tmp_path: Path) -> None:
     assert scored.set_index("deal_source_id").loc["5x3", "note"] == "not a scored stage"
 
 
-def test_unknown_stage_in_the_rules_is_one_clear_error() -> None:
+def test_stage_names_the_picklist_lacks_are_listed_with_their_keys_and_the_lines_to_write(tmp_path: Path) -> None:
     picklist = ["Prospecting", "Demo Scheduled", "Demo Given", "Quote Sent", "Pilot", "Needs Analysis",
                 "Closed Won", "Closed Lost", "Recycled"]  # fmt: skip
-    check_stages_against_picklist(RULES, picklist, "kpi.toml")
+    assert compare_stages_with_picklist(RULES, picklist) is None
     wrong_case = replace(RULES, closed_stages=("Closed Won", "closed lost"))
-    with pytest.raises(ConfigError) as caught:
-        check_stages_against_picklist(wrong_case, picklist, "kpi.toml")
-    message = str(caught.value)
-    assert "sales.closed_stages names the stage 'closed lost'" in message
-    assert "known: Prospecting, Demo Scheduled" in message and "\n" not in message
+    mismatch = compare_stages_with_picklist(wrong_case, picklist)  # exact, case included: a warning, not an error
+    assert mismatch is not None
+    assert mismatch.missing == (("sales.closed_stages", "closed lost"),)
+    assert mismatch.keys_naming("closed lost") == ["sales.closed_stages"]
+    assert mismatch.picklist == tuple(picklist)
+    # The lines keep what the rules say of a stage VTiger has, and fix the list that named the missing one.
+    assert 'closed_stages = ["Closed Won"]  # VTiger has no "closed lost"\n' in mismatch.snippet
+    assert (
+        '[[sales.stages]]\nname = "Demo Scheduled"\npoints = 5\ncredit = "cf_potentials_qualifiedby"\n'
+        'changed_at_field = "cf_potentials_demoscheduledchangedat"\n'
+    ) in mismatch.snippet
+    path = tmp_path / "kpi.toml"
+    path.write_text(mismatch.snippet)
+    fixed = load_kpi_rules(path).sales
+    assert compare_stages_with_picklist(fixed, picklist) is None
+    assert [rule.name for rule in fixed.stages] == picklist  # one block per stage, in picklist order
+    assert fixed.stage("Demo Given") == RULES.stage("Demo Given")
+    assert fixed.stage("Prospecting") == StageRule("Prospecting", 0, "assignee")
 
 
 def test_empty_inputs_give_empty_frames() -> None:

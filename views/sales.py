@@ -5,6 +5,8 @@
     build_sales_page(engine, settings, day, group, selected, limit) -> {kind: SalesView}   (the /sales callback:
         the same figures, calls counted in SQL, only the table's rows read; tests/test_views_sales.py compares)
     sales_rows(engine, settings, day, window, kpi, group) -> DataFrame   (/export/sales.csv, see exports.py)
+    stage_picklist(engine) -> VTiger's sales_stage values in picklist order (as sync stored them)
+    stage_warning(engine, settings) -> settings.StageMismatch | None   (the rules' stage names VTiger lacks)
 
 A SalesView holds the leaderboard (`leaderboard`: person, points, "Phone calls" and one count per configured
 stage, highest points first, zero-point people of the group included), the goal (`goal.total`, `goal.so_far`,
@@ -48,7 +50,7 @@ from models.sales import (
     read_window_stage_changes,
     sales_group_names,
 )
-from settings import SalesRules, Settings
+from settings import SalesRules, Settings, StageMismatch, compare_stages_with_picklist
 from views.cache import cached
 
 ExportKind = Literal["points", "calls", "stage_changes", "pipeline"]
@@ -63,6 +65,19 @@ def credit_fields(rules: SalesRules) -> list[str]:
 def group_choices(engine: Engine, settings: Settings) -> list[str]:
     """The groups the page's selector offers (the configured sales groups, else every VTiger group)."""
     return sales_group_names(engine, settings.kpi.sales)
+
+
+def stage_picklist(engine: Engine) -> tuple[str, ...]:
+    """VTiger's sales_stage picklist in picklist order, as sync last stored it (empty before the first sync): the
+    pipeline order stages are shown in."""
+    return cached(engine, ("sales:stage-picklist",), lambda: tuple(read_stage_picklist(engine) or ()))
+
+
+def stage_warning(engine: Engine, settings: Settings) -> StageMismatch | None:
+    """The stage names the sales rules use that VTiger's picklist lacks (None when all match or nothing is synced
+    yet): /status and /sales show it as a warning with the kpi.toml lines to write."""
+    picklist = stage_picklist(engine)
+    return compare_stages_with_picklist(settings.kpi.sales, picklist) if picklist else None
 
 
 def build_sales_views(
