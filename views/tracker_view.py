@@ -166,6 +166,7 @@ def local_text(timestamps: pd.Series, tz_name: str) -> np.ndarray:
     if values.empty:
         return np.array([], dtype=object)
     local = values.tz_localize("UTC").tz_convert(tz_name).tz_localize(None).to_numpy("datetime64[m]")
-    # numpy formats a few hundred times faster than strftime; "NaT" becomes "".
-    text = np.char.replace(np.datetime_as_string(local, unit="m"), "T", " ")
-    return np.where(text == "NaT", "", text).astype(object)
+    # numpy formats a few hundred times faster than strftime. A missing time is "NaT": test for it before the
+    # date/time "T" becomes a space (which would leave "Na").
+    text = np.datetime_as_string(local, unit="m")
+    return np.where(text == "NaT", "", np.char.replace(text, "T", " ")).astype(object)
