@@ -53,8 +53,8 @@ def layout(query: Mapping[str, str]) -> html.Div:
 def case_columns() -> list[dict]:
     return [
         column("case", "Case", kind="link", minWidth=100, pinned="left"),
-        column("in_window", "In window", minWidth=115),
-        column("title", "Title", minWidth=240, flex=2),
+        column("in_window", "In window", minWidth=115, server_side=False),
+        column("title", "Title", minWidth=240),
         column("status", "Status", minWidth=130),
         column("group", "Group", minWidth=125),
         column("assignee", "Assigned to", minWidth=130),

@@ -49,8 +49,8 @@ def layout(query: Mapping[str, str]) -> html.Div:
 def issue_columns() -> list[dict]:
     return [
         column("issue", "#", kind="link", minWidth=90, pinned="left"),
-        column("in_window", "In window", minWidth=115),
-        column("subject", "Subject", minWidth=240, flex=2),
+        column("in_window", "In window", minWidth=115, server_side=False),
+        column("subject", "Subject", minWidth=240),
         column("project", "Project", minWidth=125),
         column("status", "Status", minWidth=120),
         column("state", "State", minWidth=100),

@@ -172,7 +172,7 @@ def _filter_condition(spec: Mapping[str, Any], column: GridColumn, day_bounds: D
     if kind in ("blank", "notBlank"):
         return value.is_(None) if kind == "blank" else value.is_not(None)
     if column.kind == "number":
-        return _number_condition(kind, value, _number(spec.get("filter")), _number(spec.get("filterTo")))
+        return _number_condition(kind, value, number_of(spec.get("filter")), number_of(spec.get("filterTo")))
     return _date_condition(kind, value, day_bounds, spec.get("dateFrom"), spec.get("dateTo"))
 
 
@@ -216,7 +216,7 @@ def _number_condition(
 def _date_condition(
     kind: Any, value: ColumnElement[Any], day_bounds: DayBounds, first: Any, last: Any
 ) -> ColumnElement[bool]:
-    day = _day(first)
+    day = day_of(first)
     if day is None:
         return true()
     start, end = day_bounds(day)
@@ -229,12 +229,12 @@ def _date_condition(
     if kind == "greaterThan":
         return value >= end
     if kind == "inRange":
-        last_day = _day(last) or day
+        last_day = day_of(last) or day
         return and_(value >= start, value < day_bounds(last_day)[1]) if last_day >= day else false()
     raise GridRequestError(f"unknown date filter {kind!r}")
 
 
-def _number(raw: Any) -> float | None:
+def number_of(raw: Any) -> float | None:
     if raw is None or raw == "":
         return None
     if isinstance(raw, bool) or not isinstance(raw, int | float | str):
@@ -245,7 +245,7 @@ def _number(raw: Any) -> float | None:
         raise GridRequestError(f"not a number: {raw!r}") from None
 
 
-def _day(raw: Any) -> date | None:
+def day_of(raw: Any) -> date | None:
     """AG Grid sends dates as "YYYY-MM-DD HH:MM:SS" (local, midnight)."""
     if not raw:
         return None

@@ -31,6 +31,7 @@ from models import case_reads, rollups
 from models.recent_rows import TableRequest
 from settings import Settings
 from views.tracker_view import (
+    TableBlock,
     TrackerView,
     local_text,
     open_rows,
@@ -155,15 +156,15 @@ def group_choices(engine: Engine) -> list[str]:
     return case_reads.group_names(engine)
 
 
-def window_table(
-    engine: Engine, settings: Settings, view: CasesView, kpi: str, request: TableRequest
-) -> tuple[pd.DataFrame, int]:
+def window_table(engine: Engine, settings: Settings, view: CasesView, kpi: str, request: TableRequest) -> TableBlock:
     """The block of the page's table the grid asks for: the cases behind a card of the selected window (described
     as `case_rows` describes them), sorted and filtered over all of them in SQL, and how many pass the
     filter (the card's figure when nothing is filtered). Only the block is read."""
     window = view.selected_window.window
     frame, count = case_reads.table_block(engine, settings.kpi.cases, window, kpi, view.group, request)
-    return describe_rows(frame, window, settings, kpi, ordered=True), _total(view, kpi) if count is None else count
+    total = _total(view, kpi)
+    rows = describe_rows(frame, window, settings, kpi, ordered=True)
+    return TableBlock(rows, total if count is None else count, total)
 
 
 def _total(view: CasesView, kpi: str) -> int:

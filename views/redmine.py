@@ -29,6 +29,7 @@ from models import redmine_reads, rollups
 from models.recent_rows import TableRequest
 from settings import Settings
 from views.tracker_view import (
+    TableBlock,
     TrackerView,
     local_text,
     open_rows,
@@ -156,9 +157,7 @@ ROW_COLUMNS = (
 )
 
 
-def window_table(
-    engine: Engine, settings: Settings, view: RedmineView, kpi: str, request: TableRequest
-) -> tuple[pd.DataFrame, int]:
+def window_table(engine: Engine, settings: Settings, view: RedmineView, kpi: str, request: TableRequest) -> TableBlock:
     """The block of the page's table the grid asks for: the issues behind a card of the selected window (described
     as `issue_rows` describes them), sorted and filtered over all of them in SQL, and how many pass the
     filter (the card's figure when nothing is filtered). Only the block is read."""
@@ -166,7 +165,9 @@ def window_table(
     frame, count = redmine_reads.table_block(
         engine, window, kpi, view.project, request, settings.kpi.redmine.rejected_statuses
     )
-    return describe_rows(frame, window, settings, kpi, ordered=True), _total(view, kpi) if count is None else count
+    total = _total(view, kpi)
+    rows = describe_rows(frame, window, settings, kpi, ordered=True)
+    return TableBlock(rows, total if count is None else count, total)
 
 
 def _total(view: RedmineView, kpi: str) -> int:
