@@ -314,7 +314,7 @@ def column(
         definition.update(type="numericColumn", filter="agNumberColumnFilter", filterParams=NUMBER_FILTER)
     elif kind == "datetime":
         # Shown as local "YYYY-MM-DD HH:MM"; filtered by local calendar day on the server.
-        definition.update(filter="agDateColumnFilter", filterParams=DATE_FILTER, minWidth=150)
+        definition.update(filter="agDateColumnFilter", filterParams=DATE_FILTER, minWidth=170)
     elif kind == "link":
         definition.update(
             cellRenderer="markdown", cellRendererParams={"linkTarget": "_blank"}, filter="agTextColumnFilter"
