@@ -5,6 +5,8 @@
     build_sales_page(engine, settings, day, group, selected, limit) -> {kind: SalesView}   (the /sales callback:
         the same figures, calls counted in SQL, only the table's rows read; tests/test_views_sales.py compares)
     sales_rows(engine, settings, day, window, kpi, group) -> DataFrame   (/export/sales.csv, see exports.py)
+    change_table / call_table(engine, settings, day, window, group, request) -> TableBlock   (the page's tables:
+        a block of every row of the window, sorted and filtered as the grid asks)
 
 A SalesView holds the leaderboard (`leaderboard`: person, points, "Phone calls" and one count per configured
 stage, highest points first, zero-point people of the group included), the goal (`goal.total`, `goal.so_far`,
