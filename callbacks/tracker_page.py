@@ -137,8 +137,8 @@ def register_table(app: dash.Dash, table_id: str, cache_key: Any, answer: Answer
         State(f"{table_id}-query", "data"),
     )
     def answer_rows(request: dict[str, Any] | None, query: dict[str, Any] | None) -> tuple[Any, str]:
-        if not request or not query:
-            raise PreventUpdate  # the page has not said yet what the rows are; it will make the grid ask again
+        if not isinstance(request, dict) or not isinstance(query, dict):
+            raise PreventUpdate  # the first call, before the grid asks (the layout holds the first view)
         try:
             wanted = TableRequest.from_grid(request, max_rows=TABLE_ROW_LIMIT * 10)
             key = (*cache_key, json.dumps(query, sort_keys=True), wanted)
