@@ -142,7 +142,7 @@ def csv_text(rows: pd.DataFrame, spec: ExportSpec, tz_name: str) -> str:
 
 
 def _cell(value: object) -> object:
-    if value is None or (isinstance(value, float) and value != value):
+    if value is None or value is pd.NaT or value is pd.NA or (isinstance(value, float) and value != value):
         return ""
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + value

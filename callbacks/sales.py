@@ -15,16 +15,17 @@ import pandas as pd
 from dash import Output
 
 from callbacks.controls import Trigger, register_controls
-from callbacks.tracker_page import TABLE_ROW_LIMIT
+from callbacks.tracker_page import register_table
 from layouts.components import COLORS, bar_figure, json_ready, markdown_link
-from layouts.sales import PREFIX, all_groups_label, export_href, table_caption, window_column
+from layouts.sales import PREFIX, TABLE_KPI, all_groups_label, export_href, table_caption, window_column
 from metrics.sales import SalesView
 from metrics.windows import WINDOW_KINDS
+from models.recent_rows import TableRequest
 from runtime import current_runtime
-from settings import Settings
 from views.cache import CACHES, cached
 from views.page_state import PageState
-from views.sales import build_sales_page, page_call_rows, page_change_rows
+from views.sales import build_sales_page, call_table, change_table
+from views.tracker_view import TableBlock, state_of_query, table_query
 
 CHART_NAMES = ("calls", "demos", "stages", "pipeline")
 EXPORT_SLOTS = {
@@ -42,14 +43,16 @@ def register(app: dash.Dash) -> None:
         Output(f"{PREFIX}-subtitle", "children"),
         Output(f"{PREFIX}-windows", "children"),
         *[Output(f"{PREFIX}-{name}-chart", "figure") for name in CHART_NAMES],
-        Output(f"{PREFIX}-changes-table", "rowData"),
+        Output(f"{PREFIX}-changes-table-query", "data"),
         Output(f"{PREFIX}-changes-caption", "children"),
-        Output(f"{PREFIX}-calls-table", "rowData"),
+        Output(f"{PREFIX}-calls-table-query", "data"),
         Output(f"{PREFIX}-calls-caption", "children"),
         *[Output(f"{PREFIX}-export-{slot}", "href") for slot in EXPORT_SLOTS],
     ]
     app.server.extensions["kpi"].extras.setdefault("cache", CACHES)  # cleared by the benchmark's cold calls
     register_controls(app, prefix=PREFIX, path="/sales", outputs=outputs, render=render_sales)
+    register_table(app, f"{PREFIX}-changes-table", ("/sales", "changes"), change_block)
+    register_table(app, f"{PREFIX}-calls-table", ("/sales", "calls"), call_block)
 
 
 def render_sales(state: PageState, _trigger: Trigger) -> list[Any]:
@@ -61,10 +64,9 @@ def render_sales(state: PageState, _trigger: Trigger) -> list[Any]:
 
 def render_sales_uncached(state: PageState) -> list[Any]:
     runtime = current_runtime()
-    settings, limit = runtime.settings, TABLE_ROW_LIMIT
-    views = build_sales_page(
-        runtime.engine, settings, state.day, state.selector, state.window, limit, today=state.today
-    )
+    settings = runtime.settings
+    # The tables' rows come a block at a time (register_table): the page reads none of them.
+    views = build_sales_page(runtime.engine, settings, state.day, state.selector, state.window, 0, today=state.today)
     view = views[state.window]
     subtitle = f"{state.selector or all_groups_label(settings.kpi.sales)} · {view.window.label()}"
     label = view.window.label()
@@ -73,10 +75,10 @@ def render_sales_uncached(state: PageState) -> list[Any]:
         subtitle,
         columns,
         *chart_figures(view, state),
-        change_table_rows(view, settings, limit),
-        table_caption(len(view.stage_changes), "stage changes", label, shown=min(len(view.stage_changes), limit)),
-        call_table_rows(view, settings, limit),
-        table_caption(view.call_count, "calls", label, shown=min(view.call_count, limit)),
+        table_query(runtime.engine, state, TABLE_KPI),
+        table_caption("stage changes", label),
+        table_query(runtime.engine, state, TABLE_KPI),
+        table_caption("calls", label),
         *[export_href(state, kpi) for kpi in EXPORT_SLOTS.values()],
     ]
 
@@ -139,14 +141,12 @@ def chart_figures(view: SalesView, state: PageState) -> list[Any]:
 # --- tables -------------------------------------------------------------------------------------------------------
 
 
-# Like the tracker pages' tables (callbacks/tracker_page.py): a month at a million cases is ~55k calls, megabytes of
-# JSON per date click; the browser gets the most recent TABLE_ROW_LIMIT rows, the CSV export next to it has all.
-
-
-def change_table_rows(view: SalesView, settings: Settings, limit: int) -> list[dict[str, Any]]:
-    rows = page_change_rows(view, settings, limit)
-    if rows.empty:
-        return []
+def change_block(request: TableRequest, query: dict[str, Any]) -> tuple[list[dict[str, Any]], TableBlock]:
+    """The block of the stage changes table the grid asked for."""
+    runtime = current_runtime()
+    state, _ = state_of_query(query, [TABLE_KPI])
+    block = change_table(runtime.engine, runtime.settings, state.day, state.window, state.selector, request)
+    rows = block.rows
     rows = rows.assign(
         deal=[
             markdown_link(str(no or deal_id), link)
@@ -154,19 +154,21 @@ def change_table_rows(view: SalesView, settings: Settings, limit: int) -> list[d
         ],
         row_id=rows["deal_id"] + "|" + rows["stage"] + "|" + rows["changed_at_utc"],
     )
-    return _records(rows)
+    return _records(rows), block
 
 
-def call_table_rows(view: SalesView, settings: Settings, limit: int) -> list[dict[str, Any]]:
-    rows = page_call_rows(view, settings, limit)
-    if rows.empty:
-        return []
+def call_block(request: TableRequest, query: dict[str, Any]) -> tuple[list[dict[str, Any]], TableBlock]:
+    """The block of the calls table the grid asked for."""
+    runtime = current_runtime()
+    state, _ = state_of_query(query, [TABLE_KPI])
+    block = call_table(runtime.engine, runtime.settings, state.day, state.window, state.selector, request)
+    rows = block.rows
     rows = rows.assign(
         call=[markdown_link(call_id, link) for call_id, link in zip(rows["call_id"], rows["link"], strict=True)],
         recording=[markdown_link("listen", url) if url else "" for url in rows["recording_url"]],
         row_id=rows["call_id"],
     )
-    return _records(rows)
+    return _records(rows), block
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:

@@ -1,6 +1,11 @@
 """The main callback of the two tracker pages, /cases and /redmine (registered through callbacks.controls): it
 turns the page state into the subtitle, the window columns, the page's own panels, the monthly charts and the
-table with its export link. A change of the table's figure (worked on, created...) re-renders only the table.
+table's view (`<table>-query`: what its rows are) with its caption and export link. A change of the table's figure
+(worked on, created...) re-renders only the table.
+
+The table's rows come in blocks (`register_table`): the grid asks (getRowsRequest: rows, sort, filter), a
+callback answers from SQL over all the rows of the view (getRowsResponse) with the row count beside the table;
+when the view or the data changes, the browser (assets/tables.js) makes the grid ask again.
 
 callbacks/cases.py and callbacks/redmine.py each describe their page in a `TrackerCallbacks`: how to build its
 view, and its own outputs and their values. Thin: reads and figures come from views/, components from
@@ -9,31 +14,33 @@ layouts.tracker_page and the page's layout module.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import dash
-import pandas as pd
-from dash import Input, Output, no_update
+from dash import ClientsideFunction, Input, Output, State, no_update
+from dash.exceptions import PreventUpdate
 from sqlalchemy import Engine
 
 from callbacks.controls import Trigger, register_controls
 from layouts import tracker_page
-from layouts.components import json_ready
+from layouts.components import json_ready, row_count
 from layouts.tracker_page import TrackerPage
+from models.recent_rows import GridRequestError, TableRequest
 from runtime import current_runtime
 from settings import Settings
 from views.cache import CACHES, cached
 from views.page_state import PageState, export_href
-from views.tracker_view import TrackerView
+from views.tracker_view import TableBlock, TrackerView, state_of_query, table_query
 
 TABLE_OUTPUTS = 3  # the table's outputs come last, so a change of its figure updates only them
-# Rows sent to the browser's table: a month of a big help desk is tens of thousands of rows (megabytes of JSON per
-# date click); the most recent ones are what people read, and the CSV export next to the table has them all. One
-# full grid page (its largest page size): more rows cost every date click time and a phone's data, and are read
-# from the CSV anyway.
+# Rows the browser's table gets per request (components.TABLE_BLOCK): a month of a big help desk is tens of
+# thousands of rows, megabytes of JSON per date click; the grid asks for the next block as the user scrolls.
 TABLE_ROW_LIMIT = 100
+# (request, view) -> the block's rows for the grid and the row-count text
+Answer = Callable[[TableRequest, dict[str, Any]], tuple[list[dict[str, Any]], TableBlock]]
 
 
 @dataclass(frozen=True)
@@ -43,8 +50,8 @@ class TrackerCallbacks:
     own_outputs: Sequence[Output]  # the page's own panels, after the subtitle and the window columns
     own_values: Callable[[Any, PageState], list[Any]]  # (view, state) -> the values of `own_outputs`
     build_view: Callable[[Engine, Settings, PageState, bool], TrackerView]  # (..., charts) -> the page's view
-    # (engine, settings, view, kpi, limit) -> the table's first `limit` rows and how many there are in all
-    window_table: Callable[[Engine, Settings, Any, str, int], tuple[pd.DataFrame, int]]
+    # (engine, settings, view, kpi, request) -> the block of the table the grid asked for
+    window_table: Callable[[Engine, Settings, Any, str, TableRequest], TableBlock]
 
     @property
     def outputs(self) -> list[Output]:
@@ -56,7 +63,7 @@ class TrackerCallbacks:
             Output(page.id("cum-created"), "figure"),
             Output(page.id("cum-resolved"), "figure"),
             Output(page.id("history"), "figure"),
-            Output(page.id("table"), "rowData"),
+            Output(page.id("table-query"), "data"),
             Output(page.id("table-caption"), "children"),
             Output(page.id("export"), "href"),
         ]
@@ -86,10 +93,17 @@ class TrackerCallbacks:
         ]
 
     def table_values(self, view: TrackerView, state: PageState, kpi: str) -> list[Any]:
-        page, runtime = self.page, current_runtime()
-        rows, total = self.window_table(runtime.engine, runtime.settings, view, kpi, TABLE_ROW_LIMIT)
+        page = self.page
         href = export_href(page.prefix, state, kpi, selector_key=page.selector_key)
-        return [page.records(rows), tracker_page.table_caption(page, total, kpi, view, shown=len(rows)), href]
+        return [table_query(current_runtime().engine, state, kpi), tracker_page.table_caption(page, kpi, view), href]
+
+    def table_block(self, request: TableRequest, query: dict[str, Any]) -> tuple[list[dict[str, Any]], TableBlock]:
+        """The block of rows the grid asked for, of the view `query` names (table_query)."""
+        runtime = current_runtime()
+        state, kpi = state_of_query(query, [option["value"] for option in self.page.table_kpis])
+        view = self.build_view(runtime.engine, runtime.settings, state, False)
+        block = self.window_table(runtime.engine, runtime.settings, view, kpi, request)
+        return self.page.records(block.rows), block
 
     def register(self, app: dash.Dash) -> None:
         # The benchmark clears it before a cold call (runtime.extras["cache"]).
@@ -103,3 +117,32 @@ class TrackerCallbacks:
             selector_key=self.page.selector_key,
             extra_inputs=[Input(self.page.id("table-kpi"), "value")],
         )
+        register_table(app, self.page.id("table"), (self.path, "rows"), self.table_block)
+
+
+def register_table(app: dash.Dash, table_id: str, cache_key: Any, answer: Answer) -> None:
+    """Answer the grid `table_id`'s requests for rows (its view in `<table_id>-query`), with the row count in
+    `<table_id>-count`; and make it ask again whenever that view changes."""
+    app.clientside_callback(
+        ClientsideFunction(namespace="kpiTables", function_name="reload"),
+        Output(f"{table_id}-reload", "data"),
+        Input(f"{table_id}-query", "data"),
+        State(table_id, "id"),
+    )
+
+    @app.callback(
+        Output(table_id, "getRowsResponse"),
+        Output(f"{table_id}-count", "children"),
+        Input(table_id, "getRowsRequest"),
+        State(f"{table_id}-query", "data"),
+    )
+    def answer_rows(request: dict[str, Any] | None, query: dict[str, Any] | None) -> tuple[Any, str]:
+        if not isinstance(request, dict) or not isinstance(query, dict):
+            raise PreventUpdate  # the first call, before the grid asks (the layout holds the first view)
+        try:
+            wanted = TableRequest.from_grid(request, max_rows=TABLE_ROW_LIMIT * 10)
+            key = (*cache_key, json.dumps(query, sort_keys=True), wanted)
+            rows, block = cached(current_runtime().engine, key, lambda: answer(wanted, query))
+        except (GridRequestError, ValueError):
+            return {"rowData": [], "rowCount": 0}, "This sort or filter is not available"
+        return {"rowData": rows, "rowCount": block.matching}, row_count(block.matching, block.total)

@@ -65,17 +65,17 @@ def layout(query: Mapping[str, str]) -> html.Div:
 
 def case_columns() -> list[dict]:
     return [
-        column("case", "Case", kind="link", minWidth=100, pinned="left"),
-        column("in_window", "In window", minWidth=115),
-        column("title", "Title", minWidth=240, flex=2),
-        column("status", "Status", minWidth=130),
-        column("group", "Group", minWidth=125),
-        column("assignee", "Assigned to", minWidth=130),
-        column("modified_by", "Modified by", minWidth=130),
+        column("case", "Case", kind="link", pinned="left"),
+        column("in_window", "In window", server_side=False),
+        column("title", "Title", minWidth=240),
+        column("status", "Status"),
+        column("group", "Group"),
+        column("assignee", "Assigned to"),
+        column("modified_by", "Modified by"),
         column("created", "Created", kind="datetime"),
         column("modified", "Modified", kind="datetime"),
         column("resolved", "Resolved", kind="datetime"),
-        column("time_spent_hours", "Hours", kind="number", minWidth=95),
+        column("time_spent_hours", "Hours", kind="number"),
     ]
 
 

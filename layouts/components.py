@@ -6,7 +6,7 @@ Dash components or figures, so the cases, redmine and sales pages (and the TV) l
 
     kpi_card("Created", 12, previous=9, export_href="/export/cases.csv?kpi=created&date=...")
     leaderboard([("Ann", 5), ("Bob", 3)], empty="Nobody resolved a case")
-    data_table("cases-table", [column("case_no", "Case", kind="link"), ...], rows, row_id="id")
+    data_table("cases-table", [column("case_no", "Case", kind="link"), ...], row_id="id")  # rows: a callback
     bar_figure(["Support", "Sales"], {"Open": [4, 2]}, uirevision="cases-open", horizontal=True)
 
 Figures carry a `uirevision` so a refresh that replaces their data keeps the user's zoom and legend choices.
@@ -399,23 +399,75 @@ def stage_rules_warning(mismatch: StageMismatch | None, kpi_file: str, *, elemen
 # --- tables ---------------------------------------------------------------------------------------------------
 
 ColumnKind = Literal["text", "number", "datetime", "link"]
+# The filters the server understands (models/recent_rows.py grid_conditions), one condition per column.
+TEXT_FILTER = {
+    "filterOptions": ["contains", "notContains", "equals", "notEqual", "startsWith", "endsWith", "blank", "notBlank"],
+    "maxNumConditions": 1,
+    "buttons": ["reset"],
+}
+NUMBER_FILTER = {
+    "filterOptions": [
+        "equals",
+        "notEqual",
+        "lessThan",
+        "lessThanOrEqual",
+        "greaterThan",
+        "greaterThanOrEqual",
+        "inRange",
+        "blank",
+        "notBlank",
+    ],
+    "inRangeInclusive": True,
+    "maxNumConditions": 1,
+    "buttons": ["reset"],
+}
+DATE_FILTER = {
+    "filterOptions": ["equals", "lessThan", "greaterThan", "inRange", "blank", "notBlank"],
+    "inRangeInclusive": True,
+    "maxNumConditions": 1,
+    "buttons": ["reset"],
+}
+TABLE_BLOCK = 100  # rows per request: the grid asks for the next block as the user scrolls
+TABLE_HEIGHT = 460  # px: about twelve rows, then the grid scrolls (and asks for more)
 
 
-def column(field: str, header: str, *, kind: ColumnKind = "text", width: int | None = None, **extra: Any) -> dict:
-    """An ag-grid column definition. `link` columns hold markdown "[text](url)" (or plain text) values."""
-    definition: dict[str, Any] = {"field": field, "headerName": header}
+def header_width(header: str) -> int:
+    """A column's least width in px that shows its whole header label with the sort arrow beside it (13 px
+    system-ui text averages under 8 px a character; padding and the arrow take about 44 px)."""
+    return 44 + 8 * len(header)
+
+
+def column(
+    field: str,
+    header: str,
+    *,
+    kind: ColumnKind = "text",
+    width: int | None = None,
+    server_side: bool = True,
+    **extra: Any,
+) -> dict:
+    """An ag-grid column definition. `link` columns hold markdown "[text](url)" (or plain text) values. Columns
+    the server cannot sort or filter on (`server_side=False`: a value worked out per row) offer neither."""
+    definition: dict[str, Any] = {"field": field, "headerName": header, "headerTooltip": header}
     if kind == "number":
-        definition.update(type="numericColumn", filter="agNumberColumnFilter")
+        definition.update(type="numericColumn", filter="agNumberColumnFilter", filterParams=NUMBER_FILTER)
     elif kind == "datetime":
-        # ISO "YYYY-MM-DD HH:MM" strings sort and filter correctly as text.
-        definition.update(filter="agTextColumnFilter", minWidth=150)
+        # Shown as local "YYYY-MM-DD HH:MM"; filtered by local calendar day on the server.
+        definition.update(filter="agDateColumnFilter", filterParams=DATE_FILTER, minWidth=170)
     elif kind == "link":
-        definition.update(cellRenderer="markdown", linkTarget="_blank", filter="agTextColumnFilter")
+        definition.update(
+            cellRenderer="markdown", cellRendererParams={"linkTarget": "_blank"}, filter="agTextColumnFilter"
+        )
+        definition["filterParams"] = TEXT_FILTER
     else:
-        definition.update(filter="agTextColumnFilter")
+        definition.update(filter="agTextColumnFilter", filterParams=TEXT_FILTER)
+    if not server_side:
+        definition.update(sortable=False, filter=False)
+        definition.pop("filterParams", None)
     if width:
         definition["width"] = width
     definition.update(extra)
+    definition["minWidth"] = max(definition.get("minWidth", 0), width or 0, header_width(header))
     return definition
 
 
@@ -428,37 +480,60 @@ def markdown_link(text: str, url: str) -> str:
 def data_table(
     table_id: str,
     columns: list[dict],
-    rows: list[dict],
     *,
     row_id: str = "id",
     row_class_rules: Mapping[str, str] | None = None,
-    page_size: int = 15,
-    height: int | None = None,
+    height: int = TABLE_HEIGHT,
 ) -> dag.AgGrid:
-    """A sortable, filterable, paged ag-grid. Rows keep their identity across refreshes (`row_id`), so new data
-    does not reset the user's sort, filter or page. The CSV export is a link next to the table (see
-    `export_link`), served by /export/<page>.csv with the same parameters, so it matches the page's numbers."""
+    """A sortable, filterable ag-grid over all the rows of a view, sent a block at a time: the infinite row model
+    asks through `getRowsRequest` (the rows wanted, the sort and filter models) and a callback answers in
+    `getRowsResponse` (the block and how many rows match), so sorting and filtering act on every row on the
+    server while the page sends a hundred. Filters sit in a row under the labels (the labels keep their room);
+    columns keep at least their label's width and text columns share what is left; an empty view says "No rows".
+    The CSV export is a link next to the table (see `export_link`), served by /export/<page>.csv with the same
+    parameters, so it matches the page's numbers."""
     return dag.AgGrid(
         id=table_id,
         columnDefs=columns,
-        rowData=rows,
-        defaultColDef={"sortable": True, "filter": True, "resizable": True, "floatingFilter": False, "minWidth": 90},
+        rowModelType="infinite",
+        defaultColDef={
+            "sortable": True,
+            "resizable": True,
+            "floatingFilter": True,
+            "suppressHeaderMenuButton": True,
+            "suppressHeaderFilterButton": True,
+        },
         dashGridOptions={
-            "pagination": True,
-            "paginationPageSize": page_size,
-            "paginationPageSizeSelector": [15, 50, 100],
+            "cacheBlockSize": TABLE_BLOCK,
+            "maxBlocksInCache": 20,
+            "infiniteInitialRowCount": 1,
             "animateRows": False,
-            "domLayout": "autoHeight" if height is None else "normal",
-            "localeText": {"noRowsToShow": "No rows for this selection"},
+            "localeText": {"noRowsToShow": "No rows"},
             "enableCellTextSelection": True,
             "suppressCellFocus": True,
+            "suppressColumnVirtualisation": True,  # every label rendered, every column sized to its content
+            "tooltipShowDelay": 300,
         },
-        getRowId=f"params.data.{row_id}",
+        getRowId=f"params.data.{row_id} + ''",
         rowClassRules=dict(row_class_rules or {}),
-        columnSize="responsiveSizeToFit",
         className="kpi-grid",
-        style={"height": f"{height}px"} if height else {"width": "100%"},
+        style={"height": f"{height}px", "width": "100%"},
     )
+
+
+def table_stores(table_id: str, query: Mapping[str, Any]) -> list[dcc.Store]:
+    """What a `data_table` needs beside it: the view its rows come from (`<id>-query`: `query` until the page's
+    callback writes it; handed back with every request for rows) and where the browser notes that it reloaded
+    them."""
+    return [dcc.Store(id=f"{table_id}-query", data=dict(query)), dcc.Store(id=f"{table_id}-reload")]
+
+
+def row_count(matching: int, total: int) -> str:
+    """ "1,234 rows", or "56 of 1,234 rows" when a filter keeps some of them."""
+    noun = "row" if total == 1 else "rows"
+    if matching == total:
+        return f"{format_number(total)} {noun}"
+    return f"{format_number(matching)} of {format_number(total)} {noun}"
 
 
 def export_link(href: str, *, label: str = "Export CSV", link_id: str | None = None) -> html.A:

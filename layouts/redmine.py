@@ -64,14 +64,14 @@ def layout(query: Mapping[str, str]) -> html.Div:
 
 def issue_columns() -> list[dict]:
     return [
-        column("issue", "#", kind="link", minWidth=90, pinned="left"),
-        column("in_window", "In window", minWidth=115),
-        column("subject", "Subject", minWidth=240, flex=2),
-        column("project", "Project", minWidth=125),
-        column("status", "Status", minWidth=120),
-        column("state", "State", minWidth=100),
-        column("assignee", "Assigned to", minWidth=130),
-        column("author", "Author", minWidth=120),
+        column("issue", "#", kind="link", pinned="left"),
+        column("in_window", "In window", server_side=False),
+        column("subject", "Subject", minWidth=240),
+        column("project", "Project"),
+        column("status", "Status"),
+        column("state", "State"),
+        column("assignee", "Assigned to"),
+        column("author", "Author"),
         column("created", "Created", kind="datetime"),
         column("updated", "Updated", kind="datetime"),
         column("closed", "Closed", kind="datetime"),

@@ -29,6 +29,7 @@ from layouts.components import (
     no_data,
     section,
     stage_rules_warning,
+    table_stores,
 )
 from layouts.controls import control_bar, current_now, current_timing, page_header
 from metrics.definitions import definition
@@ -36,8 +37,10 @@ from metrics.sales import PHONE_CALLS, Goal, SalesView, ScoreKeyRow
 from settings import SalesRules
 from views.page_state import PageState, local_today, parse_page_query
 from views.page_state import export_href as page_export_href
+from views.tracker_view import table_query
 
 PREFIX = "sales"
+TABLE_KPI = "rows"  # the tables have no figure to choose (views.tracker_view.table_query)
 WINDOW_NAMES = {"day": "Day", "week": "Week", "month": "Month"}
 CHARTS = {  # chart -> its definition (metrics.definitions: title and what it counts)
     "calls": "sales.calls_chart",
@@ -46,7 +49,7 @@ CHARTS = {  # chart -> its definition (metrics.definitions: title and what it co
     "pipeline": "sales.pipeline_chart",
 }
 CHANGE_COLUMNS = [
-    column("changed_at", "When", kind="datetime", sort="desc"),
+    column("changed_at", "When", kind="datetime"),
     column("deal", "Deal", kind="link", minWidth=90),
     column("deal_name", "Name", minWidth=140),
     column("stage", "Stage", minWidth=120),
@@ -58,7 +61,7 @@ CHANGE_COLUMNS = [
     column("group", "Group", minWidth=90),
 ]
 CALL_COLUMNS = [
-    column("started_at", "Started", kind="datetime", sort="desc"),
+    column("started_at", "Started", kind="datetime"),
     column("person", "Person", minWidth=130),
     column("status", "Status", minWidth=100),
     column("direction", "Direction", width=120),
@@ -110,8 +113,15 @@ def layout(query: Mapping[str, str]) -> html.Div:
             section(
                 "Stage changes",
                 [
-                    html.Div(id=f"{PREFIX}-changes-caption", className="section-subtitle mb-1"),
-                    data_table(f"{PREFIX}-changes-table", CHANGE_COLUMNS, [], row_id="row_id"),
+                    html.Div(
+                        [
+                            html.Span(id=f"{PREFIX}-changes-table-count", className="table-count"),
+                            html.Span(id=f"{PREFIX}-changes-caption"),
+                        ],
+                        className="section-subtitle mb-1",
+                    ),
+                    data_table(f"{PREFIX}-changes-table", CHANGE_COLUMNS, row_id="row_id"),
+                    *table_stores(f"{PREFIX}-changes-table", table_query(runtime.engine, state, TABLE_KPI)),
                 ],
                 subtitle="Every deal entering a stage in the selected window, and what it scored.",
                 actions=_slot("changes-table"),
@@ -119,8 +129,15 @@ def layout(query: Mapping[str, str]) -> html.Div:
             section(
                 "Calls",
                 [
-                    html.Div(id=f"{PREFIX}-calls-caption", className="section-subtitle mb-1"),
-                    data_table(f"{PREFIX}-calls-table", CALL_COLUMNS, [], row_id="row_id"),
+                    html.Div(
+                        [
+                            html.Span(id=f"{PREFIX}-calls-table-count", className="table-count"),
+                            html.Span(id=f"{PREFIX}-calls-caption"),
+                        ],
+                        className="section-subtitle mb-1",
+                    ),
+                    data_table(f"{PREFIX}-calls-table", CALL_COLUMNS, row_id="row_id"),
+                    *table_stores(f"{PREFIX}-calls-table", table_query(runtime.engine, state, TABLE_KPI)),
                 ],
                 subtitle="Every call that started in the selected window.",
                 actions=_slot("calls-table"),
@@ -152,13 +169,9 @@ def export_href(state: PageState, kpi: str, window: str | None = None) -> str:
     return page_export_href("sales", state, kpi, window=window)
 
 
-def table_caption(count: int, noun: str, window_label: str, *, shown: int) -> str:
-    """ "1,234 calls · <window>", plus, when the table holds only the most recent `shown` of `count` rows, that
-    it does (the CSV export has them all), worded like the tracker pages' tables (layouts.tracker_page)."""
-    caption = f"{format_number(count)} {noun} · {window_label}"
-    if shown < count:
-        caption += f" · the {format_number(shown)} most recent shown (Export CSV has all)"
-    return caption
+def table_caption(noun: str, window_label: str) -> str:
+    """What a table lists, after its row count ("1,234 rows · calls · <window>")."""
+    return f" · {noun} · {window_label}"
 
 
 # --- the window columns ---------------------------------------------------------------------------------------

@@ -24,7 +24,6 @@ from layouts.components import (
     data_table,
     defined_title,
     export_link,
-    format_number,
     graph,
     history_figure,
     kpi_card,
@@ -32,18 +31,20 @@ from layouts.components import (
     meaning_panel,
     row_legend,
     section,
+    table_stores,
     window_panel,
 )
 from layouts.controls import control_bar, current_now, current_timing, page_header
 from layouts.palette import TINTS
 from views.page_state import PageState, export_href, local_today, parse_page_query
-from views.tracker_view import TrackerView, WindowColumn
+from views.tracker_view import TrackerView, WindowColumn, table_query
 
 WINDOW_TITLES = {"day": "Day", "week": "Week", "month": "Month"}
 PREVIOUS_LABEL = {"day": "the day before", "week": "the week before", "month": "the month before"}
 ROW_CLASSES = {
-    "row-resolved": "params.data.in_window === 'Resolved'",
-    "row-created": "params.data.in_window === 'Created'",
+    # A row still loading (the grid asks for its block) has no data yet.
+    "row-resolved": "params.data && params.data.in_window === 'Resolved'",
+    "row-created": "params.data && params.data.in_window === 'Created'",
 }
 
 
@@ -102,7 +103,7 @@ def page_layout(page: TrackerPage, query: Mapping[str, str], choices: Sequence[s
             control_bar(page.prefix, state, choices, all_label=page.all_label, timing=current_timing()),
             *panels,
             meaning_panel(page.prefix, page.id("meaning")),
-            table_panel(page),
+            table_panel(page, table_query(current_runtime().engine, state, page.default_kpi)),
             html.Div(
                 [
                     section(
@@ -133,7 +134,7 @@ def window_row(page: TrackerPage) -> html.Div:
     return html.Div(id=page.id("windows"), className="windows")
 
 
-def table_panel(page: TrackerPage) -> html.Div:
+def table_panel(page: TrackerPage, query: dict[str, Any]) -> html.Div:
     """The records behind the numbers: which figure (worked on, created, resolved, open...) for the window."""
     legend = row_legend(
         [(TINTS["resolved"], "resolved in window"), (TINTS["created"], "created in window"), ("#fff", page.other_rows)]
@@ -141,9 +142,16 @@ def table_panel(page: TrackerPage) -> html.Div:
     return section(
         f"{page.noun.capitalize()} behind the numbers",
         [
-            html.Div(id=page.id("table-caption"), className="section-subtitle mb-1"),
+            html.Div(
+                [
+                    html.Span(id=page.id("table-count"), className="table-count"),
+                    html.Span(id=page.id("table-caption")),
+                ],
+                className="section-subtitle mb-1",
+            ),
             legend,
-            html.Div(data_table(page.id("table"), page.columns(), [], row_class_rules=ROW_CLASSES)),
+            html.Div(data_table(page.id("table"), page.columns(), row_class_rules=ROW_CLASSES)),
+            *table_stores(page.id("table"), query),
         ],
         actions=[
             button_choice(page.id("table-kpi"), list(page.table_kpis), page.default_kpi),
@@ -237,14 +245,9 @@ def history_chart(page: TrackerPage, view: TrackerView) -> Any:
     )
 
 
-def table_caption(page: TrackerPage, count: int, kpi: str, view: TrackerView, *, shown: int | None = None) -> str:
-    """What the table lists; when it holds only the most recent `shown` of `count` rows, it says so (the export
-    has them all)."""
+def table_caption(page: TrackerPage, kpi: str, view: TrackerView) -> str:
+    """What the table lists (its row count beside it comes with the rows: `components.row_count`)."""
     label = next(option["label"] for option in page.table_kpis if option["value"] == kpi)
     if kpi == "open":
-        caption = f"{format_number(count)} open {page.noun} now"
-    else:
-        caption = f"{format_number(count)} {page.noun} · {label.lower()} · {view.selected_window.window.label()}"
-    if shown is not None and shown < count:
-        caption += f" · the {format_number(shown)} most recent shown (Export CSV has all)"
-    return caption
+        return f" · open {page.noun} now"
+    return f" · {label.lower()} · {view.selected_window.window.label()}"

@@ -17,7 +17,7 @@ from metrics.windows import Window, day_edges, month_edges, month_start, months_
 from models import rollups
 from models.buckets import counts_per_interval
 from models.frames import frame_of
-from models.recent_rows import Branch, most_recent
+from models.recent_rows import Branch, GridColumn, TableRequest, day_bounds_in, read_block
 from models.schema import cases
 from settings import CaseRules
 
@@ -37,6 +37,20 @@ CASE_COLUMNS = (
     "time_spent_hours",
 )
 TIMESTAMPS = ("created_at", "updated_at", "resolved_at")
+# The page table's columns (layouts/cases.py) as the grid sorts and filters them.
+CASE_GRID = {
+    "case": GridColumn(cases.c.case_no),
+    "title": GridColumn(cases.c.title),
+    "status": GridColumn(cases.c.status),
+    "priority": GridColumn(cases.c.priority),
+    "group": GridColumn(cases.c.group_name),
+    "assignee": GridColumn(cases.c.assignee_name),
+    "modified_by": GridColumn(cases.c.modified_by_name),
+    "created": GridColumn(cases.c.created_at, "datetime"),
+    "modified": GridColumn(cases.c.updated_at, "datetime"),
+    "resolved": GridColumn(cases.c.resolved_at, "datetime"),
+    "time_spent_hours": GridColumn(cases.c.time_spent_hours, "number"),
+}
 
 
 def _filters(group: str) -> list[ColumnElement[bool]]:
@@ -131,12 +145,15 @@ def kpi_branches(rules: CaseRules, window: Window, kpi: str, group: str = "") ->
     raise ValueError(f"unknown case kpi {kpi!r}; expected created, resolved, worked or open")
 
 
-def recent_rows(engine: Engine, rules: CaseRules, window: Window, kpi: str, group: str, limit: int) -> pd.DataFrame:
-    """The `limit` cases behind a card of `window` that counted there most recently (open now: most recently
-    modified), in no particular order."""
+def table_block(
+    engine: Engine, rules: CaseRules, window: Window, kpi: str, group: str, request: TableRequest
+) -> tuple[pd.DataFrame, int | None]:
+    """The block of the cases behind a card of `window` the page's table asks for (sorted and filtered over all of
+    them, newest counted first otherwise), in order, and how many pass its filter (None: no filter)."""
+    branches = kpi_branches(rules, window, kpi, group)
     with engine.connect() as conn:
-        rows = most_recent(conn, cases, CASE_COLUMNS, kpi_branches(rules, window, kpi, group), limit)
-    return frame_of(rows, CASE_COLUMNS, TIMESTAMPS)
+        rows, count = read_block(conn, cases, CASE_COLUMNS, branches, CASE_GRID, request, day_bounds_in(window.tz_name))
+    return frame_of(rows, CASE_COLUMNS, TIMESTAMPS), count
 
 
 def daily_counts(

@@ -8,16 +8,18 @@ filters on project_name. Must not import Dash or sync/.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 
 import pandas as pd
-from sqlalchemy import ColumnElement, Engine, func, or_, select
+from sqlalchemy import ColumnElement, Engine, Integer, case, cast, func, or_, select
 
+from metrics.redmine import CLOSED, OPEN, REJECTED
 from metrics.windows import Window, day_edges, month_edges, month_start, months_from, today_in
 from models import rollups
 from models.buckets import counts_per_interval
 from models.frames import frame_of
-from models.recent_rows import Branch, most_recent
+from models.recent_rows import Branch, GridColumn, TableRequest, day_bounds_in, read_block
 from models.schema import redmine_issues as issues
 
 ISSUE_COLUMNS = (
@@ -36,6 +38,31 @@ ISSUE_COLUMNS = (
     "closed_at",
 )
 TIMESTAMPS = ("created_at", "updated_at", "closed_at")
+
+
+def issue_grid(rejected_statuses: Sequence[str]) -> dict[str, GridColumn]:
+    """The page table's columns (layouts/redmine.py) as the grid sorts and filters them; the state as
+    metrics.redmine.state_of names it."""
+    c = issues.c
+    state = case(
+        (c.is_closed.is_(False), OPEN),
+        (c.status_name.in_(rejected_statuses), REJECTED),
+        else_=CLOSED,
+    )
+    return {
+        "issue": GridColumn(cast(c.source_id, Integer), "number"),  # Redmine's ids are numbers
+        "subject": GridColumn(c.subject),
+        "project": GridColumn(c.project_name),
+        "tracker": GridColumn(c.tracker_name),
+        "status": GridColumn(c.status_name),
+        "state": GridColumn(state),
+        "priority": GridColumn(c.priority_name),
+        "author": GridColumn(c.author_name),
+        "assignee": GridColumn(c.assignee_name),
+        "created": GridColumn(c.created_at, "datetime"),
+        "updated": GridColumn(c.updated_at, "datetime"),
+        "closed": GridColumn(c.closed_at, "datetime"),
+    }
 
 
 def _filters(project: str) -> list[ColumnElement[bool]]:
@@ -146,12 +173,16 @@ def kpi_branches(window: Window, kpi: str, project: str = "") -> list[Branch]:
     return branches[kpi]
 
 
-def recent_rows(engine: Engine, window: Window, kpi: str, project: str, limit: int) -> pd.DataFrame:
-    """The `limit` issues behind a card of `window` that counted there most recently (open now: most recently
-    updated), in no particular order."""
+def table_block(
+    engine: Engine, window: Window, kpi: str, project: str, request: TableRequest, rejected_statuses: Sequence[str]
+) -> tuple[pd.DataFrame, int | None]:
+    """The block of the issues behind a card of `window` the page's table asks for (sorted and filtered over all of
+    them, newest counted first otherwise), in order, and how many pass its filter (None: no filter)."""
+    branches = kpi_branches(window, kpi, project)
+    grid = issue_grid(rejected_statuses)
     with engine.connect() as conn:
-        rows = most_recent(conn, issues, ISSUE_COLUMNS, kpi_branches(window, kpi, project), limit)
-    return frame_of(rows, ISSUE_COLUMNS, TIMESTAMPS)
+        rows, count = read_block(conn, issues, ISSUE_COLUMNS, branches, grid, request, day_bounds_in(window.tz_name))
+    return frame_of(rows, ISSUE_COLUMNS, TIMESTAMPS), count
 
 
 def daily_counts(engine: Engine, first_day: date, last_day: date, tz_name: str, project: str = "") -> pd.DataFrame:

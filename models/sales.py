@@ -27,6 +27,7 @@ from metrics.sales import (
     open_deal_rows,
 )
 from metrics.windows import Window
+from models.recent_rows import Branch, GridColumn, TableRequest, day_bounds_in, read_block
 from models.schema import deal_stage_changes, deals, phone_calls, sync_state, vtiger_groups, vtiger_users
 from settings import SalesRules
 
@@ -88,6 +89,41 @@ def read_recent_calls(conn: Connection, window: Window, groups: Sequence[str], l
         scope.append(phone_calls.c.started_at >= cutoff)
     query = select(*[phone_calls.c[name] for name in CALL_COLUMNS]).where(*scope)
     return _frame(conn.execute(query).all(), CALL_COLUMNS)
+
+
+def call_grid(rules: SalesRules) -> dict[str, GridColumn]:
+    """The /sales calls table's columns (layouts/sales.py) as the grid sorts and filters them; a call's points as
+    metrics.sales.score_calls gives them (a named person, and a scoring status when call_statuses is set)."""
+    call = phone_calls.c
+    person = func.trim(call.assignee_name)
+    counted = person != ""
+    if rules.call_statuses:
+        counted = and_(counted, call.status.in_(rules.call_statuses))
+    return {
+        "started_at": GridColumn(call.started_at, "datetime"),
+        "person": GridColumn(person),
+        "status": GridColumn(call.status),
+        "direction": GridColumn(call.direction),
+        "duration_seconds": GridColumn(call.duration_seconds, "number"),
+        "customer_number": GridColumn(call.customer_number),
+        "points": GridColumn(case((counted, float(rules.call_points)), else_=0.0), "number"),
+        "call": GridColumn(call.source_id),
+        "recording": GridColumn(call.recording_url),
+    }
+
+
+def read_call_block(
+    conn: Connection, window: Window, groups: Sequence[str], rules: SalesRules, request: TableRequest
+) -> tuple[pd.DataFrame, int | None]:
+    """The block of the window's calls the page's table asks for (sorted and filtered over all of them, newest
+    first otherwise), in order, and how many pass its filter (None: no filter)."""
+    started = Branch(
+        "ix_phone_calls_live_started", phone_calls.c.started_at, _call_scope(window.start, window.end, groups)
+    )
+    rows, count = read_block(
+        conn, phone_calls, CALL_COLUMNS, [started], call_grid(rules), request, day_bounds_in(window.tz_name)
+    )
+    return _frame(rows, CALL_COLUMNS), count
 
 
 def _call_scope(start: datetime, end: datetime, groups: Sequence[str]) -> list[Any]:

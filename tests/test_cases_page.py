@@ -124,7 +124,8 @@ def test_cases_page_loads_and_follows_the_controls(seeded: LiveServer, browser: 
     wait_for(lambda: "window=week" in browser.current_url, message="window=week in the URL")
     wait_for(lambda: "16 Nov – 22 Nov 2026" in table_caption(browser), message="the week's table")
     week_worked = number(browser, "cases-week-worked")
-    assert table_caption(browser).startswith(f"{week_worked} cases")  # the table is the card's rows
+    # the table is the card's rows (all of them, a block at a time)
+    wait_for(lambda: text_of(browser, "#cases-table-count") == f"{week_worked} rows", message="the week's rows")
 
     # Group: every number follows.
     all_groups_month = number(browser, "cases-month-created")

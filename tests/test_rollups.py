@@ -14,6 +14,7 @@ from sqlalchemy import Engine, delete, select
 
 from metrics.cases import CASE_KPIS
 from models import rollups
+from models.recent_rows import TableRequest
 from models.schema import cases, redmine_issues, rollup_counts, rollup_state
 from settings import CaseRules, KpiRules, Settings
 from sync.engine import mark_deleted, upsert_rows
@@ -117,12 +118,15 @@ def test_case_pages_from_rollups_show_what_pages_from_rows_show(engine: Engine, 
             for window in ("day", "week", "month"):
                 assert rollups.ready(engine, "cases", TZ)  # this view is built from the roll-ups
                 counted = build_cases_view(engine, page_settings, day, group=group, window=window, today=DAYS[-1])
-                tables = {kpi: window_table(engine, page_settings, counted, kpi, 25) for kpi in CASE_KPIS}
+                tables = {
+                    kpi: window_table(engine, page_settings, counted, kpi, TableRequest(limit=25)) for kpi in CASE_KPIS
+                }
                 without_rollups(engine, "cases")
                 assert not rollups.ready(engine, "cases", TZ)  # and this one from the rows
                 from_rows = build_cases_view(engine, page_settings, day, group=group, window=window, today=DAYS[-1])
                 assert comparable(counted) == comparable(from_rows)
-                for kpi, (rows, total) in tables.items():
+                for kpi, table in tables.items():
+                    rows, total = table.rows, table.total
                     figures = from_rows.selected_window.figures
                     assert total == (from_rows.open_total if kpi == "open" else getattr(figures, kpi))
                     every_row = case_rows(engine, page_settings, day, window, kpi, group)  # what the CSV has
@@ -141,11 +145,15 @@ def test_redmine_pages_from_rollups_show_what_pages_from_rows_show(engine: Engin
         for project in ("", "Platform"):
             for window in ("day", "month"):
                 counted = build_redmine_view(engine, page_settings, day, project=project, window=window)
-                tables = {kpi: redmine_window_table(engine, page_settings, counted, kpi, 10) for kpi in KPIS}
+                tables = {
+                    kpi: redmine_window_table(engine, page_settings, counted, kpi, TableRequest(limit=10))
+                    for kpi in KPIS
+                }
                 without_rollups(engine, "redmine")
                 from_rows = build_redmine_view(engine, page_settings, day, project=project, window=window)
                 assert comparable(counted) == comparable(from_rows)
-                for kpi, (rows, total) in tables.items():
+                for kpi, table in tables.items():
+                    rows, total = table.rows, table.total
                     every_row = issue_rows(engine, page_settings, day, window, kpi, project)
                     assert total == len(every_row)
                     assert list(rows["id"]) == list(every_row["id"][:10])

@@ -1,5 +1,6 @@
-"""The /sales tables send the browser only the most recent rows of the window, with a caption saying so, while the
-cards and the CSV exports keep counting every row (issue 7, fast path)."""
+"""The /sales page's callback sends no table rows (a date click stays fast); the tables ask for their rows a block
+at a time, over every row of the window, with the row count beside them, while the cards and the CSV exports
+count every row (issue 7's fast path; issue 12 item 7: sort and filter over all rows)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,10 @@ from typing import Any
 import pytest
 from sqlalchemy import insert
 
-import callbacks.sales
 from bench.harness import CallbackDriver, dependencies_of, find_page_callback, post_callback
 from bench.references import View
 from models.schema import deal_stage_changes, deals, phone_calls, vtiger_groups
+from tests.test_table_rows import rows_response
 from views.sales import build_sales_view, calls_rows, stage_change_rows
 
 TZ = "America/Chicago"
@@ -37,10 +38,9 @@ def _find(tree: Any, key: str, value: str) -> Any:
 
 
 @pytest.fixture
-def sales_app(settings_for, sqlite_url: str, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+def sales_app(settings_for, sqlite_url: str):  # type: ignore[no-untyped-def]
     from app import create_app
 
-    monkeypatch.setattr(callbacks.sales, "TABLE_ROW_LIMIT", 3)
     app = create_app(settings_for(sqlite_url, timezone=TZ, auth_disabled=True))
     engine = app.server.extensions["kpi"].engine
     _rows(engine, vtiger_groups, [{"source_id": "20x1", "name": "Sales"}])
@@ -79,7 +79,7 @@ def sales_app(settings_for, sqlite_url: str, monkeypatch: pytest.MonkeyPatch):  
     engine.dispose()
 
 
-def test_the_calls_table_shows_the_most_recent_rows_and_says_so(sales_app) -> None:  # type: ignore[no-untyped-def]
+def test_the_page_sends_no_rows_and_the_tables_ask_for_blocks(sales_app) -> None:  # type: ignore[no-untyped-def]
     client = sales_app.server.test_client()
     callback = find_page_callback(dependencies_of(client), "sales")
     assert callback is not None
@@ -88,17 +88,23 @@ def test_the_calls_table_shows_the_most_recent_rows_and_says_so(sales_app) -> No
     assert response.status_code == 200, response.get_data(as_text=True)[:300]
     values = response.get_json()["response"]
 
-    calls = values["sales-calls-table"]["rowData"]
-    assert sorted(row["call_id"] for row in calls) == ["43x3", "43x4", "43x5"]  # the 3 most recent of 5
-    assert values["sales-calls-caption"]["children"].endswith("· the 3 most recent shown (Export CSV has all)")
-    assert values["sales-calls-caption"]["children"].startswith("5 calls · ")
-    changes_caption = values["sales-changes-caption"]["children"]
-    assert changes_caption.startswith("1 stage changes · ") and "most recent" not in changes_caption
-    assert len(values["sales-changes-table"]["rowData"]) == 1
-    # The card still counts every call, and its export has them all.
+    query = values["sales-calls-table-query"]["data"]  # what the calls table's rows are; no rows themselves
+    assert (query["date"], query["window"], query["selector"]) == ("2024-06-10", "day", "")
+    assert values["sales-changes-table-query"]["data"] == query
+    assert values["sales-calls-caption"]["children"].startswith(" · calls · ")
+    # The card counts every call, and its export has them all.
     assert _find(values["sales-windows"]["children"], "id", "sales-day-calls")["props"]["children"] == "5"
     export = client.get("/export/sales.csv?date=2024-06-10&window=day&kpi=calls")
     assert export.headers["X-Row-Count"] == "5"
+
+    calls = rows_response(client, "sales-calls-table", query, {"startRow": 0, "endRow": 3})
+    assert [row["call_id"] for row in calls["rows"]["rowData"]] == ["43x5", "43x4", "43x3"]  # newest first
+    assert (calls["rows"]["rowCount"], calls["count"]) == (5, "5 rows")
+    rest = rows_response(client, "sales-calls-table", query, {"startRow": 3, "endRow": 6})
+    assert [row["call_id"] for row in rest["rows"]["rowData"]] == ["43x2", "43x1"]
+    changes = rows_response(client, "sales-changes-table", query, {"startRow": 0, "endRow": 100})
+    assert [row["deal_id"] for row in changes["rows"]["rowData"]] == ["5x1"]
+    assert changes["count"] == "1 row"
     assert post_callback(client, body).status == 200  # the warm (cached) answer is the same shape
 
 

@@ -9,7 +9,7 @@ Used by callbacks/cases.py (the page), exports.py (/export/cases.csv) and the TV
     view.open_total, view.open_by_group, view.open_by_assignee, view.open_by_status
     view.cumulative["created"]                    # DataFrame: day of month x (this month, 3 previous)
     view.history                                  # created / resolved per month, all history
-    window_table(engine, settings, view, "worked", 100)          # the page's table rows and their total
+    window_table(engine, settings, view, "worked", TableRequest())  # a block of the table, its row count
     case_rows(engine, settings, day, "week", "resolved", group)   # every row behind a card (exports)
 
 Reads are window-bounded as views/tracker_view.py describes; open-now figures are SQL counts. Pass
@@ -28,8 +28,10 @@ from metrics import cases as case_metrics
 from metrics.series import newest_first
 from metrics.windows import Window, WindowKind, window_for
 from models import case_reads, rollups
+from models.recent_rows import TableRequest
 from settings import Settings
 from views.tracker_view import (
+    TableBlock,
     TrackerView,
     local_text,
     open_rows,
@@ -154,13 +156,15 @@ def group_choices(engine: Engine) -> list[str]:
     return case_reads.group_names(engine)
 
 
-def window_table(engine: Engine, settings: Settings, view: CasesView, kpi: str, limit: int) -> tuple[pd.DataFrame, int]:
-    """The page's table: the `limit` rows behind a card that counted in the window most recently (described as
-    `case_rows` describes them) and how many rows there are in all (the card's figure). Only the shown rows are
-    read, so a month of a big help desk costs an index scan, not tens of thousands of rows; the CSV has them all."""
+def window_table(engine: Engine, settings: Settings, view: CasesView, kpi: str, request: TableRequest) -> TableBlock:
+    """The block of the page's table the grid asks for: the cases behind a card of the selected window (described
+    as `case_rows` describes them), sorted and filtered over all of them in SQL, and how many pass the
+    filter (the card's figure when nothing is filtered). Only the block is read."""
     window = view.selected_window.window
-    frame = case_reads.recent_rows(engine, settings.kpi.cases, window, kpi, view.group, limit)
-    return describe_rows(frame, window, settings, kpi), _total(view, kpi)
+    frame, count = case_reads.table_block(engine, settings.kpi.cases, window, kpi, view.group, request)
+    total = _total(view, kpi)
+    rows = describe_rows(frame, window, settings, kpi, ordered=True)
+    return TableBlock(rows, total if count is None else count, total)
 
 
 def _total(view: CasesView, kpi: str) -> int:
@@ -183,11 +187,14 @@ def case_rows(
     return describe_rows(case_metrics.kpi_rows(frame, kpi, window, settings.kpi.cases), window, settings, kpi)
 
 
-def describe_rows(frame: pd.DataFrame, window: Window, settings: Settings, kpi: str) -> pd.DataFrame:
+def describe_rows(
+    frame: pd.DataFrame, window: Window, settings: Settings, kpi: str, *, ordered: bool = False
+) -> pd.DataFrame:
     """Case rows behind the card `kpi` as people read them, newest first by when they counted in the window: local
     times (TIMEZONE), the VTiger link, why the row is in the window."""
     tz_name = settings.timezone
-    frame = newest_first(frame, case_metrics.counted_at(frame, kpi, window, settings.kpi.cases))
+    if not ordered:  # `ordered`: the read put the rows in the table's order already
+        frame = newest_first(frame, case_metrics.counted_at(frame, kpi, window, settings.kpi.cases))
     in_window = kpi != "open"
     vtiger = settings.vtiger
     kinds = case_metrics.row_kinds(frame, window, settings.kpi.cases) if in_window else open_rows(frame)

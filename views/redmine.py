@@ -8,7 +8,7 @@ Used by callbacks/redmine.py, exports.py (/export/redmine.csv) and the TV:
     view.windows["week"].previous_figures, view.windows["month"].leaderboard
     view.open_by_status, view.open_by_project, view.open_by_assignee
     view.cumulative["created"], view.history
-    window_table(engine, settings, view, "activity", 100)            # the page's table rows and their total
+    window_table(engine, settings, view, "activity", TableRequest())  # a block of the table, its row count
     issue_rows(engine, settings, day, "week", "resolved", project)  # every row behind a card (exports)
 
 Reads are bounded as views/tracker_view.py describes. Must not import Dash, Flask or sync/.
@@ -26,8 +26,10 @@ from metrics import redmine as issue_metrics
 from metrics.series import newest_first
 from metrics.windows import Window, WindowKind, window_for
 from models import redmine_reads, rollups
+from models.recent_rows import TableRequest
 from settings import Settings
 from views.tracker_view import (
+    TableBlock,
     TrackerView,
     local_text,
     open_rows,
@@ -155,15 +157,17 @@ ROW_COLUMNS = (
 )
 
 
-def window_table(
-    engine: Engine, settings: Settings, view: RedmineView, kpi: str, limit: int
-) -> tuple[pd.DataFrame, int]:
-    """The page's table: the `limit` rows behind a card that counted in the window most recently (described as
-    `issue_rows` describes them) and how many rows there are in all. Only the shown rows are read, so a month of a big
-    help desk costs an index scan, not tens of thousands of rows; the CSV export still has every row."""
+def window_table(engine: Engine, settings: Settings, view: RedmineView, kpi: str, request: TableRequest) -> TableBlock:
+    """The block of the page's table the grid asks for: the issues behind a card of the selected window (described
+    as `issue_rows` describes them), sorted and filtered over all of them in SQL, and how many pass the
+    filter (the card's figure when nothing is filtered). Only the block is read."""
     window = view.selected_window.window
-    frame = redmine_reads.recent_rows(engine, window, kpi, view.project, limit)
-    return describe_rows(frame, window, settings, kpi), _total(view, kpi)
+    frame, count = redmine_reads.table_block(
+        engine, window, kpi, view.project, request, settings.kpi.redmine.rejected_statuses
+    )
+    total = _total(view, kpi)
+    rows = describe_rows(frame, window, settings, kpi, ordered=True)
+    return TableBlock(rows, total if count is None else count, total)
 
 
 def _total(view: RedmineView, kpi: str) -> int:
@@ -187,9 +191,12 @@ def issue_rows(
     return describe_rows(issue_metrics.kpi_rows(frame, kpi, window), window, settings, kpi)
 
 
-def describe_rows(frame: pd.DataFrame, window: Window, settings: Settings, kpi: str) -> pd.DataFrame:
+def describe_rows(
+    frame: pd.DataFrame, window: Window, settings: Settings, kpi: str, *, ordered: bool = False
+) -> pd.DataFrame:
     tz_name = settings.timezone
-    frame = newest_first(frame, issue_metrics.counted_at(frame, kpi, window))
+    if not ordered:  # `ordered`: the read put the rows in the table's order already
+        frame = newest_first(frame, issue_metrics.counted_at(frame, kpi, window))
     in_window = kpi != "open"
     redmine = settings.redmine
     source_ids = [str(value) for value in frame["source_id"].tolist()]

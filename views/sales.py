@@ -7,6 +7,8 @@
     sales_rows(engine, settings, day, window, kpi, group) -> DataFrame   (/export/sales.csv, see exports.py)
     stage_picklist(engine) -> VTiger's sales_stage values in picklist order (as sync stored them)
     stage_warning(engine, settings) -> settings.StageMismatch | None   (the rules' stage names VTiger lacks)
+    change_table / call_table(engine, settings, day, window, group, request) -> TableBlock   (the page's tables:
+        a block of every row of the window, sorted and filtered as the grid asks)
 
 A SalesView holds the leaderboard (`leaderboard`: person, points, "Phone calls" and one count per configured
 stage, highest points first, zero-point people of the group included), the goal (`goal.total`, `goal.so_far`,
@@ -24,6 +26,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
@@ -33,11 +36,15 @@ from metrics.sales import (
     open_pipeline_per_owner,
     sales_page_view,
     sales_view,
+    score_calls,
     score_passages,
+    window_rows,
 )
 from metrics.windows import WINDOW_KINDS, Window, WindowKind, today_in, window_for
+from models.recent_rows import TableRequest
 from models.sales import (
     effective_groups,
+    read_call_block,
     read_call_counts,
     read_open_deals,
     read_open_pipeline,
@@ -52,6 +59,8 @@ from models.sales import (
 )
 from settings import SalesRules, Settings, StageMismatch, compare_stages_with_picklist
 from views.cache import cached
+from views.table_frames import FrameColumn, frame_block
+from views.tracker_view import TableBlock
 
 ExportKind = Literal["points", "calls", "stage_changes", "pipeline"]
 EXPORT_KINDS: tuple[ExportKind, ...] = ("points", "calls", "stage_changes", "pipeline")
@@ -145,9 +154,7 @@ def build_sales_page(
     # The parts are cached on their own (views/cache.py, by data version): every day of a month shares its month's
     # call counts and the span's scored stage changes, so clicking through a month scores it once per process.
     counts = {kind: _call_counts(engine, window, groups) for kind, window in windows.items()}
-    scored = cached(engine, ("sales:scored", start, end, groups, rules, settings.timezone), lambda: _scored(
-        engine, settings, start, end, groups
-    ))  # fmt: skip
+    scored = _span_scored(engine, settings, start, end, groups)
     per_owner = cached(engine, ("sales:pipeline", rules, groups), lambda: _pipeline_per_owner(engine, rules, groups))
     roster = cached(engine, ("sales:roster", groups), lambda: _roster(engine, groups))
     picklist = stage_picklist(engine)
@@ -171,18 +178,20 @@ def build_sales_page(
     }
 
 
-def stage_picklist(engine: Engine) -> tuple[str, ...]:
-    """VTiger's sales_stage picklist in its order as sync stored it (empty before the first sync): the order of
-    the deals-per-stage chart."""
-    return cached(engine, ("sales:picklist",), lambda: tuple(read_stage_picklist(engine) or ()))
-
-
 def _call_counts(engine: Engine, window: Window, groups: Sequence[str]) -> pd.DataFrame:
     def read() -> pd.DataFrame:
         with engine.connect() as conn:
             return read_call_counts(conn, {window.kind: window}, groups)[window.kind]
 
     return cached(engine, ("sales:calls", window.kind, window.start, window.end, groups), read)
+
+
+def _span_scored(
+    engine: Engine, settings: Settings, start: datetime, end: datetime, groups: Sequence[str]
+) -> pd.DataFrame:
+    """The span's stage passages, scored (cached by data version)."""
+    key = ("sales:scored", start, end, tuple(groups), settings.kpi.sales, settings.timezone)
+    return cached(engine, key, lambda: _scored(engine, settings, start, end, groups))
 
 
 def _scored(engine: Engine, settings: Settings, start: datetime, end: datetime, groups: Sequence[str]) -> pd.DataFrame:
@@ -229,9 +238,12 @@ def points_rows(view: SalesView) -> pd.DataFrame:
 
 
 def calls_rows(view: SalesView, limit: int | None = None) -> pd.DataFrame:
-    """The window's calls, one row each, oldest first; with `limit`, only the `limit` most recent (the page's
-    table: only the shown rows are formatted, the export passes no limit)."""
-    calls = _most_recent(view.calls, limit)
+    """The window's calls, one row each, oldest first; with `limit`, only the `limit` most recent."""
+    return _call_rows(_most_recent(view.calls, limit))
+
+
+def _call_rows(calls: pd.DataFrame) -> pd.DataFrame:
+    """Scored calls (metrics.sales.score_calls) as the table and the export show them, in their order."""
     return pd.DataFrame(
         {
             "started_at": _local_text(calls["started_local"]),
@@ -253,7 +265,11 @@ def calls_rows(view: SalesView, limit: int | None = None) -> pd.DataFrame:
 
 def stage_change_rows(view: SalesView, limit: int | None = None) -> pd.DataFrame:
     """The window's stage passages, one row each, oldest first; with `limit`, only the `limit` most recent."""
-    changes = _most_recent(view.stage_changes, limit)
+    return _change_rows(_most_recent(view.stage_changes, limit))
+
+
+def _change_rows(changes: pd.DataFrame) -> pd.DataFrame:
+    """Scored stage passages (metrics.sales.score_passages) as the table and the export show them, in order."""
     return pd.DataFrame(
         {
             "changed_at": _local_text(changes["changed_local"]),
@@ -276,16 +292,55 @@ def stage_change_rows(view: SalesView, limit: int | None = None) -> pd.DataFrame
     )
 
 
-def page_call_rows(view: SalesView, settings: Settings, limit: int) -> pd.DataFrame:
-    """calls_rows for the page's table, links made for the rows shown only."""
-    rows = calls_rows(view, limit)
-    return rows.assign(link=[_link(settings, "PhoneCalls", source_id) for source_id in rows["call_id"]])
+# The page's tables, a block at a time as the grid asks (models.recent_rows.TableRequest): sorted and filtered over
+# every row of the window, links made for the block's rows only.
+CHANGE_GRID = {
+    "changed_at": FrameColumn("changed_local", "datetime"),
+    "deal": FrameColumn("deal_no"),
+    "deal_name": FrameColumn("deal_name"),
+    "stage": FrameColumn("stage"),
+    "previous_stage": FrameColumn("previous_stage"),
+    "credited_to": FrameColumn("person"),
+    "points": FrameColumn("points", "number"),
+    "note": FrameColumn("note"),
+    "origin": FrameColumn("origin"),
+    "group": FrameColumn("group_name"),
+}
 
 
-def page_change_rows(view: SalesView, settings: Settings, limit: int) -> pd.DataFrame:
-    """stage_change_rows for the page's table, links made for the rows shown only."""
-    rows = stage_change_rows(view, limit)
-    return rows.assign(link=[_link(settings, "Potentials", source_id) for source_id in rows["deal_id"]])
+def change_table(
+    engine: Engine, settings: Settings, day: date, kind: WindowKind, group: str, request: TableRequest
+) -> TableBlock:
+    """A block of the stage passages of the window `kind` of `day` (newest first unless sorted). The span's
+    scored passages are the ones the page's figures came from (the same cache entry as build_sales_page)."""
+    windows = {name: window_for(day, name, settings.timezone) for name in WINDOW_KINDS}
+    start = min(window.start for window in windows.values())
+    end = max(window.end for window in windows.values())
+    groups = effective_groups(settings.kpi.sales, group)
+    scored = _span_scored(engine, settings, start, end, groups)
+    changes = window_rows(scored, "changed_at", windows[kind]).iloc[::-1]
+    block, matching = frame_block(changes, CHANGE_GRID, request)
+    rows = _change_rows(block)
+    rows = rows.assign(link=[_link(settings, "Potentials", source_id) for source_id in rows["deal_id"]])
+    return TableBlock(rows, matching, len(changes))
+
+
+def call_table(
+    engine: Engine, settings: Settings, day: date, kind: WindowKind, group: str, request: TableRequest
+) -> TableBlock:
+    """A block of the calls of the window `kind` of `day`, read in SQL (newest first unless sorted)."""
+    rules = settings.kpi.sales
+    window = window_for(day, kind, settings.timezone)
+    groups = effective_groups(rules, group)
+    with engine.connect() as conn:
+        frame, count = read_call_block(conn, window, groups, rules, request)
+    order = {source_id: position for position, source_id in enumerate(frame["source_id"])}
+    calls = score_calls(frame, rules, window)  # oldest first: put back in the read's order
+    calls = calls.iloc[np.argsort([order[source_id] for source_id in calls["source_id"]], kind="stable")]
+    rows = _call_rows(calls)
+    rows = rows.assign(link=[_link(settings, "PhoneCalls", source_id) for source_id in rows["call_id"]])
+    total = int(_call_counts(engine, window, groups)["calls"].sum())
+    return TableBlock(rows, total if count is None else count, total)
 
 
 def open_deal_rows(engine: Engine, settings: Settings, group: str = "") -> pd.DataFrame:

@@ -15,11 +15,12 @@ are SQL counts per local day / month. Must not import Dash, Flask or sync/.
 
 from __future__ import annotations
 
+import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -28,6 +29,8 @@ from sqlalchemy import Engine
 from metrics.series import comparison_months, cumulative_by_day_of_month, monthly_history
 from metrics.windows import WINDOW_KINDS, Window, WindowKind, next_month_start, previous_window, window_for
 from models import rollups
+from models.queries import data_version
+from views.page_state import PageState, parse_date
 
 F = TypeVar("F")  # the figures of one window (metrics.cases.CaseFigures, metrics.redmine.IssueFigures)
 V = TypeVar("V", bound="TrackerView")
@@ -67,6 +70,15 @@ class TrackerView(ABC, Generic[F]):
     @property
     def selected_window(self) -> WindowColumn[F]:
         return self.windows[self.selected]
+
+
+@dataclass(frozen=True)
+class TableBlock:
+    """A block of a page's table as the grid asked for it (models.recent_rows.TableRequest)."""
+
+    rows: pd.DataFrame  # the block's rows as people read them, in the table's order
+    matching: int  # how many rows pass the grid's filter (all of them when it has none)
+    total: int  # how many rows the view has (the card's figure)
 
 
 def span_for(day: date, tz_name: str) -> tuple[datetime, datetime]:
@@ -168,6 +180,31 @@ def local_text(timestamps: pd.Series, tz_name: str) -> np.ndarray:
     if values.empty:
         return np.array([], dtype=object)
     local = values.tz_localize("UTC").tz_convert(tz_name).tz_localize(None).to_numpy("datetime64[m]")
-    # numpy formats a few hundred times faster than strftime; "NaT" becomes "".
-    text = np.char.replace(np.datetime_as_string(local, unit="m"), "T", " ")
-    return np.where(text == "NaT", "", text).astype(object)
+    # numpy formats a few hundred times faster than strftime. A missing time is "NaT": test for it before the
+    # date/time "T" becomes a space (which would leave "Na").
+    text = np.datetime_as_string(local, unit="m")
+    return np.where(text == "NaT", "", np.char.replace(text, "T", " ")).astype(object)
+
+
+def table_query(engine: Engine, state: PageState, kpi: str) -> dict[str, Any]:
+    """What a table's rows are, for the browser to hand back with each request for rows: the view, the figure
+    and the data version (a new version makes the grid ask again, see assets/tables.js). The page's layout
+    holds the first one, so the grid's first request for rows can be answered."""
+    version = hashlib.sha1(repr(data_version(engine)).encode()).hexdigest()[:12]
+    return {
+        "date": state.day.isoformat(),
+        "window": state.window,
+        "selector": state.selector,
+        "today": state.today.isoformat(),
+        "kpi": kpi,
+        "version": version,
+    }
+
+
+def state_of_query(query: dict[str, Any], kpis: Sequence[str]) -> tuple[PageState, str]:
+    """The page state and figure of a `table_query` (which came back from the browser: checked, ValueError)."""
+    window, kpi, selector = query.get("window"), query.get("kpi"), query.get("selector")
+    if window not in WINDOW_KINDS or kpi not in kpis or not isinstance(selector, str):
+        raise ValueError(f"not a table view: {query!r}")
+    day, today = parse_date(str(query.get("date"))), parse_date(str(query.get("today")))
+    return PageState(day=day, window=window, selector=selector, follow_today=False, today=today), kpi
