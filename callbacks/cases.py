@@ -20,7 +20,14 @@ from views.page_state import PageState
 
 def build_view(engine: Engine, settings: Settings, state: PageState, charts: bool) -> CasesView:
     return build_cases_view(
-        engine, settings, state.day, group=state.selector, window=state.window, today=state.today, charts=charts
+        engine,
+        settings,
+        state.day,
+        group=state.selector,
+        window=state.window,
+        today=state.today,
+        charts=charts,
+        now=state.now,
     )
 
 

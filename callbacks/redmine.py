@@ -20,7 +20,14 @@ from views.redmine import RedmineView, build_redmine_view, window_table
 
 def build_view(engine: Engine, settings: Settings, state: PageState, charts: bool) -> RedmineView:
     return build_redmine_view(
-        engine, settings, state.day, project=state.selector, window=state.window, today=state.today, charts=charts
+        engine,
+        settings,
+        state.day,
+        project=state.selector,
+        window=state.window,
+        today=state.today,
+        charts=charts,
+        now=state.now,
     )
 
 

@@ -37,7 +37,6 @@ from views.page_state import PageState, export_href, local_today, parse_page_que
 from views.tracker_view import TrackerView, WindowColumn
 
 WINDOW_TITLES = {"day": "Day", "week": "Week", "month": "Month"}
-PREVIOUS_LABEL = {"day": "the day before", "week": "the week before", "month": "the month before"}
 ROW_CLASSES = {
     "row-resolved": "params.data.in_window === 'Resolved'",
     "row-created": "params.data.in_window === 'Created'",
@@ -180,7 +179,7 @@ def window_card(page: TrackerPage, card: WindowCard, column: WindowColumn, kind:
         card.label,
         getattr(column.figures, card.figure),
         previous=getattr(column.previous_figures, card.figure),
-        previous_label=PREVIOUS_LABEL[kind],
+        previous_label=column.comparison.label,
         percent=card.percent,
         export_href=rows,
         card_id=page.id(f"{kind}-{card.figure.replace('_', '-')}"),

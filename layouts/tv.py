@@ -358,14 +358,15 @@ def cases_panel(view: Any) -> html.Div:
 
     today = view.windows["day"]
     now, before = today.figures, today.previous_figures
+    vs = today.comparison.label  # "yesterday by 10:42": today so far against yesterday until the same time
     cards = [
-        kpi_card("Created", now.created, previous=before.created, previous_label="yesterday", tone="created",
+        kpi_card("Created", now.created, previous=before.created, previous_label=vs, tone="created",
                  card_id="tv-cases-created"),
-        kpi_card("Resolved", now.resolved, previous=before.resolved, previous_label="yesterday", tone="resolved",
+        kpi_card("Resolved", now.resolved, previous=before.resolved, previous_label=vs, tone="resolved",
                  good_when="up", card_id="tv-cases-resolved"),
-        kpi_card("Worked on", now.worked, previous=before.worked, previous_label="yesterday", tone="worked",
+        kpi_card("Worked on", now.worked, previous=before.worked, previous_label=vs, tone="worked",
                  good_when="up", card_id="tv-cases-worked"),
-        kpi_card("Kill rate", now.kill_rate, previous=before.kill_rate, previous_label="yesterday", percent=True,
+        kpi_card("Kill rate", now.kill_rate, previous=before.kill_rate, previous_label=vs, percent=True,
                  tone="rate", good_when="up", card_id="tv-cases-kill-rate"),
         kpi_card("Open now", view.open_total, tone="open", card_id="tv-cases-open"),
     ]  # fmt: skip
@@ -396,14 +397,15 @@ def redmine_panel(view: Any) -> html.Div:
 
     today = view.windows["day"]
     now, before = today.figures, today.previous_figures
+    vs = today.comparison.label  # "yesterday by 10:42": today so far against yesterday until the same time
     cards = [
-        kpi_card("Created", now.created, previous=before.created, previous_label="yesterday", tone="created",
+        kpi_card("Created", now.created, previous=before.created, previous_label=vs, tone="created",
                  card_id="tv-redmine-created"),
-        kpi_card("Updated", now.updated, previous=before.updated, previous_label="yesterday", tone="worked",
+        kpi_card("Updated", now.updated, previous=before.updated, previous_label=vs, tone="worked",
                  card_id="tv-redmine-updated"),
-        kpi_card("Resolved", now.resolved, previous=before.resolved, previous_label="yesterday", tone="resolved",
+        kpi_card("Resolved", now.resolved, previous=before.resolved, previous_label=vs, tone="resolved",
                  good_when="up", card_id="tv-redmine-resolved"),
-        kpi_card("Kill rate", now.kill_rate, previous=before.kill_rate, previous_label="yesterday", percent=True,
+        kpi_card("Kill rate", now.kill_rate, previous=before.kill_rate, previous_label=vs, percent=True,
                  tone="rate", good_when="up", card_id="tv-redmine-kill-rate"),
         kpi_card("Open now", view.totals.open, tone="open", card_id="tv-redmine-open"),
     ]  # fmt: skip

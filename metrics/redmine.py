@@ -36,9 +36,10 @@ from metrics.series import (
     stamps,
     sums_by,
 )
-from metrics.windows import Window
+from metrics.windows import Comparison, Window
 
 REDMINE_KPIS = ("created", "updated", "resolved", "open", "activity")
+PARTIAL_KPIS = ("created", "updated", "resolved")  # the compared cards: counted from rows over a partial day
 OPEN, CLOSED, REJECTED = "Open", "Closed", "Rejected"
 ROW_RESOLVED, ROW_CREATED, ROW_UPDATED = "Resolved", "Created", "Updated"
 
@@ -162,6 +163,15 @@ class CountedIssues:
 
     def resolved_leaderboard(self, window: Window) -> list[tuple[str, int]]:
         return self.totals.per_person(window, "resolved_by")
+
+    def partial_figures(self, comparison: Comparison, counted: Mapping[str, int]) -> IssueFigures:
+        """The figures of a partial comparison span (metrics.windows.Comparison): each card (one timestamp each,
+        so a row counts on one day only) as the whole days' roll-ups plus `counted` from the rows of its last,
+        partial day (models.redmine_reads.counts_in over `comparison.last_day`)."""
+        created, updated, resolved = (
+            counted[kpi] + sum(self.totals.total(day, kpi) for day in comparison.whole_days) for kpi in PARTIAL_KPIS
+        )
+        return IssueFigures(created, updated, resolved, kill_rate(resolved, created))
 
     def activity(self, window: Window) -> int:
         """Issues created, updated or resolved in the window (the table behind it), each once."""

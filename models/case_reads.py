@@ -8,6 +8,7 @@ Records deleted at the source are excluded everywhere. Must not import Dash or s
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
 
 import pandas as pd
@@ -17,7 +18,7 @@ from metrics.windows import Window, day_edges, month_edges, month_start, months_
 from models import rollups
 from models.buckets import counts_per_interval
 from models.frames import frame_of
-from models.recent_rows import Branch, most_recent
+from models.recent_rows import Branch, count_behind, most_recent
 from models.schema import cases
 from settings import CaseRules
 
@@ -137,6 +138,14 @@ def recent_rows(engine: Engine, rules: CaseRules, window: Window, kpi: str, grou
     with engine.connect() as conn:
         rows = most_recent(conn, cases, CASE_COLUMNS, kpi_branches(rules, window, kpi, group), limit)
     return frame_of(rows, CASE_COLUMNS, TIMESTAMPS)
+
+
+def counts_in(engine: Engine, rules: CaseRules, spans: Mapping[str, Window], group: str = "") -> dict[str, int]:
+    """Cards (created, resolved, worked) counted from their rows, each over its own span (`spans`: card -> a
+    Window of any length, such as the part of a day a running window is compared with); each is a count of the
+    ids its branches' covering indexes hold."""
+    with engine.connect() as conn:
+        return {kpi: count_behind(conn, cases, kpi_branches(rules, span, kpi, group)) for kpi, span in spans.items()}
 
 
 def daily_counts(

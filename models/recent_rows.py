@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, Table, func, select, union_all
+from sqlalchemy import ColumnElement, Connection, Select, Table, func, select, union, union_all
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 
@@ -48,6 +48,18 @@ def most_recent(
     )
     statement = select(*(table.c[name] for name in columns)).where(table.c.id.in_(chosen))
     return list(conn.execute(statement).all())
+
+
+def count_behind(conn: Connection, table: Table, branches: Sequence[Branch]) -> int:
+    """How many distinct rows any of the branches puts in (a card's figure counted from its rows): the ids come
+    from the branches' covering indexes alone, and UNION counts a row in several branches once."""
+    ids = union(*(_ids(table, branch) for branch in branches)).subquery("behind")
+    return int(conn.execute(select(func.count()).select_from(ids)).scalar_one())
+
+
+def _ids(table: Table, branch: Branch) -> Select[Any]:
+    statement = select(table.c.id).where(*branch.conditions)
+    return statement.with_hint(table, f"INDEXED BY {branch.index}", dialect_name="sqlite")
 
 
 def _newest(table: Table, branch: Branch, limit: int) -> Select[Any]:

@@ -8,6 +8,7 @@ filters on project_name. Must not import Dash or sync/.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
 
 import pandas as pd
@@ -17,7 +18,7 @@ from metrics.windows import Window, day_edges, month_edges, month_start, months_
 from models import rollups
 from models.buckets import counts_per_interval
 from models.frames import frame_of
-from models.recent_rows import Branch, most_recent
+from models.recent_rows import Branch, count_behind, most_recent
 from models.schema import redmine_issues as issues
 
 ISSUE_COLUMNS = (
@@ -152,6 +153,14 @@ def recent_rows(engine: Engine, window: Window, kpi: str, project: str, limit: i
     with engine.connect() as conn:
         rows = most_recent(conn, issues, ISSUE_COLUMNS, kpi_branches(window, kpi, project), limit)
     return frame_of(rows, ISSUE_COLUMNS, TIMESTAMPS)
+
+
+def counts_in(engine: Engine, spans: Mapping[str, Window], project: str = "") -> dict[str, int]:
+    """Cards (created, updated, resolved) counted from their rows, each over its own span (`spans`: card -> a
+    Window of any length, such as the part of a day a running window is compared with), each from its branch's
+    covering index."""
+    with engine.connect() as conn:
+        return {kpi: count_behind(conn, issues, kpi_branches(span, kpi, project)) for kpi, span in spans.items()}
 
 
 def daily_counts(engine: Engine, first_day: date, last_day: date, tz_name: str, project: str = "") -> pd.DataFrame:

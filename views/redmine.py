@@ -17,7 +17,7 @@ Reads are bounded as views/tracker_view.py describes. Must not import Dash, Flas
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 import pandas as pd
 from sqlalchemy import Engine
@@ -66,15 +66,18 @@ def build_redmine_view(
     window: WindowKind = "day",
     today: date | None = None,
     charts: bool = True,
+    now: datetime | None = None,
 ) -> RedmineView:
     tz_name = settings.timezone
-    counts = read_counts(engine, "redmine", project, day, tz_name)
+    counts = read_counts(engine, "redmine", project, day, tz_name, now=now)
     if counts.tz_name == tz_name:
-        return _counted_view(counts, settings, day, project=project, window=window, today=today, charts=charts)
+        return _counted_view(
+            engine, counts, settings, day, project=project, window=window, today=today, charts=charts, now=now
+        )
     rejected = settings.kpi.redmine.rejected_statuses
     frame = redmine_reads.issues_touching(engine, *span_for(day, tz_name), project)
     counter = issue_metrics.IssueCounter(frame)
-    windows = window_columns(day, tz_name, figures=counter.figures, leaderboard=counter.resolved_leaderboard)
+    windows = window_columns(day, tz_name, figures=counter.figures, leaderboard=counter.resolved_leaderboard, now=now)
     view = RedmineView(
         day=day,
         project=project,
@@ -98,6 +101,7 @@ def build_redmine_view(
 
 
 def _counted_view(
+    engine: Engine,
     counts: rollups.ViewCounts,
     settings: Settings,
     day: date,
@@ -106,6 +110,7 @@ def _counted_view(
     window: WindowKind,
     today: date | None,
     charts: bool,
+    now: datetime | None,
 ) -> RedmineView:
     """The same view from the roll-ups sync keeps (models/rollups.py): counts, not rows."""
     tz_name = settings.timezone
@@ -115,7 +120,19 @@ def _counted_view(
         project=project,
         selected=window,
         tz_name=tz_name,
-        windows=window_columns(day, tz_name, figures=counter.figures, leaderboard=counter.resolved_leaderboard),
+        windows=window_columns(
+            day,
+            tz_name,
+            figures=counter.figures,
+            leaderboard=counter.resolved_leaderboard,
+            now=now,
+            partial_figures=lambda comparison: counter.partial_figures(
+                comparison,
+                redmine_reads.counts_in(
+                    engine, dict.fromkeys(issue_metrics.PARTIAL_KPIS, comparison.last_day), project
+                ),
+            ),
+        ),
         totals=issue_metrics.totals_from_counts(
             issue_metrics.status_counts(counts.now), settings.kpi.redmine.rejected_statuses
         ),

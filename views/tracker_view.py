@@ -26,7 +26,16 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from metrics.series import comparison_months, cumulative_by_day_of_month, monthly_history
-from metrics.windows import WINDOW_KINDS, Window, WindowKind, next_month_start, previous_window, window_for
+from metrics.windows import (
+    WINDOW_KINDS,
+    Comparison,
+    Window,
+    WindowKind,
+    compare_with,
+    next_month_start,
+    previous_window,
+    window_for,
+)
 from models import rollups
 
 F = TypeVar("F")  # the figures of one window (metrics.cases.CaseFigures, metrics.redmine.IssueFigures)
@@ -36,13 +45,18 @@ Counts = Mapping[str, pd.Series]  # "created" / "resolved" -> counts per local d
 
 @dataclass(frozen=True)
 class WindowColumn(Generic[F]):
-    """One window column of a page: its figures, the previous window's, and the leaderboard."""
+    """One window column of a page: its figures, the previous window's (over `comparison.span`: the same elapsed
+    part of it while this window is still running) and the leaderboard."""
 
     window: Window
-    previous: Window
+    comparison: Comparison
     figures: F
     previous_figures: F
     leaderboard: list[tuple[str, int]]
+
+    @property
+    def previous(self) -> Window:
+        return self.comparison.previous
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -81,23 +95,32 @@ def windows_of(day: date, tz_name: str) -> list[Window]:
     return windows + [previous_window(window) for window in windows]
 
 
+def comparisons_of(day: date, tz_name: str, now: datetime | None) -> list[Comparison]:
+    """What the day, week and month of `day` are compared with at `now` (naive UTC)."""
+    return [compare_with(window_for(day, kind, tz_name), now) for kind in WINDOW_KINDS]
+
+
 def window_columns(
     day: date,
     tz_name: str,
     *,
     figures: Callable[[Window], F],
     leaderboard: Callable[[Window], list[tuple[str, int]]],
+    now: datetime | None = None,
+    partial_figures: Callable[[Comparison], F] | None = None,
 ) -> dict[WindowKind, WindowColumn[F]]:
-    """Day, week and month of `day`, each with its figures, the previous window's and its leaderboard."""
+    """Day, week and month of `day`, each with its figures, the previous window's and its leaderboard. A window
+    running at `now` is compared with the previous one's same elapsed span: `partial_figures(comparison)`, or
+    `figures(comparison.span)` when counting rows."""
+    partial = partial_figures or (lambda comparison: figures(comparison.span))
     columns = {}
-    for kind in WINDOW_KINDS:
+    for kind, comparison in zip(WINDOW_KINDS, comparisons_of(day, tz_name, now), strict=True):
         current = window_for(day, kind, tz_name)
-        before = previous_window(current)
         columns[kind] = WindowColumn(
             window=current,
-            previous=before,
+            comparison=comparison,
             figures=figures(current),
-            previous_figures=figures(before),
+            previous_figures=partial(comparison) if comparison.partial else figures(comparison.previous),
             leaderboard=leaderboard(current),
         )
     return columns
@@ -124,21 +147,37 @@ def with_charts(
 
 
 def read_counts(
-    engine: Engine, source: str, selector: str, day: date, tz_name: str, resolved: Sequence[str] | None = None
+    engine: Engine,
+    source: str,
+    selector: str,
+    day: date,
+    tz_name: str,
+    resolved: Sequence[str] | None = None,
+    *,
+    now: datetime | None = None,
 ) -> rollups.ViewCounts:
     """Everything the page of `day` reads from the roll-ups (models/rollups.py), in one statement; its `tz_name`
-    says whether they can be used (the roll-ups are kept in this TIMEZONE)."""
+    says whether they can be used (the roll-ups are kept in this TIMEZONE). With `now`, also the whole days of
+    the previous windows' spans that running windows are compared with (`whole_day_windows`)."""
     current = [window_for(day, kind, tz_name) for kind in WINDOW_KINDS]  # the leaderboards' windows
     with engine.connect() as conn:
         return rollups.read_view_counts(
             conn,
             source,
             selector,
-            windows=windows_of(day, tz_name),
+            windows=windows_of(day, tz_name) + whole_day_windows(comparisons_of(day, tz_name, now)),
             leaderboards=current,
             days=chart_days(day),
             resolved=resolved,
         )
+
+
+def whole_day_windows(comparisons: Sequence[Comparison]) -> list[Window]:
+    """The day windows counted in full in the partial comparisons' spans (their roll-ups are exact; the last,
+    partial day is counted from its rows)."""
+    days = {window.first_day: window for comparison in comparisons if comparison.partial for window in
+            comparison.whole_days}  # fmt: skip
+    return [days[day] for day in sorted(days)]
 
 
 def chart_days(day: date) -> tuple[date, date]:
