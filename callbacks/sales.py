@@ -63,7 +63,7 @@ def render_sales_uncached(state: PageState) -> list[Any]:
     runtime = current_runtime()
     settings, limit = runtime.settings, TABLE_ROW_LIMIT
     views = build_sales_page(
-        runtime.engine, settings, state.day, state.selector, state.window, limit, today=state.today
+        runtime.engine, settings, state.day, state.selector, state.window, limit, today=state.today, now=state.now
     )
     view = views[state.window]
     subtitle = f"{state.selector or all_groups_label(settings.kpi.sales)} · {view.window.label()}"

@@ -68,7 +68,7 @@ def build_panel(
     if slide.page == "sales":
         from views.sales import build_sales_view
 
-        return tv_layout.sales_panel(build_sales_view(engine, settings, day, slide.selector, "day", today=day))
+        return tv_layout.sales_panel(build_sales_view(engine, settings, day, slide.selector, "day", today=day, now=now))
     if slide.page == "cases":
         from views.cases import build_cases_view
 
@@ -82,6 +82,17 @@ def build_panel(
         engine, settings, day, project=slide.selector, window="day", today=day, charts=False, now=now
     )
     return tv_layout.redmine_panel(view)
+
+
+def all_label(settings: Settings, page: str) -> str:
+    """What a slide without a group or project shows, in the words of the page it stands for."""
+    from layouts.cases import PAGE as CASES
+    from layouts.redmine import PAGE as REDMINE
+    from layouts.sales import all_groups_label
+
+    if page == "sales":
+        return all_groups_label(settings.kpi.sales)
+    return (REDMINE if page == "redmine" else CASES).all_label
 
 
 def configured(settings: Settings, sources: tuple[str, ...]) -> list[str]:
@@ -151,7 +162,7 @@ def register(app: dash.Dash) -> None:
             log.exception("TV: cannot build the %s slide for %s", slide.page, day)
             raise dash.exceptions.PreventUpdate from None
 
-        everyone = "All projects" if slide.page == "redmine" else "All groups"
+        everyone = all_label(settings, slide.page)
         if freshness.ok:
             banner_children, banner_class = [], "tv-banner tv-hidden"
         else:

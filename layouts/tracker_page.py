@@ -38,7 +38,7 @@ from views.tracker_view import TrackerView, WindowColumn
 
 WINDOW_TITLES = {"day": "Day", "week": "Week", "month": "Month"}
 ROW_CLASSES = {
-    "row-resolved": "params.data.in_window === 'Resolved'",
+    "row-resolved": "params.data.in_window === 'Resolved' || params.data.in_window === 'Closed'",
     "row-created": "params.data.in_window === 'Created'",
 }
 
@@ -70,6 +70,7 @@ class TrackerPage:
     leaderboard_empty: str
     table_kpis: tuple[dict[str, str], ...]  # the table's figure choices; the first is the default
     other_rows: str  # the legend of rows neither resolved nor created in the window ("worked on", "updated")
+    done: str = "resolved"  # the page's one word for a finished record: "resolved" (cases), "closed" (Redmine's)
     columns: Callable[[], list[dict]]  # the table's ag-grid columns
     records: Callable[[Any], list[dict]]  # ag-grid rows from views' window_table (links as markdown)
 
@@ -102,14 +103,16 @@ def page_layout(page: TrackerPage, query: Mapping[str, str], choices: Sequence[s
                         subtitle="This month against the three before it",
                     ),
                     section(
-                        "Resolved per day, cumulative",
+                        f"{page.done.capitalize()} per day, cumulative",
                         graph(page.id("cum-resolved")),
                         subtitle="This month against the three before it",
                     ),
                 ],
                 className="charts-2 chart-row",
             ),
-            section("Created and resolved per month", graph(page.id("history"), height=340), subtitle="All history"),
+            section(
+                f"Created and {page.done} per month", graph(page.id("history"), height=340), subtitle="All history"
+            ),
         ],
         id=page.id("page"),
     )
@@ -123,7 +126,7 @@ def window_row(page: TrackerPage) -> html.Div:
 def table_panel(page: TrackerPage) -> html.Div:
     """The records behind the numbers: which figure (worked on, created, resolved, open...) for the window."""
     legend = row_legend(
-        [("#ecfdf3", "resolved in window"), ("#eff6ff", "created in window"), ("#ffffff", page.other_rows)]
+        [("#ecfdf3", f"{page.done} in window"), ("#eff6ff", "created in window"), ("#ffffff", page.other_rows)]
     )
     return section(
         f"{page.noun.capitalize()} behind the numbers",
@@ -205,12 +208,17 @@ def cumulative_chart(page: TrackerPage, view: TrackerView, name: str) -> Any:
     return cumulative_figure(
         view.cumulative.get(name),
         uirevision=page.id(f"cum-{name}-{view.selector}-{view.day:%Y-%m}"),
-        empty=f"Nothing {name} in these four months",
+        empty=f"Nothing {page.done if name == 'resolved' else name} in these four months",
     )
 
 
 def history_chart(page: TrackerPage, view: TrackerView) -> Any:
-    return history_figure(view.history, uirevision=page.id(f"history-{view.selector}"), empty=f"No {page.noun} yet")
+    return history_figure(
+        view.history,
+        uirevision=page.id(f"history-{view.selector}"),
+        empty=f"No {page.noun} yet",
+        done=page.done.capitalize(),
+    )
 
 
 def table_caption(page: TrackerPage, count: int, kpi: str, view: TrackerView, *, shown: int | None = None) -> str:

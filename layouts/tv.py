@@ -372,10 +372,12 @@ def cases_panel(view: Any) -> html.Div:
     ]  # fmt: skip
     if view.group or not view.open_by_group:
         open_board = leaderboard(
-            view.open_by_assignee, title="Open now by assignee", empty="Nothing open", max_entries=8
+            view.open_by_assignee, title="Open now by assignee", empty="Nothing open", max_entries=8, ranked=False
         )
     else:
-        open_board = leaderboard(view.open_by_group, title="Open now by group", empty="Nothing open", max_entries=8)
+        open_board = leaderboard(
+            view.open_by_group, title="Open now by group", empty="Nothing open", max_entries=8, ranked=False
+        )
     return html.Div(
         [
             _cards(cards),
@@ -403,7 +405,7 @@ def redmine_panel(view: Any) -> html.Div:
                  card_id="tv-redmine-created"),
         kpi_card("Updated", now.updated, previous=before.updated, previous_label=vs, tone="worked",
                  card_id="tv-redmine-updated"),
-        kpi_card("Resolved", now.resolved, previous=before.resolved, previous_label=vs, tone="resolved",
+        kpi_card("Closed", now.resolved, previous=before.resolved, previous_label=vs, tone="resolved",
                  good_when="up", card_id="tv-redmine-resolved"),
         kpi_card("Kill rate", now.kill_rate, previous=before.kill_rate, previous_label=vs, percent=True,
                  tone="rate", good_when="up", card_id="tv-redmine-kill-rate"),
@@ -414,7 +416,9 @@ def redmine_panel(view: Any) -> html.Div:
             _cards(cards),
             _boards(
                 leaderboard(today.leaderboard, title="Closed today", empty="Nothing closed yet today", max_entries=8),
-                leaderboard(view.open_by_status, title="Open by status", empty="Nothing open", max_entries=8),
+                leaderboard(
+                    view.open_by_status, title="Open now by status", empty="Nothing open", max_entries=8, ranked=False
+                ),
             ),
         ],
         className="tv-slide tv-slide-redmine",

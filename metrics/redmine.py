@@ -41,7 +41,7 @@ from metrics.windows import Comparison, Window
 REDMINE_KPIS = ("created", "updated", "resolved", "open", "activity")
 PARTIAL_KPIS = ("created", "updated", "resolved")  # the compared cards: counted from rows over a partial day
 OPEN, CLOSED, REJECTED = "Open", "Closed", "Rejected"
-ROW_RESOLVED, ROW_CREATED, ROW_UPDATED = "Resolved", "Created", "Updated"
+ROW_RESOLVED, ROW_CREATED, ROW_UPDATED = "Closed", "Created", "Updated"  # Redmine's word: closed
 
 
 @dataclass(frozen=True)
@@ -243,6 +243,6 @@ def counted_at(frame: pd.DataFrame, kpi: str, window: Window) -> pd.Series:
 
 
 def row_kinds(frame: pd.DataFrame, window: Window) -> pd.Series:
-    """Resolved (closed in the window), else Created, else Updated: how a table row is coloured."""
+    """Closed (in the window), else Created, else Updated: how a table row is coloured."""
     resolved = in_window_array(stamps(frame["closed_at"]), window) & _closed(frame).to_numpy()
     return row_kinds_of(frame, window, resolved, (ROW_RESOLVED, ROW_CREATED, ROW_UPDATED))
