@@ -92,9 +92,9 @@ PAGE = TrackerPage(
         {"label": "Open now", "value": "open"},
     ),
     other_rows="updated",
-    done="closed",  # Redmine's own word (is_closed): cards, boards, table and charts say the same
     columns=issue_columns,
     records=table_records,
+    done="closed",  # Redmine's own word (is_closed): cards, boards, table and charts say the same
 )
 
 

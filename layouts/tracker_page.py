@@ -70,9 +70,9 @@ class TrackerPage:
     leaderboard_empty: str
     table_kpis: tuple[dict[str, str], ...]  # the table's figure choices; the first is the default
     other_rows: str  # the legend of rows neither resolved nor created in the window ("worked on", "updated")
-    done: str = "resolved"  # the page's one word for a finished record: "resolved" (cases), "closed" (Redmine's)
     columns: Callable[[], list[dict]]  # the table's ag-grid columns
     records: Callable[[Any], list[dict]]  # ag-grid rows from views' window_table (links as markdown)
+    done: str = "resolved"  # the page's one word for a finished record: "resolved" (cases), "closed" (Redmine's)
 
     @property
     def default_kpi(self) -> str:
