@@ -23,10 +23,10 @@
     return Math.min(MAX_MINUTES, Math.max(MIN_MINUTES, minutes));
   }
 
-  // What the person typed in the minutes box. The number input reports no value (null) for anything outside its
-  // min..max, so 500 would read as "nothing typed"; the box itself still holds "500", which clamps to 60.
+  // What the person typed in the minutes box. The number input reports NaN for anything outside its min..max,
+  // so 500 would read as "nothing typed"; the box itself still holds "500", which clamps to 60.
   function typedMinutes(minutes) {
-    if (minutes !== null && minutes !== undefined && minutes !== "") {
+    if (typeof minutes === "number" ? isFinite(minutes) : minutes !== null && minutes !== undefined && minutes !== "") {
       return minutes;
     }
     var box = triggeredIds()
