@@ -372,11 +372,11 @@ def cases_panel(view: Any) -> html.Div:
     ]  # fmt: skip
     if view.group or not view.open_by_group:
         open_board = leaderboard(
-            view.open_by_assignee, title="Open now by assignee", empty="Nothing open", max_entries=8, ranked=False
+            view.open_by_assignee, title="Open now per person", empty="Nothing open", max_entries=8, ranked=False
         )
     else:
         open_board = leaderboard(
-            view.open_by_group, title="Open now by group", empty="Nothing open", max_entries=8, ranked=False
+            view.open_by_group, title="Open now per group", empty="Nothing open", max_entries=8, ranked=False
         )
     return html.Div(
         [
@@ -417,7 +417,7 @@ def redmine_panel(view: Any) -> html.Div:
             _boards(
                 leaderboard(today.leaderboard, title="Closed today", empty="Nothing closed yet today", max_entries=8),
                 leaderboard(
-                    view.open_by_status, title="Open now by status", empty="Nothing open", max_entries=8, ranked=False
+                    view.open_by_status, title="Open now per status", empty="Nothing open", max_entries=8, ranked=False
                 ),
             ),
         ],

@@ -59,7 +59,7 @@ def test_unassigned_is_shown_apart_and_never_ranked() -> None:
 
 
 def test_status_lists_are_not_rankings() -> None:
-    board = leaderboard([("New", 7), ("In Progress", 3)], title="Open now by status", ranked=False)
+    board = leaderboard([("New", 7), ("In Progress", 3)], title="Open now per status", ranked=False)
     assert ranks(board) == ["", ""]
     assert "leaderboard is-unranked" in class_names(board)
 
