@@ -36,6 +36,11 @@ TABLE_OUTPUTS = 3  # the table's outputs come last, so a change of its figure up
 TABLE_ROW_LIMIT = 100
 
 
+def view_options(state: PageState) -> dict[str, Any]:
+    """The view builders' keyword arguments a page state gives besides the date and the selector."""
+    return {"window": state.window, "today": state.today, "now": state.now}
+
+
 @dataclass(frozen=True)
 class TrackerCallbacks:
     page: TrackerPage

@@ -31,6 +31,7 @@ from models import case_reads, rollups
 from settings import Settings
 from views.tracker_view import (
     TrackerView,
+    counted_window_columns,
     local_text,
     open_rows,
     read_counts,
@@ -118,15 +119,12 @@ def _counted_view(
         group=group,
         selected=window,
         tz_name=tz_name,
-        windows=window_columns(
+        windows=counted_window_columns(
             day,
             tz_name,
-            figures=counter.figures,
-            leaderboard=counter.resolved_leaderboard,
-            now=now,
-            partial_figures=lambda comparison: counter.partial_figures(
-                comparison, case_reads.counts_in(engine, rules, case_metrics.partial_spans(comparison), group)
-            ),
+            counter,
+            now,
+            lambda comparison: case_reads.counts_in(engine, rules, case_metrics.partial_spans(comparison), group),
         ),
         open_total=sum(count for _, count in by_assignee),
         open_by_group=[] if group else case_metrics.open_counts(counts.now, rules, "selector"),

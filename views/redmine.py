@@ -29,6 +29,7 @@ from models import redmine_reads, rollups
 from settings import Settings
 from views.tracker_view import (
     TrackerView,
+    counted_window_columns,
     local_text,
     open_rows,
     read_counts,
@@ -120,17 +121,13 @@ def _counted_view(
         project=project,
         selected=window,
         tz_name=tz_name,
-        windows=window_columns(
+        windows=counted_window_columns(
             day,
             tz_name,
-            figures=counter.figures,
-            leaderboard=counter.resolved_leaderboard,
-            now=now,
-            partial_figures=lambda comparison: counter.partial_figures(
-                comparison,
-                redmine_reads.counts_in(
-                    engine, dict.fromkeys(issue_metrics.PARTIAL_KPIS, comparison.last_day), project
-                ),
+            counter,
+            now,
+            lambda comparison: redmine_reads.counts_in(
+                engine, dict.fromkeys(issue_metrics.PARTIAL_KPIS, comparison.last_day), project
             ),
         ),
         totals=issue_metrics.totals_from_counts(

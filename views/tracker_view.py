@@ -19,7 +19,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -124,6 +124,21 @@ def window_columns(
             leaderboard=leaderboard(current),
         )
     return columns
+
+
+def counted_window_columns(
+    day: date, tz_name: str, counter: Any, now: datetime | None, read_partial: Callable[[Comparison], Mapping[str, int]]
+) -> dict[WindowKind, WindowColumn[Any]]:
+    """`window_columns` from roll-up counts (metrics' CountedCases / CountedIssues): a partial comparison span is
+    the whole days' counts plus what `read_partial(comparison)` counts from rows (`counter.partial_figures`)."""
+    return window_columns(
+        day,
+        tz_name,
+        figures=counter.figures,
+        leaderboard=counter.resolved_leaderboard,
+        now=now,
+        partial_figures=lambda comparison: counter.partial_figures(comparison, read_partial(comparison)),
+    )
 
 
 def with_charts(
