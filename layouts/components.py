@@ -24,6 +24,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 from dash.development.base_component import Component
 
+from metrics.redmine import NO_PROJECT
 from metrics.series import NO_GROUP, UNASSIGNED
 
 # What a Dash component keeps on itself besides the props it was given (dash.development.base_component).
@@ -193,8 +194,8 @@ def leaderboard(
     to the leader, or to `scale` (e.g. a points goal: a full bar means the goal is met).
 
     `ranked`: people competing get rank numbers (the first in gold); a breakdown (open per status, group or
-    person) is not a ranking and gets none. "Unassigned" and "No group" are nobody: never ranked, they follow the
-    list on a line of their own."""
+    person) is not a ranking and gets none. "Unassigned", "No group" and "No project" are nobody: never ranked,
+    they follow the list on a line of their own."""
     header = html.Div(title, className="leaderboard-title") if title else None
     if not entries:
         body: Any = no_data(empty, compact=True)
@@ -218,7 +219,7 @@ def leaderboard(
     return html.Div([part for part in (header, body) if part is not None], className=class_name, **props)
 
 
-NOBODY = (UNASSIGNED, NO_GROUP)  # a blank assignee or group: shown apart from the names, never ranked
+NOBODY = (UNASSIGNED, NO_GROUP, NO_PROJECT)  # a blank assignee, group or project: apart from the names, never ranked
 
 
 def _board_row(name: str, value: float | int, top: float, rank: int | None, *, tag: Any = html.Li) -> Any:

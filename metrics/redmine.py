@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from metrics.series import (
+    UNASSIGNED,
     CountRow,
     WindowTotals,
     counts_by,
@@ -39,6 +40,7 @@ from metrics.series import (
 from metrics.windows import Comparison, Window
 
 REDMINE_KPIS = ("created", "updated", "resolved", "open", "activity")
+NO_PROJECT, NO_STATUS = "No project", "No status"
 PARTIAL_KPIS = ("created", "updated", "resolved")  # the compared cards: counted from rows over a partial day
 OPEN, CLOSED, REJECTED = "Open", "Closed", "Rejected"
 ROW_RESOLVED, ROW_CREATED, ROW_UPDATED = "Closed", "Created", "Updated"  # Redmine's word: closed
@@ -182,7 +184,7 @@ def open_counts(now: Mapping[str, Sequence[CountRow]], column: str) -> list[tupl
     """Open issues per selector (project), person (assignee) or status from roll-up "now" counts
     (models.rollups.ViewCounts.now)."""
     open_rows = (row for row in now[column] if row.kpi == "open")
-    return sums_by(open_rows, column, blank="Unassigned" if column == "person" else "(none)")
+    return sums_by(open_rows, column, blank=blank_name(column))
 
 
 def status_counts(now: Mapping[str, Sequence[CountRow]]) -> pd.DataFrame:
@@ -208,7 +210,14 @@ def resolved_leaderboard(frame: pd.DataFrame, window: Window) -> list[tuple[str,
 
 def open_by(frame: pd.DataFrame, column: str) -> list[tuple[str, int]]:
     """Open issues per status_name, project_name or assignee_name (hand-built frames; pages use SQL)."""
-    return counts_by(open_issues(frame), column, blank="Unassigned" if column == "assignee_name" else "(none)")
+    return counts_by(open_issues(frame), column, blank=blank_name(column))
+
+
+def blank_name(column: str) -> str:
+    """What an issue with no assignee, project or status is listed as (roll-up or table column names)."""
+    if column in ("person", "assignee_name"):
+        return UNASSIGNED
+    return NO_PROJECT if column in ("selector", "project_name") else NO_STATUS
 
 
 def kpi_rows(frame: pd.DataFrame, kpi: str, window: Window) -> pd.DataFrame:

@@ -38,6 +38,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
+from metrics.series import UNASSIGNED as SERIES_UNASSIGNED
 from metrics.windows import Comparison, Window, to_local
 from settings import SalesRules, StageRule
 
@@ -56,7 +57,7 @@ CALL_COUNT_COLUMNS = ["assignee_name", "status", "calls"]  # one window's calls 
 TALLY_COLUMNS = ["name", "calls", "counted"]
 
 NO_QUALIFIER = "(no qualifier)"
-UNASSIGNED = "(unassigned)"
+UNASSIGNED = SERIES_UNASSIGNED  # one word for nobody on every page: "Unassigned"
 PHONE_CALLS = "Phone calls"  # the breakdown column of counted calls
 
 

@@ -14,6 +14,7 @@ from datetime import date, datetime
 import pandas as pd
 from sqlalchemy import ColumnElement, Engine, func, or_, select
 
+from metrics.redmine import blank_name
 from metrics.windows import Window, day_edges, month_edges, month_start, months_from, today_in
 from models import rollups
 from models.buckets import counts_per_interval
@@ -83,7 +84,7 @@ def open_counts(engine: Engine, by: str, project: str = "") -> list[tuple[str, i
     statement = select(column, func.count()).where(*_filters(project), issues.c.is_closed.is_(False)).group_by(column)
     with engine.connect() as conn:
         found = conn.execute(statement).all()
-    blank = "Unassigned" if by == "assignee_name" else "(none)"
+    blank = blank_name(by)
     merged: dict[str, int] = {}
     for name, count in found:
         label = (name or "").strip() or blank

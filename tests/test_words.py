@@ -196,3 +196,17 @@ def seeded_cases(settings_for: Any, sqlite_url: str) -> Iterator[LiveServer]:
     yield live
     live.stop()
     live.app.server.extensions["kpi"].engine.dispose()
+
+
+def test_nobody_has_one_name_per_kind_on_every_page() -> None:
+    from metrics.redmine import blank_name
+    from metrics.sales import UNASSIGNED as SALES_UNASSIGNED
+
+    assert SALES_UNASSIGNED == "Unassigned"  # was "(unassigned)" on /sales' charts
+    assert [blank_name(column) for column in ("assignee_name", "project_name", "status_name")] == [
+        "Unassigned",
+        "No project",
+        "No status",
+    ]  # Redmine's blanks were "(none)"
+    board = leaderboard([("Firmware", 4), ("No project", 2)], ranked=False)
+    assert "lb-apart" in class_names(board)

@@ -2,9 +2,10 @@
 
 Used by callbacks/cases.py (the page), exports.py (/export/cases.csv) and the TV (today's figures):
 
-    view = build_cases_view(engine, settings, day, group="Support", window="week", today=today)
+    view = build_cases_view(engine, settings, day, group="Support", window="week", today=today, now=now)
     view.windows["day"].figures.created          # the "Created" card of the day window
-    view.windows["week"].previous_figures         # the same figures for the previous week
+    view.windows["week"].previous_figures         # the same figures for the previous week (until the same
+    view.windows["week"].comparison.label         #   weekday and time while this week runs): "last week by Wed 10:42"
     view.windows["month"].leaderboard             # [(assignee, resolved), ...]
     view.open_total, view.open_by_group, view.open_by_assignee, view.open_by_status
     view.cumulative["created"]                    # DataFrame: day of month x (this month, 3 previous)

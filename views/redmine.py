@@ -5,7 +5,7 @@ Used by callbacks/redmine.py, exports.py (/export/redmine.csv) and the TV:
     view = build_redmine_view(engine, settings, day, project="Firmware", window="week", today=today)
     view.totals.open, view.totals.closed, view.totals.rejected     # now (Redmine's is_closed + rejected names)
     view.windows["day"].figures.created / .updated / .resolved / .kill_rate
-    view.windows["week"].previous_figures, view.windows["month"].leaderboard
+    view.windows["week"].previous_figures, view.windows["week"].comparison.label, view.windows["month"].leaderboard
     view.open_by_status, view.open_by_project, view.open_by_assignee
     view.cumulative["created"], view.history
     window_table(engine, settings, view, "activity", 100)            # the page's table rows and their total

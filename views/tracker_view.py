@@ -1,6 +1,7 @@
 """What the views of the two tracker pages, /cases (VTiger cases) and /redmine (Redmine issues), compute the same
 way: the records are read for `span_for(day)`, each window column holds the window's figures, the previous
-window's and a leaderboard (`window_columns`), and the monthly charts are running totals per day of month and a
+window's (over the same elapsed part of it while the window runs: metrics.windows.compare_with, at `now`) and a
+leaderboard (`window_columns`), and the monthly charts are running totals per day of month and a
 per-month history (`with_charts`). views/cases.py and views/redmine.py say what the figures are and where the
 counts come from; `TrackerView` is the part of their views the layouts and callbacks share.
 
