@@ -127,13 +127,16 @@ def comparison_moment(day: date, tz_name: str, now_utc: datetime) -> datetime | 
     return moment if month.contains(moment) or week.contains(moment) else None
 
 
+NBSP = "\u00a0"  # a label wraps between its parts, never inside "Fri 16:00" or "1–2 Nov"
+
+
 def running_label(window: Window, previous: Window, same_day: date, now: datetime) -> str:
     """ "yesterday by 10:42", "last week by Wed 10:42", "1–2 Nov by 10:42" (the compared span, then the time)."""
     clock = f"{now:%H:%M}"
     if window.kind == "day":
         return f"yesterday by {clock}"
     if window.kind == "week":
-        return f"last week by {now:%a} {clock}"
+        return f"last week by {now:%a}{NBSP}{clock}"
     return f"{day_span(previous.first_day, same_day)} by {clock}"
 
 
@@ -141,7 +144,7 @@ def finished_label(window: Window, previous: Window) -> str:
     """ "Mon 9 Nov", "2–8 Nov", "November": the whole previous window, named by its dates (a past window's
     previous day is not "yesterday")."""
     if window.kind == "day":
-        return f"{previous.first_day:%a} {previous.first_day.day} {previous.first_day:%b}"
+        return f"{previous.first_day:%a} {day_span(previous.first_day, previous.first_day)}"
     if window.kind == "week":
         return day_span(previous.first_day, previous.last_day)
     if previous.first_day.year != window.first_day.year:
@@ -152,10 +155,10 @@ def finished_label(window: Window, previous: Window) -> str:
 def day_span(first: date, last: date) -> str:
     """ "1 Nov", "1–2 Nov", "26 Oct–1 Nov"."""
     if first == last:
-        return f"{first.day} {first:%b}"
+        return f"{first.day}{NBSP}{first:%b}"
     if (first.year, first.month) == (last.year, last.month):
-        return f"{first.day}–{last.day} {last:%b}"
-    return f"{first.day} {first:%b}–{last.day} {last:%b}"
+        return f"{first.day}–{last.day}{NBSP}{last:%b}"
+    return f"{first.day}{NBSP}{first:%b}–{last.day}{NBSP}{last:%b}"
 
 
 def to_local_datetime(moment_utc: datetime, tz_name: str) -> datetime:

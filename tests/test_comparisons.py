@@ -40,7 +40,7 @@ def test_month_on_the_second_is_compared_with_the_first_two_days_of_the_month_be
     assert comparison.partial
     assert comparison.previous.start == datetime(2026, 10, 31, 23)  # 1 Nov 00:00 CET
     assert comparison.end == datetime(2026, 11, 2, 9, 42)  # 2 Nov 10:42 CET, cut to the minute
-    assert comparison.label == "1–2 Nov by 10:42"
+    assert comparison.label == "1–2\u00a0Nov by 10:42"
     assert [day.first_day for day in comparison.whole_days] == [date(2026, 11, 1)]
     assert (comparison.last_day.start, comparison.last_day.end) == (datetime(2026, 11, 1, 23), comparison.end)
 
@@ -56,7 +56,7 @@ def test_week_to_date_is_compared_with_last_week_until_the_same_weekday_and_time
     comparison = compare_with(window_for(date(2026, 12, 2), "week", BERLIN), berlin(2026, 12, 2, 10, 42))
     assert comparison.previous.first_day == date(2026, 11, 23)
     assert comparison.end == datetime(2026, 11, 25, 9, 42)  # Wed 25 Nov 10:42 CET
-    assert comparison.label == "last week by Wed 10:42"
+    assert comparison.label == "last week by Wed\u00a010:42"
     assert [day.first_day for day in comparison.whole_days] == [date(2026, 11, 23), date(2026, 11, 24)]
 
 
@@ -67,11 +67,11 @@ def test_finished_windows_are_compared_with_the_whole_previous_window() -> None:
     month = compare_with(window_for(date(2026, 11, 4), "month", BERLIN), now)
     january = compare_with(window_for(date(2026, 1, 15), "month", BERLIN), now)
     assert not any(c.partial for c in (day, week, month, january))
-    assert (day.end, day.label) == (datetime(2026, 11, 9, 23), "Mon 9 Nov")  # 10 Nov 00:00 CET
-    assert (week.end, week.label) == (datetime(2026, 11, 1, 23), "26 Oct–1 Nov")
+    assert (day.end, day.label) == (datetime(2026, 11, 9, 23), "Mon 9\u00a0Nov")  # 10 Nov 00:00 CET
+    assert (week.end, week.label) == (datetime(2026, 11, 1, 23), "26\u00a0Oct–1\u00a0Nov")
     assert (month.end, month.label) == (datetime(2026, 10, 31, 23), "October")
     assert january.label == "December 2025"
-    assert compare_with(window_for(date(2026, 12, 2), "day", BERLIN), None).label == "Tue 1 Dec"
+    assert compare_with(window_for(date(2026, 12, 2), "day", BERLIN), None).label == "Tue 1\u00a0Dec"
 
 
 def test_a_month_longer_than_the_one_before_stops_at_its_end() -> None:
@@ -81,7 +81,7 @@ def test_a_month_longer_than_the_one_before_stops_at_its_end() -> None:
     assert not comparison.partial and comparison.end == datetime(2026, 2, 28, 23)  # all of February
     assert comparison.label == "February"
     on_the_28th = compare_with(march, datetime(2026, 3, 28, 9, 42))  # 10:42 CET: still winter time
-    assert (on_the_28th.end, on_the_28th.label) == (datetime(2026, 2, 28, 9, 42), "1–28 Feb by 10:42")
+    assert (on_the_28th.end, on_the_28th.label) == (datetime(2026, 2, 28, 9, 42), "1–28\u00a0Feb by 10:42")
 
 
 def test_daylight_saving_nights_compare_wall_clocks() -> None:
@@ -172,10 +172,10 @@ def test_a_record_at_the_cut_off_counts_for_the_later_span(
     assert month.figures.created == 4  # 1, 2, 3 and 8
     assert (month.previous_figures.created, month.previous_figures.resolved) == (2, 1)  # 5 and 7; 5 resolved
     assert month.previous_figures.worked == 2
-    assert month.comparison.label == "1–2 Nov by 10:42"
+    assert month.comparison.label == "1–2\u00a0Nov by 10:42"
     card = kpi_card("Created", month.figures.created, previous=month.previous_figures.created,
                     previous_label=month.comparison.label)  # fmt: skip
-    assert "▲ 2 vs 1–2 Nov by 10:42" in text_of(card)
+    assert "▲ 2 vs 1–2\u00a0Nov by 10:42" in text_of(card)
 
 
 def text_of(component: object) -> str:
@@ -261,8 +261,8 @@ def test_pages_and_the_tv_show_the_comparison_label(engine: Engine, berlin_setti
     state = PageState(date(2026, 12, 2), "day", "", True, date(2026, 12, 2), now=now)
     page = text_of(page_columns(PAGE, view, state))
     assert "= same vs yesterday by 10:42" in page
-    assert "vs last week by Wed 10:42" in page
-    assert "vs 1–2 Nov by 10:42" in page
+    assert "vs last week by Wed\u00a010:42" in page
+    assert "vs 1–2\u00a0Nov by 10:42" in page
     assert "the month before" not in page and "the day before" not in page
     tv = text_of(cases_panel(view))
     assert "= same vs yesterday by 10:42" in tv

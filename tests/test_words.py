@@ -20,7 +20,7 @@ from layouts.sales import all_groups_label, window_column
 from layouts.tracker_page import cumulative_chart, history_chart, table_panel
 from models.schema import phone_calls
 from settings import KpiRules, SalesRules, Settings
-from tests.browser import LiveServer, text_of, wait_for
+from tests.browser import LiveServer, screenshot, text_of, wait_for
 from tests.test_comparisons import text_of as component_text
 from views.page_state import PageState
 from views.sales import build_sales_page, build_sales_views
@@ -138,16 +138,16 @@ def test_sales_cards_compare_with_the_same_elapsed_span(sales_engine: tuple[Engi
         assert (views["day"].totals().calls, views["day"].previous.calls) == (1, 1)  # call 6 vs call 1
         assert views["day"].comparison.label == "yesterday by 10:42"
         assert (views["month"].totals().calls, views["month"].previous.calls) == (4, 1)  # 1, 2, 3, 6 vs 4
-        assert views["month"].comparison.label == "1–2 Nov by 10:42"
+        assert views["month"].comparison.label == "1–2\u00a0Nov by 10:42"
         assert views["day"].previous.points == 1.0  # one point a call
     state = PageState(today, "day", "", True, today, now=now)
     day_text = component_text(window_column("day", page["day"], selected=True, state=state))
     assert "= same vs yesterday by 10:42" in day_text
     month_text = component_text(window_column("month", page["month"], selected=False, state=state))
-    assert "▲ 3 vs 1–2 Nov by 10:42" in month_text
+    assert "▲ 3 vs 1–2\u00a0Nov by 10:42" in month_text
     assert "no comparison" not in day_text + month_text
     finished = build_sales_page(engine, settings, date(2026, 12, 1), "", "day", 100, today=today, now=None)
-    assert (finished["day"].previous.calls, finished["day"].comparison.label) == (0, "Mon 30 Nov")
+    assert (finished["day"].previous.calls, finished["day"].comparison.label) == (0, "Mon 30\u00a0Nov")
 
 
 # --- in Chromium ---------------------------------------------------------------------------------------------------
@@ -172,16 +172,39 @@ def test_cases_page_says_what_each_card_is_compared_with(seeded_cases: LiveServe
     wait_for(lambda: browser.find_elements(By.ID, "cases-day-created"), message="the cases cards")
     # NOW is Friday 20 November 2026, 16:00 in Berlin: every window of today is still running.
     wait_for(lambda: "vs yesterday by 16:00" in text_of(browser, "#cases-window-day"), message="day label")
-    assert "vs last week by Fri 16:00" in text_of(browser, "#cases-window-week")
-    assert "vs 1–20 Oct by 16:00" in text_of(browser, "#cases-window-month")
+    assert "vs last week by Fri 16:00" in text_of(browser, "#cases-window-week").replace("\u00a0", " ")
+    assert "vs 1–20 Oct by 16:00" in text_of(browser, "#cases-window-month").replace("\u00a0", " ")
     page = text_of(browser, "#cases-page")
     assert "the day before" not in page and "the month before" not in page
-    for label in browser.find_elements(By.CSS_SELECTOR, ".kpi-change-label"):
-        assert label.is_displayed()
-        fits = browser.execute_script("return arguments[0].scrollWidth <= arguments[0].clientWidth + 1;", label)
-        assert fits, label.text
+    labels = browser.find_elements(By.CSS_SELECTOR, ".window-col .kpi-change-label")
+    assert len(labels) == 12  # four cards in each of three windows
+    assert_inside_cards(browser, labels)
+    screenshot(browser, "comparison-labels-desktop")
+    metrics = {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True}
+    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
+    shown = wait_for(
+        lambda: [
+            label for label in browser.find_elements(By.CSS_SELECTOR, ".kpi-change-label") if label.is_displayed()
+        ],
+        message="the labels on a phone",
+    )
+    assert_inside_cards(browser, shown)
+    screenshot(browser, "comparison-labels-phone")
     open_board = browser.find_element(By.ID, "cases-open-leaderboard")
     assert not [rank for rank in open_board.find_elements(By.CSS_SELECTOR, ".lb-rank") if rank.text.strip()]
+
+
+def assert_inside_cards(browser: Any, labels: list[Any]) -> None:
+    """Each label is shown, whole, inside its KPI card (not cut, not running out of it)."""
+    for label in labels:
+        assert label.is_displayed() and label.text.startswith("vs ")
+        inside = browser.execute_script(
+            """const card = arguments[0].closest('.kpi-card').getBoundingClientRect();
+            return [...arguments[0].getClientRects()].every(r => r.left >= card.left - 1 && r.right <= card.right + 1
+                && r.top >= card.top - 1 && r.bottom <= card.bottom + 1);""",
+            label,
+        )
+        assert inside, f"{label.text!r} runs out of its card"
 
 
 @pytest.fixture
