@@ -127,17 +127,17 @@ def comparison_moment(day: date, tz_name: str, now_utc: datetime) -> datetime | 
     return moment if month.contains(moment) or week.contains(moment) else None
 
 
-NBSP = "\u00a0"  # a label wraps between its parts, never inside "Fri 16:00" or "1–2 Nov"
+NBSP = "\u00a0"  # a label wraps between its parts, never inside "by Fri 16:00" or "1–2 Nov"
 
 
 def running_label(window: Window, previous: Window, same_day: date, now: datetime) -> str:
     """ "yesterday by 10:42", "last week by Wed 10:42", "1–2 Nov by 10:42" (the compared span, then the time)."""
     clock = f"{now:%H:%M}"
     if window.kind == "day":
-        return f"yesterday by {clock}"
+        return f"yesterday by{NBSP}{clock}"
     if window.kind == "week":
-        return f"last week by {now:%a}{NBSP}{clock}"
-    return f"{day_span(previous.first_day, same_day)} by {clock}"
+        return f"last week by{NBSP}{now:%a}{NBSP}{clock}"
+    return f"{day_span(previous.first_day, same_day)} by{NBSP}{clock}"
 
 
 def finished_label(window: Window, previous: Window) -> str:

@@ -40,7 +40,7 @@ def test_month_on_the_second_is_compared_with_the_first_two_days_of_the_month_be
     assert comparison.partial
     assert comparison.previous.start == datetime(2026, 10, 31, 23)  # 1 Nov 00:00 CET
     assert comparison.end == datetime(2026, 11, 2, 9, 42)  # 2 Nov 10:42 CET, cut to the minute
-    assert comparison.label == "1–2\u00a0Nov by 10:42"
+    assert comparison.label == "1–2\u00a0Nov by\u00a010:42"
     assert [day.first_day for day in comparison.whole_days] == [date(2026, 11, 1)]
     assert (comparison.last_day.start, comparison.last_day.end) == (datetime(2026, 11, 1, 23), comparison.end)
 
@@ -48,7 +48,7 @@ def test_month_on_the_second_is_compared_with_the_first_two_days_of_the_month_be
 def test_today_is_compared_with_yesterday_until_the_same_time() -> None:
     comparison = compare_with(window_for(date(2026, 12, 2), "day", BERLIN), berlin(2026, 12, 2, 10, 42))
     assert (comparison.previous.start, comparison.end) == (datetime(2026, 11, 30, 23), datetime(2026, 12, 1, 9, 42))
-    assert comparison.label == "yesterday by 10:42"
+    assert comparison.label == "yesterday by\u00a010:42"
     assert comparison.whole_days == []
 
 
@@ -56,7 +56,7 @@ def test_week_to_date_is_compared_with_last_week_until_the_same_weekday_and_time
     comparison = compare_with(window_for(date(2026, 12, 2), "week", BERLIN), berlin(2026, 12, 2, 10, 42))
     assert comparison.previous.first_day == date(2026, 11, 23)
     assert comparison.end == datetime(2026, 11, 25, 9, 42)  # Wed 25 Nov 10:42 CET
-    assert comparison.label == "last week by Wed\u00a010:42"
+    assert comparison.label == "last week by\u00a0Wed\u00a010:42"
     assert [day.first_day for day in comparison.whole_days] == [date(2026, 11, 23), date(2026, 11, 24)]
 
 
@@ -81,7 +81,7 @@ def test_a_month_longer_than_the_one_before_stops_at_its_end() -> None:
     assert not comparison.partial and comparison.end == datetime(2026, 2, 28, 23)  # all of February
     assert comparison.label == "February"
     on_the_28th = compare_with(march, datetime(2026, 3, 28, 9, 42))  # 10:42 CET: still winter time
-    assert (on_the_28th.end, on_the_28th.label) == (datetime(2026, 2, 28, 9, 42), "1–28\u00a0Feb by 10:42")
+    assert (on_the_28th.end, on_the_28th.label) == (datetime(2026, 2, 28, 9, 42), "1–28\u00a0Feb by\u00a010:42")
 
 
 def test_daylight_saving_nights_compare_wall_clocks() -> None:
@@ -90,7 +90,7 @@ def test_daylight_saving_nights_compare_wall_clocks() -> None:
     assert spring.end == datetime(2026, 3, 28, 9)
     # The day after: 02:30 did not exist on 29 March; the span runs until the clock jumped past it (01:00 UTC).
     skipped = compare_with(window_for(date(2026, 3, 30), "day", BERLIN), datetime(2026, 3, 30, 0, 30))
-    assert (skipped.end, skipped.label) == (datetime(2026, 3, 29, 1), "yesterday by 02:30")
+    assert (skipped.end, skipped.label) == (datetime(2026, 3, 29, 1), "yesterday by\u00a002:30")
     # The day after fall-back: 02:30 came twice on 25 October; the span runs until the first (00:30 UTC).
     twice = compare_with(window_for(date(2026, 10, 26), "day", BERLIN), datetime(2026, 10, 26, 1, 30))
     assert twice.end == datetime(2026, 10, 25, 0, 30)
@@ -168,14 +168,14 @@ def test_a_record_at_the_cut_off_counts_for_the_later_span(
     view = build_cases_view(engine, berlin_settings, date(2026, 12, 2), today=date(2026, 12, 2), now=now)
     day, month = view.windows["day"], view.windows["month"]
     assert day.figures.created == 1
-    assert (day.previous_figures.created, day.comparison.label) == (2, "yesterday by 10:42")  # cases 1 and 3
+    assert (day.previous_figures.created, day.comparison.label) == (2, "yesterday by\u00a010:42")  # cases 1 and 3
     assert month.figures.created == 4  # 1, 2, 3 and 8
     assert (month.previous_figures.created, month.previous_figures.resolved) == (2, 1)  # 5 and 7; 5 resolved
     assert month.previous_figures.worked == 2
-    assert month.comparison.label == "1–2\u00a0Nov by 10:42"
+    assert month.comparison.label == "1–2\u00a0Nov by\u00a010:42"
     card = kpi_card("Created", month.figures.created, previous=month.previous_figures.created,
                     previous_label=month.comparison.label)  # fmt: skip
-    assert "▲ 2 vs 1–2\u00a0Nov by 10:42" in text_of(card)
+    assert "▲ 2 vs 1–2\u00a0Nov by\u00a010:42" in text_of(card)
 
 
 def text_of(component: object) -> str:
@@ -260,9 +260,9 @@ def test_pages_and_the_tv_show_the_comparison_label(engine: Engine, berlin_setti
 
     state = PageState(date(2026, 12, 2), "day", "", True, date(2026, 12, 2), now=now)
     page = text_of(page_columns(PAGE, view, state))
-    assert "= same vs yesterday by 10:42" in page
-    assert "vs last week by Wed\u00a010:42" in page
-    assert "vs 1–2\u00a0Nov by 10:42" in page
+    assert "= same vs yesterday by\u00a010:42" in page
+    assert "vs last week by\u00a0Wed\u00a010:42" in page
+    assert "vs 1–2\u00a0Nov by\u00a010:42" in page
     assert "the month before" not in page and "the day before" not in page
     tv = text_of(cases_panel(view))
-    assert "= same vs yesterday by 10:42" in tv
+    assert "= same vs yesterday by\u00a010:42" in tv
