@@ -15,12 +15,28 @@
   var DEFAULT_MINUTES = 5;
   var deadlines = {}; // countdown element id -> {due: epoch ms, off: bool}
 
-  function clampMinutes(value) {
+  function clampMinutes(value, fallback) {
     var minutes = parseInt(value, 10);
     if (isNaN(minutes)) {
-      return DEFAULT_MINUTES;
+      return fallback === undefined ? DEFAULT_MINUTES : fallback;
     }
     return Math.min(MAX_MINUTES, Math.max(MIN_MINUTES, minutes));
+  }
+
+  // What the person typed in the minutes box. The number input reports NaN for anything outside its min..max,
+  // so 500 would read as "nothing typed"; the box itself still holds "500", which clamps to 60.
+  function typedMinutes(minutes) {
+    if (typeof minutes === "number" ? isFinite(minutes) : minutes !== null && minutes !== undefined && minutes !== "") {
+      return minutes;
+    }
+    var box = triggeredIds()
+      .filter(function (propId) {
+        return /-refresh-minutes\.value$/.test(propId);
+      })
+      .map(function (propId) {
+        return document.getElementById(propId.slice(0, -".value".length));
+      })[0];
+    return box ? box.value : minutes;
   }
 
   function triggeredIds() {
@@ -42,7 +58,9 @@
     });
     var state;
     if (fromUser) {
-      state = { on: Boolean(on), minutes: clampMinutes(minutes) };
+      // Nothing readable typed (an empty box): keep the minutes in use rather than jump to the default.
+      var kept = prefs && typeof prefs === "object" ? clampMinutes(prefs.minutes) : DEFAULT_MINUTES;
+      state = { on: Boolean(on), minutes: clampMinutes(typedMinutes(minutes), kept) };
     } else if (prefs && typeof prefs === "object") {
       state = { on: Boolean(prefs.on), minutes: clampMinutes(prefs.minutes) };
     } else {

@@ -11,7 +11,7 @@ import dash
 from dash import Output
 from sqlalchemy import Engine
 
-from callbacks.tracker_page import TrackerCallbacks
+from callbacks.tracker_page import TrackerCallbacks, view_options
 from layouts import cases as page
 from settings import Settings
 from views.cases import CasesView, build_cases_view, window_table
@@ -19,9 +19,7 @@ from views.page_state import PageState
 
 
 def build_view(engine: Engine, settings: Settings, state: PageState, charts: bool) -> CasesView:
-    return build_cases_view(
-        engine, settings, state.day, group=state.selector, window=state.window, today=state.today, charts=charts
-    )
+    return build_cases_view(engine, settings, state.day, group=state.selector, charts=charts, **view_options(state))
 
 
 def open_values(view: CasesView, state: PageState) -> list[Any]:

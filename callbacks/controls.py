@@ -33,7 +33,7 @@ from callbacks.shell import parse_query
 from layouts.components import notice
 from layouts.controls import control_id, current_now
 from layouts.pages import page_for
-from metrics.windows import WINDOW_KINDS
+from metrics.windows import WINDOW_KINDS, comparison_moment
 from runtime import current_runtime
 from views.page_state import PageState, local_today, parse_date, parse_page_query
 
@@ -144,7 +144,8 @@ def register_controls(
         if pathname and (shown is None or shown.path != path):
             raise PreventUpdate  # the user is leaving this page; its URL is no longer ours to write
         settings = current_runtime().settings
-        today = local_today(settings.timezone, current_now())
+        now = current_now()
+        today = local_today(settings.timezone, now)
         triggered = set(ctx.triggered_prop_ids)
         state, kind = resolve_state(
             triggered=triggered,
@@ -157,6 +158,7 @@ def register_controls(
             today=today,
             selector_key=selector_key,
         )
+        state = replace(state, now=comparison_moment(state.day, settings.timezone, now))
         query = state.to_query(selector_key)
         if kind == "url" and rendered == query:
             # The Location reporting the URL this page itself wrote, or a back/forward to what is shown.

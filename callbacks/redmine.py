@@ -11,7 +11,7 @@ import dash
 from dash import Output
 from sqlalchemy import Engine
 
-from callbacks.tracker_page import TrackerCallbacks
+from callbacks.tracker_page import TrackerCallbacks, view_options
 from layouts import redmine as page
 from settings import Settings
 from views.page_state import PageState
@@ -19,9 +19,7 @@ from views.redmine import RedmineView, build_redmine_view, window_table
 
 
 def build_view(engine: Engine, settings: Settings, state: PageState, charts: bool) -> RedmineView:
-    return build_redmine_view(
-        engine, settings, state.day, project=state.selector, window=state.window, today=state.today, charts=charts
-    )
+    return build_redmine_view(engine, settings, state.day, project=state.selector, charts=charts, **view_options(state))
 
 
 def totals_and_open_values(view: RedmineView, state: PageState) -> list[Any]:

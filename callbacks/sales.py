@@ -66,7 +66,9 @@ def render_sales_uncached(state: PageState) -> list[Any]:
     runtime = current_runtime()
     settings = runtime.settings
     # The tables' rows come a block at a time (register_table): the page reads none of them.
-    views = build_sales_page(runtime.engine, settings, state.day, state.selector, state.window, 0, today=state.today)
+    views = build_sales_page(
+        runtime.engine, settings, state.day, state.selector, state.window, 0, today=state.today, now=state.now
+    )
     view = views[state.window]
     subtitle = f"{state.selector or all_groups_label(settings.kpi.sales)} · {view.window.label()}"
     label = view.window.label()

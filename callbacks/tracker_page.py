@@ -43,6 +43,11 @@ TABLE_ROW_LIMIT = 100
 Answer = Callable[[TableRequest, dict[str, Any]], tuple[list[dict[str, Any]], TableBlock]]
 
 
+def view_options(state: PageState) -> dict[str, Any]:
+    """The view builders' keyword arguments a page state gives besides the date and the selector."""
+    return {"window": state.window, "today": state.today, "now": state.now}
+
+
 @dataclass(frozen=True)
 class TrackerCallbacks:
     page: TrackerPage

@@ -14,7 +14,7 @@ import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import dash
@@ -23,7 +23,7 @@ from sqlalchemy import Engine
 
 from layouts import tv as tv_layout
 from layouts.freshness import assess_freshness, banner_text, describe, local_time
-from metrics.windows import today_in
+from metrics.windows import comparison_moment, today_in
 from models.db import utcnow
 from models.queries import data_version, module_health
 from runtime import current_runtime
@@ -60,21 +60,39 @@ class PanelCache:
 PANELS = PanelCache()
 
 
-def build_panel(engine: Engine, settings: Settings, slide: tv_layout.Slide, day: date) -> Any:
-    """Today's slide for one page and group (or project), through the pages' own view builders."""
+def build_panel(
+    engine: Engine, settings: Settings, slide: tv_layout.Slide, day: date, now: datetime | None = None
+) -> Any:
+    """Today's slide for one page and group (or project), through the pages' own view builders; today's figures
+    are compared with yesterday's until the same time (`now`, naive UTC, to the minute)."""
     if slide.page == "sales":
         from views.sales import build_sales_view
 
-        return tv_layout.sales_panel(build_sales_view(engine, settings, day, slide.selector, "day", today=day))
+        return tv_layout.sales_panel(build_sales_view(engine, settings, day, slide.selector, "day", today=day, now=now))
     if slide.page == "cases":
         from views.cases import build_cases_view
 
-        view = build_cases_view(engine, settings, day, group=slide.selector, window="day", today=day, charts=False)
+        view = build_cases_view(
+            engine, settings, day, group=slide.selector, window="day", today=day, charts=False, now=now
+        )
         return tv_layout.cases_panel(view)
     from views.redmine import build_redmine_view
 
-    view = build_redmine_view(engine, settings, day, project=slide.selector, window="day", today=day, charts=False)
+    view = build_redmine_view(
+        engine, settings, day, project=slide.selector, window="day", today=day, charts=False, now=now
+    )
     return tv_layout.redmine_panel(view)
+
+
+def all_label(settings: Settings, page: str) -> str:
+    """What a slide without a group or project shows, in the words of the page it stands for."""
+    from layouts.cases import PAGE as CASES
+    from layouts.redmine import PAGE as REDMINE
+    from layouts.sales import all_groups_label
+
+    if page == "sales":
+        return all_groups_label(settings.kpi.sales)
+    return (REDMINE if page == "redmine" else CASES).all_label
 
 
 def configured(settings: Settings, sources: tuple[str, ...]) -> list[str]:
@@ -118,6 +136,7 @@ def register(app: dash.Dash) -> None:
         rotation = rotation if isinstance(rotation, int) and not isinstance(rotation, bool) else 0
         now = utcnow() + timedelta(seconds=config.clock_offset_seconds)
         day = today_in(settings.timezone, now)
+        compared_at = comparison_moment(day, settings.timezone, now)  # "vs yesterday by 10:42" moves on
         index, slide = config.slide_at(rotation)
         sources = configured(settings, slide.sources)
         freshness = assess_freshness(module_health(engine, sources), now, settings.sync_interval_minutes, sources)
@@ -129,21 +148,22 @@ def register(app: dash.Dash) -> None:
             freshness.level,
             str(freshness.as_of),
             now.strftime("%Y-%m-%d %H") if not freshness.ok else "",  # the banner's "2 h ago" moves on
+            str(compared_at),
         ]
         if signature == shown:
             raise dash.exceptions.PreventUpdate
         try:
             panel = PANELS.get_or_build(
                 engine,
-                (slide.page, slide.selector, day, version),
-                lambda: build_panel(engine, settings, slide, day),
+                (slide.page, slide.selector, day, compared_at, version),
+                lambda: build_panel(engine, settings, slide, day, compared_at),
             )
         except Exception:
             # Keep showing the last good slide: a wall screen must not turn into an error page.
             log.exception("TV: cannot build the %s slide for %s", slide.page, day)
             raise dash.exceptions.PreventUpdate from None
 
-        everyone = "All projects" if slide.page == "redmine" else "All groups"
+        everyone = all_label(settings, slide.page)
         if freshness.ok:
             banner_children, banner_class = [], "tv-banner tv-hidden"
         else:

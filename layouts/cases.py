@@ -143,6 +143,7 @@ def open_panel_content(view: CasesView, state: PageState) -> html.Div:
                 empty="No open cases",
                 board_id=f"{PREFIX}-open-leaderboard",
                 max_entries=8,
+                ranked=False,  # a workload, not a competition
             ),
         ]
     )

@@ -26,6 +26,8 @@ from dash.development.base_component import Component
 
 from layouts.palette import color, month_series
 from metrics.definitions import definition, over_100_note, page_definitions
+from metrics.redmine import NO_PROJECT
+from metrics.series import NO_GROUP, UNASSIGNED
 from settings import StageMismatch
 
 # What a Dash component keeps on itself besides the props it was given (dash.development.base_component).
@@ -255,37 +257,53 @@ def leaderboard(
     max_entries: int = 10,
     board_id: str | None = None,
     scale: float | None = None,
+    ranked: bool = True,
 ) -> html.Div:
-    """A ranked list with proportional bars, highest first; `empty` is shown when there are no entries.
-    Bars are relative to the leader, or to `scale` (e.g. a points goal: a full bar means the goal is met)."""
+    """A list with proportional bars, highest first; `empty` is shown when there are no entries. Bars are relative
+    to the leader, or to `scale` (e.g. a points goal: a full bar means the goal is met).
+
+    `ranked`: people competing get rank numbers (the first in gold); a breakdown (open per status, group or
+    person) is not a ranking and gets none. "Unassigned", "No group" and "No project" are nobody: never ranked,
+    they follow the list on a line of their own."""
     header = html.Div(title, className="leaderboard-title") if title else None
     if not entries:
         body: Any = no_data(empty, compact=True)
     else:
         top = scale or max(value for _, value in entries) or 1
-        shown = list(entries)[:max_entries]
-        body = html.Ol(
-            [
-                html.Li(
-                    [
-                        html.Span(str(rank), className="lb-rank"),
-                        html.Span(name, className="lb-name", title=name),
-                        html.Span(
-                            html.Span(className="lb-bar-fill", style={"width": f"{min(100, 100 * value / top):.0f}%"}),
-                            className="lb-bar",
-                        ),
-                        html.Span(format_number(value), className="lb-value"),
-                    ],
-                    className="lb-row",
-                )
-                for rank, (name, value) in enumerate(shown, start=1)
-            ],
-            className="leaderboard-list",
-        )
-        if len(entries) > max_entries:
-            body = html.Div([body, html.Div(f"and {len(entries) - max_entries} more", className="lb-more")])
+        listed = [(name, value) for name, value in entries if name not in NOBODY]
+        apart = [(name, value) for name, value in entries if name in NOBODY]
+        shown = listed[:max_entries]
+        rows = [_board_row(name, value, top, rank if ranked else None) for rank, (name, value) in enumerate(shown, 1)]
+        parts: list[Any] = [
+            html.Ol(rows, className="leaderboard-list") if ranked else html.Ul(rows, className="leaderboard-list")
+        ]
+        if len(listed) > max_entries:
+            parts.append(html.Div(f"and {len(listed) - max_entries} more", className="lb-more"))
+        parts += [
+            html.Div(_board_row(name, value, top, None, tag=html.Div), className="lb-apart") for name, value in apart
+        ]
+        body = html.Div(parts) if len(parts) > 1 else parts[0]
     props: dict[str, Any] = {"id": board_id} if board_id else {}
-    return html.Div([part for part in (header, body) if part is not None], className="leaderboard", **props)
+    class_name = "leaderboard" if ranked else "leaderboard is-unranked"
+    return html.Div([part for part in (header, body) if part is not None], className=class_name, **props)
+
+
+NOBODY = (UNASSIGNED, NO_GROUP, NO_PROJECT)  # a blank assignee, group or project: apart from the names, never ranked
+
+
+def _board_row(name: str, value: float | int, top: float, rank: int | None, *, tag: Any = html.Li) -> Any:
+    return tag(
+        [
+            html.Span(str(rank) if rank is not None else "", className="lb-rank"),
+            html.Span(name, className="lb-name", title=name),
+            html.Span(
+                html.Span(className="lb-bar-fill", style={"width": f"{min(100, 100 * value / top):.0f}%"}),
+                className="lb-bar",
+            ),
+            html.Span(format_number(value), className="lb-value"),
+        ],
+        className="lb-row",
+    )
 
 
 def no_data(message: str = "No data for this selection", *, compact: bool = False) -> html.Div:
@@ -783,17 +801,18 @@ def mark_running_day(figure: Figure, day: int, value: float, line_color: str) ->
     ]
 
 
-def history_figure(history: Any, *, uirevision: str, empty: str, running: Any = None) -> Figure:
-    """Created and resolved bars per month: `history` as metrics.series.monthly_history returns it. The month
-    `running` (the first day of the month still under way, or None) is drawn hatched and lighter with a "so far"
-    label, so its short bars read as a month not over yet rather than a collapse."""
+def history_figure(history: Any, *, uirevision: str, empty: str, running: Any = None, done: str = "Resolved") -> Figure:
+    """Created and resolved bars per month: `history` as metrics.series.monthly_history returns it; `done` names
+    the second series as the page does ("Closed" on /redmine). The month `running` (the first day of the month
+    still under way, or None) is drawn hatched and lighter with a "so far" label, so its short bars read as a month
+    not over yet rather than a collapse."""
     if history is None or history.empty:
         return empty_figure(empty, uirevision=uirevision)
     figure = bar_figure(
         list(history["label"]),
-        {"Created": list(history["created"]), "Resolved": list(history["resolved"])},
+        {"Created": list(history["created"]), done: list(history["resolved"])},
         uirevision=uirevision,
-        colors={"Created": COLORS["created"], "Resolved": COLORS["resolved"]},
+        colors={"Created": COLORS["created"], done: COLORS["resolved"]},
         empty=empty,
     )
     partial = [month == running for month in history["month"]] if running is not None else []

@@ -1,4 +1,4 @@
-"""/redmine: open / closed / rejected now, window columns (created, resolved, updated, kill rate against the
+"""/redmine: open / closed / rejected now, window columns (created, closed, updated, kill rate against the
 previous window, and closed per person), open issues per status, project and person, the issues behind the
 numbers (ag-grid, ids linking to Redmine) and the monthly charts. The project selector applies to everything.
 
@@ -94,7 +94,7 @@ PAGE = TrackerPage(
     noun="issues",
     cards=(
         WindowCard("Created", "created"),
-        WindowCard("Resolved", "resolved", good_when="up"),
+        WindowCard("Closed", "resolved", good_when="up"),
         WindowCard("Updated", "updated"),
         WindowCard("Kill rate", "kill_rate", good_when="up", percent=True, rows=False),
     ),
@@ -104,12 +104,13 @@ PAGE = TrackerPage(
         {"label": "All activity", "value": "activity"},
         {"label": "Created", "value": "created"},
         {"label": "Updated", "value": "updated"},
-        {"label": "Resolved", "value": "resolved"},
+        {"label": "Closed", "value": "resolved"},
         {"label": "Open now", "value": "open"},
     ),
     other_rows="updated",
     columns=issue_columns,
     records=table_records,
+    done="closed",  # Redmine's own word (is_closed): cards, boards, table and charts say the same
 )
 
 

@@ -74,7 +74,9 @@ CALL_COLUMNS = [
 
 
 def all_groups_label(rules: SalesRules) -> str:
-    return "All sales groups" if rules.groups else "Everyone"
+    """The "all" entry's one name on every page, the TV and the exports: the configured sales groups when
+    kpi.toml names them, else every group ("All groups", as /cases says)."""
+    return "All sales groups" if rules.groups else "All groups"
 
 
 def layout(query: Mapping[str, str]) -> html.Div:
@@ -249,7 +251,6 @@ def person_row(rank: int, row: pd.Series, goal: Goal, rules: SalesRules) -> html
 def window_column(kind: str, view: SalesView, *, selected: bool, state: PageState) -> html.Div:
     """One window's panel: name and dates, the team's totals, the goal and the leaderboard."""
     board = view.leaderboard
-    demo_count = int((view.stage_changes["stage"] == view.rules.demo_stage).sum()) if view.rules.demo_stage else 0
     people = (
         html.Ol(
             [person_row(rank, row, view.goal, view.rules) for rank, (_, row) in enumerate(board.iterrows(), 1)],
@@ -258,32 +259,24 @@ def window_column(kind: str, view: SalesView, *, selected: bool, state: PageStat
         if not board.empty
         else no_data(f"No points scored {_window_phrase(kind)}", compact=True)
     )
-    cards = [
-        kpi_card(
-            "Points",
-            float(board["points"].sum()) if not board.empty else 0,
-            export_href=export_href(state, "points", kind),
-            card_id=f"{PREFIX}-{kind}-points",
-            kpi="sales.points",
-        ),
-        kpi_card(
-            "Calls",
-            view.call_count,
-            export_href=export_href(state, "calls", kind),
-            card_id=f"{PREFIX}-{kind}-calls",
-            kpi="sales.calls",
-        ),
-    ]
-    if view.rules.demo_stage:
-        cards.append(
-            kpi_card(
-                "Demos",
-                demo_count,
-                export_href=export_href(state, "stage_changes", kind),
-                card_id=f"{PREFIX}-{kind}-demos",
-                kpi="sales.demos",
-            )
+    totals, before = view.totals(), view.previous
+    compared = {"previous_label": view.comparison.label} if view.comparison else {"compare": False}
+
+    def card(label: str, figure: str, rows: str) -> html.Div:
+        return kpi_card(
+            label,
+            getattr(totals, figure),
+            previous=getattr(before, figure) if before else None,
+            good_when="up",
+            export_href=export_href(state, rows, kind),
+            card_id=f"{PREFIX}-{kind}-{figure}",
+            kpi=f"sales.{figure}",
+            **compared,
         )
+
+    cards = [card("Points", "points", "points"), card("Calls", "calls", "calls")]
+    if view.rules.demo_stage:
+        cards.append(card("Demos", "demos", "stage_changes"))
     return html.Div(
         [
             html.Div(

@@ -40,10 +40,9 @@ from views.page_state import PageState, export_href, local_today, parse_page_que
 from views.tracker_view import TrackerView, WindowColumn, table_query
 
 WINDOW_TITLES = {"day": "Day", "week": "Week", "month": "Month"}
-PREVIOUS_LABEL = {"day": "the day before", "week": "the week before", "month": "the month before"}
 ROW_CLASSES = {
     # A row still loading (the grid asks for its block) has no data yet.
-    "row-resolved": "params.data && params.data.in_window === 'Resolved'",
+    "row-resolved": "params.data && (params.data.in_window === 'Resolved' || params.data.in_window === 'Closed')",
     "row-created": "params.data && params.data.in_window === 'Created'",
 }
 
@@ -77,6 +76,7 @@ class TrackerPage:
     other_rows: str  # the legend of rows neither resolved nor created in the window ("worked on", "updated")
     columns: Callable[[], list[dict]]  # the table's ag-grid columns
     records: Callable[[Any], list[dict]]  # ag-grid rows from views' window_table (links as markdown)
+    done: str = "resolved"  # the page's one word for a finished record: "resolved" (cases), "closed" (Redmine's)
 
     @property
     def default_kpi(self) -> str:
@@ -112,7 +112,11 @@ def page_layout(page: TrackerPage, query: Mapping[str, str], choices: Sequence[s
                         subtitle="This month (so far) against the three before it",
                     ),
                     section(
-                        defined_title("Resolved per day, cumulative", page.kpi("cumulative"), page.id("cum-resolved")),
+                        defined_title(
+                            f"{page.done.capitalize()} per day, cumulative",
+                            page.kpi("cumulative"),
+                            page.id("cum-resolved"),
+                        ),
                         graph(page.id("cum-resolved")),
                         subtitle="This month (so far) against the three before it",
                     ),
@@ -120,7 +124,7 @@ def page_layout(page: TrackerPage, query: Mapping[str, str], choices: Sequence[s
                 className="charts-2 chart-row",
             ),
             section(
-                defined_title("Created and resolved per month", page.kpi("history"), page.id("history")),
+                defined_title(f"Created and {page.done} per month", page.kpi("history"), page.id("history")),
                 graph(page.id("history"), height=340),
                 subtitle="All history; the running month hatched, counted so far",
             ),
@@ -137,7 +141,11 @@ def window_row(page: TrackerPage) -> html.Div:
 def table_panel(page: TrackerPage, query: dict[str, Any]) -> html.Div:
     """The records behind the numbers: which figure (worked on, created, resolved, open...) for the window."""
     legend = row_legend(
-        [(TINTS["resolved"], "resolved in window"), (TINTS["created"], "created in window"), ("#fff", page.other_rows)]
+        [
+            (TINTS["resolved"], f"{page.done} in window"),
+            (TINTS["created"], "created in window"),
+            ("#fff", page.other_rows),
+        ]
     )
     return section(
         f"{page.noun.capitalize()} behind the numbers",
@@ -201,7 +209,7 @@ def window_card(page: TrackerPage, card: WindowCard, column: WindowColumn, kind:
         card.label,
         getattr(column.figures, card.figure),
         previous=getattr(column.previous_figures, card.figure),
-        previous_label=PREVIOUS_LABEL[kind],
+        previous_label=column.comparison.label,
         percent=card.percent,
         export_href=rows,
         card_id=page.id(f"{kind}-{card.figure.replace('_', '-')}"),
@@ -231,17 +239,21 @@ def cumulative_chart(page: TrackerPage, view: TrackerView, name: str) -> Any:
     return cumulative_figure(
         view.cumulative.get(name),
         uirevision=page.id(f"cum-{name}-{view.selector}-{view.day:%Y-%m}"),
-        empty=f"Nothing {name} in these four months",
+        empty=f"Nothing {page.done if name == 'resolved' else name} in these four months",
         meaning=name,
         running_day=running,
     )
 
 
 def history_chart(page: TrackerPage, view: TrackerView) -> Any:
-    """Created and resolved per month; the month under way hatched as "so far"."""
+    """Created and resolved (closed) per month; the month under way hatched as "so far"."""
     running = view.today.replace(day=1) if view.today else None
     return history_figure(
-        view.history, uirevision=page.id(f"history-{view.selector}"), empty=f"No {page.noun} yet", running=running
+        view.history,
+        uirevision=page.id(f"history-{view.selector}"),
+        empty=f"No {page.noun} yet",
+        running=running,
+        done=page.done.capitalize(),
     )
 
 

@@ -382,23 +382,26 @@ def cases_panel(view: Any) -> html.Div:
 
     today = view.windows["day"]
     now, before = today.figures, today.previous_figures
+    vs = today.comparison.label  # "yesterday by 10:42": today so far against yesterday until the same time
     cards = [
-        kpi_card("Created", now.created, previous=before.created, previous_label="yesterday", tone="created",
+        kpi_card("Created", now.created, previous=before.created, previous_label=vs, tone="created",
                  card_id="tv-cases-created"),
-        kpi_card("Resolved", now.resolved, previous=before.resolved, previous_label="yesterday", tone="resolved",
+        kpi_card("Resolved", now.resolved, previous=before.resolved, previous_label=vs, tone="resolved",
                  good_when="up", card_id="tv-cases-resolved"),
-        kpi_card("Worked on", now.worked, previous=before.worked, previous_label="yesterday", tone="worked",
+        kpi_card("Worked on", now.worked, previous=before.worked, previous_label=vs, tone="worked",
                  good_when="up", card_id="tv-cases-worked"),
-        kpi_card("Kill rate", now.kill_rate, previous=before.kill_rate, previous_label="yesterday", percent=True,
+        kpi_card("Kill rate", now.kill_rate, previous=before.kill_rate, previous_label=vs, percent=True,
                  tone="rate", good_when="up", card_id="tv-cases-kill-rate"),
         kpi_card("Open now", view.open_total, tone="open", card_id="tv-cases-open"),
     ]  # fmt: skip
     if view.group or not view.open_by_group:
         open_board = leaderboard(
-            view.open_by_assignee, title="Open now by assignee", empty="Nothing open", max_entries=8
+            view.open_by_assignee, title="Open now per person", empty="Nothing open", max_entries=8, ranked=False
         )
     else:
-        open_board = leaderboard(view.open_by_group, title="Open now by group", empty="Nothing open", max_entries=8)
+        open_board = leaderboard(
+            view.open_by_group, title="Open now per group", empty="Nothing open", max_entries=8, ranked=False
+        )
     return html.Div(
         [
             _cards(cards),
@@ -420,14 +423,15 @@ def redmine_panel(view: Any) -> html.Div:
 
     today = view.windows["day"]
     now, before = today.figures, today.previous_figures
+    vs = today.comparison.label  # "yesterday by 10:42": today so far against yesterday until the same time
     cards = [
-        kpi_card("Created", now.created, previous=before.created, previous_label="yesterday", tone="created",
+        kpi_card("Created", now.created, previous=before.created, previous_label=vs, tone="created",
                  card_id="tv-redmine-created"),
-        kpi_card("Updated", now.updated, previous=before.updated, previous_label="yesterday", tone="worked",
+        kpi_card("Updated", now.updated, previous=before.updated, previous_label=vs, tone="worked",
                  card_id="tv-redmine-updated"),
-        kpi_card("Resolved", now.resolved, previous=before.resolved, previous_label="yesterday", tone="resolved",
+        kpi_card("Closed", now.resolved, previous=before.resolved, previous_label=vs, tone="resolved",
                  good_when="up", card_id="tv-redmine-resolved"),
-        kpi_card("Kill rate", now.kill_rate, previous=before.kill_rate, previous_label="yesterday", percent=True,
+        kpi_card("Kill rate", now.kill_rate, previous=before.kill_rate, previous_label=vs, percent=True,
                  tone="rate", good_when="up", card_id="tv-redmine-kill-rate"),
         kpi_card("Open now", view.totals.open, tone="open", card_id="tv-redmine-open"),
     ]  # fmt: skip
@@ -436,7 +440,9 @@ def redmine_panel(view: Any) -> html.Div:
             _cards(cards),
             _boards(
                 leaderboard(today.leaderboard, title="Closed today", empty="Nothing closed yet today", max_entries=8),
-                leaderboard(view.open_by_status, title="Open by status", empty="Nothing open", max_entries=8),
+                leaderboard(
+                    view.open_by_status, title="Open now per status", empty="Nothing open", max_entries=8, ranked=False
+                ),
             ),
         ],
         className="tv-slide tv-slide-redmine",

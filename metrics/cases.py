@@ -37,7 +37,7 @@ from metrics.series import (
     stamps,
     sums_by,
 )
-from metrics.windows import Window
+from metrics.windows import Comparison, Window
 from settings import CaseRules
 
 CASE_KPIS = ("created", "resolved", "worked", "open")
@@ -128,6 +128,22 @@ class CountedCases:
 
     def resolved_leaderboard(self, window: Window) -> list[tuple[str, int]]:
         return self.totals.per_person(window, "resolved_by", self.rules.resolved_statuses)
+
+    def partial_figures(self, comparison: Comparison, counted: Mapping[str, int]) -> CaseFigures:
+        """The figures of a partial comparison span (metrics.windows.Comparison): created and resolved as the
+        whole days' roll-ups plus `counted` over its last, partial day; worked on as `counted["worked"]` over the
+        whole span (a case worked on two days is one case: day counts do not add up). `counted` is what
+        `partial_spans` asks for, counted from rows (models.case_reads.counts_in)."""
+        days = comparison.whole_days
+        created = counted["created"] + sum(self.totals.total(day, "created") for day in days)
+        resolved_statuses = self.rules.resolved_statuses
+        resolved = counted["resolved"] + sum(self.totals.total(day, "resolved", resolved_statuses) for day in days)
+        return CaseFigures(created, resolved, counted["worked"], kill_rate(resolved, created))
+
+
+def partial_spans(comparison: Comparison) -> dict[str, Window]:
+    """What `CountedCases.partial_figures` needs counted from rows: per card, the span to count over."""
+    return {"created": comparison.last_day, "resolved": comparison.last_day, "worked": comparison.span}
 
 
 def open_counts(now: Mapping[str, Sequence[CountRow]], rules: CaseRules, column: str) -> list[tuple[str, int]]:

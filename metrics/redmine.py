@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from metrics.series import (
+    UNASSIGNED,
     CountRow,
     WindowTotals,
     counts_by,
@@ -36,11 +37,13 @@ from metrics.series import (
     stamps,
     sums_by,
 )
-from metrics.windows import Window
+from metrics.windows import Comparison, Window
 
 REDMINE_KPIS = ("created", "updated", "resolved", "open", "activity")
+NO_PROJECT, NO_STATUS = "No project", "No status"
+PARTIAL_KPIS = ("created", "updated", "resolved")  # the compared cards: counted from rows over a partial day
 OPEN, CLOSED, REJECTED = "Open", "Closed", "Rejected"
-ROW_RESOLVED, ROW_CREATED, ROW_UPDATED = "Resolved", "Created", "Updated"
+ROW_RESOLVED, ROW_CREATED, ROW_UPDATED = "Closed", "Created", "Updated"  # Redmine's word: closed
 
 
 @dataclass(frozen=True)
@@ -163,6 +166,15 @@ class CountedIssues:
     def resolved_leaderboard(self, window: Window) -> list[tuple[str, int]]:
         return self.totals.per_person(window, "resolved_by")
 
+    def partial_figures(self, comparison: Comparison, counted: Mapping[str, int]) -> IssueFigures:
+        """The figures of a partial comparison span (metrics.windows.Comparison): each card (one timestamp each,
+        so a row counts on one day only) as the whole days' roll-ups plus `counted` from the rows of its last,
+        partial day (models.redmine_reads.counts_in over `comparison.last_day`)."""
+        created, updated, resolved = (
+            counted[kpi] + sum(self.totals.total(day, kpi) for day in comparison.whole_days) for kpi in PARTIAL_KPIS
+        )
+        return IssueFigures(created, updated, resolved, kill_rate(resolved, created))
+
     def activity(self, window: Window) -> int:
         """Issues created, updated or resolved in the window (the table behind it), each once."""
         return self.totals.total(window, "activity")
@@ -172,7 +184,7 @@ def open_counts(now: Mapping[str, Sequence[CountRow]], column: str) -> list[tupl
     """Open issues per selector (project), person (assignee) or status from roll-up "now" counts
     (models.rollups.ViewCounts.now)."""
     open_rows = (row for row in now[column] if row.kpi == "open")
-    return sums_by(open_rows, column, blank="Unassigned" if column == "person" else "(none)")
+    return sums_by(open_rows, column, blank=blank_name(column))
 
 
 def status_counts(now: Mapping[str, Sequence[CountRow]]) -> pd.DataFrame:
@@ -198,7 +210,14 @@ def resolved_leaderboard(frame: pd.DataFrame, window: Window) -> list[tuple[str,
 
 def open_by(frame: pd.DataFrame, column: str) -> list[tuple[str, int]]:
     """Open issues per status_name, project_name or assignee_name (hand-built frames; pages use SQL)."""
-    return counts_by(open_issues(frame), column, blank="Unassigned" if column == "assignee_name" else "(none)")
+    return counts_by(open_issues(frame), column, blank=blank_name(column))
+
+
+def blank_name(column: str) -> str:
+    """What an issue with no assignee, project or status is listed as (roll-up or table column names)."""
+    if column in ("person", "assignee_name"):
+        return UNASSIGNED
+    return NO_PROJECT if column in ("selector", "project_name") else NO_STATUS
 
 
 def kpi_rows(frame: pd.DataFrame, kpi: str, window: Window) -> pd.DataFrame:
@@ -233,6 +252,6 @@ def counted_at(frame: pd.DataFrame, kpi: str, window: Window) -> pd.Series:
 
 
 def row_kinds(frame: pd.DataFrame, window: Window) -> pd.Series:
-    """Resolved (closed in the window), else Created, else Updated: how a table row is coloured."""
+    """Closed (in the window), else Created, else Updated: how a table row is coloured."""
     resolved = in_window_array(stamps(frame["closed_at"]), window) & _closed(frame).to_numpy()
     return row_kinds_of(frame, window, resolved, (ROW_RESOLVED, ROW_CREATED, ROW_UPDATED))

@@ -38,7 +38,8 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from metrics.windows import Window, to_local
+from metrics.series import UNASSIGNED as SERIES_UNASSIGNED
+from metrics.windows import Comparison, Window, to_local
 from settings import SalesRules, StageRule
 
 CALL_COLUMNS = [
@@ -56,7 +57,7 @@ CALL_COUNT_COLUMNS = ["assignee_name", "status", "calls"]  # one window's calls 
 TALLY_COLUMNS = ["name", "calls", "counted"]
 
 NO_QUALIFIER = "(no qualifier)"
-UNASSIGNED = "(unassigned)"
+UNASSIGNED = SERIES_UNASSIGNED  # one word for nobody on every page: "Unassigned"
 PHONE_CALLS = "Phone calls"  # the breakdown column of counted calls
 
 
@@ -411,6 +412,15 @@ def score_key(rules: SalesRules) -> list[ScoreKeyRow]:
 
 
 @dataclass(frozen=True)
+class SalesTotals:
+    """The figures of a sales window's cards: points, calls, demos scheduled (None when demo_stage is off)."""
+
+    points: float
+    calls: int
+    demos: int | None
+
+
+@dataclass(frozen=True)
 class SalesView:
     """Everything the /sales page, its CSV export and the TV show for one window and group selection."""
 
@@ -427,6 +437,17 @@ class SalesView:
     # calls_per_person over all of the window's calls, counted in SQL. None: `calls` holds every call.
     call_summary: pd.DataFrame | None = None
     picklist: tuple[str, ...] = ()  # VTiger's sales_stage picklist in its order, as sync stored it (or unknown)
+    # What the cards are compared with: the previous window's totals over `comparison.span` (the same elapsed
+    # part of it while this window runs). None: not compared.
+    comparison: Comparison | None = None
+    previous: SalesTotals | None = None
+
+    def totals(self) -> SalesTotals:
+        """The cards' figures: the leaderboard's points, the calls and the demos scheduled."""
+        points = float(self.leaderboard["points"].sum()) if not self.leaderboard.empty else 0.0
+        demo = self.rules.demo_stage
+        demos = int((self.stage_changes["stage"] == demo).sum()) if demo else None
+        return SalesTotals(points, self.call_count, demos)
 
     @property
     def call_count(self) -> int:

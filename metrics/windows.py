@@ -7,7 +7,7 @@ Pure: no database, no Dash, no clock (callers pass `today`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -62,6 +62,129 @@ def window_for(day: date, kind: WindowKind, tz_name: str) -> Window:
 def previous_window(window: Window) -> Window:
     """The window of the same kind just before this one (yesterday, last week, last month)."""
     return window_for(window.first_day - timedelta(days=1), window.kind, window.tz_name)
+
+
+# --- what a window is compared with ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """What a window's figures are set against: the previous window (`previous`, always whole), counted up to
+    `end` (naive UTC, exclusive). A window still running at `now` is compared with the same elapsed span of the
+    previous one, from its start to the same wall-clock time (`partial`); a finished one with all of it. `label`
+    says which, for "▲ 3 vs <label>"."""
+
+    previous: Window
+    end: datetime
+    label: str
+
+    @property
+    def partial(self) -> bool:
+        return self.end < self.previous.end
+
+    @property
+    def span(self) -> Window:
+        """The compared span as a Window (its start, `end`): for counting rows, never for roll-up lookups, which
+        key on the whole window's kind and first day."""
+        return replace(self.previous, end=self.end)
+
+    @property
+    def last_day(self) -> Window:
+        """The span's last local day, counted only up to `end` (a Window of that day, ending at `end`)."""
+        day = to_local_datetime(self.end, self.previous.tz_name).date()
+        return replace(window_for(day, "day", self.previous.tz_name), end=self.end)
+
+    @property
+    def whole_days(self) -> list[Window]:
+        """The span's local days before `last_day`, counted in full (day windows)."""
+        first, last = self.previous.first_day, self.last_day.first_day
+        return [window_for(first + timedelta(days=n), "day", self.previous.tz_name) for n in range((last - first).days)]
+
+
+def compare_with(window: Window, now_utc: datetime | None) -> Comparison:
+    """The comparison for `window` at `now_utc` (naive UTC; None: as if the window had ended). "Same elapsed
+    span" means the same number of whole days from the window's start and then the same wall-clock time, cut to
+    the minute (1-2 Dec 10:42 against 1 Nov 00:00 - 2 Nov 10:42), so a daylight-saving night compares wall
+    clocks, not hours. It stops at the previous window's end (31 March against all of February)."""
+    previous = previous_window(window)
+    if now_utc is None or not window.contains(now_utc):
+        return Comparison(previous, previous.end, finished_label(window, previous))
+    tz = ZoneInfo(window.tz_name)
+    now = to_local_datetime(now_utc, window.tz_name).replace(second=0, microsecond=0)
+    same_day = previous.first_day + (now.date() - window.first_day)
+    end = min(wall_clock_utc(datetime.combine(same_day, now.time()), tz), previous.end)
+    if end == previous.end:
+        return Comparison(previous, end, finished_label(window, previous))
+    return Comparison(previous, end, running_label(window, previous, same_day, now))
+
+
+def comparison_moment(day: date, tz_name: str, now_utc: datetime) -> datetime | None:
+    """`now_utc` cut to the minute when a window of `day` (its day, week or month) is still running then, else
+    None: what the figures of `day` are compared at, and a cache key part that changes only when it matters."""
+    moment = now_utc.replace(second=0, microsecond=0)
+    month = window_for(day, "month", tz_name)
+    week = window_for(day, "week", tz_name)
+    return moment if month.contains(moment) or week.contains(moment) else None
+
+
+NBSP = "\u00a0"  # a label wraps between its parts, never inside "by Fri 16:00" or "1–2 Nov"
+
+
+def running_label(window: Window, previous: Window, same_day: date, now: datetime) -> str:
+    """ "yesterday by 10:42", "last week by Wed 10:42", "1–2 Nov by 10:42" (the compared span, then the time)."""
+    clock = f"{now:%H:%M}"
+    if window.kind == "day":
+        return f"yesterday by{NBSP}{clock}"
+    if window.kind == "week":
+        return f"last week by{NBSP}{now:%a}{NBSP}{clock}"
+    return f"{day_span(previous.first_day, same_day)} by{NBSP}{clock}"
+
+
+def finished_label(window: Window, previous: Window) -> str:
+    """ "Mon 9 Nov", "2–8 Nov", "November": the whole previous window, named by its dates (a past window's
+    previous day is not "yesterday")."""
+    if window.kind == "day":
+        return f"{previous.first_day:%a} {day_span(previous.first_day, previous.first_day)}"
+    if window.kind == "week":
+        return day_span(previous.first_day, previous.last_day)
+    if previous.first_day.year != window.first_day.year:
+        return f"{previous.first_day:%B %Y}"
+    return f"{previous.first_day:%B}"
+
+
+def day_span(first: date, last: date) -> str:
+    """ "1 Nov", "1–2 Nov", "26 Oct–1 Nov"."""
+    if first == last:
+        return f"{first.day}{NBSP}{first:%b}"
+    if (first.year, first.month) == (last.year, last.month):
+        return f"{first.day}–{last.day}{NBSP}{last:%b}"
+    return f"{first.day}{NBSP}{first:%b}–{last.day}{NBSP}{last:%b}"
+
+
+def to_local_datetime(moment_utc: datetime, tz_name: str) -> datetime:
+    """A naive-UTC (or aware) instant as naive local wall-clock time in the time zone."""
+    aware = moment_utc if moment_utc.tzinfo else moment_utc.replace(tzinfo=UTC)
+    return aware.astimezone(ZoneInfo(tz_name)).replace(tzinfo=None)
+
+
+def wall_clock_utc(wall: datetime, tz: ZoneInfo) -> datetime:
+    """The first instant (naive UTC) at which the wall clock in `tz` reads `wall` or later: the first of the
+    two on a fall-back night; on a spring-forward night, when `wall` is skipped, the moment the clock jumps
+    past it."""
+    first = wall.replace(tzinfo=tz, fold=0).astimezone(UTC)
+    if first.astimezone(tz).replace(tzinfo=None) == wall:
+        return first.replace(tzinfo=None)
+    # Skipped: fold=1 reads the wall time with the offset after the jump, an instant when the clock still showed
+    # an earlier time; fold=0 with the offset before it, when the clock already showed a later one.
+    low = wall.replace(tzinfo=tz, fold=1).astimezone(UTC)
+    high = first
+    while high - low > timedelta(seconds=1):
+        middle = low + (high - low) / 2
+        if middle.astimezone(tz).replace(tzinfo=None) >= wall:
+            high = middle
+        else:
+            low = middle
+    return high.replace(tzinfo=None, microsecond=0)
 
 
 def next_month_start(day: date) -> date:

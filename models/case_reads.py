@@ -8,6 +8,7 @@ Records deleted at the source are excluded everywhere. Must not import Dash or s
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
 
 import pandas as pd
@@ -17,7 +18,7 @@ from metrics.windows import Window, day_edges, month_edges, month_start, months_
 from models import rollups
 from models.buckets import counts_per_interval
 from models.frames import frame_of
-from models.recent_rows import Branch, GridColumn, TableRequest, day_bounds_in, read_block
+from models.recent_rows import Branch, GridColumn, TableRequest, count_behind, day_bounds_in, read_block
 from models.schema import cases
 from settings import CaseRules
 
@@ -154,6 +155,14 @@ def table_block(
     with engine.connect() as conn:
         rows, count = read_block(conn, cases, CASE_COLUMNS, branches, CASE_GRID, request, day_bounds_in(window.tz_name))
     return frame_of(rows, CASE_COLUMNS, TIMESTAMPS), count
+
+
+def counts_in(engine: Engine, rules: CaseRules, spans: Mapping[str, Window], group: str = "") -> dict[str, int]:
+    """Cards (created, resolved, worked) counted from their rows, each over its own span (`spans`: card -> a
+    Window of any length, such as the part of a day a running window is compared with); each is a count of the
+    ids its branches' covering indexes hold."""
+    with engine.connect() as conn:
+        return {kpi: count_behind(conn, cases, kpi_branches(rules, span, kpi, group)) for kpi, span in spans.items()}
 
 
 def daily_counts(

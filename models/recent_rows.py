@@ -62,6 +62,18 @@ class Branch:
     at_may_be_null: bool = False
 
 
+def count_behind(conn: Connection, table: Table, branches: Sequence[Branch]) -> int:
+    """How many distinct rows any of the branches puts in (a card's figure counted from its rows): the ids come
+    from the branches' covering indexes alone, and UNION counts a row in several branches once."""
+    ids = union(*(_ids(table, branch) for branch in branches)).subquery("behind")
+    return int(conn.execute(select(func.count()).select_from(ids)).scalar_one())
+
+
+def _ids(table: Table, branch: Branch) -> Select[Any]:
+    statement = select(table.c.id).where(*branch.conditions)
+    return statement.with_hint(table, f"INDEXED BY {branch.index}", dialect_name="sqlite")
+
+
 def _newest(table: Table, branch: Branch, limit: int | None, where: Sequence[ColumnElement[bool]] = ()) -> Select[Any]:
     statement = select(table.c.id, branch.at.label("at")).where(*branch.conditions, *where)
     statement = statement.with_hint(table, f"INDEXED BY {branch.index}", dialect_name="sqlite")

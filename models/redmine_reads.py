@@ -8,18 +8,18 @@ filters on project_name. Must not import Dash or sync/.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 
 import pandas as pd
 from sqlalchemy import ColumnElement, Engine, Integer, case, cast, func, or_, select
 
-from metrics.redmine import CLOSED, OPEN, REJECTED
+from metrics.redmine import CLOSED, OPEN, REJECTED, blank_name
 from metrics.windows import Window, day_edges, month_edges, month_start, months_from, today_in
 from models import rollups
 from models.buckets import counts_per_interval
 from models.frames import frame_of
-from models.recent_rows import Branch, GridColumn, TableRequest, day_bounds_in, read_block
+from models.recent_rows import Branch, GridColumn, TableRequest, count_behind, day_bounds_in, read_block
 from models.schema import redmine_issues as issues
 
 ISSUE_COLUMNS = (
@@ -109,7 +109,7 @@ def open_counts(engine: Engine, by: str, project: str = "") -> list[tuple[str, i
     statement = select(column, func.count()).where(*_filters(project), issues.c.is_closed.is_(False)).group_by(column)
     with engine.connect() as conn:
         found = conn.execute(statement).all()
-    blank = "Unassigned" if by == "assignee_name" else "(none)"
+    blank = blank_name(by)
     merged: dict[str, int] = {}
     for name, count in found:
         label = (name or "").strip() or blank
@@ -183,6 +183,14 @@ def table_block(
     with engine.connect() as conn:
         rows, count = read_block(conn, issues, ISSUE_COLUMNS, branches, grid, request, day_bounds_in(window.tz_name))
     return frame_of(rows, ISSUE_COLUMNS, TIMESTAMPS), count
+
+
+def counts_in(engine: Engine, spans: Mapping[str, Window], project: str = "") -> dict[str, int]:
+    """Cards (created, updated, resolved) counted from their rows, each over its own span (`spans`: card -> a
+    Window of any length, such as the part of a day a running window is compared with), each from its branch's
+    covering index."""
+    with engine.connect() as conn:
+        return {kpi: count_behind(conn, issues, kpi_branches(span, kpi, project)) for kpi, span in spans.items()}
 
 
 def daily_counts(engine: Engine, first_day: date, last_day: date, tz_name: str, project: str = "") -> pd.DataFrame:

@@ -160,7 +160,7 @@ def test_month_and_previous_month_in_new_york() -> None:
 def test_row_kinds() -> None:
     active = m.activity_in(ISSUES, DAY)
     kinds = dict(zip(active["id"], m.row_kinds(active, DAY), strict=True))
-    assert kinds == {1: "Created", 4: "Resolved", 5: "Resolved", 6: "Updated", 8: "Updated"}
+    assert kinds == {1: "Created", 4: "Closed", 5: "Closed", 6: "Updated", 8: "Updated"}
 
 
 def test_empty_frame() -> None:

@@ -100,7 +100,7 @@ def test_only_configured_call_statuses_score_but_every_call_is_listed() -> None:
     per_person = calls_per_person(scored)
     assert per_person.to_dict("records") == [  # most calls first
         {"person": "Ann", "calls": 2, "counted": 1},
-        {"person": "(unassigned)", "calls": 1, "counted": 0},
+        {"person": "Unassigned", "calls": 1, "counted": 0},
     ]
 
 

@@ -2,9 +2,10 @@
 
 Used by callbacks/cases.py (the page), exports.py (/export/cases.csv) and the TV (today's figures):
 
-    view = build_cases_view(engine, settings, day, group="Support", window="week", today=today)
+    view = build_cases_view(engine, settings, day, group="Support", window="week", today=today, now=now)
     view.windows["day"].figures.created          # the "Created" card of the day window
-    view.windows["week"].previous_figures         # the same figures for the previous week
+    view.windows["week"].previous_figures         # the same figures for the previous week (until the same
+    view.windows["week"].comparison.label         #   weekday and time while this week runs): "last week by Wed 10:42"
     view.windows["month"].leaderboard             # [(assignee, resolved), ...]
     view.open_total, view.open_by_group, view.open_by_assignee, view.open_by_status
     view.cumulative["created"]                    # DataFrame: day of month x (this month, 3 previous)
@@ -19,7 +20,7 @@ Reads are window-bounded as views/tracker_view.py describes; open-now figures ar
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 import pandas as pd
 from sqlalchemy import Engine
@@ -33,6 +34,7 @@ from settings import Settings
 from views.tracker_view import (
     TableBlock,
     TrackerView,
+    counted_window_columns,
     local_text,
     open_rows,
     read_counts,
@@ -65,14 +67,17 @@ def build_cases_view(
     window: WindowKind = "day",
     today: date | None = None,
     charts: bool = True,
+    now: datetime | None = None,
 ) -> CasesView:
     rules, tz_name = settings.kpi.cases, settings.timezone
-    counts = read_counts(engine, "cases", group, day, tz_name, rules.resolved_statuses)
+    counts = read_counts(engine, "cases", group, day, tz_name, rules.resolved_statuses, now=now)
     if counts.tz_name == tz_name:
-        return _counted_view(counts, settings, day, group=group, window=window, today=today, charts=charts)
+        return _counted_view(
+            engine, counts, settings, day, group=group, window=window, today=today, charts=charts, now=now
+        )
     frame = case_reads.cases_touching(engine, *span_for(day, tz_name), group)
     counter = case_metrics.CaseCounter(frame, rules)
-    windows = window_columns(day, tz_name, figures=counter.figures, leaderboard=counter.resolved_leaderboard)
+    windows = window_columns(day, tz_name, figures=counter.figures, leaderboard=counter.resolved_leaderboard, now=now)
     by_assignee = case_reads.open_counts(engine, rules, "assignee_name", group)
     view = CasesView(
         day=day,
@@ -96,6 +101,7 @@ def build_cases_view(
 
 
 def _counted_view(
+    engine: Engine,
     counts: rollups.ViewCounts,
     settings: Settings,
     day: date,
@@ -104,6 +110,7 @@ def _counted_view(
     window: WindowKind,
     today: date | None,
     charts: bool,
+    now: datetime | None,
 ) -> CasesView:
     """The same view from the roll-ups sync keeps (models/rollups.py): counts, not rows."""
     rules, tz_name = settings.kpi.cases, settings.timezone
@@ -115,7 +122,13 @@ def _counted_view(
         group=group,
         selected=window,
         tz_name=tz_name,
-        windows=window_columns(day, tz_name, figures=counter.figures, leaderboard=counter.resolved_leaderboard),
+        windows=counted_window_columns(
+            day,
+            tz_name,
+            counter,
+            now,
+            lambda comparison: case_reads.counts_in(engine, rules, case_metrics.partial_spans(comparison), group),
+        ),
         open_total=sum(count for _, count in by_assignee),
         open_by_group=[] if group else case_metrics.open_counts(counts.now, rules, "selector"),
         open_by_assignee=by_assignee,

@@ -33,6 +33,9 @@ class PageState:
     follow_today: bool  # no date in the URL: the page shows today and rolls over at midnight
     today: date
     notices: tuple[str, ...] = field(default=())
+    # When a window of `day` is still running: now (naive UTC, to the minute), which running windows are compared
+    # at (metrics.windows.compare_with); None otherwise. Set by the page callback, not carried in the URL.
+    now: datetime | None = None
 
     def to_query(self, selector_key: str = "group") -> str:
         """The URL query (with its leading "?", or "" for the default view) that reproduces this state."""

@@ -5,7 +5,7 @@ Used by callbacks/redmine.py, exports.py (/export/redmine.csv) and the TV:
     view = build_redmine_view(engine, settings, day, project="Firmware", window="week", today=today)
     view.totals.open, view.totals.closed, view.totals.rejected     # now (Redmine's is_closed + rejected names)
     view.windows["day"].figures.created / .updated / .resolved / .kill_rate
-    view.windows["week"].previous_figures, view.windows["month"].leaderboard
+    view.windows["week"].previous_figures, view.windows["week"].comparison.label, view.windows["month"].leaderboard
     view.open_by_status, view.open_by_project, view.open_by_assignee
     view.cumulative["created"], view.history
     window_table(engine, settings, view, "activity", TableRequest())  # a block of the table, its row count
@@ -17,7 +17,7 @@ Reads are bounded as views/tracker_view.py describes. Must not import Dash, Flas
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 import pandas as pd
 from sqlalchemy import Engine
@@ -31,6 +31,7 @@ from settings import Settings
 from views.tracker_view import (
     TableBlock,
     TrackerView,
+    counted_window_columns,
     local_text,
     open_rows,
     read_counts,
@@ -68,15 +69,18 @@ def build_redmine_view(
     window: WindowKind = "day",
     today: date | None = None,
     charts: bool = True,
+    now: datetime | None = None,
 ) -> RedmineView:
     tz_name = settings.timezone
-    counts = read_counts(engine, "redmine", project, day, tz_name)
+    counts = read_counts(engine, "redmine", project, day, tz_name, now=now)
     if counts.tz_name == tz_name:
-        return _counted_view(counts, settings, day, project=project, window=window, today=today, charts=charts)
+        return _counted_view(
+            engine, counts, settings, day, project=project, window=window, today=today, charts=charts, now=now
+        )
     rejected = settings.kpi.redmine.rejected_statuses
     frame = redmine_reads.issues_touching(engine, *span_for(day, tz_name), project)
     counter = issue_metrics.IssueCounter(frame)
-    windows = window_columns(day, tz_name, figures=counter.figures, leaderboard=counter.resolved_leaderboard)
+    windows = window_columns(day, tz_name, figures=counter.figures, leaderboard=counter.resolved_leaderboard, now=now)
     view = RedmineView(
         day=day,
         project=project,
@@ -100,6 +104,7 @@ def build_redmine_view(
 
 
 def _counted_view(
+    engine: Engine,
     counts: rollups.ViewCounts,
     settings: Settings,
     day: date,
@@ -108,6 +113,7 @@ def _counted_view(
     window: WindowKind,
     today: date | None,
     charts: bool,
+    now: datetime | None,
 ) -> RedmineView:
     """The same view from the roll-ups sync keeps (models/rollups.py): counts, not rows."""
     tz_name = settings.timezone
@@ -117,7 +123,15 @@ def _counted_view(
         project=project,
         selected=window,
         tz_name=tz_name,
-        windows=window_columns(day, tz_name, figures=counter.figures, leaderboard=counter.resolved_leaderboard),
+        windows=counted_window_columns(
+            day,
+            tz_name,
+            counter,
+            now,
+            lambda comparison: redmine_reads.counts_in(
+                engine, dict.fromkeys(issue_metrics.PARTIAL_KPIS, comparison.last_day), project
+            ),
+        ),
         totals=issue_metrics.totals_from_counts(
             issue_metrics.status_counts(counts.now), settings.kpi.redmine.rejected_statuses
         ),

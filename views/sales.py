@@ -22,7 +22,8 @@ Must not import Dash, Flask or sync/.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Literal
 
@@ -40,7 +41,7 @@ from metrics.sales import (
     score_passages,
     window_rows,
 )
-from metrics.windows import WINDOW_KINDS, Window, WindowKind, today_in, window_for
+from metrics.windows import WINDOW_KINDS, Comparison, Window, WindowKind, compare_with, today_in, window_for
 from models.recent_rows import TableRequest
 from models.sales import (
     effective_groups,
@@ -97,12 +98,14 @@ def build_sales_views(
     kinds: Sequence[WindowKind] = WINDOW_KINDS,
     *,
     today: date | None = None,
+    now: datetime | None = None,
 ) -> dict[WindowKind, SalesView]:
-    """Score the windows of `kinds` around `day` for `group` from one read of the span they cover."""
+    """Score the windows of `kinds` around `day` for `group`, and what each is compared with at `now`
+    (metrics.windows.compare_with), from one read of the span they cover."""
     rules = settings.kpi.sales
     windows = {kind: window_for(day, kind, settings.timezone) for kind in kinds}
-    start = min(window.start for window in windows.values())
-    end = max(window.end for window in windows.values())
+    comparisons = {kind: compare_with(window, now) for kind, window in windows.items()}
+    start, end = _span([*windows.values(), *(comparison.span for comparison in comparisons.values())])
     groups = effective_groups(rules, group)
     with engine.connect() as conn:
         calls = read_window_calls(conn, start, end)
@@ -114,8 +117,9 @@ def build_sales_views(
     changes["link"] = [_link(settings, "Potentials", source_id) for source_id in changes["deal_source_id"]]
     today = today or today_in(settings.timezone)
     picklist = stage_picklist(engine)
-    return {
-        kind: sales_view(
+
+    def view(window: Window) -> SalesView:
+        return sales_view(
             window=window,
             rules=rules,
             today=today,
@@ -127,8 +131,17 @@ def build_sales_views(
             groups=groups,
             picklist=picklist,
         )
-        for kind, window in windows.items()
-    }
+
+    return {kind: _compared(view(window), comparisons[kind], view) for kind, window in windows.items()}
+
+
+def _span(windows: Sequence[Window]) -> tuple[datetime, datetime]:
+    return min(window.start for window in windows), max(window.end for window in windows)
+
+
+def _compared(view: SalesView, comparison: Comparison, view_of: Callable[[Window], SalesView]) -> SalesView:
+    """`view` with what its cards are compared with: the totals of `view_of(comparison.span)`."""
+    return replace(view, comparison=comparison, previous=view_of(comparison.span).totals())
 
 
 def build_sales_page(
@@ -140,6 +153,7 @@ def build_sales_page(
     limit: int,
     *,
     today: date | None = None,
+    now: datetime | None = None,
 ) -> dict[WindowKind, SalesView]:
     """What /sales shows for a date click: the three windows' views, the same leaderboards, goals, charts and
     counts as build_sales_views, without reading every call. Calls are counted per person and status in SQL and
@@ -148,8 +162,8 @@ def build_sales_page(
     once for the span. Links are left to the rows shown (page_call_rows, page_change_rows)."""
     rules = settings.kpi.sales
     windows = {kind: window_for(day, kind, settings.timezone) for kind in WINDOW_KINDS}
-    start = min(window.start for window in windows.values())
-    end = max(window.end for window in windows.values())
+    comparisons = {kind: compare_with(window, now) for kind, window in windows.items()}
+    start, end = _span([*windows.values(), *(comparison.span for comparison in comparisons.values())])
     groups = effective_groups(rules, group)
     # The parts are cached on their own (views/cache.py, by data version): every day of a month shares its month's
     # call counts and the span's scored stage changes, so clicking through a month scores it once per process.
@@ -161,21 +175,22 @@ def build_sales_page(
     with engine.connect() as conn:
         recent = read_recent_calls(conn, windows[selected], groups, limit)
     today = today or today_in(settings.timezone)
-    return {
-        kind: sales_page_view(
+
+    def view(window: Window, calls: pd.DataFrame | None = None) -> SalesView:
+        return sales_page_view(
             window=window,
             rules=rules,
             today=today,
-            call_counts=counts[kind],
-            recent_calls=recent if kind == selected else recent[:0],
+            call_counts=_call_counts(engine, window, groups) if calls is None else calls,
+            recent_calls=recent if window == windows[selected] else recent[:0],
             scored_changes=scored,
             roster=roster,
             pipeline_per_owner=per_owner,
             groups=groups,
             picklist=picklist,
         )
-        for kind, window in windows.items()
-    }
+
+    return {kind: _compared(view(window, counts[kind]), comparisons[kind], view) for kind, window in windows.items()}
 
 
 def _call_counts(engine: Engine, window: Window, groups: Sequence[str]) -> pd.DataFrame:
@@ -221,9 +236,11 @@ def build_sales_view(
     window: WindowKind = "day",
     *,
     today: date | None = None,
+    now: datetime | None = None,
 ) -> SalesView:
-    """One window's view (the TV calls this with today's date and "day")."""
-    return build_sales_views(engine, settings, day, group, (window,), today=today)[window]
+    """One window's view (the TV calls this with today's date and "day", and `now`: today so far is compared
+    with yesterday until the same time, `view.comparison` and `view.previous`)."""
+    return build_sales_views(engine, settings, day, group, (window,), today=today, now=now)[window]
 
 
 # --- the rows behind the figures ------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """What the views of the two tracker pages, /cases (VTiger cases) and /redmine (Redmine issues), compute the same
 way: the records are read for `span_for(day)`, each window column holds the window's figures, the previous
-window's and a leaderboard (`window_columns`), and the monthly charts are running totals per day of month and a
+window's (over the same elapsed part of it while the window runs: metrics.windows.compare_with, at `now`) and a
+leaderboard (`window_columns`), and the monthly charts are running totals per day of month and a
 per-month history (`with_charts`). views/cases.py and views/redmine.py say what the figures are and where the
 counts come from; `TrackerView` is the part of their views the layouts and callbacks share.
 
@@ -27,7 +28,16 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from metrics.series import comparison_months, cumulative_by_day_of_month, monthly_history
-from metrics.windows import WINDOW_KINDS, Window, WindowKind, next_month_start, previous_window, window_for
+from metrics.windows import (
+    WINDOW_KINDS,
+    Comparison,
+    Window,
+    WindowKind,
+    compare_with,
+    next_month_start,
+    previous_window,
+    window_for,
+)
 from models import rollups
 from models.queries import data_version
 from views.page_state import PageState, parse_date
@@ -39,13 +49,18 @@ Counts = Mapping[str, pd.Series]  # "created" / "resolved" -> counts per local d
 
 @dataclass(frozen=True)
 class WindowColumn(Generic[F]):
-    """One window column of a page: its figures, the previous window's, and the leaderboard."""
+    """One window column of a page: its figures, the previous window's (over `comparison.span`: the same elapsed
+    part of it while this window is still running) and the leaderboard."""
 
     window: Window
-    previous: Window
+    comparison: Comparison
     figures: F
     previous_figures: F
     leaderboard: list[tuple[str, int]]
+
+    @property
+    def previous(self) -> Window:
+        return self.comparison.previous
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -94,26 +109,50 @@ def windows_of(day: date, tz_name: str) -> list[Window]:
     return windows + [previous_window(window) for window in windows]
 
 
+def comparisons_of(day: date, tz_name: str, now: datetime | None) -> list[Comparison]:
+    """What the day, week and month of `day` are compared with at `now` (naive UTC)."""
+    return [compare_with(window_for(day, kind, tz_name), now) for kind in WINDOW_KINDS]
+
+
 def window_columns(
     day: date,
     tz_name: str,
     *,
     figures: Callable[[Window], F],
     leaderboard: Callable[[Window], list[tuple[str, int]]],
+    now: datetime | None = None,
+    partial_figures: Callable[[Comparison], F] | None = None,
 ) -> dict[WindowKind, WindowColumn[F]]:
-    """Day, week and month of `day`, each with its figures, the previous window's and its leaderboard."""
+    """Day, week and month of `day`, each with its figures, the previous window's and its leaderboard. A window
+    running at `now` is compared with the previous one's same elapsed span: `partial_figures(comparison)`, or
+    `figures(comparison.span)` when counting rows."""
+    partial = partial_figures or (lambda comparison: figures(comparison.span))
     columns = {}
-    for kind in WINDOW_KINDS:
+    for kind, comparison in zip(WINDOW_KINDS, comparisons_of(day, tz_name, now), strict=True):
         current = window_for(day, kind, tz_name)
-        before = previous_window(current)
         columns[kind] = WindowColumn(
             window=current,
-            previous=before,
+            comparison=comparison,
             figures=figures(current),
-            previous_figures=figures(before),
+            previous_figures=partial(comparison) if comparison.partial else figures(comparison.previous),
             leaderboard=leaderboard(current),
         )
     return columns
+
+
+def counted_window_columns(
+    day: date, tz_name: str, counter: Any, now: datetime | None, read_partial: Callable[[Comparison], Mapping[str, int]]
+) -> dict[WindowKind, WindowColumn[Any]]:
+    """`window_columns` from roll-up counts (metrics' CountedCases / CountedIssues): a partial comparison span is
+    the whole days' counts plus what `read_partial(comparison)` counts from rows (`counter.partial_figures`)."""
+    return window_columns(
+        day,
+        tz_name,
+        figures=counter.figures,
+        leaderboard=counter.resolved_leaderboard,
+        now=now,
+        partial_figures=lambda comparison: counter.partial_figures(comparison, read_partial(comparison)),
+    )
 
 
 def with_charts(
@@ -138,21 +177,37 @@ def with_charts(
 
 
 def read_counts(
-    engine: Engine, source: str, selector: str, day: date, tz_name: str, resolved: Sequence[str] | None = None
+    engine: Engine,
+    source: str,
+    selector: str,
+    day: date,
+    tz_name: str,
+    resolved: Sequence[str] | None = None,
+    *,
+    now: datetime | None = None,
 ) -> rollups.ViewCounts:
     """Everything the page of `day` reads from the roll-ups (models/rollups.py), in one statement; its `tz_name`
-    says whether they can be used (the roll-ups are kept in this TIMEZONE)."""
+    says whether they can be used (the roll-ups are kept in this TIMEZONE). With `now`, also the whole days of
+    the previous windows' spans that running windows are compared with (`whole_day_windows`)."""
     current = [window_for(day, kind, tz_name) for kind in WINDOW_KINDS]  # the leaderboards' windows
     with engine.connect() as conn:
         return rollups.read_view_counts(
             conn,
             source,
             selector,
-            windows=windows_of(day, tz_name),
+            windows=windows_of(day, tz_name) + whole_day_windows(comparisons_of(day, tz_name, now)),
             leaderboards=current,
             days=chart_days(day),
             resolved=resolved,
         )
+
+
+def whole_day_windows(comparisons: Sequence[Comparison]) -> list[Window]:
+    """The day windows counted in full in the partial comparisons' spans (their roll-ups are exact; the last,
+    partial day is counted from its rows)."""
+    days = {window.first_day: window for comparison in comparisons if comparison.partial for window in
+            comparison.whole_days}  # fmt: skip
+    return [days[day] for day in sorted(days)]
 
 
 def chart_days(day: date) -> tuple[date, date]:
