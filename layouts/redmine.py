@@ -131,7 +131,7 @@ def totals_content(view: RedmineView, state: PageState) -> html.Div:
                 kpi="redmine.open_total",
             ),
             kpi_card(
-                "Closed",
+                "Closed now",
                 totals.closed,
                 compare=False,
                 card_id=f"{PREFIX}-total-closed",

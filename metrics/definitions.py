@@ -78,7 +78,7 @@ DEFINITIONS: dict[str, Definition] = {
         "redmine", "Open", "Issues whose Redmine status is not a closed one, now.", "open"
     ),
     "redmine.closed_total": Definition(
-        "redmine", "Closed", "Issues in a closed Redmine status other than a rejected one, now.", "resolved"
+        "redmine", "Closed now", "Issues in a closed Redmine status other than a rejected one, now.", "resolved"
     ),
     "redmine.rejected_total": Definition(
         "redmine", "Rejected", "Closed issues whose status is one of [redmine] rejected_statuses, now.", "neutral"
@@ -86,7 +86,7 @@ DEFINITIONS: dict[str, Definition] = {
     "redmine.created": Definition("redmine", "Created", "Issues opened in the window (their created time).", "created"),
     "redmine.resolved": Definition(
         "redmine",
-        "Resolved",
+        "Closed",
         "Issues closed in the window (Redmine's closed_on) that are still closed, rejected ones included.",
         "resolved",
     ),
@@ -96,7 +96,7 @@ DEFINITIONS: dict[str, Definition] = {
     "redmine.kill_rate": Definition(
         "redmine",
         "Kill rate",
-        "Resolved ÷ created in the window, in percent; over 100 % when more were closed than came in; "
+        "Closed ÷ created in the window, in percent; over 100 % when more were closed than came in; "
         "— when nothing was created.",
         "rate",
         over_100=BACKLOG_SHRANK,

@@ -80,7 +80,7 @@ def test_redmine_says_closed_on_cards_table_and_charts() -> None:
     assert "Closed" in [choice["label"] for choice in page.table_kpis]
     assert "Resolved" not in [choice["label"] for choice in page.table_kpis]
     assert page.leaderboard_title == "Closed per person"
-    assert "closed in window" in component_text(table_panel(page))
+    assert "closed in window" in component_text(table_panel(page, {}))
     import pandas as pd
 
     from views.tracker_view import TrackerView
