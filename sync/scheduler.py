@@ -46,8 +46,15 @@ class EmbeddedScheduler:
         while not self.stopped.is_set():
             trigger, self.next_trigger = self.next_trigger, "embedded"
             self.wake.clear()  # a press while this run goes on wakes the loop again right after it
-            log_outcome(run_all(self.engine, self.settings, trigger=trigger, health=self.health), trigger)
+            sync_once(self.engine, self.settings, trigger, self.health)
             self.wake.wait(timeout=self.settings.sync_interval_minutes * 60)
+
+
+def sync_once(engine: Engine, settings: Settings, trigger: str, health: WriteHealth) -> dict[str, str]:
+    """Sync every configured source now, note whether the database took the writes, and log the outcome."""
+    outcome = run_all(engine, settings, trigger=trigger, health=health)
+    log_outcome(outcome, trigger)
+    return outcome
 
 
 def log_outcome(outcome: dict[str, str], trigger: str) -> None:
