@@ -70,14 +70,14 @@ class Scrubber:
         secrets = [settings.google_client_secret, settings.secret_key]
         logins: list[tuple[str, str]] = []
         if settings.vtiger is not None:
-            logins.append((settings.vtiger.username, settings.vtiger.access_key))
-            secrets.append(_url_password(settings.vtiger.url))
+            logins += [(settings.vtiger.username, settings.vtiger.access_key), _url_login(settings.vtiger.url)]
+            secrets += _key_as_url_user(settings.vtiger.url)
         if settings.redmine is not None:
             redmine = settings.redmine
             # Redmine also takes its key as the Basic user name, with any password (curl examples use "X").
-            logins += [(redmine.username, redmine.password), (redmine.api_key, "X")]
-            secrets += [redmine.api_key, _url_password(redmine.url)]
-        secrets += [_url_password(settings.database_url), _url_password(settings.redis_url)]
+            logins += [(redmine.username, redmine.password), (redmine.api_key, "X"), _url_login(redmine.url)]
+            secrets += [redmine.api_key, *_key_as_url_user(redmine.url)]
+        logins += [_url_login(settings.database_url), _url_login(settings.redis_url)]
         return cls.knowing(secrets, logins)
 
     def __call__(self, text: str) -> str:
@@ -113,12 +113,24 @@ def _basic_forms(user: str, secret: str) -> set[str]:
     return {pair, token, token.rstrip("=")}
 
 
-def _url_password(url: str) -> str:
+def _key_as_url_user(url: str) -> list[str]:
+    """`https://KEY@host`: a source URL whose user info has no password carries a key as the user; requests sends
+    it as Basic "KEY:"."""
+    user, password = _url_login(url)
+    if not user or password:
+        return []
+    token = base64.b64encode(f"{user}:".encode()).decode()
+    return [user, token, token.rstrip("=")]
+
+
+def _url_login(url: str) -> tuple[str, str]:
+    """The user info of a URL (`scheme://user:secret@host`), decoded; empty parts when it has none."""
     try:
-        password = urlsplit(url).password
+        parts = urlsplit(url)
+        user, password = parts.username, parts.password
     except ValueError:
-        return ""
-    return unquote(password) if password else ""
+        return "", ""
+    return unquote(user or ""), unquote(password or "")
 
 
 # --- the scrubber of the sync running now --------------------------------------------------------------------
