@@ -85,7 +85,8 @@ def test_sync_now_is_refused_while_a_source_is_locked(engine: Engine, settings_f
 
 def test_sync_now_wakes_the_embedded_scheduler(sqlite_engine: Engine, settings_for) -> None:  # type: ignore[no-untyped-def]
     class Scheduler:
-        triggers: list[str] = []
+        def __init__(self) -> None:
+            self.triggers: list[str] = []
 
         def run_now(self, trigger: str) -> None:
             self.triggers.append(trigger)

@@ -10,8 +10,8 @@ import logging
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
+from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -23,19 +23,10 @@ from callbacks import status as status_callbacks
 from models.db import make_engine, utcnow
 from models.schema import sync_runs
 from settings import PROJECT_DIR, RedmineSettings, Settings
-from sync import demo
 from sync.scheduler import sync_once
 from sync.service import WriteHealth
 from tests.auth_support import callback_body
-
-
-@pytest.fixture(autouse=True)
-def quick_demo(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setattr(demo, "clock", lambda: datetime(2026, 3, 4, 15, 30))
-    monkeypatch.setattr(demo, "HISTORY_DAYS", 5)
-    demo.reset_cache()
-    yield
-    demo.reset_cache()
+from tests.test_scheduler import quick_demo  # noqa: F401 - autouse: a short demo history, a fixed clock
 
 
 @pytest.fixture
