@@ -73,14 +73,19 @@ def start_embedded_sync(runtime: Runtime) -> object:
 def _app_or_exit() -> dash.Dash:
     """create_app, with a configuration error (a malformed setting or kpi.toml) as one line. Stage names VTiger
     lacks are not an error: /status and /sales show them as a warning."""
-    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+    from models.db import DatabaseUrlError
 
     try:
         return create_app(load_settings())
     except ConfigError as exc:
         sys.exit(f"configuration error: {exc}")
-    except OperationalError as exc:  # start-up reads the database: unreachable is one line, not a traceback
-        reason = str(exc.orig or exc).strip().splitlines()[0]
+    except DatabaseUrlError as exc:
+        sys.exit(f"database error: {exc}")
+    except SQLAlchemyError as exc:  # start-up reads the database: unreachable is one line, not a traceback
+        cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+        reason = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
         sys.exit(f"database error: {reason}; check DATABASE_URL")
 
 

@@ -37,8 +37,8 @@ def fail(message: str) -> None:
 
 
 def one_line(exc: BaseException) -> str:
-    """The first line of an error, with the fix for the usual first-run mistake. Database errors carry the SQL
-    and a link on later lines, which would turn the one line into a screenful."""
+    """The first line of an error, with the fix for the usual first-run mistake, scrubbed of secrets. Database
+    errors carry the SQL and a link on later lines, which would turn the one line into a screenful."""
     from sqlalchemy.exc import DBAPIError
 
     from sync.engine import describe_error
@@ -53,7 +53,14 @@ def one_line(exc: BaseException) -> str:
     text = lines[0] if lines else type(exc).__name__
     if "no such table" in text or ("relation" in text and "does not exist" in text):
         text += " (run `flask --app app:server db upgrade` first)"
-    return text
+    return scrubbed(text)
+
+
+def scrubbed(text: str) -> str:
+    """`text` without any secret of the configuration (a server may echo the request into its error)."""
+    from sync.scrub import Scrubber
+
+    return Scrubber.for_settings(current_runtime().settings).scrub(text)
 
 
 @db_group.command("upgrade")

@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 
 from layouts.components import stage_rules_warning
 from layouts.status import runs_table, status_table, sync_message
-from models.db import utcnow
+from models.db import utcnow, write_refusal
 from models.queries import (
     MODULE_TABLES,
     ModuleHealth,
@@ -33,6 +33,7 @@ from models.queries import (
 )
 from runtime import Runtime, current_runtime
 from settings import Settings
+from sync.scrub import Scrubber
 from views.sales import stage_warning
 
 log = logging.getLogger(__name__)
@@ -136,6 +137,7 @@ def row_counts(runtime: Runtime) -> dict[str, int]:
 
 def module_rows(runtime: Runtime) -> list[dict[str, object]]:
     settings, engine = runtime.settings, runtime.engine
+    scrub = Scrubber.for_settings(settings)  # again here: rows stored before the scrubber existed
     health = module_health(engine)
     counts = row_counts(runtime)
     scheduled = scheduled_next_runs(settings)
@@ -152,7 +154,7 @@ def module_rows(runtime: Runtime) -> list[dict[str, object]]:
                 "Last run": f"{when(item.last_run.started_at, settings.timezone)} ({item.last_run.trigger or '—'})",
                 "Result": item.last_run.status,
                 "Last success": when(item.last_success_at, settings.timezone),
-                "Last error": f"{when(failure.finished_at, settings.timezone)}: {failure.error or 'no message'}"
+                "Last error": f"{when(failure.finished_at, settings.timezone)}: {scrub(failure.error or 'no message')}"
                 if failure
                 else "",
                 "Inserted": finished.rows_inserted if finished else "—",
@@ -167,6 +169,7 @@ def module_rows(runtime: Runtime) -> list[dict[str, object]]:
 
 def run_rows(runtime: Runtime, limit: int = 50) -> list[dict[str, object]]:
     tz = runtime.settings.timezone
+    scrub = Scrubber.for_settings(runtime.settings)
     return [
         {
             "#": run.id,
@@ -180,7 +183,7 @@ def run_rows(runtime: Runtime, limit: int = 50) -> list[dict[str, object]]:
             "Updated": run.rows_updated,
             "Deleted": run.rows_deleted,
             "Requests": run.requests,
-            "Error": run.error,
+            "Error": scrub(run.error or ""),
         }
         for run in recent_runs(runtime.engine, limit)
     ]
@@ -212,7 +215,8 @@ def busy_sources(runtime: Runtime) -> list[str]:
 
 def start_sync(runtime: Runtime) -> tuple[str, str]:
     """Start a sync of every configured source; (message, alert colour). Never blocks on the sync itself."""
-    from sync.service import configured_sources, run_all
+    from sync.scheduler import sync_once
+    from sync.service import configured_sources, write_health
 
     settings = runtime.settings
     sources = configured_sources(settings)
@@ -235,16 +239,44 @@ def start_sync(runtime: Runtime) -> tuple[str, str]:
             return f"Refused: a sync is already queued or running ({', '.join(pending)}).", "warning"
         extra = f"; already pending: {', '.join(pending)}" if pending else ""
         return f"Sync queued for {', '.join(queued)}{extra}. Progress shows below and at /rq.", "success"
+    refusal = cannot_write(runtime)
+    if refusal:
+        return f"Sync cannot run: {refusal}. Make the database writable (DATABASE_URL, file rights).", "danger"
     scheduler = runtime.extras.get("scheduler")
     if scheduler is not None:
-        scheduler.run_now()
+        scheduler.run_now("manual")
         return f"Sync started for {', '.join(sources)}. Progress shows below.", "success"
     thread = threading.Thread(
-        target=run_all, args=(runtime.engine, settings), kwargs={"trigger": "manual"}, name="kpi-sync-now", daemon=True
+        target=sync_once,
+        args=(runtime.engine, settings, "manual", write_health(runtime.extras)),
+        name="kpi-sync-now",
+        daemon=True,
     )
     runtime.extras["manual_sync"] = thread
     thread.start()
     return f"Sync started for {', '.join(sources)}. Progress shows below.", "success"
+
+
+def cannot_write(runtime: Runtime) -> str:
+    """Why this process's sync cannot write the database, checked now (one UPDATE of no row), or ""; logged
+    and remembered, so /status and the freshness badge say it too."""
+    from sync.service import write_health
+
+    reason = write_refusal(runtime.engine)
+    if not reason:
+        return ""
+    problem = f"the database refuses writes ({Scrubber.for_settings(runtime.settings).scrub(reason)})"
+    log.error("sync now: %s", problem)
+    write_health(runtime.extras).refused(problem)
+    return problem
+
+
+def write_problem_text(runtime: Runtime) -> str:
+    """The status page's warning when the last sync of this process could not write; "" otherwise."""
+    from sync.service import write_health
+
+    problem = write_health(runtime.extras).problem
+    return f" Sync cannot write: {problem}. The data shown is from the last successful sync." if problem else ""
 
 
 # --- wiring ----------------------------------------------------------------------------------------------------
@@ -267,6 +299,9 @@ def register(app: dash.Dash) -> None:
         mode = [mode_text(runtime.settings)]
         if busy:
             mode.append(html.Strong(f" A sync is running now ({', '.join(busy)}): Sync now waits until it ends."))
+        problem = write_problem_text(runtime)
+        if problem:
+            mode.append(html.Strong(problem, id="status-write-problem", className="text-danger"))
         rq_link = None
         if runtime.settings.uses_redis:
             rq_link = html.A("Open the RQ monitor", href="/rq/", className="status-rq-link")

@@ -28,6 +28,7 @@ from models.db import utcnow
 from models.queries import data_version, module_health
 from runtime import current_runtime
 from settings import Settings
+from sync.scrub import Scrubber
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +168,10 @@ def register(app: dash.Dash) -> None:
         if freshness.ok:
             banner_children, banner_class = [], "tv-banner tv-hidden"
         else:
-            banner_children = tv_layout.banner(banner_text(freshness), describe(freshness, now, settings.timezone))
+            details = Scrubber.for_settings(settings).scrub(
+                describe(freshness, now, settings.timezone)
+            )  # quotes errors
+            banner_children = tv_layout.banner(banner_text(freshness), details)
             banner_class = f"tv-banner tv-banner-{freshness.level}"
         if freshness.as_of is None:
             sync_text = "Not synced yet"

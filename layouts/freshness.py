@@ -108,14 +108,15 @@ def describe(freshness: Freshness, now: datetime, tz_name: str) -> str:
 LABELS: dict[Level, str] = {"fresh": "Synced", "stale": "Stale", "failed": "Sync failed", "never": "Never synced"}
 
 
-def badge(freshness: Freshness, now: datetime, tz_name: str) -> dcc.Link:
-    """The navbar badge: a coloured dot, a word and the last sync time; links to /status for the details."""
+def badge(freshness: Freshness, now: datetime, tz_name: str, word: str | None = None) -> dcc.Link:
+    """The navbar badge: a coloured dot, a word (the level's, unless `word` says more) and the last sync time;
+    links to /status for the details."""
     same_day = freshness.as_of is not None and now - freshness.as_of < timedelta(hours=20)
     when = local_time(freshness.as_of, tz_name, with_date=not same_day) if freshness.as_of else ""
     return dcc.Link(
         [
             html.Span(className="freshness-dot", **{"aria-hidden": "true"}),
-            html.Span(LABELS[freshness.level], className="freshness-word"),
+            html.Span(word or LABELS[freshness.level], className="freshness-word"),
             html.Span(when, className="freshness-time") if when else None,
         ],
         href="/status",

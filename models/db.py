@@ -11,9 +11,11 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, false, text, update
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError
 
+from models.schema import sync_locks
 from settings import PROJECT_DIR
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -33,18 +35,48 @@ def normalise_url(url: str) -> str:
     return url
 
 
+class DatabaseUrlError(ValueError):
+    """DATABASE_URL cannot work whatever the server does; the message says what to change."""
+
+
 def make_engine(url: str, **kwargs: object) -> Engine:
     url = normalise_url(url)
-    if make_url(url).get_backend_name() == "sqlite":
+    backend = _backend(url)
+    if backend == "sqlite":
         return _sqlite_engine(url, **kwargs)
+    if backend != "postgresql":
+        raise DatabaseUrlError(
+            f"DATABASE_URL names a {backend} database; use sqlite:///path/to/kpi.db or postgresql://user@host/db"
+        )
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, **kwargs)
 
 
+def _backend(url: str) -> str:
+    try:
+        return make_url(url).get_backend_name()
+    except ArgumentError:
+        raise DatabaseUrlError(
+            "DATABASE_URL is not a database URL; use sqlite:///path/to/kpi.db or postgresql://user@host/db"
+        ) from None
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file a SQLite URL names (also as a `file:` URI with ?uri=true); None for an in-memory database."""
+    parsed = make_url(normalise_url(url))
+    database = parsed.database or ""
+    if parsed.query.get("uri") == "true" and database.startswith("file:"):
+        database = database.removeprefix("file:").split("?", 1)[0]
+    return Path(database) if database and database != ":memory:" and "mode=memory" not in str(parsed) else None
+
+
 def _sqlite_engine(url: str, **kwargs: object) -> Engine:
-    database = make_url(url).database
-    if database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    path = sqlite_path(url)
+    if path is not None and not path.parent.is_dir():
+        # Not created here: a typo in DATABASE_URL would otherwise start an empty dashboard on a new database.
+        raise DatabaseUrlError(
+            f"the folder {path.parent} for the SQLite database does not exist: create it, or fix DATABASE_URL"
+        )
     engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs)
 
     @event.listens_for(engine, "connect")
@@ -95,3 +127,26 @@ def alembic_config(database_url: str) -> Config:
 
 def upgrade_database(database_url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(database_url), revision)
+
+
+def write_refusal(engine: Engine) -> str:
+    """Why the database refuses writes ("" when it takes them), found by an UPDATE that matches no row: a
+    read-only SQLite file or connection, a read-only PostgreSQL transaction or replica, a role without UPDATE
+    all refuse it, and nothing is written when it passes."""
+    try:
+        with engine.begin() as conn:
+            conn.execute(update(sync_locks).where(false()).values(holder=""))
+    except DBAPIError as exc:
+        return refused_write_reason(exc) or ""
+    return ""
+
+
+_WRITE_REFUSALS = ("readonly", "read-only", "read only", "permission denied", "disk is full", "disk i/o error")
+
+
+def refused_write_reason(exc: BaseException) -> str:
+    """The driver's one-line reason when `exc` is the database refusing a write; "" for any other error."""
+    if not isinstance(exc, DBAPIError) or exc.orig is None:
+        return ""
+    reason = (str(exc.orig).strip().splitlines() or [""])[0]
+    return reason if any(marker in reason.lower() for marker in _WRITE_REFUSALS) else ""

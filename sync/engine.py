@@ -7,8 +7,11 @@ Must not import Dash or Flask.
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import os
 import socket
+import threading
 import time
 import traceback
 import uuid
@@ -16,6 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, and_, delete, select, tuple_, update
@@ -24,12 +28,19 @@ from sqlalchemy.dialects import postgresql, sqlite
 from models import rollups
 from models.db import utcnow
 from models.schema import sync_locks, sync_runs, sync_state
+from sync import scrub
+
+log = logging.getLogger(__name__)
 
 BATCH_SIZE = 500
-LOCK_TTL = timedelta(minutes=30)
-# A refresh is its own transaction: once a minute is plenty against a 30-minute lease, and a backfill storing
-# dozens of pages a second does not pay a write per page for it.
+# A lease a killed holder on another machine leaves behind blocks syncing this long at most; the heartbeat renews
+# it every minute, so two missed renewals in a row are needed before anybody takes it over.
+LOCK_TTL = timedelta(minutes=3)
 LOCK_REFRESH_EVERY = timedelta(minutes=1)
+ORPHANED_RUN_ERROR = (
+    "interrupted: the process running this sync stopped before it finished (killed or crashed); "
+    "the next run continues from the last stored page"
+)
 
 
 class SyncError(RuntimeError):
@@ -183,10 +194,66 @@ def write_state(
 
 
 # --- one sync per source at a time ---------------------------------------------------------------------------
+#
+# The lease is short and kept alive by a heartbeat thread while the sync runs, so a holder that vanished without
+# releasing (kill -9, a crashed machine) blocks others for at most LOCK_TTL; a holder on this machine whose process
+# is gone blocks nobody: the next acquire takes its lock over at once.
 
 
 def lock_holder() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    """host:pid:random:scope:start. `scope` names the kernel boot and PID namespace (two containers may share a
+    host name but not a PID space); `start` is the process's start time, so a recycled PID is not mistaken for
+    the holder."""
+    pid = os.getpid()
+    return f"{socket.gethostname()}:{pid}:{uuid.uuid4().hex[:8]}:{_pid_scope()}:{_process_start(pid) or '-'}"
+
+
+def _pid_scope() -> str:
+    """Which PIDs this process can see: boot id and PID namespace, hashed short; "-" where /proc is absent."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        namespace = os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return "-"
+    return hashlib.sha256(f"{boot}|{namespace}".encode()).hexdigest()[:12]
+
+
+def _process_start(pid: int) -> str:
+    """The start time of `pid` in clock ticks since boot (/proc/<pid>/stat field 22); "" when unknown."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    fields = stat.rsplit(")", 1)[-1].split()  # after the command name, which may hold spaces and parentheses
+    return fields[19] if len(fields) > 19 else ""
+
+
+def _process_state(pid: int) -> str:
+    """'gone', 'zombie' or 'alive' (a PID we may not signal still exists)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return "gone"
+    except PermissionError:
+        return "alive"
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return "alive"
+    return "zombie" if stat.rsplit(")", 1)[-1].split()[:1] == ["Z"] else "alive"
+
+
+def holder_is_dead(holder: str) -> bool:
+    """True only when we know for sure: the holder ran on this machine, in our PID space, and its process is gone
+    (or a zombie, or its PID now belongs to a process started later). Anything else waits for the lease."""
+    parts = holder.split(":")
+    if len(parts) != 5 or parts[0] != socket.gethostname() or parts[3] != _pid_scope() or not parts[1].isdigit():
+        return False
+    pid, started = int(parts[1]), parts[4]
+    state = _process_state(pid)
+    if state != "alive":
+        return True
+    return started not in ("", "-") and _process_start(pid) not in ("", started)
 
 
 @dataclass
@@ -205,6 +272,7 @@ class SourceLock:
         now = utcnow()
         with self.engine.begin() as conn:
             conn.execute(delete(sync_locks).where(sync_locks.c.source == self.source, sync_locks.c.expires_at < now))
+            self._take_over_from_the_dead(conn)
             statement = _dialect_insert(conn, sync_locks).values(
                 source=self.source, holder=self.holder, acquired_at=now, expires_at=now + self.ttl
             )
@@ -216,6 +284,12 @@ class SourceLock:
             self._written_at = self.clock()
         return taken
 
+    def _take_over_from_the_dead(self, conn: Connection) -> None:
+        holder = conn.execute(select(sync_locks.c.holder).where(sync_locks.c.source == self.source)).scalar()
+        if holder and holder != self.holder and holder_is_dead(holder):
+            # Conditional on the holder: of two processes racing for a dead lock, one insert wins below.
+            conn.execute(delete(sync_locks).where(sync_locks.c.source == self.source, sync_locks.c.holder == holder))
+
     def refresh(self) -> None:
         """Extend the lease during a long run so nobody takes it over. Callers may call it as often as they like
         (every page): the lease is written at most once per `refresh_every` (or half the ttl, if shorter)."""
@@ -223,13 +297,18 @@ class SourceLock:
         interval = min(self.refresh_every, self.ttl / 2).total_seconds()
         if self._written_at is not None and now - self._written_at < interval:
             return
+        self.renew()
+        self._written_at = now
+
+    def renew(self) -> bool:
+        """Write a fresh lease now; False when the lock is no longer ours (it expired and was taken over)."""
         with self.engine.begin() as conn:
-            conn.execute(
+            result = conn.execute(
                 update(sync_locks)
                 .where(sync_locks.c.source == self.source, sync_locks.c.holder == self.holder)
                 .values(expires_at=utcnow() + self.ttl)
             )
-        self._written_at = now
+        return result.rowcount > 0
 
     def release(self) -> None:
         with self.engine.begin() as conn:
@@ -238,19 +317,50 @@ class SourceLock:
             )
 
 
+class LeaseKeeper:
+    """Renews a held lock every `refresh_every` on a daemon thread, whatever the sync is doing (one slow request
+    may take longer than the short lease), until stopped. Dies with its process, and so does the lease."""
+
+    def __init__(self, lock: SourceLock) -> None:
+        self.lock = lock
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._loop, name=f"kpi-lease-{lock.source}", daemon=True)
+
+    def start(self) -> LeaseKeeper:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        interval = min(self.lock.refresh_every, self.lock.ttl / 2).total_seconds()
+        while not self.stopped.wait(interval):
+            try:
+                if not self.lock.renew():
+                    log.error("the %s sync lost its lock (lease expired and taken over)", self.lock.source)
+                    return
+            except Exception as exc:  # noqa: BLE001 - a failed renewal is retried next interval; the lease is 3x
+                log.warning("could not renew the %s sync lock: %s", self.lock.source, scrub.scrub(str(exc)))
+
+
 def _fail_orphaned_runs(conn: Connection, source: str) -> None:
     """Runs still 'running' when we take the lock belong to a process that died: say so in their rows."""
     conn.execute(
         update(sync_runs)
         .where(sync_runs.c.source == source, sync_runs.c.status == "running")
-        .values(status="failed", finished_at=utcnow(), error="interrupted: the process running it stopped")
+        .values(status="failed", finished_at=utcnow(), error=ORPHANED_RUN_ERROR)
     )
 
 
 def is_locked(engine: Engine, source: str) -> bool:
+    """A sync of `source` holds a live lease (a holder known dead holds nothing)."""
     with engine.connect() as conn:
-        row = conn.execute(select(sync_locks.c.expires_at).where(sync_locks.c.source == source)).first()
-    return bool(row and row.expires_at >= utcnow())
+        row = conn.execute(
+            select(sync_locks.c.expires_at, sync_locks.c.holder).where(sync_locks.c.source == source)
+        ).first()
+    return bool(row and row.expires_at >= utcnow() and not holder_is_dead(row.holder))
 
 
 @contextmanager
@@ -258,9 +368,11 @@ def source_lock(engine: Engine, source: str) -> Iterator[SourceLock]:
     lock = SourceLock(engine, source)
     if not lock.acquire():
         raise SourceBusy(f"a sync of {source} is already running; wait for it to finish")
+    keeper = LeaseKeeper(lock).start()
     try:
         yield lock
     finally:
+        keeper.stop()
         lock.release()
 
 
@@ -320,8 +432,9 @@ def _finish_run(engine: Engine, record: RunRecord, status: str, error: str) -> N
 
 
 def describe_error(exc: BaseException) -> str:
-    """One readable line for users; the traceback only for errors we did not anticipate."""
+    """One readable line for users; the traceback only for errors we did not anticipate. Without credentials:
+    by the scrubber of the running sync (sync/scrub.py), which knows the configured secrets."""
     if isinstance(exc, SyncError):
-        return str(exc)
+        return scrub.scrub(str(exc))
     lines = traceback.format_exception_only(type(exc), exc)
-    return "".join(lines).strip()[:2000]
+    return scrub.scrub("".join(lines).strip())[:2000]

@@ -35,6 +35,7 @@ from urllib.parse import urlsplit
 
 import requests
 
+from sync import scrub
 from sync.engine import SyncError
 
 CONNECT_TIMEOUT = 5.0
@@ -48,11 +49,6 @@ IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 # Query parameters and headers whose values must never appear in an error message.
 _SECRET_NAME = re.compile(r"(key|token|secret|password|passwd|auth|signature)", re.IGNORECASE)
-_SECRET_PARAM = re.compile(
-    r"(?P<name>[\w.-]*(?:key|token|secret|password|passwd|auth|signature)[\w.-]*)=(?P<value>[^&\s'\"]+)",
-    re.IGNORECASE,
-)
-_URL_USERINFO = re.compile(r"(?P<scheme>https?://)[^/@\s]+@", re.IGNORECASE)
 
 
 class HttpError(SyncError):
@@ -225,25 +221,24 @@ class HttpClient:
         return self.scrub(match.group(1) if match else text)[:200]
 
     def scrub(self, text: str) -> str:
-        """Remove anything that could be a credential of this session from a message."""
-        text = _URL_USERINFO.sub(r"\g<scheme>", text)
-        text = _SECRET_PARAM.sub(r"\g<name>=***", text)
-        for secret in self.secrets():
-            text = text.replace(secret, "***")
-        return text
+        """Remove anything that could be a credential of this session from a message (sync/scrub.py), and the
+        secrets of the sync running now, if one installed them."""
+        return scrub.active().merged(self.scrubber()).scrub(text)
 
-    def secrets(self) -> list[str]:
-        found: list[str] = []
+    def scrubber(self) -> scrub.Scrubber:
+        """A scrubber for this session's credentials: its auth pair (and so its Basic token) and the values of
+        headers with key-like names."""
+        secrets: list[str] = []
+        logins: list[tuple[str, str]] = []
         auth = self.session.auth
         if isinstance(auth, tuple) and len(auth) == 2 and auth[1]:
-            found.append(str(auth[1]))
+            logins.append((str(auth[0]), str(auth[1])))
         for header, value in self.session.headers.items():
             if _SECRET_NAME.search(header) and value:
-                found.append(str(value))
+                secrets.append(str(value))
                 if isinstance(value, str) and value.lower().startswith(("basic ", "bearer ")):
-                    found.append(value.split(" ", 1)[1])
-        # Longest first, so a secret containing another is removed whole.
-        return sorted({s for s in found if len(s) >= 4}, key=len, reverse=True)
+                    secrets.append(value.split(" ", 1)[1])
+        return scrub.Scrubber.knowing(secrets, logins)
 
 
 def parse_retry_after(value: str | None, now: float) -> float | None:

@@ -269,7 +269,7 @@ class RedmineClient:
             kind = "an HTML page" if _is_html(response) else "a body that is not JSON"
             raise RedmineError(
                 f"Redmine answered {path} ({response.status_code}) with {kind}: check that REDMINE_URL is the "
-                f"Redmine root; the reply began with {response.text[:120]!r}"
+                f"Redmine root; the reply began with {self.http.scrub(response.text[:120])!r}"
             ) from exc
 
     def _error(self, response: requests.Response, path: str) -> RedmineError:
@@ -289,8 +289,10 @@ class RedmineClient:
         if status == 404:
             return RedmineError(f"Redmine answered 404 for {path}: the project or record does not exist or is hidden")
         if status == 422:
-            return RedmineError(f"Redmine rejected the query {path} (422): {'; '.join(_errors_of(response))}")
-        return RedmineError(f"Redmine answered {path} with HTTP {status}: {response.text[:200]!r}")
+            errors = self.http.scrub("; ".join(_errors_of(response)))
+            return RedmineError(f"Redmine rejected the query {path} (422): {errors}")
+        # The body may echo the request (a proxy's error page, a debug 500): its headers carry the key.
+        return RedmineError(f"Redmine answered {path} with HTTP {status}: {self.http.scrub(response.text[:200])!r}")
 
     def _password_is_a_key(self) -> bool:
         auth = self.http.session.auth

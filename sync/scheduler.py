@@ -13,25 +13,28 @@ from typing import Any
 from sqlalchemy import Engine
 
 from settings import Settings
-from sync.service import run_all
+from sync.service import WriteHealth, run_all, write_health
 
 log = logging.getLogger(__name__)
 
 
 class EmbeddedScheduler:
-    def __init__(self, settings: Settings, engine: Engine) -> None:
+    def __init__(self, settings: Settings, engine: Engine, health: WriteHealth | None = None) -> None:
         self.settings = settings
         self.engine = engine
+        self.health = health if health is not None else WriteHealth()
         self.stopped = threading.Event()
         self.wake = threading.Event()
+        self.next_trigger = "embedded"  # what the next run is recorded as in sync_runs.trigger
         self.thread = threading.Thread(target=self._loop, name="kpi-sync", daemon=True)
 
     def start(self) -> EmbeddedScheduler:
         self.thread.start()
         return self
 
-    def run_now(self) -> None:
-        """Ask for a sync at once (the status page's button)."""
+    def run_now(self, trigger: str = "manual") -> None:
+        """Ask for a sync at once (the status page's button), recorded with `trigger`."""
+        self.next_trigger = trigger
         self.wake.set()
 
     def stop(self) -> None:
@@ -41,14 +44,35 @@ class EmbeddedScheduler:
 
     def _loop(self) -> None:
         while not self.stopped.is_set():
-            outcome = run_all(self.engine, self.settings, trigger="embedded")
-            log.info("embedded sync: %s", outcome)
+            trigger, self.next_trigger = self.next_trigger, "embedded"
+            self.wake.clear()  # a press while this run goes on wakes the loop again right after it
+            sync_once(self.engine, self.settings, trigger, self.health)
             self.wake.wait(timeout=self.settings.sync_interval_minutes * 60)
-            self.wake.clear()
 
 
-def start_embedded_scheduler(settings: Settings, engine: Engine) -> EmbeddedScheduler:
-    return EmbeddedScheduler(settings, engine).start()
+def sync_once(engine: Engine, settings: Settings, trigger: str, health: WriteHealth) -> dict[str, str]:
+    """Sync every configured source now, note whether the database took the writes, and log the outcome."""
+    outcome = run_all(engine, settings, trigger=trigger, health=health)
+    log_outcome(outcome, trigger)
+    return outcome
+
+
+def log_outcome(outcome: dict[str, str], trigger: str) -> None:
+    """One line per source: a failure at ERROR (the database refuses writes) or WARNING (anything else), so it
+    shows under gunicorn's default log level; success and "busy" at INFO."""
+    for source, word in outcome.items():
+        if word.startswith("cannot write"):
+            log.error("%s sync of %s: %s", trigger, source, word)
+        elif word.startswith("failed"):
+            log.warning("%s sync of %s: %s", trigger, source, word)
+        else:
+            log.info("%s sync of %s: %s", trigger, source, word)
+
+
+def start_embedded_scheduler(
+    settings: Settings, engine: Engine, health: WriteHealth | None = None
+) -> EmbeddedScheduler:
+    return EmbeddedScheduler(settings, engine, health).start()
 
 
 _start_lock = threading.Lock()
@@ -62,5 +86,5 @@ def ensure_embedded_scheduler(extras: dict[str, Any], settings: Settings, engine
         return scheduler
     with _start_lock:
         if "scheduler" not in extras:
-            extras["scheduler"] = start_embedded_scheduler(settings, engine)
+            extras["scheduler"] = start_embedded_scheduler(settings, engine, write_health(extras))
         return extras["scheduler"]

@@ -6,11 +6,16 @@ Must not import Dash or Flask.
 
 from __future__ import annotations
 
+import threading
+from typing import Any
+
 from sqlalchemy import Engine
 
 from models import rollups
+from models.db import refused_write_reason
 from settings import Settings
-from sync.engine import RunRecord, SourceBusy, SourceLock, source_lock
+from sync.engine import RunRecord, SourceBusy, SourceLock, describe_error, source_lock
+from sync.scrub import Scrubber, scrubbing
 
 SOURCES = ("vtiger", "redmine")
 ROLLUPS = {"vtiger": ("cases",), "redmine": ("redmine",)}  # the roll-ups (models/rollups.py) each source feeds
@@ -37,7 +42,8 @@ def run_sync(
         raise ValueError(f"unknown source {source!r}; expected one of {', '.join(SOURCES)}")
     if source not in configured_sources(settings):
         raise ValueError(f"{source} is not configured: set {source.upper()}_URL and its credentials")
-    with source_lock(engine, source) as lock:
+    # Every error text recorded or raised inside is scrubbed of the configured secrets (sync/scrub.py).
+    with scrubbing(Scrubber.for_settings(settings)), source_lock(engine, source) as lock:
         records = _sync_source(engine, settings, source, full=full, trigger=trigger, job_id=job_id, lock=lock)
         # Sync keeps kept roll-ups right as it writes; this builds them the first time (a first backfill is
         # faster counted once at the end) and after anything that stopped them being kept.
@@ -63,8 +69,11 @@ def _sync_source(
     )  # fmt: skip
 
 
-def run_all(engine: Engine, settings: Settings, *, trigger: str = "", full: bool = False) -> dict[str, str]:
-    """Sync every configured source; one failing does not stop the others. Returns a word per source."""
+def run_all(
+    engine: Engine, settings: Settings, *, trigger: str = "", full: bool = False, health: WriteHealth | None = None
+) -> dict[str, str]:
+    """Sync every configured source; one failing does not stop the others. Returns a word per source ("ok",
+    "busy", "failed: why" or "cannot write: why"), noted in `health` when given."""
     outcome: dict[str, str] = {}
     for source in configured_sources(settings):
         try:
@@ -73,8 +82,52 @@ def run_all(engine: Engine, settings: Settings, *, trigger: str = "", full: bool
         except SourceBusy:
             outcome[source] = "busy"
         except Exception as exc:  # noqa: BLE001 - recorded in sync_runs already; the other source still runs
-            outcome[source] = f"failed: {exc}"
+            outcome[source] = describe_outcome(exc, settings)
+    if health is not None:
+        health.note(outcome)
     return outcome
+
+
+def describe_outcome(exc: BaseException, settings: Settings) -> str:
+    """A failed source's outcome word with one scrubbed line of why; a database refusing writes is its own case,
+    because sync_runs (which /status reads) cannot record it."""
+    refusal = refused_write_reason(exc)
+    if refusal:
+        return f"cannot write: the database refuses writes ({Scrubber.for_settings(settings).scrub(refusal)})"
+    first = (describe_error(exc).splitlines() or [type(exc).__name__])[0]
+    return f"failed: {Scrubber.for_settings(settings).scrub(first)}"
+
+
+class WriteHealth:
+    """Whether this process's syncs could write the database. A database that refuses writes cannot say so in
+    sync_runs, so the process that tried remembers it for /status and the freshness badge."""
+
+    def __init__(self) -> None:
+        self._problem = ""
+        self._lock = threading.Lock()
+
+    @property
+    def problem(self) -> str:
+        """Why sync cannot write ("" when its last attempt could)."""
+        with self._lock:
+            return self._problem
+
+    def note(self, outcome: dict[str, str]) -> None:
+        refusals = [text for text in outcome.values() if text.startswith("cannot write")]
+        with self._lock:
+            if refusals:
+                self._problem = refusals[0].removeprefix("cannot write: ")
+            elif any(text == "ok" for text in outcome.values()):
+                self._problem = ""
+
+    def refused(self, reason: str) -> None:
+        with self._lock:
+            self._problem = reason
+
+
+def write_health(extras: dict[str, Any]) -> WriteHealth:
+    """The process's WriteHealth, kept in the runtime's extras (created on first use)."""
+    return extras.setdefault("write_health", WriteHealth())
 
 
 def _vtiger_client(engine: Engine, settings: Settings):  # type: ignore[no-untyped-def]

@@ -332,7 +332,8 @@ class VtigerClient:
             if code in AUTH_CODES:
                 raise self._auth_error(response.status_code, code)
             raise VtigerError(
-                f"VTiger refused {endpoint} ({code or 'no error code'}): {message or 'no message'}{_hint(code)}",
+                f"VTiger refused {endpoint} ({code or 'no error code'}): "
+                f"{self.http.scrub(message) or 'no message'}{_hint(code)}",
                 code=code,
                 status=response.status_code,
                 endpoint=endpoint,
@@ -370,7 +371,8 @@ class VtigerClient:
             return self._auth_error(status, code)
         if not code and ":" in reason and reason.split(":", 1)[0].isupper():
             code, message = (part.strip() for part in reason.split(":", 1))
-        detail = message or reason or self.http.scrub(" ".join(response.text.split())[:200]) or "no message"
+        # A 5xx body may echo the request, and its Authorization header with it.
+        detail = self.http.scrub(message or reason or " ".join(response.text.split())[:200]) or "no message"
         if fallback and not message:
             return VtigerError(fallback, code=code, status=status, endpoint=endpoint)
         return VtigerError(

@@ -62,6 +62,9 @@ def test_run_now_wakes_the_scheduler_before_the_interval(scheduler_settings: Set
         wait_for(lambda: len(finished_runs(sqlite_engine, "redmine")) > len(first), 60, message="a second sync")
     finally:
         scheduler.stop()
+    with sqlite_engine.connect() as conn:
+        triggers = conn.execute(select(sync_runs.c.trigger).order_by(sync_runs.c.id)).scalars().all()
+    assert triggers[0] == "embedded" and triggers[-1] == "manual"  # the press is recorded as what it was
 
 
 def test_the_source_lock_keeps_runs_from_overlapping(scheduler_settings: Settings, sqlite_engine: Engine) -> None:

@@ -85,15 +85,16 @@ def test_sync_now_is_refused_while_a_source_is_locked(engine: Engine, settings_f
 
 def test_sync_now_wakes_the_embedded_scheduler(sqlite_engine: Engine, settings_for) -> None:  # type: ignore[no-untyped-def]
     class Scheduler:
-        woken = 0
+        def __init__(self) -> None:
+            self.triggers: list[str] = []
 
-        def run_now(self) -> None:
-            self.woken += 1
+        def run_now(self, trigger: str) -> None:
+            self.triggers.append(trigger)
 
     runtime = runtime_for(sqlite_engine, settings_for(str(sqlite_engine.url)))
     runtime.extras["scheduler"] = scheduler = Scheduler()
     _message, colour = status_callbacks.start_sync(runtime)
-    assert colour == "success" and scheduler.woken == 1
+    assert colour == "success" and scheduler.triggers == ["manual"]  # recorded as a press, not as the schedule
 
 
 def test_sync_now_without_a_scheduler_runs_on_a_thread_and_refuses_a_second(
@@ -101,12 +102,12 @@ def test_sync_now_without_a_scheduler_runs_on_a_thread_and_refuses_a_second(
 ) -> None:  # type: ignore[no-untyped-def]
     release = threading.Event()
 
-    def fake_run_all(engine: Engine, settings, *, trigger: str = "", full: bool = False) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    def fake_run_all(engine: Engine, settings, *, trigger: str = "", health=None) -> dict[str, str]:  # type: ignore[no-untyped-def]
         with recorded_run(engine, "redmine", "issues", trigger=trigger):
             release.wait(10)
         return {"redmine": "ok"}
 
-    monkeypatch.setattr("sync.service.run_all", fake_run_all)
+    monkeypatch.setattr("sync.scheduler.run_all", fake_run_all)
     runtime = runtime_for(sqlite_engine, settings_for(str(sqlite_engine.url)))
     assert status_callbacks.start_sync(runtime)[1] == "success"
     refused, colour = status_callbacks.start_sync(runtime)  # the thread is still running
@@ -168,12 +169,12 @@ def test_status_page_in_chromium(app, live_server, browser, monkeypatch: pytest.
     record_runs(engine, utcnow() - timedelta(minutes=8), status="failed", error="VTiger said INVALID_AUTH_TOKEN")
     record_runs(engine, utcnow() - timedelta(minutes=2), sources=("redmine",))
 
-    def fake_run_all(engine_: Engine, settings, *, trigger: str = "", full: bool = False) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    def fake_run_all(engine_: Engine, settings, *, trigger: str = "", health=None) -> dict[str, str]:  # type: ignore[no-untyped-def]
         with recorded_run(engine_, "vtiger", "Cases", trigger=trigger):
             time.sleep(0.2)
         return {"vtiger": "ok"}
 
-    monkeypatch.setattr("sync.service.run_all", fake_run_all)
+    monkeypatch.setattr("sync.scheduler.run_all", fake_run_all)
 
     browser.get(live_server.url + "/status")
     table = wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, "#status-rows tbody tr"), message="module rows")
