@@ -35,6 +35,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, TypeVar
 
 import psutil
@@ -47,11 +48,13 @@ from rq.job import Job, JobStatus
 from sqlalchemy import Engine, func, select
 from werkzeug import Request, Response
 
+from auth import CSRF_COOKIE, CSRF_HEADER
 from models.db import create_postgres_database, drop_postgres_database, make_engine, utcnow
 from models.schema import cases, sync_locks, sync_runs, sync_state
 from sync.jobs import QUEUE_NAME, enqueue_sync
 from sync.vtiger_emulator import BASE_PATH, VtigerEmulator, format_time
 from tests.conftest import TEST_REDIS_URL, service_missing
+from tests.test_response_cache import page_body
 
 pytestmark = pytest.mark.slow
 
@@ -436,10 +439,31 @@ def created_export(cluster: Cluster, port: int) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(response.text)))
 
 
+def cases_page(cluster: Cluster, port: int) -> str:
+    """What a person sees: the /cases page's answer for CREATED_DAY (the callback each web process keeps in its
+    response cache), posted as the browser does, with the CSRF cookie the page set."""
+    session = requests.Session()
+    assert session.get(f"http://127.0.0.1:{port}/cases", timeout=30).ok
+    dependencies = session.get(f"http://127.0.0.1:{port}/_dash-dependencies", timeout=30).json()
+    dash_app = SimpleNamespace(callback_map={entry["output"]: entry for entry in dependencies})
+    body = page_body(dash_app, "cases", day=CREATED_DAY.isoformat(), window="day")
+    answer = session.post(
+        f"http://127.0.0.1:{port}/_dash-update-component",
+        json=body,
+        headers={CSRF_HEADER: session.cookies.get(CSRF_COOKIE, "")},
+        timeout=30,
+    )
+    assert answer.status_code == 200, answer.text[:500]
+    return answer.text
+
+
 def test_both_web_processes_serve_a_synced_case_at_the_next_read(cluster: Cluster) -> None:
     # Four reads each (two gunicorn workers per process): every worker has cached the day without the new case.
     before = [created_export(cluster, port) for port in cluster.web_ports for _ in range(4)]
     assert [len(rows) for rows in before] == [FIRST_CASES] * 8
+    pages_before = [cases_page(cluster, port) for port in cluster.web_ports for _ in range(4)]
+    assert not [page for page in pages_before if "Scale-out arrival" in page]
+    assert all("Case 1" in page for page in pages_before)
 
     created = datetime.combine(CREATED_DAY, datetime.min.time()) + timedelta(hours=17)
     cluster.emulator.put("Cases", case_record(900, utcnow() - timedelta(seconds=1), created, "Scale-out arrival"))
@@ -454,6 +478,7 @@ def test_both_web_processes_serve_a_synced_case_at_the_next_read(cluster: Cluste
             rows = created_export(cluster, port)
             assert len(rows) == FIRST_CASES + 1, f"web on :{port} served {len(rows)} rows"
             assert "Scale-out arrival" in {row.get("title") for row in rows}, rows[-1]
+            assert "Scale-out arrival" in cases_page(cluster, port)
 
 
 def test_a_worker_killed_mid_run_loses_and_duplicates_nothing(cluster: Cluster) -> None:
