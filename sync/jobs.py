@@ -10,11 +10,13 @@ Must not import Dash or Flask, nor build the web app.
 
 from __future__ import annotations
 
+import os
+import socket
 import uuid
 from typing import Any
 
 from redis import Redis
-from rq import Queue, Retry, get_current_job
+from rq import Queue, Retry, Worker, get_current_job
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job, JobStatus
 
@@ -121,7 +123,8 @@ def enqueue_job(connection: Redis, source: str, *, full: bool = False) -> Job | 
 
 
 def pending_job(connection: Redis, source: str) -> Job | None:
-    """The source's latest job if it has not finished yet (queued, running or scheduled for a retry)."""
+    """The source's latest job if it has not finished yet (queued, running or scheduled for a retry), unless the
+    worker running it is dead."""
     job_id = connection.get(pending_key(source))
     if not job_id:
         return None
@@ -130,7 +133,33 @@ def pending_job(connection: Redis, source: str) -> Job | None:
         status = job.get_status()
     except (NoSuchJobError, InvalidJobOperation):  # expired or deleted: nothing is pending
         return None
+    if status == JobStatus.STARTED and worker_is_dead(connection, job):
+        return None
     return job if status in PENDING_STATUSES else None
+
+
+def worker_is_dead(connection: Redis, job: Job) -> bool:
+    """The worker that started `job` is gone: its heartbeat key expired (any machine, ~90 s after it died), or it
+    ran on this machine and its process no longer exists. RQ marks such a job failed only at a later maintenance
+    pass (up to ten minutes on); until then it would count as a pending sync, and "Sync now" and every cron tick
+    would skip the source. Mistaking a live worker for dead costs one extra job, which the database lock turns
+    into a "busy" no-op."""
+    if not job.worker_name:
+        return False
+    worker = Worker.find_by_key(Worker.redis_worker_namespace_prefix + job.worker_name, connection=connection)
+    if worker is None:
+        return True
+    return worker.hostname == socket.gethostname() and worker.pid is not None and not _process_exists(worker.pid)
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # somebody else's process, but it exists
+        return True
+    return True
 
 
 def pending_key(source: str) -> str:

@@ -4,6 +4,9 @@ on the configured schedule, and enqueueing never piles up duplicates."""
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -153,3 +156,31 @@ def test_a_busy_source_is_not_an_error(job_environment: str, redis_url: str, red
 def test_unknown_source_is_refused(redis_url: str) -> None:
     with pytest.raises(ValueError, match="unknown source"):
         jobs.enqueue_sync(redis_url, "jira")
+
+
+def test_a_started_sync_whose_worker_died_is_not_pending(redis_url: str, redis: Redis) -> None:
+    """A worker killed mid-run leaves its job "started" until RQ's maintenance (minutes later): "Sync now" and
+    cron must not wait for it. Known dead: its heartbeat key expired, or it ran here and its process is gone."""
+    job = jobs.enqueue_sync(redis_url, "vtiger")
+    assert job is not None
+    worker = Worker([Queue(jobs.QUEUE_NAME, connection=redis)], connection=redis, name="kpi-test-worker")
+    worker.register_birth()
+    job.set_status(JobStatus.STARTED)
+    redis.hset(job.key, "worker_name", worker.name)
+    assert jobs.enqueue_sync(redis_url, "vtiger") is None  # its worker (this very process) lives: pending
+
+    exited = subprocess.Popen(["true"])
+    exited.wait()
+    redis.hset(worker.key, mapping={"hostname": "another-machine", "pid": exited.pid})
+    assert jobs.enqueue_sync(redis_url, "vtiger") is None  # a PID of another machine says nothing here
+
+    redis.hset(worker.key, "hostname", socket.gethostname())
+    replacement = jobs.enqueue_sync(redis_url, "vtiger")  # ran here, process gone: dead
+    assert replacement is not None and replacement.id != job.id
+
+    replacement.set_status(JobStatus.STARTED)
+    redis.hset(replacement.key, "worker_name", worker.name)
+    redis.hset(worker.key, mapping={"hostname": "another-machine", "pid": os.getpid()})
+    assert jobs.enqueue_sync(redis_url, "vtiger") is None
+    redis.delete(worker.key)  # its heartbeat expired: dead wherever it ran
+    assert jobs.enqueue_sync(redis_url, "vtiger") is not None
