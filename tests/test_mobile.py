@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import brotli
 import plotly
@@ -34,6 +36,9 @@ READY = {  # an element that is there once the page's callbacks have filled it
     "status": "#status-rows",
     "tv": "#tv-panel .kpi-value",
 }
+CONTROL_PREFIX = {"cases": "cases", "sales": "sales", "redmine": "redmine"}  # pages with the control bar
+NAV_LINKS = [("Cases", "/cases"), ("Sales", "/sales"), ("Redmine", "/redmine"), ("Status", "/status")]
+PHONE_WIDTHS = [360, 390, 414, 430]
 BASIC_TRACES = {"scatter", "bar", "pie"}  # what plotly.js-basic-dist-min contains
 LOADER = PROJECT_DIR / "assets" / "plotly-basic.js"
 
@@ -124,47 +129,156 @@ def seeded_server(app, live_server):  # type: ignore[no-untyped-def]
 def overflow(driver) -> dict:  # type: ignore[no-untyped-def]
     return driver.execute_script(
         """
+        const client = document.documentElement.clientWidth;
         const wide = [...document.querySelectorAll('body *')].filter(e => {
           const r = e.getBoundingClientRect();
           const fixed = getComputedStyle(e).position === 'fixed';
+          // Inside a box that scrolls sideways by design (a wide table), or clipped by its own overflow.
           const scrolls = e.closest('.table-responsive, .ag-root-wrapper, .tv-root');
-          return r.width > 0 && (r.right > window.innerWidth + 1) && !fixed && !scrolls;
+          return r.width > 0 && r.height > 0 && r.right > client + 1 && !fixed && !scrolls;
         }).slice(0, 5).map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right));
         return {body: document.body.scrollWidth, doc: document.documentElement.scrollWidth,
-                inner: window.innerWidth, wide: wide};
+                client: client, wide: wide};
         """
     )
 
 
+def open_page(driver, url: str, page: str) -> None:  # type: ignore[no-untyped-def]
+    driver.get(url + PAGES[page])
+    wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, READY[page]), timeout=30, message=f"{page} filled")
+    time.sleep(1)  # charts draw after their callback answers
+
+
+def assert_no_sideways_scroll(driver, where: str) -> None:  # type: ignore[no-untyped-def]
+    """What a thumb notices: the page does not move sideways, and nothing sticks out past the right edge."""
+    measured = overflow(driver)
+    assert measured["doc"] <= measured["client"], (where, measured)
+    assert measured["body"] <= measured["client"], (where, measured)
+    assert measured["wide"] == [], (where, measured)
+
+
+def displayed(driver, css: str) -> list:  # type: ignore[no-untyped-def]
+    return [element for element in driver.find_elements(By.CSS_SELECTOR, css) if element.is_displayed()]
+
+
+def tap_to_open_controls(driver, prefix: str) -> None:  # type: ignore[no-untyped-def]
+    driver.find_element(By.ID, f"{prefix}-summary-toggle").click()
+    wait_for(lambda: displayed(driver, f"#{prefix}-controls .control-bar"), message="the control bar opened")
+
+
 @pytest.mark.browser
-@pytest.mark.parametrize("page", list(PAGES))
-def test_every_page_fits_a_phone(seeded_server, page: str) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("width", PHONE_WIDTHS)
+def test_no_page_scrolls_sideways_on_a_phone(seeded_server, width: int) -> None:  # type: ignore[no-untyped-def]
+    driver = sized(start_chromium(width, 844), width, 844)
+    try:
+        for page in PAGES:
+            open_page(driver, seeded_server.url, page)
+            assert_no_sideways_scroll(driver, f"{page} at {width}")
+            for graph in driver.find_elements(By.CSS_SELECTOR, ".js-plotly-plot"):
+                assert graph.rect["x"] >= 0 and graph.rect["x"] + graph.rect["width"] <= width + 1
+            if width == 390:
+                driver.execute_script("window.scrollTo(0, 0)")
+                screenshot(driver, f"{page}-390")
+            if page in CONTROL_PREFIX:  # the same with the controls opened
+                tap_to_open_controls(driver, CONTROL_PREFIX[page])
+                assert_no_sideways_scroll(driver, f"{page} at {width}, controls open")
+            if page == "status":
+                # The wide table scrolls sideways inside its own box.
+                assert driver.execute_script(
+                    "const box = document.getElementById('status-rows').closest('.table-responsive');"
+                    "return box !== null && box.scrollWidth > box.clientWidth"
+                )
+            assert console_errors(driver) == []
+    finally:
+        driver.quit()
+
+
+@pytest.mark.browser
+def test_the_phone_menu_opens_and_every_link_navigates(seeded_server) -> None:  # type: ignore[no-untyped-def]
     driver = sized(start_chromium(390, 844), 390, 844)
     try:
-        driver.get(seeded_server.url + PAGES[page])
-        wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, READY[page]), timeout=30, message=f"{page} filled")
-        time.sleep(1)  # charts draw after their callback answers
-        measured = overflow(driver)
-        assert measured["body"] <= measured["inner"], measured
-        assert measured["doc"] <= measured["inner"], measured
-        for graph in driver.find_elements(By.CSS_SELECTOR, ".js-plotly-plot"):
-            assert graph.rect["x"] >= 0 and graph.rect["x"] + graph.rect["width"] <= 390 + 1
-        if page != "tv":
-            # The navbar's menu button and the freshness badge are thumb-sized.
-            for css in ("#navbar .navbar-toggler", "#freshness-badge .freshness"):
-                element = wait_for(lambda css=css: driver.find_elements(By.CSS_SELECTOR, css), message=css)[0]
-                assert element.rect["height"] >= 44, (css, element.rect)
-        if page == "status":
-            button = driver.find_element(By.ID, "status-sync-now")
-            assert button.rect["height"] >= 44
-            # The wide table scrolls sideways inside its own box.
-            assert driver.execute_script(
-                "const box = document.getElementById('status-rows').closest('.table-responsive');"
-                "return box !== null && box.scrollWidth > box.clientWidth"
-            )
-        driver.execute_script("window.scrollTo(0, 0)")
-        screenshot(driver, f"{page}-390")
+        open_page(driver, seeded_server.url, "cases")
+        assert displayed(driver, "#navbar-collapse .nav-link") == []  # folded until asked for
+        for title, path in NAV_LINKS:
+            toggler = driver.find_element(By.ID, "navbar-toggler")
+            assert toggler.is_displayed() and toggler.rect["height"] >= 44
+            toggler.click()
+            links = wait_for(lambda: displayed(driver, "#navbar-collapse .nav-link"), message="the menu opened")
+            assert [link.text for link in links] == [name for name, _ in NAV_LINKS]
+            link = next(link for link in links if link.text == title)
+            assert link.rect["height"] >= 44 and link.rect["x"] + link.rect["width"] <= 390 + 1
+            link.click()
+            wait_for(lambda path=path: driver.current_url.split("?")[0].endswith(path), message=f"URL {path}")
+            ready = READY[path.strip("/")]
+            wait_for(lambda ready=ready: displayed(driver, ready), timeout=30, message=f"{title} content")
+            if path != "/status":
+                heading = wait_for(lambda: displayed(driver, "#page-content h1.page-title"), message="title")
+                assert heading[0].text.strip().endswith(title)
+            # The menu closes behind the visitor, so it does not cover the page they asked for.
+            wait_for(lambda: displayed(driver, "#navbar-collapse .nav-link") == [], message="the menu closed")
         assert console_errors(driver) == []
+    finally:
+        driver.quit()
+
+
+@pytest.mark.browser
+def test_the_headline_numbers_start_in_the_top_third_on_a_phone(seeded_server) -> None:  # type: ignore[no-untyped-def]
+    driver = sized(start_chromium(390, 844), 390, 844)
+    try:
+        for page in CONTROL_PREFIX:
+            open_page(driver, seeded_server.url, page)
+            driver.execute_script("window.scrollTo(0, 0)")
+            banner = displayed(driver, "#auth-banner")
+            assert banner and banner[0].rect["height"] <= 32, "the local-mode banner is one short line"
+            card = displayed(driver, "#page-content .kpi-card")[0]
+            assert card.rect["y"] <= 844 / 3, (page, card.rect)
+            assert card.find_element(By.CSS_SELECTOR, ".kpi-value").text.strip()
+    finally:
+        driver.quit()
+
+
+@pytest.mark.browser
+def test_the_controls_fold_into_a_summary_line_that_opens_them(seeded_server) -> None:  # type: ignore[no-untyped-def]
+    driver = sized(start_chromium(390, 844), 390, 844)
+    try:
+        open_page(driver, seeded_server.url, "cases")
+        assert displayed(driver, "#cases-controls .control-bar") == []
+        summary = driver.find_element(By.ID, "cases-summary-toggle")
+        assert summary.is_displayed() and summary.rect["height"] >= 44
+        today = datetime.now(ZoneInfo(seeded_server.app.server.extensions["kpi"].settings.timezone)).date()
+        assert summary.text.startswith(f"Today · {today.day} {today:%b %Y} · Day · All groups"), summary.text
+        assert summary.rect["height"] <= 50, "one line"
+
+        tap_to_open_controls(driver, "cases")
+        week = next(label for label in displayed(driver, "#cases-window label") if label.text == "Week")
+        week.click()
+
+        wait_for(lambda: "window=week" in driver.current_url, message="window=week in the URL")
+        wait_for(lambda: " · Week · " in summary.text, message="the summary says Week")
+        selected = wait_for(lambda: displayed(driver, ".window-col.is-selected .window-name"), message="window")
+        assert selected[0].text.strip().lower().startswith("week"), selected[0].text
+        assert displayed(driver, "#cases-controls .control-bar"), "the bar stays open for the next change"
+        summary.click()
+        wait_for(lambda: displayed(driver, "#cases-controls .control-bar") == [], message="the bar folded again")
+        assert console_errors(driver) == []
+    finally:
+        driver.quit()
+
+
+@pytest.mark.browser
+def test_desktop_shows_the_controls_and_the_navbar_unfolded(seeded_server) -> None:  # type: ignore[no-untyped-def]
+    driver = sized(start_chromium(1920, 1080), 1920, 1080)
+    try:
+        open_page(driver, seeded_server.url, "cases")
+        assert displayed(driver, "#cases-controls .control-bar")
+        assert displayed(driver, "#cases-summary-toggle") == []
+        assert displayed(driver, "#navbar-toggler") == []
+        links = displayed(driver, "#navbar-collapse .nav-link")
+        assert [link.text for link in links] == [name for name, _ in NAV_LINKS]
+        links[1].click()
+        wait_for(lambda: driver.current_url.split("?")[0].endswith("/sales"), message="the Sales link")
+        banner = displayed(driver, "#auth-banner")
+        assert banner and "this dashboard is open to anyone who reaches it" in banner[0].text
     finally:
         driver.quit()
 
