@@ -188,12 +188,11 @@ def refresh_controls(prefix: str, timing: ControlTiming) -> html.Div:
 
 
 def control_summary(state: PageState, selector_label: str) -> str:
-    """The control bar folded into one line: "Today · 3 Dec 2026 · Day · All groups", or for another day
-    "Tue 1 Dec 2026 · Week · Support"."""
+    """The control bar folded into one line: "Today · 3 Dec 2026 · All groups", or for another day
+    "Tue 1 Dec 2026 · Support". The window needs no word here: on a phone the one window shown is headed by it."""
     day = f"{state.day.day} {state.day:%b %Y}"
     day = f"Today · {day}" if state.day == state.today else f"{state.day:%a} {day}"
-    window = next(option["label"] for option in WINDOW_OPTIONS if option["value"] == state.window)
-    return " · ".join([day, window, selector_label])
+    return f"{day} · {selector_label}"
 
 
 def summary_toggle(prefix: str, summary: str) -> html.Button:

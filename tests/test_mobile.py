@@ -20,6 +20,7 @@ from selenium.webdriver.common.by import By
 from compression import STATIC_CACHE
 from settings import PROJECT_DIR
 from tests.browser import console_errors, screenshot, start_chromium, wait_for
+from tests.control_bar import choose
 from tests.tv_seed import record_runs, seed_team
 
 PAGES = {
@@ -157,6 +158,29 @@ def assert_no_sideways_scroll(driver, where: str) -> None:  # type: ignore[no-un
     assert measured["wide"] == [], (where, measured)
 
 
+def words_cut_in_two(driver, css: str) -> list[str]:  # type: ignore[no-untyped-def]
+    """Words of the elements matching `css` that the browser broke across two lines ("Resolve / d")."""
+    return driver.execute_script(
+        """
+        const cut = [];
+        for (const element of document.querySelectorAll(arguments[0])) {
+          const walker = document.createTreeWalker(element, NodeFilter.SHOW_TEXT);
+          for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+            for (const match of node.textContent.matchAll(/\\S+/g)) {
+              const range = document.createRange();
+              range.setStart(node, match.index);
+              range.setEnd(node, match.index + match[0].length);
+              const tops = new Set([...range.getClientRects()].map(rect => Math.round(rect.top)));
+              if (tops.size > 1) cut.push(match[0]);
+            }
+          }
+        }
+        return cut;
+        """,
+        css,
+    )
+
+
 def displayed(driver, css: str) -> list:  # type: ignore[no-untyped-def]
     return [element for element in driver.find_elements(By.CSS_SELECTOR, css) if element.is_displayed()]
 
@@ -179,9 +203,11 @@ def test_no_page_scrolls_sideways_on_a_phone(seeded_server, width: int) -> None:
             if width == 390:
                 driver.execute_script("window.scrollTo(0, 0)")
                 screenshot(driver, f"{page}-390")
+            assert words_cut_in_two(driver, "#page-content .btn, #page-content label, .ctl-summary") == []
             if page in CONTROL_PREFIX:  # the same with the controls opened
                 tap_to_open_controls(driver, CONTROL_PREFIX[page])
                 assert_no_sideways_scroll(driver, f"{page} at {width}, controls open")
+                assert words_cut_in_two(driver, ".control-bar") == []
             if page == "status":
                 # The wide table scrolls sideways inside its own box.
                 assert driver.execute_script(
@@ -246,7 +272,7 @@ def test_the_controls_fold_into_a_summary_line_that_opens_them(seeded_server) ->
         summary = driver.find_element(By.ID, "cases-summary-toggle")
         assert summary.is_displayed() and summary.rect["height"] >= 44
         today = datetime.now(ZoneInfo(seeded_server.app.server.extensions["kpi"].settings.timezone)).date()
-        assert summary.text.startswith(f"Today · {today.day} {today:%b %Y} · Day · All groups"), summary.text
+        assert summary.text.startswith(f"Today · {today.day} {today:%b %Y} · All groups"), summary.text
         assert summary.rect["height"] <= 50, "one line"
 
         tap_to_open_controls(driver, "cases")
@@ -254,10 +280,13 @@ def test_the_controls_fold_into_a_summary_line_that_opens_them(seeded_server) ->
         week.click()
 
         wait_for(lambda: "window=week" in driver.current_url, message="window=week in the URL")
-        wait_for(lambda: " · Week · " in summary.text, message="the summary says Week")
         selected = wait_for(lambda: displayed(driver, ".window-col.is-selected .window-name"), message="window")
         assert selected[0].text.strip().lower().startswith("week"), selected[0].text
         assert displayed(driver, "#cases-controls .control-bar"), "the bar stays open for the next change"
+        choose(driver, "cases", "Support")
+        summary_text = driver.find_element(By.ID, "cases-summary")
+        wait_for(lambda: summary_text.text.endswith(" · Support"), message="the summary names the group")
+        assert "group=Support" in driver.current_url
         summary.click()
         wait_for(lambda: displayed(driver, "#cases-controls .control-bar") == [], message="the bar folded again")
         assert console_errors(driver) == []
