@@ -1,17 +1,19 @@
 """The app factory. `create_app(settings)` builds the Flask server and the Dash app around it; nothing
 happens at import time. `server` is resolved lazily for gunicorn and the Flask CLI (`app:server`).
 
-`python app.py` runs the development server on http://127.0.0.1:8050.
+`python app.py` serves on http://127.0.0.1:8050 (PORT sets the port; LOG_REQUESTS=1 prints a line per request).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from typing import Any
 
 import dash
 from flask import Flask
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 from runtime import Runtime
 from settings import PROJECT_DIR, ConfigError, Settings, load_settings
@@ -108,10 +110,38 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(name)
 
 
-if __name__ == "__main__":
-    dash_app = _app_or_exit()
+class PlainRequestHandler(WSGIRequestHandler):
+    """Werkzeug's request line without its colour codes (they garble a log file or a piped terminal)."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        self.log("info", '"%s" %s %s', self.requestline, getattr(code, "value", code), size)
+
+
+def configure_logging(*, log_requests: bool) -> None:
+    """What `python app.py` prints: warnings and errors from anywhere, the start-up lines (listening, first sync
+    started / done) and a line per request only when LOG_REQUESTS=1."""
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    logging.getLogger("kpi.startup").setLevel(logging.INFO)
+    logging.getLogger("werkzeug").setLevel(logging.INFO if log_requests else logging.WARNING)
+
+
+def serve(dash_app: dash.Dash, host: str, port: int) -> None:
+    """Listen (PORT=0: any free port), say where, start the embedded sync, then serve until Ctrl+C."""
     runtime = dash_app.server.extensions["kpi"]
-    _listen_or_exit(runtime.settings, "127.0.0.1")
+    http = make_server(host, port, dash_app.server, threaded=True, request_handler=PlainRequestHandler)
+    logging.getLogger("kpi.startup").info("KPI dashboard listening on http://%s:%s", host, http.server_port)
     if runtime.settings.embedded_sync and not runtime.settings.uses_redis:
         start_embedded_sync(runtime)  # fill the database while the browser is still opening
-    dash_app.run(host="127.0.0.1", port=int(os.environ.get("PORT", "8050")), debug=False)
+    try:
+        http.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        http.server_close()
+
+
+if __name__ == "__main__":
+    configure_logging(log_requests=os.environ.get("LOG_REQUESTS", "").strip().lower() in ("1", "true", "yes"))
+    dash_app = _app_or_exit()
+    _listen_or_exit(dash_app.server.extensions["kpi"].settings, "127.0.0.1")
+    serve(dash_app, "127.0.0.1", int(os.environ.get("PORT", "8050")))

@@ -66,14 +66,26 @@ def scrubbed(text: str) -> str:
 @db_group.command("upgrade")
 def db_upgrade() -> None:
     """Migrate the database to the latest schema."""
-    from models.db import upgrade_database
+    from models.db import database_revision, upgrade_database
 
     url = current_runtime().settings.database_url
     try:
+        before = database_revision(url)
         upgrade_database(url)
+        after = database_revision(url)
     except Exception as exc:  # noqa: BLE001 - one clear line instead of a traceback
         fail(f"db upgrade failed: {one_line(exc)}")
-    click.echo("database is at the latest revision")
+    click.echo(upgrade_message(before, after))
+
+
+def upgrade_message(before: str | None, after: str | None) -> str:
+    """What `db upgrade` did, in words that are true: a new database, a migrated one, or nothing to do (the
+    upgrade goes to the newest revision, so an unchanged one is the latest)."""
+    if before is None:
+        return f"created the database at revision {after}"
+    if before == after:
+        return f"already at the latest revision ({after})"
+    return f"upgraded from revision {before} to {after}"
 
 
 @db_group.command("rollups")

@@ -31,7 +31,7 @@ from dash.exceptions import PreventUpdate
 
 from callbacks.shell import parse_query
 from layouts.components import notice
-from layouts.controls import control_id, current_now
+from layouts.controls import control_id, control_summary, current_now
 from layouts.pages import page_for
 from metrics.windows import WINDOW_KINDS, comparison_moment
 from runtime import current_runtime
@@ -49,12 +49,17 @@ class Trigger:
 
 
 RenderFunction = Callable[[PageState, Trigger], Sequence[Any]]
-CONTROL_OUTPUT_COUNT = 9
+CONTROL_OUTPUT_COUNT = 10
 
 
 def selector_values(options: Sequence[Mapping[str, Any]] | None) -> list[str]:
     """The real choices of a selector dropdown (the "all" entry has the empty value)."""
     return [str(option["value"]) for option in options or [] if option.get("value")]
+
+
+def selector_label(options: Sequence[Mapping[str, Any]] | None, value: str) -> str:
+    """The shown label of the selector's value ("All groups" for the empty one)."""
+    return next((str(option["label"]) for option in options or [] if option.get("value") == value), value)
 
 
 def resolve_state(
@@ -125,6 +130,7 @@ def register_controls(
         Output(cid("today"), "color"),
         Output(cid("notice"), "children"),
         Output(cid("rendered"), "data"),
+        Output(cid("summary"), "children"),
         *outputs,
         Input(cid("url"), "search"),
         Input(cid("today"), "n_clicks"),
@@ -169,7 +175,9 @@ def register_controls(
             if not (state.follow_today and shown_day != state.day.isoformat()):
                 # Not following today, or still the same day: only move the picker's limit at midnight.
                 limit = today.isoformat()
-                return [no_update, no_update, limit, no_update, no_update, not state.can_go_forward, *nothing[6:]]
+                values = [no_update, no_update, limit, no_update, no_update, not state.can_go_forward, *nothing[6:]]
+                values[9] = control_summary(state, selector_label(options, state.selector))  # "Today" is past
+                return values
             kind = "refresh"
         changed = {prop.rsplit(".", 1)[0] for prop in triggered} & set(extra_ids)
         trigger = Trigger(kind, dict(zip(extra_ids, extras_values, strict=True)), frozenset(changed))
@@ -185,6 +193,7 @@ def register_controls(
             "primary" if state.follow_today else "light",
             notice(state.notices) if kind in ("initial", "url") else no_update,
             query,
+            control_summary(state, selector_label(options, state.selector)),
         ]
         return controls + page_values
 
@@ -211,6 +220,13 @@ def register_controls(
         Input(cid("next"), "n_clicks"),
         State(cid("date"), "date"),
         State(cid("date"), "max_date_allowed"),
+        prevent_initial_call=True,
+    )
+    app.clientside_callback(
+        ClientsideFunction(namespace="kpiShell", function_name="toggleControls"),
+        Output(cid("controls"), "className"),
+        Input(cid("summary-toggle"), "n_clicks"),
+        State(cid("controls"), "className"),
         prevent_initial_call=True,
     )
     app.clientside_callback(

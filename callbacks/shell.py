@@ -5,10 +5,10 @@ from __future__ import annotations
 from urllib.parse import parse_qsl
 
 import dash
-from dash import Input, Output, State
+from dash import ClientsideFunction, Input, Output, State
 
-from layouts.pages import page_for
-from layouts.shell import not_found
+from layouts.pages import all_pages, page_for
+from layouts.shell import nav_link_id, not_found
 
 
 def parse_query(search: object) -> dict[str, str]:
@@ -34,3 +34,15 @@ def register(app: dash.Dash) -> None:
         if page is None:
             return not_found(pathname or ""), {}
         return page.layout(parse_query(search)), ({} if page.chrome else {"display": "none"})
+
+    # The phone menu (☰): dbc.Collapse opens only through is_open, so the toggler must set it. In the browser,
+    # no round trip; a tap on a link (even to the page shown) or a new path (back, forward) closes it again.
+    app.clientside_callback(
+        ClientsideFunction(namespace="kpiShell", function_name="toggleMenu"),
+        Output("navbar-collapse", "is_open"),
+        Input("navbar-toggler", "n_clicks"),
+        Input("url", "pathname"),
+        *(Input(nav_link_id(page.path), "n_clicks") for page in all_pages() if page.in_nav),
+        State("navbar-collapse", "is_open"),
+        prevent_initial_call=True,
+    )

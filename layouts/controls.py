@@ -11,6 +11,8 @@ registers the matching callbacks with the same prefix (`register_controls(app, p
     <prefix>-refresh / -countdown              the refresh Interval and its visible countdown (assets/refresh.js)
     <prefix>-clock / -today-date               a slow Interval and today's date: "today" rolls over at midnight
     <prefix>-notice                            what was wrong with the URL, if anything
+    <prefix>-controls / -summary-toggle        on phones the bar folds into one summary line (-summary) that
+                                               opens it (class is-open on -controls; assets/mobile.css)
     <prefix>-url / -rendered                   the page's own Location, and the query last rendered
 
 Tests and the bench may speed time up through the runtime's extras: "clock" (a callable returning now as UTC)
@@ -185,6 +187,26 @@ def refresh_controls(prefix: str, timing: ControlTiming) -> html.Div:
     )
 
 
+def control_summary(state: PageState, selector_label: str) -> str:
+    """The control bar folded into one line: "Today · 3 Dec 2026 · All groups", or for another day
+    "Tue 1 Dec 2026 · Support". The window needs no word here: on a phone the one window shown is headed by it."""
+    day = f"{state.day.day} {state.day:%b %Y}"
+    day = f"Today · {day}" if state.day == state.today else f"{state.day:%a} {day}"
+    return f"{day} · {selector_label}"
+
+
+def summary_toggle(prefix: str, summary: str) -> html.Button:
+    """Shown on phones only (assets/mobile.css): the summary, tapped to open or close the bar below it."""
+    return html.Button(
+        [html.Span(summary, id=control_id(prefix, "summary"), className="ctl-summary-text"), html.Span("▾")],
+        id=control_id(prefix, "summary-toggle"),
+        type="button",
+        n_clicks=0,
+        className="ctl-summary",
+        title="Date, window, group and auto refresh",
+    )
+
+
 def control_bar(
     prefix: str,
     state: PageState,
@@ -197,6 +219,7 @@ def control_bar(
     timing = timing or ControlTiming()
     return html.Div(
         [
+            summary_toggle(prefix, control_summary(state, state.selector or all_label)),
             html.Div(
                 [
                     date_controls(prefix, state),
@@ -215,6 +238,7 @@ def control_bar(
             dcc.Store(id=control_id(prefix, "rendered")),
         ],
         className="controls",
+        id=control_id(prefix, "controls"),
     )
 
 

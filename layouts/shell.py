@@ -11,7 +11,9 @@ from layouts.pages import all_pages
 
 def navbar() -> dbc.Navbar:
     links = [
-        dbc.NavItem(dbc.NavLink(page.title, href=page.path, active="exact")) for page in all_pages() if page.in_nav
+        dbc.NavItem(dbc.NavLink(page.title, href=page.path, active="exact", id=nav_link_id(page.path), n_clicks=0))
+        for page in all_pages()
+        if page.in_nav
     ]
     return dbc.Navbar(
         dbc.Container(
@@ -29,6 +31,10 @@ def navbar() -> dbc.Navbar:
         className="mb-3",
         id="navbar",
     )
+
+
+def nav_link_id(path: str) -> str:
+    return "nav-link-" + path.strip("/")
 
 
 def app_layout() -> html.Div:
@@ -49,7 +55,11 @@ def auth_disabled_banner() -> list[dbc.Alert]:
     viewer = current_viewer()
     if viewer is None or viewer.kind != "local":
         return []
-    text = "Sign-in is off (AUTH_DISABLED): this dashboard is open to anyone who reaches it. Local use only."
+    long_text = "Sign-in is off (AUTH_DISABLED): this dashboard is open to anyone who reaches it. Local use only."
+    text = [  # on a phone one short line, so the figures stay near the top of the first screen
+        html.Span(long_text, className="d-none d-sm-inline"),
+        html.Span("Sign-in off · local use only", className="d-sm-none", title=long_text),
+    ]
     return [dbc.Alert(text, color="warning", className="mb-0 rounded-0 py-1 text-center small", id="auth-banner")]
 
 

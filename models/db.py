@@ -11,6 +11,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, create_engine, event, false, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
@@ -150,3 +151,13 @@ def refused_write_reason(exc: BaseException) -> str:
         return ""
     reason = (str(exc.orig).strip().splitlines() or [""])[0]
     return reason if any(marker in reason.lower() for marker in _WRITE_REFUSALS) else ""
+
+
+def database_revision(database_url: str) -> str | None:
+    """The schema revision the database is at; None for a database not migrated yet (a new one)."""
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+    finally:
+        engine.dispose()

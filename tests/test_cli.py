@@ -17,10 +17,12 @@ from pytest_httpserver import HTTPServer
 from sqlalchemy import func, inspect, select, text
 
 from app import create_app
-from models.db import make_engine
+from models.db import make_engine, upgrade_database
 from models.schema import cases, redmine_issues, sync_runs
 from settings import PROJECT_DIR, RedmineSettings, Settings
 from sync import demo
+
+LATEST_REVISION = sorted(path.name[:4] for path in (PROJECT_DIR / "migrations" / "versions").glob("0*.py"))[-1]
 
 
 @pytest.fixture
@@ -50,10 +52,25 @@ def test_db_upgrade_creates_the_tables(settings_for: Callable[..., Settings], tm
     result = runner_for(settings_for(url)).invoke(args=["db", "upgrade"])
 
     assert result.exit_code == 0, result.stderr
-    assert result.stdout.strip() == "database is at the latest revision"
+    assert result.stdout.strip() == f"created the database at revision {LATEST_REVISION}"
     engine = make_engine(url)
     assert {"cases", "deals", "sync_runs", "sync_state"} <= set(inspect(engine).get_table_names())
     engine.dispose()
+
+
+def test_db_upgrade_says_what_it_did_to_an_existing_database(
+    settings_for: Callable[..., Settings], tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'existing.db'}"
+    upgrade_database(url, "0002")
+    runner = runner_for(settings_for(url))
+
+    upgraded = runner.invoke(args=["db", "upgrade"])
+    again = runner.invoke(args=["db", "upgrade"])
+
+    assert upgraded.exit_code == 0, upgraded.stderr
+    assert upgraded.stdout.strip() == f"upgraded from revision 0002 to {LATEST_REVISION}"
+    assert again.stdout.strip() == f"already at the latest revision ({LATEST_REVISION})"
 
 
 def test_db_upgrade_failure_is_one_line(settings_for: Callable[..., Settings], sqlite_url: str) -> None:

@@ -7,7 +7,11 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import brotli
 import plotly
@@ -18,6 +22,7 @@ from selenium.webdriver.common.by import By
 from compression import STATIC_CACHE
 from settings import PROJECT_DIR
 from tests.browser import console_errors, screenshot, start_chromium, wait_for
+from tests.control_bar import choose
 from tests.tv_seed import record_runs, seed_team
 
 PAGES = {
@@ -34,6 +39,9 @@ READY = {  # an element that is there once the page's callbacks have filled it
     "status": "#status-rows",
     "tv": "#tv-panel .kpi-value",
 }
+CONTROL_PREFIX = {"cases": "cases", "sales": "sales", "redmine": "redmine"}  # pages with the control bar
+NAV_LINKS = [("Cases", "/cases"), ("Sales", "/sales"), ("Redmine", "/redmine"), ("Status", "/status")]
+PHONE_WIDTHS = [360, 390, 414, 430]
 BASIC_TRACES = {"scatter", "bar", "pie"}  # what plotly.js-basic-dist-min contains
 LOADER = PROJECT_DIR / "assets" / "plotly-basic.js"
 
@@ -124,49 +132,194 @@ def seeded_server(app, live_server):  # type: ignore[no-untyped-def]
 def overflow(driver) -> dict:  # type: ignore[no-untyped-def]
     return driver.execute_script(
         """
+        const client = document.documentElement.clientWidth;
         const wide = [...document.querySelectorAll('body *')].filter(e => {
           const r = e.getBoundingClientRect();
           const fixed = getComputedStyle(e).position === 'fixed';
+          // Inside a box that scrolls sideways by design (a wide table), or clipped by its own overflow.
           const scrolls = e.closest('.table-responsive, .ag-root-wrapper, .tv-root');
-          return r.width > 0 && (r.right > window.innerWidth + 1) && !fixed && !scrolls;
+          return r.width > 0 && r.height > 0 && r.right > client + 1 && !fixed && !scrolls;
         }).slice(0, 5).map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right));
         return {body: document.body.scrollWidth, doc: document.documentElement.scrollWidth,
-                inner: window.innerWidth, wide: wide};
+                client: client, wide: wide};
         """
     )
 
 
+@pytest.fixture
+def chromium_at() -> Iterator[Callable[[int, int], Any]]:
+    """Chromium showing a `width` x `height` screen (a phone below 800 px); quit after the test."""
+    drivers: list[Any] = []
+
+    def start(width: int, height: int) -> Any:
+        drivers.append(sized(start_chromium(width, height), width, height))
+        return drivers[-1]
+
+    yield start
+    for driver in drivers:
+        driver.quit()
+
+
+def open_page(driver, url: str, page: str) -> None:  # type: ignore[no-untyped-def]
+    driver.get(url + PAGES[page])
+    wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, READY[page]), timeout=30, message=f"{page} filled")
+    time.sleep(1)  # charts draw after their callback answers
+
+
+def assert_no_sideways_scroll(driver, where: str) -> None:  # type: ignore[no-untyped-def]
+    """What a thumb notices: the page does not move sideways, and nothing sticks out past the right edge."""
+    measured = overflow(driver)
+    assert measured["doc"] <= measured["client"], (where, measured)
+    assert measured["body"] <= measured["client"], (where, measured)
+    assert measured["wide"] == [], (where, measured)
+
+
+def words_cut_in_two(driver, css: str) -> list[str]:  # type: ignore[no-untyped-def]
+    """Words of the elements matching `css` that the browser broke across two lines ("Resolve / d")."""
+    return driver.execute_script(
+        """
+        const cut = [];
+        for (const element of document.querySelectorAll(arguments[0])) {
+          const walker = document.createTreeWalker(element, NodeFilter.SHOW_TEXT);
+          for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+            for (const match of node.textContent.matchAll(/\\S+/g)) {
+              const range = document.createRange();
+              range.setStart(node, match.index);
+              range.setEnd(node, match.index + match[0].length);
+              const tops = new Set([...range.getClientRects()].map(rect => Math.round(rect.top)));
+              if (tops.size > 1) cut.push(match[0]);
+            }
+          }
+        }
+        return cut;
+        """,
+        css,
+    )
+
+
+def displayed(driver, css: str) -> list:  # type: ignore[no-untyped-def]
+    return [element for element in driver.find_elements(By.CSS_SELECTOR, css) if element.is_displayed()]
+
+
+def all_menu_links_shown(driver) -> list:  # type: ignore[no-untyped-def]
+    """The menu's links once the opening slide is over and every one shows; [] until then."""
+    links = displayed(driver, "#navbar-collapse .nav-link")
+    return links if len(links) == len(NAV_LINKS) else []
+
+
+def tap_to_open_controls(driver, prefix: str) -> None:  # type: ignore[no-untyped-def]
+    driver.find_element(By.ID, f"{prefix}-summary-toggle").click()
+    wait_for(lambda: displayed(driver, f"#{prefix}-controls .control-bar"), message="the control bar opened")
+
+
 @pytest.mark.browser
-@pytest.mark.parametrize("page", list(PAGES))
-def test_every_page_fits_a_phone(seeded_server, page: str) -> None:  # type: ignore[no-untyped-def]
-    driver = sized(start_chromium(390, 844), 390, 844)
-    try:
-        driver.get(seeded_server.url + PAGES[page])
-        wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, READY[page]), timeout=30, message=f"{page} filled")
-        time.sleep(1)  # charts draw after their callback answers
-        measured = overflow(driver)
-        assert measured["body"] <= measured["inner"], measured
-        assert measured["doc"] <= measured["inner"], measured
+@pytest.mark.parametrize("width", PHONE_WIDTHS)
+def test_no_page_scrolls_sideways_on_a_phone(seeded_server, chromium_at, width: int) -> None:  # type: ignore[no-untyped-def]
+    driver = chromium_at(width, 844)
+    for page in PAGES:
+        open_page(driver, seeded_server.url, page)
+        assert_no_sideways_scroll(driver, f"{page} at {width}")
         for graph in driver.find_elements(By.CSS_SELECTOR, ".js-plotly-plot"):
-            assert graph.rect["x"] >= 0 and graph.rect["x"] + graph.rect["width"] <= 390 + 1
-        if page != "tv":
-            # The navbar's menu button and the freshness badge are thumb-sized.
-            for css in ("#navbar .navbar-toggler", "#freshness-badge .freshness"):
-                element = wait_for(lambda css=css: driver.find_elements(By.CSS_SELECTOR, css), message=css)[0]
-                assert element.rect["height"] >= 44, (css, element.rect)
+            assert graph.rect["x"] >= 0 and graph.rect["x"] + graph.rect["width"] <= width + 1
+        if width == 390:
+            driver.execute_script("window.scrollTo(0, 0)")
+            screenshot(driver, f"{page}-390")
+        assert words_cut_in_two(driver, "#page-content .btn, #page-content label, .ctl-summary") == []
+        if page in CONTROL_PREFIX:  # the same with the controls opened
+            tap_to_open_controls(driver, CONTROL_PREFIX[page])
+            assert_no_sideways_scroll(driver, f"{page} at {width}, controls open")
+            assert words_cut_in_two(driver, ".control-bar") == []
         if page == "status":
-            button = driver.find_element(By.ID, "status-sync-now")
-            assert button.rect["height"] >= 44
             # The wide table scrolls sideways inside its own box.
             assert driver.execute_script(
                 "const box = document.getElementById('status-rows').closest('.table-responsive');"
                 "return box !== null && box.scrollWidth > box.clientWidth"
             )
-        driver.execute_script("window.scrollTo(0, 0)")
-        screenshot(driver, f"{page}-390")
         assert console_errors(driver) == []
-    finally:
-        driver.quit()
+
+
+@pytest.mark.browser
+def test_the_phone_menu_opens_and_every_link_navigates(seeded_server, chromium_at) -> None:  # type: ignore[no-untyped-def]
+    driver = chromium_at(390, 844)
+    open_page(driver, seeded_server.url, "cases")
+    assert displayed(driver, "#navbar-collapse .nav-link") == []  # folded until asked for
+    for title, path in NAV_LINKS:
+        toggler = driver.find_element(By.ID, "navbar-toggler")
+        assert toggler.is_displayed() and toggler.rect["height"] >= 44
+        toggler.click()
+        links = wait_for(lambda: all_menu_links_shown(driver), message="the menu opened")
+        if title == "Sales":
+            time.sleep(0.5)  # the opening slide
+            screenshot(driver, "menu-390")
+        assert [link.text for link in links] == [name for name, _ in NAV_LINKS]
+        link = next(link for link in links if link.text == title)
+        assert link.rect["height"] >= 44 and link.rect["x"] + link.rect["width"] <= 390 + 1
+        link.click()
+        wait_for(lambda path=path: driver.current_url.split("?")[0].endswith(path), message=f"URL {path}")
+        ready = READY[path.strip("/")]
+        wait_for(lambda ready=ready: displayed(driver, ready), timeout=30, message=f"{title} content")
+        if path != "/status":
+            heading = wait_for(lambda: displayed(driver, "#page-content h1.page-title"), message="title")
+            assert heading[0].text.strip().endswith(title)
+        # The menu closes behind the visitor, so it does not cover the page they asked for.
+        wait_for(lambda: displayed(driver, "#navbar-collapse .nav-link") == [], message="the menu closed")
+    assert console_errors(driver) == []
+
+
+@pytest.mark.browser
+def test_the_headline_numbers_start_in_the_top_third_on_a_phone(seeded_server, chromium_at) -> None:  # type: ignore[no-untyped-def]
+    driver = chromium_at(390, 844)
+    for page in CONTROL_PREFIX:
+        open_page(driver, seeded_server.url, page)
+        driver.execute_script("window.scrollTo(0, 0)")
+        banner = displayed(driver, "#auth-banner")
+        assert banner and banner[0].rect["height"] <= 32, "the local-mode banner is one short line"
+        card = displayed(driver, "#page-content .kpi-card")[0]
+        assert card.rect["y"] <= 844 / 3, (page, card.rect)
+        assert card.find_element(By.CSS_SELECTOR, ".kpi-value").text.strip()
+
+
+@pytest.mark.browser
+def test_the_controls_fold_into_a_summary_line_that_opens_them(seeded_server, chromium_at) -> None:  # type: ignore[no-untyped-def]
+    driver = chromium_at(390, 844)
+    open_page(driver, seeded_server.url, "cases")
+    assert displayed(driver, "#cases-controls .control-bar") == []
+    summary = driver.find_element(By.ID, "cases-summary-toggle")
+    assert summary.is_displayed() and summary.rect["height"] >= 44
+    today = datetime.now(ZoneInfo(seeded_server.app.server.extensions["kpi"].settings.timezone)).date()
+    assert summary.text.startswith(f"Today · {today.day} {today:%b %Y} · All groups"), summary.text
+    assert summary.rect["height"] <= 50, "one line"
+
+    tap_to_open_controls(driver, "cases")
+    week = next(label for label in displayed(driver, "#cases-window label") if label.text == "Week")
+    week.click()
+
+    wait_for(lambda: "window=week" in driver.current_url, message="window=week in the URL")
+    selected = wait_for(lambda: displayed(driver, ".window-col.is-selected .window-name"), message="window")
+    assert selected[0].text.strip().lower().startswith("week"), selected[0].text
+    assert displayed(driver, "#cases-controls .control-bar"), "the bar stays open for the next change"
+    choose(driver, "cases", "Support")
+    summary_text = driver.find_element(By.ID, "cases-summary")
+    wait_for(lambda: summary_text.text.endswith(" · Support"), message="the summary names the group")
+    assert "group=Support" in driver.current_url
+    summary.click()
+    wait_for(lambda: displayed(driver, "#cases-controls .control-bar") == [], message="the bar folded again")
+    assert console_errors(driver) == []
+
+
+@pytest.mark.browser
+def test_desktop_shows_the_controls_and_the_navbar_unfolded(seeded_server, chromium_at) -> None:  # type: ignore[no-untyped-def]
+    driver = chromium_at(1920, 1080)
+    open_page(driver, seeded_server.url, "cases")
+    assert displayed(driver, "#cases-controls .control-bar")
+    assert displayed(driver, "#cases-summary-toggle") == []
+    assert displayed(driver, "#navbar-toggler") == []
+    links = displayed(driver, "#navbar-collapse .nav-link")
+    assert [link.text for link in links] == [name for name, _ in NAV_LINKS]
+    links[1].click()
+    wait_for(lambda: driver.current_url.split("?")[0].endswith("/sales"), message="the Sales link")
+    banner = displayed(driver, "#auth-banner")
+    assert banner and "this dashboard is open to anyone who reaches it" in banner[0].text
 
 
 @pytest.mark.browser
