@@ -502,21 +502,12 @@ def cases_panel(view: Any) -> html.Div:
 
 def quiet_cases_panel(view: Any, yesterday: Any) -> html.Div:
     """Cases on a quiet morning: "No cases yet today", yesterday's figures and who resolved most, open now."""
-    column = yesterday.windows["day"]
-    figures = column.figures
-    cards = [
-        _yesterday_card("cases", "Created", figures.created, "created", tone="created"),
-        _yesterday_card("cases", "Resolved", figures.resolved, "resolved", tone="resolved"),
-        _yesterday_card("cases", "Worked on", figures.worked, "worked", tone="worked"),
-        _yesterday_card("cases", "Kill rate", figures.kill_rate, "kill-rate", tone="rate", percent=True),
-    ]
-    return quiet_slide(
+    return _quiet_tracker_panel(
         "cases",
         "No cases yet today",
-        f"{format_number(view.open_total)} open now",
-        column.window,
-        cards,
-        board(column.leaderboard, title="Resolved yesterday", empty="Nothing resolved yesterday"),
+        view.open_total,
+        yesterday,
+        board(yesterday.windows["day"].leaderboard, title="Resolved yesterday", empty="Nothing resolved yesterday"),
         _open_cases_board(view),
     )
 
@@ -564,20 +555,30 @@ def redmine_panel(view: Any) -> html.Div:
 
 def quiet_redmine_panel(view: Any, yesterday: Any) -> html.Div:
     """Redmine on a quiet morning: "No issues yet today", yesterday's figures and closers, open by status."""
-    column = yesterday.windows["day"]
-    figures = column.figures
-    cards = [
-        _yesterday_card("redmine", "Created", figures.created, "created", tone="created"),
-        _yesterday_card("redmine", "Updated", figures.updated, "updated", tone="worked"),
-        _yesterday_card("redmine", "Resolved", figures.resolved, "resolved", tone="resolved"),
-        _yesterday_card("redmine", "Kill rate", figures.kill_rate, "kill-rate", tone="rate", percent=True),
-    ]
-    return quiet_slide(
+    return _quiet_tracker_panel(
         "redmine",
         "No issues yet today",
-        f"{format_number(view.totals.open)} open now",
-        column.window,
-        cards,
-        board(column.leaderboard, title="Closed yesterday", empty="Nothing closed yesterday"),
+        view.totals.open,
+        yesterday,
+        board(yesterday.windows["day"].leaderboard, title="Closed yesterday", empty="Nothing closed yesterday"),
         board(view.open_by_status, title="Open by status", empty="Nothing open"),
     )
+
+
+# Yesterday's cards of a tracker slide on a quiet morning: (label, figure, tone).
+QUIET_CARDS = {
+    "cases": (("Created", "created", "created"), ("Resolved", "resolved", "resolved"),
+              ("Worked on", "worked", "worked"), ("Kill rate", "kill_rate", "rate")),
+    "redmine": (("Created", "created", "created"), ("Updated", "updated", "worked"),
+                ("Resolved", "resolved", "resolved"), ("Kill rate", "kill_rate", "rate")),
+}  # fmt: skip
+
+
+def _quiet_tracker_panel(page: str, message: str, open_now: int, yesterday: Any, *boards: Any) -> html.Div:
+    column = yesterday.windows["day"]
+    cards = [
+        _yesterday_card(page, label, getattr(column.figures, figure), figure.replace("_", "-"), tone=tone,
+                        percent=figure == "kill_rate")
+        for label, figure, tone in QUIET_CARDS[page]
+    ]  # fmt: skip
+    return quiet_slide(page, message, f"{format_number(open_now)} open now", column.window, cards, *boards)

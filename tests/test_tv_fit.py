@@ -107,6 +107,13 @@ def tv_url(base: str, page: str) -> str:
     return f"{base}/tv?pages={page}&rotate=600&refresh=600&now={NOW.isoformat()}"
 
 
+def open_slide(driver: Any, base: str, page: str) -> Any:
+    """The TV showing only `page`, at 1920×1080, at NOW."""
+    sized(driver, 1920, 1080)
+    driver.get(tv_url(base, page))
+    return driver
+
+
 @pytest.fixture
 def crowded(app):  # type: ignore[no-untyped-def]
     engine = app.server.extensions["kpi"].engine
@@ -143,9 +150,7 @@ FIRST_FIGURE = {
 
 @pytest.mark.parametrize("page", ["cases", "sales", "redmine"])
 def test_every_text_on_a_crowded_slide_fits_at_every_size(crowded, live_server, tv_browser, page: str) -> None:  # type: ignore[no-untyped-def]
-    driver = tv_browser
-    sized(driver, 1920, 1080)
-    driver.get(tv_url(live_server.url, page))
+    driver = open_slide(tv_browser, live_server.url, page)
     card_id, expected = FIRST_FIGURE[page]
     wait_for(lambda: text(driver, card_id) == expected, message=f"the {page} slide's figures")
     for width, height in SIZES:
@@ -229,9 +234,7 @@ QUIET = {
 
 @pytest.mark.parametrize("page", ["cases", "sales", "redmine"])
 def test_a_quiet_morning_says_so_and_shows_yesterday(quiet, live_server, tv_browser, page: str) -> None:  # type: ignore[no-untyped-def]
-    driver = tv_browser
-    sized(driver, 1920, 1080)
-    driver.get(tv_url(live_server.url, page))
+    driver = open_slide(tv_browser, live_server.url, page)
     message, yesterday = QUIET[page]
     hero = wait_for(
         lambda: next((el for el in driver.find_elements(By.CSS_SELECTOR, "#tv-panel *") if el.text == message), None),

@@ -226,33 +226,9 @@ def seed_crowded(engine: Engine, now: datetime, *, today: bool = True) -> None:
         conn.execute(
             insert(vtiger_groups), [{"source_id": f"20x{n}", "name": name} for n, name in enumerate(CROWDED_GROUPS)]
         )
-        conn.execute(
-            insert(vtiger_users),
-            [
-                {
-                    "source_id": f"19x{n + 1}",
-                    "user_name": f"user{n + 1}",
-                    "first_name": name.split(" ", 1)[0],
-                    "last_name": name.split(" ", 1)[1],
-                    "full_name": name,
-                    "status": "Active",
-                    "primary_group_id": "20x0",
-                }
-                for n, name in enumerate(LONG_NAMES)
-            ]
-            + [
-                {
-                    "source_id": f"19x{100 + n}",
-                    "user_name": f"seller{n + 1}",
-                    "first_name": name.split(" ", 1)[0],
-                    "last_name": name.split(" ", 1)[1],
-                    "full_name": name,
-                    "status": "Active",
-                    "primary_group_id": "20x1",
-                }
-                for n, name in enumerate(sales_people)
-            ],
-        )
+        users = [_user(f"19x{n + 1}", f"user{n + 1}", name, "20x0") for n, name in enumerate(LONG_NAMES)]
+        users += [_user(f"19x{100 + n}", f"seller{n + 1}", name, "20x1") for n, name in enumerate(sales_people)]
+        conn.execute(insert(vtiger_users), users)
         conn.execute(insert(cases), _crowded_cases(now, midnight, yesterday, today))
         conn.execute(insert(phone_calls), _crowded_calls(midnight, yesterday, sales_people, today))
         if today:
@@ -260,12 +236,18 @@ def seed_crowded(engine: Engine, now: datetime, *, today: bool = True) -> None:
         conn.execute(insert(redmine_issues), _crowded_issues(midnight, yesterday, today))
 
 
-def _case(n: int, *, status: str, person: str, group: str, created: datetime, resolved: datetime | None) -> dict:
+def _user(source_id: str, user_name: str, name: str, group_id: str) -> dict:
+    first, last = name.split(" ", 1)
+    return {"source_id": source_id, "user_name": user_name, "first_name": first, "last_name": last,
+            "full_name": name, "status": "Active", "primary_group_id": group_id}  # fmt: skip
+
+
+def _case(n: int, person: str, group: str, created: datetime, resolved: datetime | None) -> dict:
     return {
         "source_id": f"39x{n}",
         "case_no": f"CC{n:05d}",
         "title": f"Case {n}",
-        "status": status,
+        "status": "Resolved" if resolved else "Open",
         "assignee_name": person,
         "group_name": group,
         "created_at": created,
@@ -277,55 +259,27 @@ def _case(n: int, *, status: str, person: str, group: str, created: datetime, re
 
 
 def _crowded_cases(now: datetime, midnight: datetime, yesterday: datetime, today: bool) -> list[dict]:
-    rows = []
-    weeks_ago = midnight - timedelta(days=40)
-    for n in range(OLD_OPEN):
-        group = CROWDED_GROUPS[n % len(CROWDED_GROUPS)]
-        rows.append(
-            _case(
-                len(rows) + 1, status="Open", person=LONG_NAMES[n % 13], group=group, created=weeks_ago, resolved=None
-            )
-        )
-    two_days_ago = yesterday - timedelta(days=1)
-    for n in range(RESOLVED_YESTERDAY):
-        rows.append(
-            _case(
-                len(rows) + 1,
-                status="Resolved",
-                person=LONG_NAMES[n % 13],
-                group="Support",
-                created=two_days_ago + timedelta(hours=9),
-                resolved=yesterday + timedelta(hours=10, minutes=n),
-            )
-        )
+    """(person, group, created, resolved) of each case, then numbered."""
+    weeks_ago, two_days_ago = midnight - timedelta(days=40), yesterday - timedelta(days=1)
+    specs = [(LONG_NAMES[n % 13], CROWDED_GROUPS[n % len(CROWDED_GROUPS)], weeks_ago, None) for n in range(OLD_OPEN)]
+    specs += [
+        (LONG_NAMES[n % 13], "Support", two_days_ago + timedelta(hours=9), yesterday + timedelta(hours=10, minutes=n))
+        for n in range(RESOLVED_YESTERDAY)
+    ]
     # Yesterday's 22 new cases are the ones resolved today (or still open on a quiet morning).
     resolvers = [LONG_NAMES[person] for person, count in enumerate(RESOLVED_TODAY) for _ in range(count)]
-    for n, person in enumerate(resolvers):
-        resolved = midnight + timedelta(hours=8, minutes=5 * n) if today else None
-        rows.append(
-            _case(
-                len(rows) + 1,
-                status="Resolved" if today else "Open",
-                person=person,
-                group="Support",
-                created=yesterday + timedelta(hours=9, minutes=n),
-                resolved=resolved,
-            )
-        )
+    specs += [
+        (person, "Support", yesterday + timedelta(hours=9, minutes=n),
+         midnight + timedelta(hours=8, minutes=5 * n) if today else None)
+        for n, person in enumerate(resolvers)
+    ]  # fmt: skip
     if today:
-        for n in range(CREATED_TODAY):
-            rows.append(
-                _case(
-                    len(rows) + 1,
-                    status="Open",
-                    person=LONG_NAMES[n % 13],
-                    group="Support",
-                    created=midnight + timedelta(hours=8, minutes=10 * n),
-                    resolved=None,
-                )
-            )
-    assert all(row["created_at"] < now for row in rows)
-    return rows
+        specs += [
+            (LONG_NAMES[n % 13], "Support", midnight + timedelta(hours=8, minutes=10 * n), None)
+            for n in range(CREATED_TODAY)
+        ]
+    assert all(created < now for _, _, created, _ in specs)
+    return [_case(n + 1, *spec) for n, spec in enumerate(specs)]
 
 
 def _crowded_calls(midnight: datetime, yesterday: datetime, people: list[str], today: bool) -> list[dict]:
@@ -375,7 +329,7 @@ def _crowded_demos(conn, midnight: datetime, people: list[str]) -> None:  # type
         )
 
 
-def _issue(n: int, *, created: datetime, closed: datetime | None, status: str, person: str) -> dict:
+def _issue(n: int, status: str, person: str, created: datetime, closed: datetime | None) -> dict:
     return {
         "source_id": str(1000 + n),
         "subject": f"Issue {n}",
@@ -391,41 +345,25 @@ def _issue(n: int, *, created: datetime, closed: datetime | None, status: str, p
 
 
 def _crowded_issues(midnight: datetime, yesterday: datetime, today: bool) -> list[dict]:
-    rows = []
+    """(status while open, person, created, closed) of each issue, then numbered."""
     weeks_ago = midnight - timedelta(days=30)
-    for n, status in enumerate(REDMINE_STATUSES):  # open for weeks, in every status: 9 rows "Open by status"
-        for _ in range(len(REDMINE_STATUSES) - n):
-            rows.append(_issue(len(rows), created=weeks_ago, closed=None, status=status, person=LONG_NAMES[n]))
-    for n in range(ISSUES_CLOSED_YESTERDAY):
-        rows.append(
-            _issue(
-                len(rows),
-                created=weeks_ago,
-                closed=yesterday + timedelta(hours=10, minutes=n),
-                status="New",
-                person=LONG_NAMES[n],
-            )
-        )
-    for n in range(ISSUES_CREATED_YESTERDAY):
-        closed = midnight + timedelta(hours=8, minutes=n) if today and n < ISSUES_CLOSED_TODAY else None
-        rows.append(
-            _issue(
-                len(rows),
-                created=yesterday + timedelta(hours=9, minutes=n),
-                closed=closed,
-                status="New",
-                person=LONG_NAMES[n % 9],
-            )
-        )
+    # Open for weeks, in every status (9 rows of "Open by status"), then yesterday's and today's.
+    specs = [
+        (status, LONG_NAMES[n], weeks_ago, None)
+        for n, status in enumerate(REDMINE_STATUSES)
+        for _ in range(len(REDMINE_STATUSES) - n)
+    ]
+    specs += [
+        ("New", LONG_NAMES[n], weeks_ago, yesterday + timedelta(hours=10, minutes=n))
+        for n in range(ISSUES_CLOSED_YESTERDAY)
+    ]
+    specs += [
+        ("New", LONG_NAMES[n % 9], yesterday + timedelta(hours=9, minutes=n),
+         midnight + timedelta(hours=8, minutes=n) if today and n < ISSUES_CLOSED_TODAY else None)
+        for n in range(ISSUES_CREATED_YESTERDAY)
+    ]  # fmt: skip
     if today:
-        for n in range(ISSUES_CREATED_TODAY):
-            rows.append(
-                _issue(
-                    len(rows),
-                    created=midnight + timedelta(hours=9, minutes=n),
-                    closed=None,
-                    status="New",
-                    person=LONG_NAMES[n],
-                )
-            )
-    return rows
+        specs += [
+            ("New", LONG_NAMES[n], midnight + timedelta(hours=9, minutes=n), None) for n in range(ISSUES_CREATED_TODAY)
+        ]
+    return [_issue(n, *spec) for n, spec in enumerate(specs)]
