@@ -9,6 +9,16 @@
  * Every `reload_ms` the page reloads itself completely, which keeps the memory of a browser left on for weeks
  * flat. It first asks the server for the page and reloads only when that answers (no redirect to a sign-in, no
  * error): reloading into an error page would leave the screen dead until someone walked up to it.
+ *
+ * The fit (after every render and resize, on the next animation frame): the server cannot know how wide "157%"
+ * or a long name is on this screen, so the browser fits the slide once it is laid out.
+ * - KPI numbers shrink until the widest of a card row fits its card; the row shares that size, so the numbers
+ *   stay comparable at a glance. The group in the header shrinks the same way.
+ * - Names on the boards wrap onto a second line, and shrink when two lines are not enough.
+ * - Each board (layouts/tv.py `board`, with data-total) shows the rows that fit above its "and N more" line and
+ *   hides the rest; the line counts what was left out.
+ * Nothing here changes what React rendered except inline styles and the text of the empty .tv-more line, and
+ * every pass starts by undoing the last one, so a re-render or a larger screen is fitted afresh.
  */
 (function () {
   "use strict";
@@ -62,6 +72,146 @@
 
   var currentReloadMs = 6 * 3600 * 1000;
 
+  // --- the fit ----------------------------------------------------------------------------------------------
+
+  var MIN_SCALE = 0.35; // below this a number is unreadable from across the room; never reached in practice
+  var NAME_LINES = 2;
+
+  function overflows(el) {
+    return el.scrollWidth > el.clientWidth + 1 || el.scrollHeight > el.clientHeight + 1;
+  }
+
+  function cssSize(el) {
+    el.style.fontSize = "";
+    return parseFloat(getComputedStyle(el).fontSize);
+  }
+
+  // The largest font size (<= the CSS size) at which `fits(el)` holds, in a few proportional steps.
+  function shrinkToFit(el, base, fits) {
+    var size = base;
+    for (var step = 0; step < 12 && !fits(el) && size > base * MIN_SCALE; step++) {
+      var ratio = el.scrollWidth > el.clientWidth ? el.clientWidth / el.scrollWidth : 0.92;
+      size = Math.max(base * MIN_SCALE, Math.floor(size * Math.min(0.97, ratio)));
+      el.style.fontSize = size + "px";
+    }
+    return size;
+  }
+
+  function fitWidth(el) {
+    return el.scrollWidth <= el.clientWidth + 1;
+  }
+
+  function fitValues(root) {
+    root.querySelectorAll(".tv-cards").forEach(function (row) {
+      var values = row.querySelectorAll(".kpi-value");
+      var sizes = Array.prototype.map.call(values, function (el) {
+        return shrinkToFit(el, cssSize(el), fitWidth);
+      });
+      var shared = Math.min.apply(null, sizes);
+      values.forEach(function (el) {
+        el.style.fontSize = shared + "px";
+      });
+    });
+    root.querySelectorAll(".tv-group, .tv-hero-text").forEach(function (el) {
+      shrinkToFit(el, cssSize(el), fitWidth);
+    });
+  }
+
+  function fitNames(root) {
+    root.querySelectorAll(".tv-board .lb-name").forEach(function (el) {
+      var base = cssSize(el);
+      shrinkToFit(el, base, function (name) {
+        var lineHeight = parseFloat(getComputedStyle(name).fontSize) * 1.2;
+        return fitWidth(name) && name.scrollHeight <= NAME_LINES * lineHeight + 1;
+      });
+    });
+  }
+
+  function setText(el, text) {
+    if (el.textContent !== text) {
+      el.textContent = text;
+    }
+  }
+
+  // Show the rows that fit above the "and N more" line (or all of them, when they all fit without it).
+  function fitBoard(board) {
+    var rows = board.querySelectorAll(".lb-row");
+    var more = board.querySelector(".tv-more");
+    var total = parseInt(board.getAttribute("data-total"), 10) || rows.length;
+    rows.forEach(function (row) {
+      row.style.display = "";
+    });
+    if (!more) {
+      return;
+    }
+    var style = getComputedStyle(board);
+    var bottom = board.getBoundingClientRect().bottom - parseFloat(style.paddingBottom) - parseFloat(style.borderBottomWidth);
+    setText(more, "and " + total + " more");
+    more.style.display = "";
+    var moreHeight = more.getBoundingClientRect().height;
+    var shown = 0;
+    for (var i = 0; i < rows.length; i++) {
+      var reserve = i + 1 < total ? moreHeight : 0;
+      if (rows[i].getBoundingClientRect().bottom > bottom - reserve + 0.5) {
+        break;
+      }
+      shown = i + 1;
+    }
+    shown = Math.max(shown, Math.min(1, rows.length)); // the leader is always on the board
+    for (var j = shown; j < rows.length; j++) {
+      rows[j].style.display = "none";
+    }
+    if (shown >= total) {
+      more.style.display = "none";
+      setText(more, "");
+    } else {
+      setText(more, "and " + (total - shown) + " more");
+    }
+  }
+
+  var observer = null;
+  var watched = null;
+  var pending = false;
+
+  function fit() {
+    pending = false;
+    var root = document.getElementById("tv-root");
+    if (!root) {
+      return;
+    }
+    fitValues(root);
+    fitNames(root);
+    root.querySelectorAll(".tv-board").forEach(fitBoard);
+    root.setAttribute("data-fitted", window.innerWidth + "x" + window.innerHeight);
+    if (observer) {
+      observer.takeRecords(); // our own changes (the "and N more" text) need no second pass
+    }
+  }
+
+  function scheduleFit() {
+    if (!pending) {
+      pending = true;
+      window.requestAnimationFrame(fit);
+    }
+  }
+
+  // Watch the TV frame for renders (a new frame, after a reload of the layout, is watched afresh).
+  function watch() {
+    var root = document.getElementById("tv-root");
+    if (!root || root === watched) {
+      return;
+    }
+    if (observer) {
+      observer.disconnect();
+    } else {
+      window.addEventListener("resize", scheduleFit);
+    }
+    watched = root;
+    observer = new MutationObserver(scheduleFit);
+    observer.observe(root, { childList: true, subtree: true, characterData: true });
+    scheduleFit();
+  }
+
   window.dash_clientside = window.dash_clientside || {};
   window.dash_clientside.tv = {
     tick: function (_n, config, shownClock, shownDay) {
@@ -69,6 +219,7 @@
       if (!config) {
         return [noUpdate, noUpdate];
       }
+      watch(); // the first tick comes once the frame is on the page
       var tz = config.tz || "UTC";
       var now = new Date(Date.now() + (config.offset_ms || 0));
       currentReloadMs = config.reload_ms || currentReloadMs;

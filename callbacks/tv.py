@@ -23,7 +23,7 @@ from sqlalchemy import Engine
 
 from layouts import tv as tv_layout
 from layouts.freshness import assess_freshness, banner_text, describe, local_time
-from metrics.windows import comparison_moment, today_in
+from metrics.windows import Window, comparison_moment, previous_window, today_in
 from models.db import utcnow
 from models.queries import data_version, module_health
 from runtime import current_runtime
@@ -64,24 +64,37 @@ PANELS = PanelCache()
 def build_panel(
     engine: Engine, settings: Settings, slide: tv_layout.Slide, day: date, now: datetime | None = None
 ) -> Any:
-    """Today's slide for one page and group (or project), through the pages' own view builders; today's figures
-    are compared with yesterday's until the same time (`now`, naive UTC, to the minute)."""
+    """Today's slide for one page and group (or project), through the pages' own view builders: today's figures
+    are compared with yesterday's until the same time (`now`, naive UTC, to the minute); yesterday's view too where
+    the slide needs it (the sales slide's board of who reached the goal, a quiet morning's context)."""
     if slide.page == "sales":
         from views.sales import build_sales_view
 
-        return tv_layout.sales_panel(build_sales_view(engine, settings, day, slide.selector, "day", today=day, now=now))
+        view = build_sales_view(engine, settings, day, slide.selector, "day", today=day, now=now)
+        before = build_sales_view(engine, settings, _day_before(view.window), slide.selector, "day", today=day)
+        return tv_layout.sales_panel(view, before)
     if slide.page == "cases":
         from views.cases import build_cases_view
 
-        view = build_cases_view(
-            engine, settings, day, group=slide.selector, window="day", today=day, charts=False, now=now
-        )
+        def cases_of(when: date) -> Any:
+            return build_cases_view(
+                engine, settings, when, group=slide.selector, window="day", today=day, charts=False, now=now
+            )
+
+        view = cases_of(day)
+        if tv_layout.cases_quiet(view):
+            return tv_layout.quiet_cases_panel(view, cases_of(_day_before(view.windows["day"].window)))
         return tv_layout.cases_panel(view)
     from views.redmine import build_redmine_view
 
-    view = build_redmine_view(
-        engine, settings, day, project=slide.selector, window="day", today=day, charts=False, now=now
-    )
+    def issues_of(when: date) -> Any:
+        return build_redmine_view(
+            engine, settings, when, project=slide.selector, window="day", today=day, charts=False, now=now
+        )
+
+    view = issues_of(day)
+    if tv_layout.redmine_quiet(view):
+        return tv_layout.quiet_redmine_panel(view, issues_of(_day_before(view.windows["day"].window)))
     return tv_layout.redmine_panel(view)
 
 
@@ -94,6 +107,11 @@ def all_label(settings: Settings, page: str) -> str:
     if page == "sales":
         return all_groups_label(settings.kpi.sales)
     return (REDMINE if page == "redmine" else CASES).all_label
+
+
+def _day_before(window: Window) -> date:
+    """The day of the window the pages compare today's with (metrics.windows.previous_window: yesterday)."""
+    return previous_window(window).first_day
 
 
 def configured(settings: Settings, sources: tuple[str, ...]) -> list[str]:

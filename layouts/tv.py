@@ -28,6 +28,9 @@ from zoneinfo import ZoneInfo
 
 from dash import dcc, html
 
+from layouts.components import format_number, kpi_card, leaderboard
+from metrics.windows import Window
+
 PAGES = ("cases", "sales", "redmine")
 PAGE_TITLES = {"cases": "Cases", "sales": "Sales", "redmine": "Redmine"}
 DEFAULT_ROTATE_SECONDS = 30
@@ -319,7 +322,12 @@ def placeholder(message: str) -> html.Div:
 
 # --- slides ------------------------------------------------------------------------------------------------------
 # They reuse the dashboard's own components (layouts/components.py) and restyle them for the wall through the
-# `.tv-root` rules in assets/tv.css, so a card on the TV and on /cases are the same card.
+# `.tv-root` rules in assets/tv.css, so a card on the TV and on /cases are the same card. What has to fit the
+# screen is fitted in the browser (assets/tv.js) once the slide is laid out: numbers shrink to their card, and a
+# board shows the rows that fit with an "and N more" line for the rest (`board` gives it the total to count with).
+
+BOARD_ROWS = 30  # rows a board sends at most; the browser shows those that fit (a 16:9 screen has room for ~7)
+PREVIOUS_DAY = "yesterday"
 
 
 def _cards(cards: Sequence[Any]) -> html.Div:
@@ -327,123 +335,302 @@ def _cards(cards: Sequence[Any]) -> html.Div:
 
 
 def _boards(*boards: Any) -> html.Div:
-    return html.Div([html.Div(board, className="tv-board") for board in boards], className="tv-boards")
+    return html.Div(list(boards), className="tv-boards")
 
 
-def sales_panel(view: Any) -> html.Div:
-    """Today's sales: team points, calls and demos, and the points and calls leaderboards."""
-    from layouts.components import kpi_card, leaderboard
-    from metrics.sales import PHONE_CALLS
-
-    board = view.leaderboard
-    goal = view.goal.total
-    people = len(board)
-    points = [(str(row["person"]), float(row["points"])) for _, row in board.iterrows() if row["points"] > 0]
-    calls = sorted(
-        ((str(row["person"]), int(row[PHONE_CALLS])) for _, row in board.iterrows() if row[PHONE_CALLS] > 0),
-        key=lambda item: (-item[1], item[0]),
+def board(
+    entries: Sequence[tuple[str, float | int]],
+    *,
+    title: str,
+    empty: str,
+    scale: float | None = None,
+    ranked: bool = True,
+) -> html.Div:
+    """A leaderboard panel with every entry (up to BOARD_ROWS) and an empty "and N more" line; `data-total`
+    tells assets/tv.js how many there are, so it can hide the rows that do not fit and count them there."""
+    return html.Div(
+        [
+            leaderboard(entries, title=title, empty=empty, max_entries=BOARD_ROWS, scale=scale, ranked=ranked),
+            html.Div(className="tv-more"),
+        ],
+        className="tv-board",
+        **{"data-total": str(len(entries))},
     )
+
+
+def compared(
+    label: str,
+    value: float | int | None,
+    previous: float | int | None,
+    card_id: str,
+    *,
+    vs: str = PREVIOUS_DAY,
+    **kind: Any,
+) -> Any:
+    """A figure of today against the same figure of yesterday: every slide's cards compare through here (and
+    through layouts.components.kpi_card's change text), so they all say the same thing the same way."""
+    return kpi_card(label, value, previous=previous, previous_label=vs, card_id=card_id, **kind)
+
+
+def quiet_slide(
+    page: str, message: str, detail: str, yesterday: Window, cards: Sequence[Any], *boards: Any
+) -> html.Div:
+    """A day with nothing in it yet: the fact in large type, then yesterday's figures and boards for context."""
+    return html.Div(
+        [
+            html.Div(
+                [html.Div(message, className="tv-hero-text"), html.Div(detail, className="tv-hero-detail")],
+                className="tv-hero",
+            ),
+            html.Div(
+                [
+                    html.Div(
+                        f"Yesterday · {yesterday.first_day:%A} {yesterday.first_day.day} {yesterday.first_day:%B}",
+                        className="tv-context-title",
+                    ),
+                    _cards(cards),
+                ],
+                className="tv-context",
+            ),
+            _boards(*boards),
+        ],
+        className=f"tv-slide tv-slide-quiet tv-slide-{page}",
+    )
+
+
+def _yesterday_card(page: str, label: str, value: float | int | None, figure: str, **kind: Any) -> Any:
+    return kpi_card(label, value, compare=False, card_id=f"tv-{page}-yesterday-{figure}", **kind)
+
+
+# --- sales -------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SalesDay:
+    """The sales slide's figures for one day (from a metrics.sales.SalesView)."""
+
+    points: float
+    calls: int
+    demos: int | None  # None: no demo stage configured
+    at_goal: int
+    points_board: list[tuple[str, float]]
+    calls_board: list[tuple[str, int]]
+
+    @property
+    def quiet(self) -> bool:
+        return not self.points and not self.calls and not self.demos
+
+    @classmethod
+    def of(cls, view: Any) -> SalesDay:
+        from metrics.sales import PHONE_CALLS
+
+        board = view.leaderboard
+        people = len(board)
+        demo_stage = view.rules.demo_stage
+        calls = sorted(
+            ((str(row["person"]), int(row[PHONE_CALLS])) for _, row in board.iterrows() if row[PHONE_CALLS] > 0),
+            key=lambda item: (-item[1], item[0]),
+        )
+        return cls(
+            points=float(board["points"].sum()) if people else 0,
+            calls=int(board[PHONE_CALLS].sum()) if people else 0,
+            demos=int(board[demo_stage].sum()) if demo_stage and demo_stage in board else None,
+            at_goal=int((board["points"] >= view.goal.total).sum()) if people else 0,
+            points_board=[
+                (str(row["person"]), float(row["points"])) for _, row in board.iterrows() if row["points"] > 0
+            ],
+            calls_board=calls,
+        )
+
+
+def sales_panel(view: Any, previous: Any) -> html.Div:
+    """Today's sales against yesterday's (`previous`, the view of the window before): team points, calls and
+    demos, and the points and calls leaderboards; on a quiet morning, yesterday's."""
+    goal = view.goal.total
+    today, before = SalesDay.of(view), SalesDay.of(previous)
+    # While today runs, yesterday until the same time (metrics.windows.compare_with); else all of yesterday.
+    same = view.previous or before
+    vs = view.comparison.label if view.comparison else PREVIOUS_DAY
     demo_stage = view.rules.demo_stage
-    demos = int(board[demo_stage].sum()) if demo_stage and demo_stage in board else None
-    at_goal = int((board["points"] >= goal).sum()) if people else 0
+    if today.quiet:
+        cards = [
+            _yesterday_card("sales", "Team points", before.points, "points", tone="resolved"),
+            _yesterday_card("sales", "Phone calls", before.calls, "calls", tone="worked"),
+            *(
+                [_yesterday_card("sales", demo_stage, before.demos, "demos", tone="created")]
+                if before.demos is not None
+                else []
+            ),
+            _yesterday_card("sales", "At goal", before.at_goal, "at-goal", tone="goal-met"),
+        ]
+        return quiet_slide(
+            "sales",
+            "No sales activity yet today",
+            f"No calls or points since midnight · goal {goal:g} points each",
+            previous.window,
+            cards,
+            board(before.points_board, title="Points yesterday", empty="No points yesterday", scale=goal),
+            board(before.calls_board, title="Phone calls yesterday", empty="No calls yesterday"),
+        )
     cards = [
-        kpi_card(
-            "Team points", float(board["points"].sum()) if people else 0, card_id="tv-sales-points", tone="resolved"
-        ),
-        kpi_card(
-            "Phone calls", int(board[PHONE_CALLS].sum()) if people else 0, card_id="tv-sales-calls", tone="worked"
-        ),
+        compared("Team points", today.points, same.points, "tv-sales-points", vs=vs, tone="resolved", good_when="up"),
+        compared("Phone calls", today.calls, same.calls, "tv-sales-calls", vs=vs, tone="worked", good_when="up"),
     ]
-    if demos is not None:
-        cards.append(kpi_card(demo_stage, demos, card_id="tv-sales-demos", tone="created"))
-    cards.append(kpi_card("At goal", at_goal, card_id="tv-sales-at-goal", tone="goal-met"))
+    if today.demos is not None:
+        cards.append(
+            compared(demo_stage, today.demos, same.demos, "tv-sales-demos", vs=vs, tone="created", good_when="up")
+        )
+    cards.append(
+        compared("At goal", today.at_goal, before.at_goal, "tv-sales-at-goal", tone="goal-met", good_when="up")
+    )
     return html.Div(
         [
             _cards(cards),
             _boards(
-                leaderboard(
-                    points,
-                    title=f"Points today · goal {goal:g}",
-                    empty="No points yet today",
-                    max_entries=8,
-                    scale=goal,
+                board(
+                    today.points_board, title=f"Points today · goal {goal:g}", empty="No points yet today", scale=goal
                 ),
-                leaderboard(calls, title="Phone calls today", empty="No calls yet today", max_entries=8),
+                board(today.calls_board, title="Phone calls today", empty="No calls yet today"),
             ),
         ],
         className="tv-slide tv-slide-sales",
     )
 
 
+# --- cases -------------------------------------------------------------------------------------------------------
+
+
+def cases_quiet(view: Any) -> bool:
+    """Nothing created, resolved or worked on today (yet)."""
+    now = view.windows["day"].figures
+    return not (now.created or now.resolved or now.worked)
+
+
+def _open_cases_board(view: Any) -> html.Div:
+    if view.group or not view.open_by_group:
+        return board(view.open_by_assignee, title="Open now per person", empty="Nothing open", ranked=False)
+    return board(view.open_by_group, title="Open now per group", empty="Nothing open", ranked=False)
+
+
 def cases_panel(view: Any) -> html.Div:
     """Today's cases: created, resolved, worked on, kill rate and open now, against yesterday; who resolved the
     most today and where the open cases are."""
-    from layouts.components import kpi_card, leaderboard
-
     today = view.windows["day"]
     now, before = today.figures, today.previous_figures
     vs = today.comparison.label  # "yesterday by 10:42": today so far against yesterday until the same time
     cards = [
-        kpi_card("Created", now.created, previous=before.created, previous_label=vs, tone="created",
-                 card_id="tv-cases-created"),
-        kpi_card("Resolved", now.resolved, previous=before.resolved, previous_label=vs, tone="resolved",
-                 good_when="up", card_id="tv-cases-resolved"),
-        kpi_card("Worked on", now.worked, previous=before.worked, previous_label=vs, tone="worked",
-                 good_when="up", card_id="tv-cases-worked"),
-        kpi_card("Kill rate", now.kill_rate, previous=before.kill_rate, previous_label=vs, percent=True,
-                 tone="rate", good_when="up", card_id="tv-cases-kill-rate"),
+        compared("Created", now.created, before.created, "tv-cases-created", vs=vs, tone="created"),
+        compared(
+            "Resolved", now.resolved, before.resolved, "tv-cases-resolved", vs=vs, tone="resolved", good_when="up"
+        ),
+        compared("Worked on", now.worked, before.worked, "tv-cases-worked", vs=vs, tone="worked", good_when="up"),
+        compared(
+            "Kill rate",
+            now.kill_rate,
+            before.kill_rate,
+            "tv-cases-kill-rate",
+            vs=vs,
+            percent=True,
+            tone="rate",
+            good_when="up",
+        ),
         kpi_card("Open now", view.open_total, tone="open", card_id="tv-cases-open"),
-    ]  # fmt: skip
-    if view.group or not view.open_by_group:
-        open_board = leaderboard(
-            view.open_by_assignee, title="Open now per person", empty="Nothing open", max_entries=8, ranked=False
-        )
-    else:
-        open_board = leaderboard(
-            view.open_by_group, title="Open now per group", empty="Nothing open", max_entries=8, ranked=False
-        )
+    ]
     return html.Div(
         [
             _cards(cards),
             _boards(
-                leaderboard(
-                    today.leaderboard, title="Resolved today", empty="Nothing resolved yet today", max_entries=8
-                ),
-                open_board,
+                board(today.leaderboard, title="Resolved today", empty="Nothing resolved yet today"),
+                _open_cases_board(view),
             ),
         ],
         className="tv-slide tv-slide-cases",
     )
 
 
+def quiet_cases_panel(view: Any, yesterday: Any) -> html.Div:
+    """Cases on a quiet morning: "No cases yet today", yesterday's figures and who resolved most, open now."""
+    return _quiet_tracker_panel(
+        "cases",
+        "No cases yet today",
+        view.open_total,
+        yesterday,
+        board(yesterday.windows["day"].leaderboard, title="Resolved yesterday", empty="Nothing resolved yesterday"),
+        _open_cases_board(view),
+    )
+
+
+# --- redmine -----------------------------------------------------------------------------------------------------
+
+
+def redmine_quiet(view: Any) -> bool:
+    """No issue created, updated or closed today (yet)."""
+    now = view.windows["day"].figures
+    return not (now.created or now.updated or now.resolved)
+
+
 def redmine_panel(view: Any) -> html.Div:
     """Today's Redmine issues: created, updated, resolved, kill rate and open now, against yesterday; who closed
     the most today and which statuses the open issues are in."""
-    from layouts.components import kpi_card, leaderboard
-
     today = view.windows["day"]
     now, before = today.figures, today.previous_figures
     vs = today.comparison.label  # "yesterday by 10:42": today so far against yesterday until the same time
     cards = [
-        kpi_card("Created", now.created, previous=before.created, previous_label=vs, tone="created",
-                 card_id="tv-redmine-created"),
-        kpi_card("Updated", now.updated, previous=before.updated, previous_label=vs, tone="worked",
-                 card_id="tv-redmine-updated"),
-        kpi_card("Closed", now.resolved, previous=before.resolved, previous_label=vs, tone="resolved",
-                 good_when="up", card_id="tv-redmine-resolved"),
-        kpi_card("Kill rate", now.kill_rate, previous=before.kill_rate, previous_label=vs, percent=True,
-                 tone="rate", good_when="up", card_id="tv-redmine-kill-rate"),
+        compared("Created", now.created, before.created, "tv-redmine-created", vs=vs, tone="created"),
+        compared("Updated", now.updated, before.updated, "tv-redmine-updated", vs=vs, tone="worked"),
+        compared(
+            "Closed", now.resolved, before.resolved, "tv-redmine-resolved", vs=vs, tone="resolved", good_when="up"
+        ),
+        compared(
+            "Kill rate",
+            now.kill_rate,
+            before.kill_rate,
+            "tv-redmine-kill-rate",
+            vs=vs,
+            percent=True,
+            tone="rate",
+            good_when="up",
+        ),
         kpi_card("Open now", view.totals.open, tone="open", card_id="tv-redmine-open"),
-    ]  # fmt: skip
+    ]
     return html.Div(
         [
             _cards(cards),
             _boards(
-                leaderboard(today.leaderboard, title="Closed today", empty="Nothing closed yet today", max_entries=8),
-                leaderboard(
-                    view.open_by_status, title="Open now per status", empty="Nothing open", max_entries=8, ranked=False
-                ),
+                board(today.leaderboard, title="Closed today", empty="Nothing closed yet today"),
+                board(view.open_by_status, title="Open now per status", empty="Nothing open", ranked=False),
             ),
         ],
         className="tv-slide tv-slide-redmine",
     )
+
+
+def quiet_redmine_panel(view: Any, yesterday: Any) -> html.Div:
+    """Redmine on a quiet morning: "No issues yet today", yesterday's figures and closers, open by status."""
+    return _quiet_tracker_panel(
+        "redmine",
+        "No issues yet today",
+        view.totals.open,
+        yesterday,
+        board(yesterday.windows["day"].leaderboard, title="Closed yesterday", empty="Nothing closed yesterday"),
+        board(view.open_by_status, title="Open by status", empty="Nothing open"),
+    )
+
+
+# Yesterday's cards of a tracker slide on a quiet morning: (label, figure, tone).
+QUIET_CARDS = {
+    "cases": (("Created", "created", "created"), ("Resolved", "resolved", "resolved"),
+              ("Worked on", "worked", "worked"), ("Kill rate", "kill_rate", "rate")),
+    "redmine": (("Created", "created", "created"), ("Updated", "updated", "worked"),
+                ("Resolved", "resolved", "resolved"), ("Kill rate", "kill_rate", "rate")),
+}  # fmt: skip
+
+
+def _quiet_tracker_panel(page: str, message: str, open_now: int, yesterday: Any, *boards: Any) -> html.Div:
+    column = yesterday.windows["day"]
+    cards = [
+        _yesterday_card(page, label, getattr(column.figures, figure), figure.replace("_", "-"), tone=tone,
+                        percent=figure == "kill_rate")
+        for label, figure, tone in QUIET_CARDS[page]
+    ]  # fmt: skip
+    return quiet_slide(page, message, f"{format_number(open_now)} open now", column.window, cards, *boards)

@@ -212,7 +212,9 @@ def test_tv_moves_to_the_next_day_at_midnight(settings_for, sqlite_url: str) -> 
         assert text(driver, "tv-clock") == "23:59"
         # No refresh is due for ten minutes: only the clock passing midnight can move the page on.
         wait_for(lambda: text(driver, "tv-date") == "Thursday 5 March 2026", timeout=30, message="the next day")
-        wait_for(lambda: text(driver, "tv-cases-created") == "0", message="the new day's (empty) figures")
+        # A new day starts quiet: it says so, with the evening's 18 cases as yesterday's figures.
+        wait_for(lambda: "No cases yet today" in text(driver, "tv-panel"), message="the new day's (empty) slide")
+        assert text(driver, "tv-cases-yesterday-created") == "18"
         assert text(driver, "tv-clock") == "00:00"
         assert console_errors(driver) == []
     finally:
