@@ -80,7 +80,10 @@ def _app_or_exit() -> dash.Dash:
     from models.db import DatabaseUrlError
 
     try:
-        return create_app(load_settings())
+        dash_app = create_app(load_settings())
+        with dash_app.server.extensions["kpi"].engine.connect():
+            pass  # an unreachable database is one line now, not a traceback at the first request
+        return dash_app
     except ConfigError as exc:
         sys.exit(f"configuration error: {exc}")
     except DatabaseUrlError as exc:
