@@ -218,4 +218,5 @@ def test_the_real_command_line_fails_in_one_line_when_the_database_is_unreachabl
 
     assert done.returncode == 1
     [line] = done.stderr.strip().splitlines()
-    assert line.startswith(("database error: ", "db upgrade failed: database error: ")) and "kpi_no_such_database" in line
+    assert line.startswith(("database error: ", "db upgrade failed: database error: "))
+    assert "kpi_no_such_database" in line
