@@ -129,9 +129,15 @@ def test_the_panel_opens_and_lists_the_definitions_and_a_high_kill_rate_says_why
         assert not any(term.is_displayed() for term in terms)  # folded until asked
         summary = panel.find_element(By.TAG_NAME, "summary")
         assert summary.text == "What the numbers mean"
-        driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", summary)
-        summary.click()
-        wait_for(lambda: all(term.is_displayed() for term in terms), message="the panel to open")
+
+        def open_panel() -> bool:
+            # The table's rows arrive in a second request and can move the panel between the scroll and the click.
+            if not terms[0].is_displayed():
+                driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", summary)
+                summary.click()
+            return all(term.is_displayed() for term in terms)
+
+        wait_for(open_panel, message="the panel to open")
         shown = [(t.text, d.text) for t, d in zip(terms, panel.find_elements(By.TAG_NAME, "dd"), strict=True)]
         assert shown == [(found.title, found.text) for _, found in page_definitions("cases")]
         assert console_errors(driver) == []
