@@ -1,6 +1,6 @@
 # make run   - the dashboard on the embedded default (SQLite, no Redis, demo data without credentials)
 # make test  - the whole suite (installs what it needs: venv, Chromium, the Redmine peer)
-# make bench - benchmarks; prints figures and writes bench/results/ (README: Benchmarks). At full scale (1M
+# make bench - benchmarks; prints figures and writes bench/results/ (docs/performance.md). At full scale (1M
 #              cases) about 25 minutes, +3 the first time (the dataset); BENCH_SCALE=0.01 make bench: two minutes
 # make lint  - ruff
 # make lock  - regenerate requirements.txt (runtime) and requirements-dev.txt (+ tests and tools) from pyproject.toml
