@@ -123,7 +123,7 @@ def totals_content(view: RedmineView, state: PageState) -> html.Div:
         [
             kpi_card("All issues", totals.total, compare=False, card_id=f"{PREFIX}-total-all", kpi="redmine.total"),
             kpi_card(
-                "Open",
+                "Open now",
                 totals.open,
                 compare=False,
                 card_id=f"{PREFIX}-total-open",

@@ -75,7 +75,7 @@ DEFINITIONS: dict[str, Definition] = {
     # --- /redmine ---------------------------------------------------------------------------------------------
     "redmine.total": Definition("redmine", "All issues", "Every issue in the selection, open or closed, now."),
     "redmine.open_total": Definition(
-        "redmine", "Open", "Issues whose Redmine status is not a closed one, now.", "open"
+        "redmine", "Open now", "Issues whose Redmine status is not a closed one, now.", "open"
     ),
     "redmine.closed_total": Definition(
         "redmine", "Closed now", "Issues in a closed Redmine status other than a rejected one, now.", "resolved"
