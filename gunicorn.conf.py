@@ -2,8 +2,8 @@
 
 on_starting refuses to start when AUTH_DISABLED is set and gunicorn would listen on anything but loopback
 (auth.py and security.check_listen_address; README: Sign-in and security). post_worker_init freezes what the
-worker built at start-up out of the garbage collector's sight (docs/performance.md: the fast path). Other gunicorn settings
-stay on the command line.
+worker built at start-up out of the garbage collector's sight (docs/performance.md: the fast path). Other
+gunicorn settings stay on the command line.
 """
 
 from __future__ import annotations
