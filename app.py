@@ -61,6 +61,12 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         def _embedded_sync() -> None:
             start_embedded_sync(runtime)
 
+    if not settings.testing:
+
+        @server.before_request
+        def _sales_rollups() -> None:
+            start_sales_rollups(runtime)
+
     init_response_cache(server, app)  # last: its before_request runs after the gate, its after_request first
     return app
 
@@ -70,6 +76,27 @@ def start_embedded_sync(runtime: Runtime) -> object:
     from sync.scheduler import ensure_embedded_scheduler
 
     return ensure_embedded_scheduler(runtime.extras, runtime.settings, runtime.engine)
+
+
+def start_sales_rollups(runtime: Runtime) -> None:
+    """Once per process: re-derive the sales roll-ups in a background thread when the rules or TIMEZONE changed
+    since they were derived (models/sales_rollups.py). The pages keep answering meanwhile; a click never derives."""
+    import logging
+    import threading
+
+    from models import sales_rollups
+
+    if runtime.extras.get("sales_rollups"):
+        return
+    runtime.extras["sales_rollups"] = "started"
+
+    def ensure() -> None:
+        try:
+            sales_rollups.ensure(runtime.engine, runtime.settings.kpi.sales, runtime.settings.timezone)
+        except Exception:
+            logging.getLogger(__name__).exception("deriving the sales roll-ups failed")
+
+    threading.Thread(target=ensure, name="sales-rollups", daemon=True).start()
 
 
 def _app_or_exit() -> dash.Dash:

@@ -24,6 +24,10 @@ Input frames (models/sales.py reads them; column names below):
 - roster: person, group_name (people listed even with zero points)
 - pipeline: assignee_name, group_name, stage, amount, deals (open-deal sums per owner, group and stage)
 
+The app does not score stage changes here: sync keeps them scored (models/sales_rollups.py) and the page reads
+their counts (sales_page_view, points_from_counts, ..._of) or the scored rows (scored_sales_view). score_passages,
+score_stage_changes and sales_view are the plain reference the tests hold those against.
+
 Pure: pandas and the window in, frames and numbers out. Must not import SQLAlchemy, Dash, models/ or sync/,
 and never reads the clock (`today` is passed in).
 """
@@ -55,6 +59,10 @@ ROSTER_COLUMNS = ["person", "group_name"]
 PIPELINE_COLUMNS = ["assignee_name", "group_name", "stage", "amount", "deals"]
 CALL_COUNT_COLUMNS = ["assignee_name", "status", "calls"]  # one window's calls per assignee and status
 TALLY_COLUMNS = ["name", "calls", "counted"]
+# A window's stage passages counted per stage, credited person and qualifier (models/sales_rollups.py reads them)
+CHANGE_COUNT_COLUMNS = ["stage", "person", "qualifier", "passages", "counted", "points"]
+# Scored passages, as score_passages gives them and models.sales_rollups.read_passages reads them
+PASSAGE_COLUMNS = [*CHANGE_COLUMNS, "person", "counted", "points", "note", "changed_local"]
 
 NO_QUALIFIER = "(no qualifier)"
 UNASSIGNED = SERIES_UNASSIGNED  # one word for nobody on every page: "Unassigned"
@@ -227,7 +235,34 @@ def points_from_tally(
     tally: pd.DataFrame, scored_changes: pd.DataFrame, rules: SalesRules, roster: Iterable[str] = ()
 ) -> pd.DataFrame:
     """points_per_person from a call tally (call_tally_of, call_tally) instead of the scored calls themselves."""
-    people = set(tally["name"]) | set(scored_changes["person"])  # score_passages cleaned the names
+    changes = scored_changes[scored_changes["counted"]]
+    stage_points = changes.groupby("person")["points"].sum()
+    entries = changes.groupby(["stage", "person"]).size()  # one grouping for every stage's column
+    return _board(tally, set(scored_changes["person"]), stage_points, entries, rules, roster)
+
+
+def points_from_counts(
+    tally: pd.DataFrame, change_counts: pd.DataFrame, rules: SalesRules, roster: Iterable[str] = ()
+) -> pd.DataFrame:
+    """points_from_tally from the window's passages counted per stage and person (CHANGE_COUNT_COLUMNS)."""
+    counted = change_counts[change_counts["counted"] > 0]
+    stage_points = change_counts.groupby("person")["points"].sum()
+    entries = counted.groupby(["stage", "person"])["counted"].sum()
+    people = set(change_counts.loc[change_counts["passages"] > 0, "person"])
+    return _board(tally, people, stage_points, entries, rules, roster)
+
+
+def _board(
+    tally: pd.DataFrame,
+    credited: set[str],
+    stage_points: pd.Series,
+    entries: pd.Series,
+    rules: SalesRules,
+    roster: Iterable[str],
+) -> pd.DataFrame:
+    """The leaderboard: everyone with calls, passages credited to them or on the roster; points from the counted
+    calls and the stage points per person, the stage columns from the counted entries per stage and person."""
+    people = set(tally["name"]) | credited  # the derivations cleaned the names
     people |= {name.strip() for name in roster}
     people.discard("")
     stage_names = [rule.name for rule in rules.stages]
@@ -239,9 +274,6 @@ def points_from_tally(
     calls = tally[(tally["counted"] > 0) & (tally["name"] != "")].set_index("name")["counted"]
     board[PHONE_CALLS] = calls
     call_points = calls.astype(float) * float(rules.call_points)
-    changes = scored_changes[scored_changes["counted"]]
-    stage_points = changes.groupby("person")["points"].sum()
-    entries = changes.groupby(["stage", "person"]).size()  # one grouping for every stage's column
     for name in stage_names:
         board[name] = entries[name] if name in entries.index.get_level_values(0) else None
     board = board.fillna(0).astype("int64")
@@ -333,6 +365,20 @@ def demos_per_qualifier(scored_changes: pd.DataFrame, rules: SalesRules) -> pd.D
     demos = scored_changes[scored_changes["stage"] == rules.demo_stage] if rules.demo_stage else scored_changes[:0]
     frame = demos.assign(qualifier=_names(demos["qualified_by_name"]).replace("", NO_QUALIFIER))
     grouped = frame.groupby("qualifier").size().rename("demos").reset_index()
+    return _most_demos_first(grouped)
+
+
+def demos_per_qualifier_of(change_counts: pd.DataFrame, rules: SalesRules) -> pd.DataFrame:
+    """demos_per_qualifier from the window's passage counts (CHANGE_COUNT_COLUMNS)."""
+    demos = change_counts[(change_counts["stage"] == rules.demo_stage) & (change_counts["passages"] > 0)]
+    if not rules.demo_stage:
+        demos = demos[:0]
+    frame = demos.assign(qualifier=demos["qualifier"].replace("", NO_QUALIFIER))
+    grouped = frame.groupby("qualifier")["passages"].sum().rename("demos").reset_index()
+    return _most_demos_first(grouped)
+
+
+def _most_demos_first(grouped: pd.DataFrame) -> pd.DataFrame:
     grouped = grouped.astype({"demos": "int64"})
     return grouped.sort_values(["demos", "qualifier"], ascending=[False, True], kind="stable").reset_index(drop=True)
 
@@ -345,6 +391,19 @@ def deals_per_stage(
     count: a funnel reads top to bottom. Stages neither knows come last, by name."""
     kept = scored_changes[~scored_changes["stage"].isin(rules.excluded_stages)]
     grouped = kept.groupby("stage").size().rename("deals").reset_index().astype({"deals": "int64"})
+    return _in_pipeline_order(grouped, rules, picklist)
+
+
+def deals_per_stage_of(
+    change_counts: pd.DataFrame, rules: SalesRules, picklist: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """deals_per_stage from the window's passage counts (CHANGE_COUNT_COLUMNS)."""
+    kept = change_counts[~change_counts["stage"].isin(rules.excluded_stages) & (change_counts["passages"] > 0)]
+    grouped = kept.groupby("stage")["passages"].sum().rename("deals").reset_index().astype({"deals": "int64"})
+    return _in_pipeline_order(grouped, rules, picklist)
+
+
+def _in_pipeline_order(grouped: pd.DataFrame, rules: SalesRules, picklist: Sequence[str] | None) -> pd.DataFrame:
     order = {name: rank for rank, name in enumerate(pipeline_order(rules, picklist))}
     ranks = [(order.get(stage, len(order)), str(stage).lower()) for stage in grouped["stage"]]
     positions = sorted(range(len(grouped)), key=lambda index: ranks[index])
@@ -436,6 +495,9 @@ class SalesView:
     # A page view (views.sales.build_sales_page) holds in `calls` only the calls its table shows; then this is
     # calls_per_person over all of the window's calls, counted in SQL. None: `calls` holds every call.
     call_summary: pd.DataFrame | None = None
+    # A page view holds no stage-change rows (the table reads its own): this is the window's passages counted per
+    # stage, person and qualifier (CHANGE_COUNT_COLUMNS). None: `stage_changes` holds every passage.
+    change_summary: pd.DataFrame | None = None
     picklist: tuple[str, ...] = ()  # VTiger's sales_stage picklist in its order, as sync stored it (or unknown)
     # What the cards are compared with: the previous window's totals over `comparison.span` (the same elapsed
     # part of it while this window runs). None: not compared.
@@ -446,7 +508,11 @@ class SalesView:
         """The cards' figures: the leaderboard's points, the calls and the demos scheduled."""
         points = float(self.leaderboard["points"].sum()) if not self.leaderboard.empty else 0.0
         demo = self.rules.demo_stage
-        demos = int((self.stage_changes["stage"] == demo).sum()) if demo else None
+        if self.change_summary is None:
+            demos = int((self.stage_changes["stage"] == demo).sum()) if demo else None
+        else:
+            summary = self.change_summary
+            demos = int(summary.loc[summary["stage"] == demo, "passages"].sum()) if demo else None
         return SalesTotals(points, self.call_count, demos)
 
     @property
@@ -462,9 +528,13 @@ class SalesView:
         return calls_per_person(self.calls) if self.call_summary is None else self.call_summary
 
     def demos_per_qualifier(self) -> pd.DataFrame:
+        if self.change_summary is not None:
+            return demos_per_qualifier_of(self.change_summary, self.rules)
         return demos_per_qualifier(self.stage_changes, self.rules)
 
     def deals_per_stage(self) -> pd.DataFrame:
+        if self.change_summary is not None:
+            return deals_per_stage_of(self.change_summary, self.rules, self.picklist)
         return deals_per_stage(self.stage_changes, self.rules, self.picklist)
 
     @property
@@ -504,6 +574,38 @@ def sales_view(
     )
 
 
+def scored_sales_view(
+    *,
+    window: Window,
+    rules: SalesRules,
+    today: date,
+    calls: pd.DataFrame,
+    passages: pd.DataFrame,
+    roster: pd.DataFrame,
+    pipeline: pd.DataFrame,
+    groups: Sequence[str] = (),
+    picklist: Sequence[str] = (),
+) -> SalesView:
+    """sales_view from passages already scored (PASSAGE_COLUMNS: models.sales_rollups.read_passages, oldest
+    first) instead of the raw changes and their history."""
+    groups = tuple(groups)
+    scored_calls = score_calls(in_groups(calls, groups), rules, window)
+    scored_changes = window_rows(in_groups(passages, groups), "changed_at", window)
+    people = in_groups(roster, groups)["person"] if groups else []
+    return SalesView(
+        window=window,
+        groups=groups,
+        rules=rules,
+        goal=goal_for(window, rules, today),
+        leaderboard=points_per_person(scored_calls, scored_changes, rules, people),
+        stage_changes=scored_changes,
+        calls=scored_calls,
+        pipeline=open_pipeline_per_owner(pipeline, rules, groups),
+        score_key=score_key(rules),
+        picklist=tuple(picklist),
+    )
+
+
 def sales_page_view(
     *,
     window: Window,
@@ -511,31 +613,31 @@ def sales_page_view(
     today: date,
     call_counts: pd.DataFrame,
     recent_calls: pd.DataFrame,
-    scored_changes: pd.DataFrame,
+    change_counts: pd.DataFrame,
     roster: pd.DataFrame,
     pipeline_per_owner: pd.DataFrame,
     groups: Sequence[str] = (),
     picklist: Sequence[str] = (),
 ) -> SalesView:
-    """sales_view from what a page needs and no more: the window's calls counted per assignee and status
-    (`call_counts`, CALL_COUNT_COLUMNS), only the calls the table shows (`recent_calls`, or none), the span's
-    stage changes scored once (score_passages, already limited to `groups`) and the open pipeline per owner
-    (open_pipeline_per_owner, the same for every window). The leaderboard, goal, charts and counts are those
-    sales_view gives from every row."""
+    """sales_view from counts, the way the page reads them: the window's calls counted per assignee and status
+    (`call_counts`, CALL_COUNT_COLUMNS), only the calls the table shows (`recent_calls`, or none), the window's
+    stage passages counted per stage, person and qualifier (`change_counts`, CHANGE_COUNT_COLUMNS, already limited
+    to `groups`) and the open pipeline per owner (open_pipeline_per_owner, the same for every window). The
+    leaderboard, goal, charts and counts are those sales_view gives from every row."""
     groups = tuple(groups)
     tally = call_tally(call_counts, rules)
-    changes = window_rows(scored_changes, "changed_at", window)
     people = in_groups(roster, groups)["person"] if groups else []
     return SalesView(
         window=window,
         groups=groups,
         rules=rules,
         goal=goal_for(window, rules, today),
-        leaderboard=points_from_tally(tally, changes, rules, people),
-        stage_changes=changes,
+        leaderboard=points_from_counts(tally, change_counts, rules, people),
+        stage_changes=empty_frame(PASSAGE_COLUMNS),
         calls=score_calls(recent_calls, rules, window),
         pipeline=pipeline_per_owner,
         score_key=score_key(rules),
         call_summary=calls_per_person_of(tally),
+        change_summary=change_counts,
         picklist=tuple(picklist),
     )

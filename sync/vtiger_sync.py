@@ -41,6 +41,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import Engine, Table, and_, delete, select, tuple_, update
 from sqlalchemy.engine import Connection
 
+from models import sales_rollups
 from models.db import utcnow
 from models.schema import cases, deal_stage_changes, deals, phone_calls, vtiger_groups, vtiger_users
 from settings import Settings, compare_stages_with_picklist
@@ -342,6 +343,8 @@ class _VtigerSync:
             removed = mark_deleted(conn, table, deleted_ids, seen_at)
             if module == "Potentials" and deleted_ids:
                 _mark_changes_deleted(conn, deleted_ids, seen_at)
+            if module == "Potentials":
+                self.keep_sales_rollups(conn, [row["source_id"] for row in rows] + deleted_ids)
             if self.stage_problems:
                 example = self.stage_problems[-1]
                 extra["stage_time_problems"] = {
@@ -399,6 +402,11 @@ class _VtigerSync:
                 .values(deleted_at=None)
             )
 
+    def keep_sales_rollups(self, conn: Connection, deal_ids: Sequence[str]) -> None:
+        """The sales roll-ups' upkeep, after the stage changes, deals and deletions of these deals are written
+        (models/sales_rollups.py): in the same transaction, so the counts never disagree with the rows."""
+        sales_rollups.keep(conn, deal_ids, self.settings.kpi.sales, self.settings.timezone)
+
     # --- deletions backstop ---------------------------------------------------------------------------------------
 
     def reconcile(self, module: str, table: Table, run: RunRecord, extra: dict[str, Any]) -> None:
@@ -418,6 +426,7 @@ class _VtigerSync:
             removed = mark_deleted(conn, table, gone, now)
             if module == "Potentials" and gone:
                 _mark_changes_deleted(conn, gone, now)
+                self.keep_sales_rollups(conn, gone)
             stored_watermark, _ = read_state(conn, SOURCE, module)
             write_state(conn, SOURCE, module, stored_watermark, extra)
         run.deleted += removed

@@ -23,6 +23,7 @@ from compression import STATIC_CACHE
 from settings import PROJECT_DIR
 from tests.browser import console_errors, screenshot, start_chromium, wait_for
 from tests.control_bar import choose
+from tests.sales_seed import derive_app
 from tests.tv_seed import record_runs, seed_team
 
 PAGES = {
@@ -125,6 +126,7 @@ def seeded_server(app, live_server):  # type: ignore[no-untyped-def]
 
     engine = app.server.extensions["kpi"].engine
     seed_team(engine)
+    derive_app(app)
     record_runs(engine, utcnow())
     return live_server
 

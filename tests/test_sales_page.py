@@ -18,6 +18,7 @@ from sqlalchemy import Engine, insert
 
 from models.schema import deal_stage_changes, deals, phone_calls, vtiger_groups, vtiger_users
 from tests.browser import console_errors, screenshot, serve, start_chromium, wait_for
+from tests.sales_seed import derive_app
 
 pytestmark = pytest.mark.browser
 
@@ -95,6 +96,7 @@ def sales_server(settings_for, sqlite_url: str) -> Iterator[tuple[Any, list[dict
     runtime = app.server.extensions["kpi"]
     runtime.extras["clock"] = lambda: NOW
     events = seed_sales_demo(runtime.engine, TODAY)
+    derive_app(app)
     server = serve(app)
     yield server, events
     server.stop()

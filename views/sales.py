@@ -36,10 +36,8 @@ from metrics.sales import (
     SalesView,
     open_pipeline_per_owner,
     sales_page_view,
-    sales_view,
     score_calls,
-    score_passages,
-    window_rows,
+    scored_sales_view,
 )
 from metrics.windows import WINDOW_KINDS, Comparison, Window, WindowKind, compare_with, today_in, window_for
 from models.recent_rows import TableRequest
@@ -51,13 +49,11 @@ from models.sales import (
     read_open_pipeline,
     read_recent_calls,
     read_roster,
-    read_span_stage_history,
-    read_stage_history,
     read_stage_picklist,
     read_window_calls,
-    read_window_stage_changes,
     sales_group_names,
 )
+from models.sales_rollups import read_change_counts, read_passages
 from settings import SalesRules, Settings, StageMismatch, compare_stages_with_picklist
 from views.cache import cached
 from views.table_frames import FrameColumn, frame_block
@@ -109,8 +105,7 @@ def build_sales_views(
     groups = effective_groups(rules, group)
     with engine.connect() as conn:
         calls = read_window_calls(conn, start, end)
-        changes = read_window_stage_changes(conn, start, end, credit_fields(rules))
-        history = read_stage_history(conn, changes["deal_source_id"])
+        changes = read_passages(conn, start, end, settings.timezone)
         roster = read_roster(conn, groups)
         pipeline = read_open_pipeline(conn, rules)
     calls["link"] = [_link(settings, "PhoneCalls", source_id) for source_id in calls["source_id"]]
@@ -119,13 +114,12 @@ def build_sales_views(
     picklist = stage_picklist(engine)
 
     def view(window: Window) -> SalesView:
-        return sales_view(
+        return scored_sales_view(
             window=window,
             rules=rules,
             today=today,
             calls=calls,
-            changes=changes,
-            history=history,
+            passages=changes,
             roster=roster,
             pipeline=pipeline,
             groups=groups,
@@ -163,12 +157,10 @@ def build_sales_page(
     rules = settings.kpi.sales
     windows = {kind: window_for(day, kind, settings.timezone) for kind in WINDOW_KINDS}
     comparisons = {kind: compare_with(window, now) for kind, window in windows.items()}
-    start, end = _span([*windows.values(), *(comparison.span for comparison in comparisons.values())])
     groups = effective_groups(rules, group)
     # The parts are cached on their own (views/cache.py, by data version): every day of a month shares its month's
-    # call counts and the span's scored stage changes, so clicking through a month scores it once per process.
+    # call and stage-change counts, so clicking through a month counts it once per process.
     counts = {kind: _call_counts(engine, window, groups) for kind, window in windows.items()}
-    scored = _span_scored(engine, settings, start, end, groups)
     per_owner = cached(engine, ("sales:pipeline", rules, groups), lambda: _pipeline_per_owner(engine, rules, groups))
     roster = cached(engine, ("sales:roster", groups), lambda: _roster(engine, groups))
     picklist = stage_picklist(engine)
@@ -183,7 +175,7 @@ def build_sales_page(
             today=today,
             call_counts=_call_counts(engine, window, groups) if calls is None else calls,
             recent_calls=recent if window == windows[selected] else recent[:0],
-            scored_changes=scored,
+            change_counts=_change_counts(engine, window, groups),
             roster=roster,
             pipeline_per_owner=per_owner,
             groups=groups,
@@ -201,20 +193,14 @@ def _call_counts(engine: Engine, window: Window, groups: Sequence[str]) -> pd.Da
     return cached(engine, ("sales:calls", window.kind, window.start, window.end, groups), read)
 
 
-def _span_scored(
-    engine: Engine, settings: Settings, start: datetime, end: datetime, groups: Sequence[str]
-) -> pd.DataFrame:
-    """The span's stage passages, scored (cached by data version)."""
-    key = ("sales:scored", start, end, tuple(groups), settings.kpi.sales, settings.timezone)
-    return cached(engine, key, lambda: _scored(engine, settings, start, end, groups))
+def _change_counts(engine: Engine, window: Window, groups: Sequence[str]) -> pd.DataFrame:
+    """The window's stage passages counted per stage, person and qualifier, from the sales roll-ups."""
 
+    def read() -> pd.DataFrame:
+        with engine.connect() as conn:
+            return read_change_counts(conn, window, groups)
 
-def _scored(engine: Engine, settings: Settings, start: datetime, end: datetime, groups: Sequence[str]) -> pd.DataFrame:
-    rules = settings.kpi.sales
-    with engine.connect() as conn:
-        changes = read_window_stage_changes(conn, start, end, credit_fields(rules), groups)
-        history = read_span_stage_history(conn, start, end) if len(changes) else changes[:0]
-    return score_passages(changes, history, rules, settings.timezone)
+    return cached(engine, ("sales:changes", window.start, window.end, window.tz_name, tuple(groups)), read)
 
 
 def _pipeline_per_owner(engine: Engine, rules: SalesRules, groups: Sequence[str]) -> pd.DataFrame:
@@ -328,14 +314,12 @@ CHANGE_GRID = {
 def change_table(
     engine: Engine, settings: Settings, day: date, kind: WindowKind, group: str, request: TableRequest
 ) -> TableBlock:
-    """A block of the stage passages of the window `kind` of `day` (newest first unless sorted). The span's
-    scored passages are the ones the page's figures came from (the same cache entry as build_sales_page)."""
-    windows = {name: window_for(day, name, settings.timezone) for name in WINDOW_KINDS}
-    start = min(window.start for window in windows.values())
-    end = max(window.end for window in windows.values())
+    """A block of the stage passages of the window `kind` of `day` (newest first unless sorted), as the sales
+    roll-ups scored them (the ones the page's counts came from)."""
+    window = window_for(day, kind, settings.timezone)
     groups = effective_groups(settings.kpi.sales, group)
-    scored = _span_scored(engine, settings, start, end, groups)
-    changes = window_rows(scored, "changed_at", windows[kind]).iloc[::-1]
+    with engine.connect() as conn:
+        changes = read_passages(conn, window.start, window.end, settings.timezone, groups).iloc[::-1]
     block, matching = frame_block(changes, CHANGE_GRID, request)
     rows = _change_rows(block)
     rows = rows.assign(link=[_link(settings, "Potentials", source_id) for source_id in rows["deal_id"]])
