@@ -132,23 +132,26 @@ def register(app: dash.Dash) -> None:
     )
 
     @app.callback(
-        Output("tv-title", "children"),
-        Output("tv-group", "children"),
-        Output("tv-date", "children"),
-        Output("tv-panel", "children"),
-        Output("tv-banner", "children"),
-        Output("tv-banner", "className"),
-        Output("tv-sync", "children"),
-        Output("tv-dots", "children"),
-        Output("tv-progress", "children"),
-        Output("tv-signature", "data"),
-        Input("tv-rotate", "n_intervals"),
-        Input("tv-refresh", "n_intervals"),
-        Input("tv-day", "data"),
-        State("tv-config", "data"),
-        State("tv-signature", "data"),
+        output={
+            "title": Output("tv-title", "children"),
+            "group": Output("tv-group", "children"),
+            "date": Output("tv-date", "children"),
+            "panel": Output("tv-panel", "children"),
+            "banner": Output("tv-banner", "children"),
+            "banner_class": Output("tv-banner", "className"),
+            "sync": Output("tv-sync", "children"),
+            "dots": Output("tv-dots", "children"),
+            "progress": Output("tv-progress", "children"),
+            "signature": Output("tv-signature", "data"),
+        },
+        inputs={
+            "rotation": Input("tv-rotate", "n_intervals"),
+            "refresh": Input("tv-refresh", "n_intervals"),
+            "client_day": Input("tv-day", "data"),
+        },
+        state={"config_data": State("tv-config", "data"), "shown": State("tv-signature", "data")},
     )
-    def render_slide(rotation, _refresh, _client_day, config_data, shown):  # type: ignore[no-untyped-def]
+    def render_slide(rotation, config_data, shown, **_ticks):  # type: ignore[no-untyped-def]
         runtime = current_runtime()
         settings, engine = runtime.settings, runtime.engine
         config = tv_layout.TvConfig.from_store(config_data, testing=settings.testing)  # the browser's copy: checked
@@ -196,15 +199,15 @@ def register(app: dash.Dash) -> None:
         else:
             long_ago = now - freshness.as_of > timedelta(hours=20)  # then the date matters too
             sync_text = f"Last sync {local_time(freshness.as_of, settings.timezone, with_date=long_ago)}"
-        return (
-            slide.title,
-            slide.selector or everyone,
-            f"{day:%A} {day.day} {day:%B %Y}",
-            tv_layout.slide_frame(panel, entering=not shown or shown[0] != index),
-            banner_children,
-            banner_class,
-            tv_layout.sync_line(sync_text, freshness.level),
-            tv_layout.dots(len(config.slides), index),
-            tv_layout.progress(len(config.slides), rotation or 0),
-            signature,
-        )
+        return {
+            "title": slide.title,
+            "group": slide.selector or everyone,
+            "date": f"{day:%A} {day.day} {day:%B %Y}",
+            "panel": tv_layout.slide_frame(panel, entering=not shown or shown[0] != index),
+            "banner": banner_children,
+            "banner_class": banner_class,
+            "sync": tv_layout.sync_line(sync_text, freshness.level),
+            "dots": tv_layout.dots(len(config.slides), index),
+            "progress": tv_layout.progress(len(config.slides), rotation or 0),
+            "signature": signature,
+        }
