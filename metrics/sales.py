@@ -606,6 +606,16 @@ def scored_sales_view(
     )
 
 
+def totals_from_counts(call_counts: pd.DataFrame, change_counts: pd.DataFrame, rules: SalesRules) -> SalesTotals:
+    """SalesView.totals of sales_page_view without building its leaderboard (what a window is compared with):
+    only named people score, so the leaderboard's points are the counted calls' and the passages' points."""
+    tally = call_tally(call_counts, rules)
+    points = float(tally["counted"].sum()) * float(rules.call_points) + float(change_counts["points"].sum())
+    demo = rules.demo_stage
+    demos = int(change_counts.loc[change_counts["stage"] == demo, "passages"].sum()) if demo else None
+    return SalesTotals(points, int(tally["calls"].sum()), demos)
+
+
 def sales_page_view(
     *,
     window: Window,

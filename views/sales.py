@@ -33,11 +33,13 @@ from sqlalchemy import Engine
 
 from metrics.sales import (
     PHONE_CALLS,
+    SalesTotals,
     SalesView,
     open_pipeline_per_owner,
     sales_page_view,
     score_calls,
     scored_sales_view,
+    totals_from_counts,
 )
 from metrics.windows import WINDOW_KINDS, Comparison, Window, WindowKind, compare_with, today_in, window_for
 from models.recent_rows import TableRequest
@@ -182,7 +184,13 @@ def build_sales_page(
             picklist=picklist,
         )
 
-    return {kind: _compared(view(window, counts[kind]), comparisons[kind], view) for kind, window in windows.items()}
+    def totals(span: Window) -> SalesTotals:
+        return totals_from_counts(_call_counts(engine, span, groups), _change_counts(engine, span, groups), rules)
+
+    return {
+        kind: replace(view(window, counts[kind]), comparison=comparisons[kind], previous=totals(comparisons[kind].span))
+        for kind, window in windows.items()
+    }
 
 
 def _call_counts(engine: Engine, window: Window, groups: Sequence[str]) -> pd.DataFrame:
