@@ -75,7 +75,7 @@ def start_embedded_sync(runtime: Runtime) -> object:
     """The embedded scheduler of this app, started once (see sync/scheduler.py)."""
     from sync.scheduler import ensure_embedded_scheduler
 
-    return ensure_embedded_scheduler(runtime.extras, runtime.settings, runtime.engine)
+    return ensure_embedded_scheduler(runtime, runtime.settings, runtime.engine)
 
 
 def start_sales_rollups(runtime: Runtime) -> None:
@@ -86,9 +86,9 @@ def start_sales_rollups(runtime: Runtime) -> None:
 
     from models import sales_rollups
 
-    if runtime.extras.get("sales_rollups"):
+    if runtime.sales_rollups_started:
         return
-    runtime.extras["sales_rollups"] = "started"
+    runtime.sales_rollups_started = True
 
     def ensure() -> None:
         try:

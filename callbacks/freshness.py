@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
 
 import dash
 from dash import ALL, Input, Output, State, dcc, html
@@ -18,7 +17,7 @@ from dash import ALL, Input, Output, State, dcc, html
 from layouts.freshness import Freshness, assess_freshness, badge
 from models.db import utcnow
 from models.queries import data_version, module_health
-from runtime import current_runtime
+from runtime import Runtime, current_runtime
 from settings import Settings
 from sync.scrub import Scrubber
 
@@ -56,10 +55,8 @@ def with_write_problem(verdict: Freshness, problem: str) -> Freshness:
     return replace(verdict, level="failed", problems=(f"Sync cannot write: {problem}.", *verdict.problems))
 
 
-def write_problem(extras: dict[str, Any]) -> str:
-    from sync.service import write_health  # the process's memory of refused writes; no HTTP, no Dash
-
-    return write_health(extras).problem
+def write_problem(runtime: Runtime) -> str:
+    return runtime.write_health.problem
 
 
 def register(app: dash.Dash) -> None:
@@ -76,7 +73,7 @@ def register(app: dash.Dash) -> None:
         runtime = current_runtime()
         settings = runtime.settings
         now = utcnow()
-        problem = write_problem(runtime.extras)
+        problem = write_problem(runtime)
         shown = f"{data_version(runtime.engine)}|{now:%Y-%m-%d %H:%M}|{problem}"
         if seen and seen[0] == shown:
             raise dash.exceptions.PreventUpdate  # nothing the badge shows has changed since the last render

@@ -53,7 +53,7 @@ def page_outputs() -> dict[str, Output]:
 
 
 def register(app: dash.Dash) -> None:
-    app.server.extensions["kpi"].extras.setdefault("cache", CACHES)  # cleared by the benchmark's cold calls
+    app.server.extensions["kpi"].view_cache = CACHES  # cleared by the benchmark's cold calls
     register_controls(app, prefix=PREFIX, path="/sales", outputs=page_outputs(), render=render_sales)
     register_table(app, f"{PREFIX}-changes-table", ("/sales", "changes"), change_block)
     register_table(app, f"{PREFIX}-calls-table", ("/sales", "calls"), call_block)

@@ -10,13 +10,13 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Protocol
 
 from sqlalchemy import Engine
 
 from models.queries import MODULE_TABLES, live_row_counts
 from settings import Settings
-from sync.service import WriteHealth, run_all, write_health
+from sync.service import WriteHealth, run_all
 
 log = logging.getLogger(__name__)
 startup_log = logging.getLogger("kpi.startup")  # the lines `python app.py` prints (app.py: configure_logging)
@@ -113,13 +113,20 @@ def start_embedded_scheduler(
 _start_lock = threading.Lock()
 
 
-def ensure_embedded_scheduler(extras: dict[str, Any], settings: Settings, engine: Engine) -> EmbeddedScheduler:
-    """Start the scheduler kept in `extras["scheduler"]` unless it runs already. Called on every web request,
-    so the common case is one dictionary lookup; the lock makes concurrent first requests start only one."""
-    scheduler = extras.get("scheduler")
+class SchedulerHome(Protocol):
+    """Where a process keeps its scheduler and write health (the web app's runtime.Runtime)."""
+
+    scheduler: EmbeddedScheduler | None
+    write_health: WriteHealth
+
+
+def ensure_embedded_scheduler(home: SchedulerHome, settings: Settings, engine: Engine) -> EmbeddedScheduler:
+    """Start the scheduler kept in `home.scheduler` unless it runs already. Called on every web request, so the
+    common case is one attribute read; the lock makes concurrent first requests start only one."""
+    scheduler = home.scheduler
     if scheduler is not None:
         return scheduler
     with _start_lock:
-        if "scheduler" not in extras:
-            extras["scheduler"] = start_embedded_scheduler(settings, engine, write_health(extras))
-        return extras["scheduler"]
+        if home.scheduler is None:
+            home.scheduler = start_embedded_scheduler(settings, engine, home.write_health)
+        return home.scheduler

@@ -7,7 +7,6 @@ Must not import Dash or Flask.
 from __future__ import annotations
 
 import threading
-from typing import Any
 
 from sqlalchemy import Engine
 
@@ -123,11 +122,6 @@ class WriteHealth:
     def refused(self, reason: str) -> None:
         with self._lock:
             self._problem = reason
-
-
-def write_health(extras: dict[str, Any]) -> WriteHealth:
-    """The process's WriteHealth, kept in the runtime's extras (created on first use)."""
-    return extras.setdefault("write_health", WriteHealth())
 
 
 def _vtiger_client(engine: Engine, settings: Settings):  # type: ignore[no-untyped-def]

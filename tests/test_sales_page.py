@@ -94,7 +94,7 @@ def sales_server(settings_for, sqlite_url: str) -> Iterator[tuple[Any, list[dict
 
     app = create_app(settings_for(sqlite_url, timezone=TZ, auth_disabled=True))
     runtime = app.server.extensions["kpi"]
-    runtime.extras["clock"] = lambda: NOW
+    runtime.clock = lambda: NOW
     events = seed_sales_demo(runtime.engine, TODAY)
     derive_app(app)
     server = serve(app)

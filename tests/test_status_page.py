@@ -25,7 +25,7 @@ from tests.tv_seed import record_runs
 
 
 def runtime_for(engine: Engine, settings) -> Runtime:  # type: ignore[no-untyped-def]
-    return Runtime(settings=settings, engine=engine, extras={})
+    return Runtime(settings=settings, engine=engine)
 
 
 def run_count(engine: Engine) -> int:
@@ -92,7 +92,7 @@ def test_sync_now_wakes_the_embedded_scheduler(sqlite_engine: Engine, settings_f
             self.triggers.append(trigger)
 
     runtime = runtime_for(sqlite_engine, settings_for(str(sqlite_engine.url)))
-    runtime.extras["scheduler"] = scheduler = Scheduler()
+    runtime.scheduler = scheduler = Scheduler()
     _message, colour = status_callbacks.start_sync(runtime)
     assert colour == "success" and scheduler.triggers == ["manual"]  # recorded as a press, not as the schedule
 
@@ -113,7 +113,7 @@ def test_sync_now_without_a_scheduler_runs_on_a_thread_and_refuses_a_second(
     refused, colour = status_callbacks.start_sync(runtime)  # the thread is still running
     assert colour == "warning" and refused.startswith("Refused")
     release.set()
-    runtime.extras["manual_sync"].join(10)
+    runtime.manual_sync.join(10)
     with sqlite_engine.connect() as conn:
         assert conn.execute(select(sync_runs.c.trigger, sync_runs.c.status)).all() == [("manual", "success")]
 

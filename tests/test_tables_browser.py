@@ -42,7 +42,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     upgrade_database(url)
     settings = Settings(database_url=url, testing=True, embedded_sync=False, secret_key="test-secret")
     dash_app = create_app(replace(settings, timezone=TZ, auth_disabled=True))
-    dash_app.server.extensions["kpi"].extras["clock"] = lambda: NOW
+    dash_app.server.extensions["kpi"].clock = lambda: NOW
     seed_tables(dash_app.server.extensions["kpi"].engine)
     derive_app(dash_app)
     running = serve(dash_app)

@@ -161,7 +161,7 @@ def test_sales_page_uses_the_cache_and_clear_empties_it(page_app: Any) -> None:
     state = PageState(TODAY, "month", "", True, TODAY)
     first = render(page_app, "sales", state)
     assert render(page_app, "sales", state) is first
-    assert page_app.server.extensions["kpi"].extras["cache"] is CACHES
+    assert page_app.server.extensions["kpi"].view_cache is CACHES
     CACHES.clear()
     assert len(cache_of(page_app)) == 0
     assert render(page_app, "sales", state) is not first
