@@ -9,6 +9,8 @@ The URL picks what rotates, e.g. `/tv?pages=cases,sales,redmine&group=Support&ro
   `project`: comma-separated Redmine projects for the redmine slides (default: all projects).
 - `rotate`: seconds per slide (default 30), `refresh`: seconds between data refreshes (default 60),
   `reload`: hours between full page reloads (default 6) that keep a browser left on for weeks lean.
+- `screen`: a signed-in person's preview of a named screen's rotation (`[tv.screens.<name>]` or `kiosk set`);
+  a TV on a kiosk token always shows its own screen's rotation, whatever its URL says, when it has one.
 - `now`: only when settings.testing, an ISO date-time (local to TIMEZONE unless it has an offset) that the
   page's clock starts from and then runs on; tests use it to cross midnight.
 Anything unknown or malformed falls back to its default, silently: a wall screen has nobody to read an error.
@@ -22,16 +24,18 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from dash import dcc, html
 
 from layouts.components import format_number, kpi_card, leaderboard
+from metrics.pace import pace_level
 from metrics.windows import Window
+from views.tv_rotation import SLIDE_KINDS, ScreenRotation
 
-PAGES = ("cases", "sales", "redmine")
+PAGES = tuple(SLIDE_KINDS)  # the slide kinds, in their default order (views/tv_rotation.py is the one list)
 PAGE_TITLES = {"cases": "Cases", "sales": "Sales", "redmine": "Redmine"}
 DEFAULT_ROTATE_SECONDS = 30
 DEFAULT_REFRESH_SECONDS = 60
@@ -54,7 +58,7 @@ class Slide:
 
     @property
     def title(self) -> str:
-        return PAGE_TITLES[self.page]
+        return PAGE_TITLES.get(self.page, self.page.title())
 
     @property
     def sources(self) -> tuple[str, ...]:
@@ -69,20 +73,34 @@ class TvConfig:
     refresh_seconds: int
     reload_hours: float
     clock_offset_seconds: float  # injected clock minus the real clock (0 outside tests)
+    screen: str = ""  # a named screen to preview (URL `screen=`); a kiosk's own name comes from its token
 
     def slide_at(self, rotation: int | None) -> tuple[int, Slide]:
         index = (rotation or 0) % len(self.slides)
         return index, self.slides[index]
 
-    def to_store(self, tz_name: str) -> dict:
-        """What the browser keeps (tv-config) and the clientside clock reads."""
+    def rotation_at(self, screen: ScreenRotation | None, moment: time) -> tuple[tuple[Slide, ...], tuple[int, ...]]:
+        """The slides and their seconds at `moment` (local): the screen's own rotation when it has one (its
+        slides whose window covers `moment`), else the URL's slides at the URL's seconds."""
+        if screen is None:
+            return self.slides, (self.rotate_seconds,) * len(self.slides)
+        active = screen.active_at(moment)
+        slides = tuple(Slide(item.page, item.selector) for item in active)
+        seconds = tuple(item.seconds or screen.seconds or self.rotate_seconds for item in active)
+        return slides, seconds
+
+    def to_store(self, tz_name: str, reload_at_ms: int | None = None) -> dict:
+        """What the browser keeps (tv-config) and the clientside clock reads. `reload_at_ms`: when the daily full
+        reload is due, on the TV's clock (epoch milliseconds, the injected clock in tests)."""
         return {
             "slides": [[slide.page, slide.selector] for slide in self.slides],
             "rotate": self.rotate_seconds,
             "refresh": self.refresh_seconds,
             "reload_ms": int(self.reload_hours * 3600 * 1000),
+            "reload_at_ms": reload_at_ms,
             "offset_ms": int(self.clock_offset_seconds * 1000),
             "tz": tz_name,
+            "screen": self.screen,
         }
 
     @classmethod
@@ -100,12 +118,14 @@ class TvConfig:
         )[:MAX_SLIDES]
         reload_ms = data.get("reload_ms")
         reload_hours = reload_ms / 3600 / 1000 if isinstance(reload_ms, int | float) else None
+        screen = data.get("screen")
         return cls(
             slides=slides or default_slides(PAGES),
             rotate_seconds=_bounded_int(data.get("rotate"), DEFAULT_ROTATE_SECONDS, "rotate", testing),
             refresh_seconds=_bounded_int(data.get("refresh"), DEFAULT_REFRESH_SECONDS, "refresh", testing),
             reload_hours=_bounded_hours(reload_hours, testing),
             clock_offset_seconds=_clock_offset(data.get("offset_ms"), testing),
+            screen=screen if isinstance(screen, str) and screen and _selector_ok(screen) else "",
         )
 
 
@@ -213,6 +233,7 @@ def parse_tv_query(
         refresh_seconds=_bounded_int(query.get("refresh"), DEFAULT_REFRESH_SECONDS, "refresh", testing),
         reload_hours=_bounded_hours(query.get("reload"), testing),
         clock_offset_seconds=offset,
+        screen=screen if (screen := (query.get("screen") or "").strip()) and _selector_ok(screen) else "",
     )
 
 
@@ -238,15 +259,30 @@ def layout(query: Mapping[str, str]) -> html.Div:
         groups=groups or None,
         projects=projects or None,
     )
-    return frame(config, settings.timezone)
+    from settings import current_tv_rules
+
+    now = utcnow() + timedelta(seconds=config.clock_offset_seconds)
+    reload_at = next_reload(now, current_tv_rules(settings).reload_at, settings.timezone)
+    return frame(config, settings.timezone, reload_at)
 
 
-def frame(config: TvConfig, tz_name: str) -> html.Div:
+def next_reload(now_utc: datetime, at: time, tz_name: str) -> int:
+    """The next moment after `now_utc` (naive UTC) at which the local clock reads `at`, in epoch milliseconds."""
+    tz = ZoneInfo(tz_name)
+    local = now_utc.replace(tzinfo=UTC).astimezone(tz)
+    due = datetime.combine(local.date(), at, tzinfo=tz)
+    if due <= local:
+        due = datetime.combine(local.date() + timedelta(days=1), at, tzinfo=tz)
+    return int(due.astimezone(UTC).timestamp() * 1000)
+
+
+def frame(config: TvConfig, tz_name: str, reload_at_ms: int | None = None) -> html.Div:
     """Header (page, group, date, clock), banner slot, the slide, footer (rotation dots, last sync)."""
     return html.Div(
         [
-            dcc.Store(id="tv-config", data=config.to_store(tz_name)),
+            dcc.Store(id="tv-config", data=config.to_store(tz_name, reload_at_ms)),
             dcc.Store(id="tv-signature", data=None),
+            dcc.Store(id="tv-goals", data=None),  # who has reached today's goal (assets/tv-screen.js shows them)
             dcc.Store(id="tv-day", data=None),
             dcc.Interval(id="tv-rotate", interval=config.rotate_seconds * 1000),
             dcc.Interval(id="tv-refresh", interval=config.refresh_seconds * 1000),
@@ -266,6 +302,13 @@ def frame(config: TvConfig, tz_name: str) -> html.Div:
                 className="tv-header",
             ),
             html.Div(id="tv-banner", className="tv-banner tv-hidden", role="alert"),
+            html.Div(  # shown by assets/tv-screen.js while the server cannot be reached
+                [html.Span("⟳", className="tv-banner-icon", **{"aria-hidden": "true"}), html.Span("Reconnecting…")],
+                id="tv-reconnecting",
+                className="tv-reconnecting tv-hidden",
+                role="status",
+            ),
+            html.Div(id="tv-celebrate", className="tv-celebrate tv-hidden", role="status"),
             html.Main(id="tv-panel", className="tv-panel"),
             html.Footer(
                 [
@@ -292,11 +335,12 @@ def dots(count: int, active: int) -> list[html.Span]:
     return [html.Span(className="tv-dot tv-dot-on" if n == active else "tv-dot") for n in range(count)]
 
 
-def progress(count: int, rotation: int) -> html.Div | None:
+def progress(count: int, rotation: int, seconds: int | None = None) -> html.Div | None:
     """A bar that fills over the slide's time; alternating classes restart its CSS animation on every slide."""
     if count <= 1:
         return None
-    return html.Div(className=f"tv-progress-bar tv-progress-{rotation % 2}")
+    style = {"animationDuration": f"{seconds}s"} if seconds else None
+    return html.Div(className=f"tv-progress-bar tv-progress-{rotation % 2}", style=style)
 
 
 def banner(headline: str, detail: str) -> list[html.Span]:
@@ -345,12 +389,15 @@ def board(
     empty: str,
     scale: float | None = None,
     ranked: bool = True,
+    badges: Mapping[str, tuple[str, str]] | None = None,
 ) -> html.Div:
     """A leaderboard panel with every entry (up to BOARD_ROWS) and an empty "and N more" line; `data-total`
     tells assets/tv.js how many there are, so it can hide the rows that do not fit and count them there."""
     return html.Div(
         [
-            leaderboard(entries, title=title, empty=empty, max_entries=BOARD_ROWS, scale=scale, ranked=ranked),
+            leaderboard(
+                entries, title=title, empty=empty, max_entries=BOARD_ROWS, scale=scale, ranked=ranked, badges=badges
+            ),
             html.Div(className="tv-more"),
         ],
         className="tv-board",
@@ -415,6 +462,7 @@ class SalesDay:
     at_goal: int
     points_board: list[tuple[str, float]]
     calls_board: list[tuple[str, int]]
+    reached: tuple[str, ...] = ()  # who has reached the goal, by name
 
     @property
     def quiet(self) -> bool:
@@ -440,12 +488,26 @@ class SalesDay:
                 (str(row["person"]), float(row["points"])) for _, row in board.iterrows() if row["points"] > 0
             ],
             calls_board=calls,
+            reached=tuple(
+                sorted(str(row["person"]) for _, row in board.iterrows() if row["points"] >= view.goal.total)
+            ),
         )
 
 
-def sales_panel(view: Any, previous: Any) -> html.Div:
+PACE_SHORT = {"ahead": "▲ ahead", "near": "● near", "behind": "▼ behind"}  # the words beside the colour
+
+
+def pace_badges(entries: Sequence[tuple[str, float]], expected: float | None) -> dict[str, tuple[str, str]]:
+    """Each person's pace (metrics.pace) as a board badge: green ahead, amber near, red behind; none on a day off."""
+    if expected is None:
+        return {}
+    return {name: (level, PACE_SHORT[level]) for name, points in entries if (level := pace_level(points, expected))}
+
+
+def sales_panel(view: Any, previous: Any, expected: float | None = None) -> html.Div:
     """Today's sales against yesterday's (`previous`, the view of the window before): team points, calls and
-    demos, and the points and calls leaderboards; on a quiet morning, yesterday's."""
+    demos, and the points and calls leaderboards; on a quiet morning, yesterday's. `expected`: the points a
+    person on pace has by now (metrics.pace), which colours the points board; None on a day off."""
     goal = view.goal.total
     today, before = SalesDay.of(view), SalesDay.of(previous)
     # While today runs, yesterday until the same time (metrics.windows.compare_with); else all of yesterday.
@@ -488,7 +550,11 @@ def sales_panel(view: Any, previous: Any) -> html.Div:
             _cards(cards),
             _boards(
                 board(
-                    today.points_board, title=f"Points today · goal {goal:g}", empty="No points yet today", scale=goal
+                    today.points_board,
+                    title=f"Points today · goal {goal:g}" + (f" · pace now {expected:.0f}" if expected else ""),
+                    empty="No points yet today",
+                    scale=goal,
+                    badges=pace_badges(today.points_board, expected),
                 ),
                 board(today.calls_board, title="Phone calls today", empty="No calls yet today"),
             ),
