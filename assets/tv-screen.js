@@ -106,7 +106,7 @@
     }
     showing = true;
     var names = queue.shift();
-    toast.textContent = "🏆 " + sentence(names);
+    toast.textContent = "★ " + sentence(names);
     toast.classList.remove("tv-hidden");
     window.setTimeout(function () {
       toast.classList.add("tv-hidden");
