@@ -65,8 +65,26 @@ class PanelCache:
 PANELS = PanelCache()
 
 
+def sales_today(
+    engine: Engine, settings: Settings, selector: str, day: date, now: datetime | None, version: Any
+) -> Any:
+    """Today's sales view of a group, shared by the sales slide and the goal celebrations (one build per sync)."""
+    from views.sales import build_sales_view
+
+    return PANELS.get_or_build(
+        engine,
+        ("sales-view", selector, day, now, version),
+        lambda: build_sales_view(engine, settings, day, selector, "day", today=day, now=now),
+    )
+
+
 def build_panel(
-    engine: Engine, settings: Settings, slide: tv_layout.Slide, day: date, now: datetime | None = None
+    engine: Engine,
+    settings: Settings,
+    slide: tv_layout.Slide,
+    day: date,
+    now: datetime | None = None,
+    version: Any = None,
 ) -> Any:
     """Today's slide for one page and group (or project), through the pages' own view builders: today's figures
     are compared with yesterday's until the same time (`now`, naive UTC, to the minute); yesterday's view too where
@@ -75,7 +93,7 @@ def build_panel(
         from metrics.pace import expected_by
         from views.sales import build_sales_view
 
-        view = build_sales_view(engine, settings, day, slide.selector, "day", today=day, now=now)
+        view = sales_today(engine, settings, slide.selector, day, now, version)
         before = build_sales_view(engine, settings, _day_before(view.window), slide.selector, "day", today=day)
         expected = expected_by(settings, day, view.goal.total, now or utcnow())
         return tv_layout.sales_panel(view, before, expected)
@@ -104,17 +122,18 @@ def build_panel(
     return tv_layout.redmine_panel(view)
 
 
-def goals_reached(engine: Engine, settings: Settings, selectors: list[str], day: date, version: Any) -> list[str]:
-    """Who has reached today's goal in the sales groups the screen shows (cached like the slides)."""
-    from views.sales import build_sales_view
+def goals_reached(
+    engine: Engine, settings: Settings, selectors: list[str], day: date, now: datetime | None, version: Any
+) -> list[str]:
+    """Who has reached today's goal in the sales groups the screen shows (from the sales slides' own views)."""
 
     def reached(selector: str) -> tuple[str, ...]:
-        view = build_sales_view(engine, settings, day, selector, "day", today=day)
-        return tv_layout.SalesDay.of(view).reached
+        return tv_layout.SalesDay.of(sales_today(engine, settings, selector, day, now, version)).reached
 
     names: set[str] = set()
     for selector in selectors:
-        names.update(PANELS.get_or_build(engine, ("goals", selector, day, version), lambda s=selector: reached(s)))
+        key = ("goals", selector, day, now, version)
+        names.update(PANELS.get_or_build(engine, key, lambda selector=selector: reached(selector)))
     return sorted(names)
 
 
@@ -226,10 +245,10 @@ def register(app: dash.Dash) -> None:
             panel = PANELS.get_or_build(
                 engine,
                 (slide.page, slide.selector, day, compared_at, version),
-                lambda: build_panel(engine, settings, slide, day, compared_at),
+                lambda: build_panel(engine, settings, slide, day, compared_at, version),
             )
             sales = sorted({item.selector for item in (screen.slides if screen else slides) if item.page == "sales"})
-            reached = goals_reached(engine, settings, sales, day, version) if sales else []
+            reached = goals_reached(engine, settings, sales, day, compared_at, version) if sales else []
         except Exception:
             # Keep showing the last good slide: a wall screen must not turn into an error page.
             log.exception("TV: cannot build the %s slide for %s", slide.page, day)
