@@ -15,20 +15,20 @@ import dash
 from flask import Flask
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from runtime import Runtime
 from settings import PROJECT_DIR, ConfigError, Settings, load_settings
+from web.runtime import Runtime
 
 
 def create_app(settings: Settings | None = None) -> dash.Dash:
-    from auth import init_auth
     from callbacks import register_callbacks
-    from cli import register_cli
-    from compression import init_compression
     from layouts.shell import app_layout
     from models.db import make_engine
-    from response_cache import init_response_cache
-    from routes import register_routes
-    from rq_monitor import mount_rq_dashboard
+    from web.cli import register_cli
+    from web.compression import init_compression
+    from web.response_cache import init_response_cache
+    from web.routes import register_routes
+    from web.rq_monitor import mount_rq_dashboard
+    from web.signin import init_auth
 
     settings = settings or load_settings()
     server = Flask(__name__)
@@ -96,7 +96,7 @@ def _app_or_exit() -> dash.Dash:
 
 def _listen_or_exit(settings: Settings, host: str) -> None:
     """AUTH_DISABLED may only listen on loopback (auth.py; gunicorn checks the same in gunicorn.conf.py)."""
-    from security import check_listen_address
+    from web.security import check_listen_address
 
     try:
         check_listen_address(settings, host)

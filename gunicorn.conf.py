@@ -22,8 +22,8 @@ keepalive = 65
 
 
 def on_starting(server: Any) -> None:
-    from security import check_gunicorn_binds
     from settings import ConfigError, load_settings
+    from web.security import check_gunicorn_binds
 
     try:
         check_gunicorn_binds(load_settings(), server.cfg.address)
@@ -32,6 +32,6 @@ def on_starting(server: Any) -> None:
 
 
 def post_worker_init(worker: Any) -> None:
-    from runtime import freeze_startup_objects
+    from web.runtime import freeze_startup_objects
 
     freeze_startup_objects()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from auth import CSRF_FORM_FIELD, csrf_token, current_viewer
 from layouts.pages import all_pages
+from web.signin import CSRF_FORM_FIELD, csrf_token, current_viewer
 
 
 def navbar() -> dbc.Navbar:

@@ -15,9 +15,9 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
-import kiosk
-from auth import CSRF_COOKIE, CSRF_HEADER, KIOSK_COOKIE
 from settings import Settings
+from web import kiosk
+from web.signin import CSRF_COOKIE, CSRF_HEADER, KIOSK_COOKIE
 
 CLIENT_ID = "1234-test.apps.googleusercontent.com"
 CLIENT_SECRET = "GOCSPX-test-google-client-secret"
@@ -77,8 +77,8 @@ def signed_session_cookie(server: Any, email: str = "alice@example.com", csrf: s
 
 
 def _start_server_session(server: Any, email: str) -> str:
-    from auth import SESSION_LIFETIME
-    from user_sessions import start_session
+    from web.sessions import start_session
+    from web.signin import SESSION_LIFETIME
 
     return start_session(server.extensions["kpi"].engine, email, SESSION_LIFETIME)
 
@@ -128,7 +128,7 @@ def kiosk_client(dash_app: Any, name: str = "lobby-tv") -> tuple[FlaskClient, st
 def callback_body(dash_app: Any, output_key: str, values: Mapping[tuple[str, str], Any] | None = None) -> dict:
     """The body Dash's renderer posts to /_dash-update-component for this callback (plain ids; wildcard
     arguments as empty ALL lists)."""
-    from security import output_ids
+    from web.security import output_ids
 
     values = values or {}
     entry = dash_app.callback_map[output_key]

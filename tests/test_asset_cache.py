@@ -12,8 +12,8 @@ from pathlib import Path
 import brotli
 import pytest
 
-import compression
 from settings import PROJECT_DIR
+from web import compression
 
 ASSET_URL = "/assets/lazy/plotly-basic-4.1.1.min.js"
 ASSET = PROJECT_DIR / "assets" / "lazy" / "plotly-basic-4.1.1.min.js"

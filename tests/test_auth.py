@@ -10,8 +10,6 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import responses
 
-from auth import SESSION_LIFETIME, SignInRefused, admitted_identity, id_token_claims
-from security import check_gunicorn_binds, check_listen_address, check_startup
 from settings import ConfigError
 from tests.auth_support import (
     ALLOWED_ADDRESS,
@@ -25,6 +23,8 @@ from tests.auth_support import (
     id_token,
     sign_in,
 )
+from web.security import check_gunicorn_binds, check_listen_address, check_startup
+from web.signin import SESSION_LIFETIME, SignInRefused, admitted_identity, id_token_claims
 
 TOKEN_URL = "https://accounts.google.com/o/oauth2/token"
 

@@ -7,9 +7,9 @@ import logging
 
 import pytest
 
-from security import host_matches
 from settings import ConfigError, load_settings
 from tests.auth_support import auth_settings, build_app, callback_body, sign_in
+from web.security import host_matches
 
 REBIND = "rebind.attacker.example:8050"
 EXPORT = "/export/cases.csv?kpi=created"

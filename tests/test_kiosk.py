@@ -9,11 +9,11 @@ import pytest
 from dash import Input, Output
 from sqlalchemy import select, update
 
-import kiosk
-from auth import KIOSK_COOKIE, kiosk_may_call
 from models.schema import kiosk_tokens
-from security import parse_callback_call
 from tests.auth_support import auth_settings, build_app, callback_body, csrf_headers, kiosk_client
+from web import kiosk
+from web.security import parse_callback_call
+from web.signin import KIOSK_COOKIE, kiosk_may_call
 
 URL_PATTERN = re.compile(r"^https://kpi\.example\.com/tv\?kiosk=([A-Za-z0-9_-]{43})$", re.MULTILINE)
 TV_TEST_OUTPUT = "tv-test-clock.children"

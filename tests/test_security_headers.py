@@ -12,8 +12,6 @@ import pytest
 import requests
 from flask import Blueprint
 
-import kiosk
-from auth import CSRF_COOKIE, KIOSK_COOKIE
 from settings import ConfigError
 from tests.auth_support import (
     CLIENT_SECRET,
@@ -27,6 +25,8 @@ from tests.auth_support import (
     signed_session_cookie,
 )
 from tests.browser import screenshot, serve, start_chromium, wait_for
+from web import kiosk
+from web.signin import CSRF_COOKIE, KIOSK_COOKIE
 
 ACCESS_KEY = "vtiger-access-key-0123456789"
 REDMINE_KEY = "redmine-api-key-0123456789abcdef"

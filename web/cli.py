@@ -14,7 +14,7 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from runtime import current_runtime
+from web.runtime import current_runtime
 
 SOURCE_CHOICES = click.Choice(["vtiger", "redmine", "all"])
 

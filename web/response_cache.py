@@ -37,9 +37,9 @@ import brotli
 from flask import Flask, Response, g, request
 from sqlalchemy.exc import SQLAlchemyError
 
-from compression import MIN_SIZE, accepted_encoding
 from models.queries import data_version, pin_data_version, unpin_data_version
-from runtime import Runtime, current_runtime
+from web.compression import MIN_SIZE, accepted_encoding
+from web.runtime import Runtime, current_runtime
 
 CALLBACK_ROUTE = "_dash-update-component"
 # The main callback of each dashboard page (callbacks/controls.py register_controls) writes its page's URL query;

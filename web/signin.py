@@ -28,7 +28,7 @@ profile and the first allowed domain as the `hd` hint (a hint only). The decisio
 the ID token Google returns on the TLS token request: the email must be verified, and either listed in
 ALLOWED_EMAILS or in an ALLOWED_EMAIL_DOMAINS domain with an `hd` (Google Workspace) claim of an allowed domain.
 Anyone else gets a 403 page and no session. The Google token is never stored (NullStorage): the app's own signed
-session keeps the email and name, for SESSION_LIFETIME at most, and a session id that user_sessions.py keeps on the
+session keeps the email and name, for SESSION_LIFETIME at most, and a session id that sessions.py keeps on the
 server: signing out ends it there, so a copied cookie stops working too.
 
 Must not import callbacks/, layouts/ or sync/: the gate knows routes by endpoint and path, not by page code.
@@ -56,11 +56,9 @@ from flask_dance.consumer.storage import NullStorage
 from flask_dance.contrib.google import make_google_blueprint
 from sqlalchemy.exc import SQLAlchemyError
 
-import kiosk
-import security
-import user_sessions
-from runtime import current_runtime
 from settings import Settings
+from web import kiosk, security, sessions
+from web.runtime import current_runtime
 
 log = logging.getLogger("kpi.auth")
 
@@ -159,7 +157,7 @@ def init_auth(server: Flask, settings: Settings, dash_app: Any | None = None) ->
     security.install_security_headers(server, dash_app)
     security.install_error_handlers(server, dash_app)
     server.cli.add_command(kiosk.kiosk_group)
-    server.cli.add_command(user_sessions.sessions_group)
+    server.cli.add_command(sessions.sessions_group)
 
 
 def _dash_app() -> Any | None:
@@ -198,7 +196,7 @@ def _session_user(settings: Settings) -> Viewer | None:
         not isinstance(email, str)
         or not fresh
         or not email_allowed(email, settings)
-        or not user_sessions.session_is_live(current_runtime().engine, session.get("sid"), email)
+        or not sessions.session_is_live(current_runtime().engine, session.get("sid"), email)
     ):
         session.pop("user", None)
         return None
@@ -470,7 +468,7 @@ def _auth_blueprint(settings: Settings) -> Blueprint:
             if refusal is not None:
                 return refusal
         try:
-            user_sessions.end_session(current_runtime().engine, session.get("sid"))
+            sessions.end_session(current_runtime().engine, session.get("sid"))
         except SQLAlchemyError:
             log.exception("sign-out could not end the session")
             return _refusal(503, "Signing out needs the database, which is unavailable; try again shortly.")
@@ -531,12 +529,12 @@ def _finish_sign_in(settings: Settings, token: Mapping[str, Any] | None) -> Resp
         log.warning("sign-in refused: %s", refused)
         return _page("Access denied", f"<p>{escape(str(refused))}</p>" + _try_again(), 403)
     next_url = session.get("next")
-    user_sessions.end_session(current_runtime().engine, session.get("sid"))  # a second sign-in replaces the first
+    sessions.end_session(current_runtime().engine, session.get("sid"))  # a second sign-in replaces the first
     session.clear()
     session.permanent = True
     session["user"] = {"email": email, "name": name}
     session["signed_in_at"] = int(time.time())
-    session["sid"] = user_sessions.start_session(current_runtime().engine, email, SESSION_LIFETIME)
+    session["sid"] = sessions.start_session(current_runtime().engine, email, SESSION_LIFETIME)
     csrf_token()
     log.info("signed in: %s", email)
     return redirect(next_url if _safe_next(next_url) else "/")

@@ -29,7 +29,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from models.db import utcnow
 from models.schema import kiosk_tokens
-from runtime import current_runtime
+from web.runtime import current_runtime
 
 KIOSK_RECHECK_SECONDS = 5.0  # how stale a "this token is valid" answer may be; the issue allows a few seconds
 LAST_USED_EVERY = timedelta(minutes=1)  # last_used_at is written at most this often per token

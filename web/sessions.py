@@ -19,10 +19,10 @@ from flask.cli import AppGroup
 from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from kiosk import database_error, hash_token
 from models.db import utcnow
 from models.schema import user_sessions
-from runtime import current_runtime
+from web.kiosk import database_error, hash_token
+from web.runtime import current_runtime
 
 
 def start_session(engine: Engine, email: str, lifetime: timedelta) -> str:
