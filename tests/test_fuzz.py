@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from models.db import make_engine, upgrade_database
 from settings import Settings
 from tests.auth_support import AUTH_ON, build_app, callback_body, csrf_headers, sign_in
-from web.signin import CSRF_HEADER, KIOSK_COOKIE
+from web.csrf import CSRF_HEADER
+from web.kiosk import KIOSK_COOKIE
 
 FUZZ = settings(
     max_examples=40,

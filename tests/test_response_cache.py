@@ -1,4 +1,4 @@
-"""response_cache.py: a repeated page date-change callback is answered from the cache, with the same JSON, the
+"""web/response_cache.py: a repeated page date-change callback is answered from the cache, with the same JSON, the
 security headers and compression; new data, another date or another "today" is a new answer; only the
 allow-listed page callbacks are ever cached; the sign-in gate and the kiosk rule still come first."""
 
@@ -18,8 +18,8 @@ from models.schema import cases
 from tests.auth_support import auth_settings, build_app, callback_body, csrf_headers, kiosk_client, sign_in
 from tests.seed_dashboards import case_row, write_rows
 from web import kiosk
+from web.csrf import CSRF_HEADER
 from web.response_cache import CACHEABLE_OUTPUTS, Entry, ResponseCache, is_cacheable
-from web.signin import CSRF_HEADER
 
 NOW = datetime(2026, 11, 20, 15, 0)  # naive UTC
 CALLBACK = "/_dash-update-component"

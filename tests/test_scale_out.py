@@ -55,7 +55,7 @@ from sync.jobs import QUEUE_NAME, enqueue_sync
 from sync.vtiger_emulator import BASE_PATH, VtigerEmulator, format_time
 from tests.conftest import TEST_REDIS_URL, service_missing
 from tests.test_response_cache import page_body
-from web.signin import CSRF_COOKIE, CSRF_HEADER
+from web.csrf import CSRF_COOKIE, CSRF_HEADER
 
 pytestmark = pytest.mark.slow
 
