@@ -29,10 +29,10 @@ from layouts.freshness import assess_freshness, banner_text, describe, local_tim
 from metrics.windows import Window, comparison_moment, previous_window, to_local_datetime, today_in
 from models.db import utcnow
 from models.queries import data_version, module_health
-from runtime import current_runtime
 from settings import Settings
 from sync.scrub import Scrubber
 from views.tv_rotation import ScreenRotation
+from web.runtime import current_runtime
 
 log = logging.getLogger(__name__)
 
@@ -140,8 +140,8 @@ def goals_reached(
 def screen_of(engine: Engine, settings: Settings, config: tv_layout.TvConfig) -> ScreenRotation | None:
     """The named screen's own rotation: a kiosk's (by its token's name), or the one a signed-in person previews
     with `screen=`; None shows the URL's slides."""
-    from auth import current_viewer
-    from kiosk import screen_rotation
+    from web.kiosk import screen_rotation
+    from web.viewer import current_viewer
 
     viewer = current_viewer()
     name = viewer.name if viewer is not None and viewer.is_kiosk else config.screen

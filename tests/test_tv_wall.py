@@ -17,11 +17,11 @@ from selenium.webdriver.common.by import By
 from sqlalchemy import insert
 
 from app import create_app
-from kiosk import create_kiosk, rotation_from_options, set_rotation
 from models.db import utcnow
 from models.schema import phone_calls
 from tests.browser import console_errors, screenshot, serve, start_chromium, wait_for
 from tests.tv_seed import record_runs, seed_team
+from web.kiosk import create_kiosk, rotation_from_options, set_rotation
 
 pytestmark = pytest.mark.browser
 
