@@ -433,7 +433,7 @@ class SalesView:
     calls: pd.DataFrame  # score_calls
     pipeline: pd.DataFrame  # open_pipeline_per_owner
     score_key: list[ScoreKeyRow] = field(default_factory=list)
-    # A page view (views.sales.build_sales_page) holds in `calls` only the calls its table shows; then this is
+    # A page view (view_models.sales.build_sales_page) holds in `calls` only the calls its table shows; then this is
     # calls_per_person over all of the window's calls, counted in SQL. None: `calls` holds every call.
     call_summary: pd.DataFrame | None = None
     picklist: tuple[str, ...] = ()  # VTiger's sales_stage picklist in its order, as sync stored it (or unknown)

@@ -24,7 +24,7 @@ from sync.engine import read_state
 from tests.auth_support import callback_body, csrf_headers
 from tests.browser import console_errors, screenshot, serve, start_chromium, wait_for
 from tests.test_vtiger_sync import World
-from views.sales import build_sales_view, stage_picklist
+from view_models.sales import build_sales_view, stage_picklist
 
 DAY = date(2026, 3, 2)  # tests.test_vtiger_sync.START's day (UTC)
 # The default rules' names a stock VTiger lacks, in the order the rules name them.

@@ -59,9 +59,9 @@ from models.sales import (
     sales_group_names,
 )
 from settings import SalesRules, Settings, StageMismatch, compare_stages_with_picklist
-from views.cache import cached
-from views.table_frames import FrameColumn, frame_block
-from views.tracker_view import TableBlock
+from view_models.cache import cached
+from view_models.table_frames import FrameColumn, frame_block
+from view_models.tracker_view import TableBlock
 
 ExportKind = Literal["points", "calls", "stage_changes", "pipeline"]
 EXPORT_KINDS: tuple[ExportKind, ...] = ("points", "calls", "stage_changes", "pipeline")
@@ -165,7 +165,7 @@ def build_sales_page(
     comparisons = {kind: compare_with(window, now) for kind, window in windows.items()}
     start, end = _span([*windows.values(), *(comparison.span for comparison in comparisons.values())])
     groups = effective_groups(rules, group)
-    # The parts are cached on their own (views/cache.py, by data version): every day of a month shares its month's
+    # The parts are cached on their own (view_models/cache.py, by data version): every day of a month shares its month's
     # call counts and the span's scored stage changes, so clicking through a month scores it once per process.
     counts = {kind: _call_counts(engine, window, groups) for kind, window in windows.items()}
     scored = _span_scored(engine, settings, start, end, groups)
