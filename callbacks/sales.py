@@ -18,12 +18,11 @@ from callbacks.controls import Trigger, register_controls
 from callbacks.tracker_page import register_table
 from layouts.components import COLORS, bar_figure, json_ready, markdown_link
 from layouts.sales import PREFIX, TABLE_KPI, all_groups_label, export_href, table_caption, window_column
-from metrics.sales import SalesView
 from metrics.windows import WINDOW_KINDS
 from models.recent_rows import TableRequest
 from view_models.cache import CACHES, cached
 from view_models.page_state import PageState
-from view_models.sales import build_sales_page, call_table, change_table
+from view_models.sales import SalesView, build_sales_page, call_table, change_table
 from view_models.tracker_view import TableBlock, state_of_query, table_query
 from web.runtime import current_runtime
 

@@ -33,10 +33,11 @@ from layouts.components import (
 )
 from layouts.controls import control_bar, current_now, current_timing, page_header
 from metrics.definitions import definition
-from metrics.sales import PHONE_CALLS, Goal, SalesView, ScoreKeyRow
+from metrics.sales import PHONE_CALLS, Goal, ScoreKeyRow
 from settings import SalesRules
 from view_models.page_state import PageState, local_today, parse_page_query
 from view_models.page_state import export_href as page_export_href
+from view_models.sales import SalesView
 from view_models.tracker_view import table_query
 
 PREFIX = "sales"

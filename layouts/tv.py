@@ -407,7 +407,7 @@ def _yesterday_card(page: str, label: str, value: float | int | None, figure: st
 
 @dataclass(frozen=True)
 class SalesDay:
-    """The sales slide's figures for one day (from a metrics.sales.SalesView)."""
+    """The sales slide's figures for one day (from a view_models.sales.SalesView)."""
 
     points: float
     calls: int
