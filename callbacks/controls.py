@@ -29,12 +29,12 @@ import dash
 from dash import ClientsideFunction, Input, Output, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 
-from callbacks.shell import parse_query
 from layouts.components import notice
 from layouts.controls import control_id, control_summary, current_now
 from layouts.pages import page_for
 from metrics.windows import WINDOW_KINDS, comparison_moment
-from view_models.page_state import PageState, local_today, parse_date, parse_page_query
+from view_models.page_state import PageState, local_today, parse_page_query
+from view_models.url_query import parse_date, parse_query
 from web.runtime import current_runtime
 
 

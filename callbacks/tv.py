@@ -28,6 +28,7 @@ from models.db import utcnow
 from models.queries import data_version, module_health
 from settings import Settings
 from sync.scrub import Scrubber
+from view_models.tv_state import Slide, TvConfig
 from web.runtime import current_runtime
 
 log = logging.getLogger(__name__)
@@ -61,9 +62,7 @@ class PanelCache:
 PANELS = PanelCache()
 
 
-def build_panel(
-    engine: Engine, settings: Settings, slide: tv_layout.Slide, day: date, now: datetime | None = None
-) -> Any:
+def build_panel(engine: Engine, settings: Settings, slide: Slide, day: date, now: datetime | None = None) -> Any:
     """Today's slide for one page and group (or project), through the pages' own view builders: today's figures
     are compared with yesterday's until the same time (`now`, naive UTC, to the minute); yesterday's view too where
     the slide needs it (the sales slide's board of who reached the goal, a quiet morning's context)."""
@@ -151,7 +150,7 @@ def register(app: dash.Dash) -> None:
     def render_slide(rotation, _refresh, _client_day, config_data, shown):  # type: ignore[no-untyped-def]
         runtime = current_runtime()
         settings, engine = runtime.settings, runtime.engine
-        config = tv_layout.TvConfig.from_store(config_data, testing=settings.testing)  # the browser's copy: checked
+        config = TvConfig.from_store(config_data, testing=settings.testing)  # the browser's copy: checked
         rotation = rotation if isinstance(rotation, int) and not isinstance(rotation, bool) else 0
         now = utcnow() + timedelta(seconds=config.clock_offset_seconds)
         day = today_in(settings.timezone, now)

@@ -40,7 +40,8 @@ from metrics.windows import (
 )
 from models import rollups
 from models.queries import data_version
-from view_models.page_state import PageState, parse_date
+from view_models.page_state import PageState
+from view_models.url_query import parse_date
 
 F = TypeVar("F")  # the figures of one window (metrics.cases.CaseFigures, metrics.redmine.IssueFigures)
 V = TypeVar("V", bound="TrackerView")

@@ -24,7 +24,8 @@ from sqlalchemy import Engine
 
 from metrics.windows import WINDOW_KINDS, WindowKind, today_in
 from settings import Settings
-from view_models.page_state import EARLIEST_DATE, parse_date
+from view_models.page_state import EARLIEST_DATE
+from view_models.url_query import parse_date
 from web.runtime import current_runtime
 
 RowsFunction = Callable[[Engine, Settings, date, WindowKind, str, str], pd.DataFrame]
