@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
 
-from views.tv_rotation import RotationError, ScreenRotation, parse_clock, parse_screens
+from view_models.tv_rotation import RotationError, ScreenRotation, parse_clock, parse_screens
 
 log = logging.getLogger(__name__)
 PROJECT_DIR = Path(__file__).resolve().parent

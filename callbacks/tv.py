@@ -4,8 +4,8 @@
 - assets/tv-screen.js: "Reconnecting…" while the server cannot be reached, the goal celebrations (tv-goals).
 - `render_slide` (server): on each rotation tick, data refresh tick or new day, asks which slides the screen shows
   now (a named screen's own rotation, read afresh every time, so a change reaches the wall without anyone touching
-  it; else the URL's), sets the rotation tick to the slide's seconds, picks the slide, reads today's
-  view through views/ (cached until a sync run starts or finishes, or the day changes) and the sync health of the
+  it; else the URL's), sets the rotation tick to the slide's seconds, picks the slide, reads today's view through
+  view_models/ (cached until a sync run starts or finishes, or the day changes) and the sync health of the
   slide's sources, and fills the frame. When nothing it shows has changed it sends no update at all, so a refresh
   never re-renders (no flicker, no churn in a browser that runs for weeks).
 """
@@ -31,7 +31,8 @@ from models.db import utcnow
 from models.queries import data_version, module_health
 from settings import Settings
 from sync.scrub import Scrubber
-from views.tv_rotation import ScreenRotation
+from view_models.tv_rotation import ScreenRotation
+from view_models.tv_state import Slide, TvConfig
 from web.runtime import current_runtime
 
 log = logging.getLogger(__name__)
@@ -69,7 +70,7 @@ def sales_today(
     engine: Engine, settings: Settings, selector: str, day: date, now: datetime | None, version: Any
 ) -> Any:
     """Today's sales view of a group, shared by the sales slide and the goal celebrations (one build per sync)."""
-    from views.sales import build_sales_view
+    from view_models.sales import build_sales_view
 
     return PANELS.get_or_build(
         engine,
@@ -81,7 +82,7 @@ def sales_today(
 def build_panel(
     engine: Engine,
     settings: Settings,
-    slide: tv_layout.Slide,
+    slide: Slide,
     day: date,
     now: datetime | None = None,
     version: Any = None,
@@ -91,14 +92,14 @@ def build_panel(
     the slide needs it (the sales slide's board of who reached the goal, a quiet morning's context)."""
     if slide.page == "sales":
         from metrics.pace import expected_by
-        from views.sales import build_sales_view
+        from view_models.sales import build_sales_view
 
         view = sales_today(engine, settings, slide.selector, day, now, version)
         before = build_sales_view(engine, settings, _day_before(view.window), slide.selector, "day", today=day)
         expected = expected_by(settings, day, view.goal.total, now or utcnow())
         return tv_layout.sales_panel(view, before, expected)
     if slide.page == "cases":
-        from views.cases import build_cases_view
+        from view_models.cases import build_cases_view
 
         def cases_of(when: date) -> Any:
             return build_cases_view(
@@ -109,7 +110,7 @@ def build_panel(
         if tv_layout.cases_quiet(view):
             return tv_layout.quiet_cases_panel(view, cases_of(_day_before(view.windows["day"].window)))
         return tv_layout.cases_panel(view)
-    from views.redmine import build_redmine_view
+    from view_models.redmine import build_redmine_view
 
     def issues_of(when: date) -> Any:
         return build_redmine_view(
@@ -137,7 +138,7 @@ def goals_reached(
     return sorted(names)
 
 
-def screen_of(engine: Engine, settings: Settings, config: tv_layout.TvConfig) -> ScreenRotation | None:
+def screen_of(engine: Engine, settings: Settings, config: TvConfig) -> ScreenRotation | None:
     """The named screen's own rotation: a kiosk's (by its token's name), or the one a signed-in person previews
     with `screen=`; None shows the URL's slides."""
     from web.kiosk import screen_rotation
@@ -217,7 +218,7 @@ def register(app: dash.Dash) -> None:
     def render_slide(rotation, _refresh, _client_day, config_data, shown, interval):  # type: ignore[no-untyped-def]
         runtime = current_runtime()
         settings, engine = runtime.settings, runtime.engine
-        config = tv_layout.TvConfig.from_store(config_data, testing=settings.testing)  # the browser's copy: checked
+        config = TvConfig.from_store(config_data, testing=settings.testing)  # the browser's copy: checked
         rotation = rotation if isinstance(rotation, int) and not isinstance(rotation, bool) else 0
         now = utcnow() + timedelta(seconds=config.clock_offset_seconds)
         day = today_in(settings.timezone, now)

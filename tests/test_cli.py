@@ -20,7 +20,7 @@ from app import create_app
 from models.db import make_engine, upgrade_database
 from models.schema import cases, redmine_issues, sync_runs
 from settings import PROJECT_DIR, RedmineSettings, Settings
-from sync import demo
+from sync.demo import source as demo
 
 LATEST_REVISION = sorted(path.name[:4] for path in (PROJECT_DIR / "migrations" / "versions").glob("0*.py"))[-1]
 

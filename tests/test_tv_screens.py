@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from layouts.tv import Slide, TvConfig, next_reload, parse_tv_query
 from settings import ConfigError, Settings, current_tv_rules, load_kpi_rules
 from tests.auth_support import callback_body, csrf_headers, kiosk_client
 from tests.test_tv_input import RENDER
-from views.tv_rotation import RotationError, ScreenSlide, parse_rotation, parse_slide_list
+from view_models.tv_rotation import RotationError, ScreenSlide, parse_rotation, parse_slide_list
+from view_models.tv_state import Slide, TvConfig, next_reload, parse_tv_query
 from web.kiosk import create_kiosk, rotation_from_options, screen_rotation, set_rotation
 
 LOBBY = """

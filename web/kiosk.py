@@ -35,7 +35,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from models.db import utcnow
 from models.schema import kiosk_tokens
 from settings import Settings, current_tv_rules
-from views.tv_rotation import RotationError, ScreenRotation, describe, parse_rotation, parse_slide_list
+from view_models.tv_rotation import RotationError, ScreenRotation, describe, parse_rotation, parse_slide_list
 from web.runtime import current_runtime
 
 log = logging.getLogger(__name__)

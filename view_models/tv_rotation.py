@@ -10,7 +10,7 @@ seconds and a time-of-day window) and the seconds per slide, from `[tv.screens.<
       { page = "redmine", project = "Platform" },
     ]
 
-`SLIDE_KINDS` is the one list of the slide kinds a TV knows (layouts/tv.py takes its pages from here): a new
+`SLIDE_KINDS` is the one list of the slide kinds a TV knows (view_models/tv_state.py takes its pages from here): a new
 kind of slide is added here, with the key that names its selector ("group" or "project").
 
 Pure: raw values in, dataclasses out; the parsers raise RotationError naming the key and the fix. Must not import
