@@ -220,3 +220,29 @@ def test_a_signed_in_person_may_preview_a_screen(app) -> None:  # type: ignore[n
     assert answer["tv-title"]["children"] == "Sales" and answer["tv-rotate"]["interval"] == 20000
     config = TvConfig.from_store({"screen": "hall"})
     assert config.screen == "hall" and TvConfig.from_store({"screen": "x" * 999}).screen == ""
+
+
+# --- the migration ----------------------------------------------------------------------------------------------
+
+
+def test_migration_0006_adds_the_rotation_column_and_takes_it_away(tmp_path: Path) -> None:
+    from alembic import command
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlalchemy import inspect
+
+    from models.db import alembic_config, make_engine, upgrade_database
+    from models.schema import metadata
+
+    url = f"sqlite:///{tmp_path / 'screens.db'}"
+    upgrade_database(url)
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        assert [
+            diff for diff in compare_metadata(MigrationContext.configure(conn), metadata) if "kiosk" in str(diff)
+        ] == []
+    command.downgrade(alembic_config(url), "0004")
+    assert "rotation" not in {column["name"] for column in inspect(make_engine(url)).get_columns("kiosk_tokens")}
+    upgrade_database(url)
+    assert "rotation" in {column["name"] for column in inspect(make_engine(url)).get_columns("kiosk_tokens")}
+    engine.dispose()
