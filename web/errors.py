@@ -9,6 +9,7 @@ from typing import Any
 
 from dash.exceptions import DependencyException
 from flask import Flask, abort, jsonify, make_response, request
+from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import InternalServerError
 
 log = logging.getLogger("kpi.security")
@@ -30,13 +31,13 @@ def install_error_handlers(server: Flask, dash_app: Any | None) -> None:
     """No traceback ever reaches a browser (the log keeps it, redacted); Dash callbacks that raise answer 422."""
 
     @server.errorhandler(InternalServerError)
-    def _internal_error(error: InternalServerError):  # type: ignore[no-untyped-def]
+    def _internal_error(error: InternalServerError) -> ResponseReturnValue:
         if wants_json():
             return jsonify(error="internal error; the details are in the server log"), 500
         return "Internal error; the details are in the server log.", 500, {"Content-Type": "text/plain; charset=utf-8"}
 
     @server.errorhandler(DependencyException)
-    def _unknown_bundle(error: DependencyException):  # type: ignore[no-untyped-def]
+    def _unknown_bundle(error: DependencyException) -> ResponseReturnValue:
         # Dash raises this for a path under /_dash-component-suites/ it does not serve: a 404, and one log line
         # instead of a traceback per request.
         log.info("no such Dash bundle: %s", request.path)
