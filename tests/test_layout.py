@@ -165,3 +165,14 @@ def test_no_import_cycles(graph: dict[str, list[Import]]) -> None:
     }
     cycle = find_cycle(edges)
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
+
+
+def test_dash_is_used_through_its_public_api(graph: dict[str, list[Import]]) -> None:
+    # Dash's underscore modules (dash._utils, dash._callback, ...) change without notice between releases.
+    private = [
+        f"{item.importer}:{item.line} imports {item.target}"
+        for items in graph.values()
+        for item in items
+        if item.target.startswith("dash.") and any(part.startswith("_") for part in item.target.split(".")[1:])
+    ]
+    assert not private, "\n".join(private)
