@@ -15,13 +15,15 @@ import pytest
 from settings import PROJECT_DIR
 
 SKIPPED_DIRS = {".venv", ".git", "node_modules", "__pycache__", "test-artifacts"}
+DASH = {"dash", "dash_bootstrap_components", "dash_ag_grid"}
 
 # layer (a package of the project) -> the imports it must not have: third-party top-level names or project packages.
 FORBIDDEN = {
-    "sync": {"dash", "dash_bootstrap_components", "dash_ag_grid", "flask", "layouts", "callbacks", "web", "tests"},
-    "metrics": {"dash", "dash_bootstrap_components", "dash_ag_grid", "sqlalchemy", "flask"},
-    "models": {"dash", "dash_bootstrap_components", "dash_ag_grid", "sync"},
+    "sync": {*DASH, "flask", "layouts", "callbacks", "web", "tests"},
+    "metrics": {*DASH, "sqlalchemy", "flask"},
+    "models": {*DASH, "sync"},
     "layouts": {"sync", "sqlalchemy"},
+    "view_models": {*DASH, "flask", "sync", "layouts", "callbacks", "web"},
 }
 
 
