@@ -28,8 +28,8 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from layouts.components import notice
-from runtime import ControlTiming
-from views.page_state import PageState
+from view_models.page_state import PageState
+from web.runtime import ControlTiming
 
 DEFAULT_REFRESH_MINUTES = 5
 MIN_REFRESH_MINUTES, MAX_REFRESH_MINUTES = 1, 60
@@ -42,14 +42,14 @@ WINDOW_OPTIONS = [
 
 def current_timing() -> ControlTiming:
     """The app's control timing (Runtime.control_timing)."""
-    from runtime import current_runtime
+    from web.runtime import current_runtime
 
     return current_runtime().control_timing
 
 
 def current_now() -> datetime:
     """Now as naive UTC, from the app's clock (Runtime.now)."""
-    from runtime import current_runtime
+    from web.runtime import current_runtime
 
     return current_runtime().now()
 

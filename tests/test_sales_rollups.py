@@ -16,13 +16,13 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine, insert, select, update
 
-from metrics.sales import empty_frame, sales_view
+from metrics.sales import empty_frame
 from metrics.windows import compare_with, window_for
 from models import sales_rollups
 from models.sales import CALL_COLUMNS, PIPELINE_COLUMNS, read_stage_history, read_window_stage_changes
 from models.schema import deal_stage_changes, deals, sales_day_counts, vtiger_users
 from settings import KpiRules, SalesRules, Settings, StageRule
-from views.sales import build_sales_page, build_sales_views, credit_fields, stage_change_rows
+from view_models.sales import build_sales_page, build_sales_views, credit_fields, sales_view, stage_change_rows
 
 TZ = "America/Chicago"
 STAGES = ["Prospecting", "Demo Scheduled", "Demo Given", "Quote Sent", "Pilot", "Closed Won", "Recycled"]
