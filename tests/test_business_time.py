@@ -1,7 +1,7 @@
 """metrics/business_time.py against hand-computed hours: weekends, holidays, daylight-saving nights, spans
 outside the opening hours, and due times; and `[calendar]` / `[cases.sla]` in kpi.toml."""
 
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -152,3 +152,29 @@ def test_sla_defaults_and_override(tmp_path):
     rules = load_kpi_rules(write(tmp_path, '[cases.sla]\nresolve_hours = { P1 = 2 }\ndue_field = "sla_closureon"\n'))
     assert rules.cases.sla.target_hours("P1") == 2 and rules.cases.sla.target_hours("Urgent") is None
     assert rules.cases.sla.due_field == "sla_closureon"
+
+
+def test_the_timeline_agrees_with_the_plain_calendar_on_random_spans():
+    """The vector path (Timeline) against the day-by-day one, on spans across weekends, a German holiday
+    season and both daylight-saving nights."""
+    import random
+
+    import numpy as np
+
+    cal = office(country="DE")
+    rng = random.Random(7)
+    base = local("2026-03-01 00:00")
+    starts = [base + timedelta(minutes=rng.randrange(0, 60 * 24 * 300)) for _ in range(400)]
+    ends = [start + timedelta(minutes=rng.randrange(0, 60 * 24 * 40)) for start in starts]
+    hours = [rng.choice([0, 1, 4, 8, 24, 72, 2.5]) for _ in starts]
+    timeline = cal.covering(min(starts), max(ends), hours_ahead=72)
+    fast = timeline.hours_between(np.array(starts, dtype="datetime64[us]"), np.array(ends, dtype="datetime64[us]"))
+    assert fast.tolist() == pytest.approx([cal.business_hours_between(s, e) for s, e in zip(starts, ends, strict=True)])
+    due = timeline.add_hours(np.array(starts, dtype="datetime64[us]"), np.array(hours))
+    expected = [cal.add_business_hours(s, h) for s, h in zip(starts, hours, strict=True)]
+    assert [value.astype("datetime64[us]").item() for value in due] == expected
+    # Missing values stay missing.
+    blank = timeline.hours_between(
+        np.array(["NaT"], dtype="datetime64[us]"), np.array([ends[0]], dtype="datetime64[us]")
+    )
+    assert np.isnan(blank[0])
