@@ -231,8 +231,9 @@ def _at_risk_and_breached(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     due = pd.to_datetime(open_now["due_at"])
     horizon = calendar.add_business_hours(now, figures.AT_RISK_BUSINESS_HOURS)
-    at_risk = open_now[(due >= pd.Timestamp(now)) & (due <= pd.Timestamp(horizon))].sort_values("due_at", kind="stable")
-    breached = open_now[due < pd.Timestamp(now)].sort_values("due_at", kind="stable")
+    soonest = ["due_at", "case_no"]
+    at_risk = open_now[(due >= pd.Timestamp(now)) & (due <= pd.Timestamp(horizon))].sort_values(soonest, kind="stable")
+    breached = open_now[due < pd.Timestamp(now)].sort_values(soonest, kind="stable")
     return at_risk, breached
 
 
