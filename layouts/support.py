@@ -229,7 +229,7 @@ def table(header: Sequence[str], rows: list[list[Any]], table_id: str, empty: st
             className="support-table",
             id=table_id,
         ),
-        className="support-table-wrap",
+        className="support-table-wrap table-responsive",
     )
 
 

@@ -48,6 +48,13 @@ def change(number: int, when: str, from_status: str, to_status: str, **values: A
 
 @pytest.fixture
 def seeded(engine: Engine, settings_for: Any) -> Any:
+    seed_support_rows(engine)
+    vtiger = VtigerSettings("https://acme.od1.vtiger.com", "api", "key", record_url=RECORD_URL)
+    return settings_for(timezone=BERLIN, vtiger=vtiger, redmine=RedmineSettings("https://redmine.example", "k"))
+
+
+def seed_support_rows(engine: Engine) -> None:
+    """The hand-computed cases and status changes (also the browser test's)."""
     write_rows(
         engine,
         cases,
@@ -75,8 +82,6 @@ def seeded(engine: Engine, settings_for: Any) -> Any:
             change(4, "2026-12-07 09:00", "Resolved", "Open", deleted_at=NOW),
         ],
     )
-    vtiger = VtigerSettings("https://acme.od1.vtiger.com", "api", "key", record_url=RECORD_URL)
-    return settings_for(timezone=BERLIN, vtiger=vtiger, redmine=RedmineSettings("https://redmine.example", "k"))
 
 
 def write_rows_changes(engine: Engine, rows: list[dict[str, Any]]) -> None:
