@@ -164,7 +164,7 @@ def due_times(frame: pd.DataFrame, targets: dict[str, float], timeline: Timeline
     """Each case's due time: `source_due_at` where set (the configured VTiger field), else its created time plus
     its priority's target in business hours; NaT for a priority without a target."""
     hours = frame["priority"].map(targets).astype(float).to_numpy()
-    computed = timeline.add_hours(pd.to_datetime(frame["created_at"]).to_numpy("datetime64[us]"), hours)
+    computed = timeline.after_hours(pd.to_datetime(frame["created_at"]).to_numpy("datetime64[us]"), hours)
     given = pd.to_datetime(frame["source_due_at"]).to_numpy("datetime64[us]")
     return np.where(np.isnat(given), computed, given)
 
