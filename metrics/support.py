@@ -40,11 +40,11 @@ class SlaFigures:
 
     met: int = 0
     breached: int = 0
+    met_pct: float | None = None  # met ÷ (met + breached) in percent, None when nothing was decided; computed
 
-    @property
-    def met_pct(self) -> float | None:
+    def __post_init__(self) -> None:
         decided = self.met + self.breached
-        return None if decided == 0 else 100 * self.met / decided
+        object.__setattr__(self, "met_pct", None if decided == 0 else 100 * self.met / decided)
 
 
 @dataclass(frozen=True)
