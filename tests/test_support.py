@@ -236,6 +236,10 @@ def test_tv_support_slide_lists_breached_and_at_risk(engine: Engine, seeded: Any
     text = str(panel)
     assert "CC5 · Ann Lee · Case 5" in text and "CC10 · Ann Lee · Case 10" in text
     assert "'tv-support-breached'" in text
+    from callbacks.tv import build_panel
+
+    built = str(json_ready(build_panel(engine, seeded, tv.Slide("support", ""), MONDAY, NOW)))
+    assert built == text  # the TV callback builds the same slide
 
 
 # --- the vector path against a plain one ------------------------------------------------------------------------------
