@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from models.schema import case_status_changes, cases, redmine_issues
 from settings import RedmineSettings, VtigerSettings
 from tests.seed_dashboards import case_row, issue_row, write_rows
-from views.support import build_redmine_support, build_support_view
+from view_models.support import build_redmine_support, build_support_view
 
 BERLIN = "Europe/Berlin"
 MONDAY = date(2026, 12, 7)
@@ -170,7 +170,7 @@ def test_redmine_time_to_close_and_overdue(engine: Engine, seeded: Any) -> None:
 
 
 def test_resolved_export_gains_durations_and_sla(engine: Engine, seeded: Any) -> None:
-    from views.support import case_export_rows
+    from view_models.support import case_export_rows
 
     rows = case_export_rows(engine, seeded, MONDAY, "day", "resolved").set_index("case_no")
     assert list(rows.columns[-3:]) == ["resolution_hours", "business_hours", "sla"]
@@ -181,7 +181,7 @@ def test_resolved_export_gains_durations_and_sla(engine: Engine, seeded: Any) ->
 
 
 def test_support_export_kinds_match_the_figures(engine: Engine, seeded: Any) -> None:
-    from views.support import support_case_rows
+    from view_models.support import support_case_rows
 
     view = build_support_view(engine, seeded, MONDAY, window="day", now=NOW)
 
@@ -225,20 +225,21 @@ def test_tv_support_slide_lists_breached_and_at_risk(engine: Engine, seeded: Any
     """pages=support: an optional slide (not in the default rotation) with the lists' counts and boards."""
     from layouts import tv
     from layouts.components import json_ready
+    from view_models import tv_state
 
-    config = tv.parse_tv_query({"pages": "support,cases"}, tz_name=BERLIN, testing=True, real_now=NOW)
+    config = tv_state.parse_tv_query({"pages": "support,cases"}, tz_name=BERLIN, testing=True, real_now=NOW)
     assert [slide.page for slide in config.slides] == ["support", "cases"]
     assert "support" not in [
-        slide.page for slide in tv.parse_tv_query({}, tz_name=BERLIN, testing=True, real_now=NOW).slides
+        slide.page for slide in tv_state.parse_tv_query({}, tz_name=BERLIN, testing=True, real_now=NOW).slides
     ]
-    assert tv.TvConfig.from_store(config.to_store(BERLIN)).slides == config.slides
+    assert tv_state.TvConfig.from_store(config.to_store(BERLIN)).slides == config.slides
     panel = json_ready(tv.support_panel(build_support_view(engine, seeded, MONDAY, now=NOW)))
     text = str(panel)
     assert "CC5 · Ann Lee · Case 5" in text and "CC10 · Ann Lee · Case 10" in text
     assert "'tv-support-breached'" in text
     from callbacks.tv import build_panel
 
-    built = str(json_ready(build_panel(engine, seeded, tv.Slide("support", ""), MONDAY, NOW)))
+    built = str(json_ready(build_panel(engine, seeded, tv_state.Slide("support", ""), MONDAY, NOW)))
     assert built == text  # the TV callback builds the same slide
 
 
