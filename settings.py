@@ -12,7 +12,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -132,10 +132,37 @@ def _toml_string(value: str) -> str:
     return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
 
 
+DEFAULT_SLA_HOURS: tuple[tuple[str, float], ...] = (("Urgent", 4), ("High", 8), ("Medium", 24), ("Low", 72))
+
+
+@dataclass(frozen=True)
+class SlaRules:
+    """`[cases.sla]`: the resolution target per priority in business hours; a case is due at its created time plus
+    its target, or at the time in `due_field` (a VTiger field such as sla_closureon) when that is set."""
+
+    resolve_hours: tuple[tuple[str, float], ...] = DEFAULT_SLA_HOURS
+    due_field: str = ""
+
+    def target_hours(self, priority: str) -> float | None:
+        """The priority's target; None for a priority without one (such a case has no due time)."""
+        return dict(self.resolve_hours).get(priority)
+
+
 @dataclass(frozen=True)
 class CaseRules:
     resolved_statuses: tuple[str, ...] = ("Resolved", "Closed")
     closed_statuses: tuple[str, ...] = ("Closed",)  # final states: a later edit of such a case is not "work"
+    sla: SlaRules = field(default_factory=SlaRules)
+
+
+@dataclass(frozen=True)
+class CalendarRules:
+    """`[calendar]`: the business hours both pages count in (in TIMEZONE), minus the public holidays."""
+
+    hours: str = "09:00-17:00"
+    days: str = "Mon-Fri"
+    holidays_country: str = "US"
+    holidays_subdivision: str = ""
 
 
 @dataclass(frozen=True)
@@ -183,6 +210,7 @@ class KpiRules:
     cases: CaseRules = field(default_factory=CaseRules)
     sales: SalesRules = field(default_factory=lambda: SalesRules(stages=DEFAULT_STAGES))
     redmine: RedmineRules = field(default_factory=RedmineRules)
+    calendar: CalendarRules = field(default_factory=CalendarRules)
     digest: DigestRules = field(default_factory=DigestRules)
 
 
@@ -255,6 +283,14 @@ class Settings:
         return ZoneInfo(self.timezone)
 
     @property
+    def business_calendar(self):  # type: ignore[no-untyped-def]  # -> metrics.business_time.BusinessCalendar
+        """`[calendar]` in TIMEZONE, as the figures count business hours."""
+        from metrics.business_time import calendar_from
+
+        rules = self.kpi.calendar
+        return calendar_from(rules.hours, rules.days, self.timezone, rules.holidays_country, rules.holidays_subdivision)
+
+    @property
     def demo_mode(self) -> bool:
         """No source credentials at all: the app shows (and keeps extending) synthetic demo data."""
         return self.vtiger is None and self.redmine is None
@@ -307,8 +343,6 @@ def load_settings(
         kpi_file=kpi_path,
     )
     if overrides:
-        from dataclasses import replace
-
         settings = replace(settings, **overrides)
     return settings
 
@@ -473,7 +507,15 @@ def load_kpi_rules(path: str | Path) -> KpiRules:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
     reader = _TomlReader(data, str(path))
-    return KpiRules(cases=reader.cases(), sales=reader.sales(), redmine=reader.redmine(), digest=reader.digest())
+    sales = reader.sales()  # first: an old [sales] holidays key is reported under its own name
+    calendar = reader.calendar()
+    # One calendar for both pages: the sales goal's business days use [calendar]'s holidays.
+    sales = replace(
+        sales, holidays_country=calendar.holidays_country, holidays_subdivision=calendar.holidays_subdivision
+    )
+    return KpiRules(
+        cases=reader.cases(), sales=sales, redmine=reader.redmine(), calendar=calendar, digest=reader.digest()
+    )
 
 
 class _TomlReader:
@@ -482,9 +524,9 @@ class _TomlReader:
     def __init__(self, data: dict[str, Any], filename: str) -> None:
         self.data = data
         self.filename = filename
-        unknown = set(data) - {"cases", "sales", "redmine", "digest"}
+        unknown = set(data) - {"cases", "sales", "redmine", "calendar", "digest"}
         if unknown:
-            self.fail(sorted(unknown)[0], "is not a known section (cases, sales, redmine, digest)")
+            self.fail(sorted(unknown)[0], "is not a known section (calendar, cases, sales, redmine, digest)")
 
     def fail(self, key: str, problem: str) -> None:
         raise ConfigError(f"{self.filename}: {key} {problem}")
@@ -522,12 +564,48 @@ class _TomlReader:
         return table[key].strip()
 
     def cases(self) -> CaseRules:
-        table = self.section("cases", {"resolved_statuses", "closed_statuses"})
+        table = self.section("cases", {"resolved_statuses", "closed_statuses", "sla"})
         defaults = CaseRules()
         return CaseRules(
             resolved_statuses=self.strings(table, "resolved_statuses", "cases", defaults.resolved_statuses),
             closed_statuses=self.strings(table, "closed_statuses", "cases", defaults.closed_statuses),
+            sla=self.sla(table),
         )
+
+    def sla(self, cases: dict[str, Any]) -> SlaRules:
+        table = self.section("cases.sla", {"resolve_hours", "due_field"}, cases)
+        defaults = SlaRules()
+        hours = table.get("resolve_hours", dict(defaults.resolve_hours))
+        if not isinstance(hours, dict) or not hours:
+            self.fail("cases.sla.resolve_hours", "must be a table such as { Urgent = 4, High = 8, Medium = 24 }")
+        for priority, target in hours.items():
+            if isinstance(target, bool) or not isinstance(target, int | float) or target <= 0:
+                self.fail(f"cases.sla.resolve_hours.{priority}", f"must be a positive number of hours (got {target!r})")
+        return SlaRules(
+            resolve_hours=tuple((str(name), float(target)) for name, target in hours.items()),
+            due_field=self.text(table, "due_field", "cases.sla", defaults.due_field),
+        )
+
+    def calendar(self) -> CalendarRules:
+        from metrics.business_time import parse_days, parse_hours
+
+        table = self.section("calendar", {"hours", "days", "holidays_country", "holidays_subdivision"})
+        defaults = CalendarRules()
+        hours = self.text(table, "hours", "calendar", defaults.hours)
+        days = self.text(table, "days", "calendar", defaults.days)
+        for key, value, parse in (("hours", hours, parse_hours), ("days", days, parse_days)):
+            try:
+                parse(value)
+            except ValueError as exc:
+                self.fail(f"calendar.{key}", str(exc))
+        # The holidays moved here from [sales]; an old kpi.toml that sets them there is still read.
+        sales = self.data.get("sales", {}) if isinstance(self.data.get("sales", {}), dict) else {}
+        old_country = self.text(sales, "holidays_country", "sales", defaults.holidays_country)
+        old_subdivision = self.text(sales, "holidays_subdivision", "sales", defaults.holidays_subdivision)
+        country = self.text(table, "holidays_country", "calendar", old_country)
+        subdivision = self.text(table, "holidays_subdivision", "calendar", old_subdivision)
+        _check_holidays(country, subdivision, self.filename, "calendar")
+        return CalendarRules(hours=hours, days=days, holidays_country=country, holidays_subdivision=subdivision)
 
     def redmine(self) -> RedmineRules:
         table = self.section("redmine", {"rejected_statuses", "reconcile_every_hours"})
@@ -673,7 +751,7 @@ class _TomlReader:
         return DigestAudience(groups=self.strings(table, "groups", prefix, ()), pages=pages)
 
 
-def _check_holidays(country: str, subdivision: str, filename: str) -> None:
+def _check_holidays(country: str, subdivision: str, filename: str, section: str = "sales") -> None:
     if not country:
         return
     import holidays
@@ -681,6 +759,8 @@ def _check_holidays(country: str, subdivision: str, filename: str) -> None:
     try:
         holidays.country_holidays(country, subdiv=subdivision or None)
     except NotImplementedError as exc:
-        raise ConfigError(f"{filename}: sales.holidays_country {country!r} is not a known country code") from exc
+        raise ConfigError(f"{filename}: {section}.holidays_country {country!r} is not a known country code") from exc
     except ValueError as exc:
-        raise ConfigError(f"{filename}: sales.holidays_subdivision {subdivision!r} is not valid for {country}") from exc
+        raise ConfigError(
+            f"{filename}: {section}.holidays_subdivision {subdivision!r} is not valid for {country}"
+        ) from exc

@@ -91,10 +91,31 @@ cases = Table(
     Column("resolved_at", DateTime, nullable=True),  # sla_actual_closureon, else when sync first saw it resolved
     Column("time_spent_hours", Float, nullable=True),
     Column("satisfaction", String(64), nullable=False, default=""),
+    Column("reopen_count", Integer, nullable=True),  # VTiger's own count, when the instance sends it
+    Column("source_due_at", DateTime, nullable=True),  # the `[cases.sla] due_field` time, when one is configured
     Index(None, "created_at"),
     Index(None, "updated_at"),
     Index(None, "resolved_at"),
     Index(None, "status"),
+)
+
+# One row per status change of a case that sync observed (the stored status differed from the new one), at the
+# case's modification time; and one row (origin "reopen_count") per reopen VTiger's `reopen_count` reports that
+# no observed change explains (reopened and resolved again between two syncs). Reopens are read from here.
+case_status_changes = Table(
+    "case_status_changes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_source_id", String(64), nullable=False),
+    Column("from_status", String(64), nullable=False, default=""),
+    Column("to_status", String(64), nullable=False, default=""),
+    Column("changed_at", DateTime, nullable=False),
+    Column("origin", String(16), nullable=False, default="observed"),  # "observed" or "reopen_count"
+    Column("assignee_name", String(255), nullable=False, default=""),
+    Column("group_name", String(255), nullable=False, default=""),
+    Column("deleted_at", DateTime, nullable=True),
+    UniqueConstraint("case_source_id", "changed_at", "to_status", "origin"),
+    Index(None, "changed_at"),
 )
 
 deals = Table(
@@ -181,6 +202,7 @@ redmine_issues = Table(
     Column("closed_at", DateTime, nullable=True),
     Column("done_ratio", Integer, nullable=True),
     Column("estimated_hours", Float, nullable=True),
+    Column("due_date", Date, nullable=True),
     Index(None, "created_at"),
     Index(None, "updated_at"),
     Index(None, "closed_at"),

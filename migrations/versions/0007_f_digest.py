@@ -1,14 +1,14 @@
 """the morning digest's runs: one row per schedule slot and recipient, claimed before sending (digest/runs.py)
 
-Revision ID: 0007
-Revises: 0004
+Revision ID: 0007_f
+Revises: 0005_c
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
-down_revision = "0004"
+revision = "0007_f"
+down_revision = "0005_c"
 branch_labels = None
 depends_on = None
 

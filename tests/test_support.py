@@ -1,0 +1,161 @@
+"""views/support.py on PostgreSQL and SQLite against hand-computed figures: the Friday 16:30 -> Monday 09:30 case,
+a case reopened and resolved again, a deleted case, the window's first instant, the compared span of the previous
+window, SLA by due time, at-risk and breached lists, backlog age, Redmine's time to close and overdue issues."""
+
+from datetime import UTC, date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import Engine
+
+from models.schema import case_status_changes, cases, redmine_issues
+from settings import RedmineSettings, VtigerSettings
+from tests.seed_dashboards import case_row, issue_row, write_rows
+from views.support import build_redmine_support, build_support_view
+
+BERLIN = "Europe/Berlin"
+MONDAY = date(2026, 12, 7)
+RECORD_URL = "https://acme.od1.vtiger.com/index.php?module={module}&view=Detail&record="
+
+
+def at(text: str) -> datetime:
+    """Naive UTC of a Berlin wall-clock time (CET, UTC+1, all December)."""
+    local = datetime.fromisoformat(text).replace(tzinfo=ZoneInfo(BERLIN))
+    return local.astimezone(UTC).replace(tzinfo=None)
+
+
+NOW = at("2026-12-07 15:00")
+
+
+def resolved(number: int, created: str, done: str, **values: Any) -> dict[str, Any]:
+    return case_row(number, created_at=at(created), resolved_at=at(done), status="Resolved", **values)
+
+
+def opened(number: int, created: str, **values: Any) -> dict[str, Any]:
+    return case_row(number, created_at=at(created), **values)
+
+
+def change(number: int, when: str, from_status: str, to_status: str, **values: Any) -> dict[str, Any]:
+    row = {
+        "case_source_id": f"39x{number}", "from_status": from_status, "to_status": to_status,
+        "changed_at": at(when), "origin": "observed", "assignee_name": "Ann Lee", "group_name": "Support",
+        "deleted_at": None,
+    }  # fmt: skip
+    row.update(values)
+    return row
+
+
+@pytest.fixture
+def seeded(engine: Engine, settings_for: Any) -> Any:
+    write_rows(
+        engine,
+        cases,
+        [
+            resolved(1, "2026-12-04 16:30", "2026-12-07 09:30", priority="Urgent"),  # 1 bh, 65 h; due Mon 12:30
+            resolved(2, "2026-12-07 09:00", "2026-12-07 13:00", priority="High", assignee_name="Bob Roy"),  # due 17:00
+            resolved(3, "2026-12-03 10:00", "2026-12-07 11:00", priority="Low"),  # reopened Mon 10:00; 17 bh, 97 h
+            resolved(4, "2026-12-07 08:00", "2026-12-07 10:00", deleted_at=NOW),  # deleted: nowhere
+            opened(5, "2026-12-07 08:00", priority="Urgent"),  # due Mon 13:00: breached
+            opened(6, "2026-12-04 12:00", priority="Medium"),  # due Wed 12:00
+            opened(7, "2026-12-04 13:00", priority="High"),  # due Mon 13:00: breached
+            opened(10, "2026-12-07 14:00", priority="Urgent"),  # due Tue 10:00: at risk
+            opened(11, "2026-10-01 12:00"),  # the oldest; "Normal" has no target
+            resolved(8, "2026-12-05 10:00", "2026-12-06 12:00"),  # previous window, within its compared span
+            resolved(9, "2026-12-05 10:00", "2026-12-06 16:00"),  # previous window, after 15:00: not compared
+            resolved(13, "2026-12-06 22:00", "2026-12-07 00:00", assignee_name="Bob Roy"),  # the window's first instant
+        ],
+    )
+    write_rows_changes(
+        engine,
+        [
+            change(3, "2026-12-04 10:00", "Open", "Resolved"),
+            change(3, "2026-12-07 10:00", "Resolved", "Open"),
+            change(3, "2026-12-07 11:00", "Open", "Resolved"),
+            change(4, "2026-12-07 09:00", "Resolved", "Open", deleted_at=NOW),
+        ],
+    )
+    vtiger = VtigerSettings("https://acme.od1.vtiger.com", "api", "key", record_url=RECORD_URL)
+    return settings_for(timezone=BERLIN, vtiger=vtiger, redmine=RedmineSettings("https://redmine.example", "k"))
+
+
+def write_rows_changes(engine: Engine, rows: list[dict[str, Any]]) -> None:
+    with engine.begin() as conn:
+        conn.execute(case_status_changes.insert(), rows)
+
+
+def test_resolution_time_in_calendar_and_business_hours(engine: Engine, seeded: Any) -> None:
+    view = build_support_view(engine, seeded, MONDAY, window="day", now=NOW)
+    # Cases 1, 2, 3 and 13: business hours 1, 4, 17, 0; calendar hours 65, 4, 97, 2.
+    assert view.resolution.count == 4
+    assert view.resolution.median_business_hours == pytest.approx(2.5)
+    assert view.resolution.p90_business_hours == pytest.approx(4 + 0.7 * 13)
+    assert view.resolution.median_hours == pytest.approx(34.5)
+    assert view.resolution.p90_hours == pytest.approx(65 + 0.7 * 32)
+    assert view.resolved_within == {
+        "1 h": 2, "4 h": 1, "1 business day": 0, "3 business days": 1, "7 business days": 0, "more": 0,
+    }  # fmt: skip
+    # Sunday until 15:00 (the same elapsed span): case 8 only, 26 calendar hours on a weekend.
+    assert view.comparison.label == "yesterday by\u00a015:00"
+    assert view.previous_resolution.count == 1
+    assert view.previous_resolution.median_hours == pytest.approx(26)
+    assert view.previous_resolution.median_business_hours == 0
+    people = {item.name: item.figures for item in view.resolution_by_person}
+    assert people["Ann Lee"].count == 2 and people["Bob Roy"].median_business_hours == pytest.approx(2)
+
+
+def test_sla_by_due_time_and_the_lists_of_now(engine: Engine, seeded: Any) -> None:
+    view = build_support_view(engine, seeded, MONDAY, window="day", now=NOW)
+    # Due on Monday: 1 (met at 09:30, due 12:30), 2 (met, due 17:00), 5 and 7 (open past 13:00).
+    assert (view.sla.met, view.sla.breached, view.sla.met_pct) == (2, 2, 50.0)
+    assert [case.case_no for case in view.breached_now] == ["CC5", "CC7"]
+    assert view.breached_now[0].due_at == at("2026-12-07 13:00")
+    assert [case.case_no for case in view.at_risk] == ["CC10"]
+    assert view.at_risk[0].due_at == at("2026-12-08 10:00")
+    assert view.at_risk[0].url == RECORD_URL.replace("{module}", "Cases") + "10"
+
+
+def test_backlog_age(engine: Engine, seeded: Any) -> None:
+    view = build_support_view(engine, seeded, MONDAY, window="week", now=NOW)
+    assert view.backlog.open == 5
+    assert view.backlog.buckets == {"<1d": 2, "1-3d": 0, "3-7d": 2, "7-30d": 0, ">30d": 1}
+    assert view.backlog.oldest is not None and view.backlog.oldest.case_no == "CC11"
+    assert view.backlog.median_age_days == pytest.approx(74 / 24)  # case 7: Fri 13:00 -> Mon 15:00
+    assert dict(view.backlog_by_person)["Ann Lee"][">30d"] == 1
+    trend = dict(view.median_age_trend)
+    assert list(trend) == [MONDAY]  # the week so far
+    assert trend[MONDAY] == pytest.approx(74 / 24)
+
+
+def test_reopened_and_resolved_again_counts_once_each(engine: Engine, seeded: Any) -> None:
+    view = build_support_view(engine, seeded, MONDAY, window="day", now=NOW)
+    assert view.reopened == 1  # case 3; case 4's reopen went with the deleted case
+    assert view.previous_reopened == 0
+    assert dict(view.reopen_rate_by_person) == {"Ann Lee": 50.0, "Bob Roy": 0.0}  # 1 of 2 resolved, 0 of 2
+
+
+def test_group_selector_and_empty_windows(engine: Engine, seeded: Any) -> None:
+    view = build_support_view(engine, seeded, MONDAY, group="Nobody", window="month", now=NOW)
+    assert view.resolution.count == 0 and view.resolution.median_hours is None
+    assert view.sla.met_pct is None and view.backlog.oldest is None and view.at_risk == []
+
+
+def test_redmine_time_to_close_and_overdue(engine: Engine, seeded: Any) -> None:
+    write_rows(
+        engine,
+        redmine_issues,
+        [
+            issue_row(
+                1, created_at=at("2026-12-04 16:30"), closed_at=at("2026-12-07 09:30"), is_closed=True, due_date=None
+            ),
+            issue_row(2, created_at=at("2026-11-02 10:00"), due_date=date(2026, 12, 6)),  # overdue
+            issue_row(3, created_at=at("2026-11-02 10:00"), due_date=MONDAY),  # due today: not yet overdue
+            issue_row(4, created_at=at("2026-11-02 10:00"), due_date=date(2026, 12, 1), is_closed=True),
+        ],
+    )
+    view = build_redmine_support(engine, seeded, MONDAY, window="day", now=NOW)
+    assert view.close_time.count == 1 and view.close_time.median_business_hours == pytest.approx(1)
+    assert view.close_time.median_hours == pytest.approx(65)
+    assert [issue.issue_id for issue in view.overdue] == ["2"]
+    assert view.overdue[0].url == "https://redmine.example/issues/2"
+    assert view.backlog.open == 2 and view.backlog.buckets[">30d"] == 2
