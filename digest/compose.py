@@ -125,7 +125,7 @@ def compose_digest(engine: Engine, settings: Settings, day: date, audience: Dige
         day=day,
         today=today,
         cases=[
-            cases_section(engine, settings, day, group, today, moment)
+            cases_section(engine, settings, day, group, today, moment, now)
             for group in selected(audience.groups, cases_views.group_choices(engine))
         ]
         if "cases" in pages
@@ -165,12 +165,12 @@ def period_title(kind: WindowKind, day: date, first_day: date) -> str:
 
 
 def cases_section(
-    engine: Engine, settings: Settings, day: date, group: str, today: date, moment: datetime | None
+    engine: Engine, settings: Settings, day: date, group: str, today: date, moment: datetime | None, sent_at: datetime
 ) -> CasesSection:
     view = cases_views.build_cases_view(
         engine, settings, day, group=group, window="day", today=today, charts=False, now=moment
     )
-    support = {kind: support_figures(engine, settings, day, group, kind, today) for kind in PERIODS}
+    support = {kind: support_figures(engine, settings, day, group, kind, today, sent_at) for kind in PERIODS}
     periods = []
     for kind in PERIODS:
         column, figures = view.windows[kind], support[kind]

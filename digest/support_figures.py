@@ -9,6 +9,7 @@ Must not import Dash or Flask.
 from __future__ import annotations
 
 import importlib
+import inspect
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -60,13 +61,15 @@ def support_builder() -> Any | None:
 
 
 def support_figures(
-    engine: Engine, settings: Settings, day: date, group: str, window: str, today: date
+    engine: Engine, settings: Settings, day: date, group: str, window: str, today: date, now: datetime
 ) -> SupportFigures:
-    """The support view's figures for `day`'s `window` and `group` ("" = all), as the support page shows them."""
+    """The support view's figures for `day`'s `window` and `group` ("" = all), as the support page shows them at
+    `now` (naive UTC; passed when the builder takes it, so the digest's figures do not move with the clock)."""
     builder = support_builder()
     if builder is None:
         return SupportFigures()
-    view = builder(engine, settings, day, group=group, window=window, today=today)
+    extra = {"now": now} if "now" in inspect.signature(builder).parameters else {}
+    view = builder(engine, settings, day, group=group, window=window, today=today, **extra)
     at_risk = [_case(case, breached=True) for case in view.breached_now]
     at_risk += [_case(case, breached=False) for case in view.at_risk]
     return SupportFigures(

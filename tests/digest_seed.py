@@ -2,7 +2,8 @@
 of Wednesday 2 December 2026 sent on Thursday 3 December at 07:30). Not a fixture module: call the functions.
 
 Cases (UTC; Berlin is UTC+1):
-  c1 Wed 09:00 Support open      c2 Wed 10:00 Support resolved Wed 15:00    c3 Tue 10:00 Support resolved Wed 11:00
+  c1 Wed 09:00 Support open, Urgent (4 h: past due by Thursday)
+  c2 Wed 10:00 Support resolved Wed 15:00 (5 h), High         c3 Tue 10:00 Support resolved Wed 11:00 (25 h), Urgent
   c4 Mon 08:00 Hardware open     c5 Tue 23:30 (Wed 00:30 in Berlin) Support open
   c6 Sun 29 Nov 22:30 (23:30 in Berlin, the previous week) Hardware open
 Redmine: i1 Wed 12:00 open, i2 Mon 09:00 closed Wed 13:00, i3 Tue 09:00 open.
@@ -37,9 +38,21 @@ def seed_digest_week(engine: Engine) -> None:
         engine,
         cases,
         [
-            case_row(1, created_at=datetime(2026, 12, 2, 9)),
-            case_row(2, created_at=datetime(2026, 12, 2, 10), status="Resolved", resolved_at=datetime(2026, 12, 2, 15)),
-            case_row(3, created_at=datetime(2026, 12, 1, 10), status="Closed", resolved_at=datetime(2026, 12, 2, 11)),
+            case_row(1, created_at=datetime(2026, 12, 2, 9), priority="Urgent"),
+            case_row(
+                2,
+                created_at=datetime(2026, 12, 2, 10),
+                status="Resolved",
+                resolved_at=datetime(2026, 12, 2, 15),
+                priority="High",
+            ),
+            case_row(
+                3,
+                created_at=datetime(2026, 12, 1, 10),
+                status="Closed",
+                resolved_at=datetime(2026, 12, 2, 11),
+                priority="Urgent",
+            ),
             case_row(4, created_at=datetime(2026, 11, 30, 8), group_name="Hardware"),
             case_row(5, created_at=datetime(2026, 12, 1, 23, 30)),
             case_row(6, created_at=datetime(2026, 11, 29, 22, 30), group_name="Hardware"),

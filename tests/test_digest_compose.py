@@ -187,3 +187,28 @@ def test_the_support_view_figures_flow_into_the_digest(digest_env, monkeypatch) 
     html = render_html(digest)
     assert "Printer &lt;on fire&gt;" in html and "<on fire>" not in html
     assert "5.0 h" in render_text(digest)
+
+
+def test_the_support_figures_are_the_support_views(digest_env) -> None:  # type: ignore[no-untyped-def]
+    from views.support import build_support_view
+
+    engine, settings = digest_env
+    digest = compose_digest(engine, settings, DAY, DigestAudience(), SENT_AT)
+    day, week = digest.cases[0].periods
+
+    # Resolved on Wednesday: c2 after 5 h and c3 after 25 h, median 15 h; nothing on Tuesday.
+    assert figures(day)["Resolution time (median)"] == (15.0, None)
+    # Due on Wednesday: c1 (Urgent, 4 business hours from 10:00 Berlin: 14:00), still open, breached. Due on
+    # Tuesday: c3 (15:00 Berlin), resolved on Wednesday, breached. The week adds c2 (High, due Thursday 11:00
+    # Berlin), resolved on Wednesday: 1 of 3 met.
+    assert figures(day)["SLA met"] == (0.0, 0.0)
+    assert figures(week)["SLA met"][0] == pytest.approx(100 / 3)
+    assert [(case.case_no, case.breached) for case in digest.at_risk] == [("CC1", True)]
+    for period in (day, week):
+        view = build_support_view(engine, settings, DAY, window=period.kind, today=SENT_AT.date(), now=SENT_AT)
+        assert figures(period)["Resolution time (median)"] == (
+            view.resolution.median_hours,
+            view.previous_resolution.median_hours,
+        )
+        assert figures(period)["SLA met"] == (view.sla.met_pct, view.previous_sla.met_pct)
+    assert "CC1" in render_text(digest) and "Breached" in render_html(digest)
