@@ -22,6 +22,7 @@ from digest.compose import Digest, Figure, Period, SalesPeriod
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 DASH = "—"
+AT_RISK_SHOWN = 10  # the rest are counted and linked: a morning mail is not the place for a list of hundreds
 # The dashboard's colours (assets/app.css): up is good in green, bad in red; bars in the brand blue.
 GOOD, BAD, NEUTRAL, BAR, BAR_PREVIOUS, GOAL = "#1a7f37", "#c62828", "#6b7280", "#2563eb", "#c7d2fe", "#16a34a"
 
@@ -88,11 +89,25 @@ def environment() -> Environment:
 
 
 def render_html(digest: Digest) -> str:
-    return environment().get_template("digest.html").render(digest=digest, group_name=group_name)
+    return environment().get_template("digest.html").render(**_context(digest))
 
 
 def render_text(digest: Digest) -> str:
-    return environment().get_template("digest.txt").render(digest=digest, group_name=group_name)
+    return environment().get_template("digest.txt").render(**_context(digest))
+
+
+def _context(digest: Digest) -> dict[str, Any]:
+    cases = digest.at_risk
+    breached = sum(1 for case in cases if case.breached)
+    summary = f"{breached:,} past due, {len(cases) - breached:,} due within hours" if cases else ""
+    return {
+        "digest": digest,
+        "group_name": group_name,
+        "at_risk_shown": cases[:AT_RISK_SHOWN],
+        "at_risk_more": max(len(cases) - AT_RISK_SHOWN, 0),
+        "at_risk_summary": summary,
+        "cases_link": digest.cases[0].link if digest.cases else "",
+    }
 
 
 def group_name(group: str) -> str:
@@ -137,11 +152,11 @@ def slack_payload(digest: Digest) -> dict[str, Any]:
             f"{_escape(case.title)} · {_escape(case.assignee or 'nobody')}"
             if case.url
             else f"{'Breached' if case.breached else 'At risk'}: {_escape(case.case_no)} {_escape(case.title)}"
-            for case in digest.at_risk[:10]
+            for case in digest.at_risk[:AT_RISK_SHOWN]
         ]
-        more = len(digest.at_risk) - 10
+        more = len(digest.at_risk) - AT_RISK_SHOWN
         if more > 0:
-            lines.append(f"and {more} more")
+            lines.append(f"and {more:,} more")
         blocks.append(_mrkdwn_section("*At-risk cases*\n" + "\n".join(lines)))
     return {"text": digest.subject, "blocks": blocks[:50]}  # Slack takes at most 50 blocks
 
