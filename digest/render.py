@@ -138,10 +138,10 @@ def slack_payload(digest: Digest) -> dict[str, Any]:
         blocks.append(_mrkdwn_section(f"*Cases · {group_name(section.group)}* · open now *{section.backlog:,}*"))
         blocks += [_period_block(period) for period in section.periods]
         blocks.append(_links_block(f"<{section.link}|Open the cases page>"))
-    for section in digest.sales:
-        blocks.append(_mrkdwn_section(f"*Sales · {group_name(section.group)}*"))
-        blocks += [_sales_block(period) for period in section.periods]
-        blocks.append(_links_block(f"<{section.link}|Open the sales page>"))
+    for sales in digest.sales:
+        blocks.append(_mrkdwn_section(f"*Sales · {group_name(sales.group)}*"))
+        blocks += [_sales_block(period) for period in sales.periods]
+        blocks.append(_links_block(f"<{sales.link}|Open the sales page>"))
     if digest.redmine is not None:
         blocks.append(_mrkdwn_section(f"*Redmine* · open now *{digest.redmine.open_now:,}*"))
         blocks += [_period_block(period) for period in digest.redmine.periods]

@@ -77,9 +77,10 @@ def claim(
     }
     try:
         with engine.begin() as conn:
-            return int(conn.execute(insert(digest_runs).values(**row)).inserted_primary_key[0])
+            key = conn.execute(insert(digest_runs).values(**row)).inserted_primary_key
     except IntegrityError:
         return None
+    return int(key[0]) if key else None
 
 
 def note_attempt(engine: Engine, run_id: int, attempt: int) -> None:

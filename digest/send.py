@@ -10,6 +10,7 @@ Must not import Dash or Flask.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -118,7 +119,10 @@ def send_slot(
     return outcomes
 
 
-def deliver(settings: Settings, target: Target, digest: Digest, retry: RetryPolicy, on_attempt) -> None:  # type: ignore[no-untyped-def]
+def deliver(
+    settings: Settings, target: Target, digest: Digest, retry: RetryPolicy, on_attempt: Callable[[int], None]
+) -> None:
+    """Hand `digest` to the target's channel, retried by `retry`; DeliveryFailed or ConfigError when it cannot."""
     check_delivery_settings(settings, [target])
     if target.is_chat:
         payload = slack_payload(digest)
