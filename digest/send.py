@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from datetime import date, datetime
 
 from sqlalchemy import Engine, select
@@ -105,8 +106,7 @@ def send_slot(
         try:
             if target.audience not in digests:
                 digests[target.audience] = compose_digest(engine, settings, day, target.audience, now)
-            deliver(settings, target, digests[target.audience], retry, lambda n, rid=run_id: runs.note_attempt(
-                engine, rid, n))  # fmt: skip
+            deliver(settings, target, digests[target.audience], retry, partial(runs.note_attempt, engine, run_id))
         except Exception as exc:  # noqa: BLE001 - every failure is recorded on the row, none is dropped
             permanent = " (permanent)" if isinstance(exc, DeliveryFailed) and exc.permanent else ""
             error = scrub(f"{exc}{permanent}" if isinstance(exc, DeliveryFailed) else f"{type(exc).__name__}: {exc}")
