@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
-from runtime import current_runtime
+from web.runtime import current_runtime
 
 digest_group = AppGroup("digest", help="The morning digest by e-mail and in the team chat.")
 
@@ -49,7 +49,7 @@ def digest_preview(day_text: str | None, to: str, out: str) -> None:
     try:
         digest = compose_digest(runtime.engine, runtime.settings, day, audience_of(runtime.settings, to), now)
     except Exception as exc:  # noqa: BLE001 - one clear line instead of a traceback
-        from cli import one_line
+        from web.cli import one_line
 
         _fail(f"digest preview failed: {one_line(exc)}")
     Path(out).write_text(render_html(digest), encoding="utf-8")

@@ -1,4 +1,4 @@
-"""cli.py through Flask's CLI runner: each command prints what it did, and a failure is one clear line on stderr
+"""web/cli.py through Flask's CLI runner: each command prints what it did, and a failure is one clear line on stderr
 with a non-zero exit code, never a traceback. Building the app for a command starts no sync thread."""
 
 from __future__ import annotations

@@ -16,11 +16,11 @@ from callbacks import status as status_callbacks
 from digest import runs
 from digest.runs import recent_runs
 from models.schema import digest_runs
-from runtime import Runtime
 from settings import DigestAudience, DigestRecipient, Settings
 from tests.browser import console_errors, screenshot, wait_for
 from tests.digest_seed import DAY, digest_settings, seed_digest_week
 from tests.digest_smtp import smtp_server
+from web.runtime import Runtime
 
 
 @pytest.fixture
