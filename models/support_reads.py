@@ -16,6 +16,7 @@ from models.frames import frame_of
 from models.schema import case_status_changes, cases, redmine_issues
 
 SUPPORT_COLUMNS = (
+    "id",
     "source_id",
     "case_no",
     "title",
@@ -30,6 +31,7 @@ SUPPORT_COLUMNS = (
 SUPPORT_TIMES = ("created_at", "resolved_at", "source_due_at")
 CHANGE_COLUMNS = ("case_source_id", "from_status", "to_status", "changed_at", "origin", "assignee_name", "group_name")
 ISSUE_COLUMNS = (
+    "id",
     "source_id",
     "subject",
     "project_name",

@@ -27,6 +27,7 @@ from web.compression import STATIC_CACHE
 
 PAGES = {
     "cases": "/cases",
+    "support": "/support",
     "sales": "/sales",
     "redmine": "/redmine",
     "status": "/status",
@@ -34,13 +35,25 @@ PAGES = {
 }
 READY = {  # an element that is there once the page's callbacks have filled it
     "cases": "#page-content .kpi-value",
+    "support": "#support-cards .kpi-value",
     "sales": "#page-content .kpi-value, #page-content .leaderboard",
     "redmine": "#page-content .kpi-value",
     "status": "#status-rows",
     "tv": "#tv-panel .kpi-value",
 }
-CONTROL_PREFIX = {"cases": "cases", "sales": "sales", "redmine": "redmine"}  # pages with the control bar
-NAV_LINKS = [("Cases", "/cases"), ("Sales", "/sales"), ("Redmine", "/redmine"), ("Status", "/status")]
+CONTROL_PREFIX = {
+    "cases": "cases",
+    "support": "support",
+    "sales": "sales",
+    "redmine": "redmine",
+}  # pages with the control bar
+NAV_LINKS = [
+    ("Cases", "/cases"),
+    ("Support", "/support"),
+    ("Sales", "/sales"),
+    ("Redmine", "/redmine"),
+    ("Status", "/status"),
+]
 PHONE_WIDTHS = [360, 390, 414, 430]
 BASIC_TRACES = {"scatter", "bar", "pie"}  # what plotly.js-basic-dist-min contains
 LOADER = PROJECT_DIR / "assets" / "plotly-basic.js"

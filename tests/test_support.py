@@ -48,6 +48,13 @@ def change(number: int, when: str, from_status: str, to_status: str, **values: A
 
 @pytest.fixture
 def seeded(engine: Engine, settings_for: Any) -> Any:
+    seed_support_rows(engine)
+    vtiger = VtigerSettings("https://acme.od1.vtiger.com", "api", "key", record_url=RECORD_URL)
+    return settings_for(timezone=BERLIN, vtiger=vtiger, redmine=RedmineSettings("https://redmine.example", "k"))
+
+
+def seed_support_rows(engine: Engine) -> None:
+    """The hand-computed cases and status changes (also the browser test's)."""
     write_rows(
         engine,
         cases,
@@ -75,8 +82,6 @@ def seeded(engine: Engine, settings_for: Any) -> Any:
             change(4, "2026-12-07 09:00", "Resolved", "Open", deleted_at=NOW),
         ],
     )
-    vtiger = VtigerSettings("https://acme.od1.vtiger.com", "api", "key", record_url=RECORD_URL)
-    return settings_for(timezone=BERLIN, vtiger=vtiger, redmine=RedmineSettings("https://redmine.example", "k"))
 
 
 def write_rows_changes(engine: Engine, rows: list[dict[str, Any]]) -> None:
@@ -159,3 +164,58 @@ def test_redmine_time_to_close_and_overdue(engine: Engine, seeded: Any) -> None:
     assert [issue.issue_id for issue in view.overdue] == ["2"]
     assert view.overdue[0].url == "https://redmine.example/issues/2"
     assert view.backlog.open == 2 and view.backlog.buckets[">30d"] == 2
+
+
+# --- exports ----------------------------------------------------------------------------------------------------------
+
+
+def test_resolved_export_gains_durations_and_sla(engine: Engine, seeded: Any) -> None:
+    from views.support import case_export_rows
+
+    rows = case_export_rows(engine, seeded, MONDAY, "day", "resolved").set_index("case_no")
+    assert list(rows.columns[-3:]) == ["resolution_hours", "business_hours", "sla"]
+    assert rows.loc["CC1", ["resolution_hours", "business_hours", "sla"]].tolist() == [65.0, 1.0, "met"]
+    assert rows.loc["CC3", ["resolution_hours", "business_hours", "sla"]].tolist() == [97.0, 17.0, "met"]  # due 16 Dec
+    assert rows.loc["CC13", "sla"] == ""  # "Normal" has no target
+    assert len(rows) == build_support_view(engine, seeded, MONDAY, now=NOW).resolution.count
+
+
+def test_support_export_kinds_match_the_figures(engine: Engine, seeded: Any) -> None:
+    from views.support import support_case_rows
+
+    view = build_support_view(engine, seeded, MONDAY, window="day", now=NOW)
+
+    def rows(kpi: str) -> Any:
+        return support_case_rows(engine, seeded, MONDAY, "day", kpi, now=NOW)
+
+    assert rows("breached")["case_no"].tolist() == ["CC5", "CC7"] and view.sla.breached == 2
+    assert rows("breached")["due"].tolist() == ["2026-12-07 13:00", "2026-12-07 13:00"]
+    assert rows("at_risk")["case_no"].tolist() == ["CC10"]
+    assert rows("breached_now")["link"].tolist()[0] == RECORD_URL.replace("{module}", "Cases") + "5"
+    reopened = rows("reopened")
+    assert reopened[["case_id", "reopened_at", "from_status", "to_status"]].values.tolist() == [
+        ["39x3", "2026-12-07 10:00", "Resolved", "Open"]
+    ]
+    backlog = rows("backlog")
+    assert backlog["case_no"].tolist()[0] == "CC11" and len(backlog) == view.backlog.open
+    assert backlog.set_index("case_no").loc["CC7", "age_days"] == pytest.approx(round(74 / 24, 2))
+
+
+def test_export_urls_answer_with_the_new_columns(engine: Engine, seeded: Any, database_url: str) -> None:
+    from dataclasses import replace
+
+    from app import create_app
+
+    app = create_app(replace(seeded, database_url=database_url, auth_disabled=True))
+    app.server.extensions["kpi"].extras["clock"] = lambda: NOW  # 7 December is still to come
+    client = app.server.test_client()
+    header = client.get("/export/cases.csv?kpi=resolved&date=2026-12-07").data.decode().splitlines()[0]
+    assert header.endswith("resolution_hours,business_hours,sla")
+    for kpi in ("breached", "breached_now", "at_risk", "reopened", "backlog"):
+        answer = client.get(f"/export/cases.csv?kpi={kpi}&date=2026-12-07")
+        assert answer.status_code == 200, kpi
+    assert "age_days" in client.get("/export/cases.csv?kpi=backlog").data.decode().splitlines()[0]
+    for kpi in ("overdue", "backlog", "closed"):
+        assert client.get(f"/export/redmine.csv?kpi={kpi}&date=2026-12-07").status_code == 200, kpi
+    closed = client.get("/export/redmine.csv?kpi=closed&date=2026-12-07").data.decode().splitlines()[0]
+    assert closed.endswith("close_hours,business_hours")

@@ -18,6 +18,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
@@ -351,4 +352,159 @@ def _open_issue(row, settings: Settings) -> OpenIssue:  # type: ignore[no-untype
         created_at=pd.Timestamp(row.created_at).to_pydatetime(),
         due_date=None if pd.isna(row.due_date) else pd.Timestamp(row.due_date).date(),
         url=redmine.issue_link(int(row.source_id)) if redmine else "",
+    )
+
+
+# --- exports: the rows behind the figures -----------------------------------------------------------------------
+
+CASE_EXPORT_KINDS = ("breached", "breached_now", "at_risk", "reopened", "backlog")
+REDMINE_EXPORT_KINDS = ("overdue", "backlog", "closed")
+
+
+def case_export_rows(
+    engine: Engine, settings: Settings, day: date, window_kind: WindowKind, kpi: str, group: str = ""
+) -> pd.DataFrame:
+    """/export/cases.csv: the cases page's kinds (resolved with its durations and SLA outcome) and the support
+    kinds."""
+    from views.cases import case_rows
+
+    if kpi not in CASE_EXPORT_KINDS:
+        rows = case_rows(engine, settings, day, window_kind, kpi, group)
+        return with_resolution_columns(engine, settings, rows, day, window_kind, group) if kpi == "resolved" else rows
+    return support_case_rows(engine, settings, day, window_kind, kpi, group)
+
+
+def with_resolution_columns(
+    engine: Engine, settings: Settings, rows: pd.DataFrame, day: date, window_kind: WindowKind, group: str
+) -> pd.DataFrame:
+    """The resolved rows with `resolution_hours`, `business_hours` (two decimals) and `sla` (met / breached /
+    "" without a target)."""
+    window = window_for(day, window_kind, settings.timezone)
+    found = resolved_with_durations(engine, settings, window.start, window.end, group).set_index("id")
+    ids = rows["id"]
+    rows = rows.copy()
+    rows["resolution_hours"] = ids.map(found["hours"].round(2)).to_numpy()
+    rows["business_hours"] = ids.map(found["business_hours"].round(2)).to_numpy()
+    rows["sla"] = ids.map(found["sla"]).fillna("").to_numpy()
+    return rows
+
+
+def support_case_rows(
+    engine: Engine,
+    settings: Settings,
+    day: date,
+    window_kind: WindowKind,
+    kpi: str,
+    group: str = "",
+    *,
+    now: datetime | None = None,
+) -> pd.DataFrame:
+    """The cases behind a support figure: `breached` (due in the window and breached, the card), `breached_now`
+    and `at_risk` (the lists), `reopened` (in the window, one row per case), `backlog` (open now, with
+    `age_days`)."""
+    now = now or datetime.now(UTC).replace(tzinfo=None)
+    window = window_for(day, window_kind, settings.timezone)
+    if kpi == "breached":
+        frame = cases_with_due_times(engine, settings, window.start, window.end, group)
+        frame["sla"] = figures.sla_outcomes(frame, now)
+        breached = frame[frame["sla"] == "breached"].sort_values(["due_at", "case_no"], kind="stable")
+        return _case_table(breached, settings, now)
+    if kpi == "reopened":
+        return _reopened_rows(engine, settings, window, group)
+    open_now = open_cases_with_due_times(engine, settings, group)
+    if kpi == "backlog":
+        oldest_first = open_now.sort_values(["created_at", "case_no"], kind="stable")
+        frame = _case_table(oldest_first, settings, now)
+        frame["age_days"] = np.round(figures.age_days(oldest_first["created_at"], now), 2)
+        return frame
+    at_risk, breached = _at_risk_and_breached(open_now, settings.business_calendar, now)
+    return _case_table(at_risk if kpi == "at_risk" else breached, settings, now)
+
+
+def _case_table(frame: pd.DataFrame, settings: Settings, now: datetime) -> pd.DataFrame:
+    vtiger = settings.vtiger
+    tz_name = settings.timezone
+    from views.tracker_view import local_text, texts
+
+    return pd.DataFrame(
+        {
+            "case_no": texts(frame["case_no"]),
+            "link": [vtiger.record_link("Cases", str(sid)) if vtiger else "" for sid in frame["source_id"].tolist()],
+            "title": texts(frame["title"]),
+            "status": texts(frame["status"]),
+            "priority": texts(frame["priority"]),
+            "group": texts(frame["group_name"]),
+            "assignee": texts(frame["assignee_name"]),
+            "created": local_text(frame["created_at"], tz_name),
+            "due": local_text(frame["due_at"], tz_name),
+            "resolved": local_text(frame["resolved_at"], tz_name),
+        }
+    )
+
+
+def _reopened_rows(engine: Engine, settings: Settings, window: Window, group: str) -> pd.DataFrame:
+    from views.tracker_view import local_text, texts
+
+    changes = support_reads.status_changes(engine, window.start, window.end, group)
+    reopens = changes[figures.is_reopen(changes, settings.kpi.cases.resolved_statuses)]
+    reopens = reopens.sort_values("changed_at", kind="stable").drop_duplicates("case_source_id", keep="last")
+    vtiger = settings.vtiger
+    return pd.DataFrame(
+        {
+            "case_id": texts(reopens["case_source_id"]),
+            "link": [vtiger.record_link("Cases", str(sid)) if vtiger else "" for sid in reopens["case_source_id"]],
+            "reopened_at": local_text(reopens["changed_at"], settings.timezone),
+            "from_status": texts(reopens["from_status"]),
+            "to_status": texts(reopens["to_status"]),
+            "recorded_by": ["reopen_count" if origin == "reopen_count" else "sync" for origin in reopens["origin"]],
+            "assignee": texts(reopens["assignee_name"]),
+            "group": texts(reopens["group_name"]),
+        }
+    )
+
+
+def issue_export_rows(
+    engine: Engine, settings: Settings, day: date, window_kind: WindowKind, kpi: str, project: str = ""
+) -> pd.DataFrame:
+    """/export/redmine.csv: the Redmine page's kinds (resolved with its time to close) and `overdue`, `backlog`
+    (with `age_days`) and `closed` (resolved's rows with `close_hours` and `business_hours`)."""
+    from views.redmine import issue_rows
+
+    now = datetime.now(UTC).replace(tzinfo=None)
+    if kpi in ("overdue", "backlog"):
+        open_now = support_reads.open_issues(engine, project)
+        chosen = overdue_issues(open_now, settings, now) if kpi == "overdue" else open_now
+        chosen = chosen.sort_values(["created_at", "source_id"], kind="stable") if kpi == "backlog" else chosen
+        rows = _issue_table(chosen, settings)
+        if kpi == "backlog":
+            rows["age_days"] = np.round(figures.age_days(chosen["created_at"], now), 2)
+        return rows
+    rows = issue_rows(engine, settings, day, window_kind, "resolved" if kpi == "closed" else kpi, project)
+    if kpi not in ("resolved", "closed"):
+        return rows
+    window = window_for(day, window_kind, settings.timezone)
+    found = closed_with_durations(engine, settings, window.start, window.end, project).set_index("id")
+    rows = rows.copy()
+    rows["close_hours"] = rows["id"].map(found["hours"].round(2)).to_numpy()
+    rows["business_hours"] = rows["id"].map(found["business_hours"].round(2)).to_numpy()
+    return rows
+
+
+def _issue_table(frame: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+    from views.tracker_view import local_text, texts
+
+    redmine = settings.redmine
+    ids = [str(value) for value in frame["source_id"].tolist()]
+    return pd.DataFrame(
+        {
+            "issue_id": ids,
+            "link": [redmine.issue_link(int(sid)) if redmine and sid.isdigit() else "" for sid in ids],
+            "subject": texts(frame["subject"]),
+            "project": texts(frame["project_name"]),
+            "status": texts(frame["status_name"]),
+            "priority": texts(frame["priority_name"]),
+            "assignee": texts(frame["assignee_name"]),
+            "created": local_text(frame["created_at"], settings.timezone),
+            "due_date": [value.date().isoformat() if not pd.isna(value) else "" for value in frame["due_date"]],
+        }
     )
