@@ -13,10 +13,10 @@ from callbacks.controls import Trigger, register_controls
 from layouts import support as page
 from layouts.components import json_ready
 from layouts.controls import current_now
-from runtime import current_runtime
 from views.cache import CACHES, cached
 from views.page_state import PageState
 from views.support import build_redmine_support, build_support_view
+from web.runtime import current_runtime
 
 
 def register(app: dash.Dash) -> None:

@@ -42,8 +42,8 @@ BUCKET_NAMES = [name for name, _ in AGE_BUCKETS]
 
 
 def layout(query: Mapping[str, str]) -> html.Div:
-    from runtime import current_runtime
     from views.cases import group_choices
+    from web.runtime import current_runtime
 
     runtime = current_runtime()
     groups = group_choices(runtime.engine)
