@@ -56,6 +56,7 @@ class CasesSection:
     at_risk: list[AtRiskCase]
     support_known: bool  # False: no support view, its figures are "—"
     link: str
+    support_link: str = ""  # the /support page of the day and group ("" without a support view)
 
 
 @dataclass(frozen=True)
@@ -202,6 +203,7 @@ def cases_section(
         at_risk=support["day"].at_risk,
         support_known=support["day"].available,
         link=page_link(settings, "cases", day, "group", group),
+        support_link=page_link(settings, "support", day, "group", group) if support["day"].available else "",
     )
 
 

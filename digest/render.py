@@ -106,7 +106,7 @@ def _context(digest: Digest) -> dict[str, Any]:
         "at_risk_shown": cases[:AT_RISK_SHOWN],
         "at_risk_more": max(len(cases) - AT_RISK_SHOWN, 0),
         "at_risk_summary": summary,
-        "cases_link": digest.cases[0].link if digest.cases else "",
+        "cases_link": (digest.cases[0].support_link or digest.cases[0].link) if digest.cases else "",
     }
 
 
@@ -137,7 +137,8 @@ def slack_payload(digest: Digest) -> dict[str, Any]:
     for section in digest.cases:
         blocks.append(_mrkdwn_section(f"*Cases · {group_name(section.group)}* · open now *{section.backlog:,}*"))
         blocks += [_period_block(period) for period in section.periods]
-        blocks.append(_links_block(f"<{section.link}|Open the cases page>"))
+        support = f" · <{section.support_link}|the support page>" if section.support_link else ""
+        blocks.append(_links_block(f"<{section.link}|Open the cases page>{support}"))
     for sales in digest.sales:
         blocks.append(_mrkdwn_section(f"*Sales · {group_name(sales.group)}*"))
         blocks += [_sales_block(period) for period in sales.periods]

@@ -128,6 +128,7 @@ def test_without_a_support_view_its_figures_show_as_a_dash(digest_env, monkeypat
     digest = compose_digest(engine, settings, DAY, DigestAudience(), SENT_AT)
 
     assert figures(digest.cases[0].periods[0])["SLA met"] == (None, None)
+    assert digest.cases[0].support_link == ""
     text, html = render_text(digest), render_html(digest)
     assert "None" not in text and "None" not in html
     assert "SLA met" in text and "—" in text
@@ -212,3 +213,5 @@ def test_the_support_figures_are_the_support_views(digest_env) -> None:  # type:
         )
         assert figures(period)["SLA met"] == (view.sla.met_pct, view.previous_sla.met_pct)
     assert "CC1" in render_text(digest) and "Breached" in render_html(digest)
+    assert digest.cases[0].support_link == "https://kpi.example.com/support?date=2026-12-02"
+    assert 'href="https://kpi.example.com/support?date=2026-12-02"' in render_html(digest)
