@@ -189,6 +189,9 @@ def run_rows(runtime: Runtime, limit: int = 50) -> list[dict[str, object]]:
     ]
 
 
+INTERRUPTED_TEXT = "the process stopped while sending: not sent again, as it may have gone out"
+
+
 def digest_rows(runtime: Runtime, limit: int = 20) -> list[dict[str, object]]:
     """The digest's recent runs as display strings (a run cut off mid-send shows as interrupted)."""
     from digest.runs import recent_runs as recent_digest_runs
@@ -203,8 +206,8 @@ def digest_rows(runtime: Runtime, limit: int = 20) -> list[dict[str, object]]:
             "Recipient": run.recipient,
             "Result": run.shown_status(now),
             "Attempts": run.attempts,
-            "Finished": when(run.finished_at, tz),
-            "Error": run.error,
+            "Finished": when(run.finished_at, tz) if run.finished_at else "—",
+            "Error": run.error or INTERRUPTED_TEXT if run.shown_status(now) == "interrupted" else run.error,
         }
         for run in recent_digest_runs(runtime.engine, limit)
     ]

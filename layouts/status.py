@@ -85,7 +85,8 @@ def layout(query: Mapping[str, str]) -> html.Div:
 def result_badge(status: str) -> dbc.Badge:
     color = {"success": "success", "sent": "success", "failed": "danger", "running": "info", "sending": "info",
              "missed": "warning", "interrupted": "warning"}.get(status, "secondary")  # fmt: skip
-    return dbc.Badge(status or "—", color=color, className="status-result")
+    text_color = "dark" if color == "warning" else None  # white on yellow is hard to read
+    return dbc.Badge(status or "—", color=color, text_color=text_color, className="status-result")
 
 
 def _cell(column: str, value: object) -> html.Td:

@@ -123,6 +123,7 @@ def test_the_status_rows_show_each_run_and_an_interrupted_one(settings: Settings
         ("boss@example.com", "interrupted", 0),
     ]
     assert rows[0]["Error"] == "webhook answered HTTP 404 no_service (permanent)"
+    assert rows[2]["Error"] == status_callbacks.INTERRUPTED_TEXT and rows[2]["Finished"] == "—"
     text = status_callbacks.digest_schedule_text(settings, runs.utcnow())
     assert text.startswith("Next digest ") and text.endswith(" 07:30 to 2 addresses.")
     nobody = replace(settings.kpi.digest, recipients=())
