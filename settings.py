@@ -344,7 +344,19 @@ def load_settings(
     )
     if overrides:
         settings = replace(settings, **overrides)
+    _check_digest_delivery(settings)
     return settings
+
+
+def _check_digest_delivery(settings: Settings) -> None:
+    """Recipients in [digest] need a mail server and a sender: say so at start-up, not at 07:30."""
+    if not settings.kpi.digest.recipients:
+        return
+    where = settings.kpi_file or "kpi.toml"
+    if not settings.smtp_url:
+        raise ConfigError(f"SMTP_URL is empty but {where} lists digest recipients: set SMTP_URL, or remove them")
+    if not settings.digest_from:
+        raise ConfigError(f"DIGEST_FROM is empty but {where} lists digest recipients: set the sender's address")
 
 
 def _read_old_credentials(path: Path) -> dict[str, str]:

@@ -92,3 +92,19 @@ def test_a_bad_digest_variable_names_itself(key: str, value: str, message: str) 
     with pytest.raises(ConfigError) as caught:
         load_settings({key: value}, env_file=None, credentials_file=None)
     assert message in str(caught.value)
+
+
+def test_recipients_without_a_mail_server_stop_start_up(tmp_path: Path) -> None:
+    path = tmp_path / "kpi.toml"
+    path.write_text('[[digest.recipients]]\nemail = "lead@example.com"\n')
+    with pytest.raises(ConfigError) as caught:
+        load_settings({"KPI_CONFIG": str(path)}, env_file=None, credentials_file=None)
+    assert str(caught.value) == f"SMTP_URL is empty but {path} lists digest recipients: set SMTP_URL, or remove them"
+    with pytest.raises(ConfigError, match="DIGEST_FROM is empty"):
+        load_settings({"KPI_CONFIG": str(path), "SMTP_URL": "smtp://127.0.0.1"}, env_file=None, credentials_file=None)
+    settings = load_settings(
+        {"KPI_CONFIG": str(path), "SMTP_URL": "smtp://127.0.0.1:25", "DIGEST_FROM": "kpi@example.com"},
+        env_file=None,
+        credentials_file=None,
+    )
+    assert [recipient.email for recipient in settings.kpi.digest.recipients] == ["lead@example.com"]
