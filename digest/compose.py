@@ -103,6 +103,12 @@ class Digest:
         return f"KPI digest · {self.day:%a} {self.day.day} {self.day:%b %Y}"
 
     @property
+    def intro(self) -> str:
+        if self.day == self.today - timedelta(days=1):
+            return "Yesterday and the week so far, as the dashboard shows them."
+        return f"{self.day:%A} {self.day.day} {self.day:%B} and its week, as the dashboard shows them today."
+
+    @property
     def at_risk(self) -> list[AtRiskCase]:
         """Every section's at-risk cases, each once."""
         seen: dict[str, AtRiskCase] = {}

@@ -39,6 +39,9 @@ def test_the_at_risk_list_is_capped_and_counted() -> None:
     digest = Digest(day=date(2026, 12, 2), today=date(2026, 12, 3), cases=[section])
 
     text, html = render_text(digest), render_html(digest)
+    assert "Yesterday and the week so far" in text
+    older = Digest(day=date(2026, 11, 30), today=date(2026, 12, 3))
+    assert "Monday 30 November and its week, as the dashboard shows them today." in render_text(older)
     assert "AT-RISK CASES (3 past due, 10 due within hours)" in text
     assert "CC9 " in text and "CC10" not in text and "and 3 more" in text
     assert "and 3 more" in html and 'href="https://crm/9"' in html and "https://crm/10" not in html
