@@ -127,24 +127,17 @@ def compose_digest(engine: Engine, settings: Settings, day: date, audience: Dige
     """The digest of `day` for `audience` as the pages show that day at `now` (naive UTC)."""
     today = today_in(settings.timezone, now)
     moment = comparison_moment(day, settings.timezone, now)  # what the page compares running windows at
-    pages = audience.pages
-    return Digest(
-        day=day,
-        today=today,
-        cases=[
-            cases_section(engine, settings, day, group, today, moment, now)
-            for group in selected(audience.groups, cases_views.group_choices(engine))
-        ]
-        if "cases" in pages
-        else [],
-        sales=[
-            sales_section(engine, settings, day, group, today, moment)
-            for group in selected(audience.groups, sales_views.group_choices(engine, settings))
-        ]
-        if "sales" in pages
-        else [],
-        redmine=redmine_section(engine, settings, day, today, moment) if "redmine" in pages else None,
-    )
+    pages, groups = audience.pages, audience.groups
+    cases, sales, redmine = [], [], None
+    if "cases" in pages:
+        for group in selected(groups, cases_views.group_choices(engine)):
+            cases.append(cases_section(engine, settings, day, group, today, moment, now))
+    if "sales" in pages:
+        for group in selected(groups, sales_views.group_choices(engine, settings)):
+            sales.append(sales_section(engine, settings, day, group, today, moment))
+    if "redmine" in pages:
+        redmine = redmine_section(engine, settings, day, today, moment)
+    return Digest(day=day, today=today, cases=cases, sales=sales, redmine=redmine)
 
 
 def selected(wanted: tuple[str, ...], known: list[str]) -> list[str]:
