@@ -73,6 +73,11 @@ def build_panel(
         view = build_sales_view(engine, settings, day, slide.selector, "day", today=day, now=now)
         before = build_sales_view(engine, settings, _day_before(view.window), slide.selector, "day", today=day)
         return tv_layout.sales_panel(view, before)
+    if slide.page == "support":
+        from views.support import build_support_view
+
+        view = build_support_view(engine, settings, day, slide.selector, "day", today=day, now=now)
+        return tv_layout.support_panel(view)
     if slide.page == "cases":
         from views.cases import build_cases_view
 

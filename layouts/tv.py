@@ -31,8 +31,9 @@ from dash import dcc, html
 from layouts.components import format_number, kpi_card, leaderboard
 from metrics.windows import Window
 
-PAGES = ("cases", "sales", "redmine")
-PAGE_TITLES = {"cases": "Cases", "sales": "Sales", "redmine": "Redmine"}
+PAGES = ("cases", "sales", "redmine")  # the default rotation
+OPTIONAL_PAGES = ("support",)  # shown only when `pages=` names them
+PAGE_TITLES = {"cases": "Cases", "sales": "Sales", "redmine": "Redmine", "support": "Support"}
 DEFAULT_ROTATE_SECONDS = 30
 DEFAULT_REFRESH_SECONDS = 60
 DEFAULT_RELOAD_HOURS = 6.0
@@ -95,7 +96,10 @@ class TvConfig:
             dict.fromkeys(
                 Slide(item[0], item[1])
                 for item in (raw_slides if isinstance(raw_slides, list) else [])[: MAX_SLIDES * 4]
-                if isinstance(item, list | tuple) and len(item) == 2 and item[0] in PAGES and _selector_ok(item[1])
+                if isinstance(item, list | tuple)
+                and len(item) == 2
+                and item[0] in (*PAGES, *OPTIONAL_PAGES)
+                and _selector_ok(item[1])
             )
         )[:MAX_SLIDES]
         reload_ms = data.get("reload_ms")
@@ -192,7 +196,7 @@ def parse_tv_query(
     for item in _names(query.get("pages")) or list(PAGES):
         page, _, pinned = (part.strip() for part in item.partition(":"))
         page = page.lower()
-        if page not in PAGES:
+        if page not in (*PAGES, *OPTIONAL_PAGES):
             continue
         known = projects if page == "redmine" else groups
         if pinned:
@@ -495,6 +499,69 @@ def sales_panel(view: Any, previous: Any) -> html.Div:
         ],
         className="tv-slide tv-slide-sales",
     )
+
+
+# --- support (optional: pages=support) ---------------------------------------------------------------------------
+
+
+def support_panel(view: Any) -> html.Div:
+    """The help desk now: cases already past their due time and those due within 4 business hours, with today's
+    SLA and median resolution time against yesterday."""
+    vs = view.comparison.label
+    median = view.resolution.median_business_hours
+    before = view.previous_resolution.median_business_hours
+    cards = [
+        kpi_card("Breached now", len(view.breached_now), tone="open", card_id="tv-support-breached"),
+        kpi_card("At risk", len(view.at_risk), tone="open", card_id="tv-support-at-risk"),
+        compared(
+            "SLA met",
+            view.sla.met_pct,
+            view.previous_sla.met_pct,
+            "tv-support-sla",
+            vs=vs,
+            percent=True,
+            tone="rate",
+            good_when="up",
+        ),
+        compared(
+            "Median resolution (business h)",
+            None if median is None else round(median, 1),
+            None if before is None else round(before, 1),
+            "tv-support-median",
+            vs=vs,
+            good_when="down",
+        ),
+    ]
+    return html.Div(
+        [
+            _cards(cards),
+            _boards(
+                board(
+                    _late(view.breached_now, view.now),
+                    title="Breached (hours late)",
+                    empty="Nothing breached",
+                    ranked=False,
+                ),
+                board(
+                    _due_in(view.at_risk, view.now), title="At risk (hours left)", empty="Nothing at risk", ranked=False
+                ),
+            ),
+        ],
+        className="tv-slide tv-slide-support",
+    )
+
+
+def _case_name(case: Any) -> str:
+    return " · ".join(part for part in (case.case_no, case.assignee or "Unassigned", case.title) if part)
+
+
+def _late(cases: Sequence[Any], now: datetime) -> list[tuple[str, float]]:
+    late = [(_case_name(case), round((now - case.due_at).total_seconds() / 3600, 1)) for case in cases]
+    return sorted(late, key=lambda item: -item[1])
+
+
+def _due_in(cases: Sequence[Any], now: datetime) -> list[tuple[str, float]]:
+    return [(_case_name(case), round((case.due_at - now).total_seconds() / 3600, 1)) for case in cases]
 
 
 # --- cases -------------------------------------------------------------------------------------------------------

@@ -99,6 +99,10 @@ class BusinessCalendar:
             self._local_date(_naive_utc(first)) - timedelta(days=1), self._local_date(end) + timedelta(days=1)
         )
 
+    def local_date(self, moment: datetime) -> date:
+        """The local calendar date of an instant (naive UTC or aware)."""
+        return self._local_date(_naive_utc(moment))
+
     def _local_date(self, moment: datetime) -> date:
         return moment.replace(tzinfo=UTC).astimezone(ZoneInfo(self.tz_name)).date()
 

@@ -219,3 +219,20 @@ def test_export_urls_answer_with_the_new_columns(engine: Engine, seeded: Any, da
         assert client.get(f"/export/redmine.csv?kpi={kpi}&date=2026-12-07").status_code == 200, kpi
     closed = client.get("/export/redmine.csv?kpi=closed&date=2026-12-07").data.decode().splitlines()[0]
     assert closed.endswith("close_hours,business_hours")
+
+
+def test_tv_support_slide_lists_breached_and_at_risk(engine: Engine, seeded: Any) -> None:
+    """pages=support: an optional slide (not in the default rotation) with the lists' counts and boards."""
+    from layouts import tv
+    from layouts.components import json_ready
+
+    config = tv.parse_tv_query({"pages": "support,cases"}, tz_name=BERLIN, testing=True, real_now=NOW)
+    assert [slide.page for slide in config.slides] == ["support", "cases"]
+    assert "support" not in [
+        slide.page for slide in tv.parse_tv_query({}, tz_name=BERLIN, testing=True, real_now=NOW).slides
+    ]
+    assert tv.TvConfig.from_store(config.to_store(BERLIN)).slides == config.slides
+    panel = json_ready(tv.support_panel(build_support_view(engine, seeded, MONDAY, now=NOW)))
+    text = str(panel)
+    assert "CC5 · Ann Lee · Case 5" in text and "CC10 · Ann Lee · Case 10" in text
+    assert "'tv-support-breached'" in text

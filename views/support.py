@@ -14,7 +14,6 @@ sync/.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
@@ -152,7 +151,7 @@ def build_support_view(
         backlog=figures.backlog_figures(ages, _oldest(open_now, settings)),
         backlog_by_group=figures.buckets_by(open_now, ages, "group_name", "No group"),
         backlog_by_person=figures.buckets_by(open_now, ages, "assignee_name", "Unassigned"),
-        median_age_trend=_median_age_trend(engine, settings, selected, now, group),
+        median_age_trend=_median_age_trend(engine, settings, selected, now, group, open_now),
         at_risk=[_open_case(row, settings) for row in at_risk.itertuples()],
         breached_now=[_open_case(row, settings) for row in breached.itertuples()],
         reopened=int(reopens_now["case_source_id"].nunique()),
@@ -183,8 +182,9 @@ def cases_with_due_times(
 ) -> pd.DataFrame:
     """Cases due in [start, end) with `due_at` and `sla`."""
     calendar = settings.business_calendar
-    created_from = start - _longest_target_span(settings, calendar)
-    frame = support_reads.cases_created_or_due(engine, created_from, start, end, group)
+    created_from = _earliest_created(settings, calendar, start)
+    due_field = bool(settings.kpi.cases.sla.due_field)
+    frame = support_reads.cases_created_or_due(engine, created_from, start, end, group, due_field=due_field)
     frame = _with_due(frame, settings, None)
     due = pd.to_datetime(frame["due_at"])
     return frame[(due >= pd.Timestamp(start)) & (due < pd.Timestamp(end))].reset_index(drop=True)
@@ -211,13 +211,19 @@ def _with_due(frame: pd.DataFrame, settings: Settings, now: datetime | None) -> 
     return frame
 
 
-def _longest_target_span(settings: Settings, calendar: BusinessCalendar) -> timedelta:
-    """A calendar span certain to hold the longest SLA target from any start: business days needed, stretched by
-    the days off per week, plus three weeks of holidays."""
+def _earliest_created(settings: Settings, calendar: BusinessCalendar, start: datetime) -> datetime:
+    """The start of the local day from which the longest SLA target, counted in business hours, reaches `start`:
+    a case created earlier was due before `start` whatever its priority."""
     longest = max((hours for _, hours in settings.kpi.cases.sla.resolve_hours), default=0)
-    business_days = math.ceil(longest / max(_day_hours(calendar), 0.25)) + 1
-    per_week = max(len(calendar.weekdays), 1)
-    return timedelta(days=math.ceil(business_days * 7 / per_week) + 21)
+    day = calendar.local_date(start)
+    counted = calendar.business_hours_between(local_midnight_utc(day, settings.tz), start)
+    for _ in range(3660):  # ten years of days off at most: a guard
+        if counted >= longest:
+            break
+        day -= timedelta(days=1)
+        interval = calendar.open_interval(day)
+        counted += 0 if interval is None else (interval[1] - interval[0]).total_seconds() / 3600
+    return local_midnight_utc(day, settings.tz)
 
 
 def _day_hours(calendar: BusinessCalendar) -> float:
@@ -266,7 +272,7 @@ def _oldest(open_now: pd.DataFrame, settings: Settings) -> OpenCase | None:
 
 
 def _median_age_trend(
-    engine: Engine, settings: Settings, selected: Window, now: datetime, group: str
+    engine: Engine, settings: Settings, selected: Window, now: datetime, group: str, open_now: pd.DataFrame
 ) -> list[tuple[date, float | None]]:
     """The backlog's median age at the end of each day of the window (the last two weeks for a day window), up
     to now."""
@@ -277,7 +283,10 @@ def _median_age_trend(
     days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
     tz = settings.tz
     ends = [min(local_midnight_utc(day + timedelta(days=1), tz), now) for day in days]
-    frame = support_reads.cases_open_during(engine, local_midnight_utc(first, tz), ends[-1], group)
+    since = support_reads.cases_resolved_since(
+        engine, settings.kpi.cases.resolved_statuses, local_midnight_utc(first, tz), group
+    )
+    frame = pd.concat([open_now[since.columns], since], ignore_index=True) if len(open_now) else since
     return list(zip(days, figures.median_age_per_day(frame, ends), strict=True))
 
 
