@@ -1,5 +1,5 @@
 """/support callbacks: the shared controls' one main callback (callbacks/controls.py) renders the page for a date,
-window and group. Thin: the figures come from views.support, the components from layouts.support.
+window and group. Thin: the figures come from view_models.support, the components from layouts.support.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from callbacks.controls import Trigger, register_controls
 from layouts import support as page
 from layouts.components import json_ready
 from layouts.controls import current_now
-from views.cache import CACHES, cached
-from views.page_state import PageState
-from views.support import build_redmine_support, build_support_view
+from view_models.cache import CACHES, cached
+from view_models.page_state import PageState
+from view_models.support import build_redmine_support, build_support_view
 from web.runtime import current_runtime
 
 

@@ -1,6 +1,6 @@
 """What the morning digest says, as plain data: `compose_digest(engine, settings, day, audience, now) -> Digest`.
 
-Every figure comes from the view builders the pages use (views.cases, views.sales, views.redmine and the support
+Every figure comes from the view builders the pages use (view_models.cases, .sales, .redmine and the support
 view through digest/support_figures.py), called as the pages call them for the same date, so the digest says
 what a page showed for that day: yesterday (the day window of `day`) and the week so far (its week window), each
 with the window it is compared with. Nothing is recomputed here; this module only picks and names figures.
@@ -20,9 +20,9 @@ from digest.support_figures import AtRiskCase, support_figures
 from metrics.sales import SalesView
 from metrics.windows import WindowKind, comparison_moment, today_in
 from settings import DigestAudience, Settings
-from views import cases as cases_views
-from views import redmine as redmine_views
-from views import sales as sales_views
+from view_models import cases as cases_views
+from view_models import redmine as redmine_views
+from view_models import sales as sales_views
 
 PERIODS: tuple[WindowKind, ...] = ("day", "week")
 TOP_PEOPLE = 5

@@ -1,5 +1,5 @@
 """The support figures of the digest (resolution time median, SLA met %, the at-risk cases) through the one
-interface the support view offers: `views.support.build_support_view(engine, settings, day, group, window,
+interface the support view offers: `view_models.support.build_support_view(engine, settings, day, group, window,
 today) -> SupportView`. Where that view does not exist in this installation the figures are None, which the
 digest shows as "—"; nothing else of the digest depends on it.
 

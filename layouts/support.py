@@ -4,7 +4,7 @@ reopens; the distribution of resolution times; the open cases at risk and alread
 backlog age per group and person with the oldest case and the daily median-age trend; reopen rate per person;
 and Redmine's time to close, overdue issues and backlog age.
 
-`layout` is the page's frame; `body` turns a views.support SupportView (and RedmineSupportView) into components
+`layout` is the page's frame; `body` turns a view_models.support SupportView (and RedmineSupportView) into components
 (callbacks/support.py calls it). Must not import callbacks/, models/ or sync/.
 """
 
@@ -33,16 +33,16 @@ from layouts.components import (
 from layouts.controls import control_bar, current_now, current_timing, page_header
 from metrics.support import AGE_BUCKETS, RESOLVED_WITHIN, NamedResolution, OpenCase
 from metrics.windows import to_local_datetime
-from views.page_state import PageState, local_today, parse_page_query
-from views.page_state import export_href as page_export_href
-from views.support import OpenIssue, RedmineSupportView, SupportView
+from view_models.page_state import PageState, local_today, parse_page_query
+from view_models.page_state import export_href as page_export_href
+from view_models.support import OpenIssue, RedmineSupportView, SupportView
 
 PREFIX = "support"
 BUCKET_NAMES = [name for name, _ in AGE_BUCKETS]
 
 
 def layout(query: Mapping[str, str]) -> html.Div:
-    from views.cases import group_choices
+    from view_models.cases import group_choices
     from web.runtime import current_runtime
 
     runtime = current_runtime()

@@ -18,9 +18,9 @@ from digest.render import render_html, render_text
 from metrics.windows import comparison_moment
 from settings import DigestAudience, Settings
 from tests.digest_seed import DAY, SENT_AT, TZ, digest_settings, seed_digest_week
-from views.cases import build_cases_view
-from views.redmine import build_redmine_view
-from views.sales import build_sales_views
+from view_models.cases import build_cases_view
+from view_models.redmine import build_redmine_view
+from view_models.sales import build_sales_views
 
 
 @pytest.fixture
@@ -173,10 +173,10 @@ def test_the_support_view_figures_flow_into_the_digest(digest_env, monkeypatch) 
             breached_now=[late],
         )
 
-    module = types.ModuleType("views.support")
+    module = types.ModuleType("view_models.support")
     module.build_support_view = build_support_view  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "views.support", module)
-    monkeypatch.setattr("digest.support_figures.SUPPORT_VIEW_MODULES", ("views.support",))
+    monkeypatch.setitem(sys.modules, "view_models.support", module)
+    monkeypatch.setattr("digest.support_figures.SUPPORT_VIEW_MODULES", ("view_models.support",))
     digest: Digest = compose_digest(engine, settings, DAY, DigestAudience(), SENT_AT)
 
     day, week = digest.cases[0].periods
@@ -191,7 +191,7 @@ def test_the_support_view_figures_flow_into_the_digest(digest_env, monkeypatch) 
 
 
 def test_the_support_figures_are_the_support_views(digest_env) -> None:  # type: ignore[no-untyped-def]
-    from views.support import build_support_view
+    from view_models.support import build_support_view
 
     engine, settings = digest_env
     digest = compose_digest(engine, settings, DAY, DigestAudience(), SENT_AT)

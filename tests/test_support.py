@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from models.schema import case_status_changes, cases, redmine_issues
 from settings import RedmineSettings, VtigerSettings
 from tests.seed_dashboards import case_row, issue_row, write_rows
-from views.support import build_redmine_support, build_support_view
+from view_models.support import build_redmine_support, build_support_view
 
 BERLIN = "Europe/Berlin"
 MONDAY = date(2026, 12, 7)
@@ -170,7 +170,7 @@ def test_redmine_time_to_close_and_overdue(engine: Engine, seeded: Any) -> None:
 
 
 def test_resolved_export_gains_durations_and_sla(engine: Engine, seeded: Any) -> None:
-    from views.support import case_export_rows
+    from view_models.support import case_export_rows
 
     rows = case_export_rows(engine, seeded, MONDAY, "day", "resolved").set_index("case_no")
     assert list(rows.columns[-3:]) == ["resolution_hours", "business_hours", "sla"]
@@ -181,7 +181,7 @@ def test_resolved_export_gains_durations_and_sla(engine: Engine, seeded: Any) ->
 
 
 def test_support_export_kinds_match_the_figures(engine: Engine, seeded: Any) -> None:
-    from views.support import support_case_rows
+    from view_models.support import support_case_rows
 
     view = build_support_view(engine, seeded, MONDAY, window="day", now=NOW)
 

@@ -375,7 +375,7 @@ def case_export_rows(
 ) -> pd.DataFrame:
     """/export/cases.csv: the cases page's kinds (resolved with its durations and SLA outcome) and the support
     kinds."""
-    from views.cases import case_rows
+    from view_models.cases import case_rows
 
     if kpi not in CASE_EXPORT_KINDS:
         rows = case_rows(engine, settings, day, window_kind, kpi, group)
@@ -433,7 +433,7 @@ def support_case_rows(
 def _case_table(frame: pd.DataFrame, settings: Settings, now: datetime) -> pd.DataFrame:
     vtiger = settings.vtiger
     tz_name = settings.timezone
-    from views.tracker_view import local_text, texts
+    from view_models.tracker_view import local_text, texts
 
     return pd.DataFrame(
         {
@@ -452,7 +452,7 @@ def _case_table(frame: pd.DataFrame, settings: Settings, now: datetime) -> pd.Da
 
 
 def _reopened_rows(engine: Engine, settings: Settings, window: Window, group: str) -> pd.DataFrame:
-    from views.tracker_view import local_text, texts
+    from view_models.tracker_view import local_text, texts
 
     changes = support_reads.status_changes(engine, window.start, window.end, group)
     reopens = changes[figures.is_reopen(changes, settings.kpi.cases.resolved_statuses)]
@@ -477,7 +477,7 @@ def issue_export_rows(
 ) -> pd.DataFrame:
     """/export/redmine.csv: the Redmine page's kinds (resolved with its time to close) and `overdue`, `backlog`
     (with `age_days`) and `closed` (resolved's rows with `close_hours` and `business_hours`)."""
-    from views.redmine import issue_rows
+    from view_models.redmine import issue_rows
 
     now = datetime.now(UTC).replace(tzinfo=None)
     if kpi in ("overdue", "backlog"):
@@ -500,7 +500,7 @@ def issue_export_rows(
 
 
 def _issue_table(frame: pd.DataFrame, settings: Settings) -> pd.DataFrame:
-    from views.tracker_view import local_text, texts
+    from view_models.tracker_view import local_text, texts
 
     redmine = settings.redmine
     ids = [str(value) for value in frame["source_id"].tolist()]
