@@ -22,6 +22,14 @@ def _fail(message: str) -> None:
     raise SystemExit(1)
 
 
+def _one_line(exc: BaseException) -> str:
+    """The first line of an error, without the configuration's secrets (a database error carries its SQL below)."""
+    from sync.scrub import Scrubber
+
+    text = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__])[0]
+    return Scrubber.for_settings(current_runtime().settings).scrub(text)
+
+
 def _day(raw: str | None, default: date) -> date:
     if not raw:
         return default
@@ -49,9 +57,7 @@ def digest_preview(day_text: str | None, to: str, out: str) -> None:
     try:
         digest = compose_digest(runtime.engine, runtime.settings, day, audience_of(runtime.settings, to), now)
     except Exception as exc:  # noqa: BLE001 - one clear line instead of a traceback
-        from web.cli import one_line
-
-        _fail(f"digest preview failed: {one_line(exc)}")
+        _fail(f"digest preview failed: {_one_line(exc)}")
     Path(out).write_text(render_html(digest), encoding="utf-8")
     click.echo(render_text(digest))
     click.echo(f"HTML written to {out}", err=True)

@@ -17,12 +17,12 @@ from urllib.parse import urlencode
 from sqlalchemy import Engine
 
 from digest.support_figures import AtRiskCase, support_figures
-from metrics.sales import SalesView
 from metrics.windows import WindowKind, comparison_moment, today_in
 from settings import DigestAudience, Settings
 from view_models import cases as cases_views
 from view_models import redmine as redmine_views
 from view_models import sales as sales_views
+from view_models.sales import SalesView
 
 PERIODS: tuple[WindowKind, ...] = ("day", "week")
 TOP_PEOPLE = 5

@@ -1,7 +1,7 @@
 """When the digest goes out: the slots of [digest] (a local time of day on chosen weekdays, in TIMEZONE), the slot
-due at a moment, and the two ways it gets sent: `rq cron` (REDIS_URL set: `register_digest` adds a job every
-minute, `send_due_digests`) or the embedded thread of the web process (`DigestThread`). Either may run in many
-processes at once: runs.py lets one of them send each slot.
+due at a moment, and the two ways it gets sent: `rq cron` (REDIS_URL set: digest/jobs.py's `register_digest` adds
+a job every minute, `send_due_digests`) or the embedded thread of the web process (`DigestThread`). Either may
+run in many processes at once: runs.py lets one of them send each slot.
 
 A slot is a local wall-clock time, so it stays at 07:30 across daylight saving; a time that does not exist on
 the night clocks go forward (02:30 in most of Europe) is read with the offset before the change (03:30 new
@@ -28,7 +28,6 @@ from settings import DigestRules, Settings
 log = logging.getLogger(__name__)
 SCHEDULED = "schedule"
 MANUAL = "manual"
-CRON_INTERVAL = 60  # seconds between `send_due_digests` jobs under rq cron
 THREAD_WAKE = 10 * 60  # the embedded thread looks at the clock at least this often (clock jumps, suspend)
 
 
@@ -94,30 +93,6 @@ def send_due(
         if runs.claim(engine, slot, SCHEDULED, target.recipient, day, status="missed", error=error):
             outcomes.append(Outcome(target.recipient, "missed", error))
     return outcomes
-
-
-# --- rq cron -----------------------------------------------------------------------------------------------------
-
-
-def register_digest(settings: Settings) -> list[dict]:
-    """Under `rq cron sync.cron`: a `send_due_digests` job every minute when a digest is configured."""
-    if not digest_targets(settings):
-        return []
-    from rq import cron
-
-    from digest.jobs import send_due_digests
-
-    return [
-        cron.register(
-            send_due_digests,
-            "default",
-            interval=CRON_INTERVAL,
-            ttl=CRON_INTERVAL,
-            job_timeout=15 * 60,  # the retries of every recipient
-            result_ttl=24 * 60 * 60,
-            name="digest",
-        )
-    ]
 
 
 # --- the embedded thread -------------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from rq import cron
 
-from digest.schedule import register_digest
+from digest.jobs import register_digest
 from settings import ConfigError, Settings, load_settings
 from sync.jobs import QUEUE_NAME, SCHEDULE_TIMEOUT, schedule_sync
 from sync.service import configured_sources

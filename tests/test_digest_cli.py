@@ -147,3 +147,10 @@ def test_the_status_page_lists_the_digest_runs(app, live_server, browser, sqlite
     assert width <= 0  # no sideways scroll
     screenshot(browser, "status-digest-1280")
     assert console_errors(browser) == []
+
+
+def test_preview_on_a_database_without_tables_is_one_line(settings_for, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    app = create_app(settings_for(f"sqlite:///{tmp_path / 'empty.db'}"))
+    result = app.server.test_cli_runner().invoke(args=["digest", "preview", "--out", str(tmp_path / "x.html")])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("digest preview failed: no such table") and result.stderr.count("\n") == 1

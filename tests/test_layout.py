@@ -22,6 +22,7 @@ FORBIDDEN = {
     "metrics": {"dash", "dash_bootstrap_components", "dash_ag_grid", "sqlalchemy", "flask"},
     "models": {"dash", "dash_bootstrap_components", "dash_ag_grid", "sync"},
     "layouts": {"sync", "sqlalchemy"},
+    "digest": {"dash", "dash_bootstrap_components", "dash_ag_grid", "layouts", "callbacks", "tests"},
 }
 
 
