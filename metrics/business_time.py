@@ -113,8 +113,8 @@ class BusinessCalendar:
 
 class Timeline:
     """Opening intervals as sorted numpy arrays: business hours between many pairs of instants, and due times, in
-    a few vector steps. Agrees with `BusinessCalendar.business_hours_between` / `add_business_hours` (tested)
-    for instants inside the days it was built for."""
+    a few vector steps. `hours_between` and `after_hours` agree with `BusinessCalendar.business_hours_between` and
+    `add_business_hours` (tested) for instants inside the days the timeline was built for."""
 
     def __init__(self, intervals: list[tuple[datetime, datetime]]) -> None:
         self.opens = np.array([start for start, _ in intervals], dtype="datetime64[us]").astype("int64")
@@ -141,7 +141,7 @@ class Timeline:
         counted = np.clip(self.elapsed(last) - self.elapsed(first), 0, None) / 3_600_000_000
         return np.where(missing, np.nan, counted)
 
-    def add_hours(self, starts: np.ndarray, hours: np.ndarray) -> np.ndarray:
+    def after_hours(self, starts: np.ndarray, hours: np.ndarray) -> np.ndarray:
         """The datetime64 at which `hours` business hours have passed since each start (NaT where either is
         missing or the timeline is too short)."""
         starts = np.asarray(starts, dtype="datetime64[us]")

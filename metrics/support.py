@@ -1,6 +1,6 @@
 """The help-desk figures: resolution time (calendar and business hours), SLA met / breached by due time, backlog
 age, reopens, and Redmine's time to close and overdue issues. Each figure is defined once here (its words in
-metrics/definitions.py); views/support.py reads the rows and calls these.
+metrics/definitions.py); view_models/support.py reads the rows and calls these.
 
 Frames hold naive-UTC datetime64 columns as models/ reads them. Pure: no database, no Dash, no clock (callers
 pass `now`).
@@ -40,11 +40,11 @@ class SlaFigures:
 
     met: int = 0
     breached: int = 0
+    met_pct: float | None = None  # met ÷ (met + breached) in percent, None when nothing was decided; computed
 
-    @property
-    def met_pct(self) -> float | None:
+    def __post_init__(self) -> None:
         decided = self.met + self.breached
-        return None if decided == 0 else 100 * self.met / decided
+        object.__setattr__(self, "met_pct", None if decided == 0 else 100 * self.met / decided)
 
 
 @dataclass(frozen=True)
@@ -164,7 +164,7 @@ def due_times(frame: pd.DataFrame, targets: dict[str, float], timeline: Timeline
     """Each case's due time: `source_due_at` where set (the configured VTiger field), else its created time plus
     its priority's target in business hours; NaT for a priority without a target."""
     hours = frame["priority"].map(targets).astype(float).to_numpy()
-    computed = timeline.add_hours(pd.to_datetime(frame["created_at"]).to_numpy("datetime64[us]"), hours)
+    computed = timeline.after_hours(pd.to_datetime(frame["created_at"]).to_numpy("datetime64[us]"), hours)
     given = pd.to_datetime(frame["source_due_at"]).to_numpy("datetime64[us]")
     return np.where(np.isnat(given), computed, given)
 

@@ -170,7 +170,7 @@ def test_the_timeline_agrees_with_the_plain_calendar_on_random_spans():
     timeline = cal.covering(min(starts), max(ends), hours_ahead=72)
     fast = timeline.hours_between(np.array(starts, dtype="datetime64[us]"), np.array(ends, dtype="datetime64[us]"))
     assert fast.tolist() == pytest.approx([cal.business_hours_between(s, e) for s, e in zip(starts, ends, strict=True)])
-    due = timeline.add_hours(np.array(starts, dtype="datetime64[us]"), np.array(hours))
+    due = timeline.after_hours(np.array(starts, dtype="datetime64[us]"), np.array(hours))
     expected = [cal.add_business_hours(s, h) for s, h in zip(starts, hours, strict=True)]
     assert [value.astype("datetime64[us]").item() for value in due] == expected
     # Missing values stay missing.

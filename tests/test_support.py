@@ -225,14 +225,78 @@ def test_tv_support_slide_lists_breached_and_at_risk(engine: Engine, seeded: Any
     """pages=support: an optional slide (not in the default rotation) with the lists' counts and boards."""
     from layouts import tv
     from layouts.components import json_ready
+    from view_models import tv_state
 
-    config = tv.parse_tv_query({"pages": "support,cases"}, tz_name=BERLIN, testing=True, real_now=NOW)
+    config = tv_state.parse_tv_query({"pages": "support,cases"}, tz_name=BERLIN, testing=True, real_now=NOW)
     assert [slide.page for slide in config.slides] == ["support", "cases"]
     assert "support" not in [
-        slide.page for slide in tv.parse_tv_query({}, tz_name=BERLIN, testing=True, real_now=NOW).slides
+        slide.page for slide in tv_state.parse_tv_query({}, tz_name=BERLIN, testing=True, real_now=NOW).slides
     ]
-    assert tv.TvConfig.from_store(config.to_store(BERLIN)).slides == config.slides
+    assert tv_state.TvConfig.from_store(config.to_store(BERLIN)).slides == config.slides
     panel = json_ready(tv.support_panel(build_support_view(engine, seeded, MONDAY, now=NOW)))
     text = str(panel)
     assert "CC5 · Ann Lee · Case 5" in text and "CC10 · Ann Lee · Case 10" in text
     assert "'tv-support-breached'" in text
+    from callbacks.tv import build_panel
+
+    built = str(json_ready(build_panel(engine, seeded, tv_state.Slide("support", ""), MONDAY, NOW)))
+    assert built == text  # the TV callback builds the same slide
+
+
+# --- the vector path against a plain one ------------------------------------------------------------------------------
+
+
+def test_figures_match_a_plain_row_by_row_computation(engine: Engine, settings_for: Any) -> None:
+    """Random cases across the October daylight-saving night and German holidays: resolution hours, SLA by due
+    time (the bounded due-time read included) and backlog, against the day-by-day calendar over every case."""
+    import random
+    from datetime import timedelta
+
+    import numpy as np
+
+    from settings import CalendarRules, KpiRules
+
+    rules = KpiRules(calendar=CalendarRules(holidays_country="DE"))
+    settings = settings_for(timezone=BERLIN, kpi=rules)
+    calendar = settings.business_calendar
+    rng = random.Random(11)
+    now = at("2026-11-04 15:00")
+    rows = []
+    for number in range(1, 301):
+        created = at("2026-09-01 00:00") + timedelta(minutes=rng.randrange(0, 60 * 24 * 64))
+        priority = rng.choice(["Urgent", "High", "Medium", "Low", "Normal"])
+        done = created + timedelta(minutes=rng.randrange(10, 60 * 24 * 12))
+        if done < now and rng.random() < 0.8:
+            rows.append(case_row(number, created_at=created, resolved_at=done, status="Resolved", priority=priority))
+        else:
+            rows.append(case_row(number, created_at=created, priority=priority))
+    write_rows(engine, cases, rows)
+
+    targets = dict(settings.kpi.cases.sla.resolve_hours)
+    for day, window in ((date(2026, 10, 26), "day"), (date(2026, 10, 26), "week"), (date(2026, 10, 1), "month")):
+        view = build_support_view(engine, settings, day, window=window, now=now)
+        start, end = view.window.start, view.window.end
+        resolved = [r for r in rows if r["resolved_at"] is not None and start <= r["resolved_at"] < end]
+        business = [calendar.business_hours_between(r["created_at"], r["resolved_at"]) for r in resolved]
+        hours = [(r["resolved_at"] - r["created_at"]).total_seconds() / 3600 for r in resolved]
+        assert view.resolution.count == len(resolved)
+        assert view.resolution.median_business_hours == pytest.approx(float(np.quantile(business, 0.5)))
+        assert view.resolution.p90_hours == pytest.approx(float(np.quantile(hours, 0.9)))
+        met = breached = 0
+        for r in rows:
+            if r["priority"] not in targets:
+                continue
+            due = calendar.add_business_hours(r["created_at"], targets[r["priority"]])
+            if not start <= due < end:
+                continue
+            if r["resolved_at"] is not None:
+                met += r["resolved_at"] <= due
+                breached += r["resolved_at"] > due
+            elif due < now:
+                breached += 1
+        assert (view.sla.met, view.sla.breached) == (met, breached), (day, window)
+        assert met + breached > 0
+    open_rows = [r for r in rows if r["resolved_at"] is None]
+    assert view.backlog.open == len(open_rows)
+    ages = [(now - r["created_at"]).total_seconds() / 86400 for r in open_rows]
+    assert view.backlog.median_age_days == pytest.approx(float(np.median(ages)))

@@ -1,14 +1,14 @@
 """case status changes (reopens), VTiger's reopen_count and due time, Redmine due dates
 
 Revision ID: 0005_c
-Revises: 0004
+Revises: 0006
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0005_c"
-down_revision = "0004"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
