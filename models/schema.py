@@ -283,6 +283,26 @@ user_sessions = Table(
     Column("ended_at", DateTime, nullable=True),
 )
 
+# The morning digest, once per schedule slot and recipient: a row is claimed (inserted) before the message is sent,
+# so a second worker, a restart or a retried job finds it and does not send again (digest/runs.py).
+digest_runs = Table(
+    "digest_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("slot_at", DateTime, nullable=False),  # naive UTC: the scheduled moment, or the minute of a manual send
+    Column("trigger", String(16), nullable=False),  # schedule, manual
+    Column("recipient", String(320), nullable=False),  # an e-mail address, or "chat" (the webhook)
+    Column("digest_date", Date, nullable=False),  # the day the figures are of (the slot's yesterday)
+    Column("status", String(16), nullable=False),  # sending, sent, failed, missed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("claimed_by", String(128), nullable=False, default=""),
+    Column("claimed_at", DateTime, nullable=False),
+    Column("finished_at", DateTime, nullable=True),
+    Column("error", Text, nullable=False, default=""),
+    UniqueConstraint("slot_at", "trigger", "recipient"),
+    Index(None, "claimed_at"),
+)
+
 # Roll-ups of cases and Redmine issues, kept by sync in the transaction that writes the rows (models/rollups.py):
 # how many rows count in each local day / week / month window per KPI and group or project, split by person and
 # status where a page needs it (kind "now": live rows per group/project, person and status, for "open now").
