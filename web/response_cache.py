@@ -9,7 +9,7 @@ by output): their answer depends on nothing but the request body, the data and t
 
 The data version is the one view_models/cache.py keys on, read before the callback runs: new data is never served
 stale (an answer is stored under the version read before it was built, and versions only move forward). Today
-comes from the app's clock (runtime extras "clock", as the callbacks read it).
+comes from the app's clock (Runtime.clock, as the callbacks read it).
 
 Placement: `init_response_cache` is called last in create_app, so its before_request runs after the sign-in gate
 (web/gate.py: a request the gate refuses never reaches the cache, and a kiosk may not call these callbacks) and its

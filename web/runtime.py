@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 from settings import Settings
 
 if TYPE_CHECKING:
+    from digest.schedule import DigestThread
     from sync.scheduler import EmbeddedScheduler
     from sync.service import WriteHealth
 
@@ -49,6 +50,8 @@ class Runtime:
     write_health: WriteHealth = field(default_factory=_write_health)
     scheduler: EmbeddedScheduler | None = None  # the embedded sync scheduler, once the first request started it
     manual_sync: threading.Thread | None = None  # the /status "sync now" run in progress, if any
+    digest: DigestThread | None = None  # the morning digest's thread, when digests are configured
+    digest_checked: bool = False  # whether this process looked at the digest settings yet
     sales_rollups_started: bool = False  # the background check of the sales roll-ups ran in this process
 
     def now(self) -> datetime:

@@ -1,7 +1,7 @@
 """sales roll-ups: each stage passage scored under the sales rules, and the passages counted per local day
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008_g
+Revises: 0007_f
 
 The tables start empty; `db upgrade` (cli.py) and start-up derive them from deal_stage_changes
 (models/sales_rollups.py), sync keeps them as it stores stage changes.
@@ -10,8 +10,8 @@ The tables start empty; `db upgrade` (cli.py) and start-up derive them from deal
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
-down_revision = "0006"
+revision = "0008_g"
+down_revision = "0007_f"
 branch_labels = None
 depends_on = None
 
