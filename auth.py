@@ -438,7 +438,7 @@ def _auth_blueprint(settings: Settings) -> Blueprint:
     bp = Blueprint("auth", __name__)
 
     @bp.get("/login")
-    def login():  # type: ignore[no-untyped-def]
+    def login():
         if settings.auth_disabled or _session_user(settings) is not None:
             return redirect("/")
         target = request.args.get("next")
@@ -453,7 +453,7 @@ def _auth_blueprint(settings: Settings) -> Blueprint:
         )
 
     @bp.route("/logout", methods=["GET", "POST"])
-    def logout():  # type: ignore[no-untyped-def]
+    def logout():
         if settings.auth_disabled:
             return redirect("/")
         if request.method in SAFE_METHODS:
@@ -505,7 +505,7 @@ def _google_blueprint(settings: Settings) -> Blueprint:
     oauth_error.connect(on_error, sender=bp, weak=False)
 
     @bp.errorhandler(Exception)
-    def sign_in_failed(error: Exception):  # type: ignore[no-untyped-def]
+    def sign_in_failed(error: Exception):
         from werkzeug.exceptions import HTTPException
 
         if isinstance(error, HTTPException):

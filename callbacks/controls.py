@@ -144,7 +144,7 @@ def register_controls(
         State(cid("url"), "pathname"),
         State(cid("rendered"), "data"),
     )
-    def update_page(search, _today, date_value, window_value, selector_value, _tick, _clock, *rest):  # type: ignore[no-untyped-def]
+    def update_page(search, _today, date_value, window_value, selector_value, _tick, _clock, *rest):
         extras_values, (options, pathname, rendered) = rest[: len(extra_ids)], rest[len(extra_ids) :]
         shown = page_for(pathname) if pathname else None
         if pathname and (shown is None or shown.path != path):
@@ -203,7 +203,7 @@ def register_controls(
         State(cid("today-date"), "data"),
         prevent_initial_call=True,
     )
-    def roll_over(_ticks, shown):  # type: ignore[no-untyped-def]
+    def roll_over(_ticks, shown):
         """A cheap tick: only when the date in TIMEZONE changes does the main callback run again. Kept apart from
         the main callback so frequent ticks never supersede a slow render."""
         today = local_today(current_runtime().settings.timezone, current_now()).isoformat()

@@ -28,7 +28,7 @@ def register(app: dash.Dash) -> None:
         # (callbacks/controls.py) and must not be rebuilt for it; a new path still renders with the query.
         State("url", "search"),
     )
-    def render_page(pathname: object, search: object):  # type: ignore[no-untyped-def]
+    def render_page(pathname: object, search: object):
         pathname = pathname if isinstance(pathname, str) else ""
         page = page_for(pathname)
         if page is None:

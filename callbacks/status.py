@@ -293,7 +293,7 @@ def register(app: dash.Dash) -> None:
         Input("url", "pathname"),
         Input("status-interval", "n_intervals"),
     )
-    def show_status(_pathname: str | None, _ticks: int | None):  # type: ignore[no-untyped-def]
+    def show_status(_pathname: str | None, _ticks: int | None):
         runtime = current_runtime()
         busy = busy_sources(runtime)
         mode = [mode_text(runtime.settings)]
@@ -324,7 +324,7 @@ def register(app: dash.Dash) -> None:
         Input("status-sync-now", "n_clicks"),
         prevent_initial_call=True,
     )
-    def sync_now(n_clicks: int | None):  # type: ignore[no-untyped-def]
+    def sync_now(n_clicks: int | None):
         if not n_clicks:
             raise dash.exceptions.PreventUpdate
         text, color = start_sync(current_runtime())

@@ -148,7 +148,7 @@ def register(app: dash.Dash) -> None:
         State("tv-config", "data"),
         State("tv-signature", "data"),
     )
-    def render_slide(rotation, _refresh, _client_day, config_data, shown):  # type: ignore[no-untyped-def]
+    def render_slide(rotation, _refresh, _client_day, config_data, shown):
         runtime = current_runtime()
         settings, engine = runtime.settings, runtime.engine
         config = tv_layout.TvConfig.from_store(config_data, testing=settings.testing)  # the browser's copy: checked

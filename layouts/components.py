@@ -48,7 +48,7 @@ def json_ready(value: Any) -> Any:
             for name, prop in vars(value).items()
             if not name.startswith("_") and name not in _COMPONENT_ATTRIBUTES
         }
-        return {"props": props, "type": value._type, "namespace": value._namespace}  # type: ignore[attr-defined]
+        return {"props": props, "type": value._type, "namespace": value._namespace}
     if isinstance(value, list | tuple):
         return [json_ready(item) for item in value]
     return value

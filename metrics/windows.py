@@ -205,7 +205,7 @@ def today_in(tz_name: str, now_utc: datetime | None = None) -> date:
     return now.astimezone(ZoneInfo(tz_name)).date()
 
 
-def to_local(series_utc, tz_name: str):  # type: ignore[no-untyped-def]
+def to_local(series_utc, tz_name: str):
     """A pandas Series of naive UTC timestamps as local naive timestamps (for grouping by local day)."""
     return series_utc.dt.tz_localize("UTC").dt.tz_convert(tz_name).dt.tz_localize(None)
 

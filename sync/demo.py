@@ -793,7 +793,7 @@ def _world(engine: Engine, settings: Settings) -> DemoWorld:
     return world_for(DemoConfig.of(demo_anchor(engine, now), settings), now)
 
 
-def demo_vtiger_client(engine: Engine, settings: Settings):  # type: ignore[no-untyped-def]
+def demo_vtiger_client(engine: Engine, settings: Settings):
     """A real VtigerClient talking to the demo's VTiger emulator, advanced to now."""
     from sync.vtiger import VtigerClient
     from sync.vtiger_emulator import EMULATOR_URL
@@ -802,7 +802,7 @@ def demo_vtiger_client(engine: Engine, settings: Settings):  # type: ignore[no-u
     return VtigerClient(EMULATOR_URL, API_USER, API_KEY, session=world.vtiger.session())
 
 
-def demo_redmine_client(engine: Engine, settings: Settings):  # type: ignore[no-untyped-def]
+def demo_redmine_client(engine: Engine, settings: Settings):
     """A real RedmineClient talking to the demo's Redmine emulator, advanced to now."""
     from sync.redmine import RedmineClient
     from sync.redmine_emulator import EMULATOR_URL

@@ -130,7 +130,7 @@ def write_health(extras: dict[str, Any]) -> WriteHealth:
     return extras.setdefault("write_health", WriteHealth())
 
 
-def _vtiger_client(engine: Engine, settings: Settings):  # type: ignore[no-untyped-def]
+def _vtiger_client(engine: Engine, settings: Settings):
     if settings.demo_mode:
         from sync.demo import demo_vtiger_client
 
@@ -141,7 +141,7 @@ def _vtiger_client(engine: Engine, settings: Settings):  # type: ignore[no-untyp
     return VtigerClient.from_settings(settings.vtiger)
 
 
-def _redmine_client(engine: Engine, settings: Settings):  # type: ignore[no-untyped-def]
+def _redmine_client(engine: Engine, settings: Settings):
     if settings.demo_mode:
         from sync.demo import demo_redmine_client
 

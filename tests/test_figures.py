@@ -148,7 +148,7 @@ def dash_json(value: object) -> object:
     return json.loads(json.dumps(value, cls=plotly.utils.PlotlyJSONEncoder))
 
 
-def test_json_ready_gives_the_json_dash_sends_for_every_page(app) -> None:  # type: ignore[no-untyped-def]
+def test_json_ready_gives_the_json_dash_sends_for_every_page(app) -> None:
     from dash.development.base_component import Component
     from plotly.io.json import to_json_plotly
 

@@ -33,7 +33,7 @@ REFUSED = (401, 403)
 
 
 @pytest.fixture(params=["embedded", "redis"])
-def gated_app(request, settings_for, sqlite_url):  # type: ignore[no-untyped-def]
+def gated_app(request, settings_for, sqlite_url):
     """Sign-in on; with REDIS_URL too, so /rq (rq-dashboard) is mounted."""
     overrides: dict[str, Any] = {}
     if request.param == "redis":
@@ -66,11 +66,11 @@ def requests_of(server: Flask) -> list[tuple[str, str, str]]:
     ]
 
 
-def send(client, method: str, path: str, headers: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+def send(client, method: str, path: str, headers: dict[str, str] | None = None):
     return client.open(path, method=method, headers=headers or {}, json={} if method == "POST" else None)
 
 
-def is_refusal(response) -> bool:  # type: ignore[no-untyped-def]
+def is_refusal(response) -> bool:
     location = response.headers.get("Location", "")
     return response.status_code in REFUSED or (response.status_code == 302 and "/login/google" in location)
 
@@ -80,7 +80,7 @@ def test_the_public_allow_list_is_exactly_the_agreed_one() -> None:
     assert auth.KIOSK_ENDPOINTS | {auth.DASH_CALLBACK_ENDPOINT} == EXPECTED_KIOSK
 
 
-def test_every_route_is_refused_without_a_session(gated_app) -> None:  # type: ignore[no-untyped-def]
+def test_every_route_is_refused_without_a_session(gated_app) -> None:
     client = gated_app.server.test_client()
     public_seen = set()
     for endpoint, method, path in requests_of(gated_app.server):
@@ -95,7 +95,7 @@ def test_every_route_is_refused_without_a_session(gated_app) -> None:  # type: i
     assert public_seen == EXPECTED_PUBLIC
 
 
-def test_every_route_is_served_with_a_session(gated_app) -> None:  # type: ignore[no-untyped-def]
+def test_every_route_is_served_with_a_session(gated_app) -> None:
     client = gated_app.server.test_client()
     sign_in(client)
     client.get("/cases")  # sets the CSRF cookie, as a browser's first page does
@@ -108,7 +108,7 @@ def test_every_route_is_served_with_a_session(gated_app) -> None:  # type: ignor
         assert not is_refusal(response), (endpoint, method, path, response.status_code)
 
 
-def test_every_route_but_tv_is_refused_to_a_kiosk(gated_app) -> None:  # type: ignore[no-untyped-def]
+def test_every_route_but_tv_is_refused_to_a_kiosk(gated_app) -> None:
     client, _ = kiosk_client(gated_app)
     for endpoint, method, path in requests_of(gated_app.server):
         if endpoint in EXPECTED_PUBLIC or endpoint == auth.DASH_CALLBACK_ENDPOINT:
@@ -122,7 +122,7 @@ def test_every_route_but_tv_is_refused_to_a_kiosk(gated_app) -> None:  # type: i
         assert client.get(path).status_code == 200
 
 
-def test_every_dash_callback_is_gated(gated_app) -> None:  # type: ignore[no-untyped-def]
+def test_every_dash_callback_is_gated(gated_app) -> None:
     """Anonymous: 401. Kiosk: 403 unless it writes only TV (or /tv frame) components. Session: served."""
     anonymous = gated_app.server.test_client()
     anonymous.get("/healthz")  # the first request registers every callback Dash knows of
@@ -152,7 +152,7 @@ def test_every_dash_callback_is_gated(gated_app) -> None:  # type: ignore[no-unt
                 assert kiosk_status == 403, (output_key, pathname)
 
 
-def test_a_route_added_later_is_gated_too(settings_for, sqlite_url) -> None:  # type: ignore[no-untyped-def]
+def test_a_route_added_later_is_gated_too(settings_for, sqlite_url) -> None:
     dash_app = build_app(auth_settings(settings_for, sqlite_url))
     server = dash_app.server
 
@@ -182,7 +182,7 @@ def test_a_route_added_later_is_gated_too(settings_for, sqlite_url) -> None:  # 
     assert client.post("/added-later", headers=csrf_headers(client)).status_code == 200
 
 
-def test_nothing_is_mounted_beside_the_gated_flask_app(gated_app) -> None:  # type: ignore[no-untyped-def]
+def test_nothing_is_mounted_beside_the_gated_flask_app(gated_app) -> None:
     """A WSGI app mounted in front (e.g. DispatcherMiddleware for rq-dashboard) would bypass before_request."""
     wsgi = gated_app.server.wsgi_app
     while hasattr(wsgi, "app"):  # ProxyFix and similar wrappers keep the wrapped app in .app
@@ -195,7 +195,7 @@ def test_nothing_is_mounted_beside_the_gated_flask_app(gated_app) -> None:  # ty
         assert client.get("/rq/0/data/queues.json").status_code == 401
 
 
-def test_unsafe_requests_need_the_token_and_this_origin(gated_app) -> None:  # type: ignore[no-untyped-def]
+def test_unsafe_requests_need_the_token_and_this_origin(gated_app) -> None:
     client = gated_app.server.test_client()
     sign_in(client)
     client.get("/cases")
@@ -212,7 +212,7 @@ def test_unsafe_requests_need_the_token_and_this_origin(gated_app) -> None:  # t
     assert client.post("/_dash-update-component", json=body, headers=referer).status_code == 200
 
 
-def test_the_csrf_cookie_is_readable_by_dash_and_bound_to_the_session(gated_app) -> None:  # type: ignore[no-untyped-def]
+def test_the_csrf_cookie_is_readable_by_dash_and_bound_to_the_session(gated_app) -> None:
     client = gated_app.server.test_client()
     csrf = sign_in(client)
     response = client.get("/cases")

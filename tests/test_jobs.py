@@ -60,7 +60,7 @@ def runs(url: str) -> list[dict]:
     return rows
 
 
-def count(url: str, table) -> int:  # type: ignore[no-untyped-def]
+def count(url: str, table) -> int:
     engine = make_engine(url)
     with engine.connect() as conn:
         total = conn.execute(select(func.count()).select_from(table)).scalar_one()

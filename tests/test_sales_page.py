@@ -110,7 +110,7 @@ def expected_board(scores: Counter, people: list[str]) -> list[tuple[str, float]
     return sorted(((name, float(scores.get(name, 0))) for name in people), key=lambda item: (-item[1], item[0]))
 
 
-def test_sales_page_scores_dates_and_groups(sales_server) -> None:  # type: ignore[no-untyped-def]
+def test_sales_page_scores_dates_and_groups(sales_server) -> None:
     server, events = sales_server
     driver = start_chromium(1280, 900)
     try:
@@ -159,7 +159,7 @@ def test_sales_page_scores_dates_and_groups(sales_server) -> None:  # type: igno
         driver.quit()
 
 
-def test_sales_page_on_a_phone(sales_server) -> None:  # type: ignore[no-untyped-def]
+def test_sales_page_on_a_phone(sales_server) -> None:
     server, _ = sales_server
     driver = start_chromium(390, 844)
     # Headless Chromium keeps a minimum window width; emulate the phone's viewport exactly instead.

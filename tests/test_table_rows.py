@@ -367,7 +367,7 @@ def _missing_text(values: list[Any]) -> list[Any]:
 
 
 @pytest.fixture
-def seeded_client(settings_for: Callable[..., Settings], sqlite_url: str):  # type: ignore[no-untyped-def]
+def seeded_client(settings_for: Callable[..., Settings], sqlite_url: str):
     from app import create_app
 
     app = create_app(settings_for(sqlite_url, timezone=TZ, auth_disabled=True))

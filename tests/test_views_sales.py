@@ -327,9 +327,9 @@ def test_the_page_path_shows_what_every_row_gives(
     for day in (date(2024, 6, 2), DAY, date(2024, 6, 11)):
         for selected in ("day", "week", "month"):
             full = build_sales_views(engine, settings, day, group, today=DAY)
-            page = build_sales_page(engine, settings, day, group, selected, 2, today=DAY)  # type: ignore[arg-type]
+            page = build_sales_page(engine, settings, day, group, selected, 2, today=DAY)
             for kind, view in full.items():
-                fast = page[kind]  # type: ignore[index]
+                fast = page[kind]
                 assert fast.leaderboard.equals(view.leaderboard), (day, kind)
                 assert fast.calls_per_person().equals(view.calls_per_person()), (day, kind)
                 assert fast.call_count == len(view.calls)

@@ -544,7 +544,7 @@ def test_the_lock_is_refreshed_between_pages(world: World) -> None:
             self.refreshed += 1
 
     lock = Lock()
-    world.sync(lock=lock)  # type: ignore[arg-type]
+    world.sync(lock=lock)
     assert lock.refreshed >= 3 + 2  # three Cases pages, at least one page for each other module
 
 

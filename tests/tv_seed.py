@@ -302,7 +302,7 @@ def _crowded_calls(midnight: datetime, yesterday: datetime, people: list[str], t
     return rows
 
 
-def _crowded_demos(conn, midnight: datetime, people: list[str]) -> None:  # type: ignore[no-untyped-def]
+def _crowded_demos(conn, midnight: datetime, people: list[str]) -> None:
     for n in range(DEMOS_TODAY):
         common = {"assignee_name": people[n % 4], "group_name": "Sales", "qualified_by_name": people[n % 2]}
         conn.execute(
