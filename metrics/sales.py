@@ -489,7 +489,7 @@ def sales_view(
     groups = tuple(groups)
     scored_calls = score_calls(in_groups(calls, groups), rules, window)
     scored_changes = score_stage_changes(in_groups(changes, groups), history, rules, window)
-    people = in_groups(roster, groups)["person"] if groups else []
+    people: Iterable[str] = in_groups(roster, groups)["person"] if groups else []
     return SalesView(
         window=window,
         groups=groups,
@@ -525,7 +525,7 @@ def sales_page_view(
     groups = tuple(groups)
     tally = call_tally(call_counts, rules)
     changes = window_rows(scored_changes, "changed_at", window)
-    people = in_groups(roster, groups)["person"] if groups else []
+    people: Iterable[str] = in_groups(roster, groups)["person"] if groups else []
     return SalesView(
         window=window,
         groups=groups,

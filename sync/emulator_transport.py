@@ -90,7 +90,10 @@ def _call(request: requests.PreparedRequest, timeout: Any) -> EmulatedCall:
         path=parts.path,
         query=dict(parse_qsl(parts.query, keep_blank_values=True)),
         form=form,
-        headers=request.headers,
+        # requests allows bytes header values; the emulators read text.
+        headers=CaseInsensitiveDict(
+            {name: value.decode() if isinstance(value, bytes) else value for name, value in request.headers.items()}
+        ),
         # requests passes the timeout as the caller gave it: one number, or (connect, read).
         read_timeout=timeout[1] if isinstance(timeout, tuple) else timeout,
         request=request,
