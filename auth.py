@@ -47,7 +47,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from html import escape
-from typing import Any
+from typing import Any, TypeGuard
 from urllib.parse import urlencode, urlsplit
 
 from flask import Blueprint, Flask, Response, g, has_request_context, jsonify, redirect, request, session, url_for
@@ -55,6 +55,8 @@ from flask_dance.consumer import oauth_authorized, oauth_error
 from flask_dance.consumer.storage import NullStorage
 from flask_dance.contrib.google import make_google_blueprint
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response as BaseResponse  # what redirect() returns; flask.Response extends it
 
 import kiosk
 import security
@@ -213,7 +215,7 @@ def email_allowed(email: str, settings: Settings) -> bool:
 # --- the gate ---------------------------------------------------------------------------------------------------
 
 
-def _gate() -> Response | None:
+def _gate() -> BaseResponse | None:
     settings: Settings = current_runtime().settings
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None  # the sign-in views check their own state and CSRF token
@@ -248,7 +250,7 @@ def _refuse_remote_when_local() -> Response | None:
     return None
 
 
-def _refuse_unauthenticated() -> Response:
+def _refuse_unauthenticated() -> BaseResponse:
     if request.path.rstrip("/") == KIOSK_PAGE_PATH and request.cookies.get(KIOSK_COOKIE):
         return _kiosk_refused_page()
     # Only a page navigation is sent to Google; a sub-resource (the browser's own /favicon.ico, an image, a script)
@@ -279,7 +281,7 @@ def _json_refusal(status: int, message: str, **extra: str) -> Response:
     return response
 
 
-def _safe_next(target: object) -> bool:
+def _safe_next(target: object) -> TypeGuard[str]:
     """Only a path on this site: no scheme, no host, no protocol-relative `//` or `/\\` tricks, and no control
     characters (a CR or LF would break the Location header of the redirect that follows sign-in)."""
     if not isinstance(target, str) or not target.startswith("/") or target.startswith(("//", "/\\")):
@@ -396,7 +398,7 @@ def _is_kiosk_arrival() -> bool:
     return request.method in ("GET", "HEAD") and _is_kiosk_path(request.path) and KIOSK_QUERY_PARAMETER in request.args
 
 
-def _kiosk_arrival() -> Response:
+def _kiosk_arrival() -> BaseResponse:
     """/tv?kiosk=TOKEN: check it, move it into the kiosk cookie, and show /tv without the token in the address."""
     token = request.args.get(KIOSK_QUERY_PARAMETER, "")
     try:
@@ -438,7 +440,7 @@ def _auth_blueprint(settings: Settings) -> Blueprint:
     bp = Blueprint("auth", __name__)
 
     @bp.get("/login")
-    def login():
+    def login() -> BaseResponse:
         if settings.auth_disabled or _session_user(settings) is not None:
             return redirect("/")
         target = request.args.get("next")
@@ -453,7 +455,7 @@ def _auth_blueprint(settings: Settings) -> Blueprint:
         )
 
     @bp.route("/logout", methods=["GET", "POST"])
-    def logout():
+    def logout() -> BaseResponse:
         if settings.auth_disabled:
             return redirect("/")
         if request.method in SAFE_METHODS:
@@ -492,7 +494,7 @@ def _google_blueprint(settings: Settings) -> Blueprint:
         redirect_url="/",
     )
 
-    def on_authorized(blueprint: Blueprint, token: Mapping[str, Any] | None) -> Response:
+    def on_authorized(blueprint: Blueprint, token: Mapping[str, Any] | None) -> BaseResponse:
         return _finish_sign_in(settings, token)
 
     def on_error(blueprint: Blueprint, error: object = None, **_: object) -> Response:
@@ -505,8 +507,7 @@ def _google_blueprint(settings: Settings) -> Blueprint:
     oauth_error.connect(on_error, sender=bp, weak=False)
 
     @bp.errorhandler(Exception)
-    def sign_in_failed(error: Exception):
-        from werkzeug.exceptions import HTTPException
+    def sign_in_failed(error: Exception) -> BaseResponse | HTTPException:
 
         if isinstance(error, HTTPException):
             return error
@@ -522,7 +523,7 @@ class SignInRefused(Exception):
     """The Google account may not use the dashboard; the message says why (shown to that person)."""
 
 
-def _finish_sign_in(settings: Settings, token: Mapping[str, Any] | None) -> Response:
+def _finish_sign_in(settings: Settings, token: Mapping[str, Any] | None) -> BaseResponse:
     try:
         claims = id_token_claims(token, settings.google_client_id)
         email, name = admitted_identity(claims, settings)

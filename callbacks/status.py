@@ -141,7 +141,7 @@ def module_rows(runtime: Runtime) -> list[dict[str, object]]:
     health = module_health(engine)
     counts = row_counts(runtime)
     scheduled = scheduled_next_runs(settings)
-    rows = []
+    rows: list[dict[str, object]] = []
     for item in health:
         finished = item.last_finished
         failure = item.last_failure
@@ -228,7 +228,8 @@ def start_sync(runtime: Runtime) -> tuple[str, str]:
     if settings.uses_redis:
         from sync.jobs import enqueue_sync
 
-        queued, pending = [], []
+        queued: list[str] = []
+        pending: list[str] = []
         for source in sources:
             try:
                 job = enqueue_sync(settings.redis_url, source)
@@ -296,7 +297,7 @@ def register(app: dash.Dash) -> None:
     def show_status(_pathname: str | None, _ticks: int | None):
         runtime = current_runtime()
         busy = busy_sources(runtime)
-        mode = [mode_text(runtime.settings)]
+        mode: list[str | html.Strong] = [mode_text(runtime.settings)]
         if busy:
             mode.append(html.Strong(f" A sync is running now ({', '.join(busy)}): Sync now waits until it ends."))
         problem = write_problem_text(runtime)

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from dash import dcc, html
 
+from layouts.components import extra_props
 from models.queries import ModuleHealth
 
 Level = Literal["fresh", "stale", "failed", "never"]
@@ -115,7 +116,7 @@ def badge(freshness: Freshness, now: datetime, tz_name: str, word: str | None = 
     when = local_time(freshness.as_of, tz_name, with_date=not same_day) if freshness.as_of else ""
     return dcc.Link(
         [
-            html.Span(className="freshness-dot", **{"aria-hidden": "true"}),
+            html.Span(className="freshness-dot", **extra_props({"aria-hidden": "true"})),
             html.Span(word or LABELS[freshness.level], className="freshness-word"),
             html.Span(when, className="freshness-time") if when else None,
         ],

@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 
 from dash import dcc, html
 
-from layouts.components import format_number, kpi_card, leaderboard
+from layouts.components import extra_props, format_number, kpi_card, leaderboard
 from metrics.windows import Window
 
 PAGES = ("cases", "sales", "redmine")
@@ -301,7 +301,7 @@ def progress(count: int, rotation: int) -> html.Div | None:
 
 def banner(headline: str, detail: str) -> list[html.Span]:
     return [
-        html.Span("⚠", className="tv-banner-icon", **{"aria-hidden": "true"}),
+        html.Span("⚠", className="tv-banner-icon", **extra_props({"aria-hidden": "true"})),
         html.Span(headline, className="tv-banner-headline"),
         html.Span(detail, className="tv-banner-detail"),
     ]
@@ -354,7 +354,7 @@ def board(
             html.Div(className="tv-more"),
         ],
         className="tv-board",
-        **{"data-total": str(len(entries))},
+        **extra_props({"data-total": str(len(entries))}),
     )
 
 

@@ -366,7 +366,7 @@ def open_deal_rows(engine: Engine, settings: Settings, group: str = "") -> pd.Da
     with engine.connect() as conn:
         deals = read_open_deals(conn, rules, effective_groups(rules, group))
     deals["link"] = [_link(settings, "Potentials", source_id) for source_id in deals["source_id"]]
-    deals.insert(deals.columns.get_loc("amount") + 1, "currency", rules.currency)  # what the amount is in
+    deals.insert(list(deals.columns).index("amount") + 1, "currency", rules.currency)  # what the amount is in
     return deals.rename(columns={"source_id": "deal_id", "name": "deal_name", "assignee_name": "owner"})
 
 
