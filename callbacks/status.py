@@ -13,6 +13,7 @@ import logging
 import threading
 import weakref
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import dash
@@ -135,13 +136,13 @@ def row_counts(runtime: Runtime) -> dict[str, int]:
     return counts
 
 
-def module_rows(runtime: Runtime) -> list[dict[str, object]]:
+def module_rows(runtime: Runtime) -> list[dict[str, Any]]:
     settings, engine = runtime.settings, runtime.engine
     scrub = Scrubber.for_settings(settings)  # again here: rows stored before the scrubber existed
     health = module_health(engine)
     counts = row_counts(runtime)
     scheduled = scheduled_next_runs(settings)
-    rows: list[dict[str, object]] = []
+    rows: list[dict[str, Any]] = []
     for item in health:
         finished = item.last_finished
         failure = item.last_failure
@@ -167,7 +168,7 @@ def module_rows(runtime: Runtime) -> list[dict[str, object]]:
     return rows
 
 
-def run_rows(runtime: Runtime, limit: int = 50) -> list[dict[str, object]]:
+def run_rows(runtime: Runtime, limit: int = 50) -> list[dict[str, Any]]:
     tz = runtime.settings.timezone
     scrub = Scrubber.for_settings(runtime.settings)
     return [

@@ -61,8 +61,14 @@ class EmulatorAdapter(BaseAdapter):
         super().__init__()
         self.answer = answer
 
-    def send(  # type: ignore[override]
-        self, request: requests.PreparedRequest, stream: bool = False, timeout: Any = None, **_: Any
+    def send(
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,
+        timeout: Any = None,
+        verify: Any = True,
+        cert: Any = None,
+        proxies: Mapping[str, str] | None = None,
     ) -> requests.Response:
         reply = self.answer(_call(request, timeout))
         response = requests.Response()
