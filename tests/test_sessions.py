@@ -16,7 +16,9 @@ from tests.test_auth import finish_sign_in, start_sign_in, token_response
 def copy_of(dash_app, client: FlaskClient) -> FlaskClient:
     """Another browser holding the very same session cookie (what a stolen or copied cookie is)."""
     thief = dash_app.server.test_client()
-    thief.set_cookie("session", client.get_cookie("session", domain="kpi.example.com").value, domain="kpi.example.com")
+    stolen = client.get_cookie("session", domain="kpi.example.com")
+    assert stolen is not None
+    thief.set_cookie("session", stolen.value, domain="kpi.example.com")
     return thief
 
 
@@ -29,7 +31,9 @@ def signed_in_at_google(dash_app, email: str = "alice@example.com") -> FlaskClie
 
 
 def sign_out(client: FlaskClient) -> None:
-    token = client.get_cookie(auth.CSRF_COOKIE, domain="kpi.example.com").value
+    cookie = client.get_cookie(auth.CSRF_COOKIE, domain="kpi.example.com")
+    assert cookie is not None
+    token = cookie.value
     out = client.post("/logout", base_url=HTTPS, headers={auth.CSRF_HEADER: token, "Origin": HTTPS})
     assert out.status_code == 302 and "signed_out" in out.headers["Location"]
 

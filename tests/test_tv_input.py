@@ -39,7 +39,8 @@ def test_the_browsers_slide_list_is_capped_and_checked() -> None:
     junk = [["cases", "x" * 5000], ["cases", "a\nb"], ["cases"], "cases", ["tv", ""], ["sales", ["x"]], None]
     assert TvConfig.from_store({"slides": [*junk, ["redmine", "Web"]]}).slides == (Slide("redmine", "Web"),)
     assert TvConfig.from_store({"slides": [["cases", "A"]] * 50}).slides == (Slide("cases", "A"),)
-    for not_a_config in (None, [], "x", 7):
+    not_configs: list[object] = [None, [], "x", 7]
+    for not_a_config in not_configs:
         assert TvConfig.from_store(not_a_config).slides == tuple(Slide(page, "") for page in PAGES)
     wild = TvConfig.from_store({"rotate": 0, "refresh": -5, "reload_ms": 1e300})
     assert (wild.rotate_seconds, wild.refresh_seconds, wild.reload_hours) == (30, 60, 6.0)

@@ -457,8 +457,7 @@ def test_a_failure_half_way_loses_nothing_and_the_next_run_recovers(world: World
     world.assert_watermark_safe("Cases")
 
     world.emulator.clear_faults()
-    runs = world.sync()
-    assert counts(runs)["Cases"] == (150, 0, 0)
+    assert counts(world.sync())["Cases"] == (150, 0, 0)
     world.assert_mirrors()
     assert counts(world.sync())["Cases"] == (0, 0, 0)
 
