@@ -2,7 +2,7 @@
 
 - `tv.tick` (clientside, assets/tv.js): the clock every second, the local day, the periodic full reload.
 - `render_slide` (server): on each rotation tick, data refresh tick or new day, picks the slide, reads today's
-  view through views/ (cached until a sync run starts or finishes, or the day changes) and the sync health of the
+  view through view_models/ (cached until a sync run starts or finishes, or the day changes) and the sync health of the
   slide's sources, and fills the frame. When nothing it shows has changed it sends no update at all, so a refresh
   never re-renders (no flicker, no churn in a browser that runs for weeks).
 """
@@ -26,9 +26,10 @@ from layouts.freshness import assess_freshness, banner_text, describe, local_tim
 from metrics.windows import Window, comparison_moment, previous_window, today_in
 from models.db import utcnow
 from models.queries import data_version, module_health
-from runtime import current_runtime
 from settings import Settings
 from sync.scrub import Scrubber
+from view_models.tv_state import Slide, TvConfig
+from web.runtime import current_runtime
 
 log = logging.getLogger(__name__)
 
@@ -61,20 +62,18 @@ class PanelCache:
 PANELS = PanelCache()
 
 
-def build_panel(
-    engine: Engine, settings: Settings, slide: tv_layout.Slide, day: date, now: datetime | None = None
-) -> Any:
+def build_panel(engine: Engine, settings: Settings, slide: Slide, day: date, now: datetime | None = None) -> Any:
     """Today's slide for one page and group (or project), through the pages' own view builders: today's figures
     are compared with yesterday's until the same time (`now`, naive UTC, to the minute); yesterday's view too where
     the slide needs it (the sales slide's board of who reached the goal, a quiet morning's context)."""
     if slide.page == "sales":
-        from views.sales import build_sales_view
+        from view_models.sales import build_sales_view
 
         view = build_sales_view(engine, settings, day, slide.selector, "day", today=day, now=now)
         before = build_sales_view(engine, settings, _day_before(view.window), slide.selector, "day", today=day)
         return tv_layout.sales_panel(view, before)
     if slide.page == "cases":
-        from views.cases import build_cases_view
+        from view_models.cases import build_cases_view
 
         def cases_of(when: date) -> Any:
             return build_cases_view(
@@ -85,7 +84,7 @@ def build_panel(
         if tv_layout.cases_quiet(view):
             return tv_layout.quiet_cases_panel(view, cases_of(_day_before(view.windows["day"].window)))
         return tv_layout.cases_panel(view)
-    from views.redmine import build_redmine_view
+    from view_models.redmine import build_redmine_view
 
     def issues_of(when: date) -> Any:
         return build_redmine_view(
@@ -151,7 +150,7 @@ def register(app: dash.Dash) -> None:
     def render_slide(rotation, _refresh, _client_day, config_data, shown):
         runtime = current_runtime()
         settings, engine = runtime.settings, runtime.engine
-        config = tv_layout.TvConfig.from_store(config_data, testing=settings.testing)  # the browser's copy: checked
+        config = TvConfig.from_store(config_data, testing=settings.testing)  # the browser's copy: checked
         rotation = rotation if isinstance(rotation, int) and not isinstance(rotation, bool) else 0
         now = utcnow() + timedelta(seconds=config.clock_offset_seconds)
         day = today_in(settings.timezone, now)

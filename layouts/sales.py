@@ -5,7 +5,7 @@ progress bar toward the goal and the breakdown; the score key generated from kpi
 tables of stage changes and calls behind the selected window, with CSV exports.
 
 The declarative parts live here; `window_column`, `person_row`, `score_key_table` and the column lists are
-filled by callbacks/sales.py from a views.sales SalesView. Must not import callbacks/, models/ or sync/.
+filled by callbacks/sales.py from a view_models.sales SalesView. Must not import callbacks/, models/ or sync/.
 """
 
 from __future__ import annotations
@@ -34,14 +34,15 @@ from layouts.components import (
 )
 from layouts.controls import control_bar, current_now, current_timing, page_header
 from metrics.definitions import definition
-from metrics.sales import PHONE_CALLS, Goal, SalesView, ScoreKeyRow
+from metrics.sales import PHONE_CALLS, Goal, ScoreKeyRow
 from settings import SalesRules
-from views.page_state import PageState, local_today, parse_page_query
-from views.page_state import export_href as page_export_href
-from views.tracker_view import table_query
+from view_models.page_state import PageState, local_today, parse_page_query
+from view_models.page_state import export_href as page_export_href
+from view_models.sales import SalesView
+from view_models.tracker_view import table_query
 
 PREFIX = "sales"
-TABLE_KPI = "rows"  # the tables have no figure to choose (views.tracker_view.table_query)
+TABLE_KPI = "rows"  # the tables have no figure to choose (view_models.tracker_view.table_query)
 WINDOW_NAMES = {"day": "Day", "week": "Week", "month": "Month"}
 CHARTS = {  # chart -> its definition (metrics.definitions: title and what it counts)
     "calls": "sales.calls_chart",
@@ -81,8 +82,8 @@ def all_groups_label(rules: SalesRules) -> str:
 
 
 def layout(query: Mapping[str, str]) -> html.Div:
-    from runtime import current_runtime
-    from views.sales import group_choices, stage_warning
+    from view_models.sales import group_choices, stage_warning
+    from web.runtime import current_runtime
 
     runtime = current_runtime()
     rules = runtime.settings.kpi.sales
@@ -168,7 +169,7 @@ def _slot(name: str) -> html.A:
 
 
 def export_href(state: PageState, kpi: str, window: str | None = None) -> str:
-    """The /export/sales.csv link for the rows behind a figure (views.page_state.export_href)."""
+    """The /export/sales.csv link for the rows behind a figure (view_models.page_state.export_href)."""
     return page_export_href("sales", state, kpi, window=window)
 
 

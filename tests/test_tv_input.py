@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from layouts.tv import MAX_SLIDES, PAGES, Slide, TvConfig, parse_tv_query
 from models.db import utcnow
 from tests.auth_support import build_app, callback_body
+from view_models.tv_state import MAX_SLIDES, PAGES, Slide, TvConfig, parse_tv_query
 
 RENDER = (
     "..tv-title.children...tv-group.children...tv-date.children...tv-panel.children...tv-banner.children"
