@@ -295,7 +295,7 @@ def register(app: dash.Dash) -> None:
         Input("url", "pathname"),
         Input("status-interval", "n_intervals"),
     )
-    def show_status(_pathname: str | None, _ticks: int | None):
+    def show_status(_pathname: str | None, _ticks: int | None) -> tuple[Any, ...]:
         runtime = current_runtime()
         busy = busy_sources(runtime)
         mode: list[str | html.Strong] = [mode_text(runtime.settings)]
@@ -326,7 +326,7 @@ def register(app: dash.Dash) -> None:
         Input("status-sync-now", "n_clicks"),
         prevent_initial_call=True,
     )
-    def sync_now(n_clicks: int | None):
+    def sync_now(n_clicks: int | None) -> Any:
         if not n_clicks:
             raise dash.exceptions.PreventUpdate
         text, color = start_sync(current_runtime())

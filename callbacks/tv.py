@@ -147,7 +147,9 @@ def register(app: dash.Dash) -> None:
         State("tv-config", "data"),
         State("tv-signature", "data"),
     )
-    def render_slide(rotation, _refresh, _client_day, config_data, shown):
+    def render_slide(
+        rotation: object, _refresh: int | None, _client_day: str | None, config_data: object, shown: list[Any] | None
+    ) -> tuple[Any, ...]:
         runtime = current_runtime()
         settings, engine = runtime.settings, runtime.engine
         config = TvConfig.from_store(config_data, testing=settings.testing)  # the browser's copy: checked

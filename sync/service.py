@@ -7,7 +7,7 @@ Must not import Dash or Flask.
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 
@@ -16,6 +16,10 @@ from models.db import refused_write_reason
 from settings import Settings
 from sync.engine import RunRecord, SourceBusy, SourceLock, describe_error, source_lock
 from sync.scrub import Scrubber, scrubbing
+
+if TYPE_CHECKING:  # for the annotations only; the functions below import the clients where they use them
+    from sync.redmine import RedmineClient
+    from sync.vtiger import VtigerClient
 
 SOURCES = ("vtiger", "redmine")
 ROLLUPS = {"vtiger": ("cases",), "redmine": ("redmine",)}  # the roll-ups (models/rollups.py) each source feeds
@@ -130,7 +134,7 @@ def write_health(extras: dict[str, Any]) -> WriteHealth:
     return extras.setdefault("write_health", WriteHealth())
 
 
-def _vtiger_client(engine: Engine, settings: Settings):
+def _vtiger_client(engine: Engine, settings: Settings) -> VtigerClient:
     if settings.demo_mode:
         from sync.demo.source import demo_vtiger_client
 
@@ -141,7 +145,7 @@ def _vtiger_client(engine: Engine, settings: Settings):
     return VtigerClient.from_settings(settings.vtiger)
 
 
-def _redmine_client(engine: Engine, settings: Settings):
+def _redmine_client(engine: Engine, settings: Settings) -> RedmineClient:
     if settings.demo_mode:
         from sync.demo.source import demo_redmine_client
 
