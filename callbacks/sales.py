@@ -18,6 +18,7 @@ from callbacks.controls import Trigger, register_controls
 from callbacks.tracker_page import register_table
 from layouts.components import COLORS, bar_figure, json_ready, markdown_link
 from layouts.sales import PREFIX, TABLE_KPI, all_groups_label, export_href, table_caption, window_column
+from metrics.pace import expected_by
 from metrics.windows import WINDOW_KINDS
 from models.recent_rows import TableRequest
 from view_models.cache import CACHES, cached
@@ -71,7 +72,14 @@ def render_sales_uncached(state: PageState) -> list[Any]:
     view = views[state.window]
     subtitle = f"{state.selector or all_groups_label(settings.kpi.sales)} · {view.window.label()}"
     label = view.window.label()
-    columns = [window_column(kind, views[kind], selected=kind == state.window, state=state) for kind in WINDOW_KINDS]
+    day = views["day"]
+    expected = expected_by(settings, day.window.first_day, day.goal.total, state.now)  # the pace, on the day's board
+    columns = [
+        window_column(
+            kind, views[kind], selected=kind == state.window, state=state, expected=expected if kind == "day" else None
+        )
+        for kind in WINDOW_KINDS
+    ]
     return [
         subtitle,
         columns,

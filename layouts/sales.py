@@ -34,6 +34,7 @@ from layouts.components import (
 )
 from layouts.controls import control_bar, current_now, current_timing, page_header
 from metrics.definitions import definition
+from metrics.pace import PACE_WORDS, pace_level
 from metrics.sales import PHONE_CALLS, Goal, ScoreKeyRow
 from settings import SalesRules
 from view_models.page_state import PageState, local_today, parse_page_query
@@ -211,8 +212,9 @@ def breakdown(row: pd.Series, rules: SalesRules) -> str:
     return " · ".join(parts)
 
 
-def person_row(rank: int, row: pd.Series, goal: Goal, rules: SalesRules) -> html.Li:
-    """Rank, name, points, a bar toward the goal with a marker at the pace so far, and the breakdown."""
+def person_row(rank: int, row: pd.Series, goal: Goal, rules: SalesRules, expected: float | None = None) -> html.Li:
+    """Rank, name, points, a bar toward the goal with a marker at the pace so far, and the breakdown. `expected`:
+    on a day's board, the points a person on pace has by now (metrics.pace), shown as a coloured word."""
     points = float(row["points"])
     total = goal.total or 1.0
     fill = min(100.0, 100.0 * points / total)
@@ -227,6 +229,7 @@ def person_row(rank: int, row: pd.Series, goal: Goal, rules: SalesRules) -> html
                     html.Span(str(rank), className="sp-rank"),
                     html.Span(row["person"], className="sp-name", title=row["person"]),
                     html.Span(format_number(points), className="sp-points"),
+                    *_pace_badge(points, expected),
                 ],
                 className="sp-head",
             ),
@@ -252,12 +255,31 @@ def person_row(rank: int, row: pd.Series, goal: Goal, rules: SalesRules) -> html
     )
 
 
-def window_column(kind: str, view: SalesView, *, selected: bool, state: PageState) -> html.Div:
-    """One window's panel: name and dates, the team's totals, the goal and the leaderboard."""
+def _pace_badge(points: float, expected: float | None) -> list[html.Span]:
+    if expected is None:
+        return []
+    level = pace_level(points, expected)
+    return [
+        html.Span(
+            PACE_WORDS[level],
+            className=f"sp-pace-badge is-{level}",
+            title=f"{format_number(points)} points against {format_number(round(expected, 1))} on pace by now",
+        )
+    ]
+
+
+def window_column(
+    kind: str, view: SalesView, *, selected: bool, state: PageState, expected: float | None = None
+) -> html.Div:
+    """One window's panel: name and dates, the team's totals, the goal and the leaderboard (on the day's, each
+    person's pace against `expected`, metrics.pace)."""
     board = view.leaderboard
     people = (
         html.Ol(
-            [person_row(rank, row, view.goal, view.rules) for rank, (_, row) in enumerate(board.iterrows(), 1)],
+            [
+                person_row(rank, row, view.goal, view.rules, expected)
+                for rank, (_, row) in enumerate(board.iterrows(), 1)
+            ],
             className="sales-board",
         )
         if not board.empty

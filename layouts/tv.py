@@ -16,8 +16,9 @@ from typing import Any
 from dash import dcc, html
 
 from layouts.components import extra_props, format_number, kpi_card, leaderboard
+from metrics.pace import pace_level
 from metrics.windows import Window
-from view_models.tv_state import TvConfig, parse_tv_query
+from view_models.tv_state import TvConfig, next_reload, parse_tv_query
 
 CLOCK_TICK_MS = 1000
 
@@ -44,15 +45,22 @@ def layout(query: Mapping[str, str]) -> html.Div:
         groups=groups or None,
         projects=projects or None,
     )
-    return frame(config, settings.timezone)
+    from datetime import timedelta
+
+    from settings import current_tv_rules
+
+    now = utcnow() + timedelta(seconds=config.clock_offset_seconds)
+    reload_at = next_reload(now, current_tv_rules(settings).reload_at, settings.timezone)
+    return frame(config, settings.timezone, reload_at)
 
 
-def frame(config: TvConfig, tz_name: str) -> html.Div:
+def frame(config: TvConfig, tz_name: str, reload_at_ms: int | None = None) -> html.Div:
     """Header (page, group, date, clock), banner slot, the slide, footer (rotation dots, last sync)."""
     return html.Div(
         [
-            dcc.Store(id="tv-config", data=config.to_store(tz_name)),
+            dcc.Store(id="tv-config", data=config.to_store(tz_name, reload_at_ms)),
             dcc.Store(id="tv-signature", data=None),
+            dcc.Store(id="tv-goals", data=None),  # who has reached today's goal (assets/tv-screen.js shows them)
             dcc.Store(id="tv-day", data=None),
             dcc.Interval(id="tv-rotate", interval=config.rotate_seconds * 1000),
             dcc.Interval(id="tv-refresh", interval=config.refresh_seconds * 1000),
@@ -72,6 +80,16 @@ def frame(config: TvConfig, tz_name: str) -> html.Div:
                 className="tv-header",
             ),
             html.Div(id="tv-banner", className="tv-banner tv-hidden", role="alert"),
+            html.Div(  # shown by assets/tv-screen.js while the server cannot be reached
+                [
+                    html.Span("⟳", className="tv-banner-icon", **extra_props({"aria-hidden": "true"})),
+                    html.Span("Reconnecting…"),
+                ],
+                id="tv-reconnecting",
+                className="tv-reconnecting tv-hidden",
+                role="status",
+            ),
+            html.Div(id="tv-celebrate", className="tv-celebrate tv-hidden", role="status"),
             html.Main(id="tv-panel", className="tv-panel"),
             html.Footer(
                 [
@@ -98,11 +116,12 @@ def dots(count: int, active: int) -> list[html.Span]:
     return [html.Span(className="tv-dot tv-dot-on" if n == active else "tv-dot") for n in range(count)]
 
 
-def progress(count: int, rotation: int) -> html.Div | None:
+def progress(count: int, rotation: int, seconds: int | None = None) -> html.Div | None:
     """A bar that fills over the slide's time; alternating classes restart its CSS animation on every slide."""
     if count <= 1:
         return None
-    return html.Div(className=f"tv-progress-bar tv-progress-{rotation % 2}")
+    style = {"animationDuration": f"{seconds}s"} if seconds else None
+    return html.Div(className=f"tv-progress-bar tv-progress-{rotation % 2}", style=style)
 
 
 def banner(headline: str, detail: str) -> list[html.Span]:
@@ -151,12 +170,15 @@ def board(
     empty: str,
     scale: float | None = None,
     ranked: bool = True,
+    badges: Mapping[str, tuple[str, str]] | None = None,
 ) -> html.Div:
     """A leaderboard panel with every entry (up to BOARD_ROWS) and an empty "and N more" line; `data-total`
     tells assets/tv.js how many there are, so it can hide the rows that do not fit and count them there."""
     return html.Div(
         [
-            leaderboard(entries, title=title, empty=empty, max_entries=BOARD_ROWS, scale=scale, ranked=ranked),
+            leaderboard(
+                entries, title=title, empty=empty, max_entries=BOARD_ROWS, scale=scale, ranked=ranked, badges=badges
+            ),
             html.Div(className="tv-more"),
         ],
         className="tv-board",
@@ -221,6 +243,7 @@ class SalesDay:
     at_goal: int
     points_board: list[tuple[str, float]]
     calls_board: list[tuple[str, int]]
+    reached: tuple[str, ...] = ()  # who has reached the goal, by name
 
     @property
     def quiet(self) -> bool:
@@ -246,12 +269,26 @@ class SalesDay:
                 (str(row["person"]), float(row["points"])) for _, row in board.iterrows() if row["points"] > 0
             ],
             calls_board=calls,
+            reached=tuple(
+                sorted(str(row["person"]) for _, row in board.iterrows() if row["points"] >= view.goal.total)
+            ),
         )
 
 
-def sales_panel(view: Any, previous: Any) -> html.Div:
+PACE_SHORT = {"ahead": "▲ ahead", "near": "● near", "behind": "▼ behind"}  # the words beside the colour
+
+
+def pace_badges(entries: Sequence[tuple[str, float]], expected: float | None) -> dict[str, tuple[str, str]]:
+    """Each person's pace (metrics.pace) as a board badge: green ahead, amber near, red behind; none on a day off."""
+    if expected is None:
+        return {}
+    return {name: (level, PACE_SHORT[level]) for name, points in entries if (level := pace_level(points, expected))}
+
+
+def sales_panel(view: Any, previous: Any, expected: float | None = None) -> html.Div:
     """Today's sales against yesterday's (`previous`, the view of the window before): team points, calls and
-    demos, and the points and calls leaderboards; on a quiet morning, yesterday's."""
+    demos, and the points and calls leaderboards; on a quiet morning, yesterday's. `expected`: the points a
+    person on pace has by now (metrics.pace), which colours the points board; None on a day off."""
     goal = view.goal.total
     today, before = SalesDay.of(view), SalesDay.of(previous)
     # While today runs, yesterday until the same time (metrics.windows.compare_with); else all of yesterday.
@@ -294,7 +331,11 @@ def sales_panel(view: Any, previous: Any) -> html.Div:
             _cards(cards),
             _boards(
                 board(
-                    today.points_board, title=f"Points today · goal {goal:g}", empty="No points yet today", scale=goal
+                    today.points_board,
+                    title=f"Points today · goal {goal:g}" + (f" · pace now {expected:.0f}" if expected else ""),
+                    empty="No points yet today",
+                    scale=goal,
+                    badges=pace_badges(today.points_board, expected),
                 ),
                 board(today.calls_board, title="Phone calls today", empty="No calls yet today"),
             ),

@@ -15,7 +15,8 @@ from view_models.tv_state import MAX_SLIDES, PAGES, Slide, TvConfig, parse_tv_qu
 
 RENDER = (
     "..tv-title.children...tv-group.children...tv-date.children...tv-panel.children...tv-banner.children"
-    "...tv-banner.className...tv-sync.children...tv-dots.children...tv-progress.children...tv-signature.data.."
+    "...tv-banner.className...tv-sync.children...tv-dots.children...tv-progress.children...tv-signature.data"
+    "...tv-rotate.interval...tv-goals.data.."
 )
 FIVE_DAYS_MS = 5 * 86400 * 1000
 

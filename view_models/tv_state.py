@@ -7,6 +7,8 @@ The URL picks what rotates, e.g. `/tv?pages=cases,sales,redmine&group=Support&ro
   `project`: comma-separated Redmine projects for the redmine slides (default: all projects).
 - `rotate`: seconds per slide (default 30), `refresh`: seconds between data refreshes (default 60),
   `reload`: hours between full page reloads (default 6) that keep a browser left on for weeks lean.
+- `screen`: a signed-in person's preview of a named screen's rotation (`[tv.screens.<name>]` or `kiosk set`);
+  a TV on a kiosk token always shows its own screen's rotation, whatever its URL says, when it has one.
 - `now`: only when settings.testing, an ISO date-time (local to TIMEZONE unless it has an offset) that the
   page's clock starts from and then runs on; tests use it to cross midnight.
 Anything unknown or malformed falls back to its default, silently: a wall screen has nobody to read an error.
@@ -20,12 +22,13 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from view_models.tv_rotation import SLIDE_KINDS, ScreenRotation
 from view_models.url_query import comma_separated, known_spelling
 
-PAGES = ("cases", "sales", "redmine")
+PAGES = tuple(SLIDE_KINDS)  # the slide kinds, in their default order (view_models/tv_rotation.py is the one list)
 PAGE_TITLES = {"cases": "Cases", "sales": "Sales", "redmine": "Redmine"}
 DEFAULT_ROTATE_SECONDS = 30
 DEFAULT_REFRESH_SECONDS = 60
@@ -47,7 +50,7 @@ class Slide:
 
     @property
     def title(self) -> str:
-        return PAGE_TITLES[self.page]
+        return PAGE_TITLES.get(self.page, self.page.title())
 
     @property
     def sources(self) -> tuple[str, ...]:
@@ -62,20 +65,34 @@ class TvConfig:
     refresh_seconds: int
     reload_hours: float
     clock_offset_seconds: float  # injected clock minus the real clock (0 outside tests)
+    screen: str = ""  # a named screen to preview (URL `screen=`); a kiosk's own name comes from its token
 
     def slide_at(self, rotation: int | None) -> tuple[int, Slide]:
         index = (rotation or 0) % len(self.slides)
         return index, self.slides[index]
 
-    def to_store(self, tz_name: str) -> dict:
-        """What the browser keeps (tv-config) and the clientside clock reads."""
+    def rotation_at(self, screen: ScreenRotation | None, moment: time) -> tuple[tuple[Slide, ...], tuple[int, ...]]:
+        """The slides and their seconds at `moment` (local): the screen's own rotation when it has one (its
+        slides whose window covers `moment`), else the URL's slides at the URL's seconds."""
+        if screen is None:
+            return self.slides, (self.rotate_seconds,) * len(self.slides)
+        active = screen.active_at(moment)
+        slides = tuple(Slide(item.page, item.selector) for item in active)
+        seconds = tuple(item.seconds or screen.seconds or self.rotate_seconds for item in active)
+        return slides, seconds
+
+    def to_store(self, tz_name: str, reload_at_ms: int | None = None) -> dict:
+        """What the browser keeps (tv-config) and the clientside clock reads. `reload_at_ms`: when the daily full
+        reload is due, on the TV's clock (epoch milliseconds, the injected clock in tests)."""
         return {
             "slides": [[slide.page, slide.selector] for slide in self.slides],
             "rotate": self.rotate_seconds,
             "refresh": self.refresh_seconds,
             "reload_ms": int(self.reload_hours * 3600 * 1000),
+            "reload_at_ms": reload_at_ms,
             "offset_ms": int(self.clock_offset_seconds * 1000),
             "tz": tz_name,
+            "screen": self.screen,
         }
 
     @classmethod
@@ -93,12 +110,14 @@ class TvConfig:
         )[:MAX_SLIDES]
         reload_ms = data.get("reload_ms")
         reload_hours = reload_ms / 3600 / 1000 if isinstance(reload_ms, int | float) else None
+        screen = data.get("screen")
         return cls(
             slides=slides or default_slides(PAGES),
             rotate_seconds=_bounded_int(data.get("rotate"), DEFAULT_ROTATE_SECONDS, "rotate", testing),
             refresh_seconds=_bounded_int(data.get("refresh"), DEFAULT_REFRESH_SECONDS, "refresh", testing),
             reload_hours=_bounded_hours(reload_hours, testing),
             clock_offset_seconds=_clock_offset(data.get("offset_ms"), testing),
+            screen=screen if isinstance(screen, str) and screen and _selector_ok(screen) else "",
         )
 
 
@@ -201,4 +220,15 @@ def parse_tv_query(
         refresh_seconds=_bounded_int(query.get("refresh"), DEFAULT_REFRESH_SECONDS, "refresh", testing),
         reload_hours=_bounded_hours(query.get("reload"), testing),
         clock_offset_seconds=offset,
+        screen=screen if (screen := (query.get("screen") or "").strip()) and _selector_ok(screen) else "",
     )
+
+
+def next_reload(now_utc: datetime, at: time, tz_name: str) -> int:
+    """The next moment after `now_utc` (naive UTC) at which the local clock reads `at`, in epoch milliseconds."""
+    tz = ZoneInfo(tz_name)
+    local = now_utc.replace(tzinfo=UTC).astimezone(tz)
+    due = datetime.combine(local.date(), at, tzinfo=tz)
+    if due <= local:
+        due = datetime.combine(local.date() + timedelta(days=1), at, tzinfo=tz)
+    return int(due.astimezone(UTC).timestamp() * 1000)
