@@ -68,9 +68,12 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
 
 
 def start_embedded_sync(runtime: Runtime) -> object:
-    """The embedded scheduler of this app, started once (see sync/scheduler.py)."""
+    """The embedded scheduler of this app, started once (see sync/scheduler.py), and the morning digest's thread
+    when a digest is configured (digest/schedule.py)."""
+    from digest.schedule import ensure_digest_thread
     from sync.scheduler import ensure_embedded_scheduler
 
+    ensure_digest_thread(runtime.extras, runtime.settings, runtime.engine)
     return ensure_embedded_scheduler(runtime.extras, runtime.settings, runtime.engine)
 
 

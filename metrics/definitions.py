@@ -155,9 +155,87 @@ DEFINITIONS: dict[str, Definition] = {
     "sales.pipeline_chart": Definition(
         "sales", "Open pipeline per owner", "The amount of the deals not in a closed stage, per owner, as it is now."
     ),
+    # --- /support ---------------------------------------------------------------------------------------------
+    "support.resolved": Definition(
+        "support",
+        "Resolved cases",
+        "Cases resolved in the window whose status is still a resolved one, as on Cases.",
+        "resolved",
+    ),
+    "support.median": Definition(
+        "support",
+        "Median resolution",
+        "Half of the cases resolved in the window took less than this from creation, in business hours "
+        "([calendar] opening hours minus holidays); the calendar hours below.",
+        "neutral",
+    ),
+    "support.p90": Definition(
+        "support",
+        "90th percentile resolution",
+        "Nine in ten cases resolved in the window took less than this, in business hours; the calendar hours below.",
+        "neutral",
+    ),
+    "support.sla_met": Definition(
+        "support",
+        "SLA met",
+        "Of the cases due in the window (created time plus the priority's target in business hours), the share "
+        "resolved by their due time; open cases not yet due wait.",
+        "rate",
+    ),
+    "support.sla_breached": Definition(
+        "support",
+        "SLA breached",
+        "Cases due in the window resolved after their due time, or still open past it.",
+        "open",
+    ),
+    "support.reopened": Definition(
+        "support",
+        "Reopened",
+        "Cases that went from a resolved status back to an open one in the window (seen by sync, or counted by "
+        "VTiger's reopen_count).",
+        "created",
+    ),
+    "support.backlog": Definition("support", "Backlog", "Cases open now, by age since they were created.", "open"),
+    "support.oldest": Definition("support", "Oldest open case", "The open case created longest ago, and its age."),
+    "support.within": Definition(
+        "support",
+        "Resolved within",
+        "Cases resolved in the window by their business hours from creation: 1 h, 4 h, 1, 3 or 7 business days, "
+        "or more.",
+    ),
+    "support.by_person": Definition(
+        "support", "Resolution time per person", "Median and 90th percentile per current assignee, in the window."
+    ),
+    "support.at_risk": Definition(
+        "support",
+        "At risk and breached",
+        "Open cases due within the next 4 business hours, and those already past due.",
+    ),
+    "support.age": Definition(
+        "support", "Backlog age", "Open cases now per age bucket (under 1 day, 1–3, 3–7, 7–30, over 30 days)."
+    ),
+    "support.age_trend": Definition(
+        "support", "Median backlog age per day", "The median age of the cases open at the end of each day."
+    ),
+    "support.reopen_rate": Definition(
+        "support",
+        "Reopen rate per person",
+        "Cases reopened in the window ÷ cases resolved in it, per assignee, in percent.",
+    ),
+    "support.redmine_close": Definition(
+        "support",
+        "Redmine time to close",
+        "Median and 90th percentile from creation to closing of the issues closed in the window, per project.",
+    ),
+    "support.redmine_overdue": Definition(
+        "support", "Overdue issues", "Open Redmine issues whose due date has passed.", "open"
+    ),
+    "support.redmine_backlog": Definition(
+        "support", "Redmine backlog age", "Open Redmine issues now per age bucket, per project."
+    ),
 }
 
-PAGES = ("cases", "redmine", "sales")
+PAGES = ("cases", "redmine", "sales", "support")
 
 
 def definition(kpi: str) -> Definition:

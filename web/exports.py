@@ -58,23 +58,23 @@ def register_export(spec: ExportSpec) -> None:
 
 def export_specs() -> dict[str, ExportSpec]:
     from models.sales import sales_group_names
-    from view_models import cases, redmine, sales
+    from view_models import cases, redmine, sales, support
 
     specs = {
         "cases": ExportSpec(
             name="cases",
-            kpis=("created", "resolved", "worked", "open"),
+            kpis=("created", "resolved", "worked", "open", *support.CASE_EXPORT_KINDS),
             selector_key="group",
             selectors=cases.group_choices,
-            rows=cases.case_rows,
-            time_columns=("created", "modified", "resolved"),
+            rows=support.case_export_rows,
+            time_columns=("created", "modified", "resolved", "due", "reopened_at"),
         ),
         "redmine": ExportSpec(
             name="redmine",
-            kpis=("created", "updated", "resolved", "open", "activity"),
+            kpis=("created", "updated", "resolved", "open", "activity", *support.REDMINE_EXPORT_KINDS),
             selector_key="project",
             selectors=redmine.project_choices,
-            rows=redmine.issue_rows,
+            rows=support.issue_export_rows,
             time_columns=("created", "updated", "closed"),
         ),
         "sales": ExportSpec(
