@@ -29,11 +29,14 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     from response_cache import init_response_cache
     from routes import register_routes
     from rq_monitor import mount_rq_dashboard
+    from web.screens import app_version, register_screens
+    from web.webhooks import register_webhooks
 
     settings = settings or load_settings()
     server = Flask(__name__)
     server.config.update(SECRET_KEY=settings.secret_key or "dev-only-not-secret", TESTING=settings.testing)
     runtime = Runtime(settings=settings, engine=make_engine(settings.database_url))
+    runtime.extras["app_version"] = app_version()
     server.extensions["kpi"] = runtime
 
     app = dash.Dash(
@@ -44,13 +47,18 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         update_title=None,
         serve_locally=True,
         suppress_callback_exceptions=True,
-        meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
+        meta_tags=[
+            {"name": "viewport", "content": "width=device-width, initial-scale=1"},
+            {"name": "kpi-version", "content": runtime.extras["app_version"]},  # what a TV reports it runs
+        ],
         assets_path_ignore=["lazy"],  # assets/lazy/: fetched on demand (the partial plotly.js bundle), not on load
     )
     app.layout = app_layout
     init_auth(server, settings, app)  # the gate, sign-in, kiosk tokens, security headers (auth.py)
     register_callbacks(app)
     register_routes(server)
+    register_webhooks(server)
+    register_screens(server)
     register_cli(server)
     mount_rq_dashboard(server, settings)  # /rq when REDIS_URL is set, behind the same gate
     init_compression(server)  # brotli/gzip for HTML, JS, CSS and JSON, Dash's bundles included

@@ -21,6 +21,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import click
 from flask.cli import AppGroup
@@ -224,24 +225,32 @@ def kiosk_create(name: str, base_url: str, replace: bool) -> None:
 
 @kiosk_group.command("list")
 def kiosk_list() -> None:
-    """Show every kiosk: name, created, last used, revoked."""
+    """Show every kiosk as a screen: name, created, last seen, slide showing, browser size, app version, and
+    online / offline (no sign of life for 5 minutes) / revoked / never seen, with the page's last error."""
+    from web.screens import current_now, screen_states
+
     try:
-        kiosks = list_kiosks(_engine())
+        kiosks = {kiosk.name: kiosk for kiosk in list_kiosks(_engine())}
+        states = screen_states(_engine(), current_now())
     except SQLAlchemyError as exc:
         _fail(database_error(exc))
         return
     if not kiosks:
         click.echo("no kiosks yet: `flask --app app:server kiosk create NAME`")
         return
-    header = ("NAME", "CREATED (UTC)", "LAST USED (UTC)", "STATUS")
+    header = ("NAME", "CREATED (UTC)", "LAST SEEN (UTC)", "SLIDE", "SIZE", "VERSION", "STATUS")
     rows = [
         (
-            kiosk.name,
-            _when(kiosk.created_at),
-            _when(kiosk.last_used_at),
-            f"revoked {_when(kiosk.revoked_at)}" if kiosk.revoked_at else "active",
+            screen.name,
+            _when(kiosks[screen.name].created_at),
+            _when(screen.last_seen),
+            screen.slide or "-",
+            screen.size or "-",
+            screen.version or "-",
+            _status(screen, kiosks[screen.name]),
         )
-        for kiosk in kiosks
+        for screen in states
+        if screen.name in kiosks
     ]
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
@@ -261,6 +270,11 @@ def kiosk_revoke(name: str) -> None:
         _fail(database_error(exc))
         return
     click.echo(f"kiosk {name.strip()!r} revoked" if revoked else f"kiosk {name.strip()!r} was already revoked")
+
+
+def _status(screen: Any, kiosk: Kiosk) -> str:
+    status = f"revoked {_when(kiosk.revoked_at)}" if kiosk.revoked_at else screen.state
+    return f"{status}; page error: {screen.error}" if screen.error else status
 
 
 def _when(value: datetime | None) -> str:

@@ -205,6 +205,7 @@ class Settings:
     allowed_emails: tuple[str, ...] = ()
     auth_disabled: bool = False
     allowed_hosts: tuple[str, ...] = ()  # Host names answered (".example.com": it and its subdomains); empty: any
+    public_url: str = ""  # where people reach the dashboard, e.g. https://kpi.example.com (links in the digest)
     kpi: KpiRules = field(default_factory=KpiRules)
     kpi_file: str = ""  # the kpi.toml the rules came from; empty: no file, the default rules
     # Start the in-process sync thread when there is no Redis. Tests build apps with it off.
@@ -260,6 +261,7 @@ def load_settings(
         allowed_emails=_csv(values.get("ALLOWED_EMAILS", "")),
         auth_disabled=_bool(values.get("AUTH_DISABLED", ""), "AUTH_DISABLED"),
         allowed_hosts=_host_names(values.get("ALLOWED_HOSTS", "")),
+        public_url=_optional_http_url(values.get("PUBLIC_URL", ""), "PUBLIC_URL").rstrip("/"),
         kpi=load_kpi_rules(kpi_path) if kpi_path else KpiRules(),
         kpi_file=kpi_path,
     )
@@ -334,6 +336,13 @@ def _redmine(values: Mapping[str, str]) -> RedmineSettings | None:
 def _require_http_url(url: str, key: str) -> None:
     if not url.startswith(("http://", "https://")):
         raise ConfigError(f"{key} must start with http:// or https:// (got {url!r})")
+
+
+def _optional_http_url(raw: str, key: str) -> str:
+    url = raw.strip()
+    if url:
+        _require_http_url(url, key)
+    return url
 
 
 def _time_zone(name: str, key: str) -> str:

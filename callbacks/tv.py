@@ -1,7 +1,8 @@
 """/tv callbacks. Every output id starts with "tv-" (the kiosk token's allow-list).
 
 - `tv.tick` (clientside, assets/tv.js): the clock every second, the local day, the periodic full reload.
-- `render_slide` (server): on each rotation tick, data refresh tick or new day, picks the slide, reads today's
+- `render_slide` (server): on each rotation tick, data refresh tick, new day or new data version (tv-live, written
+  by assets/tv-live.js when GET /tv/data-version changes), picks the slide, reads today's
   view through views/ (cached until a sync run starts or finishes, or the day changes) and the sync health of the
   slide's sources, and fills the frame. When nothing it shows has changed it sends no update at all, so a refresh
   never re-renders (no flicker, no churn in a browser that runs for weeks).
@@ -145,10 +146,11 @@ def register(app: dash.Dash) -> None:
         Input("tv-rotate", "n_intervals"),
         Input("tv-refresh", "n_intervals"),
         Input("tv-day", "data"),
+        Input("tv-live", "data"),
         State("tv-config", "data"),
         State("tv-signature", "data"),
     )
-    def render_slide(rotation, _refresh, _client_day, config_data, shown):  # type: ignore[no-untyped-def]
+    def render_slide(rotation, _refresh, _client_day, _live, config_data, shown):  # type: ignore[no-untyped-def]
         runtime = current_runtime()
         settings, engine = runtime.settings, runtime.engine
         config = tv_layout.TvConfig.from_store(config_data, testing=settings.testing)  # the browser's copy: checked

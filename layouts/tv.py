@@ -248,6 +248,7 @@ def frame(config: TvConfig, tz_name: str) -> html.Div:
             dcc.Store(id="tv-config", data=config.to_store(tz_name)),
             dcc.Store(id="tv-signature", data=None),
             dcc.Store(id="tv-day", data=None),
+            dcc.Store(id="tv-live", data=None),  # the data version assets/tv-live.js last saw: a change re-renders
             dcc.Interval(id="tv-rotate", interval=config.rotate_seconds * 1000),
             dcc.Interval(id="tv-refresh", interval=config.refresh_seconds * 1000),
             dcc.Interval(id="tv-tick", interval=CLOCK_TICK_MS),
