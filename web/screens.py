@@ -16,6 +16,7 @@ Must not import Dash, callbacks/, layouts/ or sync/.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import subprocess
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, Flask, Response, jsonify, request
+from flask import Blueprint, Flask, Response, jsonify
 from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -253,12 +254,13 @@ def _blueprint() -> Blueprint:
     @bp.post("/tv/report")
     def report() -> Response | tuple[Response, int]:
         from auth import current_viewer
+        from web.webhooks import read_body
 
-        request.max_content_length = MAX_REPORT_BYTES
         try:
-            parsed = parse_report(request.get_json(silent=True))
-        except ReportError as exc:
-            return _no_store(jsonify(error=str(exc))), 400
+            parsed = parse_report(json.loads(read_body(MAX_REPORT_BYTES)))
+        except (ValueError, ReportError) as exc:  # not JSON (json's error is a ValueError) or a bad field
+            message = str(exc) if isinstance(exc, ReportError) else "the report must be JSON"
+            return _no_store(jsonify(error=message)), 400
         viewer = current_viewer()
         recorded = False
         if viewer is not None and viewer.is_kiosk:

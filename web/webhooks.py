@@ -156,8 +156,7 @@ def _blueprint() -> Blueprint:
             response = jsonify(error=f"too many calls: at most {_rate(runtime)} per source")
             response.headers["Retry-After"] = str(retry_after)
             return response, 429
-        request.max_content_length = MAX_BODY_BYTES  # werkzeug answers 413 past it, length header or not
-        body = request.get_data(cache=False)
+        body = read_body(MAX_BODY_BYTES)
         modules = modules_named(source, _payload(body), _id_prefixes(runtime.engine) if source == "vtiger" else {})
         outcome = _request_sync(runtime, source, modules)
         log.info("webhook %s: %d bytes, %s sync of %s", source, len(body), outcome, ", ".join(sorted(modules)))
@@ -173,6 +172,24 @@ def _blueprint() -> Blueprint:
         return response, 405
 
     return bp
+
+
+def read_body(limit: int) -> bytes:
+    """The request body, or a 413 when it is longer than `limit` bytes, with or without a Content-Length (a
+    chunked body is read no further than one byte past the limit)."""
+    if request.content_length is not None and request.content_length > limit:
+        abort(413)
+    chunks: list[bytes] = []
+    size = 0
+    while size <= limit:
+        chunk = request.stream.read(limit + 1 - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    if size > limit:
+        abort(413)
+    return b"".join(chunks)
 
 
 def _payload(body: bytes) -> Any:
