@@ -101,6 +101,9 @@ class EmbeddedScheduler:
             except SourceBusy:  # not claimed: the request waits for the lock
                 busy = True
                 continue
+            except ValueError as exc:  # the source is not configured (before the lock): drop its request
+                self.requests.claim(source)
+                outcome = describe_outcome(exc, self.settings)
             except Exception as exc:  # noqa: BLE001 - recorded in sync_runs; the other source still runs
                 outcome = describe_outcome(exc, self.settings)
             self.health.note({source: outcome})

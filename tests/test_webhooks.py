@@ -400,3 +400,17 @@ def redis_values(redis: Redis, key: bytes) -> list[bytes]:
             values.append(zlib.decompress(value) if field == b"data" else value)
         return values
     return [redis.dump(key) or b""]
+
+
+def test_a_source_without_credentials_gets_409(settings_for, sqlite_url) -> None:  # type: ignore[no-untyped-def]
+    from settings import VtigerSettings
+
+    vtiger_only = VtigerSettings(url="https://vtiger.invalid/restapi/v1/vtiger/default", username="u", access_key="k")
+    dash_app = make_app(settings_for, sqlite_url, vtiger=vtiger_only)  # Redmine is not configured
+    try:
+        token = create(dash_app, "redmine")
+        response = dash_app.server.test_client().post(f"/webhooks/redmine/{token}")
+        assert response.status_code == 409 and "not configured" in response.get_json()["error"]
+        assert "scheduler" not in dash_app.server.extensions["kpi"].extras
+    finally:
+        stop(dash_app)

@@ -8,7 +8,8 @@ through the sync. Many calls become one sync (sync/triggers.py).
 - The secret: one per source, `flask --app app:server webhook create vtiger|redmine` prints the URL once; only the
   SHA-256 of the token is stored (webhook_tokens). `webhook revoke SOURCE` ends it, `webhook list` shows them.
 - Answers: 202 {"sync": "queued"|"absorbed"}; wrong or revoked token 404 (the same as no such page); body over
-  MAX_BODY_BYTES 413; over RATE per source 429 with Retry-After; anything but POST 405.
+  MAX_BODY_BYTES 413; over RATE per source 429 with Retry-After; a source without credentials 409; anything but
+  POST 405.
 - The gate (auth.py) lets /webhooks/ through without sign-in or CSRF token: the token in the path is the
   credential, and these routes change nothing but a sync's timing.
 
@@ -157,6 +158,8 @@ def _blueprint() -> Blueprint:
             response.headers["Retry-After"] = str(retry_after)
             return response, 429
         body = read_body(MAX_BODY_BYTES)
+        if source not in _configured(runtime):
+            return jsonify(error=f"{source} is not configured on this dashboard: set its URL and credentials"), 409
         modules = modules_named(source, _payload(body), _id_prefixes(runtime.engine) if source == "vtiger" else {})
         outcome = _request_sync(runtime, source, modules)
         log.info("webhook %s: %d bytes, %s sync of %s", source, len(body), outcome, ", ".join(sorted(modules)))
@@ -204,6 +207,12 @@ def _payload(body: bytes) -> Any:
         return dict(parse_qsl(body.decode("utf-8", "replace"), max_num_fields=200))
     except ValueError:
         return None
+
+
+def _configured(runtime: Runtime) -> list[str]:
+    from sync.service import configured_sources
+
+    return configured_sources(runtime.settings)
 
 
 def _id_prefixes(engine: Engine) -> dict[str, str]:
