@@ -121,7 +121,7 @@ def _serve(dash_app: Any) -> tuple[str, Callable[[], None]]:
 
 
 def _wait_for_best_compression(timeout: float = 120) -> None:
-    from compression import STATIC_CACHE
+    from web.compression import STATIC_CACHE
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

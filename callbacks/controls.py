@@ -34,8 +34,8 @@ from layouts.components import notice
 from layouts.controls import control_id, control_summary, current_now
 from layouts.pages import page_for
 from metrics.windows import WINDOW_KINDS, comparison_moment
-from runtime import current_runtime
 from views.page_state import PageState, local_today, parse_date, parse_page_query
+from web.runtime import current_runtime
 
 
 @dataclass(frozen=True)

@@ -21,11 +21,11 @@ from layouts.sales import PREFIX, TABLE_KPI, all_groups_label, export_href, tabl
 from metrics.sales import SalesView
 from metrics.windows import WINDOW_KINDS
 from models.recent_rows import TableRequest
-from runtime import current_runtime
 from views.cache import CACHES, cached
 from views.page_state import PageState
 from views.sales import build_sales_page, call_table, change_table
 from views.tracker_view import TableBlock, state_of_query, table_query
+from web.runtime import current_runtime
 
 CHART_NAMES = ("calls", "demos", "stages", "pipeline")
 EXPORT_SLOTS = {

@@ -31,10 +31,10 @@ from models.queries import (
     module_health,
     recent_runs,
 )
-from runtime import Runtime, current_runtime
 from settings import Settings
 from sync.scrub import Scrubber
 from views.sales import stage_warning
+from web.runtime import Runtime, current_runtime
 
 log = logging.getLogger(__name__)
 

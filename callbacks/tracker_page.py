@@ -29,11 +29,11 @@ from layouts import tracker_page
 from layouts.components import json_ready, row_count
 from layouts.tracker_page import TrackerPage
 from models.recent_rows import GridRequestError, TableRequest
-from runtime import current_runtime
 from settings import Settings
 from views.cache import CACHES, cached
 from views.page_state import PageState, export_href
 from views.tracker_view import TableBlock, TrackerView, state_of_query, table_query
+from web.runtime import current_runtime
 
 TABLE_OUTPUTS = 3  # the table's outputs come last, so a change of its figure updates only them
 # Rows the browser's table gets per request (components.TABLE_BLOCK): a month of a big help desk is tens of

@@ -27,9 +27,9 @@ from layouts.freshness import assess_freshness, banner_text, describe, local_tim
 from metrics.windows import Window, comparison_moment, previous_window, today_in
 from models.db import utcnow
 from models.queries import data_version, module_health
-from runtime import current_runtime
 from settings import Settings
 from sync.scrub import Scrubber
+from web.runtime import current_runtime
 
 log = logging.getLogger(__name__)
 

@@ -34,8 +34,8 @@ PREFIX = "cases"
 
 
 def layout(query: Mapping[str, str]) -> html.Div:
-    from runtime import current_runtime
     from views.cases import group_choices
+    from web.runtime import current_runtime
 
     panels = [
         tracker_page.window_row(PAGE),

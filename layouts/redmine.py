@@ -35,8 +35,8 @@ SELECTOR_KEY = "project"
 
 
 def layout(query: Mapping[str, str]) -> html.Div:
-    from runtime import current_runtime
     from views.redmine import project_choices
+    from web.runtime import current_runtime
 
     panels = [
         html.Div(id=f"{PREFIX}-totals", className="panel"),

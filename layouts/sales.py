@@ -80,8 +80,8 @@ def all_groups_label(rules: SalesRules) -> str:
 
 
 def layout(query: Mapping[str, str]) -> html.Div:
-    from runtime import current_runtime
     from views.sales import group_choices, stage_warning
+    from web.runtime import current_runtime
 
     runtime = current_runtime()
     rules = runtime.settings.kpi.sales

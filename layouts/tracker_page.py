@@ -93,7 +93,7 @@ class TrackerPage:
 def page_layout(page: TrackerPage, query: Mapping[str, str], choices: Sequence[str], panels: Sequence[Any]) -> html.Div:
     """The page with the controls set from the URL: header, control bar, the page's own `panels`, the table of
     records and the monthly charts. The callbacks fill it."""
-    from runtime import current_runtime
+    from web.runtime import current_runtime
 
     today = local_today(current_runtime().settings.timezone, current_now())
     state = parse_page_query(query, today, choices, selector_key=page.selector_key)

@@ -223,8 +223,8 @@ def layout(query: Mapping[str, str]) -> html.Div:
     """Read the settings and known names, then render the frame (callbacks/tv.py fills it)."""
     from models.db import utcnow
     from models.queries import vtiger_group_names
-    from runtime import current_runtime
     from views.redmine import project_choices
+    from web.runtime import current_runtime
 
     runtime = current_runtime()
     settings = runtime.settings

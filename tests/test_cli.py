@@ -1,4 +1,4 @@
-"""cli.py through Flask's CLI runner: each command prints what it did, and a failure is one clear line on stderr
+"""web/cli.py through Flask's CLI runner: each command prints what it did, and a failure is one clear line on stderr
 with a non-zero exit code, never a traceback. Building the app for a command starts no sync thread."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from alembic.script import ScriptDirectory
 from flask.testing import FlaskCliRunner
 from pytest_httpserver import HTTPServer
 from sqlalchemy import func, inspect, select, text
@@ -22,7 +23,7 @@ from models.schema import cases, redmine_issues, sync_runs
 from settings import PROJECT_DIR, RedmineSettings, Settings
 from sync import demo
 
-LATEST_REVISION = sorted(path.name[:4] for path in (PROJECT_DIR / "migrations" / "versions").glob("0*.py"))[-1]
+LATEST_REVISION = ScriptDirectory(str(PROJECT_DIR / "migrations")).get_current_head()  # "0006_d": not the file name
 
 
 @pytest.fixture

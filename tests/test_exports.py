@@ -1,4 +1,4 @@
-"""exports.py: /export/cases.csv and /export/redmine.csv give one row per record behind a figure, so every card's
+"""web/exports.py: /export/cases.csv and /export/redmine.csv give one row per record behind a figure, so every card's
 number equals its export's row count; bad parameters are a one-line 400."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""kiosk.py and the kiosk side of the gate: a TV on a token sees /tv and the TV's data, nothing else, and a revoke
+"""web/kiosk.py and the kiosk side of the gate: a TV on a token sees /tv and the TV's data, nothing else, and a revoke
 reaches it at once."""
 
 from __future__ import annotations
@@ -9,11 +9,12 @@ import pytest
 from dash import Input, Output
 from sqlalchemy import select, update
 
-import kiosk
-from auth import KIOSK_COOKIE, kiosk_may_call
 from models.schema import kiosk_tokens
-from security import parse_callback_call
 from tests.auth_support import auth_settings, build_app, callback_body, csrf_headers, kiosk_client
+from web import kiosk
+from web.callback_payloads import parse_callback_call
+from web.gate import kiosk_may_call
+from web.kiosk import KIOSK_COOKIE
 
 URL_PATTERN = re.compile(r"^https://kpi\.example\.com/tv\?kiosk=([A-Za-z0-9_-]{43})$", re.MULTILINE)
 TV_TEST_OUTPUT = "tv-test-clock.children"

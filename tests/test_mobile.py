@@ -19,11 +19,11 @@ import pytest
 from plotly.offline import get_plotlyjs_version
 from selenium.webdriver.common.by import By
 
-from compression import STATIC_CACHE
 from settings import PROJECT_DIR
 from tests.browser import console_errors, screenshot, start_chromium, wait_for
 from tests.control_bar import choose
 from tests.tv_seed import record_runs, seed_team
+from web.compression import STATIC_CACHE
 
 PAGES = {
     "cases": "/cases",

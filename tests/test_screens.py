@@ -10,10 +10,10 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import insert, select, update
 
-import kiosk
 from callbacks.status import screen_rows
 from models.schema import kiosk_tokens, screens, sync_runs
 from tests.auth_support import AUTH_ON, build_app, csrf_headers, kiosk_client, sign_in
+from web import kiosk
 from web.screens import OFFLINE_AFTER, Report, record_report, screen_states
 
 NOW = datetime(2026, 3, 4, 10, 0, 0)

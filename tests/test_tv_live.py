@@ -13,7 +13,6 @@ import requests
 from pytest_httpserver import HTTPServer
 from sqlalchemy import select
 
-import kiosk
 from models.db import utcnow
 from models.schema import screens
 from settings import VtigerSettings
@@ -21,6 +20,7 @@ from sync.service import run_sync
 from sync.vtiger_emulator import VtigerEmulator
 from tests.auth_support import AUTH_ON, build_app
 from tests.browser import console_errors, serve, start_chromium, wait_for
+from web import kiosk
 from web.webhooks import create_webhook
 
 KEY = "acc3ss-k3y-for-tests"

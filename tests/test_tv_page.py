@@ -264,8 +264,8 @@ def test_bad_url_values_show_the_default_tv(seeded, live_server, browser) -> Non
 
 @pytest.mark.browser
 def test_a_tv_on_a_kiosk_token_needs_no_sign_in(settings_for, sqlite_url: str) -> None:  # type: ignore[no-untyped-def]
-    import kiosk
     from tests.auth_support import AUTH_ON
+    from web import kiosk
 
     dash_app = create_app(settings_for(sqlite_url, **AUTH_ON))
     engine = dash_app.server.extensions["kpi"].engine

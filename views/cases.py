@@ -1,6 +1,6 @@
 """Everything /cases shows for a date and group, as plain data: `build_cases_view(...) -> CasesView`.
 
-Used by callbacks/cases.py (the page), exports.py (/export/cases.csv) and the TV (today's figures):
+Used by callbacks/cases.py (the page), web/exports.py (/export/cases.csv) and the TV (today's figures):
 
     view = build_cases_view(engine, settings, day, group="Support", window="week", today=today, now=now)
     view.windows["day"].figures.created          # the "Created" card of the day window

@@ -1,6 +1,6 @@
 """Everything /redmine shows for a date and project, as plain data: `build_redmine_view(...) -> RedmineView`.
 
-Used by callbacks/redmine.py, exports.py (/export/redmine.csv) and the TV:
+Used by callbacks/redmine.py, web/exports.py (/export/redmine.csv) and the TV:
 
     view = build_redmine_view(engine, settings, day, project="Firmware", window="week", today=today)
     view.totals.open, view.totals.closed, view.totals.rejected     # now (Redmine's is_closed + rejected names)

@@ -4,7 +4,7 @@
     build_sales_views(engine, settings, day, group="", kinds=("day", "week", "month")) -> {kind: SalesView}
     build_sales_page(engine, settings, day, group, selected, limit) -> {kind: SalesView}   (the /sales callback:
         the same figures, calls counted in SQL, only the table's rows read; tests/test_views_sales.py compares)
-    sales_rows(engine, settings, day, window, kpi, group) -> DataFrame   (/export/sales.csv, see exports.py)
+    sales_rows(engine, settings, day, window, kpi, group) -> DataFrame   (/export/sales.csv, see web/exports.py)
     stage_picklist(engine) -> VTiger's sales_stage values in picklist order (as sync stored them)
     stage_warning(engine, settings) -> settings.StageMismatch | None   (the rules' stage names VTiger lacks)
     change_table / call_table(engine, settings, day, window, group, request) -> TableBlock   (the page's tables:
@@ -373,7 +373,7 @@ def open_deal_rows(engine: Engine, settings: Settings, group: str = "") -> pd.Da
 def sales_rows(
     engine: Engine, settings: Settings, day: date, window: WindowKind, kpi: str, group: str = ""
 ) -> pd.DataFrame:
-    """The rows behind one sales figure, for /export/sales.csv (exports.py validates the parameters):
+    """The rows behind one sales figure, for /export/sales.csv (web/exports.py validates the parameters):
     points (one row per person: total, goal, breakdown), calls, stage_changes, pipeline (open deals now)."""
     if kpi not in EXPORT_KINDS:
         raise ValueError(f"kpi must be one of {', '.join(EXPORT_KINDS)} (got {kpi!r})")

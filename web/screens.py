@@ -32,8 +32,8 @@ from sqlalchemy.exc import IntegrityError
 
 from models.queries import data_version
 from models.schema import kiosk_tokens, screens
-from runtime import current_runtime
 from settings import PROJECT_DIR
+from web.runtime import current_runtime
 
 log = logging.getLogger("kpi.screens")
 
@@ -253,7 +253,7 @@ def _blueprint() -> Blueprint:
 
     @bp.post("/tv/report")
     def report() -> Response | tuple[Response, int]:
-        from auth import current_viewer
+        from web.viewer import current_viewer
         from web.webhooks import read_body
 
         try:

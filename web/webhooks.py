@@ -39,8 +39,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from models.db import utcnow
 from models.schema import sync_state, webhook_tokens
-from runtime import Runtime, current_runtime
 from sync.triggers import SOURCE_MODULES, modules_named
+from web.runtime import Runtime, current_runtime
 
 log = logging.getLogger("kpi.webhooks")
 

@@ -23,9 +23,9 @@ from flask import Flask, Response, request
 from sqlalchemy import Engine
 
 from metrics.windows import WINDOW_KINDS, WindowKind, today_in
-from runtime import current_runtime
 from settings import Settings
 from views.page_state import EARLIEST_DATE, parse_date
+from web.runtime import current_runtime
 
 RowsFunction = Callable[[Engine, Settings, date, WindowKind, str, str], pd.DataFrame]
 

@@ -1,5 +1,5 @@
 """RQ monitoring: rq-dashboard mounted at /rq when REDIS_URL is set. It sits behind the same sign-in gate as the
-rest of the app, because the gate (auth.py) guards every route of the Flask server, this blueprint included, so
+rest of the app, because the gate (web/gate.py) guards every route of the Flask server, this blueprint included, so
 its actions (POSTs) need the CSRF token like every other state-changing request.
 
 No GET changes state: rq-dashboard answers `GET /rq/requeue/<queue>` by requeueing every failed job, which a link

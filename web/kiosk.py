@@ -2,7 +2,7 @@
 
 `flask --app app:server kiosk create NAME` prints a URL with a long random token (secrets.token_urlsafe(32)); the
 token is shown once and only its SHA-256 digest is stored (kiosk_tokens.token_hash). `kiosk list` shows names,
-created, last used and revoked; `kiosk revoke NAME` stops the token. auth.py takes the token from `/tv?kiosk=...`
+created, last used and revoked; `kiosk revoke NAME` stops the token. web/gate.py takes the token from `/tv?kiosk=...`
 once, keeps it in a long-lived HttpOnly cookie, and asks `kiosk_name_for()` on every request: the database is
 re-read at most every KIOSK_RECHECK_SECONDS per token and process, so a revoke reaches a TV that is already showing
 the page within seconds (at once in the process that revoked it).
@@ -30,8 +30,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from models.db import utcnow
 from models.schema import kiosk_tokens
-from runtime import current_runtime
+from web.runtime import current_runtime
 
+KIOSK_COOKIE = "kpi_kiosk"  # where a TV keeps its token once /tv?kiosk=... has moved it out of the address
 KIOSK_RECHECK_SECONDS = 5.0  # how stale a "this token is valid" answer may be; the issue allows a few seconds
 LAST_USED_EVERY = timedelta(minutes=1)  # last_used_at is written at most this often per token
 TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{32,128}$")  # token_urlsafe(32) is 43 such characters

@@ -12,7 +12,7 @@ stale (an answer is stored under the version read before it was built, and versi
 comes from the app's clock (runtime extras "clock", as the callbacks read it).
 
 Placement: `init_response_cache` is called last in create_app, so its before_request runs after the sign-in gate
-(auth.py: a request the gate refuses never reaches the cache, and a kiosk may not call these callbacks) and its
+(web/gate.py: a request the gate refuses never reaches the cache, and a kiosk may not call these callbacks) and its
 after_request runs first, seeing Dash's uncompressed JSON. A cached answer is returned from the before_request,
 so the rest of the after_request chain (security headers, the CSRF cookie, compression) still runs on it. The
 compressed bytes are kept per encoding too, because re-compressing a large answer costs more than the rest of
@@ -37,9 +37,9 @@ import brotli
 from flask import Flask, Response, g, request
 from sqlalchemy.exc import SQLAlchemyError
 
-from compression import MIN_SIZE, accepted_encoding
 from models.queries import data_version, pin_data_version, unpin_data_version
-from runtime import Runtime, current_runtime
+from web.compression import MIN_SIZE, accepted_encoding
+from web.runtime import Runtime, current_runtime
 
 CALLBACK_ROUTE = "_dash-update-component"
 # The main callback of each dashboard page (callbacks/controls.py register_controls) writes its page's URL query;
@@ -139,7 +139,7 @@ def today() -> date:
 
 
 def compress(server: Flask, body: bytes, encoding: str) -> bytes:
-    """`body` as Flask-Compress would encode it (compression.py's levels)."""
+    """`body` as Flask-Compress would encode it (web/compression.py's levels)."""
     if encoding == "br":
         return brotli.compress(body, quality=int(server.config.get("COMPRESS_BR_LEVEL", 5)))
     return gzip.compress(body, compresslevel=int(server.config.get("COMPRESS_LEVEL", 6)))
@@ -166,7 +166,7 @@ class CallbackResponses:
             g.data_version_pin = pin_data_version(self.runtime.engine)
             version = data_version(self.runtime.engine)
         except SQLAlchemyError:
-            return None  # the database is down: the callback itself answers (503, security.callback_error)
+            return None  # the database is down: the callback itself answers (503, web.errors.callback_error)
         return (hashlib.sha256(request.get_data(cache=True)).digest(), version, today())
 
     def serve(self) -> Response | None:
@@ -185,7 +185,7 @@ class CallbackResponses:
             response.headers[name] = value
         encoding = accepted_encoding(request)
         if encoding is None or len(entry.body) < MIN_SIZE:
-            return response  # compression.py's Flask-Compress decides as for any answer
+            return response  # web/compression.py's Flask-Compress decides as for any answer
         data = entry.encoded.get(encoding)
         if data is None:
             data = compress(self.server, entry.body, encoding)

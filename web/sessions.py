@@ -2,7 +2,7 @@
 person with `flask --app app:server sessions revoke EMAIL`.
 
 The session cookie stays Flask's signed cookie; at sign-in it also gets a random session id (secrets.token_urlsafe)
-whose SHA-256 is stored in `user_sessions` with the email. auth.py asks `session_is_live()` on every request of a
+whose SHA-256 is stored in `user_sessions` with the email. web/viewer.py asks `session_is_live()` on every request of a
 signed-in person (one indexed read), so a copied cookie stops working the moment its row is ended, in every
 process. Rows older than the session lifetime are deleted at the next sign-in.
 
@@ -19,10 +19,12 @@ from flask.cli import AppGroup
 from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from kiosk import database_error, hash_token
 from models.db import utcnow
 from models.schema import user_sessions
-from runtime import current_runtime
+from web.kiosk import database_error, hash_token
+from web.runtime import current_runtime
+
+SESSION_LIFETIME = timedelta(days=14)  # a sign-in lasts this long at most, however active the user is
 
 
 def start_session(engine: Engine, email: str, lifetime: timedelta) -> str:

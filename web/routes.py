@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Flask, jsonify
 from sqlalchemy import text
 
-from exports import register_exports
-from runtime import current_runtime
+from web.exports import register_exports
+from web.runtime import current_runtime
 
 
 def register_routes(server: Flask) -> None:

@@ -1,5 +1,5 @@
-"""Flask CLI commands: `db upgrade`, `db rollups`, `sync run`, `sync enqueue`, `demo load` (and `kiosk` from
-auth.py).
+"""Flask CLI commands: `db upgrade`, `db rollups`, `sync run`, `sync enqueue`, `demo load` (`kiosk` and
+`sessions` come from web/kiosk.py and web/sessions.py).
 
 Each prints what it did and, on failure, exits non-zero with one clear line (no traceback): these run from cron
 jobs, release phases and terminals, where a line that says what to fix is worth more than a stack.
@@ -14,7 +14,7 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from runtime import current_runtime
+from web.runtime import current_runtime
 
 SOURCE_CHOICES = click.Choice(["vtiger", "redmine", "all"])
 
