@@ -29,6 +29,7 @@
   function noteError(message) {
     errors += 1;
     lastError = String(message || "error").slice(0, MAX_ERROR);
+    reportedAt = 0; // a failing page says so at the next tick, not in up to 45 seconds
   }
 
   window.addEventListener("error", function (event) {

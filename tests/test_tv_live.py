@@ -21,6 +21,7 @@ from sync.vtiger_emulator import VtigerEmulator
 from tests.auth_support import AUTH_ON, build_app
 from tests.browser import console_errors, serve, start_chromium, wait_for
 from web import kiosk
+from web.screens import screen_states
 from web.webhooks import create_webhook
 
 KEY = "acc3ss-k3y-for-tests"
@@ -92,6 +93,16 @@ def test_a_webhook_brings_the_new_number_to_the_tv(settings_for, sqlite_url, htt
         assert (row.width, row.height) == tuple(driver.execute_script("return [innerWidth, innerHeight]"))
         assert row.app_version == runtime.extras["app_version"] and row.error_count == 0
         assert console_errors(driver) == []
+
+        # An error on the page: the screen says so at once, for /status and `kiosk list`. (An error thrown by a
+        # test script reaches the page as a cross-origin "Script error.", so the page's error event is sent instead.)
+        driver.execute_script("window.dispatchEvent(new ErrorEvent('error', {message: 'boom on the wall'}));")
+
+        def failed() -> Any:
+            return [screen for screen in screen_states(engine, utcnow()) if screen.failed]
+
+        [screen] = wait_for(failed, 15, message="the page error reported")
+        assert screen.name == "lobby" and "boom on the wall" in screen.error and screen.state == "online"
     finally:
         driver.quit()
         server.stop()
