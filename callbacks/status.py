@@ -1,5 +1,5 @@
 """/status callbacks: read sync health and the last runs through models/, work out the next run, show the stage
-rules warning (views.sales.stage_warning, so it appears as soon as a sync stores the picklist), and start a sync
+rules warning (view_models.sales.stage_warning, so it appears as soon as a sync stores the picklist), and start a sync
 when "Sync now" is pressed.
 
 "Sync now" enqueues an RQ job when Redis is configured (sync.jobs.enqueue_sync, which refuses duplicates), wakes
@@ -33,7 +33,7 @@ from models.queries import (
 )
 from settings import Settings
 from sync.scrub import Scrubber
-from views.sales import stage_warning
+from view_models.sales import stage_warning
 from web.runtime import Runtime, current_runtime
 
 log = logging.getLogger(__name__)
@@ -200,12 +200,13 @@ def mode_text(settings: Settings) -> str:
 
 def screen_rows(runtime: Runtime) -> list[dict[str, object]]:
     """The kiosk screens as display strings (web/screens.py decides online / offline / revoked)."""
-    from web.screens import current_now, screen_states
+    from models.screens import screen_states
+    from web.runtime import runtime_now
 
     tz = runtime.settings.timezone
     served = runtime.extras.get("app_version", "")
     rows = []
-    for screen in screen_states(runtime.engine, current_now()):
+    for screen in screen_states(runtime.engine, runtime_now()):
         version = screen.version or "—"
         if screen.version and served and screen.version != served:
             version += f" (this server runs {served}: the TV reloads at its next full reload)"

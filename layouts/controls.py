@@ -29,7 +29,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from layouts.components import notice
-from views.page_state import PageState
+from view_models.page_state import PageState
 
 DEFAULT_REFRESH_MINUTES = 5
 MIN_REFRESH_MINUTES, MAX_REFRESH_MINUTES = 1, 60

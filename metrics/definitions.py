@@ -136,6 +136,13 @@ DEFINITIONS: dict[str, Definition] = {
         "The daily goal per person; a week's or month's is that times its business days (so far: until today).",
         "goal-met",
     ),
+    "sales.pace": Definition(
+        "sales",
+        "Pace",
+        "The daily goal × the elapsed part of the working day (09:00-17:00): ahead at or above it, near up to 10 % "
+        "below, behind further down; none on a day off.",
+        "goal-met",
+    ),
     "sales.calls_chart": Definition(
         "sales", "Calls per person", "Calls that started in the window, per assignee.", "neutral"
     ),

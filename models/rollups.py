@@ -15,7 +15,7 @@ sync keeps them exact with a delta: `track(conn, table, before, after)` subtract
 rows it is about to write and adds the new ones. `rebuild` recomputes a source from its table (first run, a
 TIMEZONE change, an admin flipping a Redmine status, `python -m cli rollups rebuild`, the benchmark dataset).
 `rollup_state` names the TIMEZONE a source's counts are in; without a row for the current TIMEZONE the pages
-read the source tables (views/cases.py, views/redmine.py), so the roll-ups can be missing but never wrong.
+read the source tables (view_models/cases.py, view_models/redmine.py), so the roll-ups can be missing but never wrong.
 
 Must not import Dash, Flask or sync/.
 """

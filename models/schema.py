@@ -246,6 +246,8 @@ kiosk_tokens = Table(
     Column("created_at", DateTime, nullable=False),
     Column("revoked_at", DateTime, nullable=True),
     Column("last_used_at", DateTime, nullable=True),
+    # The screen's rotation set with `kiosk set` (views.tv_rotation, as JSON); NULL: kpi.toml's or the URL's.
+    Column("rotation", Text, nullable=True),
 )
 
 # What each TV on a kiosk token last reported (web/screens.py): one row per kiosk, written by the page every minute

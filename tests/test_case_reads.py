@@ -9,8 +9,8 @@ from models import case_reads, redmine_reads
 from models.schema import cases, redmine_issues
 from settings import Settings
 from tests.seed_dashboards import case_row, issue_row, write_rows
-from views.cases import build_cases_view, case_rows
-from views.redmine import build_redmine_view
+from view_models.cases import build_cases_view, case_rows
+from view_models.redmine import build_redmine_view
 
 TZ = "Europe/Berlin"
 SETTINGS = Settings(timezone=TZ, testing=True)

@@ -21,7 +21,7 @@ from app import create_app
 from models.db import make_engine, upgrade_database
 from models.schema import cases, redmine_issues, sync_runs
 from settings import PROJECT_DIR, RedmineSettings, Settings
-from sync import demo
+from sync.demo import source as demo
 
 LATEST_REVISION = ScriptDirectory(str(PROJECT_DIR / "migrations")).get_current_head()  # "0006_d": not the file name
 

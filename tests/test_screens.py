@@ -12,9 +12,9 @@ from sqlalchemy import insert, select, update
 
 from callbacks.status import screen_rows
 from models.schema import kiosk_tokens, screens, sync_runs
+from models.screens import OFFLINE_AFTER, Report, record_report, screen_states
 from tests.auth_support import AUTH_ON, build_app, csrf_headers, kiosk_client, sign_in
 from web import kiosk
-from web.screens import OFFLINE_AFTER, Report, record_report, screen_states
 
 NOW = datetime(2026, 3, 4, 10, 0, 0)
 GOOD = {"slide": "Cases · Support", "width": 1920, "height": 1080, "version": "0.1.0+abc1234"}

@@ -15,13 +15,13 @@ from sqlalchemy import select
 
 from models.db import utcnow
 from models.schema import screens
+from models.screens import screen_states
 from settings import VtigerSettings
+from sync.demo.vtiger_emulator import VtigerEmulator
 from sync.service import run_sync
-from sync.vtiger_emulator import VtigerEmulator
 from tests.auth_support import AUTH_ON, build_app
 from tests.browser import console_errors, serve, start_chromium, wait_for
 from web import kiosk
-from web.screens import screen_states
 from web.webhooks import create_webhook
 
 KEY = "acc3ss-k3y-for-tests"

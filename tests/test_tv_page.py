@@ -13,11 +13,11 @@ from selenium.webdriver.common.by import By
 from sqlalchemy import insert
 
 from app import create_app
-from layouts.tv import PAGES, Slide, TvConfig, parse_tv_query
 from models.db import utcnow
 from models.schema import cases
 from tests.browser import console_errors, screenshot, serve, start_chromium, wait_for
 from tests.tv_seed import record_runs, seed_team
+from view_models.tv_state import PAGES, Slide, TvConfig, parse_tv_query
 
 REAL_NOW = datetime(2026, 3, 4, 12, 0, 0)
 GROUPS = ["Sales", "Support"]

@@ -21,7 +21,7 @@ from sqlalchemy import Engine, MetaData, select
 
 from models.db import make_engine
 from models.schema import sync_runs, webhook_tokens
-from sync import demo
+from sync.demo import source as demo
 from sync.engine import SourceLock
 from sync.triggers import PendingRequests, claim_rq_request, modules_named, queued_key, requested_key
 from tests.auth_support import AUTH_ON, build_app

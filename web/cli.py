@@ -155,7 +155,7 @@ def sync_enqueue(source: str, full: bool) -> None:
 @demo_group.command("load")
 def demo_load() -> None:
     """Load the deterministic demo data set through the normal sync path."""
-    from sync.demo import load_demo
+    from sync.demo.load import load_demo
 
     runtime = current_runtime()
     try:

@@ -1,6 +1,6 @@
 """CSV exports of the rows behind every figure: GET /export/<page>.csv?date=YYYY-MM-DD&window=day|week|month
 &kpi=...&group=... (redmine: project=...). One CSV row per record behind the figure, after a header line, so a
-card's number always equals its export's row count (both come from the same views/ functions).
+card's number always equals its export's row count (both come from the same view_models/ functions).
 
 Parameters: `date` (default: today in TIMEZONE), `window` (default day), `kpi` (required; the page's list),
 the page's selector (default: all). A bad value is a 400 with one line saying what to send instead.
@@ -24,7 +24,8 @@ from sqlalchemy import Engine
 
 from metrics.windows import WINDOW_KINDS, WindowKind, today_in
 from settings import Settings
-from views.page_state import EARLIEST_DATE, parse_date
+from view_models.page_state import EARLIEST_DATE
+from view_models.url_query import parse_date
 from web.runtime import current_runtime
 
 RowsFunction = Callable[[Engine, Settings, date, WindowKind, str, str], pd.DataFrame]
@@ -57,7 +58,7 @@ def register_export(spec: ExportSpec) -> None:
 
 def export_specs() -> dict[str, ExportSpec]:
     from models.sales import sales_group_names
-    from views import cases, redmine, sales
+    from view_models import cases, redmine, sales
 
     specs = {
         "cases": ExportSpec(

@@ -7,6 +7,9 @@ once, keeps it in a long-lived HttpOnly cookie, and asks `kiosk_name_for()` on e
 re-read at most every KIOSK_RECHECK_SECONDS per token and process, so a revoke reaches a TV that is already showing
 the page within seconds (at once in the process that revoked it).
 
+Each kiosk is a named screen: `kiosk set NAME --slides ... --seconds ...` stores its own rotation (it wins over
+`[tv.screens.NAME]` in kpi.toml; `kiosk set NAME --clear` hands it back); `screen_rotation` answers the TV.
+
 Managing kiosks is CLI-only on purpose: there is no web route that creates or revokes one, so there is none to
 forge or to attack.
 Must not import Dash, callbacks/, layouts/ or sync/.
@@ -15,13 +18,14 @@ Must not import Dash, callbacks/, layouts/ or sync/.
 from __future__ import annotations
 
 import hashlib
+import json
+import logging
 import re
 import secrets
 import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 import click
 from flask.cli import AppGroup
@@ -30,7 +34,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from models.db import utcnow
 from models.schema import kiosk_tokens
-from web.runtime import current_runtime
+from models.screens import ScreenState, screen_states
+from settings import Settings, current_tv_rules
+from view_models.tv_rotation import RotationError, ScreenRotation, describe, parse_rotation, parse_slide_list
+from web.runtime import current_runtime, runtime_now
+
+log = logging.getLogger(__name__)
 
 KIOSK_COOKIE = "kpi_kiosk"  # where a TV keeps its token once /tv?kiosk=... has moved it out of the address
 KIOSK_RECHECK_SECONDS = 5.0  # how stale a "this token is valid" answer may be; the issue allows a few seconds
@@ -110,6 +119,41 @@ def forget_answers(digest: str | None = None) -> None:
             del _answers[key]
 
 
+# --- a screen's rotation ---------------------------------------------------------------------------------------
+
+
+def screen_rotation(engine: Engine, settings: Settings, name: str) -> ScreenRotation | None:
+    """What the screen `name` rotates through: its `kiosk set` rotation, else kpi.toml's [tv.screens.<name>] (read
+    again when the file changes), else None (the URL's pages)."""
+    with engine.connect() as conn:
+        stored = conn.execute(select(kiosk_tokens.c.rotation).where(kiosk_tokens.c.name == name)).scalar()
+    if stored:
+        try:
+            return parse_rotation(json.loads(stored), f"kiosk {name!r}")
+        except (RotationError, ValueError):
+            log.exception("kiosk %s: the stored rotation is unusable; using kpi.toml's", name)
+    return current_tv_rules(settings).screen(name)
+
+
+def set_rotation(engine: Engine, name: str, rotation: ScreenRotation | None) -> None:
+    """Store NAME's own rotation (None: forget it). Raises KioskError for an unknown name."""
+    stored = json.dumps(rotation.to_raw()) if rotation is not None else None
+    with engine.begin() as conn:
+        found = conn.execute(
+            update(kiosk_tokens).where(kiosk_tokens.c.name == name.strip()).values(rotation=stored)
+        ).rowcount
+    if not found:
+        raise KioskError(f"there is no kiosk named {name!r} (see `kiosk list`)")
+
+
+def rotation_from_options(slides: str, seconds: int | None) -> ScreenRotation:
+    """The rotation `kiosk set --slides ... --seconds ...` describes, checked like kpi.toml's."""
+    raw: dict[str, object] = {"slides": parse_slide_list(slides)}
+    if seconds is not None:
+        raw["seconds"] = seconds
+    return parse_rotation(raw, "kiosk set")
+
+
 # --- managing kiosks ---------------------------------------------------------------------------------------------
 
 
@@ -119,6 +163,7 @@ class Kiosk:
     created_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None
+    rotation: str | None = None  # the `kiosk set` rotation as stored (JSON), None when it has none
 
 
 def create_kiosk(engine: Engine, name: str, *, replace: bool = False) -> str:
@@ -173,10 +218,14 @@ def list_kiosks(engine: Engine) -> list[Kiosk]:
     with engine.connect() as conn:
         rows = conn.execute(
             select(
-                kiosk_tokens.c.name, kiosk_tokens.c.created_at, kiosk_tokens.c.last_used_at, kiosk_tokens.c.revoked_at
+                kiosk_tokens.c.name,
+                kiosk_tokens.c.created_at,
+                kiosk_tokens.c.last_used_at,
+                kiosk_tokens.c.revoked_at,
+                kiosk_tokens.c.rotation,
             ).order_by(kiosk_tokens.c.name)
         ).all()
-    return [Kiosk(row.name, row.created_at, row.last_used_at, row.revoked_at) for row in rows]
+    return [Kiosk(row.name, row.created_at, row.last_used_at, row.revoked_at, row.rotation) for row in rows]
 
 
 # --- CLI ----------------------------------------------------------------------------------------------------------
@@ -228,11 +277,9 @@ def kiosk_create(name: str, base_url: str, replace: bool) -> None:
 def kiosk_list() -> None:
     """Show every kiosk as a screen: name, created, last seen, slide showing, browser size, app version, and
     online / offline (no sign of life for 5 minutes) / revoked / never seen, with the page's last error."""
-    from web.screens import current_now, screen_states
-
     try:
         kiosks = {kiosk.name: kiosk for kiosk in list_kiosks(_engine())}
-        states = screen_states(_engine(), current_now())
+        states = screen_states(_engine(), runtime_now())
     except SQLAlchemyError as exc:
         _fail(database_error(exc))
         return
@@ -273,7 +320,59 @@ def kiosk_revoke(name: str) -> None:
     click.echo(f"kiosk {name.strip()!r} revoked" if revoked else f"kiosk {name.strip()!r} was already revoked")
 
 
-def _status(screen: Any, kiosk: Kiosk) -> str:
+@kiosk_group.command("set")
+@click.argument("name")
+@click.option(
+    "--slides",
+    default="",
+    help='The slides, comma-separated PAGE[:GROUP or PROJECT][@FROM-TO], e.g. "sales:Sales@08:00-12:00,cases,redmine"',
+)
+@click.option("--seconds", type=int, default=None, help="Seconds per slide (5 to 3600).")
+@click.option("--clear", is_flag=True, help="Forget this screen's own rotation (kpi.toml's or the URL's again).")
+def kiosk_set(name: str, slides: str, seconds: int | None, clear: bool) -> None:
+    """Set what a screen rotates through; the TV picks it up within a minute, without anyone touching it."""
+    if clear == bool(slides):
+        _fail('kiosk set: give either --slides "cases,sales,..." (and --seconds N) or --clear')
+        return
+    try:
+        rotation = None if clear else rotation_from_options(slides, seconds)
+        set_rotation(_engine(), name, rotation)
+    except (KioskError, RotationError) as exc:
+        _fail(f"kiosk: {exc}")
+        return
+    except SQLAlchemyError as exc:
+        _fail(database_error(exc))
+        return
+    if rotation is None:
+        click.echo(f"kiosk {name.strip()!r} shows kpi.toml's rotation (or its URL's) again")
+    else:
+        click.echo(f"kiosk {name.strip()!r} rotates: {describe(rotation)}")
+
+
+@kiosk_group.command("show")
+@click.argument("name")
+def kiosk_show(name: str) -> None:
+    """Show what a screen rotates through now, and where that comes from."""
+    runtime = current_runtime()
+    try:
+        kiosk = next((item for item in list_kiosks(runtime.engine) if item.name == name.strip()), None)
+        if kiosk is None:
+            raise KioskError(f"there is no kiosk named {name!r} (see `kiosk list`)")
+        rotation = screen_rotation(runtime.engine, runtime.settings, kiosk.name)
+    except KioskError as exc:
+        _fail(f"kiosk: {exc}")
+        return
+    except SQLAlchemyError as exc:
+        _fail(database_error(exc))
+        return
+    source = "kiosk set" if kiosk.rotation else "kpi.toml [tv.screens]"
+    if rotation is None:
+        click.echo(f"kiosk {kiosk.name!r} rotates its URL's pages (no kiosk set, no [tv.screens] entry)")
+    else:
+        click.echo(f"kiosk {kiosk.name!r} rotates ({source}): {describe(rotation)}")
+
+
+def _status(screen: ScreenState, kiosk: Kiosk) -> str:
     status = f"revoked {_when(kiosk.revoked_at)}" if kiosk.revoked_at else screen.state
     return f"{status}; page error: {screen.error}" if screen.error else status
 

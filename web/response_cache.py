@@ -7,7 +7,7 @@ by output): their answer depends on nothing but the request body, the data and t
 
     key = (sha256 of the raw request body, models.queries.data_version(engine), today in TIMEZONE)
 
-The data version is the one views/cache.py keys on, read before the callback runs: new data is never served
+The data version is the one view_models/cache.py keys on, read before the callback runs: new data is never served
 stale (an answer is stored under the version read before it was built, and versions only move forward). Today
 comes from the app's clock (runtime extras "clock", as the callbacks read it).
 
@@ -133,7 +133,7 @@ def is_cacheable(output_key: object) -> bool:
 def today() -> date:
     """Today in TIMEZONE by the app's clock, exactly as the page callbacks resolve it (callbacks/controls.py)."""
     from layouts.controls import current_now
-    from views.page_state import local_today
+    from view_models.page_state import local_today
 
     return local_today(current_runtime().settings.timezone, current_now())
 

@@ -1,14 +1,14 @@
 """webhook secrets per source (web/webhooks.py) and what each kiosk screen last reported (web/screens.py)
 
 Revision ID: 0006_d
-Revises: 0004
+Revises: 0006 (0006_e_screens)
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0006_d"
-down_revision = "0004"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

@@ -2,8 +2,8 @@
 way: the records are read for `span_for(day)`, each window column holds the window's figures, the previous
 window's (over the same elapsed part of it while the window runs: metrics.windows.compare_with, at `now`) and a
 leaderboard (`window_columns`), and the monthly charts are running totals per day of month and a
-per-month history (`with_charts`). views/cases.py and views/redmine.py say what the figures are and where the
-counts come from; `TrackerView` is the part of their views the layouts and callbacks share.
+per-month history (`with_charts`). view_models/cases.py and view_models/redmine.py say what the figures are and where
+the counts come from; `TrackerView` is the part of their views the layouts and callbacks share.
 
     windows = window_columns(day, tz_name, figures=lambda w: ..., leaderboard=lambda w: ...)
     view = with_charts(view, today, daily=lambda first, last: ..., monthly=lambda through: ...)
@@ -40,7 +40,8 @@ from metrics.windows import (
 )
 from models import rollups
 from models.queries import data_version
-from views.page_state import PageState, parse_date
+from view_models.page_state import PageState
+from view_models.url_query import parse_date
 
 F = TypeVar("F")  # the figures of one window (metrics.cases.CaseFigures, metrics.redmine.IssueFigures)
 V = TypeVar("V", bound="TrackerView")

@@ -1,7 +1,7 @@
 """The demo source: deterministic synthetic VTiger and Redmine records, served by the in-memory emulators
-(sync/vtiger_emulator.py, sync/redmine_emulator.py) to the real clients, so demo rows go through exactly the
-mapping, upsert and watermark code that real rows go through. No table is written here except the demo's
-anchor in `sync_state`.
+(sync/demo/vtiger_emulator.py, sync/demo/redmine_emulator.py) to the real clients, so demo rows go through
+exactly the mapping, upsert and watermark code that real rows go through. No table is written here except the
+demo's anchor in `sync_state`; loading the demo is sync/demo/load.py.
 
 The data: 30 people in 4 VTiger groups (Support, Tier 2, Sales, Sales Managers) and about 90 days of history
 before the anchor date, generated day by day from `random.Random` seeded with the day, so any day always comes
@@ -30,20 +30,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 
 from models.db import utcnow
-from models.schema import (
-    cases,
-    deal_stage_changes,
-    deals,
-    phone_calls,
-    redmine_issues,
-    vtiger_groups,
-    vtiger_users,
-)
 from settings import SalesRules, Settings
-from sync.engine import SyncError, read_state, write_state
+from sync.engine import read_state, write_state
 
 SEED = 20_240_611
 HISTORY_DAYS = 90
@@ -698,8 +689,8 @@ class DemoWorld:
     """The generator plus one emulator per source, advanced to a moment by `advance_*` (never backwards)."""
 
     def __init__(self, config: DemoConfig) -> None:
-        from sync.redmine_emulator import RedmineEmulator
-        from sync.vtiger_emulator import DEFAULT_PICKLISTS, VtigerEmulator
+        from sync.demo.redmine_emulator import RedmineEmulator
+        from sync.demo.vtiger_emulator import DEFAULT_PICKLISTS, VtigerEmulator
 
         self.config = config
         self.generator = Generator(config)
@@ -762,7 +753,7 @@ def reset_cache() -> None:
         _worlds.clear()
 
 
-# --- anchor, clients, load ------------------------------------------------------------------------------------------
+# --- anchor, clients ------------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -795,8 +786,8 @@ def _world(engine: Engine, settings: Settings) -> DemoWorld:
 
 def demo_vtiger_client(engine: Engine, settings: Settings):  # type: ignore[no-untyped-def]
     """A real VtigerClient talking to the demo's VTiger emulator, advanced to now."""
+    from sync.demo.vtiger_emulator import EMULATOR_URL
     from sync.vtiger import VtigerClient
-    from sync.vtiger_emulator import EMULATOR_URL
 
     world = _world(engine, settings)
     return VtigerClient(EMULATOR_URL, API_USER, API_KEY, session=world.vtiger.session())
@@ -804,45 +795,8 @@ def demo_vtiger_client(engine: Engine, settings: Settings):  # type: ignore[no-u
 
 def demo_redmine_client(engine: Engine, settings: Settings):  # type: ignore[no-untyped-def]
     """A real RedmineClient talking to the demo's Redmine emulator, advanced to now."""
+    from sync.demo.redmine_emulator import EMULATOR_URL
     from sync.redmine import RedmineClient
-    from sync.redmine_emulator import EMULATOR_URL
 
     world = _world(engine, settings)
     return RedmineClient(EMULATOR_URL, api_key=API_KEY, session=world.redmine.session())
-
-
-def refuse_real_credentials(settings: Settings) -> None:
-    if settings.demo_mode:
-        return
-    configured = [name for name, value in (("VTIGER_URL", settings.vtiger), ("REDMINE_URL", settings.redmine)) if value]
-    raise SyncError(
-        f"{' and '.join(configured)} {'are' if len(configured) > 1 else 'is'} set: the demo would mix synthetic rows "
-        "into the real tables; unset it, or point DATABASE_URL at another database, to load the demo"
-    )
-
-
-def load_demo(engine: Engine, settings: Settings) -> str:
-    """Sync both demo sources now, through the normal sync path; returns a one-line summary."""
-    from sync.service import SOURCES, run_sync
-
-    refuse_real_credentials(settings)
-    inserted = updated = 0
-    for source in SOURCES:
-        for record in run_sync(engine, settings, source, trigger="demo"):
-            inserted += record.inserted
-            updated += record.updated
-    anchor = demo_anchor(engine, clock())
-    counts = table_counts(engine)
-    return (
-        f"demo data (from {anchor.first_day}, anchor {anchor.day}): "
-        f"{counts['cases']:,} cases, {counts['deals']:,} deals ({counts['deal_stage_changes']:,} stage changes), "
-        f"{counts['phone_calls']:,} calls, {counts['redmine_issues']:,} Redmine issues, "
-        f"{counts['vtiger_users']:,} users in {counts['vtiger_groups']} groups; "
-        f"this run {inserted:,} inserted, {updated:,} updated"
-    )
-
-
-def table_counts(engine: Engine) -> dict[str, int]:
-    tables = (cases, deals, deal_stage_changes, phone_calls, redmine_issues, vtiger_users, vtiger_groups)
-    with engine.connect() as conn:
-        return {table.name: conn.execute(select(func.count()).select_from(table)).scalar_one() for table in tables}

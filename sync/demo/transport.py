@@ -1,4 +1,4 @@
-"""The in-process transport of the source emulators (sync/vtiger_emulator.py, sync/redmine_emulator.py): a
+"""The in-process transport of the source emulators (vtiger_emulator.py, redmine_emulator.py beside it): a
 `requests.Session` whose calls to an emulator's URL are answered by a function instead of a socket, so the real
 clients run unchanged against an emulator in tests, the benchmark and the demo source.
 

@@ -40,8 +40,9 @@ Behaviour that mirrors the sheet:
   minute of `rate_clock` get HTTP 429 (with X-FloodControl-Reset); without it the budget never runs out.
 - Errors are `{"success": false, "error": {"code", "message"}}` with HTTP 200 (`error_style="body"`, the default),
   or HTTP 400 with the message only in the reason phrase and an empty body (`error_style="reason"`).
-- Fault injection: `inject(...)` makes the next matching calls answer with a status (429 with its headers, 500),
-  a malformed body, a `success:false` error, a delay, or a raised exception (in-process session only).
+- `intercept=`: called for every call (under the emulator's lock, counted and logged like any) with the endpoint
+  and the parameters; it returns None to answer normally, or a function that makes the reply from the flood-control
+  headers. Tests inject faults that way (tests/emulator_faults.py).
 
 Must not import Dash, Flask or the database layer (it keeps no state outside memory).
 """
@@ -58,16 +59,17 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import requests
 
-from sync.emulator_faults import take_due
-from sync.emulator_transport import EmulatedCall, Reply, emulator_session
+from sync.demo.transport import EmulatedCall, Reply, emulator_session
 
 BASE_PATH = "/restapi/v1/vtiger/default"
+# See the module docstring: (endpoint, params) -> None, or a function of the reply headers that answers instead.
+Intercept = Callable[[str, dict[str, str]], Callable[[dict[str, str]], Reply] | None]
 EMULATOR_URL = "http://vtiger.emulator" + BASE_PATH
 MAX_ROWS = 100
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -186,28 +188,6 @@ class ApiError(Exception):
         self.status = status
 
 
-@dataclass
-class Fault:
-    """One injected misbehaviour: it skips `after` matching calls, then fires `times` times."""
-
-    status: int = 500
-    body: bytes | None = None
-    headers: dict[str, str] = field(default_factory=dict)
-    reason: str = ""
-    error: tuple[str, str] | None = None  # (code, message): a success:false body with HTTP 200
-    raise_exc: BaseException | None = None  # raised by the in-process adapter (e.g. requests.ReadTimeout)
-    delay: float = 0.0  # seconds slept before answering (real HTTP timeouts)
-    path: str = ""  # only calls to this endpoint ("/sync", "/query", ...); empty: any
-    when: Callable[[str, dict[str, str]], bool] | None = None  # extra match on (path, params)
-    after: int = 0
-    times: int = 1
-
-    def matches(self, path: str, params: dict[str, str]) -> bool:
-        if self.path and path != self.path:
-            return False
-        return self.when is None or self.when(path, params)
-
-
 class VtigerEmulator:
     """The VTiger Cloud REST API in memory; see the module docstring for the stable API."""
 
@@ -229,6 +209,7 @@ class VtigerEmulator:
         rate_clock: Callable[[], float] = time.time,
         delay: float = 0.0,
         base_url: str = EMULATOR_URL,
+        intercept: Intercept | None = None,
     ) -> None:
         self.prefixes = {**DEFAULT_PREFIXES, **(id_prefixes or {})}
         self.picklists = {module: dict(fields) for module, fields in (picklists or DEFAULT_PICKLISTS).items()}
@@ -243,6 +224,7 @@ class VtigerEmulator:
         self.rate_clock = rate_clock
         self.delay = delay
         self.base_url = base_url
+        self.intercept = intercept
         self.users = [dict(user) for user in users]
         self.groups = [dict(group) for group in groups]
         self._records: dict[str, dict[str, dict[str, Any]]] = {}
@@ -251,7 +233,6 @@ class VtigerEmulator:
         # module -> [(unix time, crm id, ws id, is_deletion)] sorted: /sync pages by bisecting it, not by scanning
         self._index: dict[str, list[tuple[int, int, str, bool]]] = {}
         self._counters: dict[str, int] = {}
-        self._faults: list[Fault] = []
         self._window: tuple[int, int] = (0, 0)  # (minute, calls in it) for flood control
         self._lock = threading.RLock()  # the real-HTTP server may answer from several threads
         self.calls = 0
@@ -307,18 +288,6 @@ class VtigerEmulator:
             rows = copy.deepcopy(self._visible(module, self._now()))
         return sorted(rows, key=lambda r: _crm_id(r["id"]))
 
-    def inject(self, **kwargs: Any) -> Fault:
-        """Queue a fault (see Fault); e.g. inject(status=500, path="/sync", after=2) fails the third page."""
-        fault = Fault(**kwargs)
-        if fault.status == 429 and not fault.headers:
-            reset = int(self.rate_clock()) + 2
-            fault.headers = {"X-FloodControl-Remaining": "0", "X-FloodControl-Reset": str(reset)}
-        self._faults.append(fault)
-        return fault
-
-    def clear_faults(self) -> None:
-        self._faults.clear()
-
     # --- transports -----------------------------------------------------------------------------------------------
 
     def session(self) -> requests.Session:
@@ -359,24 +328,24 @@ class VtigerEmulator:
         with self._lock:
             self.calls += 1
             self.log.append((method.upper(), endpoint, params))
-            fault = self._take_fault(endpoint, params)
+            intercepted = self.intercept(endpoint, params) if self.intercept is not None else None
             headers = self._rate_headers()
         if self.delay:
             time.sleep(self.delay)
-        if fault is not None:
-            return self._fault_reply(fault, headers)
+        if intercepted is not None:
+            return intercepted(headers)
         if headers.get("X-FloodControl-Remaining") == "-1":
             headers["X-FloodControl-Remaining"] = "0"
             return Reply(429, headers, b"", "Too Many Requests")
         if not self._authorised(auth):
-            return self._error_reply(
+            return self.error_reply(
                 ApiError("INVALID_USER_CREDENTIALS", "Invalid username or access key", 401), headers
             )
         try:
             with self._lock:
                 result = self._dispatch(method.upper(), endpoint, params)
         except ApiError as exc:
-            return self._error_reply(exc, headers)
+            return self.error_reply(exc, headers)
         body = json.dumps({"success": True, "result": result}).encode()
         return Reply(200, {**headers, "Content-Type": "application/json"}, body, "OK")
 
@@ -590,28 +559,12 @@ class VtigerEmulator:
 
     # --- replies --------------------------------------------------------------------------------------------------
 
-    def _take_fault(self, endpoint: str, params: dict[str, str]) -> Fault | None:
-        return take_due(self._faults, lambda fault: fault.matches(endpoint, params))
-
-    def _fault_reply(self, fault: Fault, headers: dict[str, str]) -> Reply:
-        if fault.delay:
-            time.sleep(fault.delay)
-        if fault.raise_exc is not None:
-            raise fault.raise_exc
-        headers = {**headers, **fault.headers}
-        if fault.error is not None:
-            code, message = fault.error
-            return self._error_reply(ApiError(code, message), headers)
-        body = fault.body if fault.body is not None else b""
-        reason = fault.reason or _REASONS.get(fault.status, "Error")
-        return Reply(fault.status, {**headers, "Content-Type": "application/json"}, body, reason)
-
-    def _error_reply(self, exc: ApiError, headers: dict[str, str]) -> Reply:
+    def error_reply(self, exc: ApiError, headers: dict[str, str]) -> Reply:
         if self.error_style == "reason" and exc.status != 401:
             # The documented Cloud style: a 4xx with the message only on the status line.
             return Reply(400 if exc.status == 200 else exc.status, headers, b"", f"{exc.code}: {exc.message}")
         body = json.dumps({"success": False, "error": {"code": exc.code, "message": exc.message}}).encode()
-        return Reply(exc.status, {**headers, "Content-Type": "application/json"}, body, _REASONS.get(exc.status, "OK"))
+        return Reply(exc.status, {**headers, "Content-Type": "application/json"}, body, REASONS.get(exc.status, "OK"))
 
     def _authorised(self, auth: Any) -> bool:
         if isinstance(auth, str) and auth.lower().startswith("basic "):
@@ -642,7 +595,7 @@ class VtigerEmulator:
         }
 
 
-_REASONS = {
+REASONS = {
     200: "OK",
     400: "Bad Request",
     401: "Unauthorized",

@@ -11,7 +11,7 @@ Used by callbacks/redmine.py, web/exports.py (/export/redmine.csv) and the TV:
     window_table(engine, settings, view, "activity", TableRequest())  # a block of the table, its row count
     issue_rows(engine, settings, day, "week", "resolved", project)  # every row behind a card (exports)
 
-Reads are bounded as views/tracker_view.py describes. Must not import Dash, Flask or sync/.
+Reads are bounded as view_models/tracker_view.py describes. Must not import Dash, Flask or sync/.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from metrics.windows import Window, WindowKind, window_for
 from models import redmine_reads, rollups
 from models.recent_rows import TableRequest
 from settings import Settings
-from views.tracker_view import (
+from view_models.tracker_view import (
     TableBlock,
     TrackerView,
     counted_window_columns,

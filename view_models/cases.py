@@ -13,7 +13,7 @@ Used by callbacks/cases.py (the page), web/exports.py (/export/cases.csv) and th
     window_table(engine, settings, view, "worked", TableRequest())  # a block of the table, its row count
     case_rows(engine, settings, day, "week", "resolved", group)   # every row behind a card (exports)
 
-Reads are window-bounded as views/tracker_view.py describes; open-now figures are SQL counts. Pass
+Reads are window-bounded as view_models/tracker_view.py describes; open-now figures are SQL counts. Pass
 `charts=False` (the TV) to skip the chart queries. Must not import Dash, Flask or sync/.
 """
 
@@ -31,7 +31,7 @@ from metrics.windows import Window, WindowKind, window_for
 from models import case_reads, rollups
 from models.recent_rows import TableRequest
 from settings import Settings
-from views.tracker_view import (
+from view_models.tracker_view import (
     TableBlock,
     TrackerView,
     counted_window_columns,

@@ -1,9 +1,10 @@
 """The state of a dashboard page as its URL carries it: date, window and a selector (group or project).
 
-`parse_page_query` turns a URL query into a `PageState`, replacing every malformed or unknown value by its
-default and saying so in `notices` (one short sentence each), so a bad link shows the default view with a
-notice and never an error. `PageState.to_query` is the inverse: the query string a link needs to reproduce the
-view. No date in the URL means "today" (`follow_today`), which moves on by itself at midnight in TIMEZONE.
+`parse_page_query` turns a URL query (read by view_models/url_query.py) into a `PageState`, replacing every
+malformed or unknown value by its default and saying so in `notices` (one short sentence each), so a bad link
+shows the default view with a notice and never an error. `PageState.to_query` is the inverse: the query string a
+link needs to reproduce the view. No date in the URL means "today" (`follow_today`), which moves on by itself at
+midnight in TIMEZONE.
 
 Shared by every page with the standard controls (cases, sales, redmine), their callbacks, the CSV exports and
 the TV. Pure: must not import Dash, Flask, SQLAlchemy or sync/; the caller passes `today`.
@@ -17,6 +18,7 @@ from datetime import date, datetime
 from urllib.parse import urlencode
 
 from metrics.windows import WINDOW_KINDS, WindowKind, today_in
+from view_models.url_query import parse_date
 
 DEFAULT_WINDOW: WindowKind = "day"
 # The charts look three months back from the selected month; dates before this make no sense for the data.
@@ -55,13 +57,6 @@ class PageState:
     @property
     def can_go_forward(self) -> bool:
         return self.day < self.today
-
-
-def parse_date(raw: str) -> date:
-    """A strict YYYY-MM-DD date; ValueError otherwise."""
-    if len(raw) != 10:
-        raise ValueError(raw)
-    return datetime.strptime(raw, "%Y-%m-%d").date()
 
 
 def parse_page_query(

@@ -1,6 +1,6 @@
 """An in-memory Redmine 5.0 that answers the REST endpoints `sync.redmine.RedmineClient` uses, so the client runs
 unchanged against it: the demo source feeds it synthetic issues, and the fault tests inject 500s, 429s, timeouts
-and broken bodies into it.
+and broken bodies into it (through `intercept`).
 
 Stable API (the demo data engine depends on it):
 
@@ -12,9 +12,8 @@ Stable API (the demo data engine depends on it):
     emulator.session() -> requests.Session            # mounted on EMULATOR_URL ("http://redmine.emulator")
     RedmineClient(EMULATOR_URL, api_key="demo", session=emulator.session())
 
-Faults: `emulator.inject(Fault(...))`, or the shortcuts `fail(status)`, `rate_limit(retry_after)`, `malformed()`,
-`timeout()`, `delay(seconds)`. A fault applies to the next `times` requests matching its `path` (after skipping
-`after` of them) and is then used up. `emulator.requests` lists every (method, path, params) received.
+`intercept=` lets a caller answer a request instead of the emulator (tests inject faults that way:
+tests/emulator_faults.py). `emulator.requests` lists every (method, path, params) received.
 
 What it reproduces from reference/redmine-api.md (B.1-B.4):
 - Auth: `X-Redmine-API-Key`, `?key=`, or Basic `<key>:<anything>`. A wrong key is anonymous: /users/current.json
@@ -40,17 +39,15 @@ import base64
 import json
 import re
 import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import requests
 
 from models.db import utcnow
-from sync.emulator_faults import take_due
-from sync.emulator_transport import EmulatedCall, Reply, emulator_session
+from sync.demo.transport import EmulatedCall, Reply, emulator_session
 
 EMULATOR_URL = "http://redmine.emulator"
 
@@ -69,27 +66,13 @@ _TIMESTAMP = re.compile(r"^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})Z$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _HTML_404 = b"<!DOCTYPE html><html><head><title>Redmine 404 error</title></head><body><h2>404</h2></body></html>"
 _EPOCH = datetime(1970, 1, 1)
-_JSON = {"Content-Type": "application/json; charset=utf-8"}
+JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
 _REASONS = {200: "OK", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found"}
 
 Response = tuple[int, dict[str, str], bytes]
-
-
-@dataclass
-class Fault:
-    """What to do instead of answering: a status (with headers and body), a delay, or a read timeout."""
-
-    status: int = 500
-    body: bytes = b""
-    headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0  # seconds before answering; a delay >= the request's timeout raises requests.ReadTimeout
-    answer: bool = False  # after the delay, answer normally instead of with `status`
-    path: str = ""  # only requests to this path ("" = any)
-    times: int = 1
-    after: int = 0  # let this many matching requests through first
-
-    def matches(self, path: str) -> bool:
-        return not self.path or self.path == path
+# Called by the in-process session before answering (tests inject faults this way, tests/emulator_faults.py): a
+# Reply to answer with instead, or None to answer normally. It may sleep or raise (a requests.ReadTimeout) first.
+Intercept = Callable[[EmulatedCall], Reply | None]
 
 
 class _FilterError(ValueError):
@@ -113,15 +96,14 @@ class RedmineEmulator:
         clock: Callable[[], datetime] = utcnow,
         api_key: str = "demo",
         rest_api_enabled: bool = True,
-        sleep: Callable[[float], None] = time.sleep,
+        intercept: Intercept | None = None,
     ) -> None:
         self.statuses = [dict(status) for status in statuses]
         self.clock = clock
         self.api_key = api_key
         self.rest_api_enabled = rest_api_enabled
-        self.sleep = sleep
+        self.intercept = intercept
         self.user = {"id": 1, "login": "demo", "admin": True, "firstname": "Demo", "lastname": "Admin"}
-        self.faults: list[Fault] = []
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         self._issues: dict[int, _Stored] = {}
         self._lock = threading.RLock()
@@ -166,51 +148,6 @@ class RedmineEmulator:
         with self._lock:
             return sorted(self._issues)
 
-    # --- faults -----------------------------------------------------------------------------------------------
-
-    def inject(self, fault: Fault) -> Fault:
-        with self._lock:
-            self.faults.append(fault)
-        return fault
-
-    def fail(self, status: int = 500, *, times: int = 1, path: str = "", after: int = 0, body: bytes = b"") -> Fault:
-        return self.inject(Fault(status=status, body=body, times=times, path=path, after=after))
-
-    def rate_limit(self, retry_after: float = 1, *, times: int = 1, path: str = "", after: int = 0) -> Fault:
-        headers = {"Retry-After": str(retry_after)}
-        return self.inject(Fault(status=429, headers=headers, times=times, path=path, after=after))
-
-    def malformed(self, *, times: int = 1, path: str = "", after: int = 0) -> Fault:
-        """200 with a body that is not JSON (a proxy's error page, a truncated reply)."""
-        body = b'{"issues":[{"id":1,"subject":"trunc'
-        return self.inject(Fault(status=200, body=body, headers=dict(_JSON), times=times, path=path, after=after))
-
-    def timeout(self, *, times: int = 1, path: str = "", after: int = 0) -> Fault:
-        """The request times out (requests.ReadTimeout), without waiting for real."""
-        return self.inject(Fault(delay=float("inf"), times=times, path=path, after=after))
-
-    def delay(self, seconds: float, *, times: int = 1, path: str = "", after: int = 0) -> Fault:
-        """Answer normally after `seconds` (through the injectable sleep)."""
-        return self.inject(Fault(delay=seconds, answer=True, times=times, path=path, after=after))
-
-    def _take_fault(self, path: str) -> Fault | None:
-        with self._lock:
-            return take_due(self.faults, lambda fault: fault.matches(path))
-
-    def _fault_reply(self, fault: Fault, call: EmulatedCall) -> Reply | None:
-        """The fault's answer, or None when it only delays the normal one."""
-        if fault.delay:
-            if call.read_timeout is not None and fault.delay >= call.read_timeout:
-                raise requests.exceptions.ReadTimeout(
-                    f"emulated read timeout ({call.read_timeout}s)", request=call.request
-                )
-            if fault.delay == float("inf"):
-                raise requests.exceptions.ReadTimeout("emulated read timeout", request=call.request)
-            self.sleep(fault.delay)
-            if fault.answer:
-                return None
-        return _reply(fault.status, fault.headers, fault.body)
-
     # --- HTTP -------------------------------------------------------------------------------------------------
 
     def handle(self, method: str, path: str, params: Mapping[str, str], headers: Mapping[str, str]) -> Response:
@@ -237,13 +174,12 @@ class RedmineEmulator:
         return emulator_session(EMULATOR_URL, self._answer)
 
     def _answer(self, call: EmulatedCall) -> Reply:
-        """What the in-process session gets: an injected fault when one is due, else `handle`'s answer."""
-        fault = self._take_fault(call.path)
-        if fault is not None:
-            reply = self._fault_reply(fault, call)
+        """What the in-process session gets: the intercept's reply when it has one, else `handle`'s answer."""
+        if self.intercept is not None:
+            reply = self.intercept(call)
             if reply is not None:
                 return reply
-        return _reply(*self.handle(call.method, call.path, call.query, call.headers))
+        return make_reply(*self.handle(call.method, call.path, call.query, call.headers))
 
     def _authenticated(self, params: Mapping[str, str], headers: Mapping[str, str]) -> bool:
         lowered = {name.lower(): value for name, value in headers.items()}
@@ -435,8 +371,8 @@ def _parse_json_time(value: Any) -> datetime | None:
 
 
 def _json_response(body: Any, status: int = 200) -> Response:
-    return status, dict(_JSON), json.dumps(body).encode()
+    return status, dict(JSON_HEADERS), json.dumps(body).encode()
 
 
-def _reply(status: int, headers: dict[str, str], body: bytes) -> Reply:
+def make_reply(status: int, headers: dict[str, str], body: bytes) -> Reply:
     return Reply(status, headers, body, _REASONS.get(status, ""))
