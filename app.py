@@ -25,6 +25,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     from models.db import make_engine
     from web.cli import register_cli
     from web.compression import init_compression
+    from web.errors import callback_error
     from web.gate import init_auth
     from web.response_cache import init_response_cache
     from web.routes import register_routes
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
             {"name": "kpi-version", "content": runtime.extras["app_version"]},  # what a TV reports it runs
         ],
         assets_path_ignore=["lazy"],  # assets/lazy/: fetched on demand (the partial plotly.js bundle), not on load
+        on_error=callback_error,  # a callback that raises answers 422 (503 without the database), never a 500
     )
     app.layout = app_layout
     init_auth(server, settings, app)  # the gate, sign-in, kiosk tokens, security headers (web/gate.py)
