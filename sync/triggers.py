@@ -168,11 +168,11 @@ def _waiting_job(connection: Redis, source: str) -> Job | None:
     in a live worker."""
     from sync.jobs import worker_is_dead
 
-    job_id = connection.get(queued_key(source))
+    job_id = _queued_job_id(connection, source)
     if not job_id:
         return None
     try:
-        job = Job.fetch(job_id.decode(), connection=connection)
+        job = Job.fetch(job_id, connection=connection)
         status = job.get_status()
     except (NoSuchJobError, InvalidJobOperation):
         return None
@@ -185,11 +185,19 @@ def claim_rq_request(connection: Redis, source: str, job_id: str) -> frozenset[s
     """The modules asked for until now, taken (under the enqueue lock, so no call falls between); from here on a
     new call queues a follow-up instead of counting on this job."""
     with _enqueue_lock(connection, source):
-        modules = {member.decode() for member in connection.smembers(requested_key(source))}
+        modules = {_text(member) for member in connection.smembers(requested_key(source))}
         connection.delete(requested_key(source))
-        if (connection.get(queued_key(source)) or b"").decode() == job_id:
+        if _queued_job_id(connection, source) == job_id:
             connection.delete(queued_key(source))
     return frozenset(modules)
+
+
+def _queued_job_id(connection: Redis, source: str) -> str:
+    return _text(connection.get(queued_key(source)) or b"")
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def sync_requested(source: str) -> dict[str, Any]:
@@ -217,7 +225,7 @@ def sync_requested(source: str) -> dict[str, Any]:
         )
     except SourceBusy:
         with _enqueue_lock(job.connection, source):  # leave the request for the next call or the schedule
-            if (job.connection.get(queued_key(source)) or b"").decode() == job.id:
+            if _queued_job_id(job.connection, source) == job.id:
                 job.connection.delete(queued_key(source))
         return {"source": source, "status": "busy", "modules": []}
     finally:
