@@ -21,7 +21,7 @@ from dash import Input, Output, html
 from sqlalchemy import Engine
 
 from layouts.components import stage_rules_warning
-from layouts.status import digest_section, runs_table, status_table, sync_message
+from layouts.status import digest_section, runs_table, screens_table, status_table, sync_message
 from models.db import utcnow, write_refusal
 from models.queries import (
     MODULE_TABLES,
@@ -241,6 +241,37 @@ def mode_text(settings: Settings) -> str:
     return f"Automatic sync is off in this process; the schedule would run {every}."
 
 
+def screen_rows(runtime: Runtime) -> list[dict[str, Any]]:
+    """The kiosk screens as display strings (web/screens.py decides online / offline / revoked)."""
+    from models.screens import screen_states
+    from web.runtime import runtime_now
+
+    tz = runtime.settings.timezone
+    served = runtime.extras.get("app_version", "")
+    rows: list[dict[str, Any]] = []
+    for screen in screen_states(runtime.engine, runtime_now()):
+        version = screen.version or "—"
+        if screen.version and served and screen.version != served:
+            version += f" (this server runs {served}: the TV reloads at its next full reload)"
+        problem = ""
+        if screen.failed:
+            problem = f"page error at {when(screen.error_at, tz)}: {screen.error}"
+        if screen.state == "revoked":
+            problem = "sign-in revoked: the TV shows a refusal page" + (f"; {problem}" if problem else "")
+        rows.append(
+            {
+                "Screen": screen.name,
+                "State": screen.state,
+                "Last seen": when(screen.last_seen, tz),
+                "Slide": screen.slide or "—",
+                "Size": screen.size or "—",
+                "Version": version,
+                "Problem": problem,
+            }
+        )
+    return rows
+
+
 # --- sync now --------------------------------------------------------------------------------------------------
 
 
@@ -364,13 +395,19 @@ def register(app: dash.Dash) -> None:
         )
 
     @app.callback(
-        Output("status-digest", "children"),
-        Input("url", "pathname"),
-        Input("status-interval", "n_intervals"),
+        output={"digest": Output("status-digest", "children")},
+        inputs={"_pathname": Input("url", "pathname"), "_ticks": Input("status-interval", "n_intervals")},
     )
-    def show_digest(_pathname: str | None, _ticks: int | None) -> html.Div:
+    def show_digest(_pathname: str | None, _ticks: int | None) -> dict[str, object]:
         runtime = current_runtime()
-        return digest_section(digest_schedule_text(runtime.settings, utcnow()), digest_rows(runtime))
+        return {"digest": digest_section(digest_schedule_text(runtime.settings, utcnow()), digest_rows(runtime))}
+
+    @app.callback(
+        output={"screens": Output("status-screens", "children")},
+        inputs={"_pathname": Input("url", "pathname"), "_ticks": Input("status-interval", "n_intervals")},
+    )
+    def show_screens(_pathname: str | None, _ticks: int | None) -> dict[str, object]:
+        return {"screens": screens_table(screen_rows(current_runtime()))}
 
     @app.callback(
         Output("status-sync-message", "children"),

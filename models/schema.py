@@ -19,6 +19,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     Float,
+    ForeignKey,
     Index,
     Integer,
     MetaData,
@@ -269,6 +270,35 @@ kiosk_tokens = Table(
     Column("last_used_at", DateTime, nullable=True),
     # The screen's rotation set with `kiosk set` (views.tv_rotation, as JSON); NULL: kpi.toml's or the URL's.
     Column("rotation", Text, nullable=True),
+)
+
+# What each TV on a kiosk token last reported (web/screens.py): one row per kiosk, written by the page every minute
+# or so. A screen is "online" while its last sign of life (this report, or kiosk_tokens.last_used_at) is recent.
+screens = Table(
+    "screens",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kiosk_id", Integer, ForeignKey("kiosk_tokens.id", ondelete="CASCADE"), nullable=False, unique=True),
+    Column("reported_at", DateTime, nullable=False),
+    Column("slide", String(200), nullable=False, default=""),
+    Column("width", Integer, nullable=True),
+    Column("height", Integer, nullable=True),
+    Column("app_version", String(64), nullable=False, default=""),
+    Column("error_count", Integer, nullable=False, default=0),  # page errors since the page was loaded
+    Column("last_error", String(500), nullable=False, default=""),
+    Column("last_error_at", DateTime, nullable=True),
+)
+
+# One secret per source for the webhooks that trigger a sync (web/webhooks.py): only its SHA-256 is kept.
+webhook_tokens = Table(
+    "webhook_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(32), nullable=False, unique=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("revoked_at", DateTime, nullable=True),
+    Column("last_called_at", DateTime, nullable=True),
 )
 
 # Signed-in sessions, so that signing out (or `sessions revoke EMAIL`) ends a session on the server: the session
