@@ -17,12 +17,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
 
 from view_models.tv_rotation import RotationError, ScreenRotation, parse_clock, parse_screens
+
+if TYPE_CHECKING:  # for the annotation only; the property imports it where it is used
+    from metrics.business_time import BusinessCalendar
 
 log = logging.getLogger(__name__)
 PROJECT_DIR = Path(__file__).resolve().parent
@@ -300,7 +303,7 @@ class Settings:
         return ZoneInfo(self.timezone)
 
     @property
-    def business_calendar(self):  # type: ignore[no-untyped-def]  # -> metrics.business_time.BusinessCalendar
+    def business_calendar(self) -> BusinessCalendar:
         """`[calendar]` in TIMEZONE, as the figures count business hours."""
         from metrics.business_time import calendar_from
 
@@ -592,7 +595,7 @@ class _TomlReader:
         if unknown:
             self.fail(sorted(unknown)[0], "is not a known section (calendar, cases, sales, redmine, tv, digest)")
 
-    def fail(self, key: str, problem: str) -> None:
+    def fail(self, key: str, problem: str) -> NoReturn:
         raise ConfigError(f"{self.filename}: {key} {problem}")
 
     def section(self, name: str, allowed: set[str], table: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -223,7 +223,7 @@ def register_controls(
         State(cid("today-date"), "data"),
         prevent_initial_call=True,
     )
-    def roll_over(_ticks, shown):  # type: ignore[no-untyped-def]
+    def roll_over(_ticks: int | None, shown: str | None) -> str:
         """A cheap tick: only when the date in TIMEZONE changes does the main callback run again. Kept apart from
         the main callback so frequent ticks never supersede a slow render."""
         today = local_today(current_runtime().settings.timezone, current_now()).isoformat()

@@ -35,7 +35,7 @@ class Mailbox:
             self.data_commands += 1
             if self.replies:
                 return self.replies.pop(0)
-            self.messages.append(message_from_bytes(envelope.content, policy=policy.default))  # type: ignore[arg-type]
+            self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
             self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
         return "250 OK"
 

@@ -24,22 +24,22 @@ from view_models.sales import build_sales_views
 
 
 @pytest.fixture
-def digest_env(engine: Engine, settings_for) -> tuple[Engine, Settings]:  # type: ignore[no-untyped-def]
+def digest_env(engine: Engine, settings_for) -> tuple[Engine, Settings]:
     seed_digest_week(engine)
     return engine, digest_settings(settings_for(str(engine.url)))
 
 
-def figures(period) -> dict[str, tuple]:  # type: ignore[no-untyped-def]
+def figures(period) -> dict[str, tuple]:
     return {figure.label: (figure.value, figure.previous) for figure in period.figures}
 
 
-def test_the_digest_is_about_yesterday_in_the_time_zone(settings_for) -> None:  # type: ignore[no-untyped-def]
+def test_the_digest_is_about_yesterday_in_the_time_zone(settings_for) -> None:
     settings = settings_for(timezone=TZ)
     assert digest_day(settings, SENT_AT) == DAY
     assert digest_day(settings, datetime(2026, 12, 2, 23, 30)) == DAY  # 00:30 on Thursday in Berlin
 
 
-def test_cases_figures_are_the_hand_counted_ones(digest_env) -> None:  # type: ignore[no-untyped-def]
+def test_cases_figures_are_the_hand_counted_ones(digest_env) -> None:
     engine, settings = digest_env
     digest = compose_digest(engine, settings, DAY, DigestAudience(), SENT_AT)
 
@@ -56,7 +56,7 @@ def test_cases_figures_are_the_hand_counted_ones(digest_env) -> None:  # type: i
     assert section.link == "https://kpi.example.com/cases?date=2026-12-02"
 
 
-def test_redmine_and_sales_figures_are_the_hand_counted_ones(digest_env) -> None:  # type: ignore[no-untyped-def]
+def test_redmine_and_sales_figures_are_the_hand_counted_ones(digest_env) -> None:
     engine, settings = digest_env
     digest = compose_digest(engine, settings, DAY, DigestAudience(), SENT_AT)
 
@@ -80,7 +80,7 @@ def test_redmine_and_sales_figures_are_the_hand_counted_ones(digest_env) -> None
     assert week.reached == []
 
 
-def test_every_figure_equals_the_pages_view_for_the_same_date(digest_env) -> None:  # type: ignore[no-untyped-def]
+def test_every_figure_equals_the_pages_view_for_the_same_date(digest_env) -> None:
     engine, settings = digest_env
     digest = compose_digest(engine, settings, DAY, DigestAudience(), SENT_AT)
     today, moment = SENT_AT.date(), comparison_moment(DAY, TZ, SENT_AT)
@@ -95,20 +95,22 @@ def test_every_figure_equals_the_pages_view_for_the_same_date(digest_env) -> Non
     assert digest.cases[0].backlog == cases_view.open_total
 
     redmine_view = build_redmine_view(engine, settings, DAY, today=today, now=moment)
-    for period in digest.redmine.periods:  # type: ignore[union-attr]
-        column = redmine_view.windows[period.kind]
-        assert figures(period)["Closed"] == (column.figures.resolved, column.previous_figures.resolved)
-    assert digest.redmine.open_now == redmine_view.totals.open  # type: ignore[union-attr]
+    assert digest.redmine is not None
+    for period in digest.redmine.periods:
+        issues = redmine_view.windows[period.kind]
+        assert figures(period)["Closed"] == (issues.figures.resolved, issues.previous_figures.resolved)
+    assert digest.redmine.open_now == redmine_view.totals.open
 
     sales_views = build_sales_views(engine, settings, DAY, "", ("day", "week"), today=today, now=moment)
-    for period in digest.sales[0].periods:
-        view = sales_views[period.kind]
-        assert period.team_points == view.totals().points
-        assert period.previous_points == view.previous.points  # type: ignore[union-attr]
-        assert period.goal_each == view.goal.total
+    for sales_period in digest.sales[0].periods:
+        view = sales_views[sales_period.kind]
+        assert view.previous is not None
+        assert sales_period.team_points == view.totals().points
+        assert sales_period.previous_points == view.previous.points
+        assert sales_period.goal_each == view.goal.total
 
 
-def test_a_recipient_gets_their_groups_and_pages(digest_env) -> None:  # type: ignore[no-untyped-def]
+def test_a_recipient_gets_their_groups_and_pages(digest_env) -> None:
     engine, settings = digest_env
     audience = DigestAudience(groups=("Hardware", "Nowhere"), pages=("cases",))
     digest = compose_digest(engine, settings, DAY, audience, SENT_AT)
@@ -122,7 +124,7 @@ def test_a_recipient_gets_their_groups_and_pages(digest_env) -> None:  # type: i
     assert [section.group for section in sales_only.sales] == [""]
 
 
-def test_without_a_support_view_its_figures_show_as_a_dash(digest_env, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_without_a_support_view_its_figures_show_as_a_dash(digest_env, monkeypatch) -> None:
     engine, settings = digest_env
     monkeypatch.setattr("digest.support_figures.SUPPORT_VIEW_MODULES", ("no_such_module.support",))
     digest = compose_digest(engine, settings, DAY, DigestAudience(), SENT_AT)
@@ -157,11 +159,11 @@ class _Case:
     url: str
 
 
-def test_the_support_view_figures_flow_into_the_digest(digest_env, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_the_support_view_figures_flow_into_the_digest(digest_env, monkeypatch) -> None:
     engine, settings = digest_env
     calls = []
 
-    def build_support_view(engine, settings, day, group="", window="day", today=None):  # type: ignore[no-untyped-def]
+    def build_support_view(engine, settings, day, group="", window="day", today=None):
         calls.append((day, group, window, today))
         late = _Case(9, "CC9", "Printer <on fire>", "Support", "Ann", "High", SENT_AT, SENT_AT, "https://crm/9")
         return types.SimpleNamespace(
@@ -174,7 +176,7 @@ def test_the_support_view_figures_flow_into_the_digest(digest_env, monkeypatch) 
         )
 
     module = types.ModuleType("view_models.support")
-    module.build_support_view = build_support_view  # type: ignore[attr-defined]
+    module.build_support_view = build_support_view  # type: ignore[attr-defined]  # a stand-in module built here
     monkeypatch.setitem(sys.modules, "view_models.support", module)
     monkeypatch.setattr("digest.support_figures.SUPPORT_VIEW_MODULES", ("view_models.support",))
     digest: Digest = compose_digest(engine, settings, DAY, DigestAudience(), SENT_AT)
@@ -190,7 +192,7 @@ def test_the_support_view_figures_flow_into_the_digest(digest_env, monkeypatch) 
     assert "5.0 h" in render_text(digest)
 
 
-def test_the_support_figures_are_the_support_views(digest_env) -> None:  # type: ignore[no-untyped-def]
+def test_the_support_figures_are_the_support_views(digest_env) -> None:
     from view_models.support import build_support_view
 
     engine, settings = digest_env

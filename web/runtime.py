@@ -53,6 +53,9 @@ class Runtime:
     digest: DigestThread | None = None  # the morning digest's thread, when digests are configured
     digest_checked: bool = False  # whether this process looked at the digest settings yet
     sales_rollups_started: bool = False  # the background check of the sales roll-ups ran in this process
+    app_version: str = ""  # what this app runs, as a TV reports it (web.screens.app_version)
+    webhook_rate: str = ""  # the webhooks' rate limit ("3/minute"); "" for the default (tests set a small one)
+    webhook_limiter: Any = None  # (limiter, rate item) of web/webhooks.py, made on first use
 
     def now(self) -> datetime:
         """Now as naive UTC, from the injectable clock when a test or the benchmark set one."""
@@ -69,6 +72,11 @@ class Runtime:
 
 def current_runtime() -> Runtime:
     return current_app.extensions["kpi"]
+
+
+def runtime_now() -> datetime:
+    """Now as naive UTC, from the app's clock (Runtime.now)."""
+    return current_runtime().now()
 
 
 def freeze_startup_objects() -> None:

@@ -1,7 +1,7 @@
 """sales roll-ups: each stage passage scored under the sales rules, and the passages counted per local day
 
 Revision ID: 0008_g
-Revises: 0007_f
+Revises: 0006_d
 
 The tables start empty; `db upgrade` (cli.py) and start-up derive them from deal_stage_changes
 (models/sales_rollups.py), sync keeps them as it stores stage changes.
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008_g"
-down_revision = "0007_f"
+down_revision = "0006_d"
 branch_labels = None
 depends_on = None
 
