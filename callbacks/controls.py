@@ -142,7 +142,7 @@ def register_controls(
         return control_id(prefix, name)
 
     extra_ids = [str(item.component_id) for item in extra_inputs]
-    inputs = {
+    inputs: dict[str, Input | tuple[Input, ...]] = {
         "search": Input(cid("url"), "search"),
         "today_clicks": Input(cid("today"), "n_clicks"),
         "date_value": Input(cid("date"), "date"),

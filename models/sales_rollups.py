@@ -30,7 +30,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, case, delete, func, insert, inspect, select
+from sqlalchemy import Connection, Engine, case, delete, func, insert, inspect, select, true
 
 from metrics.sales import CHANGE_COUNT_COLUMNS, PASSAGE_COLUMNS
 from metrics.windows import Window, local_midnight_utc, to_local_datetime
@@ -231,11 +231,11 @@ def _derive(conn: Connection, deriver: Deriver, deal_ids: list[str]) -> list[dic
                 shown,
             )
         )
-    rows = []
+    passages: list[dict[str, Any]] = []
     for deal_id, changes in per_deal.items():
-        for row in deriver.passages(changes, raws.get(deal_id, {})):
-            rows.append({**row, "deal_source_id": deal_id})
-    return rows
+        for passage in deriver.passages(changes, raws.get(deal_id, {})):
+            passages.append({**passage, "deal_source_id": deal_id})
+    return passages
 
 
 def _write(conn: Connection, rows: list[dict[str, Any]]) -> None:
@@ -305,6 +305,7 @@ def read_change_counts(conn: Connection, window: Window, groups: Sequence[str] =
 
 def _sums(conn: Connection, table: Any, scope: list[Any], groups: Sequence[str], counted: bool) -> pd.DataFrame:
     keys = [table.stage, table.person, table.qualifier]
+    sums: list[Any]
     if counted:
         sums = [func.sum(table.passages), func.sum(table.counted), func.sum(table.points)]
     else:
@@ -357,7 +358,7 @@ def read_passages(
             )
         )
         .where(
-            passage.changed_at >= start, passage.changed_at < end, passage.group_name.in_(groups) if groups else True
+            passage.changed_at >= start, passage.changed_at < end, passage.group_name.in_(groups) if groups else true()
         )
         .order_by(passage.changed_at, passage.deal_source_id, passage.stage)
     )

@@ -120,7 +120,7 @@ def assert_same_figures(engine: Engine, settings: Settings) -> None:
                 assert _values(stage_change_rows(rows[kind])[columns]) == _values(stage_change_rows(plain)[columns])
 
 
-def _values(frame: pd.DataFrame) -> list[dict[str, Any]]:
+def _values(frame: pd.DataFrame) -> list[dict[Any, Any]]:
     return frame.astype(object).where(frame.notna(), None).to_dict("records")
 
 

@@ -94,6 +94,7 @@ def test_the_first_web_request_starts_the_scheduler_once(
     client = dash_app.server.test_client()
     responses = [client.get("/healthz") for _ in range(3)]
     scheduler = runtime.scheduler
+    assert scheduler is not None  # the first request started it
     try:
         assert [response.status_code for response in responses] == [200, 200, 200]
         assert scheduler.thread.is_alive()
