@@ -122,6 +122,35 @@ def test_smtp_starttls_with_a_login(seeded, tmp_path: Path) -> None:
         assert refused.value.permanent and "535" in str(refused.value)
 
 
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")  # the whole connection is TLS
+def test_smtps_speaks_tls_from_the_first_byte_and_trusts_only_what_it_is_told(
+    seeded, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine, settings = seeded
+    cert, key = self_signed_certificate(tmp_path)
+    message = email_message(_digest(engine, settings), sender="kpi@example.com", to=ANN)
+    with smtp_server(tls_files=(cert, key), password="s3cret-pass", implicit_tls=True) as server:
+        assert server.url.startswith("smtps://digest:s3cret-pass@127.0.0.1:")
+        # Unknown to the system's CAs, the self-signed server is refused for good, before any password goes out.
+        with pytest.raises(DeliveryFailed) as untrusted:
+            send_email(server.url, message)
+        assert untrusted.value.permanent and "not trusted" in str(untrusted.value)
+        assert "s3cret-pass" not in str(untrusted.value)
+        assert server.mailbox.data_commands == 0
+
+        send_email(server.url, message, tls_context=ssl.create_default_context(cafile=str(cert)))
+        # SSL_CERT_FILE (read by OpenSSL when the default context is made) is how a private CA is trusted.
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+        send_email(server.url, message)
+        with pytest.raises(DeliveryFailed) as refused:
+            send_email(server.url.replace("s3cret-pass", "wrong"), message)
+        assert refused.value.permanent and "535" in str(refused.value)
+
+        assert len(server.messages) == 2
+        assert all(version.startswith("TLSv1.") for version in server.mailbox.tls_versions)
+    assert server.messages[0]["Subject"] == "KPI digest · Wed 2 Dec 2026"
+
+
 def test_no_password_is_sent_without_tls(seeded) -> None:
     engine, settings = seeded
     with smtp_server() as server:

@@ -200,3 +200,47 @@ def test_the_embedded_thread_sends_the_slot_once(sqlite_engine: Engine, settings
         for thread in threads:
             thread.stop()
         assert len(server.messages) == 1
+
+
+def test_the_scheduled_job_sends_the_due_slot_over_starttls_with_a_login_once(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, redis, sqlite_url: str
+) -> None:
+    """From a due slot to a message received over STARTTLS: the job `rq cron` enqueues, run by an RQ worker with
+    the settings of the environment; the server's self-signed certificate is trusted through SSL_CERT_FILE."""
+    from rq import Queue, SimpleWorker
+
+    from digest.jobs import QUEUE, send_due_digests
+    from digest.runs import utcnow
+    from tests.digest_smtp import self_signed_certificate
+
+    due = utcnow()
+    (tmp_path / "kpi.toml").write_text(
+        f'[digest]\ntime = "{due:%H:%M}"\ndays = ["mon","tue","wed","thu","fri","sat","sun"]\n'
+        '[[digest.recipients]]\nemail = "ann@example.com"\n'
+    )
+    monkeypatch.chdir(tmp_path)
+    for name in ("VTIGER_URL", "REDMINE_URL", "TIMEZONE", "REDIS_URL"):
+        monkeypatch.delenv(name, raising=False)
+    cert, key = self_signed_certificate(tmp_path)
+    with smtp_server(tls_files=(cert, key), password="s3cret-pass") as server:
+        assert server.url.startswith("smtp://digest:s3cret-pass@")
+        monkeypatch.setenv("KPI_CONFIG", str(tmp_path / "kpi.toml"))
+        monkeypatch.setenv("DATABASE_URL", sqlite_url)
+        monkeypatch.setenv("SMTP_URL", server.url)
+        monkeypatch.setenv("DIGEST_FROM", "kpi@example.com")
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+        queue = Queue(f"{QUEUE}-starttls-{tmp_path.name}", connection=redis)
+        jobs = [queue.enqueue(send_due_digests) for _ in range(2)]  # the next minute's job finds it sent
+        SimpleWorker([queue], connection=redis).work(burst=True)
+
+        assert [job.return_value() for job in jobs] == [
+            [{"recipient": "ann@example.com", "status": "sent", "error": ""}],
+            [{"recipient": "ann@example.com", "status": "skipped", "error": ""}],
+        ]
+        assert server.mailbox.envelopes == [("kpi@example.com", ["ann@example.com"])]
+        assert server.mailbox.tls_versions[0].startswith("TLSv1.")
+    engine = make_engine(sqlite_url)
+    (run,) = recent_runs(engine)
+    engine.dispose()
+    assert (run.recipient, run.status, run.trigger, run.attempts) == ("ann@example.com", "sent", "schedule", 1)
+    assert run.slot_at == due.replace(second=0, microsecond=0)

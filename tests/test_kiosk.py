@@ -208,6 +208,6 @@ def test_set_gives_a_screen_its_rotation_and_clear_hands_it_back(auth_app) -> No
     assert cli(auth_app, "set", "hall-tv", "--clear").exit_code == 0
     assert "rotates its URL's pages" in cli(auth_app, "show", "hall-tv").stdout
     bad = cli(auth_app, "set", "hall-tv", "--slides", "weather")
-    assert bad.exit_code == 1 and "'weather' is not a slide (known: cases, sales, redmine)" in bad.stderr
+    assert bad.exit_code == 1 and "'weather' is not a slide (known: cases, sales, redmine, support)" in bad.stderr
     assert "--slides" in cli(auth_app, "set", "hall-tv").stderr  # neither --slides nor --clear
     assert "there is no kiosk named 'nobody'" in cli(auth_app, "set", "nobody", "--slides", "cases").stderr
