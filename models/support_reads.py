@@ -108,6 +108,23 @@ def status_changes(engine: Engine, start: datetime, end: datetime, group: str = 
     return frame_of(rows, CHANGE_COLUMNS, ("changed_at",))
 
 
+def reopens(
+    engine: Engine, resolved_statuses: Sequence[str], start: datetime, end: datetime, group: str = ""
+) -> pd.DataFrame:
+    """The status changes of live cases in [start, end) that are reopens (`metrics.support.is_reopen`), filtered
+    in SQL: a window's changes are many, its reopens few."""
+    c = case_status_changes.c
+    resolved = list(resolved_statuses)
+    is_reopen = or_(and_(c.from_status.in_(resolved), c.to_status.not_in(resolved)), c.origin == "reopen_count")
+    conditions = [c.deleted_at.is_(None), c.changed_at >= start, c.changed_at < end, is_reopen]
+    if group:
+        conditions.append(c.group_name == group)
+    statement = select(*(c[name] for name in CHANGE_COLUMNS)).where(*conditions)
+    with engine.connect() as conn:
+        rows = conn.execute(statement).all()
+    return frame_of(rows, CHANGE_COLUMNS, ("changed_at",))
+
+
 # --- Redmine ----------------------------------------------------------------------------------------------------------
 
 

@@ -92,7 +92,7 @@ def upgrade_message(before: str | None, after: str | None) -> str:
 def db_rollups() -> None:
     """Recount the cases and Redmine roll-ups from the tables (sync keeps them; this is for rows written another
     way, such as an import straight into the database)."""
-    from models import rollups
+    from models import rollups, support_rollups
 
     runtime = current_runtime()
     try:
@@ -100,6 +100,9 @@ def db_rollups() -> None:
             started = time.perf_counter()
             count = rollups.rebuild(runtime.engine, source, runtime.settings.timezone)
             click.echo(f"{source}: {count} roll-up rows in {time.perf_counter() - started:.1f} s")
+        started = time.perf_counter()
+        count = support_rollups.rebuild(runtime.engine, support_rollups.SupportRules.of(runtime.settings))
+        click.echo(f"support: {count} roll-up rows in {time.perf_counter() - started:.1f} s")
     except Exception as exc:  # noqa: BLE001 - one clear line instead of a traceback
         fail(f"db rollups failed: {one_line(exc)}")
 
