@@ -119,15 +119,18 @@ def bin_middle(bins: np.ndarray) -> np.ndarray:
 
 
 def quantile(bins: np.ndarray, counts: np.ndarray, q: float) -> float | None:
-    """numpy's linear quantile over the order statistics a histogram stands for (sorted bins)."""
-    total = int(counts.sum())
+    """numpy's linear quantile over the order statistics a histogram stands for."""
+    order = np.argsort(bins, kind="stable")
+    return quantile_of_sorted(bins[order], np.cumsum(counts[order]), q)
+
+
+def quantile_of_sorted(bins: np.ndarray, ends: np.ndarray, q: float) -> float | None:
+    """`quantile` of sorted bins given the running totals of their counts (`ends`)."""
+    total = int(ends[-1]) if len(ends) else 0
     if total == 0:
         return None
-    order = np.argsort(bins, kind="stable")
-    bins, counts = bins[order], counts[order]
     position = (total - 1) * q
-    low = int(np.floor(position))
-    ends = np.cumsum(counts)
+    low = int(position)
     values = bin_middle(bins[np.searchsorted(ends, [low, min(low + 1, total - 1)], side="right")])
     return float(values[0] + (position - low) * (values[1] - values[0]))
 
@@ -382,11 +385,11 @@ def ensure(engine: Engine, rules: SupportRules) -> bool:
 @dataclass(frozen=True)
 class Histogram:
     count: int
-    bins: np.ndarray
+    bins: np.ndarray  # sorted, distinct
     counts: np.ndarray
 
     def quantile(self, q: float) -> float | None:
-        return quantile(self.bins, self.counts, q)
+        return quantile_of_sorted(self.bins, np.cumsum(self.counts), q)
 
 
 EMPTY = Histogram(0, np.array([], dtype=np.int64), np.array([], dtype=np.int64))
