@@ -30,11 +30,14 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     from web.response_cache import init_response_cache
     from web.routes import register_routes
     from web.rq_monitor import mount_rq_dashboard
+    from web.screens import app_version, register_screens
+    from web.webhooks import register_webhooks
 
     settings = settings or load_settings()
     server = Flask(__name__)
     server.config.update(SECRET_KEY=settings.secret_key or "dev-only-not-secret", TESTING=settings.testing)
     runtime = Runtime(settings=settings, engine=make_engine(settings.database_url))
+    runtime.extras["app_version"] = app_version()
     server.extensions["kpi"] = runtime
 
     app = dash.Dash(
@@ -45,7 +48,10 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         update_title=None,
         serve_locally=True,
         suppress_callback_exceptions=True,
-        meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
+        meta_tags=[
+            {"name": "viewport", "content": "width=device-width, initial-scale=1"},
+            {"name": "kpi-version", "content": runtime.extras["app_version"]},  # what a TV reports it runs
+        ],
         assets_path_ignore=["lazy"],  # assets/lazy/: fetched on demand (the partial plotly.js bundle), not on load
         on_error=callback_error,  # a callback that raises answers 422 (503 without the database), never a 500
     )
@@ -53,6 +59,8 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     init_auth(server, settings, app)  # the gate, sign-in, kiosk tokens, security headers (web/gate.py)
     register_callbacks(app)
     register_routes(server)
+    register_webhooks(server)
+    register_screens(server)
     register_cli(server)
     mount_rq_dashboard(server, settings)  # /rq when REDIS_URL is set, behind the same gate
     init_compression(server)  # brotli/gzip for HTML, JS, CSS and JSON, Dash's bundles included
@@ -68,9 +76,12 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
 
 
 def start_embedded_sync(runtime: Runtime) -> object:
-    """The embedded scheduler of this app, started once (see sync/scheduler.py)."""
+    """The embedded scheduler of this app, started once (see sync/scheduler.py), and the morning digest's thread
+    when a digest is configured (digest/schedule.py)."""
+    from digest.schedule import ensure_digest_thread
     from sync.scheduler import ensure_embedded_scheduler
 
+    ensure_digest_thread(runtime.extras, runtime.settings, runtime.engine)
     return ensure_embedded_scheduler(runtime.extras, runtime.settings, runtime.engine)
 
 

@@ -63,6 +63,7 @@ def frame(config: TvConfig, tz_name: str, reload_at_ms: int | None = None) -> ht
             dcc.Store(id="tv-signature", data=None),
             dcc.Store(id="tv-goals", data=None),  # who has reached today's goal (assets/tv-screen.js shows them)
             dcc.Store(id="tv-day", data=None),
+            dcc.Store(id="tv-live", data=None),  # the data version assets/tv-live.js last saw: a change re-renders
             dcc.Interval(id="tv-rotate", interval=config.rotate_seconds * 1000),
             dcc.Interval(id="tv-refresh", interval=config.refresh_seconds * 1000),
             dcc.Interval(id="tv-tick", interval=CLOCK_TICK_MS),

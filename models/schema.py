@@ -19,6 +19,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     Float,
+    ForeignKey,
     Index,
     Integer,
     LargeBinary,
@@ -272,6 +273,35 @@ kiosk_tokens = Table(
     Column("rotation", Text, nullable=True),
 )
 
+# What each TV on a kiosk token last reported (web/screens.py): one row per kiosk, written by the page every minute
+# or so. A screen is "online" while its last sign of life (this report, or kiosk_tokens.last_used_at) is recent.
+screens = Table(
+    "screens",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kiosk_id", Integer, ForeignKey("kiosk_tokens.id", ondelete="CASCADE"), nullable=False, unique=True),
+    Column("reported_at", DateTime, nullable=False),
+    Column("slide", String(200), nullable=False, default=""),
+    Column("width", Integer, nullable=True),
+    Column("height", Integer, nullable=True),
+    Column("app_version", String(64), nullable=False, default=""),
+    Column("error_count", Integer, nullable=False, default=0),  # page errors since the page was loaded
+    Column("last_error", String(500), nullable=False, default=""),
+    Column("last_error_at", DateTime, nullable=True),
+)
+
+# One secret per source for the webhooks that trigger a sync (web/webhooks.py): only its SHA-256 is kept.
+webhook_tokens = Table(
+    "webhook_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(32), nullable=False, unique=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("revoked_at", DateTime, nullable=True),
+    Column("last_called_at", DateTime, nullable=True),
+)
+
 # Signed-in sessions, so that signing out (or `sessions revoke EMAIL`) ends a session on the server: the session
 # cookie carries a random id whose SHA-256 is stored here, and a cookie whose row is ended or gone is refused.
 user_sessions = Table(
@@ -282,6 +312,26 @@ user_sessions = Table(
     Column("email", String(320), nullable=False, index=True),
     Column("created_at", DateTime, nullable=False),
     Column("ended_at", DateTime, nullable=True),
+)
+
+# The morning digest, once per schedule slot and recipient: a row is claimed (inserted) before the message is sent,
+# so a second worker, a restart or a retried job finds it and does not send again (digest/runs.py).
+digest_runs = Table(
+    "digest_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("slot_at", DateTime, nullable=False),  # naive UTC: the scheduled moment, or the minute of a manual send
+    Column("trigger", String(16), nullable=False),  # schedule, manual
+    Column("recipient", String(320), nullable=False),  # an e-mail address, or "chat" (the webhook)
+    Column("digest_date", Date, nullable=False),  # the day the figures are of (the slot's yesterday)
+    Column("status", String(16), nullable=False),  # sending, sent, failed, missed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("claimed_by", String(128), nullable=False, default=""),
+    Column("claimed_at", DateTime, nullable=False),
+    Column("finished_at", DateTime, nullable=True),
+    Column("error", Text, nullable=False, default=""),
+    UniqueConstraint("slot_at", "trigger", "recipient"),
+    Index(None, "claimed_at"),
 )
 
 # Roll-ups of cases and Redmine issues, kept by sync in the transaction that writes the rows (models/rollups.py):

@@ -7,6 +7,7 @@ Must not import Dash or Flask.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Collection
 from typing import Any
 
 from sqlalchemy import Engine
@@ -36,15 +37,25 @@ def run_sync(
     full: bool = False,
     trigger: str = "",
     job_id: str = "",
+    modules: Collection[str] | Callable[[], Collection[str]] | None = None,
 ) -> list[RunRecord]:
-    """Sync one source under its lock. Raises SourceBusy when another process is syncing it."""
+    """Sync one source under its lock. Raises SourceBusy when another process is syncing it.
+
+    `modules` limits a VTiger run to those modules (Redmine always runs whole: statuses are one request); None:
+    all. A callable is asked once the lock is held, so a webhook's request claims what was asked until then
+    (sync/triggers.py); when it answers nothing, nothing runs."""
     if source not in SOURCES:
         raise ValueError(f"unknown source {source!r}; expected one of {', '.join(SOURCES)}")
     if source not in configured_sources(settings):
         raise ValueError(f"{source} is not configured: set {source.upper()}_URL and its credentials")
     # Every error text recorded or raised inside is scrubbed of the configured secrets (sync/scrub.py).
     with scrubbing(Scrubber.for_settings(settings)), source_lock(engine, source) as lock:
-        records = _sync_source(engine, settings, source, full=full, trigger=trigger, job_id=job_id, lock=lock)
+        wanted = modules() if callable(modules) else modules
+        if callable(modules) and not wanted:
+            return []
+        records = _sync_source(
+            engine, settings, source, full=full, trigger=trigger, job_id=job_id, lock=lock, modules=wanted
+        )
         # Sync keeps kept roll-ups right as it writes; this builds them the first time (a first backfill is
         # faster counted once at the end) and after anything that stopped them being kept.
         rollups.ensure(engine, settings.timezone, ROLLUPS[source])
@@ -54,14 +65,22 @@ def run_sync(
 
 
 def _sync_source(
-    engine: Engine, settings: Settings, source: str, *, full: bool, trigger: str, job_id: str, lock: SourceLock
+    engine: Engine,
+    settings: Settings,
+    source: str,
+    *,
+    full: bool,
+    trigger: str,
+    job_id: str,
+    lock: SourceLock,
+    modules: Collection[str] | None = None,
 ) -> list[RunRecord]:
     if source == "vtiger":
         from sync.vtiger_sync import sync_vtiger
 
         return sync_vtiger(
             engine, settings, client=_vtiger_client(engine, settings), full=full, trigger=trigger,
-            job_id=job_id, lock=lock,
+            job_id=job_id, lock=lock, modules=modules,
         )  # fmt: skip
     from sync.redmine_sync import sync_redmine
 

@@ -23,7 +23,7 @@ from models.schema import cases, redmine_issues, sync_runs
 from settings import PROJECT_DIR, RedmineSettings, Settings
 from sync.demo import source as demo
 
-LATEST_REVISION = ScriptDirectory(str(PROJECT_DIR / "migrations")).get_current_head()
+LATEST_REVISION = ScriptDirectory(str(PROJECT_DIR / "migrations")).get_current_head()  # "0006_d": not the file name
 
 
 @pytest.fixture

@@ -27,8 +27,12 @@ EXPECTED_PUBLIC = {
     "/_dash-component-suites/<string:package_name>/<path:fingerprinted_path>",
     "/_favicon.ico",
 }
-# What a kiosk may open besides the public routes (the /tv page is the Dash catch-all at /tv).
+# What a kiosk may open besides the public routes (the /tv page is the Dash catch-all at /tv), and the TV's own
+# routes (web/screens.py): its data version, and its report (a POST).
 EXPECTED_KIOSK = {"/_dash-layout", "/_dash-dependencies", "/_dash-update-component"}
+EXPECTED_KIOSK_ROUTES = {"screens.data_version", "screens.report"}
+# Routes whose secret in the path is the credential (web/webhooks.py): no session, but a wrong secret is a 404.
+EXPECTED_OWN_SECRET = {"webhooks.receive", "webhooks.wrong_method"}
 SAMPLE_VALUES = {"int": "1", "float": "1.5", "uuid": str(uuid.uuid4()), "path": "some/where", "string": "sample"}
 REFUSED = (401, 403)
 
@@ -78,6 +82,8 @@ def is_refusal(response) -> bool:  # type: ignore[no-untyped-def]
 
 def test_the_public_allow_list_is_exactly_the_agreed_one() -> None:
     assert gate.PUBLIC_ENDPOINTS == EXPECTED_PUBLIC
+    assert gate.PUBLIC_PATH_PREFIXES == ("/webhooks/",)
+    assert gate.KIOSK_ROUTES == EXPECTED_KIOSK_ROUTES
     assert gate.KIOSK_ENDPOINTS | {gate.DASH_CALLBACK_ENDPOINT} == EXPECTED_KIOSK
 
 
@@ -89,6 +95,9 @@ def test_every_route_is_refused_without_a_session(gated_app) -> None:  # type: i
         if endpoint in EXPECTED_PUBLIC:
             public_seen.add(endpoint)
             assert not is_refusal(response) or endpoint == "google.authorized", (method, path)
+            continue
+        if endpoint in EXPECTED_OWN_SECRET:  # "sample" is no secret: not found, or no such method (OPTIONS: 200)
+            assert response.status_code in (404, 405) or method == "OPTIONS", (endpoint, method, response.status_code)
             continue
         assert is_refusal(response), (endpoint, method, path, response.status_code)
         if path.startswith(("/_dash-", "/export/")) or method not in ("GET", "HEAD"):
@@ -112,10 +121,10 @@ def test_every_route_is_served_with_a_session(gated_app) -> None:  # type: ignor
 def test_every_route_but_tv_is_refused_to_a_kiosk(gated_app) -> None:  # type: ignore[no-untyped-def]
     client, _ = kiosk_client(gated_app)
     for endpoint, method, path in requests_of(gated_app.server):
-        if endpoint in EXPECTED_PUBLIC or endpoint == gate.DASH_CALLBACK_ENDPOINT:
+        if endpoint in EXPECTED_PUBLIC | EXPECTED_OWN_SECRET or endpoint == gate.DASH_CALLBACK_ENDPOINT:
             continue
         response = send(client, method, path, csrf_headers(client))
-        if endpoint in EXPECTED_KIOSK and method in ("GET", "HEAD", "OPTIONS"):
+        if endpoint in EXPECTED_KIOSK_ROUTES or (endpoint in EXPECTED_KIOSK and method in ("GET", "HEAD", "OPTIONS")):
             assert not is_refusal(response), (method, path)
         else:
             assert is_refusal(response), (endpoint, method, path, response.status_code)

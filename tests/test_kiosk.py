@@ -162,18 +162,20 @@ def test_replace_gives_a_new_token_and_stops_the_old_one(auth_app) -> None:  # t
     assert auth_app.server.test_client().get(f"/tv?kiosk={new.group(1)}").status_code == 302
 
 
-def test_list_shows_names_created_last_used_and_revoked(auth_app) -> None:  # type: ignore[no-untyped-def]
+def test_list_shows_names_created_last_seen_and_revoked(auth_app) -> None:  # type: ignore[no-untyped-def]
     assert "no kiosks yet" in cli(auth_app, "list").output
     kiosk_client(auth_app, name="used-tv")
     cli(auth_app, "create", "unused-tv")
     cli(auth_app, "create", "gone-tv")
     cli(auth_app, "revoke", "gone-tv")
     lines = cli(auth_app, "list").stdout.strip().splitlines()
-    assert lines[0].split() == ["NAME", "CREATED", "(UTC)", "LAST", "USED", "(UTC)", "STATUS"]
+    assert lines[0].split() == [
+        "NAME", "CREATED", "(UTC)", "LAST", "SEEN", "(UTC)", "SLIDE", "SIZE", "VERSION", "STATUS"
+    ]  # fmt: skip
     by_name = {line.split()[0]: line for line in lines[1:]}
     assert set(by_name) == {"gone-tv", "unused-tv", "used-tv"}
-    assert "never" not in by_name["used-tv"] and by_name["used-tv"].endswith("active")
-    assert "never" in by_name["unused-tv"]
+    assert "never" not in by_name["used-tv"] and by_name["used-tv"].endswith("online")  # its token was just used
+    assert "never" in by_name["unused-tv"] and by_name["unused-tv"].endswith("never seen")
     assert "revoked 20" in by_name["gone-tv"]
 
 

@@ -24,6 +24,7 @@ FORBIDDEN = {
     "models": {*DASH, "sync"},
     "layouts": {"sync", "sqlalchemy"},
     "view_models": {*DASH, "flask", "sync", "layouts", "callbacks", "web"},
+    "digest": {"dash", "dash_bootstrap_components", "dash_ag_grid", "layouts", "callbacks", "tests"},
 }
 
 

@@ -28,8 +28,9 @@ from zoneinfo import ZoneInfo
 from view_models.tv_rotation import SLIDE_KINDS, ScreenRotation
 from view_models.url_query import comma_separated, known_spelling
 
-PAGES = tuple(SLIDE_KINDS)  # the slide kinds, in their default order (view_models/tv_rotation.py is the one list)
-OPTIONAL_PAGES = ("support",)  # shown only when `pages=` names them, never in the default rotation
+OPTIONAL_PAGES = ("support",)  # shown only when `pages=` or a screen's rotation names them, never by default
+# The default rotation: the slide kinds in their order (view_models/tv_rotation.py is the one list), less the optional.
+PAGES = tuple(kind for kind in SLIDE_KINDS if kind not in OPTIONAL_PAGES)
 PAGE_TITLES = {"cases": "Cases", "sales": "Sales", "redmine": "Redmine", "support": "Support"}
 DEFAULT_ROTATE_SECONDS = 30
 DEFAULT_REFRESH_SECONDS = 60
