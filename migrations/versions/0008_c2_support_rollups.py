@@ -2,14 +2,14 @@
 per local day / week / month, group and person, with the rules they were counted with
 
 Revision ID: 0008_c2
-Revises: 0005_c
+Revises: 0006_d
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0008_c2"
-down_revision = "0005_c"
+down_revision = "0006_d"
 branch_labels = None
 depends_on = None
 
