@@ -7,9 +7,12 @@ Used by the /support page, the morning digest, the TV's support slide and the CS
     view.resolution.median_business_hours, view.previous_resolution.p90_hours   # previous: same elapsed span
     view.sla.met_pct, view.backlog.buckets["7-30d"], view.at_risk[0].url, view.reopen_rate_by_person
 
-The rows are read per window (models/support_reads.py) and the figures computed by metrics/support.py; business
-hours follow `[calendar]` (metrics/business_time.py), due times `[cases.sla]`. Must not import Dash, Flask or
-sync/.
+The window figures (resolution time, resolved within, SLA met / resolved late, resolved per person) come from the
+roll-ups sync keeps (models/support_rollups.py) when they are kept with the configured TIMEZONE, `[calendar]`,
+`[cases.sla]` and resolved statuses, else from the rows (`window_figures_from_rows`, models/support_reads.py, the
+tests' plain reference); the open cases, the median-age trend and reopens are row reads. Figures are computed by
+metrics/support.py; business hours follow `[calendar]` (metrics/business_time.py), due times `[cases.sla]`. Must
+not import Dash, Flask or sync/.
 """
 
 from __future__ import annotations

@@ -92,8 +92,8 @@ def upgrade_message(before: str | None, after: str | None) -> str:
 
 @db_group.command("rollups")
 def db_rollups() -> None:
-    """Recount the cases and Redmine roll-ups from the tables (sync keeps them; this is for rows written another
-    way, such as an import straight into the database)."""
+    """Recount the cases, help-desk and Redmine roll-ups from the tables (sync keeps them; this is for rows written
+    another way, such as an import straight into the database)."""
     from models import rollups, support_rollups
 
     runtime = current_runtime()
