@@ -379,6 +379,17 @@ def ensure(engine: Engine, rules: SupportRules) -> bool:
     return True
 
 
+def rederive_if_changed(engine: Engine, rules: SupportRules) -> bool:
+    """Re-derive roll-ups kept with other rules than `rules` (`db upgrade` after an edited kpi.toml or TIMEZONE);
+    roll-ups never built are left to the first sync. True when it did."""
+    with engine.connect() as conn:
+        kept = kept_rules(conn)
+    if kept is None or kept.fingerprint == rules.fingerprint:
+        return False
+    rebuild(engine, rules)
+    return True
+
+
 # --- reading them: one function per figure --------------------------------------------------------------------------
 
 

@@ -226,3 +226,25 @@ def test_a_changed_rule_is_rederived_by_ensure_not_by_a_click(engine: Engine, se
     assert support_rollups.ensure(engine, support_rollups.SupportRules.of(changed[0])) is True
     with engine.connect() as conn:
         assert support_rollups.ready(conn, support_rollups.SupportRules.of(changed[0]))
+
+
+def test_db_upgrade_rederives_rollups_kept_with_other_rules(settings_for: Any, tmp_path: Any) -> None:
+    from models.db import make_engine, upgrade_database
+    from tests.test_cli import runner_for
+
+    url = f"sqlite:///{tmp_path / 'kept.db'}"
+    upgrade_database(url)
+    engine = make_engine(url)
+    write_rows(engine, cases, generated_rows(50, seed=3))
+    support_rollups.rebuild(engine, support_rollups.SupportRules.of(settings_for(url, timezone=BERLIN)))
+    moved = settings_for(url, timezone="America/New_York")
+
+    upgraded = runner_for(moved).invoke(args=["db", "upgrade"])
+    again = runner_for(moved).invoke(args=["db", "upgrade"])
+
+    assert upgraded.exit_code == 0, upgraded.stderr
+    assert "re-derived the help-desk roll-ups" in upgraded.stdout
+    assert "re-derived" not in again.stdout
+    with engine.connect() as conn:
+        assert support_rollups.ready(conn, support_rollups.SupportRules.of(moved))
+    engine.dispose()

@@ -78,6 +78,20 @@ def db_upgrade() -> None:
     except Exception as exc:  # noqa: BLE001 - one clear line instead of a traceback
         fail(f"db upgrade failed: {one_line(exc)}")
     click.echo(upgrade_message(before, after))
+    _rederive_support_rollups()
+
+
+def _rederive_support_rollups() -> None:
+    """The help-desk roll-ups kept with an earlier TIMEZONE, [calendar], [cases.sla] or resolved statuses are
+    re-derived here (and after the next VTiger sync), never on a page click."""
+    from models import support_rollups
+
+    runtime = current_runtime()
+    try:
+        if support_rollups.rederive_if_changed(runtime.engine, support_rollups.SupportRules.of(runtime.settings)):
+            click.echo("re-derived the help-desk roll-ups for the changed TIMEZONE / [calendar] / [cases.sla]")
+    except Exception as exc:  # noqa: BLE001 - one clear line instead of a traceback
+        fail(f"db upgrade: the help-desk roll-ups could not be re-derived: {one_line(exc)}")
 
 
 def upgrade_message(before: str | None, after: str | None) -> str:
