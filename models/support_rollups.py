@@ -118,6 +118,13 @@ def bin_middle(bins: np.ndarray) -> np.ndarray:
     return np.where(bins == 0, 0.0, np.where(bins == 1, FLOOR_HOURS / 2, middle))
 
 
+def _middle(found: int) -> float:
+    """`bin_middle` of one bin, in plain Python (a page takes a few hundred quantiles)."""
+    if found <= 1:
+        return 0.0 if found == 0 else FLOOR_HOURS / 2
+    return FLOOR_HOURS * BIN_RATIO ** (found - 1.5)
+
+
 def quantile(bins: np.ndarray, counts: np.ndarray, q: float) -> float | None:
     """numpy's linear quantile over the order statistics a histogram stands for."""
     order = np.argsort(bins, kind="stable")
@@ -126,13 +133,23 @@ def quantile(bins: np.ndarray, counts: np.ndarray, q: float) -> float | None:
 
 def quantile_of_sorted(bins: np.ndarray, ends: np.ndarray, q: float) -> float | None:
     """`quantile` of sorted bins given the running totals of their counts (`ends`)."""
+    found = quantiles_of_sorted(bins, ends, (q,))
+    return found[0]
+
+
+def quantiles_of_sorted(bins: np.ndarray, ends: np.ndarray, qs: Sequence[float]) -> list[float | None]:
+    """Several quantiles at once (one search for all of them): a page asks for the median and the 90th of
+    hundreds of histograms."""
     total = int(ends[-1]) if len(ends) else 0
     if total == 0:
-        return None
-    position = (total - 1) * q
-    low = int(position)
-    values = bin_middle(bins[np.searchsorted(ends, [low, min(low + 1, total - 1)], side="right")])
-    return float(values[0] + (position - low) * (values[1] - values[0]))
+        return [None] * len(qs)
+    positions = [(total - 1) * q for q in qs]
+    ranks = [rank for position in positions for rank in (int(position), min(int(position) + 1, total - 1))]
+    values = [_middle(int(found)) for found in bins[np.searchsorted(ends, ranks, side="right")].tolist()]
+    return [
+        values[2 * n] + (position - int(position)) * (values[2 * n + 1] - values[2 * n])
+        for n, position in enumerate(positions)
+    ]
 
 
 # --- counting -------------------------------------------------------------------------------------------------------
@@ -402,6 +419,9 @@ class Histogram:
     def quantile(self, q: float) -> float | None:
         return quantile_of_sorted(self.bins, np.cumsum(self.counts), q)
 
+    def quantiles(self, qs: Sequence[float]) -> list[float | None]:
+        return quantiles_of_sorted(self.bins, np.cumsum(self.counts), qs)
+
 
 EMPTY = Histogram(0, np.array([], dtype=np.int64), np.array([], dtype=np.int64))
 
@@ -424,6 +444,9 @@ def _summed(rows: Iterable[Mapping[str, Any]], by: str | None) -> dict[tuple[str
         parts.setdefault((str(row[by]) if by else "", row["measure"]), []).append((int(row["count"]), bins, counts))
     found = {}
     for key, items in parts.items():
+        if len(items) == 1:  # one window (a stored row): its bins are sorted and distinct already
+            found[key] = Histogram(*items[0])
+            continue
         bins = np.concatenate([item[1] for item in items])
         counts = np.concatenate([item[2] for item in items])
         unique, inverse = np.unique(bins, return_inverse=True)

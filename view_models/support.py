@@ -274,12 +274,14 @@ def _plus(histogram: support_rollups.Histogram, hours: pd.Series) -> support_rol
 def _figures_of(hours: support_rollups.Histogram, business: support_rollups.Histogram) -> ResolutionFigures:
     if not hours.count:
         return ResolutionFigures()
+    median_hours, p90_hours = hours.quantiles((0.5, 0.9))
+    median_business, p90_business = business.quantiles((0.5, 0.9))
     return ResolutionFigures(
         count=hours.count,
-        median_hours=hours.quantile(0.5),
-        p90_hours=hours.quantile(0.9),
-        median_business_hours=business.quantile(0.5),
-        p90_business_hours=business.quantile(0.9),
+        median_hours=median_hours,
+        p90_hours=p90_hours,
+        median_business_hours=median_business,
+        p90_business_hours=p90_business,
     )
 
 
