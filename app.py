@@ -42,10 +42,10 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
 
     app = dash.Dash(
         __name__,
-        server=server,
+        server=server,  # type: ignore[arg-type]  # Dash annotates bool | Callable[[], Any]; its docs take a Flask app
         assets_folder=str(PROJECT_DIR / "assets"),
         title="KPI Dashboard",
-        update_title=None,
+        update_title=None,  # type: ignore[arg-type]  # Dash annotates str; None turns the title change off (its docs)
         serve_locally=True,
         suppress_callback_exceptions=True,
         meta_tags=[

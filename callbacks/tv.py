@@ -20,6 +20,7 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import dash
@@ -141,7 +142,7 @@ def goals_reached(
     names: set[str] = set()
     for selector in selectors:
         key = ("goals", selector, day, now, version)
-        names.update(PANELS.get_or_build(engine, key, lambda selector=selector: reached(selector)))
+        names.update(PANELS.get_or_build(engine, key, partial(reached, selector)))
     return sorted(names)
 
 
@@ -223,7 +224,15 @@ def register(app: dash.Dash) -> None:
         State("tv-signature", "data"),
         State("tv-rotate", "interval"),
     )
-    def render_slide(rotation, _refresh, _client_day, _live, config_data, shown, interval):  # type: ignore[no-untyped-def]
+    def render_slide(
+        rotation: object,
+        _refresh: int | None,
+        _client_day: str | None,
+        _live: object,
+        config_data: object,
+        shown: list[Any] | None,
+        interval: int | None,
+    ) -> tuple[Any, ...]:
         runtime = current_runtime()
         settings, engine = runtime.settings, runtime.engine
         config = TvConfig.from_store(config_data, testing=settings.testing)  # the browser's copy: checked

@@ -16,7 +16,7 @@ from typing import Any
 
 from dash import dcc, html
 
-from layouts.components import format_number, kpi_card, leaderboard
+from layouts.components import extra_props, format_number, kpi_card, leaderboard
 from metrics.pace import pace_level
 from metrics.windows import Window
 from view_models.tv_state import TvConfig, next_reload, parse_tv_query
@@ -83,7 +83,10 @@ def frame(config: TvConfig, tz_name: str, reload_at_ms: int | None = None) -> ht
             ),
             html.Div(id="tv-banner", className="tv-banner tv-hidden", role="alert"),
             html.Div(  # shown by assets/tv-screen.js while the server cannot be reached
-                [html.Span("⟳", className="tv-banner-icon", **{"aria-hidden": "true"}), html.Span("Reconnecting…")],
+                [
+                    html.Span("⟳", className="tv-banner-icon", **extra_props({"aria-hidden": "true"})),
+                    html.Span("Reconnecting…"),
+                ],
                 id="tv-reconnecting",
                 className="tv-reconnecting tv-hidden",
                 role="status",
@@ -125,7 +128,7 @@ def progress(count: int, rotation: int, seconds: int | None = None) -> html.Div 
 
 def banner(headline: str, detail: str) -> list[html.Span]:
     return [
-        html.Span("⚠", className="tv-banner-icon", **{"aria-hidden": "true"}),
+        html.Span("⚠", className="tv-banner-icon", **extra_props({"aria-hidden": "true"})),
         html.Span(headline, className="tv-banner-headline"),
         html.Span(detail, className="tv-banner-detail"),
     ]
@@ -181,7 +184,7 @@ def board(
             html.Div(className="tv-more"),
         ],
         className="tv-board",
-        **{"data-total": str(len(entries))},
+        **extra_props({"data-total": str(len(entries))}),
     )
 
 

@@ -185,7 +185,7 @@ def counted_at(frame: pd.DataFrame, kpi: str, window: Window, rules: CaseRules) 
     if kpi == "open":
         return pd.to_datetime(frame["updated_at"])
     status = frame["status"]
-    terms = {
+    terms: dict[str, list[tuple[str, pd.Series | None]]] = {
         "created": [("created_at", None)],
         "resolved": [("resolved_at", status.isin(rules.resolved_statuses))],
         "worked": [("updated_at", ~status.isin(rules.closed_statuses)), ("resolved_at", None), ("created_at", None)],

@@ -240,7 +240,7 @@ def counted_at(frame: pd.DataFrame, kpi: str, window: Window) -> pd.Series:
     if kpi == "open":
         return pd.to_datetime(frame["updated_at"])
     resolved = ("closed_at", _closed(frame))
-    terms = {
+    terms: dict[str, list[tuple[str, pd.Series | None]]] = {
         "created": [("created_at", None)],
         "updated": [("updated_at", None)],
         "resolved": [resolved],

@@ -84,11 +84,11 @@ _STATEMENTS_LOCK = threading.Lock()
 def _statement(
     conn: Connection, column: ColumnElement[Any], intervals: int, conditions: Sequence[ColumnElement[bool]]
 ) -> tuple[Any, list[str]]:
-    table = column.table  # type: ignore[attr-defined]
+    table = column.table
     filters = tuple(
         str(condition.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})) for condition in conditions
     )
-    key = (conn.dialect.name, table.name, column.key, intervals, filters)  # type: ignore[attr-defined]
+    key = (conn.dialect.name, table.name, column.key, intervals, filters)
     with _STATEMENTS_LOCK:
         found = _STATEMENTS.get(key)
     if found is not None:

@@ -390,7 +390,7 @@ support_rollup_state = Table(
 # Covering indexes on live rows for the pages' tables (models/recent_rows.py): the ids and times of the rows behind
 # a card come from the index alone, so only the shown rows are read from the table. deleted_at is listed although
 # the index holds only NULLs there: SQLite's planner otherwise reads every row to check it.
-LIVE_ROW_INDEXES = {
+LIVE_ROW_INDEXES: dict[str, dict[str, tuple[str, ...]]] = {
     "cases": {
         "ix_cases_live_created": ("created_at", "group_name", "updated_at", "id", "deleted_at"),
         "ix_cases_live_resolved": ("resolved_at", "status", "group_name", "updated_at", "id", "deleted_at"),

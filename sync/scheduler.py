@@ -14,6 +14,7 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Engine
@@ -95,7 +96,7 @@ class EmbeddedScheduler:
             try:
                 run_sync(
                     self.engine, self.settings, source, trigger="webhook",
-                    modules=lambda source=source: self.requests.claim(source),
+                    modules=partial(self.requests.claim, source),
                 )  # fmt: skip
                 outcome = "ok"
             except SourceBusy:  # not claimed: the request waits for the lock

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Collection
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 
@@ -17,6 +17,10 @@ from models.db import refused_write_reason
 from settings import Settings
 from sync.engine import RunRecord, SourceBusy, SourceLock, describe_error, source_lock
 from sync.scrub import Scrubber, scrubbing
+
+if TYPE_CHECKING:  # for the annotations only; the functions below import the clients where they use them
+    from sync.redmine import RedmineClient
+    from sync.vtiger import VtigerClient
 
 SOURCES = ("vtiger", "redmine")
 ROLLUPS = {"vtiger": ("cases",), "redmine": ("redmine",)}  # the roll-ups (models/rollups.py) each source feeds
@@ -151,7 +155,7 @@ def write_health(extras: dict[str, Any]) -> WriteHealth:
     return extras.setdefault("write_health", WriteHealth())
 
 
-def _vtiger_client(engine: Engine, settings: Settings):  # type: ignore[no-untyped-def]
+def _vtiger_client(engine: Engine, settings: Settings) -> VtigerClient:
     if settings.demo_mode:
         from sync.demo.source import demo_vtiger_client
 
@@ -162,7 +166,7 @@ def _vtiger_client(engine: Engine, settings: Settings):  # type: ignore[no-untyp
     return VtigerClient.from_settings(settings.vtiger)
 
 
-def _redmine_client(engine: Engine, settings: Settings):  # type: ignore[no-untyped-def]
+def _redmine_client(engine: Engine, settings: Settings) -> RedmineClient:
     if settings.demo_mode:
         from sync.demo.source import demo_redmine_client
 

@@ -23,6 +23,7 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from redis import Redis
+from redis.lock import Lock
 from rq import Queue, get_current_job
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job, JobStatus
@@ -138,7 +139,7 @@ def queued_key(source: str) -> str:
     return f"kpi:webhook:{source}:queued-job"
 
 
-def _enqueue_lock(connection: Redis, source: str):  # type: ignore[no-untyped-def]
+def _enqueue_lock(connection: Redis, source: str) -> Lock:
     return connection.lock(f"kpi:webhook:{source}:lock", timeout=30, blocking_timeout=30)
 
 

@@ -31,7 +31,7 @@ from __future__ import annotations
 import copy
 import queue
 import threading
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -188,7 +188,7 @@ class _VtigerSync:
         employees = self.client.employee_users()
         me = self.client.user or {}
         now = utcnow()
-        extra = {
+        extra: dict[str, Any] = {
             "refreshed_at": now.strftime("%Y-%m-%d %H:%M:%S"),
             "employees": employees,
             "api_user": {k: me.get(k, "") for k in ("id", "user_name", "time_zone")},
@@ -537,11 +537,13 @@ class _PagesAhead(Generic[_Page]):
 def load_directory(engine: Engine) -> Directory:
     """The users, groups and Employees map as stored by the last refresh."""
     with engine.connect() as conn:
-        users = {row.source_id: dict(row._mapping) for row in conn.execute(select(vtiger_users))}
+        users: dict[str, Mapping[str, Any]] = {
+            row.source_id: dict(row._mapping) for row in conn.execute(select(vtiger_users))
+        }
         groups = {row.source_id: row.name for row in conn.execute(select(vtiger_groups))}
         _, extra = read_state(conn, SOURCE, USERS)
-    employees = extra.get("employees") if isinstance(extra.get("employees"), dict) else {}
-    return Directory(users=users, groups=groups, employees=dict(employees))
+    employees = extra.get("employees")
+    return Directory(users=users, groups=groups, employees=dict(employees) if isinstance(employees, dict) else {})
 
 
 def _stored_changes(conn: Connection, deal_ids: Sequence[str]) -> list[dict[str, Any]]:

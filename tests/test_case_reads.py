@@ -16,7 +16,7 @@ TZ = "Europe/Berlin"
 SETTINGS = Settings(timezone=TZ, testing=True)
 
 
-def test_daily_counts_include_the_last_day_of_each_month(engine) -> None:  # type: ignore[no-untyped-def]
+def test_daily_counts_include_the_last_day_of_each_month(engine) -> None:
     write_rows(
         engine,
         cases,
@@ -32,13 +32,13 @@ def test_daily_counts_include_the_last_day_of_each_month(engine) -> None:  # typ
         ],
     )
     counts = case_reads.daily_counts(engine, SETTINGS.kpi.cases, date(2026, 9, 30), date(2026, 11, 1), TZ)
-    assert counts.loc[date(2026, 9, 30)].tolist() == [1, 1]
-    assert counts.loc[date(2026, 10, 31)].tolist() == [1, 0]
-    assert counts.loc[date(2026, 11, 1)].tolist() == [1, 0]
+    assert list(counts.loc[date(2026, 9, 30)]) == [1, 1]
+    assert list(counts.loc[date(2026, 10, 31)]) == [1, 0]
+    assert list(counts.loc[date(2026, 11, 1)]) == [1, 0]
     assert int(counts["created"].sum()) == 3
 
 
-def test_monthly_counts_cover_all_history_with_empty_months(engine) -> None:  # type: ignore[no-untyped-def]
+def test_monthly_counts_cover_all_history_with_empty_months(engine) -> None:
     write_rows(
         engine,
         cases,
@@ -59,7 +59,7 @@ def test_monthly_counts_cover_all_history_with_empty_months(engine) -> None:  # 
     assert monthly["resolved"].tolist() == [0, 0, 1, 0, 0]
 
 
-def test_window_read_returns_only_rows_touching_the_window(engine) -> None:  # type: ignore[no-untyped-def]
+def test_window_read_returns_only_rows_touching_the_window(engine) -> None:
     write_rows(
         engine,
         cases,
@@ -79,7 +79,7 @@ def test_window_read_returns_only_rows_touching_the_window(engine) -> None:  # t
     assert case_reads.group_names(engine) == ["Sales", "Support"]
 
 
-def test_open_counts_in_sql(engine) -> None:  # type: ignore[no-untyped-def]
+def test_open_counts_in_sql(engine) -> None:
     write_rows(
         engine,
         cases,
@@ -97,7 +97,7 @@ def test_open_counts_in_sql(engine) -> None:  # type: ignore[no-untyped-def]
     assert case_reads.open_counts(engine, rules, "status") == [("Open", 2), ("Wait For Response", 1)]
 
 
-def test_views_render_an_empty_database(engine) -> None:  # type: ignore[no-untyped-def]
+def test_views_render_an_empty_database(engine) -> None:
     view = build_cases_view(engine, SETTINGS, date(2026, 11, 20), today=date(2026, 11, 20))
     assert view.windows["month"].figures.created == 0
     assert view.windows["day"].figures.kill_rate is None
@@ -109,7 +109,7 @@ def test_views_render_an_empty_database(engine) -> None:  # type: ignore[no-unty
     assert issues_view.totals.total == 0 and issues_view.history.empty
 
 
-def test_views_with_one_record(engine) -> None:  # type: ignore[no-untyped-def]
+def test_views_with_one_record(engine) -> None:
     write_rows(engine, cases, [case_row(1, created_at=datetime(2026, 11, 20, 9))])
     view = build_cases_view(engine, SETTINGS, date(2026, 11, 20), window="week", today=date(2026, 11, 20))
     assert [view.windows[k].figures.created for k in ("day", "week", "month")] == [1, 1, 1]
@@ -122,7 +122,7 @@ def test_views_with_one_record(engine) -> None:  # type: ignore[no-untyped-def]
     assert empty_group.windows["month"].figures.created == 0 and empty_group.open_total == 0
 
 
-def test_redmine_reads(engine) -> None:  # type: ignore[no-untyped-def]
+def test_redmine_reads(engine) -> None:
     write_rows(
         engine,
         redmine_issues,
@@ -148,6 +148,6 @@ def test_redmine_reads(engine) -> None:  # type: ignore[no-untyped-def]
     assert view.open_by_project == [("Firmware", 1)]
     assert redmine_reads.project_names(engine) == ["Firmware", "Portal"]
     daily = redmine_reads.daily_counts(engine, date(2026, 10, 31), date(2026, 11, 20), TZ)
-    assert daily.loc[date(2026, 10, 31), "resolved"] == 1  # 23:30 CET on the last day of October
+    assert daily.at[date(2026, 10, 31), "resolved"] == 1  # 23:30 CET on the last day of October
     portal = build_redmine_view(engine, SETTINGS, date(2026, 11, 20), project="Portal", today=date(2026, 11, 20))
     assert portal.totals.rejected == 1 and portal.totals.open == 0

@@ -39,7 +39,7 @@ def runner_for(settings: Settings) -> FlaskCliRunner:
     return create_app(settings).server.test_cli_runner()
 
 
-def count(url: str, table) -> int:  # type: ignore[no-untyped-def]
+def count(url: str, table) -> int:
     engine = make_engine(url)
     with engine.connect() as conn:
         total = conn.execute(select(func.count()).select_from(table)).scalar_one()

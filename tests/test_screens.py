@@ -21,26 +21,26 @@ GOOD = {"slide": "Cases · Support", "width": 1920, "height": 1080, "version": "
 
 
 @pytest.fixture
-def auth_app(settings_for, database_url):  # type: ignore[no-untyped-def]
+def auth_app(settings_for, database_url):
     dash_app = build_app(settings_for(database_url, **AUTH_ON))
     yield dash_app
     dash_app.server.extensions["kpi"].engine.dispose()
     kiosk.forget_answers()
 
 
-def stored(dash_app) -> list[dict]:  # type: ignore[no-untyped-def]
+def stored(dash_app) -> list[dict]:
     with dash_app.server.extensions["kpi"].engine.connect() as conn:
         return [dict(row._mapping) for row in conn.execute(select(screens))]
 
 
-def report(client, body, **kwargs):  # type: ignore[no-untyped-def]
+def report(client, body, **kwargs):
     return client.post("/tv/report", json=body, headers=csrf_headers(client), **kwargs)
 
 
 # --- the data version -----------------------------------------------------------------------------------------------
 
 
-def test_a_kiosk_reads_the_data_version_and_nobody_may_cache_it(auth_app) -> None:  # type: ignore[no-untyped-def]
+def test_a_kiosk_reads_the_data_version_and_nobody_may_cache_it(auth_app) -> None:
     client, _ = kiosk_client(auth_app)
     first = client.get("/tv/data-version")
     assert first.status_code == 200
@@ -60,7 +60,7 @@ def test_a_kiosk_reads_the_data_version_and_nobody_may_cache_it(auth_app) -> Non
 # --- reports ------------------------------------------------------------------------------------------------------
 
 
-def test_a_kiosk_report_is_kept_for_its_screen(auth_app) -> None:  # type: ignore[no-untyped-def]
+def test_a_kiosk_report_is_kept_for_its_screen(auth_app) -> None:
     client, _ = kiosk_client(auth_app, "Lobby TV")
     response = report(client, {**GOOD, "errors": 0, "unknown": "ignored"})
     assert response.status_code == 200 and response.get_json() == {"recorded": True}
@@ -101,7 +101,7 @@ def test_a_kiosk_report_is_kept_for_its_screen(auth_app) -> None:  # type: ignor
         {key: value for key, value in GOOD.items() if key != "version"},
     ],
 )
-def test_bad_reports_get_400_and_change_nothing(auth_app, body) -> None:  # type: ignore[no-untyped-def]
+def test_bad_reports_get_400_and_change_nothing(auth_app, body) -> None:
     client, _ = kiosk_client(auth_app)
     response = report(client, body)
     assert response.status_code == 400
@@ -109,7 +109,7 @@ def test_bad_reports_get_400_and_change_nothing(auth_app, body) -> None:  # type
     assert stored(auth_app) == []
 
 
-def test_a_report_that_is_not_json_or_too_long_is_refused(auth_app) -> None:  # type: ignore[no-untyped-def]
+def test_a_report_that_is_not_json_or_too_long_is_refused(auth_app) -> None:
     client, _ = kiosk_client(auth_app)
     headers = {**csrf_headers(client), "Content-Type": "application/json"}
     assert client.post("/tv/report", data=b"{not json", headers=headers).status_code == 400
@@ -119,7 +119,7 @@ def test_a_report_that_is_not_json_or_too_long_is_refused(auth_app) -> None:  # 
     assert stored(auth_app) == []
 
 
-def test_reports_from_anyone_but_a_kiosk_are_ignored(auth_app) -> None:  # type: ignore[no-untyped-def]
+def test_reports_from_anyone_but_a_kiosk_are_ignored(auth_app) -> None:
     client = auth_app.server.test_client()
     csrf = sign_in(client)  # a person looking at /tv on their laptop is no screen
     response = client.post("/tv/report", json=GOOD, headers={"X-CSRFToken": csrf})
@@ -131,7 +131,7 @@ def test_reports_from_anyone_but_a_kiosk_are_ignored(auth_app) -> None:  # type:
     assert stored(auth_app) == []
 
 
-def test_a_revoked_screen_cannot_report(auth_app) -> None:  # type: ignore[no-untyped-def]
+def test_a_revoked_screen_cannot_report(auth_app) -> None:
     client, _ = kiosk_client(auth_app, "wall")
     kiosk.revoke_kiosk(auth_app.server.extensions["kpi"].engine, "wall")
     assert report(client, GOOD).status_code == 401
@@ -141,7 +141,7 @@ def test_a_revoked_screen_cannot_report(auth_app) -> None:  # type: ignore[no-un
 # --- online, offline, revoked: /status and `kiosk list` ---------------------------------------------------------
 
 
-def seed_screens(engine) -> None:  # type: ignore[no-untyped-def]
+def seed_screens(engine) -> None:
     """lobby: reported a minute ago; kitchen: last report six minutes ago, with a page error; hall: never came;
     old: revoked; stairs: no report, but its token was used four minutes ago."""
     for name in ("lobby", "kitchen", "hall", "old", "stairs"):
@@ -161,7 +161,7 @@ def seed_screens(engine) -> None:  # type: ignore[no-untyped-def]
         )
 
 
-def test_screen_states_by_a_fake_clock(auth_app) -> None:  # type: ignore[no-untyped-def]
+def test_screen_states_by_a_fake_clock(auth_app) -> None:
     engine = auth_app.server.extensions["kpi"].engine
     seed_screens(engine)
     states = {state.name: state for state in screen_states(engine, NOW)}
@@ -184,7 +184,7 @@ def test_screen_states_by_a_fake_clock(auth_app) -> None:  # type: ignore[no-unt
     assert later["lobby"] == "offline"
 
 
-def test_kiosk_list_shows_the_screens(auth_app) -> None:  # type: ignore[no-untyped-def]
+def test_kiosk_list_shows_the_screens(auth_app) -> None:
     engine = auth_app.server.extensions["kpi"].engine
     seed_screens(engine)
     auth_app.server.extensions["kpi"].extras["clock"] = lambda: NOW
@@ -201,7 +201,7 @@ def test_kiosk_list_shows_the_screens(auth_app) -> None:  # type: ignore[no-unty
     assert re.search(r"revoked \d{4}-\d\d-\d\d \d\d:\d\d$", lines["old"])
 
 
-def test_status_lists_the_screens(auth_app) -> None:  # type: ignore[no-untyped-def]
+def test_status_lists_the_screens(auth_app) -> None:
     engine = auth_app.server.extensions["kpi"].engine
     seed_screens(engine)
     runtime = auth_app.server.extensions["kpi"]

@@ -55,7 +55,7 @@ def shown(driver: Any, element_id: str) -> str:
 
 
 @pytest.mark.browser
-def test_a_webhook_brings_the_new_number_to_the_tv(settings_for, sqlite_url, httpserver: HTTPServer) -> None:  # type: ignore[no-untyped-def]
+def test_a_webhook_brings_the_new_number_to_the_tv(settings_for, sqlite_url, httpserver: HTTPServer) -> None:
     emulator = VtigerEmulator(users=USERS, groups=GROUPS, username="admin@example.com", access_key=KEY)
     base = emulator.serve(httpserver)
     settings = settings_for(

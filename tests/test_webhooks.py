@@ -13,6 +13,7 @@ import zlib
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from redis import Redis
@@ -43,19 +44,19 @@ def quick_demo(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     demo.reset_cache()
 
 
-def make_app(settings_for, database_url: str, **overrides):  # type: ignore[no-untyped-def]
+def make_app(settings_for, database_url: str, **overrides):
     return build_app(settings_for(database_url, **{**AUTH_ON, "public_url": "https://kpi.example.com", **overrides}))
 
 
 @pytest.fixture
-def hook_app(settings_for, database_url):  # type: ignore[no-untyped-def]
+def hook_app(settings_for, database_url):
     """Sign-in on, no Redis (the embedded scheduler runs what webhooks ask), SQLite and PostgreSQL."""
     dash_app = make_app(settings_for, database_url)
     yield dash_app
     stop(dash_app)
 
 
-def stop(dash_app) -> None:  # type: ignore[no-untyped-def]
+def stop(dash_app) -> None:
     runtime = dash_app.server.extensions["kpi"]
     scheduler = runtime.extras.get("scheduler")
     if scheduler is not None:
@@ -63,11 +64,11 @@ def stop(dash_app) -> None:  # type: ignore[no-untyped-def]
     runtime.engine.dispose()
 
 
-def cli(dash_app, *args: str):  # type: ignore[no-untyped-def]
+def cli(dash_app, *args: str):
     return dash_app.server.test_cli_runner().invoke(args=["webhook", *args])
 
 
-def create(dash_app, source: str = "vtiger") -> str:  # type: ignore[no-untyped-def]
+def create(dash_app, source: str = "vtiger") -> str:
     result = cli(dash_app, "create", source)
     assert result.exit_code == 0, result.output
     match = URL_PATTERN.search(result.stdout)
@@ -75,7 +76,7 @@ def create(dash_app, source: str = "vtiger") -> str:  # type: ignore[no-untyped-
     return match.group(2)
 
 
-def engine_of(dash_app) -> Engine:  # type: ignore[no-untyped-def]
+def engine_of(dash_app) -> Engine:
     return dash_app.server.extensions["kpi"].engine
 
 
@@ -90,7 +91,7 @@ def webhook_runs(engine: Engine, source: str) -> list[str]:
 # --- the secret and the CLI -------------------------------------------------------------------------------------
 
 
-def test_create_prints_the_url_once_and_stores_only_the_hash(hook_app) -> None:  # type: ignore[no-untyped-def]
+def test_create_prints_the_url_once_and_stores_only_the_hash(hook_app) -> None:
     token = create(hook_app)
     with engine_of(hook_app).connect() as conn:
         rows = [dict(row._mapping) for row in conn.execute(select(webhook_tokens))]
@@ -119,7 +120,7 @@ def test_create_prints_the_url_once_and_stores_only_the_hash(hook_app) -> None: 
     assert cli(hook_app, "create", "jira").exit_code != 0  # only the two sources
 
 
-def test_without_public_url_the_cli_says_how_to_print_the_real_address(settings_for, sqlite_url) -> None:  # type: ignore[no-untyped-def]
+def test_without_public_url_the_cli_says_how_to_print_the_real_address(settings_for, sqlite_url) -> None:
     dash_app = make_app(settings_for, sqlite_url, public_url="")
     try:
         result = cli(dash_app, "create", "redmine")
@@ -135,7 +136,7 @@ def test_without_public_url_the_cli_says_how_to_print_the_real_address(settings_
 # --- refusals -----------------------------------------------------------------------------------------------------
 
 
-def test_wrong_tokens_get_404_and_start_nothing(hook_app) -> None:  # type: ignore[no-untyped-def]
+def test_wrong_tokens_get_404_and_start_nothing(hook_app) -> None:
     token = create(hook_app, "vtiger")
     client = hook_app.server.test_client()
     for path in (
@@ -150,7 +151,7 @@ def test_wrong_tokens_get_404_and_start_nothing(hook_app) -> None:  # type: igno
     assert webhook_runs(engine_of(hook_app), "vtiger") == []
 
 
-def test_other_methods_get_405_not_the_sign_in_page(hook_app) -> None:  # type: ignore[no-untyped-def]
+def test_other_methods_get_405_not_the_sign_in_page(hook_app) -> None:
     token = create(hook_app)
     client = hook_app.server.test_client()
     for method in ("get", "put", "delete", "patch"):
@@ -160,7 +161,7 @@ def test_other_methods_get_405_not_the_sign_in_page(hook_app) -> None:  # type: 
     assert "scheduler" not in hook_app.server.extensions["kpi"].extras
 
 
-def test_a_body_over_64_kb_gets_413_and_starts_nothing(hook_app) -> None:  # type: ignore[no-untyped-def]
+def test_a_body_over_64_kb_gets_413_and_starts_nothing(hook_app) -> None:
     token = create(hook_app)
     client = hook_app.server.test_client()
     response = client.post(f"/webhooks/vtiger/{token}", data=b"x" * (64 * 1024 + 1), content_type="text/plain")
@@ -180,7 +181,7 @@ def test_a_body_over_64_kb_gets_413_and_starts_nothing(hook_app) -> None:  # typ
     assert exactly.status_code == 202
 
 
-def test_webhooks_need_no_csrf_token_and_the_rest_still_does(hook_app) -> None:  # type: ignore[no-untyped-def]
+def test_webhooks_need_no_csrf_token_and_the_rest_still_does(hook_app) -> None:
     token = create(hook_app, "redmine")
     client = hook_app.server.test_client()  # no session, no CSRF cookie, no sign-in
     assert client.post(f"/webhooks/redmine/{token}", json={"payload": {"action": "opened"}}).status_code == 202
@@ -209,7 +210,7 @@ def test_the_module_comes_from_the_payload() -> None:
     assert modules_named("redmine", {}) == {"statuses", "issues"}
 
 
-def test_embedded_calls_coalesce_into_one_sync_of_the_named_modules(hook_app) -> None:  # type: ignore[no-untyped-def]
+def test_embedded_calls_coalesce_into_one_sync_of_the_named_modules(hook_app) -> None:
     token = create(hook_app)
     engine = engine_of(hook_app)
     client = hook_app.server.test_client()
@@ -250,7 +251,7 @@ def test_pending_requests_absorb_until_claimed_then_one_follow_up() -> None:
     assert pending.claim("vtiger") == frozenset() and pending.sources() == []
 
 
-def test_the_payload_is_never_stored(hook_app, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_the_payload_is_never_stored(hook_app, caplog) -> None:
     marker = f"MARKER-{uuid.uuid4().hex}"
     token = create(hook_app, "vtiger")
     client = hook_app.server.test_client()
@@ -274,7 +275,7 @@ def test_the_payload_is_never_stored(hook_app, caplog) -> None:  # type: ignore[
 # --- rate limits ------------------------------------------------------------------------------------------------
 
 
-def test_calls_are_rate_limited_per_source(hook_app) -> None:  # type: ignore[no-untyped-def]
+def test_calls_are_rate_limited_per_source(hook_app) -> None:
     hook_app.server.extensions["kpi"].extras["webhook_rate"] = "3/minute"
     vtiger, redmine = create(hook_app, "vtiger"), create(hook_app, "redmine")
     client = hook_app.server.test_client()
@@ -299,7 +300,7 @@ def pg_url() -> Iterator[str]:
 
 
 @pytest.fixture
-def rq_app(settings_for, pg_url, redis_url, monkeypatch, tmp_path: Path):  # type: ignore[no-untyped-def]
+def rq_app(settings_for, pg_url, redis_url, monkeypatch, tmp_path: Path):
     """An app on Redis and PostgreSQL; the worker's job reads the same DATABASE_URL from its environment."""
     monkeypatch.chdir(tmp_path)
     for name in ("VTIGER_URL", "REDMINE_URL", "REDIS_URL", "KPI_CONFIG", "TIMEZONE"):
@@ -314,7 +315,7 @@ def run_worker(redis: Redis) -> None:
     Worker([Queue("sync", connection=redis)], connection=redis).work(burst=True)
 
 
-def test_rq_calls_coalesce_into_one_job(rq_app, redis) -> None:  # type: ignore[no-untyped-def]
+def test_rq_calls_coalesce_into_one_job(rq_app, redis) -> None:
     token = create(rq_app)
     client = rq_app.server.test_client()
     answers = [
@@ -335,7 +336,7 @@ def test_rq_calls_coalesce_into_one_job(rq_app, redis) -> None:  # type: ignore[
     assert client.post(f"/webhooks/vtiger/{token}", json={"module": "Cases"}).get_json()["sync"] == "queued"
 
 
-def test_rq_a_running_sync_gets_one_follow_up(rq_app, redis) -> None:  # type: ignore[no-untyped-def]
+def test_rq_a_running_sync_gets_one_follow_up(rq_app, redis) -> None:
     token = create(rq_app)
     client = rq_app.server.test_client()
     queue = Queue("sync", connection=redis)
@@ -357,7 +358,7 @@ def test_rq_a_running_sync_gets_one_follow_up(rq_app, redis) -> None:  # type: i
     assert runs.count("Potentials") == 1
 
 
-def test_rq_rate_limit_is_shared_by_every_web_process(rq_app, settings_for, pg_url, redis_url, redis) -> None:  # type: ignore[no-untyped-def]
+def test_rq_rate_limit_is_shared_by_every_web_process(rq_app, settings_for, pg_url, redis_url, redis) -> None:
     token = create(rq_app)
     other = make_app(settings_for, pg_url, redis_url=redis_url)  # another gunicorn worker or machine
     try:
@@ -370,7 +371,7 @@ def test_rq_rate_limit_is_shared_by_every_web_process(rq_app, settings_for, pg_u
         stop(other)
 
 
-def test_rq_payload_is_not_kept_in_redis(rq_app, redis) -> None:  # type: ignore[no-untyped-def]
+def test_rq_payload_is_not_kept_in_redis(rq_app, redis) -> None:
     marker = f"MARKER-{uuid.uuid4().hex}"
     token = create(rq_app)
     client = rq_app.server.test_client()
@@ -383,8 +384,9 @@ def test_rq_payload_is_not_kept_in_redis(rq_app, redis) -> None:  # type: ignore
             assert marker.encode() not in value, key
 
 
-def redis_values(redis: Redis, key: bytes) -> list[bytes]:
-    """Every value stored under `key`, RQ's compressed job data decompressed."""
+def redis_values(redis: Any, key: bytes) -> list[bytes]:
+    """Every value stored under `key`, RQ's compressed job data decompressed. `redis: Any`: a bytes-mode client,
+    whose replies redis-py types as bytes | str."""
     kind = redis.type(key).decode()
     if kind == "string":
         return [redis.get(key) or b""]
@@ -402,7 +404,7 @@ def redis_values(redis: Redis, key: bytes) -> list[bytes]:
     return [redis.dump(key) or b""]
 
 
-def test_a_source_without_credentials_gets_409(settings_for, sqlite_url) -> None:  # type: ignore[no-untyped-def]
+def test_a_source_without_credentials_gets_409(settings_for, sqlite_url) -> None:
     from settings import VtigerSettings
 
     vtiger_only = VtigerSettings(url="https://vtiger.invalid/restapi/v1/vtiger/default", username="u", access_key="k")

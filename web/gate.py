@@ -32,6 +32,7 @@ from urllib.parse import urlencode
 
 from flask import Flask, Response, g, redirect, request, session, url_for
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.wrappers import Response as BaseResponse  # what redirect() returns; flask.Response extends it
 
 from settings import Settings
 from web import kiosk, sessions
@@ -116,7 +117,7 @@ def _dash_app() -> Any | None:
 # --- the gate ---------------------------------------------------------------------------------------------------
 
 
-def _gate() -> Response | None:
+def _gate() -> BaseResponse | None:
     settings: Settings = current_runtime().settings
     if request.endpoint in PUBLIC_ENDPOINTS or request.path.startswith(PUBLIC_PATH_PREFIXES):
         return None  # the sign-in views check their own state and CSRF token; a webhook its token
@@ -151,7 +152,7 @@ def _refuse_remote_when_local() -> Response | None:
     return None
 
 
-def _refuse_unauthenticated() -> Response:
+def _refuse_unauthenticated() -> BaseResponse:
     if request.path.rstrip("/") == KIOSK_PAGE_PATH and request.cookies.get(KIOSK_COOKIE):
         return _kiosk_refused_page()
     # Only a page navigation is sent to Google; a sub-resource (the browser's own /favicon.ico, an image, a script)
@@ -229,7 +230,7 @@ def _is_kiosk_arrival() -> bool:
     return request.method in ("GET", "HEAD") and _is_kiosk_path(request.path) and KIOSK_QUERY_PARAMETER in request.args
 
 
-def _kiosk_arrival() -> Response:
+def _kiosk_arrival() -> BaseResponse:
     """/tv?kiosk=TOKEN: check it, move it into the kiosk cookie, and show /tv without the token in the address."""
     token = request.args.get(KIOSK_QUERY_PARAMETER, "")
     try:
