@@ -88,14 +88,21 @@ def cases_created_or_due(
 
 
 def cases_resolved_since(
-    engine: Engine, resolved_statuses: Sequence[str], start: datetime, group: str = ""
+    engine: Engine,
+    resolved_statuses: Sequence[str],
+    start: datetime,
+    group: str = "",
+    created_before: datetime | None = None,
 ) -> pd.DataFrame:
     """`created_at` and `resolved_at` of the cases resolved since `start` and resolved still; with the open cases,
-    every case open at some moment after `start` (a case that is not resolved now has no resolution time). Only
-    the two times: a month of a big help desk is tens of thousands of them."""
+    every case open at some moment after `start` (a case that is not resolved now has no resolution time); with
+    `created_before`, only those created before it. Only the two times: a month of a big help desk is tens of
+    thousands of them."""
     c = cases.c
     columns = ("created_at", "resolved_at")
     conditions = [*_live(group), c.resolved_at >= start, c.status.in_(resolved_statuses)]
+    if created_before is not None:  # a past window: the cases created after it were never open in it
+        conditions.append(c.created_at < created_before)
     with engine.connect() as conn:
         rows = conn.execute(select(c.created_at, c.resolved_at).where(*conditions)).all()
     return frame_of(rows, columns, columns)

@@ -426,7 +426,7 @@ def _median_age_trend(
     tz = settings.tz
     ends = [min(local_midnight_utc(day + timedelta(days=1), tz), now) for day in days]
     since = support_reads.cases_resolved_since(
-        engine, settings.kpi.cases.resolved_statuses, local_midnight_utc(first, tz), group
+        engine, settings.kpi.cases.resolved_statuses, local_midnight_utc(first, tz), group, created_before=ends[-1]
     )
     frame = pd.concat([open_now[since.columns], since], ignore_index=True) if len(open_now) else since
     return list(zip(days, figures.median_age_per_day(frame, ends), strict=True))
