@@ -27,7 +27,7 @@ from bench.references import View
 from metrics.windows import WindowKind
 from settings import Settings
 
-PAGE_PATHS = {"cases": "/cases", "sales": "/sales", "redmine": "/redmine"}
+PAGE_PATHS = {"cases": "/cases", "sales": "/sales", "redmine": "/redmine", "support": "/support"}
 DEFAULT_TIMEZONE = "America/New_York"  # BENCH_TIMEZONE: a zone with daylight saving, as most teams have
 BROWSER_HEADERS = {"Accept-Encoding": "br, gzip, deflate", "Accept": "application/json"}
 

@@ -21,6 +21,9 @@ Figures per page (W = the view's window, P = the window before it, in TIMEZONE):
   issue is reopened) and kill rate for W and P; closed per assignee in W; open / closed / rejected totals; open
   per status, project and assignee; the per-day and per-month series; the first 100 rows of W's table (created,
   updated or resolved in W).
+- support: cases resolved in W (resolved_at in W and a resolved status now) and the median of their resolution
+  time in calendar hours (README "Median resolution": from creation to resolution; the median of an even number
+  is the mean of the two middle values). Business hours are left out: they need the calendar.
 Records deleted at the source are excluded everywhere.
 
 Must not import Dash, Flask, sync/, metrics/ other than windows, or the app's callbacks.
@@ -52,7 +55,7 @@ from metrics.windows import (
 from models.schema import cases, deal_stage_changes, deals, phone_calls, redmine_issues
 from settings import KpiRules, StageRule
 
-PAGES = ("cases", "sales", "redmine")
+PAGES = ("cases", "sales", "redmine", "support")
 TABLE_PAGE_ROWS = 100
 CHART_MONTHS = 4  # the view's month and the three before it
 
@@ -138,7 +141,8 @@ def _naive_counts(keys: pd.Series) -> dict[str, int]:
 def naive_figures(engine: Engine, view: View, context: Context) -> Figures:
     """The naive reference: whole tables into pandas on every call."""
     with engine.connect() as conn:
-        return {"cases": _naive_cases, "sales": _naive_sales, "redmine": _naive_redmine}[view.page](conn, view, context)
+        pages = {"cases": _naive_cases, "sales": _naive_sales, "redmine": _naive_redmine, "support": _naive_support}
+        return pages[view.page](conn, view, context)
 
 
 def _naive_cases(conn: Connection, view: View, context: Context) -> Figures:
@@ -292,13 +296,29 @@ def _naive_redmine(conn: Connection, view: View, context: Context) -> Figures:
     return figures
 
 
+def _naive_support(conn: Connection, view: View, context: Context) -> Figures:
+    frame = _read_whole(conn, "cases", ("created_at", "resolved_at", "deleted_at"))
+    window = context.window(view)
+    chosen = (
+        frame["deleted_at"].isna()
+        & frame["created_at"].notna()
+        & _inside(frame["resolved_at"], window.start, window.end)
+        & frame["status"].isin(context.rules.cases.resolved_statuses)
+    )
+    if view.group:
+        chosen &= frame["group_name"] == view.group
+    hours = (frame.loc[chosen, "resolved_at"] - frame.loc[chosen, "created_at"]).dt.total_seconds() / 3600
+    return {"resolved": int(chosen.sum()), "median_hours": round(float(hours.median()), 4) if len(hours) else None}
+
+
 # ============================================================================================== per-figure SQL
 
 
 def sql_figures(engine: Engine, view: View, context: Context) -> Figures:
     """The BI-tool reference: one GROUP BY / COUNT query per figure."""
     with engine.connect() as conn:
-        return {"cases": _sql_cases, "sales": _sql_sales, "redmine": _sql_redmine}[view.page](conn, view, context)
+        pages = {"cases": _sql_cases, "sales": _sql_sales, "redmine": _sql_redmine, "support": _sql_support}
+        return pages[view.page](conn, view, context)
 
 
 def _between(column: Any, start: datetime, end: datetime) -> ColumnElement[bool]:
@@ -559,6 +579,34 @@ def _sql_redmine(conn: Connection, view: View, context: Context) -> Figures:
         conn, r.closed_at, redmine_issues, tz, "month", *scope, r.is_closed.is_(True)
     )
     return figures
+
+
+def _sql_support(conn: Connection, view: View, context: Context) -> Figures:
+    """The count, then the middle value(s) by ORDER BY ... LIMIT/OFFSET (SQLite has no percentile function;
+    PostgreSQL uses percentile_cont, as a BI tool would)."""
+    c = cases.c
+    window = context.window(view)
+    where = [
+        c.deleted_at.is_(None),
+        c.created_at.is_not(None),
+        _between(c.resolved_at, window.start, window.end),
+        c.status.in_(context.rules.cases.resolved_statuses),
+    ]
+    if view.group:
+        where.append(c.group_name == view.group)
+    resolved = _count(conn, cases, *where)
+    if not resolved:
+        return {"resolved": 0, "median_hours": None}
+    if conn.dialect.name == "postgresql":
+        hours = func.extract("epoch", c.resolved_at - c.created_at) / 3600
+        median = conn.execute(select(func.percentile_cont(0.5).within_group(hours)).where(*where)).scalar_one()
+    else:
+        hours = (func.julianday(c.resolved_at) - func.julianday(c.created_at)) * 24
+        middle = select(hours.label("hours")).where(*where).order_by(hours)
+        middle = middle.limit(2 - resolved % 2).offset((resolved - 1) // 2)
+        values = [float(value) for (value,) in conn.execute(middle)]
+        median = sum(values) / len(values)
+    return {"resolved": resolved, "median_hours": round(float(median), 4)}
 
 
 REFERENCES: dict[str, Callable[[Engine, View, Context], Figures]] = {"naive": naive_figures, "sql": sql_figures}

@@ -22,6 +22,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -400,6 +401,33 @@ sales_rollup_state = Table(
     Column("fingerprint", String(64), nullable=False),  # of the sales rules and TIMEZONE the rows were derived under
     Column("built_at", DateTime, nullable=False),
     Column("passages", Integer, nullable=False, default=0),
+)
+
+
+# The help-desk figures' roll-ups (models/support_rollups.py): per local day / week / month window, group and person,
+# a measure's count and its histogram (fixed bins, packed as little-endian int32 (bin, count) pairs). The state row
+# holds the rules they were counted with (TIMEZONE, [calendar], [cases.sla], resolved statuses) and their
+# fingerprint; the page reads them only when that fingerprint is the configured one.
+support_rollups = Table(
+    "support_rollups",
+    metadata,
+    Column("kind", String(8), primary_key=True),
+    Column("start", Date, primary_key=True),
+    Column("selector", String(255), primary_key=True),
+    Column("person", String(255), primary_key=True),
+    Column("measure", String(16), primary_key=True),
+    Column("count", Integer, nullable=False),
+    Column("bins", LargeBinary, nullable=False),
+)
+
+support_rollup_state = Table(
+    "support_rollup_state",
+    metadata,
+    Column("source", String(16), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("rules", Text, nullable=False),
+    Column("built_at", DateTime, nullable=False),
+    Column("rows", Integer, nullable=False, default=0),
 )
 
 # Covering indexes on live rows for the pages' tables (models/recent_rows.py): the ids and times of the rows behind

@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table, and_, delete, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from models import rollups
+from models import rollups, support_rollups
 from models.db import utcnow
 from models.schema import sync_locks, sync_runs, sync_state
 from sync import scrub
@@ -109,12 +109,10 @@ def upsert_rows(
         }
         statement = statement.on_conflict_do_update(index_elements=list(keys), set_=update_columns)
         previous = [known.get(_key_of(row, keys)) for row in changed]  # None: a new row
-        rollups.track(
-            conn,
-            table,
-            [row for row in previous if row],
-            [{**(old or {}), **row} for old, row in zip(previous, changed, strict=True)],
-        )
+        before = [row for row in previous if row]
+        after = [{**(old or {}), **row} for old, row in zip(previous, changed, strict=True)]
+        rollups.track(conn, table, before, after)
+        support_rollups.track(conn, table, before, after)  # the help-desk figures' (cases only)
         conn.execute(statement, changed)
         new = sum(1 for row in previous if row is None)
         result.inserted += new
@@ -158,6 +156,7 @@ def mark_deleted(conn: Connection, table: Table, source_ids: Iterable[Any], when
         if table.name in rollups.SPECS_BY_TABLE:
             gone = [dict(row) for row in conn.execute(select(table).where(live)).mappings()]
             rollups.track(conn, table, gone, [])
+            support_rollups.track(conn, table, gone, [])
         statement = update(table).where(live).values(deleted_at=when)
         count += conn.execute(statement).rowcount
     return count

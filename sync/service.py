@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
-from models import rollups
+from models import rollups, support_rollups
 from models.db import refused_write_reason
 from settings import Settings
 from sync.engine import RunRecord, SourceBusy, SourceLock, describe_error, source_lock
@@ -63,6 +63,8 @@ def run_sync(
         # Sync keeps kept roll-ups right as it writes; this builds them the first time (a first backfill is
         # faster counted once at the end) and after anything that stopped them being kept.
         rollups.ensure(engine, settings.timezone, ROLLUPS[source])
+        if source == "vtiger":  # the help-desk figures', re-derived when TIMEZONE, [calendar] or [cases.sla] changed
+            support_rollups.ensure(engine, support_rollups.SupportRules.of(settings))
         return records
 
 

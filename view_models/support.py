@@ -7,9 +7,12 @@ Used by the /support page, the morning digest, the TV's support slide and the CS
     view.resolution.median_business_hours, view.previous_resolution.p90_hours   # previous: same elapsed span
     view.sla.met_pct, view.backlog.buckets["7-30d"], view.at_risk[0].url, view.reopen_rate_by_person
 
-The rows are read per window (models/support_reads.py) and the figures computed by metrics/support.py; business
-hours follow `[calendar]` (metrics/business_time.py), due times `[cases.sla]`. Must not import Dash, Flask or
-sync/.
+The window figures (resolution time, resolved within, SLA met / resolved late, resolved per person) come from the
+roll-ups sync keeps (models/support_rollups.py) when they are kept with the configured TIMEZONE, `[calendar]`,
+`[cases.sla]` and resolved statuses, else from the rows (`window_figures_from_rows`, models/support_reads.py, the
+tests' plain reference); the open cases, the median-age trend and reopens are row reads. Figures are computed by
+metrics/support.py; business hours follow `[calendar]` (metrics/business_time.py), due times `[cases.sla]`. Must
+not import Dash, Flask or sync/.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from metrics.support import (
     SlaFigures,
 )
 from metrics.windows import Comparison, Window, WindowKind, compare_with, local_midnight_utc, today_in, window_for
-from models import support_reads
+from models import support_reads, support_rollups
 from settings import Settings
 
 __all__ = [
@@ -120,35 +123,33 @@ def build_support_view(
     comparison = compare_with(selected, now)
     previous = comparison.span
 
-    resolved = resolved_with_durations(engine, settings, previous.start, selected.end, group)
-    in_window = resolved[resolved["resolved_at"] >= pd.Timestamp(selected.start)]
-    in_previous = resolved[resolved["resolved_at"] < pd.Timestamp(previous.end)]
-
-    due = cases_with_due_times(engine, settings, previous.start, selected.end, group)
     open_now = open_cases_with_due_times(engine, settings, group)
     ages = figures.age_days(open_now["created_at"], now)
     at_risk, breached = _at_risk_and_breached(open_now, calendar, now)
+    if _rollups_ready(engine, settings):
+        counted = _window_figures_from_rollups(engine, settings, selected, comparison, group, open_now, now)
+    else:
+        counted = window_figures_from_rows(engine, settings, selected, comparison, group, now)
 
-    changes = support_reads.status_changes(engine, previous.start, selected.end, group)
+    changes = support_reads.reopens(engine, rules.resolved_statuses, previous.start, selected.end, group)
     reopens = changes[figures.is_reopen(changes, rules.resolved_statuses)]
     reopens_now = reopens[reopens["changed_at"] >= pd.Timestamp(selected.start)]
     reopens_before = reopens[reopens["changed_at"] < pd.Timestamp(previous.end)]
     reopened_cases = reopens_now.drop_duplicates(["case_source_id", "assignee_name"])
     reopened_per_person = _people(reopened_cases).value_counts()
-    resolved_per_person = _people(in_window).value_counts()
 
     return SupportView(
         day=day,
         window=selected,
         comparison=comparison,
         group=group,
-        resolution=figures.resolution_figures(in_window["hours"], in_window["business_hours"]),
-        previous_resolution=figures.resolution_figures(in_previous["hours"], in_previous["business_hours"]),
-        resolution_by_person=figures.resolution_by(in_window, "assignee_name", "Unassigned"),
-        resolution_by_group=figures.resolution_by(in_window, "group_name", "No group"),
-        resolved_within=figures.resolved_within(in_window["business_hours"], _day_hours(calendar)),
-        sla=figures.sla_figures(due, selected.start, selected.end, now),
-        previous_sla=figures.sla_figures(due, previous.start, previous.end, now),
+        resolution=counted.resolution,
+        previous_resolution=counted.previous_resolution,
+        resolution_by_person=counted.resolution_by_person,
+        resolution_by_group=counted.resolution_by_group,
+        resolved_within=counted.resolved_within,
+        sla=counted.sla,
+        previous_sla=counted.previous_sla,
         backlog=figures.backlog_figures(ages, _oldest(open_now, settings)),
         backlog_by_group=figures.buckets_by(open_now, ages, "group_name", "No group"),
         backlog_by_person=figures.buckets_by(open_now, ages, "assignee_name", "Unassigned"),
@@ -161,9 +162,149 @@ def build_support_view(
             ((str(name), int(count)) for name, count in reopened_per_person.items()),
             key=lambda item: (-item[1], item[0].lower()),
         ),
-        reopen_rate_by_person=figures.reopen_rates(reopened_per_person, resolved_per_person),
+        reopen_rate_by_person=figures.reopen_rates(reopened_per_person, counted.resolved_per_person),
         now=now,
     )
+
+
+@dataclass(frozen=True)
+class WindowFigures:
+    """The figures of the window and its compared span: from the roll-ups, or (the plain reference) the rows."""
+
+    resolution: ResolutionFigures
+    previous_resolution: ResolutionFigures
+    resolution_by_person: list[NamedResolution]
+    resolution_by_group: list[NamedResolution]
+    resolved_within: dict[str, int]
+    sla: SlaFigures
+    previous_sla: SlaFigures
+    resolved_per_person: pd.Series  # display name -> cases resolved in the window
+
+
+def window_figures_from_rows(
+    engine: Engine, settings: Settings, selected: Window, comparison: Comparison, group: str, now: datetime
+) -> WindowFigures:
+    """The window figures computed from the rows they count (models/support_reads.py): the plain path, used
+    while the roll-ups are not kept with the configured rules, and the reference the roll-ups are tested against."""
+    previous = comparison.span
+    resolved = resolved_with_durations(engine, settings, previous.start, selected.end, group)
+    in_window = resolved[resolved["resolved_at"] >= pd.Timestamp(selected.start)]
+    in_previous = resolved[resolved["resolved_at"] < pd.Timestamp(previous.end)]
+    due = cases_with_due_times(engine, settings, previous.start, selected.end, group)
+    return WindowFigures(
+        resolution=figures.resolution_figures(in_window["hours"], in_window["business_hours"]),
+        previous_resolution=figures.resolution_figures(in_previous["hours"], in_previous["business_hours"]),
+        resolution_by_person=figures.resolution_by(in_window, "assignee_name", "Unassigned"),
+        resolution_by_group=figures.resolution_by(in_window, "group_name", "No group"),
+        resolved_within=figures.resolved_within(in_window["business_hours"], _day_hours(settings.business_calendar)),
+        sla=figures.sla_figures(due, selected.start, selected.end, now),
+        previous_sla=figures.sla_figures(due, previous.start, previous.end, now),
+        resolved_per_person=_people(in_window).value_counts(),
+    )
+
+
+def _rollups_ready(engine: Engine, settings: Settings) -> bool:
+    with engine.connect() as conn:
+        return support_rollups.ready(conn, support_rollups.SupportRules.of(settings))
+
+
+def _window_figures_from_rollups(
+    engine: Engine,
+    settings: Settings,
+    selected: Window,
+    comparison: Comparison,
+    group: str,
+    open_now: pd.DataFrame,
+    now: datetime,
+) -> WindowFigures:
+    """The window figures from the roll-ups sync keeps (models/support_rollups.py): whole windows and days from
+    the histograms, the compared span's last part-day and the open cases' SLA from rows (both bounded)."""
+    spans = [(selected.kind, [selected.first_day])]
+    previous = comparison.previous
+    whole_days = [day.first_day for day in comparison.whole_days]
+    previous_spans = [("day", whole_days)] if comparison.partial else [(previous.kind, [previous.first_day])]
+    with engine.connect() as conn:
+        hours, business = support_rollups.resolution(conn, spans, group)
+        by_person = support_rollups.resolution_by_person(conn, spans, group)
+        by_group = support_rollups.resolution_by_group(conn, spans) if not group else {}
+        if group:
+            by_group = {group: (hours, business)} if hours.count else {}
+        within = support_rollups.resolved_within(conn, spans, group)
+        previous_hours, previous_business = support_rollups.resolution(conn, previous_spans, group)
+        met, late = support_rollups.sla_resolved(conn, spans, group)
+        previous_met, previous_late = support_rollups.sla_resolved(conn, previous_spans, group)
+    if comparison.partial:
+        last = comparison.last_day
+        rows = resolved_with_durations(engine, settings, last.start, last.end, group)
+        previous_hours = _plus(previous_hours, rows["hours"])
+        previous_business = _plus(previous_business, rows["business_hours"])
+        due = cases_with_due_times(engine, settings, last.start, last.end, group)
+        done = due[due["resolved_at"].notna()]
+        previous_met += int((done["sla"] == "met").sum())
+        previous_late += int((done["sla"] == "breached").sum())
+    people = _named(by_person, "Unassigned")
+    return WindowFigures(
+        resolution=_figures_of(hours, business),
+        previous_resolution=_figures_of(previous_hours, previous_business),
+        resolution_by_person=people,
+        resolution_by_group=_named(by_group, "No group"),
+        resolved_within=within,
+        sla=SlaFigures(met=met, breached=late + _open_breached(open_now, selected.start, selected.end, now)),
+        previous_sla=SlaFigures(
+            met=previous_met, breached=previous_late + _open_breached(open_now, previous.start, comparison.end, now)
+        ),
+        resolved_per_person=pd.Series({item.name: item.figures.count for item in people}, dtype="int64"),
+    )
+
+
+def _open_breached(open_now: pd.DataFrame, start: datetime, end: datetime, now: datetime) -> int:
+    """Open cases (no resolution time) due in [start, end) and past due at `now`: breached."""
+    due = pd.to_datetime(open_now["due_at"])
+    past = open_now["resolved_at"].isna() & (due >= pd.Timestamp(start)) & (due < pd.Timestamp(end))
+    return int((past & (due < pd.Timestamp(now))).sum())
+
+
+def _plus(histogram: support_rollups.Histogram, hours: pd.Series) -> support_rollups.Histogram:
+    """A histogram with more durations added (the compared span's last part-day, read from rows)."""
+    if not len(hours):
+        return histogram
+    bins, counts = np.unique(support_rollups.bin_of(hours.to_numpy()), return_counts=True)
+    return _joined(histogram, support_rollups.Histogram(len(hours), bins, counts.astype(np.int64)))
+
+
+def _figures_of(hours: support_rollups.Histogram, business: support_rollups.Histogram) -> ResolutionFigures:
+    if not hours.count:
+        return ResolutionFigures()
+    median_hours, p90_hours = hours.quantiles((0.5, 0.9))
+    median_business, p90_business = business.quantiles((0.5, 0.9))
+    return ResolutionFigures(
+        count=hours.count,
+        median_hours=median_hours,
+        p90_hours=p90_hours,
+        median_business_hours=median_business,
+        p90_business_hours=p90_business,
+    )
+
+
+def _named(
+    found: dict[str, tuple[support_rollups.Histogram, support_rollups.Histogram]], blank: str
+) -> list[NamedResolution]:
+    """Per display name (blank names as `blank`, names equal once stripped summed), most resolved first."""
+    merged: dict[str, tuple[support_rollups.Histogram, support_rollups.Histogram]] = {}
+    for name, (hours, business) in found.items():
+        shown = name.strip() or blank
+        if shown in merged:
+            hours, business = _joined(merged[shown][0], hours), _joined(merged[shown][1], business)
+        merged[shown] = (hours, business)
+    items = [NamedResolution(name, _figures_of(*pair)) for name, pair in merged.items() if pair[0].count]
+    return sorted(items, key=lambda item: (-item.figures.count, item.name.lower()))
+
+
+def _joined(one: support_rollups.Histogram, other: support_rollups.Histogram) -> support_rollups.Histogram:
+    bins = np.concatenate([one.bins, other.bins])
+    unique, inverse = np.unique(bins, return_inverse=True)
+    counts = np.bincount(inverse, weights=np.concatenate([one.counts, other.counts])).astype(np.int64)
+    return support_rollups.Histogram(one.count + other.count, unique, counts)
 
 
 # --- the rows behind the figures (also the exports) ------------------------------------------------------------------
@@ -285,7 +426,7 @@ def _median_age_trend(
     tz = settings.tz
     ends = [min(local_midnight_utc(day + timedelta(days=1), tz), now) for day in days]
     since = support_reads.cases_resolved_since(
-        engine, settings.kpi.cases.resolved_statuses, local_midnight_utc(first, tz), group
+        engine, settings.kpi.cases.resolved_statuses, local_midnight_utc(first, tz), group, created_before=ends[-1]
     )
     frame = pd.concat([open_now[since.columns], since], ignore_index=True) if len(open_now) else since
     return list(zip(days, figures.median_age_per_day(frame, ends), strict=True))

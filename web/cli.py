@@ -83,6 +83,20 @@ def db_upgrade() -> None:
     settings = current_runtime().settings
     if sales_rollups.ensure(current_runtime().engine, settings.kpi.sales, settings.timezone):  # None or 0: quiet
         click.echo("scored the deals' stage changes again under the current sales rules and TIMEZONE")
+    _rederive_support_rollups()
+
+
+def _rederive_support_rollups() -> None:
+    """The help-desk roll-ups kept with an earlier TIMEZONE, [calendar], [cases.sla] or resolved statuses are
+    re-derived here (and after the next VTiger sync), never on a page click."""
+    from models import support_rollups
+
+    runtime = current_runtime()
+    try:
+        if support_rollups.rederive_if_changed(runtime.engine, support_rollups.SupportRules.of(runtime.settings)):
+            click.echo("re-derived the help-desk roll-ups for the changed TIMEZONE / [calendar] / [cases.sla]")
+    except Exception as exc:  # noqa: BLE001 - one clear line instead of a traceback
+        fail(f"db upgrade: the help-desk roll-ups could not be re-derived: {one_line(exc)}")
 
 
 def upgrade_message(before: str | None, after: str | None) -> str:
@@ -97,9 +111,9 @@ def upgrade_message(before: str | None, after: str | None) -> str:
 
 @db_group.command("rollups")
 def db_rollups() -> None:
-    """Recount the cases and Redmine roll-ups from the tables (sync keeps them; this is for rows written another
-    way, such as an import straight into the database)."""
-    from models import rollups, sales_rollups
+    """Recount the cases, help-desk, sales and Redmine roll-ups from the tables (sync keeps them; this is for rows
+    written another way, such as an import straight into the database)."""
+    from models import rollups, sales_rollups, support_rollups
 
     runtime = current_runtime()
     try:
@@ -111,6 +125,9 @@ def db_rollups() -> None:
         settings = runtime.settings
         count = sales_rollups.rebuild(runtime.engine, settings.kpi.sales, settings.timezone)
         click.echo(f"sales: {count} stage passages in {time.perf_counter() - started:.1f} s")
+        started = time.perf_counter()
+        count = support_rollups.rebuild(runtime.engine, support_rollups.SupportRules.of(runtime.settings))
+        click.echo(f"support: {count} roll-up rows in {time.perf_counter() - started:.1f} s")
     except Exception as exc:  # noqa: BLE001 - one clear line instead of a traceback
         fail(f"db rollups failed: {one_line(exc)}")
 
