@@ -56,13 +56,15 @@ def register_export(spec: ExportSpec) -> None:
 
 
 def export_specs() -> dict[str, ExportSpec]:
+    from metrics.cases import CASE_KPIS
+    from metrics.redmine import REDMINE_KPIS
     from models.sales import sales_group_names
     from views import cases, redmine, sales
 
     specs = {
         "cases": ExportSpec(
             name="cases",
-            kpis=("created", "resolved", "worked", "open"),
+            kpis=CASE_KPIS,  # the catalogue's case figures with rows behind them
             selector_key="group",
             selectors=cases.group_choices,
             rows=cases.case_rows,
@@ -70,7 +72,7 @@ def export_specs() -> dict[str, ExportSpec]:
         ),
         "redmine": ExportSpec(
             name="redmine",
-            kpis=("created", "updated", "resolved", "open", "activity"),
+            kpis=REDMINE_KPIS,
             selector_key="project",
             selectors=redmine.project_choices,
             rows=redmine.issue_rows,

@@ -14,8 +14,9 @@ from datetime import date, datetime
 import pandas as pd
 from sqlalchemy import ColumnElement, Engine, func, or_, select
 
+from metrics import catalogue
 from metrics.windows import Window, day_edges, month_edges, month_start, months_from, today_in
-from models import rollups
+from models import kpi_reads, rollups
 from models.buckets import counts_per_interval
 from models.frames import frame_of
 from models.recent_rows import Branch, GridColumn, TableRequest, count_behind, day_bounds_in, read_block
@@ -123,27 +124,8 @@ def group_names(engine: Engine) -> list[str]:
 
 
 def kpi_branches(rules: CaseRules, window: Window, kpi: str, group: str = "") -> list[Branch]:
-    """The rows behind a card as SQL branches, any of which puts a row in (metrics/cases.py `counted_at`)."""
-    live = _filters(group)
-    c = cases.c
-    created = Branch("ix_cases_live_created", c.created_at, [*live, _in(c.created_at, window.start, window.end)])
-    resolved_at = [*live, _in(c.resolved_at, window.start, window.end)]
-    if kpi == "created":
-        return [created]
-    if kpi == "resolved":
-        resolved = [*resolved_at, c.status.in_(rules.resolved_statuses)]
-        return [Branch("ix_cases_live_resolved", c.resolved_at, resolved)]
-    if kpi == "worked":
-        modified = [*live, _in(c.updated_at, window.start, window.end), c.status.not_in(rules.closed_statuses)]
-        return [
-            Branch("ix_cases_live_updated", c.updated_at, modified),
-            Branch("ix_cases_live_resolved", c.resolved_at, resolved_at),
-            created,
-        ]
-    if kpi == "open":
-        still_open = [*live, c.status.not_in(rules.resolved_statuses)]
-        return [Branch("ix_cases_live_updated", c.updated_at, still_open, at_may_be_null=True)]
-    raise ValueError(f"unknown case kpi {kpi!r}; expected created, resolved, worked or open")
+    """The rows behind a card as SQL branches, any of which puts a row in (models/kpi_reads.py)."""
+    return kpi_reads.branches(catalogue.by_key("cases", kpi), rules, window, group)
 
 
 def table_block(

@@ -14,9 +14,10 @@ from datetime import date, datetime
 import pandas as pd
 from sqlalchemy import ColumnElement, Engine, Integer, case, cast, func, or_, select
 
+from metrics import catalogue
 from metrics.redmine import CLOSED, OPEN, REJECTED, blank_name
 from metrics.windows import Window, day_edges, month_edges, month_start, months_from, today_in
-from models import rollups
+from models import kpi_reads, rollups
 from models.buckets import counts_per_interval
 from models.frames import frame_of
 from models.recent_rows import Branch, GridColumn, TableRequest, count_behind, day_bounds_in, read_block
@@ -145,32 +146,9 @@ def project_names(engine: Engine) -> list[str]:
 
 
 def kpi_branches(window: Window, kpi: str, project: str = "") -> list[Branch]:
-    """The rows behind a card as SQL branches, any of which puts a row in (metrics/redmine.py `counted_at`)."""
-    live = _filters(project)
-    c = issues.c
-    created = Branch(
-        "ix_redmine_issues_live_created", c.created_at, [*live, _in(c.created_at, window.start, window.end)]
-    )
-    updated = Branch(
-        "ix_redmine_issues_live_updated", c.updated_at, [*live, _in(c.updated_at, window.start, window.end)]
-    )
-    resolved = Branch(
-        "ix_redmine_issues_live_closed",
-        c.closed_at,
-        [*live, _in(c.closed_at, window.start, window.end), c.is_closed.is_(True)],
-    )
-    branches = {
-        "created": [created],
-        "updated": [updated],
-        "resolved": [resolved],
-        "activity": [created, updated, resolved],
-        "open": [
-            Branch("ix_redmine_issues_live_updated", c.updated_at, [*live, c.is_closed.is_(False)], at_may_be_null=True)
-        ],
-    }
-    if kpi not in branches:
-        raise ValueError(f"unknown redmine kpi {kpi!r}; expected one of {', '.join(branches)}")
-    return branches[kpi]
+    """The rows behind a card as SQL branches, any of which puts a row in (models/kpi_reads.py). Redmine's
+    entries name no kpi.toml status set."""
+    return kpi_reads.branches(catalogue.by_key("redmine", kpi), None, window, project)
 
 
 def table_block(

@@ -41,6 +41,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import Engine, Table, and_, delete, select, tuple_, update
 from sqlalchemy.engine import Connection
 
+from models import rollups
 from models.db import utcnow
 from models.schema import cases, deal_stage_changes, deals, phone_calls, vtiger_groups, vtiger_users
 from settings import Settings, compare_stages_with_picklist
@@ -337,9 +338,12 @@ class _VtigerSync:
             records = [r for r in records if not _older_than_stored(r, stored.get(str(r["id"])))]
             rows = [self.map_record(module, r, stored.get(str(r["id"])), seen_at) for r in records]
             result = upsert_rows(conn, table, rows, stored=stored)
+            rollups.upkeep(conn, table, result.replaced, result.written)  # the cases' roll-ups, in this transaction
             if module == "Potentials":
                 self.store_stage_changes(conn, records, rows, stored)
-            removed = mark_deleted(conn, table, deleted_ids, seen_at)
+            deletion = mark_deleted(conn, table, deleted_ids, seen_at)
+            rollups.upkeep(conn, table, deletion.replaced, deletion.written)
+            removed = deletion.updated
             if module == "Potentials" and deleted_ids:
                 _mark_changes_deleted(conn, deleted_ids, seen_at)
             if self.stage_problems:
@@ -415,7 +419,9 @@ class _VtigerSync:
         now = utcnow()
         extra["reconciled_at"] = now.strftime("%Y-%m-%d %H:%M:%S")
         with self.engine.begin() as conn:
-            removed = mark_deleted(conn, table, gone, now)
+            deletion = mark_deleted(conn, table, gone, now)
+            rollups.upkeep(conn, table, deletion.replaced, deletion.written)
+            removed = deletion.updated
             if module == "Potentials" and gone:
                 _mark_changes_deleted(conn, gone, now)
             stored_watermark, _ = read_state(conn, SOURCE, module)

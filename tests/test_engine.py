@@ -105,8 +105,8 @@ def test_upsert_of_many_rows_spans_batches(engine: Engine) -> None:
 def test_mark_deleted_sets_the_date_once(engine: Engine) -> None:
     with engine.begin() as conn:
         upsert_rows(conn, cases, [case_row("39x1"), case_row("39x2")])
-        assert mark_deleted(conn, cases, ["39x1", "39x9"], datetime(2026, 11, 22)) == 1
-        assert mark_deleted(conn, cases, ["39x1"], datetime(2026, 11, 23)) == 0
+        assert mark_deleted(conn, cases, ["39x1", "39x9"], datetime(2026, 11, 22)).updated == 1
+        assert mark_deleted(conn, cases, ["39x1"], datetime(2026, 11, 23)).updated == 0
         deleted_at = conn.execute(select(cases.c.deleted_at).where(cases.c.source_id == "39x1")).scalar_one()
     assert deleted_at == datetime(2026, 11, 22)
 
