@@ -75,12 +75,10 @@ def db_upgrade() -> None:
         before = database_revision(url)
         upgrade_database(url)
         after = database_revision(url)
-        rebuilt = rollups.ensure(runtime.engine, runtime.settings.timezone)  # the pages read nothing else
+        rollups.ensure(runtime.engine, runtime.settings.timezone)  # the counts the pages read: nothing else
     except Exception as exc:  # noqa: BLE001 - one clear line instead of a traceback
         fail(f"db upgrade failed: {one_line(exc)}")
     click.echo(upgrade_message(before, after))
-    if rebuilt:
-        click.echo(f"counted the roll-ups of {', '.join(rebuilt)}")
 
 
 def upgrade_message(before: str | None, after: str | None) -> str:

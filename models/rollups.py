@@ -374,9 +374,7 @@ def start_up(engine: Engine, tz_name: str) -> None:
     """At start-up: build the roll-ups that are missing, and rebuild in the background those built for another
     TIMEZONE or catalogue (the pages say the numbers are being recomputed meanwhile)."""
     for source in SPECS:
-        with engine.connect() as conn:
-            found = conn.execute(select(rollup_state.c.fingerprint).where(rollup_state.c.source == source))
-            stored = found.scalar_one_or_none()
+        stored = _stored_fingerprint(engine, source)
         if stored is None:
             build_missing(engine, source, tz_name)
         elif stored != fingerprint(source, tz_name):
@@ -384,14 +382,32 @@ def start_up(engine: Engine, tz_name: str) -> None:
 
 
 def ensure(engine: Engine, tz_name: str, sources: Iterable[str] = tuple(SPECS)) -> list[str]:
-    """Rebuild the roll-ups of each source not kept for TIMEZONE `tz_name` and the catalogue as it is (`db
-    upgrade`, start-up, the end of a sync run); returns the sources rebuilt."""
+    """Rebuild, here and now, the roll-ups of each source not kept for TIMEZONE `tz_name` and the catalogue as it
+    is (`db upgrade`, the end of a sync run), unless another process is rebuilding them; returns the sources
+    rebuilt."""
     rebuilt = []
     for source in sources:
-        if not ready(engine, source, tz_name):
-            rebuild(engine, source, tz_name)
-            rebuilt.append(source)
+        stored = _stored_fingerprint(engine, source)
+        if stored == fingerprint(source, tz_name):
+            continue
+        if stored is None:
+            build_missing(engine, source, tz_name)
+        elif _claim(engine, source):
+            try:
+                rebuild(engine, source, tz_name)
+            except Exception:
+                _release(engine, source)
+                raise
+        else:
+            continue  # another process is rebuilding them
+        rebuilt.append(source)
     return rebuilt
+
+
+def _stored_fingerprint(engine: Engine, source: str) -> str | None:
+    with engine.connect() as conn:
+        found = conn.execute(select(rollup_state.c.fingerprint).where(rollup_state.c.source == source))
+        return found.scalar_one_or_none()
 
 
 def rebuild_in_background(engine: Engine, source: str, tz_name: str) -> bool:
@@ -462,8 +478,12 @@ def _rebuild_claimed(engine: Engine, source: str, tz_name: str) -> None:
         rebuild(engine, source, tz_name, report=True)
     except Exception:
         log.exception("roll-ups of %s: the rebuild failed; the pages keep the counts they had", source)
-        with engine.begin() as conn:
-            conn.execute(update(rollup_state).where(rollup_state.c.source == source).values(rebuilding_since=None))
+        _release(engine, source)
+
+
+def _release(engine: Engine, source: str) -> None:
+    with engine.begin() as conn:
+        conn.execute(update(rollup_state).where(rollup_state.c.source == source).values(rebuilding_since=None))
 
 
 def _frame(rows: Sequence[Mapping[str, Any]], spec: RollupSpec) -> pd.DataFrame:
