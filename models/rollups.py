@@ -24,6 +24,7 @@ Must not import Dash, Flask or sync/.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import threading
@@ -110,6 +111,7 @@ class RollupSpec:
         return [self.selector, self.person, self.status, "deleted_at", *self.timestamp_columns, *sorted(flags)]
 
 
+@functools.cache
 def spec_for(source: str) -> RollupSpec:
     """What the roll-ups of `source` keep, from the KPI catalogue (metrics/catalogue.py): each windowed entry's
     counts per group (and person, for a leaderboard). Roll-ups never hold a setting: an entry whose terms depend
@@ -274,6 +276,7 @@ def difference(after: pd.DataFrame, before: pd.DataFrame) -> pd.DataFrame:
 # --- keeping them --------------------------------------------------------------------------------------------
 
 
+@functools.cache
 def fingerprint(source: str, tz_name: str) -> str:
     """What a source's roll-ups depend on: TIMEZONE and what the catalogue counts (its entries' rows, as the spec
     keeps them). kpi.toml's status sets are applied when counts are read, so they are not part of it."""
