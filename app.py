@@ -15,20 +15,20 @@ import dash
 from flask import Flask
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from runtime import Runtime
 from settings import PROJECT_DIR, ConfigError, Settings, load_settings
+from web.runtime import Runtime
 
 
 def create_app(settings: Settings | None = None) -> dash.Dash:
-    from auth import init_auth
     from callbacks import register_callbacks
-    from cli import register_cli
-    from compression import init_compression
     from layouts.shell import app_layout
     from models.db import make_engine
-    from response_cache import init_response_cache
-    from routes import register_routes
-    from rq_monitor import mount_rq_dashboard
+    from web.cli import register_cli
+    from web.compression import init_compression
+    from web.gate import init_auth
+    from web.response_cache import init_response_cache
+    from web.routes import register_routes
+    from web.rq_monitor import mount_rq_dashboard
 
     settings = settings or load_settings()
     server = Flask(__name__)
@@ -48,7 +48,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         assets_path_ignore=["lazy"],  # assets/lazy/: fetched on demand (the partial plotly.js bundle), not on load
     )
     app.layout = app_layout
-    init_auth(server, settings, app)  # the gate, sign-in, kiosk tokens, security headers (auth.py)
+    init_auth(server, settings, app)  # the gate, sign-in, kiosk tokens, security headers (web/gate.py)
     register_callbacks(app)
     register_routes(server)
     register_cli(server)
@@ -113,8 +113,8 @@ def _app_or_exit() -> dash.Dash:
 
 
 def _listen_or_exit(settings: Settings, host: str) -> None:
-    """AUTH_DISABLED may only listen on loopback (auth.py; gunicorn checks the same in gunicorn.conf.py)."""
-    from security import check_listen_address
+    """AUTH_DISABLED may only listen on loopback (web/startup_checks.py; gunicorn.conf.py checks the same)."""
+    from web.startup_checks import check_listen_address
 
     try:
         check_listen_address(settings, host)

@@ -1,9 +1,9 @@
 """gunicorn reads this file from the working directory by default (the Procfile's `web:` line runs there).
 
 on_starting refuses to start when AUTH_DISABLED is set and gunicorn would listen on anything but loopback
-(auth.py and security.check_listen_address; README: Sign-in and security). post_worker_init freezes what the
-worker built at start-up out of the garbage collector's sight (docs/performance.md: the fast path). Other
-gunicorn settings stay on the command line.
+(web.startup_checks.check_listen_address; README: Sign-in and security). post_worker_init freezes what the worker
+built at start-up out of the garbage collector's sight (docs/performance.md: the fast path). Other gunicorn
+settings stay on the command line.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ keepalive = 65
 
 
 def on_starting(server: Any) -> None:
-    from security import check_gunicorn_binds
     from settings import ConfigError, load_settings
+    from web.startup_checks import check_gunicorn_binds
 
     try:
         check_gunicorn_binds(load_settings(), server.cfg.address)
@@ -32,6 +32,6 @@ def on_starting(server: Any) -> None:
 
 
 def post_worker_init(worker: Any) -> None:
-    from runtime import freeze_startup_objects
+    from web.runtime import freeze_startup_objects
 
     freeze_startup_objects()

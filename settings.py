@@ -8,17 +8,23 @@ Must not import Dash, Flask, sync/ or models/.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
+import threading
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import time
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
 
+from view_models.tv_rotation import RotationError, ScreenRotation, parse_clock, parse_screens
+
+log = logging.getLogger(__name__)
 PROJECT_DIR = Path(__file__).resolve().parent
 DEFAULT_STAGE_TIME_FORMAT = "%m-%d-%Y %I:%M %p"
 
@@ -145,10 +151,21 @@ class RedmineRules:
 
 
 @dataclass(frozen=True)
+class TvRules:
+    reload_at: time = time(4, 0)  # the TV reloads itself fully once a day at this local time
+    screens: tuple[tuple[str, ScreenRotation], ...] = ()  # [tv.screens.<name>], by kiosk name
+
+    def screen(self, name: str) -> ScreenRotation | None:
+        """The rotation of the screen named `name` (kiosk names are matched whatever their case)."""
+        return next((rotation for key, rotation in self.screens if key.lower() == name.lower()), None)
+
+
+@dataclass(frozen=True)
 class KpiRules:
     cases: CaseRules = field(default_factory=CaseRules)
     sales: SalesRules = field(default_factory=lambda: SalesRules(stages=DEFAULT_STAGES))
     redmine: RedmineRules = field(default_factory=RedmineRules)
+    tv: TvRules = field(default_factory=TvRules)
 
 
 # The old dashboard's scoring (original-dashboard.md 1.3): Demo Scheduled 5 to the qualifier, Demo Given 5 to the
@@ -392,7 +409,37 @@ def load_kpi_rules(path: str | Path) -> KpiRules:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
     reader = _TomlReader(data, str(path))
-    return KpiRules(cases=reader.cases(), sales=reader.sales(), redmine=reader.redmine())
+    return KpiRules(cases=reader.cases(), sales=reader.sales(), redmine=reader.redmine(), tv=reader.tv())
+
+
+_tv_rules: dict[str, tuple[tuple[int, int], TvRules]] = {}
+_tv_rules_lock = threading.Lock()
+
+
+def current_tv_rules(settings: Settings) -> TvRules:
+    """The `[tv]` section as kpi.toml says it now: the file is read again when its modification time changes, so a
+    screen's rotation changes without a restart. A file that no longer parses is logged and the last good rules
+    stay (a typo must not blank the wall)."""
+    if not settings.kpi_file:
+        return settings.kpi.tv
+    path = Path(settings.kpi_file)
+    try:
+        stat = path.stat()
+    except OSError:
+        return settings.kpi.tv
+    mtime = (stat.st_mtime_ns, stat.st_size)
+    with _tv_rules_lock:
+        known = _tv_rules.get(settings.kpi_file)
+    if known is not None and known[0] == mtime:
+        return known[1]
+    try:
+        rules = load_kpi_rules(path).tv
+    except ConfigError as exc:
+        log.error("%s; the TVs keep the rotation they had", exc)
+        rules = known[1] if known else settings.kpi.tv
+    with _tv_rules_lock:
+        _tv_rules[settings.kpi_file] = (mtime, rules)
+    return rules
 
 
 class _TomlReader:
@@ -401,9 +448,9 @@ class _TomlReader:
     def __init__(self, data: dict[str, Any], filename: str) -> None:
         self.data = data
         self.filename = filename
-        unknown = set(data) - {"cases", "sales", "redmine"}
+        unknown = set(data) - {"cases", "sales", "redmine", "tv"}
         if unknown:
-            self.fail(sorted(unknown)[0], "is not a known section (cases, sales, redmine)")
+            self.fail(sorted(unknown)[0], "is not a known section (cases, sales, redmine, tv)")
 
     def fail(self, key: str, problem: str) -> None:
         raise ConfigError(f"{self.filename}: {key} {problem}")
@@ -439,6 +486,20 @@ class _TomlReader:
         if not isinstance(table[key], str):
             self.fail(f"{prefix}.{key}", f"must be a string (got {table[key]!r})")
         return table[key].strip()
+
+    def tv(self) -> TvRules:
+        table = self.section("tv", {"reload_at", "screens"})
+        reload_at = TvRules.reload_at
+        if "reload_at" in table:
+            try:
+                reload_at = parse_clock(table["reload_at"], "tv.reload_at")
+            except RotationError as exc:
+                self.fail("tv.reload_at", str(exc).removeprefix("tv.reload_at "))
+        try:
+            screens = parse_screens(table.get("screens", {}))
+        except RotationError as exc:
+            raise ConfigError(f"{self.filename}: {exc}") from exc
+        return TvRules(reload_at=reload_at, screens=tuple(screens.items()))
 
     def cases(self) -> CaseRules:
         table = self.section("cases", {"resolved_statuses", "closed_statuses"})

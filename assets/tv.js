@@ -6,8 +6,8 @@
  * to the day, so the TV moves to the new day at midnight without waiting for its next refresh. The time comes
  * from the browser clock plus the offset the server computed (zero unless a test injected a clock).
  *
- * Every `reload_ms` the page reloads itself completely, which keeps the memory of a browser left on for weeks
- * flat. It first asks the server for the page and reloads only when that answers (no redirect to a sign-in, no
+ * Every `reload_ms`, and once a day when the TV's clock passes `reload_at_ms` (kpi.toml [tv] reload_at, 04:00 by
+ * default), the page reloads itself completely, which keeps the memory of a browser left on for weeks flat. It first asks the server for the page and reloads only when that answers (no redirect to a sign-in, no
  * error): reloading into an error page would leave the screen dead until someone walked up to it.
  *
  * The fit (after every render and resize, on the next animation frame): the server cannot know how wide "157%"
@@ -49,8 +49,10 @@
     return parts.year + "-" + parts.month + "-" + parts.day;
   }
 
+  var retryAt = 0; // after a failed attempt, the next one waits a minute
+
   function reloadWhenServerAnswers() {
-    if (reloading || !window.fetch) {
+    if (reloading || !window.fetch || Date.now() < retryAt) {
       return;
     }
     reloading = true;
@@ -62,11 +64,13 @@
         } else {
           reloading = false;
           loadedAt = Date.now() - 0.9 * currentReloadMs; // try again in a while, not every second
+          retryAt = Date.now() + 60000;
         }
       })
       .catch(function () {
         reloading = false;
         loadedAt = Date.now() - 0.9 * currentReloadMs;
+        retryAt = Date.now() + 60000;
       });
   }
 
@@ -223,7 +227,7 @@
       var tz = config.tz || "UTC";
       var now = new Date(Date.now() + (config.offset_ms || 0));
       currentReloadMs = config.reload_ms || currentReloadMs;
-      if (Date.now() - loadedAt > currentReloadMs) {
+      if (Date.now() - loadedAt > currentReloadMs || (config.reload_at_ms && now.getTime() >= config.reload_at_ms)) {
         reloadWhenServerAnswers();
       }
       var clock = formatter(tz, "time").format(now);

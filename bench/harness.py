@@ -50,7 +50,7 @@ def anchor_clock() -> datetime:
 def build_app(database_url: str, tz_name: str, *, testing: bool = True) -> dash.Dash:
     """The app on the benchmark database, with sign-in and embedded sync off and the dataset's "today"."""
     from app import create_app
-    from runtime import freeze_startup_objects
+    from web.runtime import freeze_startup_objects
 
     dash_app = create_app(bench_settings(database_url, tz_name, testing=testing))
     dash_app.server.extensions["kpi"].extras["clock"] = anchor_clock

@@ -121,7 +121,7 @@ def _serve(dash_app: Any) -> tuple[str, Callable[[], None]]:
 
 
 def _wait_for_best_compression(timeout: float = 120) -> None:
-    from compression import STATIC_CACHE
+    from web.compression import STATIC_CACHE
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -137,7 +137,7 @@ def run(report: Report = print) -> dict[str, Any]:
     from app import create_app
     from models.db import make_engine, upgrade_database
     from settings import Settings
-    from sync.demo import load_demo
+    from sync.demo.load import load_demo
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     results: dict[str, Any] = {"goal_bytes": GOAL_BYTES, "pages": {}}

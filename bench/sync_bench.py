@@ -49,7 +49,7 @@ Report = Callable[[str], None]
 
 def case_records(count: int, seed: int = 7) -> Iterator[dict[str, Any]]:
     """`count` API-shaped Cases records, a few minutes apart (some in the same second, as bulk edits are)."""
-    from sync import demo
+    from sync.demo import source as demo
 
     rng = random.Random(seed)
     support = [person.ws_id for person in demo.SUPPORT + demo.TIER2]
@@ -86,10 +86,10 @@ def serve_fake(count: int, delay: float, ready: Any) -> None:
     from werkzeug.serving import WSGIRequestHandler, make_server
     from werkzeug.wrappers import Request, Response
 
-    from sync import demo
+    from sync.demo import source as demo
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
-    from sync.vtiger_emulator import BASE_PATH, VtigerEmulator
+    from sync.demo.vtiger_emulator import BASE_PATH, VtigerEmulator
 
     emulator = VtigerEmulator(
         users=demo.user_records(), groups=demo.group_records(), username="bench", access_key="bench", delay=delay

@@ -1,6 +1,6 @@
 """/cases callbacks: the page's main callback (callbacks.tracker_page, registered through callbacks.controls)
 turns the page state into the window columns, open-now panel and charts, the monthly charts, the table and its
-export link. Thin: reads and figures come from views.cases; components from layouts.cases.
+export link. Thin: reads and figures come from view_models.cases; components from layouts.cases.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from sqlalchemy import Engine
 from callbacks.tracker_page import TrackerCallbacks, view_options
 from layouts import cases as page
 from settings import Settings
-from views.cases import CasesView, build_cases_view, window_table
-from views.page_state import PageState
+from view_models.cases import CasesView, build_cases_view, window_table
+from view_models.page_state import PageState
 
 
 def build_view(engine: Engine, settings: Settings, state: PageState, charts: bool) -> CasesView:

@@ -5,7 +5,7 @@
 1. The page's ONE main callback. Its inputs are the URL query, the "today" button, the date picker, the window and
    selector, the auto-refresh tick, the midnight clock and any `extra_inputs` of the page; its outputs are the
    URL query and the controls (so they always agree) followed by the page's own `outputs`. It resolves a
-   `views.page_state.PageState` and calls `render(state, trigger)`, which returns the values for `outputs`
+   `view_models.page_state.PageState` and calls `render(state, trigger)`, which returns the values for `outputs`
    (use `dash.no_update` for parts a trigger does not change). One date click is one round trip.
 2. The midnight check: a slow Interval asks the server for today's date in TIMEZONE and stores it
    (`<prefix>-today-date`) only when it changed, which re-renders a page that follows today.
@@ -29,13 +29,13 @@ import dash
 from dash import ClientsideFunction, Input, Output, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 
-from callbacks.shell import parse_query
 from layouts.components import notice
 from layouts.controls import control_id, control_summary, current_now
 from layouts.pages import page_for
 from metrics.windows import WINDOW_KINDS, comparison_moment
-from runtime import current_runtime
-from views.page_state import PageState, local_today, parse_date, parse_page_query
+from view_models.page_state import PageState, local_today, parse_page_query
+from view_models.url_query import parse_date, parse_query
+from web.runtime import current_runtime
 
 
 @dataclass(frozen=True)

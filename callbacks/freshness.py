@@ -18,9 +18,9 @@ from dash import ALL, Input, Output, State, dcc, html
 from layouts.freshness import Freshness, assess_freshness, badge
 from models.db import utcnow
 from models.queries import data_version, module_health
-from runtime import current_runtime
 from settings import Settings
 from sync.scrub import Scrubber
+from web.runtime import current_runtime
 
 # The badge asks every few seconds, so a sync that just finished (a press of "Sync now", a CLI run) shows at the
 # next poll. A poll costs one index-only read of the data version; the badge re-renders only when that version,

@@ -1,6 +1,6 @@
 """/redmine callbacks: the page's main callback (callbacks.tracker_page, registered through callbacks.controls,
 selector = project) turns the page state into totals, window columns, open-now charts, the table and the monthly
-charts. Thin: reads and figures come from views.redmine; components from layouts.redmine.
+charts. Thin: reads and figures come from view_models.redmine; components from layouts.redmine.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from sqlalchemy import Engine
 from callbacks.tracker_page import TrackerCallbacks, view_options
 from layouts import redmine as page
 from settings import Settings
-from views.page_state import PageState
-from views.redmine import RedmineView, build_redmine_view, window_table
+from view_models.page_state import PageState
+from view_models.redmine import RedmineView, build_redmine_view, window_table
 
 
 def build_view(engine: Engine, settings: Settings, state: PageState, charts: bool) -> RedmineView:

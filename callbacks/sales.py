@@ -1,8 +1,8 @@
 """/sales callbacks: the shared controls' one main callback (callbacks/controls.py) renders the whole page for
-a date, window and group. One read of the span the day's week and month cover (views.sales), three windows
+a date, window and group. One read of the span the day's week and month cover (view_models.sales), three windows
 scored from it; charts and tables for the selected window.
 
-Thin: parse the state (done by the controls), build the view (views/sales.py), turn it into components and
+Thin: parse the state (done by the controls), build the view (view_models/sales.py), turn it into components and
 figures (layouts/sales.py, layouts/components.py).
 """
 
@@ -18,14 +18,14 @@ from callbacks.controls import Trigger, register_controls
 from callbacks.tracker_page import register_table
 from layouts.components import COLORS, bar_figure, json_ready, markdown_link
 from layouts.sales import PREFIX, TABLE_KPI, all_groups_label, export_href, table_caption, window_column
-from metrics.sales import SalesView
+from metrics.pace import expected_by
 from metrics.windows import WINDOW_KINDS
 from models.recent_rows import TableRequest
-from runtime import current_runtime
-from views.cache import CACHES, cached
-from views.page_state import PageState
-from views.sales import build_sales_page, call_table, change_table
-from views.tracker_view import TableBlock, state_of_query, table_query
+from view_models.cache import CACHES, cached
+from view_models.page_state import PageState
+from view_models.sales import SalesView, build_sales_page, call_table, change_table
+from view_models.tracker_view import TableBlock, state_of_query, table_query
+from web.runtime import current_runtime
 
 CHART_NAMES = ("calls", "demos", "stages", "pipeline")
 EXPORT_SLOTS = {
@@ -72,7 +72,14 @@ def render_sales_uncached(state: PageState) -> list[Any]:
     view = views[state.window]
     subtitle = f"{state.selector or all_groups_label(settings.kpi.sales)} · {view.window.label()}"
     label = view.window.label()
-    columns = [window_column(kind, views[kind], selected=kind == state.window, state=state) for kind in WINDOW_KINDS]
+    day = views["day"]
+    expected = expected_by(settings, day.window.first_day, day.goal.total, state.now)  # the pace, on the day's board
+    columns = [
+        window_column(
+            kind, views[kind], selected=kind == state.window, state=state, expected=expected if kind == "day" else None
+        )
+        for kind in WINDOW_KINDS
+    ]
     return [
         subtitle,
         columns,

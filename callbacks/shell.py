@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl
-
 import dash
 from dash import ClientsideFunction, Input, Output, State
 
 from layouts.pages import all_pages, page_for
 from layouts.shell import nav_link_id, not_found
-
-
-def parse_query(search: object) -> dict[str, str]:
-    """The URL query as a dict; the last value wins for a repeated key, and junk (even a non-string sent by a
-    hand-made request) never raises."""
-    if not isinstance(search, str):
-        return {}
-    return dict(parse_qsl(search.lstrip("?"), keep_blank_values=False))
+from view_models.url_query import parse_query
 
 
 def register(app: dash.Dash) -> None:

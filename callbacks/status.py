@@ -1,5 +1,5 @@
 """/status callbacks: read sync health and the last runs through models/, work out the next run, show the stage
-rules warning (views.sales.stage_warning, so it appears as soon as a sync stores the picklist), and start a sync
+rules warning (view_models.sales.stage_warning, so it appears as soon as a sync stores the picklist), and start a sync
 when "Sync now" is pressed.
 
 "Sync now" enqueues an RQ job when Redis is configured (sync.jobs.enqueue_sync, which refuses duplicates), wakes
@@ -31,10 +31,10 @@ from models.queries import (
     module_health,
     recent_runs,
 )
-from runtime import Runtime, current_runtime
 from settings import Settings
 from sync.scrub import Scrubber
-from views.sales import stage_warning
+from view_models.sales import stage_warning
+from web.runtime import Runtime, current_runtime
 
 log = logging.getLogger(__name__)
 

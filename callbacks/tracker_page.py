@@ -8,7 +8,7 @@ callback answers from SQL over all the rows of the view (getRowsResponse) with t
 when the view or the data changes, the browser (assets/tables.js) makes the grid ask again.
 
 callbacks/cases.py and callbacks/redmine.py each describe their page in a `TrackerCallbacks`: how to build its
-view, and its own outputs and their values. Thin: reads and figures come from views/, components from
+view, and its own outputs and their values. Thin: reads and figures come from view_models/, components from
 layouts.tracker_page and the page's layout module.
 """
 
@@ -29,11 +29,11 @@ from layouts import tracker_page
 from layouts.components import json_ready, row_count
 from layouts.tracker_page import TrackerPage
 from models.recent_rows import GridRequestError, TableRequest
-from runtime import current_runtime
 from settings import Settings
-from views.cache import CACHES, cached
-from views.page_state import PageState, export_href
-from views.tracker_view import TableBlock, TrackerView, state_of_query, table_query
+from view_models.cache import CACHES, cached
+from view_models.page_state import PageState, export_href
+from view_models.tracker_view import TableBlock, TrackerView, state_of_query, table_query
+from web.runtime import current_runtime
 
 TABLE_OUTPUTS = 3  # the table's outputs come last, so a change of its figure updates only them
 # Rows the browser's table gets per request (components.TABLE_BLOCK): a month of a big help desk is tens of

@@ -1,8 +1,11 @@
 """/tv callbacks. Every output id starts with "tv-" (the kiosk token's allow-list).
 
 - `tv.tick` (clientside, assets/tv.js): the clock every second, the local day, the periodic full reload.
-- `render_slide` (server): on each rotation tick, data refresh tick or new day, picks the slide, reads today's
-  view through views/ (cached until a sync run starts or finishes, or the day changes) and the sync health of the
+- assets/tv-screen.js: "Reconnecting…" while the server cannot be reached, the goal celebrations (tv-goals).
+- `render_slide` (server): on each rotation tick, data refresh tick or new day, asks which slides the screen shows
+  now (a named screen's own rotation, read afresh every time, so a change reaches the wall without anyone touching
+  it; else the URL's), sets the rotation tick to the slide's seconds, picks the slide, reads today's view through
+  view_models/ (cached until a sync run starts or finishes, or the day changes) and the sync health of the
   slide's sources, and fills the frame. When nothing it shows has changed it sends no update at all, so a refresh
   never re-renders (no flicker, no churn in a browser that runs for weeks).
 """
@@ -23,12 +26,14 @@ from sqlalchemy import Engine
 
 from layouts import tv as tv_layout
 from layouts.freshness import assess_freshness, banner_text, describe, local_time
-from metrics.windows import Window, comparison_moment, previous_window, today_in
+from metrics.windows import Window, comparison_moment, previous_window, to_local_datetime, today_in
 from models.db import utcnow
 from models.queries import data_version, module_health
-from runtime import current_runtime
 from settings import Settings
 from sync.scrub import Scrubber
+from view_models.tv_rotation import ScreenRotation
+from view_models.tv_state import Slide, TvConfig
+from web.runtime import current_runtime
 
 log = logging.getLogger(__name__)
 
@@ -61,20 +66,40 @@ class PanelCache:
 PANELS = PanelCache()
 
 
+def sales_today(
+    engine: Engine, settings: Settings, selector: str, day: date, now: datetime | None, version: Any
+) -> Any:
+    """Today's sales view of a group, shared by the sales slide and the goal celebrations (one build per sync)."""
+    from view_models.sales import build_sales_view
+
+    return PANELS.get_or_build(
+        engine,
+        ("sales-view", selector, day, now, version),
+        lambda: build_sales_view(engine, settings, day, selector, "day", today=day, now=now),
+    )
+
+
 def build_panel(
-    engine: Engine, settings: Settings, slide: tv_layout.Slide, day: date, now: datetime | None = None
+    engine: Engine,
+    settings: Settings,
+    slide: Slide,
+    day: date,
+    now: datetime | None = None,
+    version: Any = None,
 ) -> Any:
     """Today's slide for one page and group (or project), through the pages' own view builders: today's figures
     are compared with yesterday's until the same time (`now`, naive UTC, to the minute); yesterday's view too where
     the slide needs it (the sales slide's board of who reached the goal, a quiet morning's context)."""
     if slide.page == "sales":
-        from views.sales import build_sales_view
+        from metrics.pace import expected_by
+        from view_models.sales import build_sales_view
 
-        view = build_sales_view(engine, settings, day, slide.selector, "day", today=day, now=now)
+        view = sales_today(engine, settings, slide.selector, day, now, version)
         before = build_sales_view(engine, settings, _day_before(view.window), slide.selector, "day", today=day)
-        return tv_layout.sales_panel(view, before)
+        expected = expected_by(settings, day, view.goal.total, now or utcnow())
+        return tv_layout.sales_panel(view, before, expected)
     if slide.page == "cases":
-        from views.cases import build_cases_view
+        from view_models.cases import build_cases_view
 
         def cases_of(when: date) -> Any:
             return build_cases_view(
@@ -85,7 +110,7 @@ def build_panel(
         if tv_layout.cases_quiet(view):
             return tv_layout.quiet_cases_panel(view, cases_of(_day_before(view.windows["day"].window)))
         return tv_layout.cases_panel(view)
-    from views.redmine import build_redmine_view
+    from view_models.redmine import build_redmine_view
 
     def issues_of(when: date) -> Any:
         return build_redmine_view(
@@ -96,6 +121,38 @@ def build_panel(
     if tv_layout.redmine_quiet(view):
         return tv_layout.quiet_redmine_panel(view, issues_of(_day_before(view.windows["day"].window)))
     return tv_layout.redmine_panel(view)
+
+
+def goals_reached(
+    engine: Engine, settings: Settings, selectors: list[str], day: date, now: datetime | None, version: Any
+) -> list[str]:
+    """Who has reached today's goal in the sales groups the screen shows (from the sales slides' own views)."""
+
+    def reached(selector: str) -> tuple[str, ...]:
+        return tv_layout.SalesDay.of(sales_today(engine, settings, selector, day, now, version)).reached
+
+    names: set[str] = set()
+    for selector in selectors:
+        key = ("goals", selector, day, now, version)
+        names.update(PANELS.get_or_build(engine, key, lambda selector=selector: reached(selector)))
+    return sorted(names)
+
+
+def screen_of(engine: Engine, settings: Settings, config: TvConfig) -> ScreenRotation | None:
+    """The named screen's own rotation: a kiosk's (by its token's name), or the one a signed-in person previews
+    with `screen=`; None shows the URL's slides."""
+    from web.kiosk import screen_rotation
+    from web.viewer import current_viewer
+
+    viewer = current_viewer()
+    name = viewer.name if viewer is not None and viewer.is_kiosk else config.screen
+    if not name:
+        return None
+    try:
+        return screen_rotation(engine, settings, name)
+    except Exception:  # the database or kpi.toml: keep the URL's slides rather than a dead screen
+        log.exception("TV: cannot read the rotation of screen %s", name)
+        return None
 
 
 def all_label(settings: Settings, page: str) -> str:
@@ -131,6 +188,13 @@ def register(app: dash.Dash) -> None:
         State("tv-day", "data"),
     )
 
+    app.clientside_callback(  # "Reconnecting…" and the goal celebrations (assets/tv-screen.js)
+        ClientsideFunction(namespace="tvScreen", function_name="goals"),
+        Output("tv-celebrate", "title"),
+        Input("tv-goals", "data"),
+        State("tv-config", "data"),
+    )
+
     @app.callback(
         Output("tv-title", "children"),
         Output("tv-group", "children"),
@@ -142,26 +206,33 @@ def register(app: dash.Dash) -> None:
         Output("tv-dots", "children"),
         Output("tv-progress", "children"),
         Output("tv-signature", "data"),
+        Output("tv-rotate", "interval"),
+        Output("tv-goals", "data"),
         Input("tv-rotate", "n_intervals"),
         Input("tv-refresh", "n_intervals"),
         Input("tv-day", "data"),
         State("tv-config", "data"),
         State("tv-signature", "data"),
+        State("tv-rotate", "interval"),
     )
-    def render_slide(rotation, _refresh, _client_day, config_data, shown):  # type: ignore[no-untyped-def]
+    def render_slide(rotation, _refresh, _client_day, config_data, shown, interval):  # type: ignore[no-untyped-def]
         runtime = current_runtime()
         settings, engine = runtime.settings, runtime.engine
-        config = tv_layout.TvConfig.from_store(config_data, testing=settings.testing)  # the browser's copy: checked
+        config = TvConfig.from_store(config_data, testing=settings.testing)  # the browser's copy: checked
         rotation = rotation if isinstance(rotation, int) and not isinstance(rotation, bool) else 0
         now = utcnow() + timedelta(seconds=config.clock_offset_seconds)
         day = today_in(settings.timezone, now)
         compared_at = comparison_moment(day, settings.timezone, now)  # "vs yesterday by 10:42" moves on
-        index, slide = config.slide_at(rotation)
+        screen = screen_of(engine, settings, config)
+        slides, seconds = config.rotation_at(screen, to_local_datetime(now, settings.timezone).time())
+        index = rotation % len(slides)
+        slide, slide_seconds = slides[index], seconds[index]
         sources = configured(settings, slide.sources)
         freshness = assess_freshness(module_health(engine, sources), now, settings.sync_interval_minutes, sources)
         version = data_version(engine)
         signature = [
-            index,
+            f"{index}:{slide.page}:{slide.selector}",
+            f"{len(slides)}:{slide_seconds}",
             day.isoformat(),
             *(str(part) for part in version),
             freshness.level,
@@ -175,8 +246,10 @@ def register(app: dash.Dash) -> None:
             panel = PANELS.get_or_build(
                 engine,
                 (slide.page, slide.selector, day, compared_at, version),
-                lambda: build_panel(engine, settings, slide, day, compared_at),
+                lambda: build_panel(engine, settings, slide, day, compared_at, version),
             )
+            sales = sorted({item.selector for item in (screen.slides if screen else slides) if item.page == "sales"})
+            reached = goals_reached(engine, settings, sales, day, compared_at, version) if sales else []
         except Exception:
             # Keep showing the last good slide: a wall screen must not turn into an error page.
             log.exception("TV: cannot build the %s slide for %s", slide.page, day)
@@ -200,11 +273,13 @@ def register(app: dash.Dash) -> None:
             slide.title,
             slide.selector or everyone,
             f"{day:%A} {day.day} {day:%B %Y}",
-            tv_layout.slide_frame(panel, entering=not shown or shown[0] != index),
+            tv_layout.slide_frame(panel, entering=not shown or shown[0] != signature[0]),
             banner_children,
             banner_class,
             tv_layout.sync_line(sync_text, freshness.level),
-            tv_layout.dots(len(config.slides), index),
-            tv_layout.progress(len(config.slides), rotation or 0),
+            tv_layout.dots(len(slides), index),
+            tv_layout.progress(len(slides), rotation, slide_seconds),
             signature,
+            slide_seconds * 1000 if interval != slide_seconds * 1000 else dash.no_update,
+            {"day": day.isoformat(), "people": reached},
         )

@@ -5,7 +5,7 @@ charts. The group selector applies to everything.
 `layout(query)` builds the frame with the controls set from the URL; callbacks/cases.py fills the rest (one
 callback per change). What /cases shares with /redmine is built by layouts/tracker_page.py from `PAGE`; this
 module keeps the open-now panel and charts and the case table's columns and rows, which take a
-`views.cases.CasesView`. Must not import callbacks/ or sync/.
+`view_models.cases.CasesView`. Must not import callbacks/ or sync/.
 """
 
 from __future__ import annotations
@@ -27,15 +27,15 @@ from layouts.components import (
     section,
 )
 from layouts.tracker_page import TrackerPage, WindowCard
-from views.cases import CasesView
-from views.page_state import PageState, export_href
+from view_models.cases import CasesView
+from view_models.page_state import PageState, export_href
 
 PREFIX = "cases"
 
 
 def layout(query: Mapping[str, str]) -> html.Div:
-    from runtime import current_runtime
-    from views.cases import group_choices
+    from view_models.cases import group_choices
+    from web.runtime import current_runtime
 
     panels = [
         tracker_page.window_row(PAGE),

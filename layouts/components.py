@@ -258,9 +258,11 @@ def leaderboard(
     board_id: str | None = None,
     scale: float | None = None,
     ranked: bool = True,
+    badges: Mapping[str, tuple[str, str]] | None = None,
 ) -> html.Div:
     """A list with proportional bars, highest first; `empty` is shown when there are no entries. Bars are relative
-    to the leader, or to `scale` (e.g. a points goal: a full bar means the goal is met).
+    to the leader, or to `scale` (e.g. a points goal: a full bar means the goal is met). `badges`: per name a
+    (level, words) pair the row shows after the value and is coloured by (`lb-level-<level>`), e.g. the pace.
 
     `ranked`: people competing get rank numbers (the first in gold); a breakdown (open per status, group or
     person) is not a ranking and gets none. "Unassigned", "No group" and "No project" are nobody: never ranked,
@@ -273,7 +275,11 @@ def leaderboard(
         listed = [(name, value) for name, value in entries if name not in NOBODY]
         apart = [(name, value) for name, value in entries if name in NOBODY]
         shown = listed[:max_entries]
-        rows = [_board_row(name, value, top, rank if ranked else None) for rank, (name, value) in enumerate(shown, 1)]
+        marks = badges or {}
+        rows = [
+            _board_row(name, value, top, rank if ranked else None, badge=marks.get(name))
+            for rank, (name, value) in enumerate(shown, 1)
+        ]
         parts: list[Any] = [
             html.Ol(rows, className="leaderboard-list") if ranked else html.Ul(rows, className="leaderboard-list")
         ]
@@ -291,7 +297,16 @@ def leaderboard(
 NOBODY = (UNASSIGNED, NO_GROUP, NO_PROJECT)  # a blank assignee, group or project: apart from the names, never ranked
 
 
-def _board_row(name: str, value: float | int, top: float, rank: int | None, *, tag: Any = html.Li) -> Any:
+def _board_row(
+    name: str,
+    value: float | int,
+    top: float,
+    rank: int | None,
+    *,
+    tag: Any = html.Li,
+    badge: tuple[str, str] | None = None,
+) -> Any:
+    marks = [html.Span(badge[1], className="lb-badge")] if badge else []
     return tag(
         [
             html.Span(str(rank) if rank is not None else "", className="lb-rank"),
@@ -301,8 +316,9 @@ def _board_row(name: str, value: float | int, top: float, rank: int | None, *, t
                 className="lb-bar",
             ),
             html.Span(format_number(value), className="lb-value"),
+            *marks,
         ],
-        className="lb-row",
+        className=f"lb-row lb-level-{badge[0]}" if badge else "lb-row",
     )
 
 

@@ -29,7 +29,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from layouts.components import notice
-from views.page_state import PageState
+from view_models.page_state import PageState
 
 DEFAULT_REFRESH_MINUTES = 5
 MIN_REFRESH_MINUTES, MAX_REFRESH_MINUTES = 1, 60
@@ -50,14 +50,14 @@ class ControlTiming:
 
 def current_timing() -> ControlTiming:
     """The app's timing (runtime extras "control_timing"), else the real one."""
-    from runtime import current_runtime
+    from web.runtime import current_runtime
 
     return current_runtime().extras.get("control_timing") or ControlTiming()
 
 
 def current_now() -> datetime:
     """Now as naive UTC, from the runtime's injectable clock (extras "clock") when a test set one."""
-    from runtime import current_runtime
+    from web.runtime import current_runtime
 
     clock = current_runtime().extras.get("clock")
     now = clock() if clock else datetime.now(UTC)

@@ -4,7 +4,7 @@ numbers (ag-grid, ids linking to Redmine) and the monthly charts. The project se
 
 `layout(query)` builds the frame; callbacks/redmine.py fills it. What /redmine shares with /cases is built by
 layouts/tracker_page.py from `PAGE`; this module keeps the totals and the open-now charts and the issue table's
-columns and rows, which take a `views.redmine.RedmineView`. Must not import callbacks/ or sync/.
+columns and rows, which take a `view_models.redmine.RedmineView`. Must not import callbacks/ or sync/.
 """
 
 from __future__ import annotations
@@ -27,16 +27,16 @@ from layouts.components import (
     section,
 )
 from layouts.tracker_page import TrackerPage, WindowCard
-from views.page_state import PageState, export_href
-from views.redmine import RedmineView
+from view_models.page_state import PageState, export_href
+from view_models.redmine import RedmineView
 
 PREFIX = "redmine"
 SELECTOR_KEY = "project"
 
 
 def layout(query: Mapping[str, str]) -> html.Div:
-    from runtime import current_runtime
-    from views.redmine import project_choices
+    from view_models.redmine import project_choices
+    from web.runtime import current_runtime
 
     panels = [
         html.Div(id=f"{PREFIX}-totals", className="panel"),

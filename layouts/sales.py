@@ -5,7 +5,7 @@ progress bar toward the goal and the breakdown; the score key generated from kpi
 tables of stage changes and calls behind the selected window, with CSV exports.
 
 The declarative parts live here; `window_column`, `person_row`, `score_key_table` and the column lists are
-filled by callbacks/sales.py from a views.sales SalesView. Must not import callbacks/, models/ or sync/.
+filled by callbacks/sales.py from a view_models.sales SalesView. Must not import callbacks/, models/ or sync/.
 """
 
 from __future__ import annotations
@@ -33,14 +33,16 @@ from layouts.components import (
 )
 from layouts.controls import control_bar, current_now, current_timing, page_header
 from metrics.catalogue import entry
-from metrics.sales import PHONE_CALLS, Goal, SalesView, ScoreKeyRow
+from metrics.pace import PACE_WORDS, pace_level
+from metrics.sales import PHONE_CALLS, Goal, ScoreKeyRow
 from settings import SalesRules
-from views.page_state import PageState, local_today, parse_page_query
-from views.page_state import export_href as page_export_href
-from views.tracker_view import table_query
+from view_models.page_state import PageState, local_today, parse_page_query
+from view_models.page_state import export_href as page_export_href
+from view_models.sales import SalesView
+from view_models.tracker_view import table_query
 
 PREFIX = "sales"
-TABLE_KPI = "rows"  # the tables have no figure to choose (views.tracker_view.table_query)
+TABLE_KPI = "rows"  # the tables have no figure to choose (view_models.tracker_view.table_query)
 WINDOW_NAMES = {"day": "Day", "week": "Week", "month": "Month"}
 CHARTS = {  # chart -> its definition (metrics.catalogue: title and what it counts)
     "calls": "sales.calls_chart",
@@ -80,8 +82,8 @@ def all_groups_label(rules: SalesRules) -> str:
 
 
 def layout(query: Mapping[str, str]) -> html.Div:
-    from runtime import current_runtime
-    from views.sales import group_choices, stage_warning
+    from view_models.sales import group_choices, stage_warning
+    from web.runtime import current_runtime
 
     runtime = current_runtime()
     rules = runtime.settings.kpi.sales
@@ -167,7 +169,7 @@ def _slot(name: str) -> html.A:
 
 
 def export_href(state: PageState, kpi: str, window: str | None = None) -> str:
-    """The /export/sales.csv link for the rows behind a figure (views.page_state.export_href)."""
+    """The /export/sales.csv link for the rows behind a figure (view_models.page_state.export_href)."""
     return page_export_href("sales", state, kpi, window=window)
 
 
@@ -209,8 +211,9 @@ def breakdown(row: pd.Series, rules: SalesRules) -> str:
     return " · ".join(parts)
 
 
-def person_row(rank: int, row: pd.Series, goal: Goal, rules: SalesRules) -> html.Li:
-    """Rank, name, points, a bar toward the goal with a marker at the pace so far, and the breakdown."""
+def person_row(rank: int, row: pd.Series, goal: Goal, rules: SalesRules, expected: float | None = None) -> html.Li:
+    """Rank, name, points, a bar toward the goal with a marker at the pace so far, and the breakdown. `expected`:
+    on a day's board, the points a person on pace has by now (metrics.pace), shown as a coloured word."""
     points = float(row["points"])
     total = goal.total or 1.0
     fill = min(100.0, 100.0 * points / total)
@@ -225,6 +228,7 @@ def person_row(rank: int, row: pd.Series, goal: Goal, rules: SalesRules) -> html
                     html.Span(str(rank), className="sp-rank"),
                     html.Span(row["person"], className="sp-name", title=row["person"]),
                     html.Span(format_number(points), className="sp-points"),
+                    *_pace_badge(points, expected),
                 ],
                 className="sp-head",
             ),
@@ -248,12 +252,31 @@ def person_row(rank: int, row: pd.Series, goal: Goal, rules: SalesRules) -> html
     )
 
 
-def window_column(kind: str, view: SalesView, *, selected: bool, state: PageState) -> html.Div:
-    """One window's panel: name and dates, the team's totals, the goal and the leaderboard."""
+def _pace_badge(points: float, expected: float | None) -> list[html.Span]:
+    if expected is None:
+        return []
+    level = pace_level(points, expected)
+    return [
+        html.Span(
+            PACE_WORDS[level],
+            className=f"sp-pace-badge is-{level}",
+            title=f"{format_number(points)} points against {format_number(round(expected, 1))} on pace by now",
+        )
+    ]
+
+
+def window_column(
+    kind: str, view: SalesView, *, selected: bool, state: PageState, expected: float | None = None
+) -> html.Div:
+    """One window's panel: name and dates, the team's totals, the goal and the leaderboard (on the day's, each
+    person's pace against `expected`, metrics.pace)."""
     board = view.leaderboard
     people = (
         html.Ol(
-            [person_row(rank, row, view.goal, view.rules) for rank, (_, row) in enumerate(board.iterrows(), 1)],
+            [
+                person_row(rank, row, view.goal, view.rules, expected)
+                for rank, (_, row) in enumerate(board.iterrows(), 1)
+            ],
             className="sales-board",
         )
         if not board.empty

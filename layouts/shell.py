@@ -5,8 +5,9 @@ from __future__ import annotations
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from auth import CSRF_FORM_FIELD, csrf_token, current_viewer
 from layouts.pages import all_pages
+from web.csrf import CSRF_FORM_FIELD, csrf_token
+from web.viewer import current_viewer
 
 
 def navbar() -> dbc.Navbar:
@@ -51,7 +52,7 @@ def app_layout() -> html.Div:
 
 
 def auth_disabled_banner() -> list[dbc.Alert]:
-    """AUTH_DISABLED shows on every page, the TV included (auth.py)."""
+    """AUTH_DISABLED shows on every page, the TV included (web/viewer.py)."""
     viewer = current_viewer()
     if viewer is None or viewer.kind != "local":
         return []
@@ -64,7 +65,7 @@ def auth_disabled_banner() -> list[dbc.Alert]:
 
 
 def account_controls() -> list[html.Form]:
-    """Sign-out for a signed-in user: a POST carrying the CSRF token (auth.py); nothing for a kiosk or local use."""
+    """Sign-out for a signed-in user: a POST carrying the CSRF token (web/csrf.py); nothing for a kiosk or local use."""
     viewer = current_viewer()
     if viewer is None or viewer.kind != "user":
         return []

@@ -5,7 +5,7 @@ figures, the subtitle and the table caption.
 
 A page describes what differs in a `TrackerPage` (its id prefix, words, cards and table) and keeps only its own
 panels (layouts/cases.py: open now; layouts/redmine.py: totals). Builders take the page's view, a
-`views.tracker_view.TrackerView`. Must not import callbacks/ or sync/.
+`view_models.tracker_view.TrackerView`. Must not import callbacks/ or sync/.
 """
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ from layouts.components import (
 )
 from layouts.controls import control_bar, current_now, current_timing, page_header
 from layouts.palette import TINTS
-from views.page_state import PageState, export_href, local_today, parse_page_query
-from views.tracker_view import TrackerView, WindowColumn, table_query
+from view_models.page_state import PageState, export_href, local_today, parse_page_query
+from view_models.tracker_view import TrackerView, WindowColumn, table_query
 
 WINDOW_TITLES = {"day": "Day", "week": "Week", "month": "Month"}
 ROW_CLASSES = {
@@ -75,7 +75,7 @@ class TrackerPage:
     table_kpis: tuple[dict[str, str], ...]  # the table's figure choices; the first is the default
     other_rows: str  # the legend of rows neither resolved nor created in the window ("worked on", "updated")
     columns: Callable[[], list[dict]]  # the table's ag-grid columns
-    records: Callable[[Any], list[dict]]  # ag-grid rows from views' window_table (links as markdown)
+    records: Callable[[Any], list[dict]]  # ag-grid rows from view_models' window_table (links as markdown)
     done: str = "resolved"  # the page's one word for a finished record: "resolved" (cases), "closed" (Redmine's)
 
     @property
@@ -93,7 +93,7 @@ class TrackerPage:
 def page_layout(page: TrackerPage, query: Mapping[str, str], choices: Sequence[str], panels: Sequence[Any]) -> html.Div:
     """The page with the controls set from the URL: header, control bar, the page's own `panels`, the table of
     records and the monthly charts. The callbacks fill it."""
-    from runtime import current_runtime
+    from web.runtime import current_runtime
 
     today = local_today(current_runtime().settings.timezone, current_now())
     state = parse_page_query(query, today, choices, selector_key=page.selector_key)

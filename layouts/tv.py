@@ -2,218 +2,25 @@
 buttons or inputs: nobody can touch it, and a kiosk token may only run the callbacks whose outputs start with
 "tv-", so every id here does).
 
-The URL picks what rotates, e.g. `/tv?pages=cases,sales,redmine&group=Support&rotate=30`:
-- `pages`: comma-separated cases, sales, redmine (default: all three); an item may pin its own group or
-  project with a colon, `pages=cases:Support,sales:Sales,redmine`.
-- `group`: comma-separated VTiger groups for the cases and sales slides (default: all groups together);
-  `project`: comma-separated Redmine projects for the redmine slides (default: all projects).
-- `rotate`: seconds per slide (default 30), `refresh`: seconds between data refreshes (default 60),
-  `reload`: hours between full page reloads (default 6) that keep a browser left on for weeks lean.
-- `now`: only when settings.testing, an ISO date-time (local to TIMEZONE unless it has an offset) that the
-  page's clock starts from and then runs on; tests use it to cross midnight.
-Anything unknown or malformed falls back to its default, silently: a wall screen has nobody to read an error.
-
-`parse_tv_query` is pure; `layout` reads the settings and the known group and project names through runtime/models
-and renders the frame. Must not import callbacks/ or sync/.
+What the URL picks (pages, groups, projects, timings) is view_models/tv_state.py; `layout` reads the settings and
+the known group and project names through runtime/models and renders the frame. Must not import callbacks/ or
+sync/.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from dash import dcc, html
 
 from layouts.components import format_number, kpi_card, leaderboard
+from metrics.pace import pace_level
 from metrics.windows import Window
+from view_models.tv_state import TvConfig, next_reload, parse_tv_query
 
-PAGES = ("cases", "sales", "redmine")
-PAGE_TITLES = {"cases": "Cases", "sales": "Sales", "redmine": "Redmine"}
-DEFAULT_ROTATE_SECONDS = 30
-DEFAULT_REFRESH_SECONDS = 60
-DEFAULT_RELOAD_HOURS = 6.0
-LIMITS = {  # (production minimum, testing minimum, maximum)
-    "rotate": (5, 1, 3600),
-    "refresh": (10, 1, 3600),
-}
-RELOAD_LIMITS = (0.5, 0.0005, 72.0)  # hours; testing may reload after two seconds
 CLOCK_TICK_MS = 1000
-MAX_SLIDES = 24
-MAX_SELECTOR_LENGTH = 200  # a group or project name; longer is not a name
-MAX_CLOCK_OFFSET_SECONDS = 10 * 366 * 86400  # tests move the clock by days or years, never further
-
-
-@dataclass(frozen=True)
-class Slide:
-    page: str  # cases, sales, redmine
-    selector: str  # the group (cases, sales) or project (redmine); "" = all
-
-    @property
-    def title(self) -> str:
-        return PAGE_TITLES[self.page]
-
-    @property
-    def sources(self) -> tuple[str, ...]:
-        """The sync sources whose freshness this slide's numbers depend on."""
-        return ("redmine",) if self.page == "redmine" else ("vtiger",)
-
-
-@dataclass(frozen=True)
-class TvConfig:
-    slides: tuple[Slide, ...]
-    rotate_seconds: int
-    refresh_seconds: int
-    reload_hours: float
-    clock_offset_seconds: float  # injected clock minus the real clock (0 outside tests)
-
-    def slide_at(self, rotation: int | None) -> tuple[int, Slide]:
-        index = (rotation or 0) % len(self.slides)
-        return index, self.slides[index]
-
-    def to_store(self, tz_name: str) -> dict:
-        """What the browser keeps (tv-config) and the clientside clock reads."""
-        return {
-            "slides": [[slide.page, slide.selector] for slide in self.slides],
-            "rotate": self.rotate_seconds,
-            "refresh": self.refresh_seconds,
-            "reload_ms": int(self.reload_hours * 3600 * 1000),
-            "offset_ms": int(self.clock_offset_seconds * 1000),
-            "tz": tz_name,
-        }
-
-    @classmethod
-    def from_store(cls, data: object, *, testing: bool = False) -> TvConfig:
-        """The configuration a browser sent back (tv-config), checked as strictly as the URL: known pages, short
-        selectors, at most MAX_SLIDES slides, timings in their limits, and a clock offset only when testing."""
-        data = data if isinstance(data, Mapping) else {}
-        raw_slides = data.get("slides")
-        slides = tuple(
-            dict.fromkeys(
-                Slide(item[0], item[1])
-                for item in (raw_slides if isinstance(raw_slides, list) else [])[: MAX_SLIDES * 4]
-                if isinstance(item, list | tuple) and len(item) == 2 and item[0] in PAGES and _selector_ok(item[1])
-            )
-        )[:MAX_SLIDES]
-        reload_ms = data.get("reload_ms")
-        reload_hours = reload_ms / 3600 / 1000 if isinstance(reload_ms, int | float) else None
-        return cls(
-            slides=slides or default_slides(PAGES),
-            rotate_seconds=_bounded_int(data.get("rotate"), DEFAULT_ROTATE_SECONDS, "rotate", testing),
-            refresh_seconds=_bounded_int(data.get("refresh"), DEFAULT_REFRESH_SECONDS, "refresh", testing),
-            reload_hours=_bounded_hours(reload_hours, testing),
-            clock_offset_seconds=_clock_offset(data.get("offset_ms"), testing),
-        )
-
-
-def _selector_ok(selector: object) -> bool:
-    return isinstance(selector, str) and len(selector) <= MAX_SELECTOR_LENGTH and selector.isprintable()
-
-
-def _clock_offset(offset_ms: object, testing: bool) -> float:
-    """Only a test may move the TV's clock (settings.testing); a browser's offset is ignored everywhere else."""
-    if not testing or isinstance(offset_ms, bool) or not isinstance(offset_ms, int | float):
-        return 0.0
-    seconds = offset_ms / 1000
-    return seconds if math.isfinite(seconds) and abs(seconds) <= MAX_CLOCK_OFFSET_SECONDS else 0.0
-
-
-def default_slides(pages: Sequence[str]) -> tuple[Slide, ...]:
-    return tuple(Slide(page, "") for page in pages)
-
-
-# --- the URL -----------------------------------------------------------------------------------------------------
-
-
-def _names(raw: str | None) -> list[str]:
-    return [part.strip() for part in (raw or "").split(",") if part.strip()]
-
-
-def _match(name: str, known: Sequence[str] | None) -> str | None:
-    """The known spelling of `name` (case-insensitive); the name itself when nothing is known yet."""
-    if known is None:
-        return name
-    return next((candidate for candidate in known if candidate.lower() == name.lower()), None)
-
-
-def _bounded_int(raw: object, default: int, key: str, testing: bool) -> int:
-    low, test_low, high = LIMITS[key]
-    try:
-        value = int(str(raw).strip())
-    except (TypeError, ValueError):
-        return default
-    minimum = test_low if testing else low
-    return default if value < minimum or value > high else value
-
-
-def _bounded_hours(raw: object, testing: bool) -> float:
-    low, test_low, high = RELOAD_LIMITS
-    try:
-        value = float(str(raw).strip())
-    except (TypeError, ValueError):
-        return DEFAULT_RELOAD_HOURS
-    if not math.isfinite(value) or value < (test_low if testing else low) or value > high:
-        return DEFAULT_RELOAD_HOURS
-    return value
-
-
-def parse_injected_now(raw: str | None, tz_name: str) -> datetime | None:
-    """`now=2026-03-04T23:59:50` (local) or with an offset, as naive UTC; None when absent or malformed."""
-    if not raw:
-        return None
-    try:
-        moment = datetime.fromisoformat(raw.strip().replace(" ", "+") if "T" in raw else raw.strip())
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=ZoneInfo(tz_name))
-    return moment.astimezone(UTC).replace(tzinfo=None)
-
-
-def parse_tv_query(
-    query: Mapping[str, str],
-    *,
-    tz_name: str,
-    testing: bool,
-    real_now: datetime,
-    groups: Sequence[str] | None = None,
-    projects: Sequence[str] | None = None,
-) -> TvConfig:
-    """The TV's configuration from its URL. `groups`/`projects` are the known names (None: accept any, e.g.
-    before the first sync); unknown ones are dropped. `real_now` is naive UTC."""
-    group_names = [name for raw in _names(query.get("group")) if (name := _match(raw, groups)) and _selector_ok(name)]
-    project_names = [
-        name for raw in _names(query.get("project")) if (name := _match(raw, projects)) and _selector_ok(name)
-    ]
-    slides: list[Slide] = []
-    for item in _names(query.get("pages")) or list(PAGES):
-        page, _, pinned = (part.strip() for part in item.partition(":"))
-        page = page.lower()
-        if page not in PAGES:
-            continue
-        known = projects if page == "redmine" else groups
-        if pinned:
-            selectors = [name] if (name := _match(pinned, known)) and _selector_ok(name) else [""]
-        else:
-            selectors = (project_names if page == "redmine" else group_names) or [""]
-        slides.extend(Slide(page, selector) for selector in selectors)
-    unique = tuple(dict.fromkeys(slides))[:MAX_SLIDES] or default_slides(PAGES)
-
-    offset = 0.0
-    if testing:
-        injected = parse_injected_now(query.get("now"), tz_name)
-        if injected is not None:
-            offset = (injected - real_now).total_seconds()
-    return TvConfig(
-        slides=unique,
-        rotate_seconds=_bounded_int(query.get("rotate"), DEFAULT_ROTATE_SECONDS, "rotate", testing),
-        refresh_seconds=_bounded_int(query.get("refresh"), DEFAULT_REFRESH_SECONDS, "refresh", testing),
-        reload_hours=_bounded_hours(query.get("reload"), testing),
-        clock_offset_seconds=offset,
-    )
 
 
 # --- the frame ---------------------------------------------------------------------------------------------------
@@ -223,8 +30,8 @@ def layout(query: Mapping[str, str]) -> html.Div:
     """Read the settings and known names, then render the frame (callbacks/tv.py fills it)."""
     from models.db import utcnow
     from models.queries import vtiger_group_names
-    from runtime import current_runtime
-    from views.redmine import project_choices
+    from view_models.redmine import project_choices
+    from web.runtime import current_runtime
 
     runtime = current_runtime()
     settings = runtime.settings
@@ -238,15 +45,22 @@ def layout(query: Mapping[str, str]) -> html.Div:
         groups=groups or None,
         projects=projects or None,
     )
-    return frame(config, settings.timezone)
+    from datetime import timedelta
+
+    from settings import current_tv_rules
+
+    now = utcnow() + timedelta(seconds=config.clock_offset_seconds)
+    reload_at = next_reload(now, current_tv_rules(settings).reload_at, settings.timezone)
+    return frame(config, settings.timezone, reload_at)
 
 
-def frame(config: TvConfig, tz_name: str) -> html.Div:
+def frame(config: TvConfig, tz_name: str, reload_at_ms: int | None = None) -> html.Div:
     """Header (page, group, date, clock), banner slot, the slide, footer (rotation dots, last sync)."""
     return html.Div(
         [
-            dcc.Store(id="tv-config", data=config.to_store(tz_name)),
+            dcc.Store(id="tv-config", data=config.to_store(tz_name, reload_at_ms)),
             dcc.Store(id="tv-signature", data=None),
+            dcc.Store(id="tv-goals", data=None),  # who has reached today's goal (assets/tv-screen.js shows them)
             dcc.Store(id="tv-day", data=None),
             dcc.Interval(id="tv-rotate", interval=config.rotate_seconds * 1000),
             dcc.Interval(id="tv-refresh", interval=config.refresh_seconds * 1000),
@@ -266,6 +80,13 @@ def frame(config: TvConfig, tz_name: str) -> html.Div:
                 className="tv-header",
             ),
             html.Div(id="tv-banner", className="tv-banner tv-hidden", role="alert"),
+            html.Div(  # shown by assets/tv-screen.js while the server cannot be reached
+                [html.Span("⟳", className="tv-banner-icon", **{"aria-hidden": "true"}), html.Span("Reconnecting…")],
+                id="tv-reconnecting",
+                className="tv-reconnecting tv-hidden",
+                role="status",
+            ),
+            html.Div(id="tv-celebrate", className="tv-celebrate tv-hidden", role="status"),
             html.Main(id="tv-panel", className="tv-panel"),
             html.Footer(
                 [
@@ -292,11 +113,12 @@ def dots(count: int, active: int) -> list[html.Span]:
     return [html.Span(className="tv-dot tv-dot-on" if n == active else "tv-dot") for n in range(count)]
 
 
-def progress(count: int, rotation: int) -> html.Div | None:
+def progress(count: int, rotation: int, seconds: int | None = None) -> html.Div | None:
     """A bar that fills over the slide's time; alternating classes restart its CSS animation on every slide."""
     if count <= 1:
         return None
-    return html.Div(className=f"tv-progress-bar tv-progress-{rotation % 2}")
+    style = {"animationDuration": f"{seconds}s"} if seconds else None
+    return html.Div(className=f"tv-progress-bar tv-progress-{rotation % 2}", style=style)
 
 
 def banner(headline: str, detail: str) -> list[html.Span]:
@@ -345,12 +167,15 @@ def board(
     empty: str,
     scale: float | None = None,
     ranked: bool = True,
+    badges: Mapping[str, tuple[str, str]] | None = None,
 ) -> html.Div:
     """A leaderboard panel with every entry (up to BOARD_ROWS) and an empty "and N more" line; `data-total`
     tells assets/tv.js how many there are, so it can hide the rows that do not fit and count them there."""
     return html.Div(
         [
-            leaderboard(entries, title=title, empty=empty, max_entries=BOARD_ROWS, scale=scale, ranked=ranked),
+            leaderboard(
+                entries, title=title, empty=empty, max_entries=BOARD_ROWS, scale=scale, ranked=ranked, badges=badges
+            ),
             html.Div(className="tv-more"),
         ],
         className="tv-board",
@@ -407,7 +232,7 @@ def _yesterday_card(page: str, label: str, value: float | int | None, figure: st
 
 @dataclass(frozen=True)
 class SalesDay:
-    """The sales slide's figures for one day (from a metrics.sales.SalesView)."""
+    """The sales slide's figures for one day (from a view_models.sales.SalesView)."""
 
     points: float
     calls: int
@@ -415,6 +240,7 @@ class SalesDay:
     at_goal: int
     points_board: list[tuple[str, float]]
     calls_board: list[tuple[str, int]]
+    reached: tuple[str, ...] = ()  # who has reached the goal, by name
 
     @property
     def quiet(self) -> bool:
@@ -440,12 +266,26 @@ class SalesDay:
                 (str(row["person"]), float(row["points"])) for _, row in board.iterrows() if row["points"] > 0
             ],
             calls_board=calls,
+            reached=tuple(
+                sorted(str(row["person"]) for _, row in board.iterrows() if row["points"] >= view.goal.total)
+            ),
         )
 
 
-def sales_panel(view: Any, previous: Any) -> html.Div:
+PACE_SHORT = {"ahead": "▲ ahead", "near": "● near", "behind": "▼ behind"}  # the words beside the colour
+
+
+def pace_badges(entries: Sequence[tuple[str, float]], expected: float | None) -> dict[str, tuple[str, str]]:
+    """Each person's pace (metrics.pace) as a board badge: green ahead, amber near, red behind; none on a day off."""
+    if expected is None:
+        return {}
+    return {name: (level, PACE_SHORT[level]) for name, points in entries if (level := pace_level(points, expected))}
+
+
+def sales_panel(view: Any, previous: Any, expected: float | None = None) -> html.Div:
     """Today's sales against yesterday's (`previous`, the view of the window before): team points, calls and
-    demos, and the points and calls leaderboards; on a quiet morning, yesterday's."""
+    demos, and the points and calls leaderboards; on a quiet morning, yesterday's. `expected`: the points a
+    person on pace has by now (metrics.pace), which colours the points board; None on a day off."""
     goal = view.goal.total
     today, before = SalesDay.of(view), SalesDay.of(previous)
     # While today runs, yesterday until the same time (metrics.windows.compare_with); else all of yesterday.
@@ -488,7 +328,11 @@ def sales_panel(view: Any, previous: Any) -> html.Div:
             _cards(cards),
             _boards(
                 board(
-                    today.points_board, title=f"Points today · goal {goal:g}", empty="No points yet today", scale=goal
+                    today.points_board,
+                    title=f"Points today · goal {goal:g}" + (f" · pace now {expected:.0f}" if expected else ""),
+                    empty="No points yet today",
+                    scale=goal,
+                    badges=pace_badges(today.points_board, expected),
                 ),
                 board(today.calls_board, title="Phone calls today", empty="No calls yet today"),
             ),

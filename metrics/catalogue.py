@@ -214,6 +214,9 @@ ENTRIES: tuple[Kpi, ...] = (
     Kpi("sales.goal", "Goal",
         "The daily goal per person; a week's or month's is that times its business days (so far: until today).",
         "goal-met"),
+    Kpi("sales.pace", "Pace",
+        "The daily goal × the elapsed part of the working day (09:00-17:00): ahead at or above it, near up to 10 % "
+        "below, behind further down; none on a day off.", "goal-met"),
     Kpi("sales.calls_chart", "Calls per person", "Calls that started in the window, per assignee."),
     Kpi("sales.demos_chart", "Demos scheduled per qualifier",
         "Deals entering the demo stage in the window, per qualifier."),

@@ -31,7 +31,7 @@ and never reads the clock (`today` is passed in).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
 
@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from metrics.series import UNASSIGNED as SERIES_UNASSIGNED
-from metrics.windows import Comparison, Window, to_local
+from metrics.windows import Window, to_local
 from settings import SalesRules, StageRule
 
 CALL_COLUMNS = [
@@ -406,136 +406,3 @@ def score_key(rules: SalesRules) -> list[ScoreKeyRow]:
         condition = "first time per deal" if rule.once_per_deal else "every time the deal enters it"
         rows.append(ScoreKeyRow(rule.name, float(rule.points), _credit_label(rule, rules), condition))
     return rows
-
-
-# --- the whole view ---------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SalesTotals:
-    """The figures of a sales window's cards: points, calls, demos scheduled (None when demo_stage is off)."""
-
-    points: float
-    calls: int
-    demos: int | None
-
-
-@dataclass(frozen=True)
-class SalesView:
-    """Everything the /sales page, its CSV export and the TV show for one window and group selection."""
-
-    window: Window
-    groups: tuple[str, ...]  # the effective group filter; empty: everyone
-    rules: SalesRules
-    goal: Goal
-    leaderboard: pd.DataFrame  # points_per_person
-    stage_changes: pd.DataFrame  # score_stage_changes
-    calls: pd.DataFrame  # score_calls
-    pipeline: pd.DataFrame  # open_pipeline_per_owner
-    score_key: list[ScoreKeyRow] = field(default_factory=list)
-    # A page view (views.sales.build_sales_page) holds in `calls` only the calls its table shows; then this is
-    # calls_per_person over all of the window's calls, counted in SQL. None: `calls` holds every call.
-    call_summary: pd.DataFrame | None = None
-    picklist: tuple[str, ...] = ()  # VTiger's sales_stage picklist in its order, as sync stored it (or unknown)
-    # What the cards are compared with: the previous window's totals over `comparison.span` (the same elapsed
-    # part of it while this window runs). None: not compared.
-    comparison: Comparison | None = None
-    previous: SalesTotals | None = None
-
-    def totals(self) -> SalesTotals:
-        """The cards' figures: the leaderboard's points, the calls and the demos scheduled."""
-        points = float(self.leaderboard["points"].sum()) if not self.leaderboard.empty else 0.0
-        demo = self.rules.demo_stage
-        demos = int((self.stage_changes["stage"] == demo).sum()) if demo else None
-        return SalesTotals(points, self.call_count, demos)
-
-    @property
-    def call_count(self) -> int:
-        """How many calls started in the window (in the group)."""
-        return len(self.calls) if self.call_summary is None else int(self.call_summary["calls"].sum())
-
-    @property
-    def stage_names(self) -> list[str]:
-        return [rule.name for rule in self.rules.stages]
-
-    def calls_per_person(self) -> pd.DataFrame:
-        return calls_per_person(self.calls) if self.call_summary is None else self.call_summary
-
-    def demos_per_qualifier(self) -> pd.DataFrame:
-        return demos_per_qualifier(self.stage_changes, self.rules)
-
-    def deals_per_stage(self) -> pd.DataFrame:
-        return deals_per_stage(self.stage_changes, self.rules, self.picklist)
-
-    @property
-    def is_empty(self) -> bool:
-        return self.leaderboard.empty and self.pipeline.empty
-
-
-def sales_view(
-    *,
-    window: Window,
-    rules: SalesRules,
-    today: date,
-    calls: pd.DataFrame,
-    changes: pd.DataFrame,
-    history: pd.DataFrame,
-    roster: pd.DataFrame,
-    pipeline: pd.DataFrame,
-    groups: Sequence[str] = (),
-    picklist: Sequence[str] = (),
-) -> SalesView:
-    """Score one window for the given groups (empty: everyone); `picklist` orders the deals-per-stage chart."""
-    groups = tuple(groups)
-    scored_calls = score_calls(in_groups(calls, groups), rules, window)
-    scored_changes = score_stage_changes(in_groups(changes, groups), history, rules, window)
-    people = in_groups(roster, groups)["person"] if groups else []
-    return SalesView(
-        window=window,
-        groups=groups,
-        rules=rules,
-        goal=goal_for(window, rules, today),
-        leaderboard=points_per_person(scored_calls, scored_changes, rules, people),
-        stage_changes=scored_changes,
-        calls=scored_calls,
-        pipeline=open_pipeline_per_owner(pipeline, rules, groups),
-        score_key=score_key(rules),
-        picklist=tuple(picklist),
-    )
-
-
-def sales_page_view(
-    *,
-    window: Window,
-    rules: SalesRules,
-    today: date,
-    call_counts: pd.DataFrame,
-    recent_calls: pd.DataFrame,
-    scored_changes: pd.DataFrame,
-    roster: pd.DataFrame,
-    pipeline_per_owner: pd.DataFrame,
-    groups: Sequence[str] = (),
-    picklist: Sequence[str] = (),
-) -> SalesView:
-    """sales_view from what a page needs and no more: the window's calls counted per assignee and status
-    (`call_counts`, CALL_COUNT_COLUMNS), only the calls the table shows (`recent_calls`, or none), the span's
-    stage changes scored once (score_passages, already limited to `groups`) and the open pipeline per owner
-    (open_pipeline_per_owner, the same for every window). The leaderboard, goal, charts and counts are those
-    sales_view gives from every row."""
-    groups = tuple(groups)
-    tally = call_tally(call_counts, rules)
-    changes = window_rows(scored_changes, "changed_at", window)
-    people = in_groups(roster, groups)["person"] if groups else []
-    return SalesView(
-        window=window,
-        groups=groups,
-        rules=rules,
-        goal=goal_for(window, rules, today),
-        leaderboard=points_from_tally(tally, changes, rules, people),
-        stage_changes=changes,
-        calls=score_calls(recent_calls, rules, window),
-        pipeline=pipeline_per_owner,
-        score_key=score_key(rules),
-        call_summary=calls_per_person_of(tally),
-        picklist=tuple(picklist),
-    )

@@ -3,7 +3,7 @@ deal_stage_changes.changed_at), the earlier stage history of just those deals (t
 starts with deal_source_id), the roster of the sales groups, open-pipeline sums, group names and the
 sales_stage picklist sync stored.
 
-views/sales.py scores what these read (through metrics/sales.py) for the page, its CSV export and the TV.
+view_models/sales.py scores what these read (through metrics/sales.py) for the page, its CSV export and the TV.
 
 Must not import Dash, Flask or sync/.
 """
@@ -271,7 +271,7 @@ def effective_groups(rules: SalesRules, group: str) -> tuple[str, ...]:
 
 def read_stage_picklist(engine: Engine) -> list[str] | None:
     """VTiger's sales_stage picklist as the last sync stored it, in picklist order; None before the first sync
-    (or migration). views.sales.stage_picklist is the cached read for pages."""
+    (or migration). view_models.sales.stage_picklist is the cached read for pages."""
     if not inspect(engine).has_table(sync_state.name):
         return None
     with engine.connect() as conn:

@@ -245,6 +245,8 @@ kiosk_tokens = Table(
     Column("created_at", DateTime, nullable=False),
     Column("revoked_at", DateTime, nullable=True),
     Column("last_used_at", DateTime, nullable=True),
+    # The screen's rotation set with `kiosk set` (views.tv_rotation, as JSON); NULL: kpi.toml's or the URL's.
+    Column("rotation", Text, nullable=True),
 )
 
 # Signed-in sessions, so that signing out (or `sessions revoke EMAIL`) ends a session on the server: the session

@@ -132,7 +132,7 @@ def write_health(extras: dict[str, Any]) -> WriteHealth:
 
 def _vtiger_client(engine: Engine, settings: Settings):  # type: ignore[no-untyped-def]
     if settings.demo_mode:
-        from sync.demo import demo_vtiger_client
+        from sync.demo.source import demo_vtiger_client
 
         return demo_vtiger_client(engine, settings)
     from sync.vtiger import VtigerClient
@@ -143,7 +143,7 @@ def _vtiger_client(engine: Engine, settings: Settings):  # type: ignore[no-untyp
 
 def _redmine_client(engine: Engine, settings: Settings):  # type: ignore[no-untyped-def]
     if settings.demo_mode:
-        from sync.demo import demo_redmine_client
+        from sync.demo.source import demo_redmine_client
 
         return demo_redmine_client(engine, settings)
     from sync.redmine import RedmineClient

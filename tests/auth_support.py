@@ -1,5 +1,6 @@
-"""Helpers for the tests of auth.py, kiosk.py and security.py: apps with sign-in ON, signing in without Google
-(the signed session a real sign-in leaves behind), a TV on a kiosk token, Google ID tokens, callback payloads.
+"""Helpers for the tests of the gate, sign-in, kiosk tokens and the security measures (web/): apps with sign-in ON,
+signing in without Google (the signed session a real sign-in leaves behind), a TV on a kiosk token, Google ID
+tokens, callback payloads.
 
 The suite's `settings` fixture has AUTH_DISABLED on; everything here builds apps with sign-in on.
 """
@@ -15,9 +16,10 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
-import kiosk
-from auth import CSRF_COOKIE, CSRF_HEADER, KIOSK_COOKIE
 from settings import Settings
+from web import kiosk
+from web.csrf import CSRF_COOKIE, CSRF_HEADER
+from web.kiosk import KIOSK_COOKIE
 
 CLIENT_ID = "1234-test.apps.googleusercontent.com"
 CLIENT_SECRET = "GOCSPX-test-google-client-secret"
@@ -52,7 +54,7 @@ def sign_in(
     csrf: str = "c" * 43,
     base_url: str = "http://localhost",
 ) -> str:
-    """Leave the session a Google sign-in leaves (see auth._finish_sign_in), its server-side row included;
+    """Leave the session a Google sign-in leaves (see web.signin._finish_sign_in), its server-side row included;
     returns its CSRF token."""
     session_id = _start_server_session(client.application, email)
     with client.session_transaction(base_url=base_url) as session:
@@ -77,14 +79,13 @@ def signed_session_cookie(server: Any, email: str = "alice@example.com", csrf: s
 
 
 def _start_server_session(server: Any, email: str) -> str:
-    from auth import SESSION_LIFETIME
-    from user_sessions import start_session
+    from web.sessions import SESSION_LIFETIME, start_session
 
     return start_session(server.extensions["kpi"].engine, email, SESSION_LIFETIME)
 
 
 def id_token(claims: Mapping[str, Any]) -> str:
-    """An ID token as Google's token endpoint returns it (the signature is not checked: see auth.id_token_claims)."""
+    """An ID token as Google's token endpoint returns it (unsigned: see web.signin.id_token_claims)."""
 
     def part(data: Mapping[str, Any]) -> str:
         return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
@@ -128,7 +129,7 @@ def kiosk_client(dash_app: Any, name: str = "lobby-tv") -> tuple[FlaskClient, st
 def callback_body(dash_app: Any, output_key: str, values: Mapping[tuple[str, str], Any] | None = None) -> dict:
     """The body Dash's renderer posts to /_dash-update-component for this callback (plain ids; wildcard
     arguments as empty ALL lists)."""
-    from security import output_ids
+    from web.callback_payloads import output_ids
 
     values = values or {}
     entry = dash_app.callback_map[output_key]
@@ -155,10 +156,9 @@ def callback_body(dash_app: Any, output_key: str, values: Mapping[tuple[str, str
 
 
 def _output_properties(output_key: str) -> list[str]:
-    from dash._utils import split_callback_id
+    from web.callback_payloads import split_output_key
 
-    parts = split_callback_id(output_key)
-    return [part["property"] for part in (parts if isinstance(parts, list) else [parts])]
+    return [prop for _, prop in split_output_key(output_key)]
 
 
 def url_of(response_location: str) -> str:

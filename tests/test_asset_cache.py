@@ -1,4 +1,4 @@
-"""The compressed-asset cache (compression.py) trusts no file it finds: a planted `<sha256>.br` is not served (it
+"""The compressed-asset cache (web/compression.py) trusts no file it finds: a planted `<sha256>.br` is not served (it
 is checked against the content it is named after, then deleted), and a folder that is a symlink or belongs to
 someone else is not used at all. A private folder is made 0700."""
 
@@ -12,8 +12,8 @@ from pathlib import Path
 import brotli
 import pytest
 
-import compression
 from settings import PROJECT_DIR
+from web import compression
 
 ASSET_URL = "/assets/lazy/plotly-basic-4.1.1.min.js"
 ASSET = PROJECT_DIR / "assets" / "lazy" / "plotly-basic-4.1.1.min.js"

@@ -1,5 +1,5 @@
-"""auth.py: Google sign-in without Google (its token endpoint mocked with `responses`), the server-side decision on
-the ID token, the app's own session, sign-out, and the start-up refusals."""
+"""web/signin.py: Google sign-in without Google (its token endpoint mocked with `responses`), the server-side
+decision on the ID token, the app's own session, sign-out, and the start-up refusals."""
 
 from __future__ import annotations
 
@@ -10,8 +10,6 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import responses
 
-from auth import SESSION_LIFETIME, SignInRefused, admitted_identity, id_token_claims
-from security import check_gunicorn_binds, check_listen_address, check_startup
 from settings import ConfigError
 from tests.auth_support import (
     ALLOWED_ADDRESS,
@@ -25,6 +23,9 @@ from tests.auth_support import (
     id_token,
     sign_in,
 )
+from web.sessions import SESSION_LIFETIME
+from web.signin import SignInRefused, admitted_identity, id_token_claims
+from web.startup_checks import check_gunicorn_binds, check_listen_address, check_startup
 
 TOKEN_URL = "https://accounts.google.com/o/oauth2/token"
 

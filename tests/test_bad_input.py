@@ -11,10 +11,11 @@ import string
 import pytest
 from gunicorn.glogging import SafeAtoms
 
-import auth
-from security import escape_controls
 from tests.auth_support import HTTPS, auth_settings, build_app, google_claims, sign_in
 from tests.test_auth import finish_sign_in, start_sign_in, token_response
+from web.csrf import CSRF_COOKIE, CSRF_HEADER
+from web.log_redaction import escape_controls
+from web.signin import safe_next
 
 ROUTING = "..page-content.children...chrome.style.."
 
@@ -47,10 +48,10 @@ def test_an_export_date_outside_the_data_is_a_clear_400(signed_in, caplog, day: 
 
 def test_a_callback_body_nested_50000_deep_is_a_400(signed_in, caplog) -> None:  # type: ignore[no-untyped-def]
     _, client = signed_in
-    token = client.get_cookie(auth.CSRF_COOKIE).value
+    token = client.get_cookie(CSRF_COOKIE).value
     deep = '{"output": "' + ROUTING + '", "inputs": ' + "[" * 50_000 + "]" * 50_000 + "}"
     response = client.post(
-        "/_dash-update-component", data=deep, content_type="application/json", headers={auth.CSRF_HEADER: token}
+        "/_dash-update-component", data=deep, content_type="application/json", headers={CSRF_HEADER: token}
     )
     assert response.status_code == 400
     assert response.get_json()["error"] == "malformed callback request: the body nests too deeply"
@@ -71,7 +72,7 @@ def test_an_unknown_dash_bundle_is_a_404_with_one_log_line(signed_in, caplog) ->
 
 def test_fuzzed_dates_bodies_and_bundle_paths_never_give_a_500(signed_in, caplog) -> None:  # type: ignore[no-untyped-def]
     _, client = signed_in
-    token = client.get_cookie(auth.CSRF_COOKIE).value
+    token = client.get_cookie(CSRF_COOKIE).value
     rng = random.Random(15)  # fixed: a failure reproduces
     junk = string.ascii_letters + string.digits + "-/.%[]{}\"':\r\n\x00"
     for _ in range(60):
@@ -86,7 +87,7 @@ def test_fuzzed_dates_bodies_and_bundle_paths_never_give_a_500(signed_in, caplog
         opener, closer = rng.choice([("[", "]"), ('{"a":', "}")])
         body = opener * depth + "0" + closer * depth
         posted = client.post(
-            "/_dash-update-component", data=body, content_type="application/json", headers={auth.CSRF_HEADER: token}
+            "/_dash-update-component", data=body, content_type="application/json", headers={CSRF_HEADER: token}
         )
         assert posted.status_code == 400, depth
         assert client.get(f"/_dash-component-suites/{text or 'x'}/{text}.js").status_code < 500, text
@@ -101,8 +102,8 @@ def test_a_next_address_with_control_characters_falls_back_to_the_start_page(set
     done = finish_sign_in(client, state, token_response(google_claims()))
     assert done.status_code == 302 and done.headers["Location"] == "/"
     for target in ("/cases\nx", "/cases\r\nSet-Cookie: a=b", "/cases\x00", "/tv\t", "/sales\x7f"):
-        assert not auth._safe_next(target), repr(target)
-    assert auth._safe_next("/cases?date=2026-11-20&group=Tier%202")
+        assert not safe_next(target), repr(target)
+    assert safe_next("/cases?date=2026-11-20&group=Tier%202")
     dash_app.server.extensions["kpi"].engine.dispose()
 
 

@@ -12,9 +12,9 @@ from models import case_reads, redmine_reads, rollups
 from models.schema import cases, redmine_issues
 from settings import Settings
 from tests.seed_dashboards import case_row, issue_row, write_rows
-from views.cases import build_cases_view, case_rows
-from views.redmine import build_redmine_view
-from views.tracker_view import read_counts
+from view_models.cases import build_cases_view, case_rows
+from view_models.redmine import build_redmine_view
+from view_models.tracker_view import read_counts
 
 TZ = "Europe/Berlin"
 SETTINGS = Settings(timezone=TZ, testing=True)

@@ -1,4 +1,4 @@
-"""cli.py through Flask's CLI runner: each command prints what it did, and a failure is one clear line on stderr
+"""web/cli.py through Flask's CLI runner: each command prints what it did, and a failure is one clear line on stderr
 with a non-zero exit code, never a traceback. Building the app for a command starts no sync thread."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from app import create_app
 from models.db import make_engine, upgrade_database
 from models.schema import cases, redmine_issues, sync_runs
 from settings import PROJECT_DIR, RedmineSettings, Settings
-from sync import demo
+from sync.demo import source as demo
 
 LATEST_REVISION = sorted(path.name[:4] for path in (PROJECT_DIR / "migrations" / "versions").glob("0*.py"))[-1]
 

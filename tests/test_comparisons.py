@@ -19,9 +19,9 @@ from models import rollups
 from models.schema import cases, redmine_issues, rollup_state
 from settings import CaseRules, KpiRules, Settings
 from tests.test_rollups import random_case, random_issue, write
-from views.cases import build_cases_view
-from views.page_state import PageState
-from views.redmine import build_redmine_view
+from view_models.cases import build_cases_view
+from view_models.page_state import PageState
+from view_models.redmine import build_redmine_view
 
 BERLIN = "Europe/Berlin"
 

@@ -36,10 +36,10 @@ from metrics.series import cumulative_by_day_of_month, monthly_history
 from models.schema import cases, deal_stage_changes, deals, sync_state
 from settings import ConfigError, KpiRules, SalesRules, Settings, load_kpi_rules
 from tests.seed_dashboards import case_row, demo_cases, demo_issues, seed_statuses, write_rows
-from views.cases import build_cases_view
-from views.page_state import parse_page_query
-from views.redmine import build_redmine_view
-from views.sales import build_sales_page, open_deal_rows
+from view_models.cases import build_cases_view
+from view_models.page_state import parse_page_query
+from view_models.redmine import build_redmine_view
+from view_models.sales import build_sales_page, open_deal_rows
 
 ROOT = Path(__file__).resolve().parent.parent
 TODAY = date(2026, 11, 20)

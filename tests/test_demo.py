@@ -1,4 +1,4 @@
-"""sync/demo.py: the synthetic data is deterministic, shaped like the APIs' records, realistic in its rhythm, and
+"""sync/demo/: the synthetic data is deterministic, shaped like the APIs' records, realistic in its rhythm, and
 reaches the tables only through the real clients, mapping and upserts (so mapped columns such as resolved_at and
 deal_stage_changes are filled). Loads that go through the sync use a short history to keep the tests quick; the
 90-day figures are checked on the generated records themselves."""
@@ -27,7 +27,8 @@ from models.schema import (
     vtiger_users,
 )
 from settings import DEFAULT_STAGE_TIME_FORMAT, RedmineSettings, Settings
-from sync import demo
+from sync.demo import source as demo
+from sync.demo.load import load_demo
 from sync.engine import SyncError
 
 NOW = datetime(2026, 3, 4, 15, 30)  # a Wednesday afternoon (UTC)
@@ -66,7 +67,7 @@ def rows(engine: Engine, table, drop: tuple[str, ...] = ("id", "first_seen_at"))
 
 
 def test_the_demo_goes_through_the_real_mapping(clock: Clock, engine: Engine, demo_settings: Settings) -> None:
-    summary = demo.load_demo(engine, demo_settings)
+    summary = load_demo(engine, demo_settings)
 
     assert "anchor 2026-03-04" in summary and "inserted" in summary
     found_cases = rows(engine, cases)
@@ -96,10 +97,10 @@ def test_the_demo_goes_through_the_real_mapping(clock: Clock, engine: Engine, de
 
 
 def test_loading_twice_changes_nothing(clock: Clock, engine: Engine, demo_settings: Settings) -> None:
-    demo.load_demo(engine, demo_settings)
+    load_demo(engine, demo_settings)
     before = {table.name: rows(engine, table) for table in SOURCE_TABLES}
 
-    summary = demo.load_demo(engine, demo_settings)
+    summary = load_demo(engine, demo_settings)
 
     assert summary.endswith("this run 0 inserted, 0 updated")
     assert {table.name: rows(engine, table) for table in SOURCE_TABLES} == before
@@ -114,7 +115,7 @@ def test_two_loads_into_fresh_databases_give_identical_rows(
         upgrade_database(url)
         engine = make_engine(url)
         demo.reset_cache()  # generated again from scratch, as in a new process
-        demo.load_demo(engine, settings_for(url))
+        load_demo(engine, settings_for(url))
         tables.append({table.name: rows(engine, table) for table in SOURCE_TABLES})
         engine.dispose()
 
@@ -123,11 +124,11 @@ def test_two_loads_into_fresh_databases_give_identical_rows(
 
 
 def test_records_appear_and_change_as_the_clock_advances(clock: Clock, engine: Engine, demo_settings: Settings) -> None:
-    demo.load_demo(engine, demo_settings)
+    load_demo(engine, demo_settings)
     first = {row["source_id"]: row for row in rows(engine, cases)}
 
     clock.now = NOW + timedelta(hours=2)  # still working hours in Chicago
-    later = demo.load_demo(engine, demo_settings)
+    later = load_demo(engine, demo_settings)
 
     now_cases = {row["source_id"]: row for row in rows(engine, cases)}
     assert set(first) < set(now_cases)  # new cases, none lost
@@ -138,7 +139,7 @@ def test_records_appear_and_change_as_the_clock_advances(clock: Clock, engine: E
 
     # Days later, with the anchor stored: the history stays where it was, and the days between are filled in.
     clock.now = NOW + timedelta(days=3)
-    demo.load_demo(engine, demo_settings)
+    load_demo(engine, demo_settings)
     assert demo.demo_anchor(engine, clock.now) == demo.Anchor(date(2026, 3, 4), 12)
     created = sorted(row["created_at"] for row in rows(engine, cases))
     assert created[0].date() == date(2026, 2, 20)
@@ -146,17 +147,17 @@ def test_records_appear_and_change_as_the_clock_advances(clock: Clock, engine: E
 
 
 def test_a_case_deleted_at_the_source_is_marked_deleted(clock: Clock, engine: Engine, demo_settings: Settings) -> None:
-    demo.load_demo(engine, demo_settings)
+    load_demo(engine, demo_settings)
     # About 1 % of cases are spam, deleted within hours of creation: take the next such deletion.
     world = demo.world_for(demo.DemoConfig.of(demo.demo_anchor(engine, NOW), demo_settings), NOW)
     deletion = next(event for event in world.generator.vtiger.pending() if event.delete and event.module == "Cases")
     case_id = deletion.record["id"]
 
     clock.now = deletion.at - timedelta(seconds=1)
-    demo.load_demo(engine, demo_settings)
+    load_demo(engine, demo_settings)
     [before] = [row for row in rows(engine, cases) if row["source_id"] == case_id]
     clock.now = deletion.at
-    demo.load_demo(engine, demo_settings)
+    load_demo(engine, demo_settings)
     [after] = [row for row in rows(engine, cases) if row["source_id"] == case_id]
 
     assert before["deleted_at"] is None
@@ -167,7 +168,7 @@ def test_demo_load_refuses_real_credentials(clock: Clock, sqlite_engine: Engine,
     settings = settings_for(redmine=RedmineSettings(url="https://redmine.example.com", api_key="k"))
 
     with pytest.raises(SyncError, match="REDMINE_URL is set: the demo would mix synthetic rows into the real tables"):
-        demo.load_demo(sqlite_engine, settings)
+        load_demo(sqlite_engine, settings)
 
     assert rows(sqlite_engine, redmine_issues) == []
 

@@ -1,4 +1,4 @@
-"""exports.py: /export/cases.csv and /export/redmine.csv give one row per record behind a figure, so every card's
+"""web/exports.py: /export/cases.csv and /export/redmine.csv give one row per record behind a figure, so every card's
 number equals its export's row count; bad parameters are a one-line 400."""
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from models.db import make_engine
 from models.schema import cases, redmine_issues
 from settings import RedmineSettings, VtigerSettings
 from tests.seed_dashboards import GROUPS, PROJECTS, case_row, demo_cases, demo_issues, seed_statuses, write_rows
-from views.cases import build_cases_view
-from views.redmine import build_redmine_view
+from view_models.cases import build_cases_view
+from view_models.redmine import build_redmine_view
 
 NOW = datetime(2026, 11, 20, 15, 0)  # naive UTC; Friday 20 November in Berlin
 TZ = "Europe/Berlin"

@@ -12,10 +12,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from auth import CSRF_HEADER, KIOSK_COOKIE
 from models.db import make_engine, upgrade_database
 from settings import Settings
 from tests.auth_support import AUTH_ON, build_app, callback_body, csrf_headers, sign_in
+from web.csrf import CSRF_HEADER
+from web.kiosk import KIOSK_COOKIE
 
 FUZZ = settings(
     max_examples=40,
@@ -183,7 +184,7 @@ def test_forged_session_and_csrf_values_are_refused(fuzz_app, cookie: str, heade
 @FUZZ
 @given(data=st.data())
 def test_exports_take_any_query(fuzz_app, session_client, data) -> None:  # type: ignore[no-untyped-def]
-    from exports import export_specs
+    from web.exports import export_specs
 
     names = sorted(export_specs()) or ["cases"]
     name = data.draw(st.one_of(st.sampled_from(names), junk_text.filter(lambda text: "/" not in text)))

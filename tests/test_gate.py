@@ -1,4 +1,4 @@
-"""The one gate (auth.py): every route of the Flask app and every Dash endpoint and callback is refused without a
+"""The one gate (web/gate.py): every route of the Flask app and every Dash endpoint and callback is refused without a
 session, refused with a kiosk token unless it is /tv or TV data, and served with a session. Routes are listed
 from the app itself (url_map, callback_map), so a route added later is covered without anyone listing it here;
 the public allow-list is spelled out below, so a new public route fails this test until it is agreed on."""
@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 from flask import Blueprint, Flask
 
-import auth
 from tests.auth_support import auth_settings, build_app, callback_body, csrf_headers, kiosk_client, sign_in
+from web import gate
+from web.csrf import CSRF_COOKIE, CSRF_HEADER
 
 # The agreed public routes, by endpoint: sign-in and sign-out, the health check, static files.
 EXPECTED_PUBLIC = {
@@ -76,8 +77,8 @@ def is_refusal(response) -> bool:  # type: ignore[no-untyped-def]
 
 
 def test_the_public_allow_list_is_exactly_the_agreed_one() -> None:
-    assert auth.PUBLIC_ENDPOINTS == EXPECTED_PUBLIC
-    assert auth.KIOSK_ENDPOINTS | {auth.DASH_CALLBACK_ENDPOINT} == EXPECTED_KIOSK
+    assert gate.PUBLIC_ENDPOINTS == EXPECTED_PUBLIC
+    assert gate.KIOSK_ENDPOINTS | {gate.DASH_CALLBACK_ENDPOINT} == EXPECTED_KIOSK
 
 
 def test_every_route_is_refused_without_a_session(gated_app) -> None:  # type: ignore[no-untyped-def]
@@ -102,7 +103,7 @@ def test_every_route_is_served_with_a_session(gated_app) -> None:  # type: ignor
     # Signing out ends the session: last. Every callback is posted in its own test, each with its real payload.
     ordered = sorted(requests_of(gated_app.server), key=lambda request: request == ("auth.logout", "POST", "/logout"))
     for endpoint, method, path in ordered:
-        if endpoint == auth.DASH_CALLBACK_ENDPOINT or endpoint.startswith("google."):
+        if endpoint == gate.DASH_CALLBACK_ENDPOINT or endpoint.startswith("google."):
             continue  # the OAuth views answer by the state of a sign-in, not by the gate (see test_auth.py)
         response = send(client, method, path, csrf_headers(client))
         assert not is_refusal(response), (endpoint, method, path, response.status_code)
@@ -111,7 +112,7 @@ def test_every_route_is_served_with_a_session(gated_app) -> None:  # type: ignor
 def test_every_route_but_tv_is_refused_to_a_kiosk(gated_app) -> None:  # type: ignore[no-untyped-def]
     client, _ = kiosk_client(gated_app)
     for endpoint, method, path in requests_of(gated_app.server):
-        if endpoint in EXPECTED_PUBLIC or endpoint == auth.DASH_CALLBACK_ENDPOINT:
+        if endpoint in EXPECTED_PUBLIC or endpoint == gate.DASH_CALLBACK_ENDPOINT:
             continue
         response = send(client, method, path, csrf_headers(client))
         if endpoint in EXPECTED_KIOSK and method in ("GET", "HEAD", "OPTIONS"):
@@ -140,9 +141,9 @@ def test_every_dash_callback_is_gated(gated_app) -> None:  # type: ignore[no-unt
             assert served.status_code not in REFUSED, (output_key, served.status_code)
             kiosk_status = tv.post("/_dash-update-component", json=body, headers=csrf_headers(tv)).status_code
             writes = [part.split(".")[0] for part in output_key.strip(".").split("...")]
-            only_tv = all(component.startswith(auth.KIOSK_CALLBACK_OUTPUT_PREFIX) for component in writes)
+            only_tv = all(component.startswith(gate.KIOSK_CALLBACK_OUTPUT_PREFIX) for component in writes)
             frame_of_tv = pathname == "/tv" and all(
-                c.startswith(auth.KIOSK_CALLBACK_OUTPUT_PREFIX) or c in auth.KIOSK_SHELL_OUTPUT_IDS for c in writes
+                c.startswith(gate.KIOSK_CALLBACK_OUTPUT_PREFIX) or c in gate.KIOSK_SHELL_OUTPUT_IDS for c in writes
             )
             entry = gated_app.callback_map[output_key]
             reads_pathname = {"id": "url", "property": "pathname"} in [*entry["inputs"], *entry.get("state", [])]
@@ -202,7 +203,7 @@ def test_unsafe_requests_need_the_token_and_this_origin(gated_app) -> None:  # t
     body = callback_body(gated_app, "..page-content.children...chrome.style..", {("url", "pathname"): "/cases"})
     token = csrf_headers(client)
     assert client.post("/_dash-update-component", json=body).status_code == 403
-    assert client.post("/_dash-update-component", json=body, headers={auth.CSRF_HEADER: "forged"}).status_code == 403
+    assert client.post("/_dash-update-component", json=body, headers={CSRF_HEADER: "forged"}).status_code == 403
     foreign = {**token, "Origin": "https://evil.example"}
     assert client.post("/_dash-update-component", json=body, headers=foreign).status_code == 403
     assert client.post("/_dash-update-component", json=body, headers={**token, "Origin": "null"}).status_code == 403
@@ -216,9 +217,9 @@ def test_the_csrf_cookie_is_readable_by_dash_and_bound_to_the_session(gated_app)
     client = gated_app.server.test_client()
     csrf = sign_in(client)
     response = client.get("/cases")
-    cookie = client.get_cookie(auth.CSRF_COOKIE)
+    cookie = client.get_cookie(CSRF_COOKIE)
     assert cookie is not None and cookie.value == csrf
     assert not cookie.http_only  # Dash's renderer reads it and sends it back as X-CSRFToken
     assert any("SameSite=Lax" in header for header in response.headers.getlist("Set-Cookie"))
-    assert gated_app.config.csrf_token_name == auth.CSRF_COOKIE
-    assert gated_app.config.csrf_header_name == auth.CSRF_HEADER
+    assert gated_app.config.csrf_token_name == CSRF_COOKIE
+    assert gated_app.config.csrf_header_name == CSRF_HEADER

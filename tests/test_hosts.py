@@ -1,4 +1,4 @@
-"""The Host check (security.install_host_check): with sign-in off only loopback names are answered (a DNS-rebinding
+"""The Host check (web.hosts.install_host_check): with sign-in off only loopback names are answered (a DNS-rebinding
 page reaches the app under its own name), and ALLOWED_HOSTS narrows every mode. Both answer 400 before the gate."""
 
 from __future__ import annotations
@@ -7,9 +7,9 @@ import logging
 
 import pytest
 
-from security import host_matches
 from settings import ConfigError, load_settings
 from tests.auth_support import auth_settings, build_app, callback_body, sign_in
+from web.hosts import host_matches
 
 REBIND = "rebind.attacker.example:8050"
 EXPORT = "/export/cases.csv?kpi=created"

@@ -20,7 +20,8 @@ from sqlalchemy import func, select
 
 from models.db import make_engine
 from models.schema import cases, redmine_issues, sync_runs
-from sync import demo, jobs
+from sync import jobs
+from sync.demo import source as demo
 from tests.conftest import postgres_url, truncate_all
 
 DEMO_NOW = datetime(2026, 3, 2, 15, 0)

@@ -1,4 +1,4 @@
-"""kiosk.py and the kiosk side of the gate: a TV on a token sees /tv and the TV's data, nothing else, and a revoke
+"""web/kiosk.py and the kiosk side of the gate: a TV on a token sees /tv and the TV's data, nothing else, and a revoke
 reaches it at once."""
 
 from __future__ import annotations
@@ -9,11 +9,12 @@ import pytest
 from dash import Input, Output
 from sqlalchemy import select, update
 
-import kiosk
-from auth import KIOSK_COOKIE, kiosk_may_call
 from models.schema import kiosk_tokens
-from security import parse_callback_call
 from tests.auth_support import auth_settings, build_app, callback_body, csrf_headers, kiosk_client
+from web import kiosk
+from web.callback_payloads import parse_callback_call
+from web.gate import kiosk_may_call
+from web.kiosk import KIOSK_COOKIE
 
 URL_PATTERN = re.compile(r"^https://kpi\.example\.com/tv\?kiosk=([A-Za-z0-9_-]{43})$", re.MULTILINE)
 TV_TEST_OUTPUT = "tv-test-clock.children"
@@ -193,3 +194,17 @@ def test_bad_names_are_refused(auth_app) -> None:  # type: ignore[no-untyped-def
         assert result.exit_code == 1, name
         assert "not valid" in result.output
     assert cli(auth_app, "revoke", "nobody").exit_code == 1
+
+
+def test_set_gives_a_screen_its_rotation_and_clear_hands_it_back(auth_app) -> None:  # type: ignore[no-untyped-def]
+    cli(auth_app, "create", "hall-tv")
+    done = cli(auth_app, "set", "hall-tv", "--slides", "sales:Sales@08:00-12:00,cases", "--seconds", "20")
+    assert done.exit_code == 0 and "rotates: sales:Sales@08:00-12:00, cases; 20 s" in done.stdout
+    shown = cli(auth_app, "show", "hall-tv")
+    assert "rotates (kiosk set): sales:Sales@08:00-12:00, cases; 20 s" in shown.stdout
+    assert cli(auth_app, "set", "hall-tv", "--clear").exit_code == 0
+    assert "rotates its URL's pages" in cli(auth_app, "show", "hall-tv").stdout
+    bad = cli(auth_app, "set", "hall-tv", "--slides", "weather")
+    assert bad.exit_code == 1 and "'weather' is not a slide (known: cases, sales, redmine)" in bad.stderr
+    assert "--slides" in cli(auth_app, "set", "hall-tv").stderr  # neither --slides nor --clear
+    assert "there is no kiosk named 'nobody'" in cli(auth_app, "set", "nobody", "--slides", "cases").stderr

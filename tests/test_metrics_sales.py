@@ -24,13 +24,13 @@ from metrics.sales import (
     goal_for,
     open_pipeline_per_owner,
     points_per_person,
-    sales_view,
     score_calls,
     score_key,
     score_stage_changes,
 )
 from metrics.windows import window_for
 from settings import DEFAULT_STAGES, SalesRules, StageRule, compare_stages_with_picklist, load_kpi_rules
+from view_models.sales import sales_view
 
 TZ = "America/New_York"
 RULES = SalesRules(stages=DEFAULT_STAGES)

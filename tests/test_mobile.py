@@ -19,11 +19,11 @@ import pytest
 from plotly.offline import get_plotlyjs_version
 from selenium.webdriver.common.by import By
 
-from compression import STATIC_CACHE
 from settings import PROJECT_DIR
 from tests.browser import console_errors, screenshot, start_chromium, wait_for
 from tests.control_bar import choose
 from tests.tv_seed import record_runs, seed_team
+from web.compression import STATIC_CACHE
 
 PAGES = {
     "cases": "/cases",
@@ -92,7 +92,7 @@ def test_the_partial_plotly_bundle_matches_plotly_and_covers_every_chart() -> No
     assert f"v{version}" in head, f"vendored {bundle.name} does not match plotly.py {plotly.__version__} ({version})"
     # Every trace type the app builds must be in the basic bundle (scatter, bar, pie).
     used: set[str] = set()
-    for folder in ("layouts", "callbacks", "views", "metrics"):
+    for folder in ("layouts", "callbacks", "view_models", "metrics"):
         for path in (PROJECT_DIR / folder).glob("*.py"):
             source = path.read_text()
             used |= {name.lower() for name in re.findall(r"\.add_([a-z0-9]+)\(", source)}

@@ -1,11 +1,11 @@
-"""views/page_state.py and callbacks/controls.resolve_state: the URL query <-> page state rules."""
+"""view_models/page_state.py and callbacks/controls.resolve_state: the URL query <-> page state rules."""
 
 from __future__ import annotations
 
 from datetime import date
 
 from callbacks.controls import resolve_state
-from views.page_state import PageState, export_href, parse_page_query
+from view_models.page_state import PageState, export_href, parse_page_query
 
 TODAY = date(2026, 11, 20)
 GROUPS = ["Support", "Sales Support"]

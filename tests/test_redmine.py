@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 
 from settings import RedmineSettings
+from sync.demo.redmine_emulator import EMULATOR_URL
 from sync.engine import SyncError
 from sync.redmine import IssuePage, RedmineAuthError, RedmineClient, RedmineError
-from sync.redmine_emulator import EMULATOR_URL, RedmineEmulator
+from tests.emulator_faults import FaultyRedmineEmulator
 
 T0 = datetime(2026, 11, 24, 9, 0, 0)
 NOW = datetime(2026, 11, 24, 18, 0, 0)
@@ -39,7 +40,9 @@ def make_issue(issue_id: int, status_id: int = 1) -> dict[str, Any]:
     }
 
 
-def fill(emulator: RedmineEmulator, count: int, start: datetime = T0, step: timedelta = timedelta(seconds=7)) -> None:
+def fill(
+    emulator: FaultyRedmineEmulator, count: int, start: datetime = T0, step: timedelta = timedelta(seconds=7)
+) -> None:
     """`count` issues (every fourth closed), issue n updated at start + n*step plus a fraction of a second, as
     Redmine's database stores it."""
     for n in range(1, count + 1):
@@ -48,11 +51,11 @@ def fill(emulator: RedmineEmulator, count: int, start: datetime = T0, step: time
 
 
 @pytest.fixture
-def emulator() -> RedmineEmulator:
-    return RedmineEmulator(clock=Clock(), api_key=KEY)
+def emulator() -> FaultyRedmineEmulator:
+    return FaultyRedmineEmulator(clock=Clock(), api_key=KEY)
 
 
-def client_for(emulator: RedmineEmulator, sleeps: list[float] | None = None, **kwargs: Any) -> RedmineClient:
+def client_for(emulator: FaultyRedmineEmulator, sleeps: list[float] | None = None, **kwargs: Any) -> RedmineClient:
     kwargs.setdefault("api_key", KEY)
     record = sleeps.append if sleeps is not None else (lambda seconds: None)
     return RedmineClient(EMULATOR_URL, session=emulator.session(), sleep=record, **kwargs)
@@ -69,18 +72,18 @@ def collect(pages: Iterator[IssuePage]) -> tuple[list[int], str]:
     return ids, watermark
 
 
-def issue_requests(emulator: RedmineEmulator) -> list[dict[str, str]]:
+def issue_requests(emulator: FaultyRedmineEmulator) -> list[dict[str, str]]:
     return [params for method, path, params in emulator.requests if path == "/issues.json"]
 
 
 # --- credentials ------------------------------------------------------------------------------------------------
 
 
-def test_current_user_with_a_good_key(emulator: RedmineEmulator) -> None:
+def test_current_user_with_a_good_key(emulator: FaultyRedmineEmulator) -> None:
     assert client_for(emulator).current_user()["login"] == "demo"
 
 
-def test_a_bad_key_is_one_clear_error_although_issues_json_would_answer_200(emulator: RedmineEmulator) -> None:
+def test_a_bad_key_is_one_clear_error_although_issues_json_would_answer_200(emulator: FaultyRedmineEmulator) -> None:
     fill(emulator, 3)
     client = client_for(emulator, api_key="wrong")
     # The trap: as anonymous, /issues.json "works" and shows nothing.
@@ -92,13 +95,13 @@ def test_a_bad_key_is_one_clear_error_although_issues_json_would_answer_200(emul
     )
 
 
-def test_a_disabled_rest_api_is_a_distinct_error(emulator: RedmineEmulator) -> None:
+def test_a_disabled_rest_api_is_a_distinct_error(emulator: FaultyRedmineEmulator) -> None:
     emulator.rest_api_enabled = False
     with pytest.raises(RedmineAuthError, match=r"\(403\): enable it in Administration → Settings → API"):
         client_for(emulator).current_user()
 
 
-def test_basic_auth_with_username_and_password(emulator: RedmineEmulator) -> None:
+def test_basic_auth_with_username_and_password(emulator: FaultyRedmineEmulator) -> None:
     # The emulator accepts Basic <key>:<anything>, as Redmine does.
     client = client_for(emulator, api_key="", username=KEY, password="x")
     assert client.current_user()["id"] == 1
@@ -109,7 +112,7 @@ def test_basic_auth_with_username_and_password(emulator: RedmineEmulator) -> Non
 def test_an_old_credentials_json_key_in_the_password_field_still_works() -> None:
     """credentials.json had redmine_username + redmine_access_key; the "access key" is usually the API key."""
     hex_key = "0123456789abcdef" * 2 + "01234567"
-    emulator = RedmineEmulator(api_key=hex_key)
+    emulator = FaultyRedmineEmulator(api_key=hex_key)
     client = RedmineClient(EMULATOR_URL, username="alice", password=hex_key, session=emulator.session())
     assert client.current_user()["login"] == "demo"
     assert client.statuses()  # later calls use the key too
@@ -123,7 +126,7 @@ def test_no_credentials_at_all_is_refused_up_front() -> None:
         RedmineClient(EMULATOR_URL)
 
 
-def test_from_settings_prefers_the_key(emulator: RedmineEmulator) -> None:
+def test_from_settings_prefers_the_key(emulator: FaultyRedmineEmulator) -> None:
     settings = RedmineSettings(url=EMULATOR_URL + "/", api_key=KEY, username="old", password="pw")
     client = RedmineClient.from_settings(settings, session=emulator.session())
     assert client.base_url == EMULATOR_URL
@@ -133,7 +136,7 @@ def test_from_settings_prefers_the_key(emulator: RedmineEmulator) -> None:
 # --- bad replies -------------------------------------------------------------------------------------------------
 
 
-def test_a_wrong_base_url_gets_an_html_404_and_a_clear_error(emulator: RedmineEmulator) -> None:
+def test_a_wrong_base_url_gets_an_html_404_and_a_clear_error(emulator: FaultyRedmineEmulator) -> None:
     client = RedmineClient(EMULATOR_URL + "/projects/kpi", api_key=KEY, session=emulator.session())
     with pytest.raises(
         RedmineError, match=r"has no /issue_statuses.json \(404, an HTML page\): check that REDMINE_URL"
@@ -141,39 +144,39 @@ def test_a_wrong_base_url_gets_an_html_404_and_a_clear_error(emulator: RedmineEm
         client.statuses()
 
 
-def test_an_empty_404_is_a_clear_error(emulator: RedmineEmulator) -> None:
+def test_an_empty_404_is_a_clear_error(emulator: FaultyRedmineEmulator) -> None:
     client = client_for(emulator)
     emulator.fail(404, path="/issue_statuses.json")
     with pytest.raises(RedmineError, match=r"answered 404 for /issue_statuses\.json"):
         client.statuses()
 
 
-def test_a_422_shows_redmines_own_errors(emulator: RedmineEmulator) -> None:
+def test_a_422_shows_redmines_own_errors(emulator: FaultyRedmineEmulator) -> None:
     emulator.fail(422, path="/issues.json", body=b'{"errors":["Updated is invalid","Tracker is invalid"]}')
     with pytest.raises(RedmineError, match=r"rejected the query /issues.json \(422\): Updated is invalid; Tracker"):
         list(client_for(emulator).issue_pages())
 
 
-def test_the_emulator_refuses_fractional_seconds_like_redmine(emulator: RedmineEmulator) -> None:
+def test_the_emulator_refuses_fractional_seconds_like_redmine(emulator: FaultyRedmineEmulator) -> None:
     session = emulator.session()
     params = {"status_id": "*", "updated_on": ">=2026-11-24T13:38:44.5+00:00"}
     response = session.get(EMULATOR_URL + "/issues.json", params=params, headers={"X-Redmine-API-Key": KEY})
     assert (response.status_code, response.json()) == (422, {"errors": ["Updated is invalid"]})
 
 
-def test_malformed_json_is_a_clear_error(emulator: RedmineEmulator) -> None:
+def test_malformed_json_is_a_clear_error(emulator: FaultyRedmineEmulator) -> None:
     emulator.malformed(path="/issue_statuses.json")
     with pytest.raises(RedmineError, match="with a body that is not JSON"):
         client_for(emulator).statuses()
 
 
-def test_json_of_the_wrong_shape_is_a_clear_error(emulator: RedmineEmulator) -> None:
+def test_json_of_the_wrong_shape_is_a_clear_error(emulator: FaultyRedmineEmulator) -> None:
     emulator.fail(200, path="/issues.json", body=b'{"issues": "nope"}')
     with pytest.raises(RedmineError, match="did not return an issues list"):
         list(client_for(emulator).issue_pages())
 
 
-def test_server_errors_and_rate_limits_are_retried(emulator: RedmineEmulator) -> None:
+def test_server_errors_and_rate_limits_are_retried(emulator: FaultyRedmineEmulator) -> None:
     fill(emulator, 5)
     emulator.fail(500, path="/issues.json")
     emulator.rate_limit(retry_after=3, path="/issues.json")
@@ -185,13 +188,13 @@ def test_server_errors_and_rate_limits_are_retried(emulator: RedmineEmulator) ->
     assert client.requests == 3
 
 
-def test_a_timeout_is_retried(emulator: RedmineEmulator) -> None:
+def test_a_timeout_is_retried(emulator: FaultyRedmineEmulator) -> None:
     emulator.put_issue(make_issue(1), updated_at=T0)
     emulator.timeout(path="/issue_statuses.json")
     assert len(client_for(emulator).statuses()) == 6
 
 
-def test_persistent_failure_ends_in_a_sync_error(emulator: RedmineEmulator) -> None:
+def test_persistent_failure_ends_in_a_sync_error(emulator: FaultyRedmineEmulator) -> None:
     emulator.fail(503, times=50)
     with pytest.raises(SyncError):
         client_for(emulator).statuses()
@@ -200,7 +203,7 @@ def test_persistent_failure_ends_in_a_sync_error(emulator: RedmineEmulator) -> N
 # --- keyset paging -------------------------------------------------------------------------------------------------
 
 
-def test_pages_with_offset_zero_and_a_moving_watermark(emulator: RedmineEmulator) -> None:
+def test_pages_with_offset_zero_and_a_moving_watermark(emulator: FaultyRedmineEmulator) -> None:
     fill(emulator, 250)
     ids, watermark = collect(client_for(emulator).issue_pages())
     assert sorted(set(ids)) == list(range(1, 251))
@@ -214,13 +217,13 @@ def test_pages_with_offset_zero_and_a_moving_watermark(emulator: RedmineEmulator
     assert len(sent) == 3
 
 
-def test_closed_issues_are_included(emulator: RedmineEmulator) -> None:
+def test_closed_issues_are_included(emulator: FaultyRedmineEmulator) -> None:
     fill(emulator, 8)
     ids, _ = collect(client_for(emulator).issue_pages())
     assert {4, 8} <= set(ids)
 
 
-def test_incremental_from_a_watermark_rereads_only_the_overlap(emulator: RedmineEmulator) -> None:
+def test_incremental_from_a_watermark_rereads_only_the_overlap(emulator: FaultyRedmineEmulator) -> None:
     fill(emulator, 30)
     since = emulator.issue(20)["updated_on"]
     ids, watermark = collect(client_for(emulator).issue_pages(since))
@@ -229,7 +232,7 @@ def test_incremental_from_a_watermark_rereads_only_the_overlap(emulator: Redmine
     assert watermark == emulator.issue(30)["updated_on"]
 
 
-def test_the_watermark_never_comes_from_the_local_clock(emulator: RedmineEmulator) -> None:
+def test_the_watermark_never_comes_from_the_local_clock(emulator: FaultyRedmineEmulator) -> None:
     fill(emulator, 3)
     _, watermark = collect(client_for(emulator).issue_pages())
     assert watermark == emulator.issue(3)["updated_on"]
@@ -237,7 +240,7 @@ def test_the_watermark_never_comes_from_the_local_clock(emulator: RedmineEmulato
     assert collect(client_for(emulator).issue_pages(watermark)) == ([3], watermark)
 
 
-def test_nothing_is_missed_when_an_issue_is_edited_between_pages(emulator: RedmineEmulator) -> None:
+def test_nothing_is_missed_when_an_issue_is_edited_between_pages(emulator: FaultyRedmineEmulator) -> None:
     """Reference B.3's drift: with offsets, editing an issue of page 1 shifts page 2 and skips one."""
     fill(emulator, 250)
     client = client_for(emulator)
@@ -254,7 +257,7 @@ def test_nothing_is_missed_when_an_issue_is_edited_between_pages(emulator: Redmi
     assert ids.count(150) == 1
 
 
-def test_a_bulk_edit_within_one_second_is_walked_by_id(emulator: RedmineEmulator) -> None:
+def test_a_bulk_edit_within_one_second_is_walked_by_id(emulator: FaultyRedmineEmulator) -> None:
     """250 issues in the same second: a full page with no progress triggers the `><W|W+1s` walk."""
     for n in range(1, 251):
         emulator.put_issue(make_issue(n), updated_at=T0 + timedelta(microseconds=n * 3000))
@@ -268,7 +271,7 @@ def test_a_bulk_edit_within_one_second_is_walked_by_id(emulator: RedmineEmulator
     assert walk[0]["updated_on"] == "><2026-11-24T09:00:00Z|2026-11-24T09:00:01Z"
 
 
-def test_a_bulk_edit_straddling_a_second_boundary(emulator: RedmineEmulator) -> None:
+def test_a_bulk_edit_straddling_a_second_boundary(emulator: FaultyRedmineEmulator) -> None:
     # 150 issues at 09:00:00.5-09:00:00.999 and 150 at 09:00:01.0-09:00:01.5: pages sit within two seconds.
     for n in range(1, 301):
         emulator.put_issue(make_issue(n), updated_at=T0 + timedelta(milliseconds=500 + n * 3))
@@ -276,21 +279,23 @@ def test_a_bulk_edit_straddling_a_second_boundary(emulator: RedmineEmulator) -> 
     assert set(ids) == set(range(1, 301))
 
 
-def test_small_pages_work_like_large_ones(emulator: RedmineEmulator) -> None:
+def test_small_pages_work_like_large_ones(emulator: FaultyRedmineEmulator) -> None:
     fill(emulator, 57, step=timedelta(milliseconds=400))  # several issues per second
     ids, watermark = collect(client_for(emulator, page_size=5).issue_pages())
     assert set(ids) == set(range(1, 58))
     assert watermark == emulator.issue(57)["updated_on"]
 
 
-def test_a_server_that_ignores_the_filter_stops_with_an_error_instead_of_looping(emulator: RedmineEmulator) -> None:
+def test_a_server_that_ignores_the_filter_stops_with_an_error_instead_of_looping(
+    emulator: FaultyRedmineEmulator,
+) -> None:
     fill(emulator, 250)
     emulator._conditions = lambda params: []  # type: ignore[method-assign]  # a proxy that strips filters
     with pytest.raises(RedmineError, match="ignored the updated_on filter"):
         collect(client_for(emulator).issue_pages())
 
 
-def test_endless_new_activity_hits_the_page_budget(emulator: RedmineEmulator) -> None:
+def test_endless_new_activity_hits_the_page_budget(emulator: FaultyRedmineEmulator) -> None:
     fill(emulator, 100)
     clock: Clock = emulator.clock  # type: ignore[assignment]
     client = client_for(emulator, page_size=10)
@@ -304,7 +309,7 @@ def test_endless_new_activity_hits_the_page_budget(emulator: RedmineEmulator) ->
                 next_id += 1
 
 
-def test_future_issues_are_invisible_until_their_time(emulator: RedmineEmulator) -> None:
+def test_future_issues_are_invisible_until_their_time(emulator: FaultyRedmineEmulator) -> None:
     emulator.put_issue(make_issue(1), updated_at=NOW - timedelta(hours=1))
     emulator.put_issue(make_issue(2), updated_at=NOW + timedelta(hours=1))
     client = client_for(emulator)
@@ -317,7 +322,7 @@ def test_future_issues_are_invisible_until_their_time(emulator: RedmineEmulator)
 # --- ids for the reconciliation ---------------------------------------------------------------------------------------
 
 
-def test_all_issue_ids_pages_by_id_keyset(emulator: RedmineEmulator) -> None:
+def test_all_issue_ids_pages_by_id_keyset(emulator: FaultyRedmineEmulator) -> None:
     fill(emulator, 230)
     emulator.delete_issue(17)
     client = client_for(emulator)
@@ -327,13 +332,13 @@ def test_all_issue_ids_pages_by_id_keyset(emulator: RedmineEmulator) -> None:
     assert all(p["status_id"] == "*" and p["offset"] == "0" for p in sent)
 
 
-def test_issues_by_ids_drops_the_invisible(emulator: RedmineEmulator) -> None:
+def test_issues_by_ids_drops_the_invisible(emulator: FaultyRedmineEmulator) -> None:
     fill(emulator, 5)
     found = client_for(emulator).issues_by_ids([2, 4, 99])
     assert sorted(issue["id"] for issue in found) == [2, 4]
 
 
-def test_requests_are_counted(emulator: RedmineEmulator) -> None:
+def test_requests_are_counted(emulator: FaultyRedmineEmulator) -> None:
     client = client_for(emulator)
     client.current_user()
     client.statuses()

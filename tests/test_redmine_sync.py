@@ -15,11 +15,12 @@ from sqlalchemy import Engine, func, select
 from models.db import utcnow
 from models.schema import redmine_issues, redmine_statuses, sync_runs
 from settings import KpiRules, RedmineRules, Settings
+from sync.demo.redmine_emulator import EMULATOR_URL
 from sync.engine import SourceLock, SyncError, read_state, write_state
 from sync.redmine import RedmineClient
-from sync.redmine_emulator import EMULATOR_URL, RedmineEmulator
 from sync.redmine_mapping import format_time
 from sync.redmine_sync import later, reconcile_due, sync_redmine
+from tests.emulator_faults import FaultyRedmineEmulator
 
 T0 = datetime(2026, 11, 24, 9, 0, 0)
 KEY = "s" * 40
@@ -52,9 +53,9 @@ def make_issue(issue_id: int, status_id: int = 1, assignee: dict | None = None) 
 
 
 @pytest.fixture
-def emulator() -> RedmineEmulator:
+def emulator() -> FaultyRedmineEmulator:
     """250 issues a few seconds apart (every fifth closed, every seventh assigned to a group), clock after them."""
-    emulator = RedmineEmulator(clock=Clock(T0 + timedelta(days=1)), api_key=KEY)
+    emulator = FaultyRedmineEmulator(clock=Clock(T0 + timedelta(days=1)), api_key=KEY)
     for n in range(1, 251):
         group = {"id": 8, "name": "Support Team"} if n % 7 == 0 else None
         moment = T0 + timedelta(seconds=3 * n, microseconds=(n * 7919) % 1_000_000)
@@ -67,13 +68,13 @@ def redmine_settings(settings_for: Callable[..., Settings], database_url: str) -
     return settings_for(database_url, kpi=KpiRules(redmine=RedmineRules(reconcile_every_hours=24)))
 
 
-def client_for(emulator: RedmineEmulator, **kwargs: Any) -> RedmineClient:
+def client_for(emulator: FaultyRedmineEmulator, **kwargs: Any) -> RedmineClient:
     kwargs.setdefault("api_key", KEY)
     return RedmineClient(EMULATOR_URL, session=emulator.session(), sleep=lambda seconds: None, **kwargs)
 
 
 def client_with_pages(
-    emulator: RedmineEmulator, pages: Callable[[Iterator[tuple[int, Any]]], Iterator]
+    emulator: FaultyRedmineEmulator, pages: Callable[[Iterator[tuple[int, Any]]], Iterator]
 ) -> RedmineClient:
     """A client whose issue pages, numbered from 0, pass through `pages`: to act between two pages as a user
     editing issues or a dying worker would."""
@@ -83,14 +84,14 @@ def client_with_pages(
     return client
 
 
-def advance(emulator: RedmineEmulator, delta: timedelta) -> datetime:
+def advance(emulator: FaultyRedmineEmulator, delta: timedelta) -> datetime:
     """Move the emulator's clock (the fixture's Clock) on by `delta`; returns the new now."""
     clock: Clock = emulator.clock  # type: ignore[assignment]
     clock.now += delta
     return clock.now
 
 
-def run(engine: Engine, settings: Settings, emulator: RedmineEmulator, **kwargs: Any) -> list:
+def run(engine: Engine, settings: Settings, emulator: FaultyRedmineEmulator, **kwargs: Any) -> list:
     client = kwargs.pop("client", None) or client_for(emulator)
     return sync_redmine(engine, settings, client=client, trigger="test", **kwargs)
 
@@ -113,7 +114,7 @@ def watermark(engine: Engine) -> str:
     return read_state(engine, "redmine", "issues")[0]
 
 
-def assert_mirrors(engine: Engine, emulator: RedmineEmulator) -> None:
+def assert_mirrors(engine: Engine, emulator: FaultyRedmineEmulator) -> None:
     """Every emulator issue is stored exactly once, with its current updated_on and subject; nothing extra."""
     rows = live_rows(engine)
     assert sorted(rows) == emulator.issue_ids
@@ -141,7 +142,9 @@ def assert_watermark_covers_only_committed_rows(engine: Engine) -> None:
 # --- normal runs ----------------------------------------------------------------------------------------------------
 
 
-def test_first_run_backfills_everything(engine: Engine, redmine_settings: Settings, emulator: RedmineEmulator) -> None:
+def test_first_run_backfills_everything(
+    engine: Engine, redmine_settings: Settings, emulator: FaultyRedmineEmulator
+) -> None:
     statuses, issues = run(engine, redmine_settings, emulator)
     assert (statuses.module, statuses.inserted) == ("statuses", 6)
     assert (issues.module, issues.inserted, issues.updated, issues.deleted) == ("issues", 250, 0, 0)
@@ -165,7 +168,7 @@ def test_first_run_backfills_everything(engine: Engine, redmine_settings: Settin
 
 
 def test_running_the_same_sync_twice_changes_nothing(
-    engine: Engine, redmine_settings: Settings, emulator: RedmineEmulator
+    engine: Engine, redmine_settings: Settings, emulator: FaultyRedmineEmulator
 ) -> None:
     run(engine, redmine_settings, emulator)
     before, mark = stored(engine), watermark(engine)
@@ -177,7 +180,7 @@ def test_running_the_same_sync_twice_changes_nothing(
 
 
 def test_incremental_run_reads_only_what_changed(
-    engine: Engine, redmine_settings: Settings, emulator: RedmineEmulator
+    engine: Engine, redmine_settings: Settings, emulator: FaultyRedmineEmulator
 ) -> None:
     run(engine, redmine_settings, emulator)
     now = advance(emulator, timedelta(hours=1))
@@ -194,7 +197,7 @@ def test_incremental_run_reads_only_what_changed(
 
 
 def test_full_rereads_everything_and_reconciles(
-    engine: Engine, redmine_settings: Settings, emulator: RedmineEmulator
+    engine: Engine, redmine_settings: Settings, emulator: FaultyRedmineEmulator
 ) -> None:
     run(engine, redmine_settings, emulator)
     mark = watermark(engine)
@@ -205,7 +208,7 @@ def test_full_rereads_everything_and_reconciles(
 
 
 def test_an_edit_during_paging_is_not_missed(
-    engine: Engine, redmine_settings: Settings, emulator: RedmineEmulator
+    engine: Engine, redmine_settings: Settings, emulator: FaultyRedmineEmulator
 ) -> None:
     def pages_with_an_edit(pages: Iterator[tuple[int, Any]]) -> Iterator:
         for number, page in pages:
@@ -221,7 +224,7 @@ def test_an_edit_during_paging_is_not_missed(
 
 
 def test_a_bulk_edit_in_one_second_is_stored_completely(
-    engine: Engine, redmine_settings: Settings, emulator: RedmineEmulator
+    engine: Engine, redmine_settings: Settings, emulator: FaultyRedmineEmulator
 ) -> None:
     run(engine, redmine_settings, emulator)
     now = advance(emulator, timedelta(hours=2))
@@ -237,7 +240,7 @@ def test_a_bulk_edit_in_one_second_is_stored_completely(
 
 
 def test_a_status_flipped_to_closed_updates_its_stored_issues(
-    engine: Engine, redmine_settings: Settings, emulator: RedmineEmulator
+    engine: Engine, redmine_settings: Settings, emulator: FaultyRedmineEmulator
 ) -> None:
     emulator.put_issue(make_issue(300, status_id=3), updated_at=T0)
     run(engine, redmine_settings, emulator)
@@ -249,7 +252,7 @@ def test_a_status_flipped_to_closed_updates_its_stored_issues(
 
 
 def test_the_lock_is_refreshed_between_pages(
-    engine: Engine, redmine_settings: Settings, emulator: RedmineEmulator
+    engine: Engine, redmine_settings: Settings, emulator: FaultyRedmineEmulator
 ) -> None:
     lock = SourceLock(engine, "redmine")
     assert lock.acquire()
@@ -274,7 +277,7 @@ def age_reconciliation(engine: Engine, hours: float) -> None:
 
 
 def test_deleted_issues_are_marked_when_reconciliation_is_due(
-    engine: Engine, redmine_settings: Settings, emulator: RedmineEmulator
+    engine: Engine, redmine_settings: Settings, emulator: FaultyRedmineEmulator
 ) -> None:
     run(engine, redmine_settings, emulator)
     emulator.delete_issue(10)
@@ -292,7 +295,7 @@ def test_deleted_issues_are_marked_when_reconciliation_is_due(
 
 
 def test_an_issue_that_comes_back_is_revived(
-    engine: Engine, redmine_settings: Settings, emulator: RedmineEmulator
+    engine: Engine, redmine_settings: Settings, emulator: FaultyRedmineEmulator
 ) -> None:
     run(engine, redmine_settings, emulator)
     old_10, old_20 = emulator.issue(10), emulator.issue(20)
@@ -314,7 +317,7 @@ def test_an_issue_that_comes_back_is_revived(
 
 
 def test_a_failed_reconciliation_marks_nothing(
-    engine: Engine, redmine_settings: Settings, emulator: RedmineEmulator
+    engine: Engine, redmine_settings: Settings, emulator: FaultyRedmineEmulator
 ) -> None:
     run(engine, redmine_settings, emulator)
     emulator.delete_issue(10)
@@ -335,7 +338,7 @@ def test_reconcile_due() -> None:
 
 
 def test_an_unreadable_stored_watermark_means_reading_everything_again(
-    engine: Engine, redmine_settings: Settings, emulator: RedmineEmulator
+    engine: Engine, redmine_settings: Settings, emulator: FaultyRedmineEmulator
 ) -> None:
     with engine.begin() as conn:
         write_state(conn, "redmine", "issues", "last tuesday")
@@ -352,7 +355,7 @@ def test_the_watermark_only_moves_forward() -> None:
 
 # --- faults --------------------------------------------------------------------------------------------------------
 
-FAULTS: dict[str, Callable[[RedmineEmulator], object]] = {
+FAULTS: dict[str, Callable[[FaultyRedmineEmulator], object]] = {
     "timeouts": lambda e: e.timeout(path="/issues.json", after=1, times=50),
     "500s": lambda e: e.fail(500, path="/issues.json", after=1, times=50),
     "429s": lambda e: e.rate_limit(retry_after=1, path="/issues.json", after=1, times=50),
@@ -363,7 +366,7 @@ FAULTS: dict[str, Callable[[RedmineEmulator], object]] = {
 
 @pytest.mark.parametrize("fault", FAULTS)
 def test_a_fault_halfway_loses_nothing_and_the_next_run_recovers(
-    engine: Engine, redmine_settings: Settings, emulator: RedmineEmulator, fault: str
+    engine: Engine, redmine_settings: Settings, emulator: FaultyRedmineEmulator, fault: str
 ) -> None:
     FAULTS[fault](emulator)  # the first page of issues succeeds, the second fails for good
     with pytest.raises(SyncError) as caught:
@@ -385,7 +388,7 @@ def test_a_fault_halfway_loses_nothing_and_the_next_run_recovers(
 
 
 def test_a_transient_fault_is_retried_within_the_run(
-    engine: Engine, redmine_settings: Settings, emulator: RedmineEmulator
+    engine: Engine, redmine_settings: Settings, emulator: FaultyRedmineEmulator
 ) -> None:
     emulator.fail(502, path="/issues.json", after=1, times=2)
     emulator.rate_limit(retry_after=2, path="/issues.json", after=2)
@@ -396,7 +399,7 @@ def test_a_transient_fault_is_retried_within_the_run(
 
 
 def test_a_bad_key_fails_every_module_clearly_and_writes_nothing(
-    engine: Engine, redmine_settings: Settings, emulator: RedmineEmulator
+    engine: Engine, redmine_settings: Settings, emulator: FaultyRedmineEmulator
 ) -> None:
     with pytest.raises(SyncError, match=r"rejected REDMINE_API_KEY \(401\)"):
         run(engine, redmine_settings, emulator, client=client_for(emulator, api_key="0" * 40))
@@ -412,7 +415,7 @@ def test_a_bad_key_fails_every_module_clearly_and_writes_nothing(
 
 
 def test_a_disabled_rest_api_is_reported_before_reading_issues(
-    engine: Engine, redmine_settings: Settings, emulator: RedmineEmulator
+    engine: Engine, redmine_settings: Settings, emulator: FaultyRedmineEmulator
 ) -> None:
     emulator.rest_api_enabled = False  # /issues.json would now answer 200 with nothing
     with pytest.raises(SyncError, match="Administration → Settings → API"):
@@ -421,7 +424,7 @@ def test_a_disabled_rest_api_is_reported_before_reading_issues(
 
 
 def test_a_crash_between_upsert_and_watermark_rolls_both_back(
-    engine: Engine, redmine_settings: Settings, emulator: RedmineEmulator, monkeypatch: pytest.MonkeyPatch
+    engine: Engine, redmine_settings: Settings, emulator: FaultyRedmineEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The process dies while committing page 2: its rows and its watermark go together, or not at all."""
     import sync.redmine_sync as redmine_sync
@@ -448,7 +451,7 @@ def test_a_crash_between_upsert_and_watermark_rolls_both_back(
 
 
 def test_a_crash_of_the_caller_between_pages_resumes_from_the_last_commit(
-    engine: Engine, redmine_settings: Settings, emulator: RedmineEmulator
+    engine: Engine, redmine_settings: Settings, emulator: FaultyRedmineEmulator
 ) -> None:
     def dying(pages: Iterator[tuple[int, Any]]) -> Iterator:
         for number, page in pages:

@@ -1,4 +1,4 @@
-"""response_cache.py: a repeated page date-change callback is answered from the cache, with the same JSON, the
+"""web/response_cache.py: a repeated page date-change callback is answered from the cache, with the same JSON, the
 security headers and compression; new data, another date or another "today" is a new answer; only the
 allow-listed page callbacks are ever cached; the sign-in gate and the kiosk rule still come first."""
 
@@ -14,12 +14,12 @@ import brotli
 import pytest
 
 import callbacks.controls
-import kiosk
-from auth import CSRF_HEADER
 from models.schema import cases
-from response_cache import CACHEABLE_OUTPUTS, Entry, ResponseCache, is_cacheable
 from tests.auth_support import auth_settings, build_app, callback_body, csrf_headers, kiosk_client, sign_in
 from tests.seed_dashboards import case_row, write_rows
+from web import kiosk
+from web.csrf import CSRF_HEADER
+from web.response_cache import CACHEABLE_OUTPUTS, Entry, ResponseCache, is_cacheable
 
 NOW = datetime(2026, 11, 20, 15, 0)  # naive UTC
 CALLBACK = "/_dash-update-component"
@@ -282,7 +282,7 @@ def test_a_kiosk_cannot_get_a_cached_page_answer(auth_app) -> None:  # type: ign
 )
 def test_the_encoding_a_cached_answer_gets_honours_refusals(app, header, expected) -> None:  # type: ignore[no-untyped-def]
     """compression.accepted_encoding: q=0 in any spelling refuses an encoding."""
-    from compression import accepted_encoding
+    from web.compression import accepted_encoding
 
     with app.server.test_request_context(headers={"Accept-Encoding": header}):
         from flask import request

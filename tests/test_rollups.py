@@ -19,9 +19,9 @@ from models.schema import cases, redmine_issues, rollup_counts, rollup_state
 from settings import CaseRules, KpiRules, Settings
 from tests.kpi_reference import plain_cases, plain_issues, plain_open_cases
 from tests.seed_dashboards import delete_rows, store_rows
-from views.cases import build_cases_view, case_rows, window_table
-from views.redmine import build_redmine_view, issue_rows
-from views.redmine import window_table as redmine_window_table
+from view_models.cases import build_cases_view, case_rows, window_table
+from view_models.redmine import build_redmine_view, issue_rows
+from view_models.redmine import window_table as redmine_window_table
 
 TZ = "America/New_York"  # daylight saving ends on 2026-11-01: a 25-hour day inside the data
 START = datetime(2026, 8, 20)

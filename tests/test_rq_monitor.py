@@ -10,9 +10,9 @@ from redis import Redis
 from rq import Queue, SimpleWorker
 from rq.job import Job, JobStatus
 
-import auth
 from sync.jobs import QUEUE_NAME
 from tests.auth_support import auth_settings, build_app, csrf_headers, sign_in
+from web.csrf import CSRF_HEADER
 
 
 @pytest.fixture
@@ -75,7 +75,7 @@ def test_a_post_without_the_csrf_token_or_from_another_site_changes_nothing(  # 
     client.get("/rq/")
     requeue = f"/rq/requeue/{QUEUE_NAME}"
     assert client.post(requeue).status_code == 403
-    assert client.post(requeue, headers={auth.CSRF_HEADER: "forged"}).status_code == 403
+    assert client.post(requeue, headers={CSRF_HEADER: "forged"}).status_code == 403
     foreign = {**csrf_headers(client), "Origin": "https://evil.example"}
     assert client.post(requeue, headers=foreign).status_code == 403
     assert still_failed(redis, failed_job)

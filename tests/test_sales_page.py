@@ -177,3 +177,44 @@ def test_sales_page_on_a_phone(sales_server) -> None:  # type: ignore[no-untyped
         screenshot(driver, "sales-phone")
     finally:
         driver.quit()
+
+
+def test_the_days_board_shows_each_persons_pace_in_words_and_colour(settings_for, sqlite_url: str) -> None:  # type: ignore[no-untyped-def]
+    """At 15:00 New York time 6 of the 8 working hours (09:00-17:00) are gone: with a daily goal of 12 points the
+    pace is 9. At or above 9 is "ahead", from 8.1 "near", below that "behind" (metrics/pace.py)."""
+    from dataclasses import replace
+
+    from app import create_app
+
+    settings = settings_for(sqlite_url, timezone=TZ, auth_disabled=True)
+    settings = replace(settings, kpi=replace(settings.kpi, sales=replace(settings.kpi.sales, daily_goal=12)))
+    app = create_app(settings)
+    runtime = app.server.extensions["kpi"]
+    runtime.extras["clock"] = lambda: NOW
+    scores = hand_scores(seed_sales_demo(runtime.engine, TODAY), TODAY, TODAY, "Sales")
+    server = serve(app)
+    driver = start_chromium(1280, 900)
+    try:
+        driver.get(server.url + "/sales?group=Sales")
+        wait_for(lambda: board(driver, "day"), message="the day leaderboard")
+        badges = {
+            row.get_attribute("data-person"): row.find_element(By.CSS_SELECTOR, ".sp-pace-badge")
+            for row in driver.find_elements(By.CSS_SELECTOR, "#sales-window-day .sales-person")
+        }
+        expected = {
+            name: "▲ ahead of pace" if points >= 9 else "● near pace" if points >= 8.1 else "▼ behind pace"
+            for name, points in ((name, scores.get(name, 0)) for name in [*SALES, IDLE])
+        }
+        assert {name: badge.text for name, badge in badges.items()} == expected
+        assert len(set(expected.values())) >= 2  # the seeded day really has more than one level
+        assert all(badge.is_displayed() for badge in badges.values())
+        colours = {badge.text: badge.value_of_css_property("background-color") for badge in badges.values()}
+        assert len(set(colours.values())) == len(colours)  # each word has its own colour
+        # The week's and month's boards have no pace of a day.
+        assert driver.find_elements(By.CSS_SELECTOR, "#sales-window-week .sp-pace-badge") == []
+        assert console_errors(driver) == []
+        screenshot(driver, "sales-pace")
+    finally:
+        driver.quit()
+        server.stop()
+        runtime.engine.dispose()

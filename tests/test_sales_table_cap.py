@@ -14,7 +14,7 @@ from bench.harness import CallbackDriver, dependencies_of, find_page_callback, p
 from bench.references import View
 from models.schema import deal_stage_changes, deals, phone_calls, vtiger_groups
 from tests.test_table_rows import rows_response
-from views.sales import build_sales_view, calls_rows, stage_change_rows
+from view_models.sales import build_sales_view, calls_rows, stage_change_rows
 
 TZ = "America/Chicago"
 DAY = date(2024, 6, 10)

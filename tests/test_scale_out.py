@@ -49,13 +49,13 @@ from rq.job import Job, JobStatus
 from sqlalchemy import Engine, func, select
 from werkzeug import Request, Response
 
-from auth import CSRF_COOKIE, CSRF_HEADER
 from models.db import create_postgres_database, drop_postgres_database, make_engine, utcnow
 from models.schema import cases, sync_locks, sync_runs, sync_state
+from sync.demo.vtiger_emulator import BASE_PATH, VtigerEmulator, format_time
 from sync.jobs import QUEUE_NAME, enqueue_sync
-from sync.vtiger_emulator import BASE_PATH, VtigerEmulator, format_time
 from tests.conftest import TEST_REDIS_URL, service_missing
 from tests.test_response_cache import page_body
+from web.csrf import CSRF_COOKIE, CSRF_HEADER
 
 pytestmark = pytest.mark.slow
 

@@ -14,7 +14,7 @@ from sqlalchemy import Engine, select
 from app import create_app
 from models.schema import sync_runs
 from settings import Settings
-from sync import demo
+from sync.demo import source as demo
 from sync.engine import SourceLock
 from sync.scheduler import EmbeddedScheduler
 from tests.browser import wait_for

@@ -1,5 +1,5 @@
-"""security.py: headers on every response (a CSP the Dash pages satisfy, checked in Chromium), cookies, the reverse
-proxy, and secrets kept out of responses and logs."""
+"""web/headers.py, web/cookies.py, web/proxy.py, web/log_redaction.py: headers on every response (a CSP the Dash
+pages satisfy, checked in Chromium), cookies, the reverse proxy, and secrets kept out of responses and logs."""
 
 from __future__ import annotations
 
@@ -12,8 +12,6 @@ import pytest
 import requests
 from flask import Blueprint
 
-import kiosk
-from auth import CSRF_COOKIE, KIOSK_COOKIE
 from settings import ConfigError
 from tests.auth_support import (
     CLIENT_SECRET,
@@ -27,6 +25,9 @@ from tests.auth_support import (
     signed_session_cookie,
 )
 from tests.browser import screenshot, serve, start_chromium, wait_for
+from web import kiosk
+from web.csrf import CSRF_COOKIE
+from web.kiosk import KIOSK_COOKIE
 
 ACCESS_KEY = "vtiger-access-key-0123456789"
 REDMINE_KEY = "redmine-api-key-0123456789abcdef"

@@ -1,4 +1,4 @@
-"""Sessions kept on the server (user_sessions.py): signing out ends the session for every copy of its cookie, and
+"""Sessions kept on the server (web/sessions.py): signing out ends the session for every copy of its cookie, and
 `sessions revoke EMAIL` ends all of one person's sessions. The table comes from migration 0004."""
 
 from __future__ import annotations
@@ -6,11 +6,11 @@ from __future__ import annotations
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, select
 
-import auth
 from models.db import make_engine
 from models.schema import metadata, user_sessions
 from tests.auth_support import HTTPS, auth_settings, build_app, google_claims, sign_in
 from tests.test_auth import finish_sign_in, start_sign_in, token_response
+from web.csrf import CSRF_COOKIE, CSRF_HEADER
 
 
 def copy_of(dash_app, client: FlaskClient) -> FlaskClient:  # type: ignore[no-untyped-def]
@@ -29,8 +29,8 @@ def signed_in_at_google(dash_app, email: str = "alice@example.com") -> FlaskClie
 
 
 def sign_out(client: FlaskClient) -> None:
-    token = client.get_cookie(auth.CSRF_COOKIE, domain="kpi.example.com").value
-    out = client.post("/logout", base_url=HTTPS, headers={auth.CSRF_HEADER: token, "Origin": HTTPS})
+    token = client.get_cookie(CSRF_COOKIE, domain="kpi.example.com").value
+    out = client.post("/logout", base_url=HTTPS, headers={CSRF_HEADER: token, "Origin": HTTPS})
     assert out.status_code == 302 and "signed_out" in out.headers["Location"]
 
 

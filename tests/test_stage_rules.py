@@ -19,12 +19,12 @@ from sqlalchemy import Engine
 
 from models.schema import deals
 from settings import PROJECT_DIR, Settings, compare_stages_with_picklist, load_kpi_rules, load_settings
+from sync.demo.vtiger_emulator import STOCK_SALES_STAGES, stock_picklists
 from sync.engine import read_state
-from sync.vtiger_emulator import STOCK_SALES_STAGES, stock_picklists
 from tests.auth_support import callback_body, csrf_headers
 from tests.browser import console_errors, screenshot, serve, start_chromium, wait_for
 from tests.test_vtiger_sync import World
-from views.sales import build_sales_view, stage_picklist
+from view_models.sales import build_sales_view, stage_picklist
 
 DAY = date(2026, 3, 2)  # tests.test_vtiger_sync.START's day (UTC)
 # The default rules' names a stock VTiger lacks, in the order the rules name them.

@@ -18,10 +18,10 @@ from app import create_app
 from callbacks import status as status_callbacks
 from models.db import utcnow
 from models.schema import sync_runs
-from runtime import Runtime
 from sync.engine import SourceLock, recorded_run
 from tests.browser import console_errors, screenshot, wait_for
 from tests.tv_seed import record_runs
+from web.runtime import Runtime
 
 
 def runtime_for(engine: Engine, settings) -> Runtime:  # type: ignore[no-untyped-def]

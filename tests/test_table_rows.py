@@ -25,10 +25,10 @@ from models.schema import cases, redmine_issues
 from settings import Settings
 from tests.seed_dashboards import write_rows
 from tests.table_seed import seed_sales, seed_tables, table_cases, table_issues
-from views import cases as case_views
-from views import redmine as issue_views
-from views import sales as sales_views
-from views.tracker_view import local_text
+from view_models import cases as case_views
+from view_models import redmine as issue_views
+from view_models import sales as sales_views
+from view_models.tracker_view import local_text
 
 TZ = "Europe/Berlin"
 DAY = date(2026, 11, 18)

@@ -18,9 +18,9 @@ from selenium.webdriver.common.by import By
 from app import create_app
 from tests.browser import LiveServer, serve, start_chromium, wait_for
 from tests.table_seed import seed_tables
-from views import cases as case_views
-from views import redmine as issue_views
-from views import sales as sales_views
+from view_models import cases as case_views
+from view_models import redmine as issue_views
+from view_models import sales as sales_views
 
 pytestmark = pytest.mark.browser
 

@@ -9,13 +9,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from layouts.tv import MAX_SLIDES, PAGES, Slide, TvConfig, parse_tv_query
 from models.db import utcnow
 from tests.auth_support import build_app, callback_body
+from view_models.tv_state import MAX_SLIDES, PAGES, Slide, TvConfig, parse_tv_query
 
 RENDER = (
     "..tv-title.children...tv-group.children...tv-date.children...tv-panel.children...tv-banner.children"
-    "...tv-banner.className...tv-sync.children...tv-dots.children...tv-progress.children...tv-signature.data.."
+    "...tv-banner.className...tv-sync.children...tv-dots.children...tv-progress.children...tv-signature.data"
+    "...tv-rotate.interval...tv-goals.data.."
 )
 FIVE_DAYS_MS = 5 * 86400 * 1000
 

@@ -12,12 +12,12 @@ import pytest
 from selenium.webdriver.common.by import By
 
 from app import create_app, start_rollups
-from layouts.tv import PAGES, Slide, TvConfig, parse_tv_query
 from models.db import utcnow
 from models.schema import cases
 from tests.browser import console_errors, screenshot, serve, start_chromium, wait_for
 from tests.seed_dashboards import store_rows
 from tests.tv_seed import record_runs, seed_team
+from view_models.tv_state import PAGES, Slide, TvConfig, parse_tv_query
 
 REAL_NOW = datetime(2026, 3, 4, 12, 0, 0)
 GROUPS = ["Sales", "Support"]
@@ -263,8 +263,8 @@ def test_bad_url_values_show_the_default_tv(seeded, live_server, browser) -> Non
 
 @pytest.mark.browser
 def test_a_tv_on_a_kiosk_token_needs_no_sign_in(settings_for, sqlite_url: str) -> None:  # type: ignore[no-untyped-def]
-    import kiosk
     from tests.auth_support import AUTH_ON
+    from web import kiosk
 
     dash_app = create_app(settings_for(sqlite_url, **AUTH_ON))
     engine = dash_app.server.extensions["kpi"].engine

@@ -1,4 +1,4 @@
-"""The view cache (views/cache.py) and the data version it is keyed on (models.queries.data_version): a
+"""The view cache (view_models/cache.py) and the data version it is keyed on (models.queries.data_version): a
 repeated view is served from the cache, and anything sync commits (a run starting or finishing, a page of rows
 written while the run is still "running") makes the next view read the database again. On SQLite and
 PostgreSQL, through the real page callbacks."""
@@ -21,8 +21,8 @@ from models.schema import cases, redmine_issues, sync_runs
 from settings import Settings
 from sync.engine import write_state
 from tests.seed_dashboards import case_row, demo_issues, seed_statuses, store_rows, write_rows
-from views.cache import CACHES, ViewCache, cached
-from views.page_state import PageState
+from view_models.cache import CACHES, ViewCache, cached
+from view_models.page_state import PageState
 
 NOW = datetime(2026, 11, 20, 15, 0)
 TODAY = date(2026, 11, 20)
@@ -117,7 +117,7 @@ def created_today(values: list[Any]) -> str:
 
 
 def table_version(values: list[Any]) -> str:
-    return values[-3]["version"]  # the table's view (views.tracker_view.table_query) comes before its caption
+    return values[-3]["version"]  # the table's view (view_models.tracker_view.table_query) comes before its caption
 
 
 def test_repeated_view_is_served_from_the_cache_until_sync_commits(page_app: Any, engine: Engine) -> None:

@@ -1,4 +1,4 @@
-"""views/sales.py and the reads of models/sales.py, on SQLite and PostgreSQL: build_sales_view end to end (scores
+"""view_models/sales.py and the reads of models/sales.py, on SQLite and PostgreSQL: build_sales_view end to end (scores
 that do not move when a deal is touched later), history, roster, pipeline, the CSV export rows, and the stored
 sales_stage picklist with the warning on stage names it lacks."""
 
@@ -16,7 +16,7 @@ from models.sales import read_stage_picklist, sales_group_names
 from models.schema import deal_stage_changes, deals, phone_calls, vtiger_groups, vtiger_users
 from settings import KpiRules, SalesRules, Settings, StageRule, VtigerSettings
 from sync.engine import write_state
-from views.sales import (
+from view_models.sales import (
     build_sales_view,
     build_sales_views,
     open_deal_rows,
@@ -317,7 +317,7 @@ def _page_fixture(engine: Engine) -> None:
 def test_the_page_path_shows_what_every_row_gives(
     engine: Engine, settings_for, database_url: str, group: str, statuses: tuple[str, ...]
 ) -> None:
-    from views.sales import build_sales_page, calls_rows, stage_change_rows
+    from view_models.sales import build_sales_page, calls_rows, stage_change_rows
 
     _page_fixture(engine)
     rules = replace(SalesRules(), call_statuses=statuses, stages=(

@@ -1,5 +1,5 @@
 """sync/vtiger.py against the VTiger emulator served over real HTTP (pytest-httpserver), plus scripted replies for
-the faults the emulator does not produce by itself. sync/vtiger_emulator.py's own behaviour is checked here too."""
+the faults the emulator does not produce by itself. sync/demo/vtiger_emulator.py's own behaviour is checked here too."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pytest_httpserver import HTTPServer
 
 from sync.http import HttpError, HttpTimeout
 from sync.vtiger import VtigerAuthError, VtigerClient, VtigerError, format_unix, parse_unix
-from sync.vtiger_emulator import VtigerEmulator
+from tests.emulator_faults import FaultyVtigerEmulator
 
 KEY = "Zk3yS3cr3tAcc3ss"
 NOW = datetime(2026, 3, 2, 12, 0, 0)
@@ -42,14 +42,16 @@ class FakeTime:
         self.now += seconds
 
 
-def make_emulator(**kwargs: Any) -> VtigerEmulator:
+def make_emulator(**kwargs: Any) -> FaultyVtigerEmulator:
     options: dict[str, Any] = {"users": USERS, "groups": GROUPS, "clock": lambda: NOW}
     options.update(username="admin@example.com", access_key=KEY)
     options.update(kwargs)
-    return VtigerEmulator(**options)
+    return FaultyVtigerEmulator(**options)
 
 
-def put_cases(emulator: VtigerEmulator, count: int, *, second: datetime | None = None, start: int = 1) -> list[str]:
+def put_cases(
+    emulator: FaultyVtigerEmulator, count: int, *, second: datetime | None = None, start: int = 1
+) -> list[str]:
     """`count` cases; all modified in `second` when given, else one per second from NOW - count seconds."""
     ids = []
     for number in range(start, start + count):
@@ -84,7 +86,7 @@ def server(running_server: HTTPServer) -> Iterator[HTTPServer]:
 
 
 @pytest.fixture
-def emulator() -> VtigerEmulator:
+def emulator() -> FaultyVtigerEmulator:
     return make_emulator()
 
 
@@ -92,7 +94,7 @@ def emulator() -> VtigerEmulator:
 def connect(server: HTTPServer) -> Callable[..., VtigerClient]:
     """A VtigerClient talking to an emulator over real HTTP, with a sleep that does not sleep."""
 
-    def build(emulator: VtigerEmulator, key: str = KEY, **kwargs: Any) -> VtigerClient:
+    def build(emulator: FaultyVtigerEmulator, key: str = KEY, **kwargs: Any) -> VtigerClient:
         server.clear()
         base_url = emulator.serve(server)
         kwargs.setdefault("sleep", lambda _seconds: None)
@@ -104,7 +106,7 @@ def connect(server: HTTPServer) -> Callable[..., VtigerClient]:
 # --- credentials and describe -------------------------------------------------------------------------------------
 
 
-def test_me_checks_the_credentials(emulator: VtigerEmulator, connect: Callable[..., VtigerClient]) -> None:
+def test_me_checks_the_credentials(emulator: FaultyVtigerEmulator, connect: Callable[..., VtigerClient]) -> None:
     client = connect(emulator)
     me = client.me()
     assert me["id"] == "19x1"
@@ -112,7 +114,7 @@ def test_me_checks_the_credentials(emulator: VtigerEmulator, connect: Callable[.
 
 
 def test_a_bad_key_is_one_clear_error_without_retries_or_the_key(
-    emulator: VtigerEmulator, connect: Callable[..., VtigerClient]
+    emulator: FaultyVtigerEmulator, connect: Callable[..., VtigerClient]
 ) -> None:
     client = connect(emulator, key="wrong-key-123")
     with pytest.raises(VtigerAuthError) as failure:
@@ -125,7 +127,7 @@ def test_a_bad_key_is_one_clear_error_without_retries_or_the_key(
 
 
 def test_describe_reads_the_id_prefix_and_picklists(
-    emulator: VtigerEmulator, connect: Callable[..., VtigerClient]
+    emulator: FaultyVtigerEmulator, connect: Callable[..., VtigerClient]
 ) -> None:
     info = connect(emulator).describe("Cases")
     assert info.id_prefix == "39x"  # vtiger says "39"; the client always appends the x
@@ -151,14 +153,16 @@ def test_picklist_values_accept_both_shapes() -> None:
 # --- queries ------------------------------------------------------------------------------------------------------
 
 
-def test_query_adds_the_mandatory_semicolon(emulator: VtigerEmulator, connect: Callable[..., VtigerClient]) -> None:
+def test_query_adds_the_mandatory_semicolon(
+    emulator: FaultyVtigerEmulator, connect: Callable[..., VtigerClient]
+) -> None:
     put_cases(emulator, 3)
     client = connect(emulator)
     assert client.count("Cases") == 3
     assert [r["id"] for r in client.query("SELECT id FROM Cases ORDER BY id")] == ["39x1", "39x2", "39x3"]
 
 
-def test_the_emulator_refuses_a_query_without_semicolon_and_caps_at_100(emulator: VtigerEmulator) -> None:
+def test_the_emulator_refuses_a_query_without_semicolon_and_caps_at_100(emulator: FaultyVtigerEmulator) -> None:
     put_cases(emulator, 120)
     status, _headers, body = emulator.handle(
         "GET", "/query", {"query": "SELECT id FROM Cases"}, (emulator.username, KEY)
@@ -176,7 +180,7 @@ def test_the_emulator_refuses_a_query_without_semicolon_and_caps_at_100(emulator
 
 
 def test_paging_goes_past_100_rows_while_full_pages_come_back(
-    emulator: VtigerEmulator, connect: Callable[..., VtigerClient]
+    emulator: FaultyVtigerEmulator, connect: Callable[..., VtigerClient]
 ) -> None:
     ids = put_cases(emulator, 250)
     client = connect(emulator)
@@ -188,7 +192,7 @@ def test_paging_goes_past_100_rows_while_full_pages_come_back(
 
 
 def test_exactly_100_rows_costs_one_extra_empty_page(
-    emulator: VtigerEmulator, connect: Callable[..., VtigerClient]
+    emulator: FaultyVtigerEmulator, connect: Callable[..., VtigerClient]
 ) -> None:
     put_cases(emulator, 100)
     client = connect(emulator)
@@ -197,7 +201,7 @@ def test_exactly_100_rows_costs_one_extra_empty_page(
 
 
 def test_a_query_error_names_the_endpoint_and_code(
-    emulator: VtigerEmulator, connect: Callable[..., VtigerClient]
+    emulator: FaultyVtigerEmulator, connect: Callable[..., VtigerClient]
 ) -> None:
     with pytest.raises(VtigerError) as failure:
         connect(emulator).query("SELECT nosuchfield FROM Cases;")
@@ -209,7 +213,7 @@ def test_a_query_error_names_the_endpoint_and_code(
 
 
 def test_sync_returns_every_tie_of_the_last_second_even_past_100(
-    emulator: VtigerEmulator, connect: Callable[..., VtigerClient]
+    emulator: FaultyVtigerEmulator, connect: Callable[..., VtigerClient]
 ) -> None:
     crowded = NOW - timedelta(days=1)
     put_cases(emulator, 150, second=crowded)
@@ -223,7 +227,7 @@ def test_sync_returns_every_tie_of_the_last_second_even_past_100(
     assert len(second.updated) == 5 and second.more is False
 
 
-def test_sync_lists_deleted_ids(emulator: VtigerEmulator, connect: Callable[..., VtigerClient]) -> None:
+def test_sync_lists_deleted_ids(emulator: FaultyVtigerEmulator, connect: Callable[..., VtigerClient]) -> None:
     put_cases(emulator, 3)
     emulator.delete("Cases", "39x2", NOW - timedelta(minutes=1))
     page = connect(emulator).sync_page("Cases", 0)
@@ -256,7 +260,7 @@ def test_records_modified_after_the_clock_are_invisible() -> None:
 
 
 def test_keyset_pages_read_everything_once_including_a_crowded_second(
-    emulator: VtigerEmulator, connect: Callable[..., VtigerClient]
+    emulator: FaultyVtigerEmulator, connect: Callable[..., VtigerClient]
 ) -> None:
     put_cases(emulator, 130)  # one per second
     put_cases(emulator, 230, second=NOW - timedelta(minutes=1), start=131)  # a bulk import in one second
@@ -274,7 +278,7 @@ def test_keyset_pages_read_everything_once_including_a_crowded_second(
 
 
 def test_keyset_from_a_watermark_rereads_that_second(
-    emulator: VtigerEmulator, connect: Callable[..., VtigerClient]
+    emulator: FaultyVtigerEmulator, connect: Callable[..., VtigerClient]
 ) -> None:
     put_cases(emulator, 10)
     client = connect(emulator)
@@ -309,7 +313,9 @@ def test_users_without_a_primary_group_field_are_read_without_it(connect: Callab
     assert [g["groupname"] for g in client.groups()] == ["Support", "Sales"]
 
 
-def test_employees_map_to_users_or_to_nothing(emulator: VtigerEmulator, connect: Callable[..., VtigerClient]) -> None:
+def test_employees_map_to_users_or_to_nothing(
+    emulator: FaultyVtigerEmulator, connect: Callable[..., VtigerClient]
+) -> None:
     assert connect(emulator).employee_users() == {}
     emulator.put(
         "Employees", {"id": "68x5", "user_id": "19x7", "createdtime": "2026-01-01 00:00:00", "modifiedtime": NOW}
@@ -317,7 +323,7 @@ def test_employees_map_to_users_or_to_nothing(emulator: VtigerEmulator, connect:
     assert connect(emulator).employee_users() == {"68x5": "19x7"}
 
 
-def test_ids_and_existing_ids(emulator: VtigerEmulator, connect: Callable[..., VtigerClient]) -> None:
+def test_ids_and_existing_ids(emulator: FaultyVtigerEmulator, connect: Callable[..., VtigerClient]) -> None:
     put_cases(emulator, 205)
     emulator.delete("Cases", "39x3", NOW)
     client = connect(emulator)
@@ -329,7 +335,9 @@ def test_ids_and_existing_ids(emulator: VtigerEmulator, connect: Callable[..., V
 # --- faults ---------------------------------------------------------------------------------------------------------
 
 
-def test_a_500_is_retried_and_the_call_succeeds(emulator: VtigerEmulator, connect: Callable[..., VtigerClient]) -> None:
+def test_a_500_is_retried_and_the_call_succeeds(
+    emulator: FaultyVtigerEmulator, connect: Callable[..., VtigerClient]
+) -> None:
     put_cases(emulator, 2)
     emulator.inject(status=500, path="/sync", times=2)
     client = connect(emulator)
@@ -338,7 +346,7 @@ def test_a_500_is_retried_and_the_call_succeeds(emulator: VtigerEmulator, connec
 
 
 def test_a_persistent_500_is_a_clear_error_naming_the_endpoint(
-    emulator: VtigerEmulator, connect: Callable[..., VtigerClient]
+    emulator: FaultyVtigerEmulator, connect: Callable[..., VtigerClient]
 ) -> None:
     emulator.inject(status=500, path="/sync", times=10, body=b"<html>Fatal error</html>")
     client = connect(emulator, max_attempts=3)
@@ -350,7 +358,7 @@ def test_a_persistent_500_is_a_clear_error_naming_the_endpoint(
 
 
 def test_429_waits_for_the_flood_control_reset_then_retries(
-    emulator: VtigerEmulator, connect: Callable[..., VtigerClient]
+    emulator: FaultyVtigerEmulator, connect: Callable[..., VtigerClient]
 ) -> None:
     clock = FakeTime()
     emulator.rate_clock = clock.time
@@ -365,7 +373,7 @@ def test_429_waits_for_the_flood_control_reset_then_retries(
     assert clock.sleeps == [20.5]
 
 
-def test_429_honours_retry_after(emulator: VtigerEmulator, connect: Callable[..., VtigerClient]) -> None:
+def test_429_honours_retry_after(emulator: FaultyVtigerEmulator, connect: Callable[..., VtigerClient]) -> None:
     clock = FakeTime()
     emulator.inject(status=429, path="/me", headers={"Retry-After": "9"})
     client = connect(emulator, sleep=clock.sleep, clock=clock.time)
@@ -385,7 +393,9 @@ def test_a_low_flood_control_budget_slows_down_instead_of_hitting_429(connect: C
     assert client.requests == 5  # no 429 was provoked, so no retries
 
 
-def test_a_timeout_over_real_http_is_retried(emulator: VtigerEmulator, connect: Callable[..., VtigerClient]) -> None:
+def test_a_timeout_over_real_http_is_retried(
+    emulator: FaultyVtigerEmulator, connect: Callable[..., VtigerClient]
+) -> None:
     emulator.inject(path="/me", status=200, delay=0.6, body=b"{}")
     client = connect(emulator, timeout=(1.0, 0.2))
     assert client.me()["id"] == "19x1"
@@ -393,7 +403,7 @@ def test_a_timeout_over_real_http_is_retried(emulator: VtigerEmulator, connect: 
 
 
 def test_a_server_that_keeps_timing_out_is_a_clear_error(
-    emulator: VtigerEmulator, connect: Callable[..., VtigerClient]
+    emulator: FaultyVtigerEmulator, connect: Callable[..., VtigerClient]
 ) -> None:
     emulator.inject(path="/me", status=200, delay=0.3, body=b"{}", times=2)
     client = connect(emulator, timeout=(1.0, 0.1), max_attempts=2)
@@ -403,7 +413,7 @@ def test_a_server_that_keeps_timing_out_is_a_clear_error(
 
 
 def test_success_false_is_an_error_naming_the_endpoint(
-    emulator: VtigerEmulator, connect: Callable[..., VtigerClient]
+    emulator: FaultyVtigerEmulator, connect: Callable[..., VtigerClient]
 ) -> None:
     emulator.inject(path="/describe", error=("DATABASE_QUERY_ERROR", "Database error while performing operation"))
     with pytest.raises(VtigerError) as failure:
@@ -428,7 +438,7 @@ def test_a_4xx_with_the_message_only_in_the_reason_phrase(connect: Callable[...,
      (b"<html><body>Login</body></html>", "with a body that is not JSON"), (b"[1, 2]", "not a VTiger reply")],
 )  # fmt: skip
 def test_empty_and_malformed_bodies_are_clear_errors(
-    emulator: VtigerEmulator, connect: Callable[..., VtigerClient], body: bytes, expected: str
+    emulator: FaultyVtigerEmulator, connect: Callable[..., VtigerClient], body: bytes, expected: str
 ) -> None:
     emulator.inject(path="/me", status=200, body=body)
     with pytest.raises(VtigerError) as failure:
@@ -482,7 +492,7 @@ def test_http_errors_from_the_shared_layer_are_sync_errors() -> None:
     assert issubclass(VtigerError, SyncError) and issubclass(HttpError, SyncError)
 
 
-def test_the_emulator_evaluates_the_vtql_subset(emulator: VtigerEmulator) -> None:
+def test_the_emulator_evaluates_the_vtql_subset(emulator: FaultyVtigerEmulator) -> None:
     put_cases(emulator, 12)
     emulator.put(
         "Cases", {**emulator.records("Cases")[0], "id": "39x13", "title": "It's broken", "casestatus": "Closed"}
@@ -505,7 +515,7 @@ def test_the_emulator_evaluates_the_vtql_subset(emulator: VtigerEmulator) -> Non
     assert ordered[:3] == ["39x1", "39x13", "39x2"]  # 39x13 shares 39x1's second: the id breaks the tie
 
 
-def test_flood_control_headers_are_on_every_reply_even_errors(emulator: VtigerEmulator) -> None:
+def test_flood_control_headers_are_on_every_reply_even_errors(emulator: FaultyVtigerEmulator) -> None:
     for auth in ((emulator.username, KEY), ("x", "y")):
         _status, headers, _body = emulator.handle("GET", "/me", {}, auth)
         for name in ("X-FloodControl-MinuteLimit", "X-FloodControl-Remaining", "X-FloodControl-Reset"):

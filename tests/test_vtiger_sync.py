@@ -21,8 +21,8 @@ from settings import KpiRules, SalesRules, Settings, StageRule
 from sync import vtiger_sync
 from sync.engine import RunRecord, SyncError, read_state, write_state
 from sync.vtiger import VtigerClient, parse_unix
-from sync.vtiger_emulator import VtigerEmulator
 from sync.vtiger_sync import sync_vtiger
+from tests.emulator_faults import FaultyVtigerEmulator
 
 KEY = "acc3ss-k3y-for-tests"
 START = datetime(2026, 3, 2, 12, 0, 0)
@@ -47,7 +47,7 @@ class World:
         options: dict[str, Any] = {"users": USERS, "groups": GROUPS, "username": "admin@example.com"}
         options.update(access_key=KEY, clock=lambda: self.now)
         options.update(emulator_options)
-        self.emulator = VtigerEmulator(**options)
+        self.emulator = FaultyVtigerEmulator(**options)
         self.client = self.make_client()
         self.slept: list[float] = []
 

@@ -22,8 +22,8 @@ from models.schema import phone_calls
 from settings import KpiRules, SalesRules, Settings
 from tests.browser import LiveServer, screenshot, text_of, wait_for
 from tests.test_comparisons import text_of as component_text
-from views.page_state import PageState
-from views.sales import build_sales_page, build_sales_views
+from view_models.page_state import PageState
+from view_models.sales import build_sales_page, build_sales_views
 
 BERLIN = "Europe/Berlin"
 
@@ -83,7 +83,7 @@ def test_redmine_says_closed_on_cards_table_and_charts() -> None:
     assert "closed in window" in component_text(table_panel(page, {}))
     import pandas as pd
 
-    from views.tracker_view import TrackerView
+    from view_models.tracker_view import TrackerView
 
     class View(TrackerView):
         selector = ""
