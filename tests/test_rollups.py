@@ -12,6 +12,8 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine, delete, select
 
+from layouts import tracker_page
+from layouts.cases import PAGE as CASES_PAGE
 from metrics.cases import CASE_KPIS
 from models import rollups
 from models.recent_rows import TableRequest
@@ -20,6 +22,7 @@ from settings import CaseRules, KpiRules, Settings
 from tests.kpi_reference import plain_cases, plain_issues, plain_open_cases
 from tests.seed_dashboards import delete_rows, store_rows
 from view_models.cases import build_cases_view, case_rows, window_table
+from view_models.page_state import parse_page_query
 from view_models.redmine import build_redmine_view, issue_rows
 from view_models.redmine import window_table as redmine_window_table
 
@@ -174,6 +177,8 @@ def test_a_page_on_rollups_of_another_time_zone_says_they_are_being_recomputed(
         conn.execute(rollup_state.update().values(rebuilding_since=datetime.now(UTC).replace(tzinfo=None)))
     view = build_cases_view(engine, page_settings, DAYS[0])
     assert view.recomputing
+    state = parse_page_query({}, DAYS[0], [])
+    assert tracker_page.subtitle(CASES_PAGE, view, state).endswith(tracker_page.RECOMPUTING)  # what people read
     assert [found.source for found in rollups.rebuilding(engine)] == ["cases"]
     assert not rollups.ready(engine, "cases", TZ)
     rollups.rebuild(engine, "cases", TZ)  # what the background rebuild does
