@@ -25,6 +25,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     from models.db import make_engine
     from web.cli import register_cli
     from web.compression import init_compression
+    from web.errors import callback_error
     from web.gate import init_auth
     from web.response_cache import init_response_cache
     from web.routes import register_routes
@@ -46,6 +47,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         suppress_callback_exceptions=True,
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
         assets_path_ignore=["lazy"],  # assets/lazy/: fetched on demand (the partial plotly.js bundle), not on load
+        on_error=callback_error,  # a callback that raises answers 422 (503 without the database), never a 500
     )
     app.layout = app_layout
     init_auth(server, settings, app)  # the gate, sign-in, kiosk tokens, security headers (web/gate.py)
@@ -66,9 +68,12 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
 
 
 def start_embedded_sync(runtime: Runtime) -> object:
-    """The embedded scheduler of this app, started once (see sync/scheduler.py)."""
+    """The embedded scheduler of this app, started once (see sync/scheduler.py), and the morning digest's thread
+    when a digest is configured (digest/schedule.py)."""
+    from digest.schedule import ensure_digest_thread
     from sync.scheduler import ensure_embedded_scheduler
 
+    ensure_digest_thread(runtime.extras, runtime.settings, runtime.engine)
     return ensure_embedded_scheduler(runtime.extras, runtime.settings, runtime.engine)
 
 

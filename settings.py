@@ -14,7 +14,7 @@ import re
 import threading
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import time
 from pathlib import Path
 from typing import Any
@@ -138,16 +138,77 @@ def _toml_string(value: str) -> str:
     return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
 
 
+DEFAULT_SLA_HOURS: tuple[tuple[str, float], ...] = (("Urgent", 4), ("High", 8), ("Medium", 24), ("Low", 72))
+
+
+@dataclass(frozen=True)
+class SlaRules:
+    """`[cases.sla]`: the resolution target per priority in business hours; a case is due at its created time plus
+    its target, or at the time in `due_field` (a VTiger field such as sla_closureon) when that is set."""
+
+    resolve_hours: tuple[tuple[str, float], ...] = DEFAULT_SLA_HOURS
+    due_field: str = ""
+
+    def target_hours(self, priority: str) -> float | None:
+        """The priority's target; None for a priority without one (such a case has no due time)."""
+        return dict(self.resolve_hours).get(priority)
+
+
 @dataclass(frozen=True)
 class CaseRules:
     resolved_statuses: tuple[str, ...] = ("Resolved", "Closed")
     closed_statuses: tuple[str, ...] = ("Closed",)  # final states: a later edit of such a case is not "work"
+    sla: SlaRules = field(default_factory=SlaRules)
+
+
+@dataclass(frozen=True)
+class CalendarRules:
+    """`[calendar]`: the business hours both pages count in (in TIMEZONE), minus the public holidays."""
+
+    hours: str = "09:00-17:00"
+    days: str = "Mon-Fri"
+    holidays_country: str = "US"
+    holidays_subdivision: str = ""
 
 
 @dataclass(frozen=True)
 class RedmineRules:
     rejected_statuses: tuple[str, ...] = ("Rejected",)
     reconcile_every_hours: float = 24
+
+
+DIGEST_PAGES: tuple[str, ...] = ("cases", "sales", "redmine")
+WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass(frozen=True)
+class DigestAudience:
+    """What one recipient of the morning digest (an address, or the team chat) is shown: the pages' sections, each
+    for the VTiger groups named (empty: the whole team)."""
+
+    groups: tuple[str, ...] = ()
+    pages: tuple[str, ...] = DIGEST_PAGES
+
+
+@dataclass(frozen=True)
+class DigestRecipient:
+    email: str
+    audience: DigestAudience = field(default_factory=DigestAudience)
+
+
+@dataclass(frozen=True)
+class DigestRules:
+    """[digest] in kpi.toml: when the morning digest goes out (local time in TIMEZONE, on `days`) and to whom."""
+
+    time: tuple[int, int] = (7, 30)  # hour, minute
+    days: tuple[int, ...] = (0, 1, 2, 3, 4)  # Monday = 0
+    recipients: tuple[DigestRecipient, ...] = ()
+    chat: DigestAudience = field(default_factory=DigestAudience)  # the DIGEST_WEBHOOK_URL message
+    catch_up_hours: float = 3  # a slot missed (no worker running) is still sent this long after its time
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.recipients)
 
 
 @dataclass(frozen=True)
@@ -165,7 +226,9 @@ class KpiRules:
     cases: CaseRules = field(default_factory=CaseRules)
     sales: SalesRules = field(default_factory=lambda: SalesRules(stages=DEFAULT_STAGES))
     redmine: RedmineRules = field(default_factory=RedmineRules)
+    calendar: CalendarRules = field(default_factory=CalendarRules)
     tv: TvRules = field(default_factory=TvRules)
+    digest: DigestRules = field(default_factory=DigestRules)
 
 
 # The old dashboard's scoring (original-dashboard.md 1.3): Demo Scheduled 5 to the qualifier, Demo Given 5 to the
@@ -222,6 +285,10 @@ class Settings:
     allowed_emails: tuple[str, ...] = ()
     auth_disabled: bool = False
     allowed_hosts: tuple[str, ...] = ()  # Host names answered (".example.com": it and its subdomains); empty: any
+    public_url: str = ""  # where people reach the dashboard, e.g. https://kpi.example.com (links in the digest)
+    smtp_url: str = ""  # smtp://user:pass@host:587 (STARTTLS) or smtps://user:pass@host:465 (TLS)
+    digest_from: str = ""  # the digest's From address
+    digest_webhook_url: str = ""  # an incoming webhook (Slack, Mattermost, Rocket.Chat) for the digest
     kpi: KpiRules = field(default_factory=KpiRules)
     kpi_file: str = ""  # the kpi.toml the rules came from; empty: no file, the default rules
     # Start the in-process sync thread when there is no Redis. Tests build apps with it off.
@@ -231,6 +298,14 @@ class Settings:
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def business_calendar(self):  # type: ignore[no-untyped-def]  # -> metrics.business_time.BusinessCalendar
+        """`[calendar]` in TIMEZONE, as the figures count business hours."""
+        from metrics.business_time import calendar_from
+
+        rules = self.kpi.calendar
+        return calendar_from(rules.hours, rules.days, self.timezone, rules.holidays_country, rules.holidays_subdivision)
 
     @property
     def demo_mode(self) -> bool:
@@ -277,14 +352,28 @@ def load_settings(
         allowed_emails=_csv(values.get("ALLOWED_EMAILS", "")),
         auth_disabled=_bool(values.get("AUTH_DISABLED", ""), "AUTH_DISABLED"),
         allowed_hosts=_host_names(values.get("ALLOWED_HOSTS", "")),
+        public_url=_optional_http_url(values.get("PUBLIC_URL", ""), "PUBLIC_URL").rstrip("/"),
+        smtp_url=_smtp_url(values.get("SMTP_URL", "")),
+        digest_from=_email_address(values.get("DIGEST_FROM", ""), "DIGEST_FROM"),
+        digest_webhook_url=_optional_http_url(values.get("DIGEST_WEBHOOK_URL", ""), "DIGEST_WEBHOOK_URL"),
         kpi=load_kpi_rules(kpi_path) if kpi_path else KpiRules(),
         kpi_file=kpi_path,
     )
     if overrides:
-        from dataclasses import replace
-
         settings = replace(settings, **overrides)
+    _check_digest_delivery(settings)
     return settings
+
+
+def _check_digest_delivery(settings: Settings) -> None:
+    """Recipients in [digest] need a mail server and a sender: say so at start-up, not at 07:30."""
+    if not settings.kpi.digest.recipients:
+        return
+    where = settings.kpi_file or "kpi.toml"
+    if not settings.smtp_url:
+        raise ConfigError(f"SMTP_URL is empty but {where} lists digest recipients: set SMTP_URL, or remove them")
+    if not settings.digest_from:
+        raise ConfigError(f"DIGEST_FROM is empty but {where} lists digest recipients: set the sender's address")
 
 
 def _read_old_credentials(path: Path) -> dict[str, str]:
@@ -353,6 +442,44 @@ def _require_http_url(url: str, key: str) -> None:
         raise ConfigError(f"{key} must start with http:// or https:// (got {url!r})")
 
 
+def _optional_http_url(raw: str, key: str) -> str:
+    url = raw.strip()
+    if url:
+        _require_http_url(url, key)
+    return url
+
+
+def _smtp_url(raw: str) -> str:
+    """SMTP_URL: smtp://[user:password@]host[:port] (STARTTLS when offered, required with a password) or smtps://
+    (TLS from the first byte)."""
+    url = raw.strip()
+    if not url:
+        return ""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+    except ValueError as exc:
+        raise ConfigError(f"SMTP_URL is not a URL such as smtp://user:password@mail.example.com:587 ({exc})") from exc
+    if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+        raise ConfigError(
+            "SMTP_URL must look like smtp://user:password@mail.example.com:587 (STARTTLS) "
+            "or smtps://user:password@mail.example.com:465 (TLS)"
+        )
+    return url
+
+
+EMAIL_PATTERN = re.compile(r"[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+")
+
+
+def _email_address(raw: str, key: str) -> str:
+    address = raw.strip()
+    if address and not EMAIL_PATTERN.fullmatch(address):
+        raise ConfigError(f"{key} must be an e-mail address such as kpi@example.com (got {address!r})")
+    return address
+
+
 def _time_zone(name: str, key: str) -> str:
     try:
         ZoneInfo(name)
@@ -409,7 +536,20 @@ def load_kpi_rules(path: str | Path) -> KpiRules:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
     reader = _TomlReader(data, str(path))
-    return KpiRules(cases=reader.cases(), sales=reader.sales(), redmine=reader.redmine(), tv=reader.tv())
+    sales = reader.sales()  # first: an old [sales] holidays key is reported under its own name
+    calendar = reader.calendar()
+    # One calendar for both pages: the sales goal's business days use [calendar]'s holidays.
+    sales = replace(
+        sales, holidays_country=calendar.holidays_country, holidays_subdivision=calendar.holidays_subdivision
+    )
+    return KpiRules(
+        cases=reader.cases(),
+        sales=sales,
+        redmine=reader.redmine(),
+        calendar=calendar,
+        tv=reader.tv(),
+        digest=reader.digest(),
+    )
 
 
 _tv_rules: dict[str, tuple[tuple[int, int], TvRules]] = {}
@@ -448,9 +588,9 @@ class _TomlReader:
     def __init__(self, data: dict[str, Any], filename: str) -> None:
         self.data = data
         self.filename = filename
-        unknown = set(data) - {"cases", "sales", "redmine", "tv"}
+        unknown = set(data) - {"cases", "sales", "redmine", "calendar", "tv", "digest"}
         if unknown:
-            self.fail(sorted(unknown)[0], "is not a known section (cases, sales, redmine, tv)")
+            self.fail(sorted(unknown)[0], "is not a known section (calendar, cases, sales, redmine, tv, digest)")
 
     def fail(self, key: str, problem: str) -> None:
         raise ConfigError(f"{self.filename}: {key} {problem}")
@@ -502,12 +642,48 @@ class _TomlReader:
         return TvRules(reload_at=reload_at, screens=tuple(screens.items()))
 
     def cases(self) -> CaseRules:
-        table = self.section("cases", {"resolved_statuses", "closed_statuses"})
+        table = self.section("cases", {"resolved_statuses", "closed_statuses", "sla"})
         defaults = CaseRules()
         return CaseRules(
             resolved_statuses=self.strings(table, "resolved_statuses", "cases", defaults.resolved_statuses),
             closed_statuses=self.strings(table, "closed_statuses", "cases", defaults.closed_statuses),
+            sla=self.sla(table),
         )
+
+    def sla(self, cases: dict[str, Any]) -> SlaRules:
+        table = self.section("cases.sla", {"resolve_hours", "due_field"}, cases)
+        defaults = SlaRules()
+        hours = table.get("resolve_hours", dict(defaults.resolve_hours))
+        if not isinstance(hours, dict) or not hours:
+            self.fail("cases.sla.resolve_hours", "must be a table such as { Urgent = 4, High = 8, Medium = 24 }")
+        for priority, target in hours.items():
+            if isinstance(target, bool) or not isinstance(target, int | float) or target <= 0:
+                self.fail(f"cases.sla.resolve_hours.{priority}", f"must be a positive number of hours (got {target!r})")
+        return SlaRules(
+            resolve_hours=tuple((str(name), float(target)) for name, target in hours.items()),
+            due_field=self.text(table, "due_field", "cases.sla", defaults.due_field),
+        )
+
+    def calendar(self) -> CalendarRules:
+        from metrics.business_time import parse_days, parse_hours
+
+        table = self.section("calendar", {"hours", "days", "holidays_country", "holidays_subdivision"})
+        defaults = CalendarRules()
+        hours = self.text(table, "hours", "calendar", defaults.hours)
+        days = self.text(table, "days", "calendar", defaults.days)
+        for key, value, parse in (("hours", hours, parse_hours), ("days", days, parse_days)):
+            try:
+                parse(value)
+            except ValueError as exc:
+                self.fail(f"calendar.{key}", str(exc))
+        # The holidays moved here from [sales]; an old kpi.toml that sets them there is still read.
+        sales = self.data.get("sales", {}) if isinstance(self.data.get("sales", {}), dict) else {}
+        old_country = self.text(sales, "holidays_country", "sales", defaults.holidays_country)
+        old_subdivision = self.text(sales, "holidays_subdivision", "sales", defaults.holidays_subdivision)
+        country = self.text(table, "holidays_country", "calendar", old_country)
+        subdivision = self.text(table, "holidays_subdivision", "calendar", old_subdivision)
+        _check_holidays(country, subdivision, self.filename, "calendar")
+        return CalendarRules(hours=hours, days=days, holidays_country=country, holidays_subdivision=subdivision)
 
     def redmine(self) -> RedmineRules:
         table = self.section("redmine", {"rejected_statuses", "reconcile_every_hours"})
@@ -599,8 +775,61 @@ class _TomlReader:
             self.fail("sales.stages", f"names the stage {duplicate!r} twice")
         return tuple(rules)
 
+    def digest(self) -> DigestRules:
+        table = self.section("digest", {"time", "days", "recipients", "chat", "catch_up_hours"})
+        defaults = DigestRules()
+        recipients = table.get("recipients", [])
+        if not isinstance(recipients, list):
+            self.fail("digest.recipients", "must be an array of tables ([[digest.recipients]])")
+        chat = self.section("digest.chat", {"groups", "pages"}, table)
+        return DigestRules(
+            time=self.clock_time(table, defaults.time),
+            days=self.weekdays(table, defaults.days),
+            recipients=tuple(self.recipient(entry, index) for index, entry in enumerate(recipients)),
+            chat=self.audience(chat, "digest.chat"),
+            catch_up_hours=self.number(table, "catch_up_hours", "digest", defaults.catch_up_hours),
+        )
 
-def _check_holidays(country: str, subdivision: str, filename: str) -> None:
+    def clock_time(self, table: dict[str, Any], default: tuple[int, int]) -> tuple[int, int]:
+        raw = self.text(table, "time", "digest", "")
+        if not raw:
+            return default
+        match = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", raw)
+        if not match:
+            self.fail("digest.time", f'must be a local time of day such as "07:30" (got {raw!r})')
+        return int(match.group(1)), int(match.group(2))
+
+    def weekdays(self, table: dict[str, Any], default: tuple[int, ...]) -> tuple[int, ...]:
+        names = self.strings(table, "days", "digest", ())
+        if "days" not in table:
+            return default
+        full = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+        wrong = [name for name in names if name.lower() not in (*WEEKDAYS, *full)]
+        if wrong or not names:
+            self.fail("digest.days", f'must list days of the week such as ["mon", "fri"] (got {names!r})')
+        return tuple(sorted({WEEKDAYS.index(name.lower()[:3]) for name in names}))
+
+    def recipient(self, entry: Any, index: int) -> DigestRecipient:
+        prefix = f"digest.recipients[{index}]"
+        if not isinstance(entry, dict):
+            self.fail(prefix, "must be a table with email, groups and pages")
+        for key in entry:
+            if key not in {"email", "groups", "pages"}:
+                self.fail(f"{prefix}.{key}", "is not a known key (email, groups, pages)")
+        email = self.text(entry, "email", prefix, "")
+        if not EMAIL_PATTERN.fullmatch(email):
+            self.fail(f"{prefix}.email", f"must be an e-mail address such as manager@example.com (got {email!r})")
+        return DigestRecipient(email, self.audience(entry, prefix))
+
+    def audience(self, table: dict[str, Any], prefix: str) -> DigestAudience:
+        pages = self.strings(table, "pages", prefix, DIGEST_PAGES)
+        unknown = [page for page in pages if page not in DIGEST_PAGES]
+        if unknown or not pages:
+            self.fail(f"{prefix}.pages", f"must list pages among {', '.join(DIGEST_PAGES)} (got {list(pages)!r})")
+        return DigestAudience(groups=self.strings(table, "groups", prefix, ()), pages=pages)
+
+
+def _check_holidays(country: str, subdivision: str, filename: str, section: str = "sales") -> None:
     if not country:
         return
     import holidays
@@ -608,6 +837,8 @@ def _check_holidays(country: str, subdivision: str, filename: str) -> None:
     try:
         holidays.country_holidays(country, subdiv=subdivision or None)
     except NotImplementedError as exc:
-        raise ConfigError(f"{filename}: sales.holidays_country {country!r} is not a known country code") from exc
+        raise ConfigError(f"{filename}: {section}.holidays_country {country!r} is not a known country code") from exc
     except ValueError as exc:
-        raise ConfigError(f"{filename}: sales.holidays_subdivision {subdivision!r} is not valid for {country}") from exc
+        raise ConfigError(
+            f"{filename}: {section}.holidays_subdivision {subdivision!r} is not valid for {country}"
+        ) from exc

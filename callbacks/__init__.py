@@ -6,7 +6,7 @@ import dash
 
 
 def register_callbacks(app: dash.Dash) -> None:
-    from callbacks import cases, freshness, redmine, sales, shell, status, tv
+    from callbacks import cases, freshness, redmine, sales, shell, status, support, tv
 
-    for module in (shell, status, cases, sales, redmine, tv, freshness):
+    for module in (shell, status, cases, support, sales, redmine, tv, freshness):
         module.register(app)

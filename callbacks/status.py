@@ -20,7 +20,7 @@ from dash import Input, Output, html
 from sqlalchemy import Engine
 
 from layouts.components import stage_rules_warning
-from layouts.status import runs_table, status_table, sync_message
+from layouts.status import digest_section, runs_table, status_table, sync_message
 from models.db import utcnow, write_refusal
 from models.queries import (
     MODULE_TABLES,
@@ -189,6 +189,48 @@ def run_rows(runtime: Runtime, limit: int = 50) -> list[dict[str, object]]:
     ]
 
 
+INTERRUPTED_TEXT = "the process stopped while sending: not sent again, as it may have gone out"
+
+
+def digest_rows(runtime: Runtime, limit: int = 20) -> list[dict[str, object]]:
+    """The digest's recent runs as display strings (a run cut off mid-send shows as interrupted)."""
+    from digest.runs import recent_runs as recent_digest_runs
+
+    tz = runtime.settings.timezone
+    now = utcnow()
+    return [
+        {
+            "Slot": when(run.slot_at, tz),
+            "Trigger": run.trigger,
+            "Day": run.digest_date.isoformat(),
+            "Recipient": run.recipient,
+            "Result": run.shown_status(now),
+            "Attempts": run.attempts,
+            "Finished": when(run.finished_at, tz) if run.finished_at else "—",
+            "Error": run.error or INTERRUPTED_TEXT if run.shown_status(now) == "interrupted" else run.error,
+        }
+        for run in recent_digest_runs(runtime.engine, limit)
+    ]
+
+
+def digest_schedule_text(settings: Settings, now: datetime) -> str:
+    """ "Next digest Fri 4 Dec 07:30 to 2 addresses and the chat." or why there is none."""
+    from digest.schedule import next_slot
+    from digest.send import digest_targets
+
+    targets = digest_targets(settings)
+    if not targets:
+        return "No digest configured: add [[digest.recipients]] to kpi.toml or set DIGEST_WEBHOOK_URL."
+    addresses = sum(1 for target in targets if not target.is_chat)
+    who = [f"{addresses} address{'es' if addresses != 1 else ''}"] if addresses else []
+    who += ["the chat"] if len(targets) > addresses else []
+    slot = next_slot(settings.kpi.digest, settings.timezone, now)
+    if slot is None:
+        return f"The digest goes to {' and '.join(who)} on no day of the week."
+    local = slot.replace(tzinfo=UTC).astimezone(ZoneInfo(settings.timezone))
+    return f"Next digest {local:%a} {local.day} {local:%b %H:%M} to {' and '.join(who)}."
+
+
 def mode_text(settings: Settings) -> str:
     every = f"every {settings.sync_interval_minutes} min"
     if settings.uses_redis:
@@ -333,6 +375,15 @@ def register(app: dash.Dash) -> None:
                 compact=False,
             ),
         )
+
+    @app.callback(
+        Output("status-digest", "children"),
+        Input("url", "pathname"),
+        Input("status-interval", "n_intervals"),
+    )
+    def show_digest(_pathname: str | None, _ticks: int | None):  # type: ignore[no-untyped-def]
+        runtime = current_runtime()
+        return digest_section(digest_schedule_text(runtime.settings, utcnow()), digest_rows(runtime))
 
     @app.callback(
         Output("status-sync-message", "children"),

@@ -98,6 +98,11 @@ def build_panel(
         before = build_sales_view(engine, settings, _day_before(view.window), slide.selector, "day", today=day)
         expected = expected_by(settings, day, view.goal.total, now or utcnow())
         return tv_layout.sales_panel(view, before, expected)
+    if slide.page == "support":
+        from view_models.support import build_support_view
+
+        view = build_support_view(engine, settings, day, slide.selector, "day", today=day, now=now)
+        return tv_layout.support_panel(view)
     if slide.page == "cases":
         from view_models.cases import build_cases_view
 

@@ -20,10 +20,11 @@ class Page:
 
 
 def all_pages() -> list[Page]:
-    from layouts import cases, redmine, sales, status, tv
+    from layouts import cases, redmine, sales, status, support, tv
 
     return [
         Page("/cases", "Cases", cases.layout),
+        Page("/support", "Support", support.layout),
         Page("/sales", "Sales", sales.layout),
         Page("/redmine", "Redmine", redmine.layout),
         Page("/status", "Status", status.layout),

@@ -1,5 +1,6 @@
 """/status: sync health per source and module (last success, last error and its message, rows inserted /
-updated / deleted, duration, next run), the last 50 runs, and a "Sync now" button; above them, the warning when the
+updated / deleted, duration, next run), the last 50 runs, the morning digest's schedule and recent runs, and a "Sync
+now" button; above them, the warning when the
 sales rules name stages VTiger's picklist lacks (layouts.components.stage_rules_warning). With Redis configured
 it links to the RQ monitor at /rq.
 
@@ -44,7 +45,8 @@ RUN_COLUMNS = (
     "Requests",
     "Error",
 )
-NUMERIC = {"Rows", "Inserted", "Updated", "Deleted", "Requests", "#"}
+DIGEST_COLUMNS = ("Slot", "Trigger", "Day", "Recipient", "Result", "Attempts", "Finished", "Error")
+NUMERIC = {"Rows", "Inserted", "Updated", "Deleted", "Requests", "#", "Attempts"}
 
 
 def layout(query: Mapping[str, str]) -> html.Div:
@@ -72,6 +74,8 @@ def layout(query: Mapping[str, str]) -> html.Div:
             html.Div(id="status-table"),
             html.H3("Last 50 runs", className="status-section-title"),
             html.Div(id="status-runs"),
+            html.H3("Digest", className="status-section-title"),
+            html.Div(id="status-digest"),
             dcc.Interval(id="status-interval", interval=REFRESH_MS),
         ],
         className="status-page",
@@ -79,8 +83,10 @@ def layout(query: Mapping[str, str]) -> html.Div:
 
 
 def result_badge(status: str) -> dbc.Badge:
-    color = {"success": "success", "failed": "danger", "running": "info"}.get(status, "secondary")
-    return dbc.Badge(status or "—", color=color, className="status-result")
+    color = {"success": "success", "sent": "success", "failed": "danger", "running": "info", "sending": "info",
+             "missed": "warning", "interrupted": "warning"}.get(status, "secondary")  # fmt: skip
+    text_color = "dark" if color == "warning" else None  # white on yellow is hard to read
+    return dbc.Badge(status or "—", color=color, text_color=text_color, className="status-result")
 
 
 def _cell(column: str, value: object) -> html.Td:
@@ -109,6 +115,16 @@ def status_table(rows: Sequence[Mapping[str, object]]) -> html.Div:
 def runs_table(rows: Sequence[Mapping[str, object]]) -> html.Div:
     """The most recent runs, newest first."""
     return _table(RUN_COLUMNS, rows, "status-run-rows", "No runs recorded yet.")
+
+
+def digest_section(schedule: str, rows: Sequence[Mapping[str, object]]) -> html.Div:
+    """The morning digest: when it goes out and to whom, then its recent runs, newest first."""
+    return html.Div(
+        [
+            html.P(schedule, className="text-muted my-2", id="status-digest-schedule"),
+            _table(DIGEST_COLUMNS, rows, "status-digest-rows", "No digest sent yet."),
+        ]
+    )
 
 
 def sync_message(text: str, color: str) -> dbc.Alert:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from dash import dcc, html
@@ -339,6 +340,69 @@ def sales_panel(view: Any, previous: Any, expected: float | None = None) -> html
         ],
         className="tv-slide tv-slide-sales",
     )
+
+
+# --- support (optional: pages=support) ---------------------------------------------------------------------------
+
+
+def support_panel(view: Any) -> html.Div:
+    """The help desk now: cases already past their due time and those due within 4 business hours, with today's
+    SLA and median resolution time against yesterday."""
+    vs = view.comparison.label
+    median = view.resolution.median_business_hours
+    before = view.previous_resolution.median_business_hours
+    cards = [
+        kpi_card("Breached now", len(view.breached_now), tone="open", card_id="tv-support-breached"),
+        kpi_card("At risk", len(view.at_risk), tone="open", card_id="tv-support-at-risk"),
+        compared(
+            "SLA met",
+            view.sla.met_pct,
+            view.previous_sla.met_pct,
+            "tv-support-sla",
+            vs=vs,
+            percent=True,
+            tone="rate",
+            good_when="up",
+        ),
+        compared(
+            "Median resolution (business h)",
+            None if median is None else round(median, 1),
+            None if before is None else round(before, 1),
+            "tv-support-median",
+            vs=vs,
+            good_when="down",
+        ),
+    ]
+    return html.Div(
+        [
+            _cards(cards),
+            _boards(
+                board(
+                    _late(view.breached_now, view.now),
+                    title="Breached (hours late)",
+                    empty="Nothing breached",
+                    ranked=False,
+                ),
+                board(
+                    _due_in(view.at_risk, view.now), title="At risk (hours left)", empty="Nothing at risk", ranked=False
+                ),
+            ),
+        ],
+        className="tv-slide tv-slide-support",
+    )
+
+
+def _case_name(case: Any) -> str:
+    return " · ".join(part for part in (case.case_no, case.assignee or "Unassigned", case.title) if part)
+
+
+def _late(cases: Sequence[Any], now: datetime) -> list[tuple[str, float]]:
+    late = [(_case_name(case), round((now - case.due_at).total_seconds() / 3600, 1)) for case in cases]
+    return sorted(late, key=lambda item: -item[1])
+
+
+def _due_in(cases: Sequence[Any], now: datetime) -> list[tuple[str, float]]:
+    return [(_case_name(case), round((case.due_at - now).total_seconds() / 3600, 1)) for case in cases]
 
 
 # --- cases -------------------------------------------------------------------------------------------------------

@@ -224,10 +224,44 @@ ENTRIES: tuple[Kpi, ...] = (
         "Deals entering each stage in the window, in the pipeline's stage order."),
     Kpi("sales.pipeline_chart", "Open pipeline per owner",
         "The amount of the deals not in a closed stage, per owner, as it is now."),
+    # --- /support (counted by metrics/support.py over the business calendar; entries with `rows` may follow) ----
+    Kpi("support.resolved", "Resolved cases",
+        "Cases resolved in the window whose status is still a resolved one, as on Cases.", "resolved"),
+    Kpi("support.median", "Median resolution",
+        "Half of the cases resolved in the window took less than this from creation, in business hours "
+        "([calendar] opening hours minus holidays); the calendar hours below."),
+    Kpi("support.p90", "90th percentile resolution",
+        "Nine in ten cases resolved in the window took less than this, in business hours; the calendar hours below."),
+    Kpi("support.sla_met", "SLA met",
+        "Of the cases due in the window (created time plus the priority's target in business hours), the share "
+        "resolved by their due time; open cases not yet due wait.", "rate"),
+    Kpi("support.sla_breached", "SLA breached",
+        "Cases due in the window resolved after their due time, or still open past it.", "open"),
+    Kpi("support.reopened", "Reopened",
+        "Cases that went from a resolved status back to an open one in the window (seen by sync, or counted by "
+        "VTiger's reopen_count).", "created"),
+    Kpi("support.backlog", "Backlog", "Cases open now, by age since they were created.", "open"),
+    Kpi("support.oldest", "Oldest open case", "The open case created longest ago, and its age."),
+    Kpi("support.within", "Resolved within",
+        "Cases resolved in the window by their business hours from creation: 1 h, 4 h, 1, 3 or 7 business days, "
+        "or more."),
+    Kpi("support.by_person", "Resolution time per person",
+        "Median and 90th percentile per current assignee, in the window."),
+    Kpi("support.at_risk", "At risk and breached",
+        "Open cases due within the next 4 business hours, and those already past due."),
+    Kpi("support.age", "Backlog age", "Open cases now per age bucket (under 1 day, 1–3, 3–7, 7–30, over 30 days)."),
+    Kpi("support.age_trend", "Median backlog age per day",
+        "The median age of the cases open at the end of each day."),
+    Kpi("support.reopen_rate", "Reopen rate per person",
+        "Cases reopened in the window ÷ cases resolved in it, per assignee, in percent."),
+    Kpi("support.redmine_close", "Redmine time to close",
+        "Median and 90th percentile from creation to closing of the issues closed in the window, per project."),
+    Kpi("support.redmine_overdue", "Overdue issues", "Open Redmine issues whose due date has passed.", "open"),
+    Kpi("support.redmine_backlog", "Redmine backlog age", "Open Redmine issues now per age bucket, per project."),
 )  # fmt: skip
 
 CATALOGUE: dict[str, Kpi] = {kpi.id: kpi for kpi in ENTRIES}
-PAGES = ("cases", "redmine", "sales")
+PAGES = ("cases", "redmine", "sales", "support")
 
 
 def entry(kpi: str) -> Kpi:

@@ -2,9 +2,8 @@
 
 The pace at a moment is the daily goal times the elapsed fraction of that day's working hours: nothing before the
 day opens, half the goal half-way through, the whole goal from closing time on. A day that is not a working day
-(a weekend, a public holiday) has no pace. `working_day` is the one place that decides a day's hours (the support
-calendar's `[calendar]` section when the settings have one, else 09:00-17:00 Monday to Friday minus the sales
-holidays), so every figure that needs the working day asks here.
+(a weekend, a public holiday) has no pace. The working day comes from the business calendar (`[calendar]`), the
+one calendar the support figures count business hours in.
 
 Pure: settings and moments in, numbers and levels out. Must not import Dash, Flask, SQL or views/.
 """
@@ -15,12 +14,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from metrics.sales import business_days
 from metrics.windows import to_local_datetime
 
-DEFAULT_HOURS = (time(9, 0), time(17, 0))
 NEAR_FRACTION = 0.10  # "amber": at most 10 % below the pace
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 @dataclass(frozen=True)
@@ -38,41 +34,18 @@ class WorkingDay:
 
 
 def working_day(settings: Any, day: date) -> WorkingDay | None:
-    """The working hours of `day` (local), or None on a day off. Reads `settings.calendar` (hours "09:00-17:00",
-    days "Mon-Fri") when the settings have one; otherwise 09:00-17:00 on the sales rules' business days."""
-    calendar = getattr(settings, "calendar", None)
-    rules = settings.kpi.sales
-    if calendar is not None:
-        opens, closes = _calendar_hours(calendar)
-        if not _calendar_day(calendar, day):
-            return None
-    else:
-        opens, closes = DEFAULT_HOURS
-        if day.weekday() >= 5:
-            return None
-    if not business_days(day, day, rules.holidays_country, rules.holidays_subdivision) and day.weekday() < 5:
-        return None  # a public holiday
-    start = datetime.combine(day, opens)
-    end = datetime.combine(day, closes)
+    """The working hours of `day` (local wall clock), or None on a day off: the business calendar's (`[calendar]`
+    hours and days in TIMEZONE, minus its public holidays), the same calendar the support figures count in."""
+    calendar = settings.business_calendar
+    if not calendar.is_business_day(day):
+        return None
+    start = datetime.combine(day, calendar.opens)
+    end = (
+        datetime.combine(day + timedelta(days=1), time())
+        if calendar.closes is None
+        else datetime.combine(day, calendar.closes)
+    )
     return WorkingDay(start, end if end > start else end + timedelta(days=1))
-
-
-def _calendar_hours(calendar: Any) -> tuple[time, time]:
-    hours = getattr(calendar, "hours", None)
-    if isinstance(hours, tuple) and len(hours) == 2 and all(isinstance(part, time) for part in hours):
-        return hours
-    if isinstance(hours, str) and "-" in hours:
-        first, last = hours.split("-", 1)
-        return time.fromisoformat(first.strip()), time.fromisoformat(last.strip())
-    return DEFAULT_HOURS
-
-
-def _calendar_day(calendar: Any, day: date) -> bool:
-    days = getattr(calendar, "days", None)
-    if isinstance(days, str) and "-" in days:
-        first, last = (WEEKDAYS.index(part.strip()[:3].lower()) for part in days.split("-", 1))
-        return first <= day.weekday() <= last
-    return day.weekday() < 5
 
 
 @dataclass(frozen=True)

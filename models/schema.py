@@ -91,10 +91,31 @@ cases = Table(
     Column("resolved_at", DateTime, nullable=True),  # sla_actual_closureon, else when sync first saw it resolved
     Column("time_spent_hours", Float, nullable=True),
     Column("satisfaction", String(64), nullable=False, default=""),
+    Column("reopen_count", Integer, nullable=True),  # VTiger's own count, when the instance sends it
+    Column("source_due_at", DateTime, nullable=True),  # the `[cases.sla] due_field` time, when one is configured
     Index(None, "created_at"),
     Index(None, "updated_at"),
     Index(None, "resolved_at"),
     Index(None, "status"),
+)
+
+# One row per status change of a case that sync observed (the stored status differed from the new one), at the
+# case's modification time; and one row (origin "reopen_count") per reopen VTiger's `reopen_count` reports that
+# no observed change explains (reopened and resolved again between two syncs). Reopens are read from here.
+case_status_changes = Table(
+    "case_status_changes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_source_id", String(64), nullable=False),
+    Column("from_status", String(64), nullable=False, default=""),
+    Column("to_status", String(64), nullable=False, default=""),
+    Column("changed_at", DateTime, nullable=False),
+    Column("origin", String(16), nullable=False, default="observed"),  # "observed" or "reopen_count"
+    Column("assignee_name", String(255), nullable=False, default=""),
+    Column("group_name", String(255), nullable=False, default=""),
+    Column("deleted_at", DateTime, nullable=True),
+    UniqueConstraint("case_source_id", "changed_at", "to_status", "origin"),
+    Index(None, "changed_at"),
 )
 
 deals = Table(
@@ -181,6 +202,7 @@ redmine_issues = Table(
     Column("closed_at", DateTime, nullable=True),
     Column("done_ratio", Integer, nullable=True),
     Column("estimated_hours", Float, nullable=True),
+    Column("due_date", Date, nullable=True),
     Index(None, "created_at"),
     Index(None, "updated_at"),
     Index(None, "closed_at"),
@@ -259,6 +281,26 @@ user_sessions = Table(
     Column("email", String(320), nullable=False, index=True),
     Column("created_at", DateTime, nullable=False),
     Column("ended_at", DateTime, nullable=True),
+)
+
+# The morning digest, once per schedule slot and recipient: a row is claimed (inserted) before the message is sent,
+# so a second worker, a restart or a retried job finds it and does not send again (digest/runs.py).
+digest_runs = Table(
+    "digest_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("slot_at", DateTime, nullable=False),  # naive UTC: the scheduled moment, or the minute of a manual send
+    Column("trigger", String(16), nullable=False),  # schedule, manual
+    Column("recipient", String(320), nullable=False),  # an e-mail address, or "chat" (the webhook)
+    Column("digest_date", Date, nullable=False),  # the day the figures are of (the slot's yesterday)
+    Column("status", String(16), nullable=False),  # sending, sent, failed, missed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("claimed_by", String(128), nullable=False, default=""),
+    Column("claimed_at", DateTime, nullable=False),
+    Column("finished_at", DateTime, nullable=True),
+    Column("error", Text, nullable=False, default=""),
+    UniqueConstraint("slot_at", "trigger", "recipient"),
+    Index(None, "claimed_at"),
 )
 
 # Roll-ups of cases and Redmine issues, kept by sync in the transaction that writes the rows (models/rollups.py):

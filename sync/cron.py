@@ -4,6 +4,9 @@ sync only when none is already queued, running or waiting for a retry, so a slow
 finds a pile of identical syncs when it comes back. A tick that waited a whole interval in the queue expires
 (`ttl`) instead of running late.
 
+The morning digest, when [digest] names recipients or DIGEST_WEBHOOK_URL is set, adds a job every minute that sends
+the due slot once (digest/schedule.py).
+
 `rq cron` imports this module and collects what it registers with `rq.cron.register`.
 Must not import Dash or Flask.
 """
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 from rq import cron
 
+from digest.jobs import register_digest
 from settings import ConfigError, Settings, load_settings
 from sync.jobs import QUEUE_NAME, SCHEDULE_TIMEOUT, schedule_sync
 from sync.service import configured_sources
@@ -42,4 +46,5 @@ def _settings_or_exit() -> Settings:
         raise SystemExit(f"configuration error: {exc}") from None
 
 
-registrations = register_schedule(_settings_or_exit())
+_settings = _settings_or_exit()
+registrations = register_schedule(_settings) + register_digest(_settings)

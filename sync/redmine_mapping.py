@@ -8,7 +8,7 @@ requests or sqlalchemy.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sync.engine import SyncError
@@ -83,6 +83,7 @@ def issue_row(
         "closed_at": parse_time(issue.get("closed_on"), issue_id=issue_id, field="closed_on"),
         "done_ratio": _int_or_none(issue.get("done_ratio")),
         "estimated_hours": _float_or_none(issue.get("estimated_hours")),
+        "due_date": _date_or_none(issue.get("due_date")),
         "deleted_at": None,
         "first_seen_at": seen_at,
         "raw": dict(issue),
@@ -124,4 +125,12 @@ def _float_or_none(value: Any) -> float | None:
     try:
         return float(value)
     except (TypeError, ValueError):
+        return None
+
+
+def _date_or_none(value: Any) -> date | None:
+    """Redmine's `due_date` ("2026-12-03"); anything else is no due date rather than a failed sync."""
+    try:
+        return date.fromisoformat(str(value)[:10]) if value else None
+    except ValueError:
         return None

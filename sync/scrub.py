@@ -65,8 +65,9 @@ class Scrubber:
 
     @classmethod
     def for_settings(cls, settings: Settings) -> Scrubber:
-        """Every secret the configuration holds: the VTiger login, the Redmine key or login, the database's and
-        Redis's passwords, the OAuth client secret and the session key."""
+        """Every secret the configuration holds: the VTiger login, the Redmine key or login, the database's,
+        Redis's and the SMTP server's passwords, the digest's webhook URL, the OAuth client secret and the session
+        key."""
         secrets = [settings.google_client_secret, settings.secret_key]
         logins: list[tuple[str, str]] = []
         if settings.vtiger is not None:
@@ -77,7 +78,8 @@ class Scrubber:
             # Redmine also takes its key as the Basic user name, with any password (curl examples use "X").
             logins += [(redmine.username, redmine.password), (redmine.api_key, "X"), _url_login(redmine.url)]
             secrets += [redmine.api_key, *_key_as_url_user(redmine.url)]
-        logins += [_url_login(settings.database_url), _url_login(settings.redis_url)]
+        logins += [_url_login(settings.database_url), _url_login(settings.redis_url), _url_login(settings.smtp_url)]
+        secrets += [settings.digest_webhook_url]  # an incoming webhook's URL is its secret
         return cls.knowing(secrets, logins)
 
     def __call__(self, text: str) -> str:

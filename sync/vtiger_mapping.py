@@ -228,7 +228,47 @@ def case_row(
         "resolved_at": case_resolved_at(record, status, rules, stored),
         "time_spent_hours": parse_float(record.get("time_spent")),
         "satisfaction": text(record.get("satisfaction_index")),
+        "reopen_count": _whole_or_none(record.get("reopen_count")),
+        "source_due_at": parse_utc(record.get(rules.sla.due_field)) if rules.sla.due_field else None,
     }
+
+
+def observed_status_changes(
+    record: Mapping[str, Any], row: Mapping[str, Any], stored: Mapping[str, Any] | None, rules: CaseRules
+) -> list[dict[str, Any]]:
+    """The case's status changes this update shows against the stored row: the observed change (at the case's
+    modification time), plus one "reopen_count" row when VTiger's reopen_count rose by more than the observed
+    change explains (reopened and resolved again between two syncs). A new case has no history to compare."""
+    if stored is None:
+        return []
+    changed_at = row["updated_at"] or row["first_seen_at"]
+    base = {
+        "case_source_id": row["source_id"],
+        "changed_at": changed_at,
+        "assignee_name": row["assignee_name"],
+        "group_name": row["group_name"],
+        "deleted_at": None,
+    }
+    changes = []
+    if stored.get("status", "") != row["status"]:
+        changes.append(
+            {**base, "from_status": stored.get("status", ""), "to_status": row["status"], "origin": "observed"}
+        )
+    observed_reopens = sum(
+        1 for change in changes if change["from_status"] in rules.resolved_statuses
+        and change["to_status"] not in rules.resolved_statuses
+    )  # fmt: skip
+    before, now = stored.get("reopen_count"), row["reopen_count"]
+    if before is not None and now is not None and now - before > observed_reopens:
+        changes.append({**base, "from_status": "", "to_status": row["status"], "origin": "reopen_count"})
+    return changes
+
+
+def _whole_or_none(value: Any) -> int | None:
+    try:
+        return int(float(str(value))) if str(value).strip() else None
+    except ValueError:
+        return None
 
 
 def case_resolved_at(

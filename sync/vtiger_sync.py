@@ -43,7 +43,15 @@ from sqlalchemy.engine import Connection
 
 from models import rollups
 from models.db import utcnow
-from models.schema import cases, deal_stage_changes, deals, phone_calls, vtiger_groups, vtiger_users
+from models.schema import (
+    case_status_changes,
+    cases,
+    deal_stage_changes,
+    deals,
+    phone_calls,
+    vtiger_groups,
+    vtiger_users,
+)
 from settings import Settings, compare_stages_with_picklist
 from sync.engine import (
     RunRecord,
@@ -65,6 +73,7 @@ from sync.vtiger_mapping import (
     field_stage_changes,
     group_row,
     observed_stage_change,
+    observed_status_changes,
     parse_utc,
     reconcile_stage_changes,
     reference_fields,
@@ -79,6 +88,8 @@ USERS_REFRESH_EVERY = timedelta(hours=24)
 # Kept as first written: a stage change names who was involved when it happened.
 STAGE_CHANGE_HISTORY = ("assignee_name", "group_name", "qualified_by_name", "previous_stage", "deal_no")
 STAGE_CHANGE_KEY = ("deal_source_id", "stage", "changed_at")
+STATUS_CHANGE_KEY = ("case_source_id", "changed_at", "to_status", "origin")
+STATUS_CHANGE_HISTORY = ("assignee_name", "group_name", "from_status")
 PAGES_AHEAD = 1  # pages fetched but not yet stored, besides the one being fetched: memory stays at ~3 pages
 
 
@@ -341,11 +352,15 @@ class _VtigerSync:
             rollups.upkeep(conn, table, result.replaced, result.written)  # the cases' roll-ups, in this transaction
             if module == "Potentials":
                 self.store_stage_changes(conn, records, rows, stored)
+            if module == "Cases":
+                self.store_status_changes(conn, records, rows, stored)
             deletion = mark_deleted(conn, table, deleted_ids, seen_at)
             rollups.upkeep(conn, table, deletion.replaced, deletion.written)
             removed = deletion.updated
             if module == "Potentials" and deleted_ids:
                 _mark_changes_deleted(conn, deleted_ids, seen_at)
+            if module == "Cases" and deleted_ids:
+                _mark_status_changes_deleted(conn, deleted_ids, seen_at)
             if self.stage_problems:
                 example = self.stage_problems[-1]
                 extra["stage_time_problems"] = {
@@ -403,6 +418,29 @@ class _VtigerSync:
                 .values(deleted_at=None)
             )
 
+    def store_status_changes(
+        self,
+        conn: Connection,
+        records: Sequence[dict[str, Any]],
+        rows: Sequence[dict[str, Any]],
+        stored: dict[Any, dict],
+    ) -> None:
+        """The status changes (reopens among them) this page shows against the stored cases; history is only
+        added, and a case that comes back from deletion brings its history back."""
+        rules = self.settings.kpi.cases
+        changes = []
+        for record, row in zip(records, rows, strict=True):
+            changes += observed_status_changes(record, row, stored.get(row["source_id"]), rules)
+        upsert_rows(conn, case_status_changes, changes, key=STATUS_CHANGE_KEY, insert_only=STATUS_CHANGE_HISTORY)
+        restored = [sid for sid, row in stored.items() if row.get("deleted_at") is not None]
+        if restored:
+            c = case_status_changes.c
+            conn.execute(
+                update(case_status_changes)
+                .where(c.case_source_id.in_(restored), c.deleted_at.is_not(None))
+                .values(deleted_at=None)
+            )
+
     # --- deletions backstop ---------------------------------------------------------------------------------------
 
     def reconcile(self, module: str, table: Table, run: RunRecord, extra: dict[str, Any]) -> None:
@@ -424,6 +462,8 @@ class _VtigerSync:
             removed = deletion.updated
             if module == "Potentials" and gone:
                 _mark_changes_deleted(conn, gone, now)
+            if module == "Cases" and gone:
+                _mark_status_changes_deleted(conn, gone, now)
             stored_watermark, _ = read_state(conn, SOURCE, module)
             write_state(conn, SOURCE, module, stored_watermark, extra)
         run.deleted += removed
@@ -515,6 +555,15 @@ def _mark_changes_deleted(conn: Connection, deal_ids: Sequence[str], when: datet
     conn.execute(
         update(deal_stage_changes)
         .where(and_(c.deal_source_id.in_(list(deal_ids)), c.deleted_at.is_(None)))
+        .values(deleted_at=when)
+    )
+
+
+def _mark_status_changes_deleted(conn: Connection, case_ids: Sequence[str], when: datetime) -> None:
+    c = case_status_changes.c
+    conn.execute(
+        update(case_status_changes)
+        .where(c.case_source_id.in_(list(case_ids)), c.deleted_at.is_(None))
         .values(deleted_at=when)
     )
 

@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from alembic.script import ScriptDirectory
 from flask.testing import FlaskCliRunner
 from pytest_httpserver import HTTPServer
 from sqlalchemy import func, inspect, select, text
@@ -22,7 +23,7 @@ from models.schema import cases, redmine_issues, sync_runs
 from settings import PROJECT_DIR, RedmineSettings, Settings
 from sync.demo import source as demo
 
-LATEST_REVISION = sorted(path.name[:4] for path in (PROJECT_DIR / "migrations" / "versions").glob("0*.py"))[-1]
+LATEST_REVISION = ScriptDirectory(str(PROJECT_DIR / "migrations")).get_current_head()
 
 
 @pytest.fixture

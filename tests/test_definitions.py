@@ -180,7 +180,7 @@ def readme_definitions() -> dict[tuple[str, str], str]:
     rows = {}
     for line in section.splitlines():
         cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
-        if len(cells) >= 3 and cells[0] in {"Cases", "Redmine", "Sales"}:
+        if len(cells) >= 3 and cells[0] in {"Cases", "Redmine", "Sales", "Support"}:
             rows[(cells[0].lower(), cells[1])] = cells[2]
     return rows
 

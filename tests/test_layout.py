@@ -15,13 +15,16 @@ import pytest
 from settings import PROJECT_DIR
 
 SKIPPED_DIRS = {".venv", ".git", "node_modules", "__pycache__", "test-artifacts"}
+DASH = {"dash", "dash_bootstrap_components", "dash_ag_grid"}
 
 # layer (a package of the project) -> the imports it must not have: third-party top-level names or project packages.
 FORBIDDEN = {
-    "sync": {"dash", "dash_bootstrap_components", "dash_ag_grid", "flask", "layouts", "callbacks", "web", "tests"},
-    "metrics": {"dash", "dash_bootstrap_components", "dash_ag_grid", "sqlalchemy", "flask"},
-    "models": {"dash", "dash_bootstrap_components", "dash_ag_grid", "sync"},
+    "sync": {*DASH, "flask", "layouts", "callbacks", "web", "tests"},
+    "metrics": {*DASH, "sqlalchemy", "flask"},
+    "models": {*DASH, "sync"},
     "layouts": {"sync", "sqlalchemy"},
+    "view_models": {*DASH, "flask", "sync", "layouts", "callbacks", "web"},
+    "digest": {"dash", "dash_bootstrap_components", "dash_ag_grid", "layouts", "callbacks", "tests"},
 }
 
 
@@ -165,3 +168,14 @@ def test_no_import_cycles(graph: dict[str, list[Import]]) -> None:
     }
     cycle = find_cycle(edges)
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
+
+
+def test_dash_is_used_through_its_public_api(graph: dict[str, list[Import]]) -> None:
+    # Dash's underscore modules (dash._utils, dash._callback, ...) change without notice between releases.
+    private = [
+        f"{item.importer}:{item.line} imports {item.target}"
+        for items in graph.values()
+        for item in items
+        if item.target.startswith("dash.") and any(part.startswith("_") for part in item.target.split(".")[1:])
+    ]
+    assert not private, "\n".join(private)

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import replace
 from datetime import date, datetime
 
 import pytest
 
 from metrics.pace import WorkingDay, expected_points, pace_level, pace_of, working_day
-from settings import Settings
+from settings import CalendarRules, Settings
 
 WEDNESDAY = date(2026, 3, 4)
-SETTINGS = Settings()  # US holidays, no [calendar]: 09:00-17:00 Monday to Friday
+SETTINGS = Settings()  # the default [calendar]: 09:00-17:00 Monday to Friday, US holidays
 
 
 def at(hour: int, minute: int = 0, day: date = WEDNESDAY) -> datetime:
@@ -66,19 +66,8 @@ def test_the_words_say_it_without_colour() -> None:
     assert words == {"▲ ahead of pace", "● near pace", "▼ behind pace"}
 
 
-@dataclass(frozen=True)
-class Calendar:  # the shape of the support calendar's [calendar] section
-    hours: str
-    days: str
-
-
-def test_the_calendar_section_gives_the_hours_when_there_is_one() -> None:
-    @dataclass(frozen=True)
-    class WithCalendar:
-        kpi: object
-        calendar: Calendar
-
-    settings = WithCalendar(SETTINGS.kpi, Calendar("08:00-12:00", "Mon-Sat"))
+def test_the_calendar_section_gives_the_hours() -> None:
+    settings = replace(SETTINGS, kpi=replace(SETTINGS.kpi, calendar=CalendarRules(hours="08:00-12:00", days="Mon-Sat")))
     saturday = date(2026, 3, 7)
     assert working_day(settings, saturday) == WorkingDay(at(8, day=saturday), at(12, day=saturday))
     assert expected_points(100, working_day(settings, saturday), at(10, day=saturday)) == 50

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import pytest
@@ -58,10 +58,13 @@ def test_issue_row_maps_every_column() -> None:
         "closed_at": datetime(2026, 11, 24, 14, 25, 52),
         "done_ratio": 30,
         "estimated_hours": 5.0,
+        "due_date": None,
         "deleted_at": None,
         "first_seen_at": SEEN,
         "raw": sample_issue(),
     }
+    assert issue_row(sample_issue(due_date="2026-12-03"), seen_at=SEEN)["due_date"] == date(2026, 12, 3)
+    assert issue_row(sample_issue(due_date="soon"), seen_at=SEEN)["due_date"] is None
 
 
 def test_missing_nested_objects_become_blank_not_errors() -> None:

@@ -99,6 +99,15 @@ def test_the_command_line_writes_the_same_rotation() -> None:
         rotation_from_options("cases", 1)
 
 
+def test_a_screen_may_rotate_the_support_slide_which_the_default_rotation_leaves_out() -> None:
+    rotation = rotation_from_options("support:Support@09:00-17:00,cases", 20)
+    assert [(slide.page, slide.selector) for slide in rotation.slides] == [("support", "Support"), ("cases", "")]
+    assert "support" not in [
+        slide.page
+        for slide in parse_tv_query({}, tz_name="UTC", testing=True, real_now=datetime(2026, 3, 4, 12)).slides
+    ]
+
+
 # --- which slides, when ------------------------------------------------------------------------------------------
 
 

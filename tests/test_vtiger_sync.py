@@ -16,7 +16,7 @@ import requests
 from pytest_httpserver import HTTPServer
 from sqlalchemy import Engine, Table, func, select
 
-from models.schema import cases, deal_stage_changes, deals, phone_calls, sync_runs, vtiger_users
+from models.schema import case_status_changes, cases, deal_stage_changes, deals, phone_calls, sync_runs, vtiger_users
 from settings import KpiRules, SalesRules, Settings, StageRule
 from sync import vtiger_sync
 from sync.engine import RunRecord, SyncError, read_state, write_state
@@ -365,6 +365,35 @@ def test_a_reopened_case_clears_its_resolution_time(world: World) -> None:
     world.case(1, at=world.tick(), casestatus="Open")
     world.sync()
     assert world.rows(cases)["39x1"]["resolved_at"] is None
+
+
+def status_changes(world: World) -> list[tuple[str, str, str, bool]]:
+    c = case_status_changes.c
+    query = select(case_status_changes).order_by(c.changed_at, c.id)
+    with world.engine.connect() as conn:
+        return [(r.from_status, r.to_status, r.origin, r.deleted_at is None) for r in conn.execute(query)]
+
+
+def test_status_changes_and_reopens_are_recorded(world: World) -> None:
+    world.case(1, reopen_count="0")
+    world.sync()
+    assert status_changes(world) == []  # a new case has no observed history
+    world.case(1, at=world.tick(), casestatus="Resolved", reopen_count="0")
+    world.sync()
+    world.case(1, at=world.tick(), casestatus="Open", reopen_count="1")  # reopened: observed, count agrees
+    world.sync()
+    world.sync()  # nothing new: nothing doubled
+    assert status_changes(world) == [("Open", "Resolved", "observed", True), ("Resolved", "Open", "observed", True)]
+    # Resolved and reopened again between two syncs: only reopen_count tells.
+    world.case(1, at=world.tick(), casestatus="Open", reopen_count="2")
+    world.sync()
+    assert status_changes(world)[-1] == ("", "Open", "reopen_count", True)
+    assert world.rows(cases)["39x1"]["reopen_count"] == 2
+    world.tick()
+    world.emulator.delete("Cases", "39x1", world.now)
+    world.tick()
+    world.sync()
+    assert [alive for *_, alive in status_changes(world)] == [False, False, False]
 
 
 def test_pm_in_a_stage_field_is_parsed_in_the_users_time_zone(

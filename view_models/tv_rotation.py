@@ -24,7 +24,12 @@ from dataclasses import dataclass
 from datetime import time
 from typing import Any
 
-SLIDE_KINDS: dict[str, str] = {"cases": "group", "sales": "group", "redmine": "project"}  # page -> selector key
+SLIDE_KINDS: dict[str, str] = {  # page -> the key that names its selector
+    "cases": "group",
+    "sales": "group",
+    "redmine": "project",
+    "support": "group",
+}
 MIN_SECONDS, MAX_SECONDS = 5, 3600
 MAX_SCREEN_SLIDES = 24
 MAX_SELECTOR_LENGTH = 200

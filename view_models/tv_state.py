@@ -28,8 +28,10 @@ from zoneinfo import ZoneInfo
 from view_models.tv_rotation import SLIDE_KINDS, ScreenRotation
 from view_models.url_query import comma_separated, known_spelling
 
-PAGES = tuple(SLIDE_KINDS)  # the slide kinds, in their default order (view_models/tv_rotation.py is the one list)
-PAGE_TITLES = {"cases": "Cases", "sales": "Sales", "redmine": "Redmine"}
+OPTIONAL_PAGES = ("support",)  # shown only when `pages=` or a screen's rotation names them, never by default
+# The default rotation: the slide kinds in their order (view_models/tv_rotation.py is the one list), less the optional.
+PAGES = tuple(kind for kind in SLIDE_KINDS if kind not in OPTIONAL_PAGES)
+PAGE_TITLES = {"cases": "Cases", "sales": "Sales", "redmine": "Redmine", "support": "Support"}
 DEFAULT_ROTATE_SECONDS = 30
 DEFAULT_REFRESH_SECONDS = 60
 DEFAULT_RELOAD_HOURS = 6.0
@@ -105,7 +107,10 @@ class TvConfig:
             dict.fromkeys(
                 Slide(item[0], item[1])
                 for item in (raw_slides if isinstance(raw_slides, list) else [])[: MAX_SLIDES * 4]
-                if isinstance(item, list | tuple) and len(item) == 2 and item[0] in PAGES and _selector_ok(item[1])
+                if isinstance(item, list | tuple)
+                and len(item) == 2
+                and item[0] in (*PAGES, *OPTIONAL_PAGES)
+                and _selector_ok(item[1])
             )
         )[:MAX_SLIDES]
         reload_ms = data.get("reload_ms")
@@ -199,7 +204,7 @@ def parse_tv_query(
     for item in comma_separated(query.get("pages")) or list(PAGES):
         page, _, pinned = (part.strip() for part in item.partition(":"))
         page = page.lower()
-        if page not in PAGES:
+        if page not in (*PAGES, *OPTIONAL_PAGES):
             continue
         known = projects if page == "redmine" else groups
         if pinned:

@@ -71,7 +71,9 @@ def parse_callback_call(body: Any, callback_map: Mapping[str, Mapping[str, Any]]
     if not isinstance(body, dict):
         raise PayloadError("the body must be a JSON object")
     output = body.get("output")
-    entry = callback_map.get(output) if isinstance(output, str) else None
+    if not isinstance(output, str):
+        raise PayloadError("unknown callback")
+    entry = callback_map.get(output)
     if entry is None or "callback" not in entry:  # clientside callbacks are in the map too, without a function
         raise PayloadError("unknown callback")
     sent: list[tuple[str, str, Any]] = []

@@ -1,5 +1,5 @@
-"""Flask CLI commands: `db upgrade`, `db rollups`, `sync run`, `sync enqueue`, `demo load` (`kiosk` and
-`sessions` come from web/kiosk.py and web/sessions.py).
+"""Flask CLI commands: `db upgrade`, `db rollups`, `sync run`, `sync enqueue`, `demo load`, `digest preview` and
+`digest send` (digest/cli.py) (`kiosk` and `sessions` come from web/kiosk.py and web/sessions.py).
 
 Each prints what it did and, on failure, exits non-zero with one clear line (no traceback): these run from cron
 jobs, release phases and terminals, where a line that says what to fix is worth more than a stack.
@@ -14,6 +14,7 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
+from digest.cli import digest_group
 from web.runtime import current_runtime
 
 SOURCE_CHOICES = click.Choice(["vtiger", "redmine", "all"])
@@ -23,6 +24,7 @@ def register_cli(server: Flask) -> None:
     server.cli.add_command(db_group)
     server.cli.add_command(sync_group)
     server.cli.add_command(demo_group)
+    server.cli.add_command(digest_group)
 
 
 db_group = AppGroup("db", help="Database schema.")

@@ -9,6 +9,7 @@ from typing import Any
 
 from dash.exceptions import DependencyException
 from flask import Flask, abort, jsonify, make_response, request
+from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import InternalServerError
 
 log = logging.getLogger("kpi.security")
@@ -26,32 +27,31 @@ def wants_json() -> bool:
     )
 
 
-def install_error_handlers(server: Flask, dash_app: Any | None) -> None:
-    """No traceback ever reaches a browser (the log keeps it, redacted); Dash callbacks that raise answer 422."""
+def install_error_handlers(server: Flask) -> None:
+    """No traceback ever reaches a browser (the log keeps it, redacted); an unknown Dash bundle is a 404. (Dash
+    callbacks that raise answer 422 through callback_error.)"""
 
     @server.errorhandler(InternalServerError)
-    def _internal_error(error: InternalServerError):  # type: ignore[no-untyped-def]
+    def _internal_error(error: InternalServerError) -> ResponseReturnValue:
         if wants_json():
             return jsonify(error="internal error; the details are in the server log"), 500
         return "Internal error; the details are in the server log.", 500, {"Content-Type": "text/plain; charset=utf-8"}
 
     @server.errorhandler(DependencyException)
-    def _unknown_bundle(error: DependencyException):  # type: ignore[no-untyped-def]
+    def _unknown_bundle(error: DependencyException) -> ResponseReturnValue:
         # Dash raises this for a path under /_dash-component-suites/ it does not serve: a 404, and one log line
         # instead of a traceback per request.
         log.info("no such Dash bundle: %s", request.path)
         return "Not found.\n", 404, {"Content-Type": "text/plain; charset=utf-8"}
-
-    if dash_app is not None and getattr(dash_app, "_on_error", None) is None:
-        dash_app._on_error = callback_error  # Dash reads its app-wide on_error handler from this attribute
 
 
 callback_log = logging.getLogger("kpi.callbacks")
 
 
 def callback_error(error: Exception) -> None:
-    """Dash's app-wide on_error: a callback that raised answers 422 (503 when the database is down), never a 500
-    with a traceback. The traceback goes to the log so that the callback's owner can fix it."""
+    """Dash's app-wide on_error (`dash.Dash(on_error=callback_error)` in app.py): a callback that raised answers
+    422 (503 when the database is down), never a 500 with a traceback. The traceback goes to the log so that the
+    callback's owner can fix it."""
     from sqlalchemy.exc import SQLAlchemyError
 
     try:

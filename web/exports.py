@@ -60,23 +60,23 @@ def export_specs() -> dict[str, ExportSpec]:
     from metrics.cases import CASE_KPIS
     from metrics.redmine import REDMINE_KPIS
     from models.sales import sales_group_names
-    from view_models import cases, redmine, sales
+    from view_models import cases, redmine, sales, support
 
     specs = {
         "cases": ExportSpec(
             name="cases",
-            kpis=CASE_KPIS,  # the catalogue's case figures with rows behind them
+            kpis=(*CASE_KPIS, *support.CASE_EXPORT_KINDS),  # the catalogue's case figures with rows
             selector_key="group",
             selectors=cases.group_choices,
-            rows=cases.case_rows,
-            time_columns=("created", "modified", "resolved"),
+            rows=support.case_export_rows,
+            time_columns=("created", "modified", "resolved", "due", "reopened_at"),
         ),
         "redmine": ExportSpec(
             name="redmine",
-            kpis=REDMINE_KPIS,
+            kpis=(*REDMINE_KPIS, *support.REDMINE_EXPORT_KINDS),
             selector_key="project",
             selectors=redmine.project_choices,
-            rows=redmine.issue_rows,
+            rows=support.issue_export_rows,
             time_columns=("created", "updated", "closed"),
         ),
         "sales": ExportSpec(

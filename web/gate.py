@@ -97,7 +97,7 @@ def init_auth(server: Flask, settings: Settings, dash_app: Any | None = None) ->
     server.before_request(_gate)
     server.after_request(set_csrf_cookie)
     install_security_headers(server, dash_app)
-    install_error_handlers(server, dash_app)
+    install_error_handlers(server)
     server.cli.add_command(kiosk.kiosk_group)
     server.cli.add_command(sessions.sessions_group)
 

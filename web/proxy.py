@@ -40,6 +40,6 @@ def install_proxy_fix(server: Flask, proxies: int) -> None:
     """Trust X-Forwarded-For/-Proto/-Host/-Port from exactly `proxies` hops, so https and the client address are
     seen as the browser sent them (secure cookies, redirect URIs, the origin check)."""
     if proxies > 0:
-        server.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+        server.wsgi_app = ProxyFix(  # type: ignore[method-assign]  # Werkzeug's documented way: wrap wsgi_app
             server.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies, x_port=proxies
         )

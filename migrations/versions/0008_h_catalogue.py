@@ -1,14 +1,14 @@
 """roll-up fingerprints (TIMEZONE + the catalogue's counting rules) and a background rebuild's start and progress
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008_h
+Revises: 0007_f
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
-down_revision = "0006"
+revision = "0008_h"
+down_revision = "0007_f"
 branch_labels = None
 depends_on = None
 

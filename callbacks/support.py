@@ -1,0 +1,40 @@
+"""/support callbacks: the shared controls' one main callback (callbacks/controls.py) renders the page for a date,
+window and group. Thin: the figures come from view_models.support, the components from layouts.support.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dash
+from dash import Output
+
+from callbacks.controls import Trigger, register_controls
+from layouts import support as page
+from layouts.components import json_ready
+from layouts.controls import current_now
+from view_models.cache import CACHES, cached
+from view_models.page_state import PageState
+from view_models.support import build_redmine_support, build_support_view
+from web.runtime import current_runtime
+
+
+def register(app: dash.Dash) -> None:
+    outputs = [Output(f"{page.PREFIX}-subtitle", "children"), Output(f"{page.PREFIX}-body", "children")]
+    app.server.extensions["kpi"].extras.setdefault("cache", CACHES)
+    register_controls(app, prefix=page.PREFIX, path="/support", outputs=outputs, render=render_support)
+
+
+def render_support(state: PageState, _trigger: Trigger) -> list[Any]:
+    """The page's values; cached per data version and minute (the at-risk list moves with the clock)."""
+    now = (state.now or current_now()).replace(second=0, microsecond=0)
+    key = ("/support", "render", state, now)
+    return cached(current_runtime().engine, key, lambda: json_ready(render_support_uncached(state, now)))
+
+
+def render_support_uncached(state: PageState, now: Any) -> list[Any]:
+    runtime = current_runtime()
+    settings = runtime.settings
+    view = build_support_view(runtime.engine, settings, state.day, state.selector, state.window, now=now)
+    redmine = build_redmine_support(runtime.engine, settings, state.day, "", state.window, now=now)
+    return [page.subtitle(state, view), page.body(view, redmine, state, settings.timezone)]

@@ -1,0 +1,134 @@
+"""The SQL behind /support (and the digest's and the TV's help-desk figures, and their CSV exports).
+
+Every read is bounded by an indexed column (`resolved_at`, `created_at`, `status`, `changed_at`, `closed_at`) or
+by "open now"; records deleted at the source are excluded. Must not import Dash or sync/.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import pandas as pd
+from sqlalchemy import ColumnElement, Engine, and_, or_, select
+
+from models.frames import frame_of
+from models.schema import case_status_changes, cases, redmine_issues
+
+SUPPORT_COLUMNS = (
+    "id",
+    "source_id",
+    "case_no",
+    "title",
+    "status",
+    "priority",
+    "assignee_name",
+    "group_name",
+    "created_at",
+    "resolved_at",
+    "source_due_at",
+)
+SUPPORT_TIMES = ("created_at", "resolved_at", "source_due_at")
+CHANGE_COLUMNS = ("case_source_id", "from_status", "to_status", "changed_at", "origin", "assignee_name", "group_name")
+ISSUE_COLUMNS = (
+    "id",
+    "source_id",
+    "subject",
+    "project_name",
+    "status_name",
+    "priority_name",
+    "assignee_name",
+    "created_at",
+    "closed_at",
+    "due_date",
+)
+
+
+def _live(group: str) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [cases.c.deleted_at.is_(None), cases.c.created_at.is_not(None)]
+    if group:
+        conditions.append(cases.c.group_name == group)
+    return conditions
+
+
+def _cases(engine: Engine, *conditions: ColumnElement[bool]) -> pd.DataFrame:
+    statement = select(*(cases.c[name] for name in SUPPORT_COLUMNS)).where(*conditions)
+    with engine.connect() as conn:
+        rows = conn.execute(statement).all()
+    return frame_of(rows, SUPPORT_COLUMNS, SUPPORT_TIMES)
+
+
+def resolved_cases(
+    engine: Engine, resolved_statuses: Sequence[str], start: datetime, end: datetime, group: str = ""
+) -> pd.DataFrame:
+    """Cases resolved in [start, end) and resolved still (the cases page's "Resolved")."""
+    c = cases.c
+    return _cases(engine, *_live(group), c.resolved_at >= start, c.resolved_at < end, c.status.in_(resolved_statuses))
+
+
+def open_cases(engine: Engine, resolved_statuses: Sequence[str], group: str = "") -> pd.DataFrame:
+    """Every case open now. The open statuses are listed first (a scan of the status index), so the read goes
+    through that index instead of testing every case against NOT IN."""
+    with engine.connect() as conn:
+        statuses = [status for (status,) in conn.execute(select(cases.c.status).distinct())]
+    open_statuses = [status for status in statuses if status not in set(resolved_statuses)]
+    return _cases(engine, *_live(group), cases.c.status.in_(open_statuses))
+
+
+def cases_created_or_due(
+    engine: Engine, created_from: datetime, start: datetime, end: datetime, group: str = "", *, due_field: bool = False
+) -> pd.DataFrame:
+    """Cases that may fall due in [start, end): created from `created_from` (early enough for the longest
+    target) until `end`, or, with a configured due field, whose VTiger due time is in [start, end)."""
+    c = cases.c
+    created = and_(c.created_at >= created_from, c.created_at < end)
+    if not due_field:
+        return _cases(engine, *_live(group), created)
+    return _cases(engine, *_live(group), or_(created, and_(c.source_due_at >= start, c.source_due_at < end)))
+
+
+def cases_resolved_since(
+    engine: Engine, resolved_statuses: Sequence[str], start: datetime, group: str = ""
+) -> pd.DataFrame:
+    """Cases resolved since `start` and resolved still; with the open cases, every case open at some moment
+    after `start` (a case that is not resolved now has no resolution time)."""
+    c = cases.c
+    return _cases(engine, *_live(group), c.resolved_at >= start, c.status.in_(resolved_statuses))
+
+
+def status_changes(engine: Engine, start: datetime, end: datetime, group: str = "") -> pd.DataFrame:
+    """Observed status changes of live cases in [start, end), with the assignee and group of the time."""
+    c = case_status_changes.c
+    conditions = [c.deleted_at.is_(None), c.changed_at >= start, c.changed_at < end]
+    if group:
+        conditions.append(c.group_name == group)
+    statement = select(*(c[name] for name in CHANGE_COLUMNS)).where(*conditions)
+    with engine.connect() as conn:
+        rows = conn.execute(statement).all()
+    return frame_of(rows, CHANGE_COLUMNS, ("changed_at",))
+
+
+# --- Redmine ----------------------------------------------------------------------------------------------------------
+
+
+def _issues(engine: Engine, project: str, *conditions: ColumnElement[bool]) -> pd.DataFrame:
+    r = redmine_issues.c
+    where = [r.deleted_at.is_(None), r.created_at.is_not(None), *conditions]
+    if project:
+        where.append(r.project_name == project)
+    statement = select(*(r[name] for name in ISSUE_COLUMNS)).where(*where)
+    with engine.connect() as conn:
+        rows = conn.execute(statement).all()
+    frame = frame_of(rows, ISSUE_COLUMNS, ("created_at", "closed_at"))
+    frame["due_date"] = pd.to_datetime(frame["due_date"]).astype("datetime64[us]")
+    return frame
+
+
+def closed_issues(engine: Engine, start: datetime, end: datetime, project: str = "") -> pd.DataFrame:
+    """Issues closed in [start, end) and closed still (the Redmine page's "Closed")."""
+    r = redmine_issues.c
+    return _issues(engine, project, r.closed_at >= start, r.closed_at < end, r.is_closed.is_(True))
+
+
+def open_issues(engine: Engine, project: str = "") -> pd.DataFrame:
+    return _issues(engine, project, redmine_issues.c.is_closed.is_(False))
