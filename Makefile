@@ -2,7 +2,7 @@
 # make test  - the whole suite (installs what it needs: venv, Chromium, the Redmine peer)
 # make bench - benchmarks; prints figures and writes bench/results/ (docs/performance.md). At full scale (1M
 #              cases) about 25 minutes, +3 the first time (the dataset); BENCH_SCALE=0.01 make bench: two minutes
-# make lint  - ruff
+# make lint  - ruff and mypy (the types; configured in pyproject.toml)
 # make lock  - regenerate requirements.txt (runtime) and requirements-dev.txt (+ tests and tools) from pyproject.toml
 PYTHON ?= python3
 VENV := .venv
@@ -39,11 +39,13 @@ system:
 test: $(DEV_STAMP) system
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
 	$(BIN)/python -m pytest
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
 
 bench: $(DEV_STAMP) system
 	$(BIN)/python -m bench

@@ -30,22 +30,28 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     from web.response_cache import init_response_cache
     from web.routes import register_routes
     from web.rq_monitor import mount_rq_dashboard
+    from web.screens import app_version, register_screens
+    from web.webhooks import register_webhooks
 
     settings = settings or load_settings()
     server = Flask(__name__)
     server.config.update(SECRET_KEY=settings.secret_key or "dev-only-not-secret", TESTING=settings.testing)
     runtime = Runtime(settings=settings, engine=make_engine(settings.database_url))
+    runtime.extras["app_version"] = app_version()
     server.extensions["kpi"] = runtime
 
     app = dash.Dash(
         __name__,
-        server=server,
+        server=server,  # type: ignore[arg-type]  # Dash annotates bool | Callable[[], Any]; its docs take a Flask app
         assets_folder=str(PROJECT_DIR / "assets"),
         title="KPI Dashboard",
-        update_title=None,
+        update_title=None,  # type: ignore[arg-type]  # Dash annotates str; None turns the title change off (its docs)
         serve_locally=True,
         suppress_callback_exceptions=True,
-        meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
+        meta_tags=[
+            {"name": "viewport", "content": "width=device-width, initial-scale=1"},
+            {"name": "kpi-version", "content": runtime.extras["app_version"]},  # what a TV reports it runs
+        ],
         assets_path_ignore=["lazy"],  # assets/lazy/: fetched on demand (the partial plotly.js bundle), not on load
         on_error=callback_error,  # a callback that raises answers 422 (503 without the database), never a 500
     )
@@ -53,6 +59,8 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     init_auth(server, settings, app)  # the gate, sign-in, kiosk tokens, security headers (web/gate.py)
     register_callbacks(app)
     register_routes(server)
+    register_webhooks(server)
+    register_screens(server)
     register_cli(server)
     mount_rq_dashboard(server, settings)  # /rq when REDIS_URL is set, behind the same gate
     init_compression(server)  # brotli/gzip for HTML, JS, CSS and JSON, Dash's bundles included

@@ -17,12 +17,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
 
 from view_models.tv_rotation import RotationError, ScreenRotation, parse_clock, parse_screens
+
+if TYPE_CHECKING:  # for the annotation only; the property imports it where it is used
+    from metrics.business_time import BusinessCalendar
 
 log = logging.getLogger(__name__)
 PROJECT_DIR = Path(__file__).resolve().parent
@@ -183,11 +186,13 @@ WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 @dataclass(frozen=True)
 class DigestAudience:
-    """What one recipient of the morning digest (an address, or the team chat) is shown: the pages' sections, each
-    for the VTiger groups named (empty: the whole team)."""
+    """What one recipient of the morning digest (an address, or the team chat) is shown: the pages' sections, the
+    cases and sales ones for the VTiger groups named (empty: the whole team), the Redmine one for the projects named
+    (empty: all projects together)."""
 
     groups: tuple[str, ...] = ()
     pages: tuple[str, ...] = DIGEST_PAGES
+    projects: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -300,7 +305,7 @@ class Settings:
         return ZoneInfo(self.timezone)
 
     @property
-    def business_calendar(self):  # type: ignore[no-untyped-def]  # -> metrics.business_time.BusinessCalendar
+    def business_calendar(self) -> BusinessCalendar:
         """`[calendar]` in TIMEZONE, as the figures count business hours."""
         from metrics.business_time import calendar_from
 
@@ -592,7 +597,7 @@ class _TomlReader:
         if unknown:
             self.fail(sorted(unknown)[0], "is not a known section (calendar, cases, sales, redmine, tv, digest)")
 
-    def fail(self, key: str, problem: str) -> None:
+    def fail(self, key: str, problem: str) -> NoReturn:
         raise ConfigError(f"{self.filename}: {key} {problem}")
 
     def section(self, name: str, allowed: set[str], table: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -781,7 +786,7 @@ class _TomlReader:
         recipients = table.get("recipients", [])
         if not isinstance(recipients, list):
             self.fail("digest.recipients", "must be an array of tables ([[digest.recipients]])")
-        chat = self.section("digest.chat", {"groups", "pages"}, table)
+        chat = self.section("digest.chat", {"groups", "projects", "pages"}, table)
         return DigestRules(
             time=self.clock_time(table, defaults.time),
             days=self.weekdays(table, defaults.days),
@@ -812,10 +817,10 @@ class _TomlReader:
     def recipient(self, entry: Any, index: int) -> DigestRecipient:
         prefix = f"digest.recipients[{index}]"
         if not isinstance(entry, dict):
-            self.fail(prefix, "must be a table with email, groups and pages")
+            self.fail(prefix, "must be a table with email, groups, projects and pages")
         for key in entry:
-            if key not in {"email", "groups", "pages"}:
-                self.fail(f"{prefix}.{key}", "is not a known key (email, groups, pages)")
+            if key not in {"email", "groups", "projects", "pages"}:
+                self.fail(f"{prefix}.{key}", "is not a known key (email, groups, projects, pages)")
         email = self.text(entry, "email", prefix, "")
         if not EMAIL_PATTERN.fullmatch(email):
             self.fail(f"{prefix}.email", f"must be an e-mail address such as manager@example.com (got {email!r})")
@@ -826,7 +831,14 @@ class _TomlReader:
         unknown = [page for page in pages if page not in DIGEST_PAGES]
         if unknown or not pages:
             self.fail(f"{prefix}.pages", f"must list pages among {', '.join(DIGEST_PAGES)} (got {list(pages)!r})")
-        return DigestAudience(groups=self.strings(table, "groups", prefix, ()), pages=pages)
+        projects = self.strings(table, "projects", prefix, ())
+        if projects and "redmine" not in pages:
+            self.fail(
+                f"{prefix}.projects",
+                f'names Redmine projects but pages leaves out redmine (got pages {list(pages)!r}): add "redmine" '
+                "to pages or remove projects",
+            )
+        return DigestAudience(groups=self.strings(table, "groups", prefix, ()), pages=pages, projects=projects)
 
 
 def _check_holidays(country: str, subdivision: str, filename: str, section: str = "sales") -> None:

@@ -32,6 +32,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -261,7 +262,7 @@ class DatabaseBench:
             seconds = []
             started = time.monotonic()
             for view in views[:count]:
-                elapsed, figures = _timed(lambda view=view, function=function: function(engine, view, context))
+                elapsed, figures = _timed(partial(function, engine, view, context))
                 seconds.append(elapsed)
                 first.setdefault(target, figures)
                 if self._over_budget(started, len(seconds), 2 if target == "naive" else MIN_CALLS):
@@ -409,7 +410,7 @@ def markdown(results: dict[str, Any]) -> str:
 
 
 def _counts_text(results: dict[str, Any]) -> str:
-    counts = next((item["counts"] for item in results.get("dataset", []) if item.get("counts")), {})
+    counts: dict[str, int] = next((item["counts"] for item in results.get("dataset", []) if item.get("counts")), {})
     return ", ".join(f"{n:,} {table}" for table, n in counts.items() if n >= 1000) or "no data"
 
 

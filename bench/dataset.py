@@ -687,6 +687,9 @@ def safe_url(url: str) -> str:
 
 
 class _Sink(Protocol):
+    index_seconds: float  # set by finish()
+    analyze_seconds: float
+
     def write(self, chunk: Chunk) -> None: ...
 
     def finish(self) -> None: ...
@@ -702,14 +705,16 @@ def _plain_indexes(url: str) -> list[tuple[str, str, list[str]]]:
     engine = make_engine(url)
     try:
         inspector = inspect(engine)
-        found = []
+        found: list[tuple[str, str, list[str]]] = []
         for table in BULK_TABLES:
             for index in inspector.get_indexes(table):
-                columns = index.get("column_names") or []
+                name, columns = index["name"], index.get("column_names") or []
+                names = [column for column in columns if column is not None]
                 partial = any("where" in key for key in index.get("dialect_options", {}))
-                if index.get("unique") or not columns or None in columns or partial or index.get("expressions"):
+                if index.get("unique") or not names or len(names) < len(columns) or partial or index.get("expressions"):
                     continue
-                found.append((index["name"], table, list(columns)))
+                if name is not None:  # SQLAlchemy types it optional; a reflected index always has one
+                    found.append((name, table, names))
         return found
     finally:
         engine.dispose()
@@ -925,8 +930,8 @@ def _load(spec: DatasetSpec, reports: list[LoadReport], log: Any) -> None:
         report.counts = dict(counts)
         report.generate_seconds = generate_seconds
         report.load_seconds = write_seconds[position]
-        report.index_seconds = sink.index_seconds  # type: ignore[attr-defined]
-        report.analyze_seconds = sink.analyze_seconds  # type: ignore[attr-defined]
+        report.index_seconds = sink.index_seconds
+        report.analyze_seconds = sink.analyze_seconds
         _write_marker(report.url, spec, report)
 
 

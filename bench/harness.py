@@ -18,12 +18,13 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import dash
 
 from bench.dataset import ANCHOR
 from bench.references import View
+from metrics.windows import WindowKind
 from settings import Settings
 
 PAGE_PATHS = {"cases": "/cases", "sales": "/sales", "redmine": "/redmine"}
@@ -253,7 +254,7 @@ def views_for(page: str, window: str, group: str | None, count: int, *, cold: bo
     from metrics.windows import month_start
 
     today = anchor.date()
-    base = View(page, today, window, group)  # type: ignore[arg-type]
+    base = View(page, today, cast(WindowKind, window), group)  # the bench config checked it against WINDOW_KINDS
     if not cold:
         return [base] * count
     days = []

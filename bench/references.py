@@ -28,8 +28,8 @@ Must not import Dash, Flask, sync/, metrics/ other than windows, or the app's ca
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Callable, Iterable
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -339,8 +339,8 @@ def _local_buckets(conn: Connection, column: Any, table: Any, tz_name: str, unit
     tz = ZoneInfo(tz_name)
     folded: Counter[str] = Counter()
     for bucket, n in rows:
-        local = datetime.strptime(bucket, "%Y-%m-%d %H").replace(tzinfo=UTC).astimezone(tz)
-        folded[local.strftime("%Y-%m-%d" if unit == "day" else "%Y-%m")] += int(n)
+        local_hour = datetime.strptime(bucket, "%Y-%m-%d %H").replace(tzinfo=UTC).astimezone(tz)
+        folded[local_hour.strftime("%Y-%m-%d" if unit == "day" else "%Y-%m")] += int(n)
     return _sorted_counts(folded.items())
 
 
@@ -446,7 +446,7 @@ def _sql_sales(conn: Connection, view: View, context: Context) -> Figures:
         literal(False),
     )
 
-    def stage_points(window: Window) -> list[Any]:
+    def stage_points(window: Window) -> Sequence[Any]:
         if not scoring:
             return []
         return conn.execute(
@@ -462,7 +462,7 @@ def _sql_sales(conn: Connection, view: View, context: Context) -> Figures:
     figures["calls_by_person"] = _count_by(conn, call.assignee_name, phone_calls, *call_scope, in_window)
     by_person = {name: float(total) for name, total in stage_points(window) if total}
     figures["stage_points_by_person"] = _sorted_counts(by_person.items())
-    totals: Counter[str] = Counter()
+    totals: dict[str, float] = defaultdict(float)
     for name, n in figures["calls_by_person"].items():
         totals[name] += n * rules.call_points
     for name, total in by_person.items():

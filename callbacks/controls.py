@@ -144,7 +144,16 @@ def register_controls(
         State(cid("url"), "pathname"),
         State(cid("rendered"), "data"),
     )
-    def update_page(search, _today, date_value, window_value, selector_value, _tick, _clock, *rest):  # type: ignore[no-untyped-def]
+    def update_page(
+        search: str | None,
+        _today: str | None,
+        date_value: str | None,
+        window_value: str | None,
+        selector_value: str | None,
+        _tick: int | None,
+        _clock: int | None,
+        *rest: Any,
+    ) -> list[Any]:
         extras_values, (options, pathname, rendered) = rest[: len(extra_ids)], rest[len(extra_ids) :]
         shown = page_for(pathname) if pathname else None
         if pathname and (shown is None or shown.path != path):
@@ -203,7 +212,7 @@ def register_controls(
         State(cid("today-date"), "data"),
         prevent_initial_call=True,
     )
-    def roll_over(_ticks, shown):  # type: ignore[no-untyped-def]
+    def roll_over(_ticks: int | None, shown: str | None) -> str:
         """A cheap tick: only when the date in TIMEZONE changes does the main callback run again. Kept apart from
         the main callback so frequent ticks never supersede a slow render."""
         today = local_today(current_runtime().settings.timezone, current_now()).isoformat()

@@ -69,7 +69,7 @@ def register(app: dash.Dash) -> None:
         Input(TICK, "n_intervals"),
         State(SEEN, "data"),
     )
-    def show_badge(pathname: str | None, _ticks: list[int | None], seen: list[str | None]):  # type: ignore[no-untyped-def]
+    def show_badge(pathname: str | None, _ticks: list[int | None], seen: list[str | None]) -> html.Div:
         if (pathname or "").rstrip("/") == "/tv":
             # The TV wears no chrome and shows its own sync line; skip the read (and the kiosk's gate).
             raise dash.exceptions.PreventUpdate

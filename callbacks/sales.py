@@ -8,7 +8,7 @@ figures (layouts/sales.py, layouts/components.py).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import dash
 import pandas as pd
@@ -182,4 +182,5 @@ def call_block(request: TableRequest, query: dict[str, Any]) -> tuple[list[dict[
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """JSON-safe rows (NaN and NaT as None)."""
-    return frame.astype(object).where(frame.notna(), None).to_dict("records")
+    records = frame.astype(object).where(frame.notna(), None).to_dict("records")
+    return cast(list[dict[str, Any]], records)  # pandas types the keys Hashable; these frames name columns by str

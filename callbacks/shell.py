@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dash
 from dash import ClientsideFunction, Input, Output, State
+from dash.development.base_component import Component
 
 from layouts.pages import all_pages, page_for
 from layouts.shell import nav_link_id, not_found
@@ -19,7 +20,7 @@ def register(app: dash.Dash) -> None:
         # (callbacks/controls.py) and must not be rebuilt for it; a new path still renders with the query.
         State("url", "search"),
     )
-    def render_page(pathname: object, search: object):  # type: ignore[no-untyped-def]
+    def render_page(pathname: object, search: object) -> tuple[Component, dict[str, str]]:
         pathname = pathname if isinstance(pathname, str) else ""
         page = page_for(pathname)
         if page is None:

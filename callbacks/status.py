@@ -13,6 +13,7 @@ import logging
 import threading
 import weakref
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import dash
@@ -20,7 +21,7 @@ from dash import Input, Output, html
 from sqlalchemy import Engine
 
 from layouts.components import stage_rules_warning
-from layouts.status import digest_section, runs_table, status_table, sync_message
+from layouts.status import digest_section, runs_table, screens_table, status_table, sync_message
 from models.db import utcnow, write_refusal
 from models.queries import (
     MODULE_TABLES,
@@ -135,13 +136,13 @@ def row_counts(runtime: Runtime) -> dict[str, int]:
     return counts
 
 
-def module_rows(runtime: Runtime) -> list[dict[str, object]]:
+def module_rows(runtime: Runtime) -> list[dict[str, Any]]:
     settings, engine = runtime.settings, runtime.engine
     scrub = Scrubber.for_settings(settings)  # again here: rows stored before the scrubber existed
     health = module_health(engine)
     counts = row_counts(runtime)
     scheduled = scheduled_next_runs(settings)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for item in health:
         finished = item.last_finished
         failure = item.last_failure
@@ -167,7 +168,7 @@ def module_rows(runtime: Runtime) -> list[dict[str, object]]:
     return rows
 
 
-def run_rows(runtime: Runtime, limit: int = 50) -> list[dict[str, object]]:
+def run_rows(runtime: Runtime, limit: int = 50) -> list[dict[str, Any]]:
     tz = runtime.settings.timezone
     scrub = Scrubber.for_settings(runtime.settings)
     return [
@@ -240,6 +241,37 @@ def mode_text(settings: Settings) -> str:
     return f"Automatic sync is off in this process; the schedule would run {every}."
 
 
+def screen_rows(runtime: Runtime) -> list[dict[str, Any]]:
+    """The kiosk screens as display strings (web/screens.py decides online / offline / revoked)."""
+    from models.screens import screen_states
+    from web.runtime import runtime_now
+
+    tz = runtime.settings.timezone
+    served = runtime.extras.get("app_version", "")
+    rows: list[dict[str, Any]] = []
+    for screen in screen_states(runtime.engine, runtime_now()):
+        version = screen.version or "—"
+        if screen.version and served and screen.version != served:
+            version += f" (this server runs {served}: the TV reloads at its next full reload)"
+        problem = ""
+        if screen.failed:
+            problem = f"page error at {when(screen.error_at, tz)}: {screen.error}"
+        if screen.state == "revoked":
+            problem = "sign-in revoked: the TV shows a refusal page" + (f"; {problem}" if problem else "")
+        rows.append(
+            {
+                "Screen": screen.name,
+                "State": screen.state,
+                "Last seen": when(screen.last_seen, tz),
+                "Slide": screen.slide or "—",
+                "Size": screen.size or "—",
+                "Version": version,
+                "Problem": problem,
+            }
+        )
+    return rows
+
+
 # --- sync now --------------------------------------------------------------------------------------------------
 
 
@@ -270,7 +302,8 @@ def start_sync(runtime: Runtime) -> tuple[str, str]:
     if settings.uses_redis:
         from sync.jobs import enqueue_sync
 
-        queued, pending = [], []
+        queued: list[str] = []
+        pending: list[str] = []
         for source in sources:
             try:
                 job = enqueue_sync(settings.redis_url, source)
@@ -348,10 +381,10 @@ def register(app: dash.Dash) -> None:
         Input("url", "pathname"),
         Input("status-interval", "n_intervals"),
     )
-    def show_status(_pathname: str | None, _ticks: int | None):  # type: ignore[no-untyped-def]
+    def show_status(_pathname: str | None, _ticks: int | None) -> tuple[Any, ...]:
         runtime = current_runtime()
         busy = busy_sources(runtime)
-        mode = [mode_text(runtime.settings)]
+        mode: list[str | html.Strong] = [mode_text(runtime.settings)]
         if busy:
             mode.append(html.Strong(f" A sync is running now ({', '.join(busy)}): Sync now waits until it ends."))
         for text in recomputing_texts(runtime):
@@ -377,20 +410,26 @@ def register(app: dash.Dash) -> None:
         )
 
     @app.callback(
-        Output("status-digest", "children"),
-        Input("url", "pathname"),
-        Input("status-interval", "n_intervals"),
+        output={"digest": Output("status-digest", "children")},
+        inputs={"_pathname": Input("url", "pathname"), "_ticks": Input("status-interval", "n_intervals")},
     )
-    def show_digest(_pathname: str | None, _ticks: int | None):  # type: ignore[no-untyped-def]
+    def show_digest(_pathname: str | None, _ticks: int | None) -> dict[str, object]:
         runtime = current_runtime()
-        return digest_section(digest_schedule_text(runtime.settings, utcnow()), digest_rows(runtime))
+        return {"digest": digest_section(digest_schedule_text(runtime.settings, utcnow()), digest_rows(runtime))}
+
+    @app.callback(
+        output={"screens": Output("status-screens", "children")},
+        inputs={"_pathname": Input("url", "pathname"), "_ticks": Input("status-interval", "n_intervals")},
+    )
+    def show_screens(_pathname: str | None, _ticks: int | None) -> dict[str, object]:
+        return {"screens": screens_table(screen_rows(current_runtime()))}
 
     @app.callback(
         Output("status-sync-message", "children"),
         Input("status-sync-now", "n_clicks"),
         prevent_initial_call=True,
     )
-    def sync_now(n_clicks: int | None):  # type: ignore[no-untyped-def]
+    def sync_now(n_clicks: int | None) -> Any:
         if not n_clicks:
             raise dash.exceptions.PreventUpdate
         text, color = start_sync(current_runtime())

@@ -2,10 +2,12 @@
 
 - `tv.tick` (clientside, assets/tv.js): the clock every second, the local day, the periodic full reload.
 - assets/tv-screen.js: "Reconnecting…" while the server cannot be reached, the goal celebrations (tv-goals).
-- `render_slide` (server): on each rotation tick, data refresh tick or new day, asks which slides the screen shows
-  now (a named screen's own rotation, read afresh every time, so a change reaches the wall without anyone touching
-  it; else the URL's), sets the rotation tick to the slide's seconds, picks the slide, reads today's view through
-  view_models/ (cached until a sync run starts or finishes, or the day changes) and the sync health of the
+- assets/tv-live.js: polls GET /tv/data-version and writes a new version into tv-live; reports the screen.
+- `render_slide` (server): on each rotation tick, data refresh tick, new day or new data version (tv-live), asks
+  which slides the screen shows now (a named screen's own rotation, read afresh every time, so a change reaches the
+  wall without anyone touching it; else the URL's), sets the rotation tick to the slide's seconds, picks the slide,
+  reads today's view through view_models/ (cached until a sync run starts or finishes, or the day changes) and the
+  sync health of the
   slide's sources, and fills the frame. When nothing it shows has changed it sends no update at all, so a refresh
   never re-renders (no flicker, no churn in a browser that runs for weeks).
 """
@@ -18,6 +20,7 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import dash
@@ -139,7 +142,7 @@ def goals_reached(
     names: set[str] = set()
     for selector in selectors:
         key = ("goals", selector, day, now, version)
-        names.update(PANELS.get_or_build(engine, key, lambda selector=selector: reached(selector)))
+        names.update(PANELS.get_or_build(engine, key, partial(reached, selector)))
     return sorted(names)
 
 
@@ -216,11 +219,20 @@ def register(app: dash.Dash) -> None:
         Input("tv-rotate", "n_intervals"),
         Input("tv-refresh", "n_intervals"),
         Input("tv-day", "data"),
+        Input("tv-live", "data"),
         State("tv-config", "data"),
         State("tv-signature", "data"),
         State("tv-rotate", "interval"),
     )
-    def render_slide(rotation, _refresh, _client_day, config_data, shown, interval):  # type: ignore[no-untyped-def]
+    def render_slide(
+        rotation: object,
+        _refresh: int | None,
+        _client_day: str | None,
+        _live: object,
+        config_data: object,
+        shown: list[Any] | None,
+        interval: int | None,
+    ) -> tuple[Any, ...]:
         runtime = current_runtime()
         settings, engine = runtime.settings, runtime.engine
         config = TvConfig.from_store(config_data, testing=settings.testing)  # the browser's copy: checked

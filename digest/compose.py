@@ -85,6 +85,7 @@ class SalesSection:
 
 @dataclass(frozen=True)
 class RedmineSection:
+    project: str  # "" = all projects
     periods: list[Period]
     open_now: int
     link: str
@@ -96,7 +97,7 @@ class Digest:
     today: date
     cases: list[CasesSection] = field(default_factory=list)
     sales: list[SalesSection] = field(default_factory=list)
-    redmine: RedmineSection | None = None
+    redmine: list[RedmineSection] = field(default_factory=list)
 
     @property
     def subject(self) -> str:
@@ -128,7 +129,7 @@ def compose_digest(engine: Engine, settings: Settings, day: date, audience: Dige
     today = today_in(settings.timezone, now)
     moment = comparison_moment(day, settings.timezone, now)  # what the page compares running windows at
     pages, groups = audience.pages, audience.groups
-    cases, sales, redmine = [], [], None
+    cases, sales, redmine = [], [], []
     if "cases" in pages:
         for group in selected(groups, cases_views.group_choices(engine)):
             cases.append(cases_section(engine, settings, day, group, today, moment, now))
@@ -136,12 +137,14 @@ def compose_digest(engine: Engine, settings: Settings, day: date, audience: Dige
         for group in selected(groups, sales_views.group_choices(engine, settings)):
             sales.append(sales_section(engine, settings, day, group, today, moment))
     if "redmine" in pages:
-        redmine = redmine_section(engine, settings, day, today, moment)
+        for project in selected(audience.projects, redmine_views.project_choices(engine)):
+            redmine.append(redmine_section(engine, settings, day, project, today, moment))
     return Digest(day=day, today=today, cases=cases, sales=sales, redmine=redmine)
 
 
 def selected(wanted: tuple[str, ...], known: list[str]) -> list[str]:
-    """The recipient's groups a page knows, in the recipient's order; the whole team ("") when none is."""
+    """The recipient's groups (or projects) a page knows, in the recipient's order; the whole team ("") when none
+    is, as the page shows a group it does not know."""
     chosen = [group for group in wanted if group in known]
     return chosen or [""]
 
@@ -241,9 +244,11 @@ def sales_period(kind: WindowKind, day: date, view: SalesView) -> SalesPeriod:
 
 
 def redmine_section(
-    engine: Engine, settings: Settings, day: date, today: date, moment: datetime | None
+    engine: Engine, settings: Settings, day: date, project: str, today: date, moment: datetime | None
 ) -> RedmineSection:
-    view = redmine_views.build_redmine_view(engine, settings, day, window="day", today=today, charts=False, now=moment)
+    view = redmine_views.build_redmine_view(
+        engine, settings, day, project=project, window="day", today=today, charts=False, now=moment
+    )
     periods = []
     for kind in PERIODS:
         column = view.windows[kind]
@@ -259,4 +264,9 @@ def redmine_section(
                 ],
             )
         )
-    return RedmineSection(periods=periods, open_now=view.totals.open, link=page_link(settings, "redmine", day))
+    return RedmineSection(
+        project=project,
+        periods=periods,
+        open_now=view.totals.open,
+        link=page_link(settings, "redmine", day, "project", project),
+    )

@@ -89,7 +89,9 @@ class SmtpTarget:
 
 
 def send_email(smtp_url: str, message: EmailMessage, *, tls_context: ssl.SSLContext | None = None) -> None:
-    """Send `message` once; DeliveryFailed tells a transient failure from a permanent one."""
+    """Send `message` once; DeliveryFailed tells a transient failure from a permanent one. The server's
+    certificate is always verified: against `tls_context`, else the system's CAs (OpenSSL reads SSL_CERT_FILE, the
+    way to trust a private CA, when the context is made)."""
     target = SmtpTarget.from_url(smtp_url)
     context = tls_context or ssl.create_default_context()
     try:
@@ -122,6 +124,12 @@ def send_email(smtp_url: str, message: EmailMessage, *, tls_context: ssl.SSLCont
     except smtplib.SMTPResponseException as exc:  # login refused, sender refused, data refused: 4xx or 5xx
         reply = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
         raise DeliveryFailed(f"SMTP {exc.smtp_code} {reply}", permanent=exc.smtp_code >= 500) from exc
+    except ssl.SSLCertVerificationError as exc:  # retrying will not make the certificate trusted
+        raise DeliveryFailed(
+            f"SMTP {target.host}:{target.port}: the server's certificate is not trusted ({exc.verify_message}); "
+            "a private CA's certificate can be trusted by pointing SSL_CERT_FILE at it",
+            permanent=True,
+        ) from exc
     except (smtplib.SMTPException, OSError) as exc:  # refused, cut, timed out, TLS handshake: try again later
         raise DeliveryFailed(f"SMTP {target.host}:{target.port}: {exc or type(exc).__name__}", permanent=False) from exc
 

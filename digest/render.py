@@ -103,6 +103,7 @@ def _context(digest: Digest) -> dict[str, Any]:
     return {
         "digest": digest,
         "group_name": group_name,
+        "project_name": project_name,
         "at_risk_shown": cases[:AT_RISK_SHOWN],
         "at_risk_more": max(len(cases) - AT_RISK_SHOWN, 0),
         "at_risk_summary": summary,
@@ -112,6 +113,10 @@ def _context(digest: Digest) -> dict[str, Any]:
 
 def group_name(group: str) -> str:
     return group or "All groups"
+
+
+def project_name(project: str) -> str:
+    return project or "All projects"
 
 
 def email_message(digest: Digest, *, sender: str, to: str) -> EmailMessage:
@@ -143,10 +148,11 @@ def slack_payload(digest: Digest) -> dict[str, Any]:
         blocks.append(_mrkdwn_section(f"*Sales · {group_name(sales.group)}*"))
         blocks += [_sales_block(period) for period in sales.periods]
         blocks.append(_links_block(f"<{sales.link}|Open the sales page>"))
-    if digest.redmine is not None:
-        blocks.append(_mrkdwn_section(f"*Redmine* · open now *{digest.redmine.open_now:,}*"))
-        blocks += [_period_block(period) for period in digest.redmine.periods]
-        blocks.append(_links_block(f"<{digest.redmine.link}|Open the Redmine page>"))
+    for redmine in digest.redmine:
+        title = f"Redmine · {_escape(project_name(redmine.project))}"
+        blocks.append(_mrkdwn_section(f"*{title}* · open now *{redmine.open_now:,}*"))
+        blocks += [_period_block(period) for period in redmine.periods]
+        blocks.append(_links_block(f"<{redmine.link}|Open the Redmine page>"))
     if digest.at_risk:
         lines = [
             f"{'Breached' if case.breached else 'At risk'}: <{case.url}|{_escape(case.case_no)}> "

@@ -34,6 +34,13 @@ from settings import StageMismatch
 _COMPONENT_ATTRIBUTES = frozenset({"available_properties", "available_wildcard_properties"})
 
 
+def extra_props(values: Mapping[str, str]) -> dict[str, Any]:
+    """Props for `**` that a keyword cannot name (aria-*, data-*) or that are given only sometimes. Dash's
+    components type each named keyword, so a dict of strings spread into them does not type-check; this one
+    says its values may go to any of them."""
+    return dict(values)
+
+
 def json_ready(value: Any) -> Any:
     """A callback's return value with every Dash component as the JSON Dash sends for it ({"props", "type",
     "namespace"}, as `Component.to_plotly_json` gives). Dash serialises a response with orjson alone when it holds
@@ -48,7 +55,7 @@ def json_ready(value: Any) -> Any:
             for name, prop in vars(value).items()
             if not name.startswith("_") and name not in _COMPONENT_ATTRIBUTES
         }
-        return {"props": props, "type": value._type, "namespace": value._namespace}  # type: ignore[attr-defined]
+        return {"props": props, "type": value._type, "namespace": value._namespace}
     if isinstance(value, list | tuple):
         return [json_ready(item) for item in value]
     return value
@@ -98,7 +105,7 @@ KPI_TEMPLATE: dict[str, Any] = {
         "bargap": 0.25,
     }
 }
-GRAPH_CONFIG = {
+GRAPH_CONFIG: dcc.Graph.Config = {
     "displaylogo": False,
     "displayModeBar": "hover",
     "responsive": True,
@@ -214,8 +221,8 @@ def info_button(kpi: str, button_id: str | None) -> list[Any]:
         type="button",
         className="kpi-info",
         title="" if button_id else found.text,
-        **{"aria-label": f"What {found.title} means: {found.text}", "data-kpi": kpi},
-        **({"id": button_id} if button_id else {}),
+        **extra_props({"aria-label": f"What {found.title} means: {found.text}", "data-kpi": kpi}),
+        **extra_props({"id": button_id} if button_id else {}),
     )
     if not button_id:
         return [button]
@@ -325,7 +332,7 @@ def _board_row(
 def no_data(message: str = "No data for this selection", *, compact: bool = False) -> html.Div:
     """The "nothing here" state: a short sentence instead of an empty chart or table."""
     return html.Div(
-        [html.Span("∅", className="no-data-icon", **{"aria-hidden": "true"}), html.Span(message)],
+        [html.Span("∅", className="no-data-icon", **extra_props({"aria-hidden": "true"})), html.Span(message)],
         className="no-data no-data-compact" if compact else "no-data",
     )
 
@@ -574,7 +581,7 @@ def export_link(href: str, *, label: str = "Export CSV", link_id: str | None = N
     """The button that downloads the rows of the current view as CSV."""
     props: dict[str, Any] = {"id": link_id} if link_id else {}
     return html.A(
-        [html.Span("↓ ", **{"aria-hidden": "true"}), label],
+        [html.Span("↓ ", **extra_props({"aria-hidden": "true"})), label],
         href=href,
         className="btn btn-sm btn-outline-secondary export-link",
         download="",

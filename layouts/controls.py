@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from layouts.components import notice
+from layouts.components import extra_props, notice
 from view_models.page_state import PageState
 
 DEFAULT_REFRESH_MINUTES = 5
@@ -172,7 +172,7 @@ def refresh_controls(prefix: str, timing: ControlTiming) -> html.Div:
                 "",
                 id=control_id(prefix, "countdown"),
                 className="ctl-countdown",
-                **{"data-countdown": prefix, "aria-live": "off"},
+                **extra_props({"data-countdown": prefix, "aria-live": "off"}),
             ),
             dcc.Interval(
                 id=control_id(prefix, "refresh"),

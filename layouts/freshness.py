@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from dash import dcc, html
 
+from layouts.components import extra_props
 from models.queries import ModuleHealth
 
 Level = Literal["fresh", "stale", "failed", "never"]
@@ -54,7 +55,8 @@ def assess_freshness(
         if failing:
             failed = True
             names = ", ".join(item.module for item in failing)
-            error = _first_line(failing[0].last_finished.error)  # type: ignore[union-attr]
+            last = failing[0].last_finished
+            error = _first_line(last.error) if last is not None else ""  # never None: `failing` keeps finished runs
             problems.append(f"{source}: the last sync of {names} failed ({error}).")
         never = [item.module for item in mine if item.last_success_at is None]
         if never:
@@ -115,7 +117,7 @@ def badge(freshness: Freshness, now: datetime, tz_name: str, word: str | None = 
     when = local_time(freshness.as_of, tz_name, with_date=not same_day) if freshness.as_of else ""
     return dcc.Link(
         [
-            html.Span(className="freshness-dot", **{"aria-hidden": "true"}),
+            html.Span(className="freshness-dot", **extra_props({"aria-hidden": "true"})),
             html.Span(word or LABELS[freshness.level], className="freshness-word"),
             html.Span(when, className="freshness-time") if when else None,
         ],

@@ -21,6 +21,7 @@ from layouts.components import (
     data_table,
     defined_title,
     export_link,
+    extra_props,
     format_number,
     graph,
     info_button,
@@ -237,7 +238,9 @@ def person_row(rank: int, row: pd.Series, goal: Goal, rules: SalesRules, expecte
                 className="sp-bar" + (" is-on-pace" if on_pace else ""),
                 role="progressbar",
                 title=f"{format_number(points)} of {format_number(goal.total)} points",
-                **{"aria-valuenow": f"{points:g}", "aria-valuemin": "0", "aria-valuemax": f"{goal.total:g}"},
+                **extra_props(
+                    {"aria-valuenow": f"{points:g}", "aria-valuemin": "0", "aria-valuemax": f"{goal.total:g}"}
+                ),
             ),
             html.Div(
                 [

@@ -1,6 +1,6 @@
 """/status: sync health per source and module (last success, last error and its message, rows inserted /
-updated / deleted, duration, next run), the last 50 runs, the morning digest's schedule and recent runs, and a "Sync
-now" button; above them, the warning when the
+updated / deleted, duration, next run), the kiosk screens (online or not, slide, size, version, page errors), the
+last 50 runs, the morning digest's schedule and recent runs, and a "Sync now" button; above them, the warning when the
 sales rules name stages VTiger's picklist lacks (layouts.components.stage_rules_warning). With Redis configured
 it links to the RQ monitor at /rq.
 
@@ -46,6 +46,7 @@ RUN_COLUMNS = (
     "Error",
 )
 DIGEST_COLUMNS = ("Slot", "Trigger", "Day", "Recipient", "Result", "Attempts", "Finished", "Error")
+SCREEN_COLUMNS = ("Screen", "State", "Last seen", "Slide", "Size", "Version", "Problem")
 NUMERIC = {"Rows", "Inserted", "Updated", "Deleted", "Requests", "#", "Attempts"}
 
 
@@ -72,6 +73,8 @@ def layout(query: Mapping[str, str]) -> html.Div:
             html.Div(id="status-stage-warning"),
             html.H3("Sources", className="status-section-title"),
             html.Div(id="status-table"),
+            html.H3("Screens", className="status-section-title"),
+            html.Div(id="status-screens"),
             html.H3("Last 50 runs", className="status-section-title"),
             html.Div(id="status-runs"),
             html.H3("Digest", className="status-section-title"),
@@ -89,9 +92,18 @@ def result_badge(status: str) -> dbc.Badge:
     return dbc.Badge(status or "—", color=color, text_color=text_color, className="status-result")
 
 
+def state_badge(state: str) -> dbc.Badge:
+    color = {"online": "success", "offline": "danger", "revoked": "secondary"}.get(state, "light")
+    return dbc.Badge(state, color=color, text_color="dark" if color == "light" else None, className="status-result")
+
+
 def _cell(column: str, value: object) -> html.Td:
     if column == "Result":
         return html.Td(result_badge(str(value)))
+    if column == "State":
+        return html.Td(state_badge(str(value)))
+    if column == "Problem" and value:
+        return html.Td(html.Span(str(value), className="status-error"), className="status-error-cell")
     if column in ("Last error", "Error") and value:
         return html.Td(html.Span(str(value), className="status-error"), className="status-error-cell")
     return html.Td(str(value), className="text-end" if column in NUMERIC else None)
@@ -124,6 +136,16 @@ def digest_section(schedule: str, rows: Sequence[Mapping[str, object]]) -> html.
             html.P(schedule, className="text-muted my-2", id="status-digest-schedule"),
             _table(DIGEST_COLUMNS, rows, "status-digest-rows", "No digest sent yet."),
         ]
+    )
+
+
+def screens_table(rows: Sequence[Mapping[str, object]]) -> html.Div:
+    """One row per kiosk screen (web/screens.py)."""
+    return _table(
+        SCREEN_COLUMNS,
+        rows,
+        "status-screen-rows",
+        "No screens yet: `flask --app app:server kiosk create NAME` makes the link a TV opens.",
     )
 
 

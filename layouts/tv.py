@@ -16,7 +16,7 @@ from typing import Any
 
 from dash import dcc, html
 
-from layouts.components import format_number, kpi_card, leaderboard
+from layouts.components import extra_props, format_number, kpi_card, leaderboard
 from metrics.pace import pace_level
 from metrics.windows import Window
 from view_models.tv_state import TvConfig, next_reload, parse_tv_query
@@ -63,6 +63,7 @@ def frame(config: TvConfig, tz_name: str, reload_at_ms: int | None = None) -> ht
             dcc.Store(id="tv-signature", data=None),
             dcc.Store(id="tv-goals", data=None),  # who has reached today's goal (assets/tv-screen.js shows them)
             dcc.Store(id="tv-day", data=None),
+            dcc.Store(id="tv-live", data=None),  # the data version assets/tv-live.js last saw: a change re-renders
             dcc.Interval(id="tv-rotate", interval=config.rotate_seconds * 1000),
             dcc.Interval(id="tv-refresh", interval=config.refresh_seconds * 1000),
             dcc.Interval(id="tv-tick", interval=CLOCK_TICK_MS),
@@ -82,7 +83,10 @@ def frame(config: TvConfig, tz_name: str, reload_at_ms: int | None = None) -> ht
             ),
             html.Div(id="tv-banner", className="tv-banner tv-hidden", role="alert"),
             html.Div(  # shown by assets/tv-screen.js while the server cannot be reached
-                [html.Span("⟳", className="tv-banner-icon", **{"aria-hidden": "true"}), html.Span("Reconnecting…")],
+                [
+                    html.Span("⟳", className="tv-banner-icon", **extra_props({"aria-hidden": "true"})),
+                    html.Span("Reconnecting…"),
+                ],
                 id="tv-reconnecting",
                 className="tv-reconnecting tv-hidden",
                 role="status",
@@ -124,7 +128,7 @@ def progress(count: int, rotation: int, seconds: int | None = None) -> html.Div 
 
 def banner(headline: str, detail: str) -> list[html.Span]:
     return [
-        html.Span("⚠", className="tv-banner-icon", **{"aria-hidden": "true"}),
+        html.Span("⚠", className="tv-banner-icon", **extra_props({"aria-hidden": "true"})),
         html.Span(headline, className="tv-banner-headline"),
         html.Span(detail, className="tv-banner-detail"),
     ]
@@ -180,7 +184,7 @@ def board(
             html.Div(className="tv-more"),
         ],
         className="tv-board",
-        **{"data-total": str(len(entries))},
+        **extra_props({"data-total": str(len(entries))}),
     )
 
 

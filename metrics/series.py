@@ -71,7 +71,7 @@ class CountRow(NamedTuple):
     selector: str
     person: str
     status: str
-    count: int
+    count: int  # type: ignore[assignment]  # the roll-up column's name; shadows tuple.count, which nothing calls
 
 
 def sums_by(rows: Iterable[CountRow], column: str, *, blank: str = UNASSIGNED) -> list[tuple[str, int]]:

@@ -106,7 +106,7 @@ def with_durations(frame: pd.DataFrame, calendar: BusinessCalendar, start: str, 
 
 
 def resolution_figures(
-    hours: Sequence[float] | np.ndarray, business: Sequence[float] | np.ndarray
+    hours: Sequence[float] | np.ndarray | pd.Series, business: Sequence[float] | np.ndarray | pd.Series
 ) -> ResolutionFigures:
     """Median and 90th percentile (linear between the two nearest values, as pandas' quantile) of the durations."""
     hours, business = np.asarray(hours, dtype=float), np.asarray(business, dtype=float)
@@ -129,17 +129,18 @@ def resolution_by(frame: pd.DataFrame, column: str, blank: str) -> list[NamedRes
     grouped = frame.groupby(names, sort=False)
     counts = grouped.size()
     # One vectorised quantile per measure (numpy's linear rule, as resolution_figures).
-    hours = grouped["hours"].quantile([0.5, 0.9]).unstack()
-    business = grouped["business_hours"].quantile([0.5, 0.9]).unstack()
+    # As {quantile: {name: hours}}.
+    hours = grouped["hours"].quantile(np.array([0.5, 0.9])).unstack().to_dict()
+    business = grouped["business_hours"].quantile(np.array([0.5, 0.9])).unstack().to_dict()
     found = [
         NamedResolution(
             str(name),
             ResolutionFigures(
                 count=int(count),
-                median_hours=float(hours.at[name, 0.5]),
-                p90_hours=float(hours.at[name, 0.9]),
-                median_business_hours=float(business.at[name, 0.5]),
-                p90_business_hours=float(business.at[name, 0.9]),
+                median_hours=float(hours[0.5][name]),
+                p90_hours=float(hours[0.9][name]),
+                median_business_hours=float(business[0.5][name]),
+                p90_business_hours=float(business[0.9][name]),
             ),
         )
         for name, count in counts.items()
@@ -147,7 +148,7 @@ def resolution_by(frame: pd.DataFrame, column: str, blank: str) -> list[NamedRes
     return sorted(found, key=lambda item: (-item.figures.count, item.name.lower()))
 
 
-def resolved_within(business: Sequence[float] | np.ndarray, day_hours: float) -> dict[str, int]:
+def resolved_within(business: Sequence[float] | np.ndarray | pd.Series, day_hours: float) -> dict[str, int]:
     """How many took at most 1 h, 4 h, 1, 3, 7 business days (of `day_hours` each), and more; each case in
     exactly one bucket (the first it fits)."""
     edges = np.array([1, 4, day_hours, 3 * day_hours, 7 * day_hours], dtype=float)

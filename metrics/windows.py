@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 WindowKind = Literal["day", "week", "month"]
 WINDOW_KINDS: tuple[WindowKind, ...] = ("day", "week", "month")
@@ -205,7 +208,7 @@ def today_in(tz_name: str, now_utc: datetime | None = None) -> date:
     return now.astimezone(ZoneInfo(tz_name)).date()
 
 
-def to_local(series_utc, tz_name: str):  # type: ignore[no-untyped-def]
+def to_local(series_utc: pd.Series, tz_name: str) -> pd.Series:
     """A pandas Series of naive UTC timestamps as local naive timestamps (for grouping by local day)."""
     return series_utc.dt.tz_localize("UTC").dt.tz_convert(tz_name).dt.tz_localize(None)
 

@@ -11,6 +11,8 @@ config = context.config
 
 def run_migrations() -> None:
     url = config.get_main_option("sqlalchemy.url")
+    if not url:
+        raise RuntimeError("sqlalchemy.url is not set: migrate through models.db (flask --app app:server db upgrade)")
     if context.is_offline_mode():
         context.configure(url=url, target_metadata=metadata, render_as_batch=True)
         with context.begin_transaction():

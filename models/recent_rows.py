@@ -272,7 +272,7 @@ def sort_keys(model: Sequence[Mapping[str, Any]], columns: Mapping[str, GridColu
     keys = []
     for entry in model:
         name = entry.get("colId")
-        if name not in columns or entry.get("sort") not in ("asc", "desc"):
+        if not isinstance(name, str) or name not in columns or entry.get("sort") not in ("asc", "desc"):
             raise GridRequestError(f"the table cannot sort on {name!r}")
         keys.append(SortKey(columns[name], descending=entry["sort"] == "desc"))
     return keys

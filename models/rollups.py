@@ -263,7 +263,7 @@ def _total(pieces: Iterable[pd.DataFrame]) -> pd.DataFrame:
     frames = [piece for piece in pieces if not piece.empty]
     if not frames:
         return _empty()
-    return pd.concat(frames, ignore_index=True).groupby(KEY, as_index=False, sort=False)["count"].sum()
+    return pd.concat(frames, ignore_index=True).groupby(KEY, as_index=False, sort=False)[["count"]].sum()
 
 
 def difference(after: pd.DataFrame, before: pd.DataFrame) -> pd.DataFrame:

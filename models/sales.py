@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, and_, case, func, inspect, or_, select
+from sqlalchemy import Connection, Engine, and_, case, func, inspect, or_, select, true
 
 from metrics.sales import (
     CALL_COLUMNS,
@@ -154,7 +154,7 @@ def read_window_stage_changes(
             change.changed_at < end,
             change.deleted_at.is_(None),
             or_(deals.c.deleted_at.is_(None), deals.c.id.is_(None)),
-            change.group_name.in_(groups) if groups else True,
+            change.group_name.in_(groups) if groups else true(),
         )
     )
     frame = _frame(conn.execute(query).all(), [c.name for c in columns] + ["deal_name"])[CHANGE_COLUMNS]
@@ -235,7 +235,7 @@ def read_open_pipeline(conn: Connection, rules: SalesRules) -> pd.DataFrame:
             func.coalesce(func.sum(deals.c.amount), 0.0).label("amount"),
             func.count().label("deals"),
         )
-        .where(deals.c.deleted_at.is_(None), deals.c.stage.not_in(closed) if closed else True)
+        .where(deals.c.deleted_at.is_(None), deals.c.stage.not_in(closed) if closed else true())
         .group_by(deals.c.assignee_name, deals.c.group_name, deals.c.stage)
     )
     return _frame(conn.execute(query).all(), PIPELINE_COLUMNS)
@@ -246,7 +246,7 @@ def read_open_deals(conn: Connection, rules: SalesRules, groups: Sequence[str] =
     closed = (*rules.closed_stages, *rules.excluded_stages)
     columns = ["source_id", "deal_no", "name", "stage", "amount", "assignee_name", "group_name", "qualified_by_name"]
     query = select(*[deals.c[name] for name in columns]).where(
-        deals.c.deleted_at.is_(None), deals.c.stage.not_in(closed) if closed else True
+        deals.c.deleted_at.is_(None), deals.c.stage.not_in(closed) if closed else true()
     )
     frame = open_deal_rows(_frame(conn.execute(query).all(), columns), rules, groups)
     return frame.sort_values(["amount", "deal_no"], ascending=[False, True], na_position="last").reset_index(drop=True)

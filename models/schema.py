@@ -19,6 +19,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     Float,
+    ForeignKey,
     Index,
     Integer,
     MetaData,
@@ -271,6 +272,35 @@ kiosk_tokens = Table(
     Column("rotation", Text, nullable=True),
 )
 
+# What each TV on a kiosk token last reported (web/screens.py): one row per kiosk, written by the page every minute
+# or so. A screen is "online" while its last sign of life (this report, or kiosk_tokens.last_used_at) is recent.
+screens = Table(
+    "screens",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kiosk_id", Integer, ForeignKey("kiosk_tokens.id", ondelete="CASCADE"), nullable=False, unique=True),
+    Column("reported_at", DateTime, nullable=False),
+    Column("slide", String(200), nullable=False, default=""),
+    Column("width", Integer, nullable=True),
+    Column("height", Integer, nullable=True),
+    Column("app_version", String(64), nullable=False, default=""),
+    Column("error_count", Integer, nullable=False, default=0),  # page errors since the page was loaded
+    Column("last_error", String(500), nullable=False, default=""),
+    Column("last_error_at", DateTime, nullable=True),
+)
+
+# One secret per source for the webhooks that trigger a sync (web/webhooks.py): only its SHA-256 is kept.
+webhook_tokens = Table(
+    "webhook_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(32), nullable=False, unique=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("revoked_at", DateTime, nullable=True),
+    Column("last_called_at", DateTime, nullable=True),
+)
+
 # Signed-in sessions, so that signing out (or `sessions revoke EMAIL`) ends a session on the server: the session
 # cookie carries a random id whose SHA-256 is stored here, and a cookie whose row is ended or gone is refused.
 user_sessions = Table(
@@ -339,7 +369,7 @@ rollup_state = Table(
 # Covering indexes on live rows for the pages' tables (models/recent_rows.py): the ids and times of the rows behind
 # a card come from the index alone, so only the shown rows are read from the table. deleted_at is listed although
 # the index holds only NULLs there: SQLite's planner otherwise reads every row to check it.
-LIVE_ROW_INDEXES = {
+LIVE_ROW_INDEXES: dict[str, dict[str, tuple[str, ...]]] = {
     "cases": {
         "ix_cases_live_created": ("created_at", "group_name", "updated_at", "id", "deleted_at"),
         "ix_cases_live_resolved": ("resolved_at", "status", "group_name", "updated_at", "id", "deleted_at"),

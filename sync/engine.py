@@ -403,11 +403,14 @@ class RunRecord:
 def recorded_run(engine: Engine, source: str, module: str, trigger: str = "", job_id: str = "") -> Iterator[RunRecord]:
     """Insert a 'running' row, then finish it as success or failed (with the error) whatever happens."""
     with engine.begin() as conn:
-        run_id = conn.execute(
+        inserted = conn.execute(
             sync_runs.insert().values(
                 source=source, module=module, trigger=trigger, job_id=job_id, started_at=utcnow(), status="running"
             )
-        ).inserted_primary_key[0]
+        ).inserted_primary_key
+    if inserted is None:  # SQLAlchemy types it optional; a one-row insert always has its key
+        raise SyncError("the sync_runs insert returned no id")
+    run_id = inserted[0]
     record = RunRecord(run_id=run_id, source=source, module=module)
     try:
         yield record

@@ -37,6 +37,7 @@ import requests
 
 from sync import scrub
 from sync.engine import SyncError
+from sync.scrub import Scrubber  # `scrub` is also a method name in HttpClient
 
 CONNECT_TIMEOUT = 5.0
 READ_TIMEOUT = 30.0
@@ -214,8 +215,8 @@ class HttpClient:
     def network_reason(self, exc: BaseException) -> str:
         # The innermost cause is the readable part ("Connection refused", "Name or service not known").
         cause: BaseException = exc
-        while cause.__cause__ is not None or cause.__context__ is not None:
-            cause = cause.__cause__ or cause.__context__  # type: ignore[assignment]
+        while (inner := cause.__cause__ or cause.__context__) is not None:
+            cause = inner
         text = str(cause) or type(cause).__name__
         match = re.search(r"\] ([^'\]]+)'?\)*$", text) or re.search(r"(\[Errno [^\]]+\] [^'\)]+)", text)
         return self.scrub(match.group(1) if match else text)[:200]
@@ -225,7 +226,7 @@ class HttpClient:
         secrets of the sync running now, if one installed them."""
         return scrub.active().merged(self.scrubber()).scrub(text)
 
-    def scrubber(self) -> scrub.Scrubber:
+    def scrubber(self) -> Scrubber:
         """A scrubber for this session's credentials: its auth pair (and so its Basic token) and the values of
         headers with key-like names."""
         secrets: list[str] = []
@@ -238,7 +239,7 @@ class HttpClient:
                 secrets.append(str(value))
                 if isinstance(value, str) and value.lower().startswith(("basic ", "bearer ")):
                     secrets.append(value.split(" ", 1)[1])
-        return scrub.Scrubber.knowing(secrets, logins)
+        return Scrubber.knowing(secrets, logins)
 
 
 def parse_retry_after(value: str | None, now: float) -> float | None:

@@ -129,7 +129,7 @@ def pending_job(connection: Redis, source: str) -> Job | None:
     if not job_id:
         return None
     try:
-        job = Job.fetch(job_id.decode(), connection=connection)
+        job = Job.fetch(job_id.decode() if isinstance(job_id, bytes) else job_id, connection=connection)
         status = job.get_status()
     except (NoSuchJobError, InvalidJobOperation):  # expired or deleted: nothing is pending
         return None

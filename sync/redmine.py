@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import requests
+from requests import Response  # `requests` is also a property name in the client class
 
 from settings import RedmineSettings
 from sync.engine import SyncError
@@ -250,7 +251,7 @@ class RedmineClient:
 
     # --- HTTP -----------------------------------------------------------------------------------------------------
 
-    def _get(self, path: str, params: dict[str, str] | None = None) -> requests.Response:
+    def _get(self, path: str, params: dict[str, str] | None = None) -> Response:
         return self.http.get(self.base_url + path, params=params)
 
     def _get_json(self, path: str, params: dict[str, str] | None = None) -> dict[str, Any]:
@@ -262,7 +263,7 @@ class RedmineClient:
             raise RedmineError(f"Redmine answered {path} with JSON that is not an object: {str(body)[:200]}")
         return body
 
-    def _json(self, response: requests.Response, path: str) -> Any:
+    def _json(self, response: Response, path: str) -> Any:
         try:
             return response.json()
         except (ValueError, json.JSONDecodeError) as exc:
@@ -272,7 +273,7 @@ class RedmineClient:
                 f"Redmine root; the reply began with {self.http.scrub(response.text[:120])!r}"
             ) from exc
 
-    def _error(self, response: requests.Response, path: str) -> RedmineError:
+    def _error(self, response: Response, path: str) -> RedmineError:
         status = response.status_code
         if status == 401:
             return RedmineAuthError(self._rejected_message())
@@ -298,7 +299,7 @@ class RedmineClient:
         auth = self.http.session.auth
         return not self.uses_key and isinstance(auth, tuple) and bool(_API_KEY.fullmatch(str(auth[1])))
 
-    def _retry_with_password_as_key(self, refused: requests.Response) -> requests.Response:
+    def _retry_with_password_as_key(self, refused: Response) -> Response:
         auth = self.http.session.auth
         assert isinstance(auth, tuple)
         self.http.session.auth = None
@@ -379,11 +380,11 @@ def _total_count(body: dict[str, Any]) -> int:
     return total
 
 
-def _is_html(response: requests.Response) -> bool:
+def _is_html(response: Response) -> bool:
     return "html" in response.headers.get("Content-Type", "") or response.text.lstrip().startswith("<")
 
 
-def _errors_of(response: requests.Response) -> list[str]:
+def _errors_of(response: Response) -> list[str]:
     try:
         errors = response.json().get("errors")
     except (ValueError, AttributeError):

@@ -1,6 +1,10 @@
 """The embedded scheduler: without Redis, the web process syncs every SYNC_INTERVAL_MINUTES on a daemon
 thread. The per-source database lock keeps it from overlapping with a CLI run or another web process.
 
+Webhooks (web/webhooks.py) ask it for a sync of some modules with `request`: the thread runs it at once (after the
+pass in progress, if any), and every request made before that run takes the lock is served by it
+(sync/triggers.py). A scheduler built with `scheduled=False` (automatic sync off) runs only such requests.
+
 Must not import Dash or Flask.
 """
 
@@ -10,25 +14,36 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Engine
 
 from models.queries import MODULE_TABLES, live_row_counts
 from settings import Settings
-from sync.service import WriteHealth, run_all, write_health
+from sync.engine import SourceBusy
+from sync.service import WriteHealth, describe_outcome, run_all, run_sync, write_health
+from sync.triggers import PendingRequests
 
 log = logging.getLogger(__name__)
 startup_log = logging.getLogger("kpi.startup")  # the lines `python app.py` prints (app.py: configure_logging)
 
 
+BUSY_RETRY_SECONDS = 2.0  # a requested sync whose source is busy elsewhere is tried again this often
+
+
 class EmbeddedScheduler:
-    def __init__(self, settings: Settings, engine: Engine, health: WriteHealth | None = None) -> None:
+    def __init__(
+        self, settings: Settings, engine: Engine, health: WriteHealth | None = None, *, scheduled: bool = True
+    ) -> None:
         self.settings = settings
         self.engine = engine
         self.health = health if health is not None else WriteHealth()
+        self.scheduled = scheduled
+        self.requests = PendingRequests()
         self.stopped = threading.Event()
         self.wake = threading.Event()
+        self.pass_asked = threading.Event()
         self.next_trigger = "embedded"  # what the next run is recorded as in sync_runs.trigger
         self.thread = threading.Thread(target=self._loop, name="kpi-sync", daemon=True)
 
@@ -39,7 +54,15 @@ class EmbeddedScheduler:
     def run_now(self, trigger: str = "manual") -> None:
         """Ask for a sync at once (the status page's button), recorded with `trigger`."""
         self.next_trigger = trigger
+        self.pass_asked.set()
         self.wake.set()
+
+    def request(self, source: str, modules: frozenset[str]) -> str:
+        """A webhook's sync of `modules`: "absorbed" when a request of the source is already waiting, else
+        "queued"; the thread runs it at once."""
+        absorbed = self.requests.add(source, modules)
+        self.wake.set()
+        return "absorbed" if absorbed else "queued"
 
     def stop(self) -> None:
         self.stopped.set()
@@ -47,16 +70,46 @@ class EmbeddedScheduler:
         self.thread.join(timeout=30)
 
     def _loop(self) -> None:
-        first = True
+        first = self.scheduled
+        due = time.monotonic() + self.settings.sync_interval_minutes * 60 if not first else 0.0
         while not self.stopped.is_set():
-            trigger, self.next_trigger = self.next_trigger, "embedded"
-            self.wake.clear()  # a press while this run goes on wakes the loop again right after it
-            if first:
-                self._first_sync(trigger)
-                first = False
-            else:
-                sync_once(self.engine, self.settings, trigger, self.health)
-            self.wake.wait(timeout=self.settings.sync_interval_minutes * 60)
+            self.wake.clear()  # a press or a webhook while this run goes on wakes the loop again right after it
+            if first or self.pass_asked.is_set() or (self.scheduled and time.monotonic() >= due):
+                self.pass_asked.clear()
+                trigger, self.next_trigger = self.next_trigger, "embedded"
+                if first:
+                    self._first_sync(trigger)
+                    first = False
+                else:
+                    sync_once(self.engine, self.settings, trigger, self.health)
+                due = time.monotonic() + self.settings.sync_interval_minutes * 60
+            busy = self._run_requests()
+            wait = max(0.0, due - time.monotonic()) if self.scheduled else None
+            if busy:
+                wait = BUSY_RETRY_SECONDS if wait is None else min(wait, BUSY_RETRY_SECONDS)
+            self.wake.wait(timeout=wait)
+
+    def _run_requests(self) -> bool:
+        """Run the syncs webhooks asked for; True when one must wait (its source is busy elsewhere)."""
+        busy = False
+        for source in self.requests.sources():
+            try:
+                run_sync(
+                    self.engine, self.settings, source, trigger="webhook",
+                    modules=partial(self.requests.claim, source),
+                )  # fmt: skip
+                outcome = "ok"
+            except SourceBusy:  # not claimed: the request waits for the lock
+                busy = True
+                continue
+            except ValueError as exc:  # the source is not configured (before the lock): drop its request
+                self.requests.claim(source)
+                outcome = describe_outcome(exc, self.settings)
+            except Exception as exc:  # noqa: BLE001 - recorded in sync_runs; the other source still runs
+                outcome = describe_outcome(exc, self.settings)
+            self.health.note({source: outcome})
+            log_outcome({source: outcome}, "webhook")
+        return busy
 
     def _first_sync(self, trigger: str) -> dict[str, str]:
         """The first pass, announced: on a new database it is the one that fills the dashboard."""
@@ -105,9 +158,9 @@ def log_outcome(outcome: dict[str, str], trigger: str) -> None:
 
 
 def start_embedded_scheduler(
-    settings: Settings, engine: Engine, health: WriteHealth | None = None
+    settings: Settings, engine: Engine, health: WriteHealth | None = None, *, scheduled: bool = True
 ) -> EmbeddedScheduler:
-    return EmbeddedScheduler(settings, engine, health).start()
+    return EmbeddedScheduler(settings, engine, health, scheduled=scheduled).start()
 
 
 _start_lock = threading.Lock()
@@ -115,11 +168,14 @@ _start_lock = threading.Lock()
 
 def ensure_embedded_scheduler(extras: dict[str, Any], settings: Settings, engine: Engine) -> EmbeddedScheduler:
     """Start the scheduler kept in `extras["scheduler"]` unless it runs already. Called on every web request,
-    so the common case is one dictionary lookup; the lock makes concurrent first requests start only one."""
+    so the common case is one dictionary lookup; the lock makes concurrent first requests start only one. With
+    automatic sync off (settings.embedded_sync) it runs only what webhooks ask for."""
     scheduler = extras.get("scheduler")
     if scheduler is not None:
         return scheduler
     with _start_lock:
         if "scheduler" not in extras:
-            extras["scheduler"] = start_embedded_scheduler(settings, engine, write_health(extras))
+            extras["scheduler"] = start_embedded_scheduler(
+                settings, engine, write_health(extras), scheduled=settings.embedded_sync
+            )
         return extras["scheduler"]

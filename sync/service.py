@@ -7,7 +7,8 @@ Must not import Dash or Flask.
 from __future__ import annotations
 
 import threading
-from typing import Any
+from collections.abc import Callable, Collection
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 
@@ -16,6 +17,10 @@ from models.db import refused_write_reason
 from settings import Settings
 from sync.engine import RunRecord, SourceBusy, SourceLock, describe_error, source_lock
 from sync.scrub import Scrubber, scrubbing
+
+if TYPE_CHECKING:  # for the annotations only; the functions below import the clients where they use them
+    from sync.redmine import RedmineClient
+    from sync.vtiger import VtigerClient
 
 SOURCES = ("vtiger", "redmine")
 ROLLUPS = {"vtiger": ("cases",), "redmine": ("redmine",)}  # the roll-ups (models/rollups.py) each source feeds
@@ -36,15 +41,25 @@ def run_sync(
     full: bool = False,
     trigger: str = "",
     job_id: str = "",
+    modules: Collection[str] | Callable[[], Collection[str]] | None = None,
 ) -> list[RunRecord]:
-    """Sync one source under its lock. Raises SourceBusy when another process is syncing it."""
+    """Sync one source under its lock. Raises SourceBusy when another process is syncing it.
+
+    `modules` limits a VTiger run to those modules (Redmine always runs whole: statuses are one request); None:
+    all. A callable is asked once the lock is held, so a webhook's request claims what was asked until then
+    (sync/triggers.py); when it answers nothing, nothing runs."""
     if source not in SOURCES:
         raise ValueError(f"unknown source {source!r}; expected one of {', '.join(SOURCES)}")
     if source not in configured_sources(settings):
         raise ValueError(f"{source} is not configured: set {source.upper()}_URL and its credentials")
     # Every error text recorded or raised inside is scrubbed of the configured secrets (sync/scrub.py).
     with scrubbing(Scrubber.for_settings(settings)), source_lock(engine, source) as lock:
-        records = _sync_source(engine, settings, source, full=full, trigger=trigger, job_id=job_id, lock=lock)
+        wanted = modules() if callable(modules) else modules
+        if callable(modules) and not wanted:
+            return []
+        records = _sync_source(
+            engine, settings, source, full=full, trigger=trigger, job_id=job_id, lock=lock, modules=wanted
+        )
         # Sync keeps kept roll-ups right as it writes; this builds them the first time (a first backfill is
         # faster counted once at the end) and after anything that stopped them being kept.
         rollups.ensure(engine, settings.timezone, ROLLUPS[source])
@@ -52,14 +67,22 @@ def run_sync(
 
 
 def _sync_source(
-    engine: Engine, settings: Settings, source: str, *, full: bool, trigger: str, job_id: str, lock: SourceLock
+    engine: Engine,
+    settings: Settings,
+    source: str,
+    *,
+    full: bool,
+    trigger: str,
+    job_id: str,
+    lock: SourceLock,
+    modules: Collection[str] | None = None,
 ) -> list[RunRecord]:
     if source == "vtiger":
         from sync.vtiger_sync import sync_vtiger
 
         return sync_vtiger(
             engine, settings, client=_vtiger_client(engine, settings), full=full, trigger=trigger,
-            job_id=job_id, lock=lock,
+            job_id=job_id, lock=lock, modules=modules,
         )  # fmt: skip
     from sync.redmine_sync import sync_redmine
 
@@ -130,7 +153,7 @@ def write_health(extras: dict[str, Any]) -> WriteHealth:
     return extras.setdefault("write_health", WriteHealth())
 
 
-def _vtiger_client(engine: Engine, settings: Settings):  # type: ignore[no-untyped-def]
+def _vtiger_client(engine: Engine, settings: Settings) -> VtigerClient:
     if settings.demo_mode:
         from sync.demo.source import demo_vtiger_client
 
@@ -141,7 +164,7 @@ def _vtiger_client(engine: Engine, settings: Settings):  # type: ignore[no-untyp
     return VtigerClient.from_settings(settings.vtiger)
 
 
-def _redmine_client(engine: Engine, settings: Settings):  # type: ignore[no-untyped-def]
+def _redmine_client(engine: Engine, settings: Settings) -> RedmineClient:
     if settings.demo_mode:
         from sync.demo.source import demo_redmine_client
 

@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import requests
+from requests import Response  # `requests` is also a property name in the client class
 
 from settings import VtigerSettings
 from sync.engine import SyncError
@@ -342,7 +343,7 @@ class VtigerClient:
             raise VtigerError(f"VTiger answered {endpoint} with success but no result", endpoint=endpoint)
         return body["result"]
 
-    def _json(self, response: requests.Response, endpoint: str) -> Any:
+    def _json(self, response: Response, endpoint: str) -> Any:
         if not response.content or not response.content.strip():
             raise VtigerError(
                 f"VTiger answered {endpoint} (HTTP {response.status_code}) with an empty body; the next run will retry",
@@ -360,7 +361,7 @@ class VtigerClient:
                 endpoint=endpoint,
             ) from None
 
-    def _status_error(self, response: requests.Response, endpoint: str, fallback: str = "") -> VtigerError:
+    def _status_error(self, response: Response, endpoint: str, fallback: str = "") -> VtigerError:
         """A non-2xx reply: the message is in a JSON error body, or only in the reason phrase, or nowhere."""
         status = response.status_code
         code, message = "", ""
@@ -390,7 +391,7 @@ class VtigerClient:
 
     # --- flood control -------------------------------------------------------------------------------------------
 
-    def _throttle(self, response: requests.Response) -> None:
+    def _throttle(self, response: Response) -> None:
         """Sleep until the minute resets when the budget is nearly spent (429s are the retry loop's job)."""
         if response.status_code == 429:
             return
@@ -401,7 +402,7 @@ class VtigerClient:
         if wait:
             self.http.pause(wait)
 
-    def _flood_reset_wait(self, response: requests.Response) -> float | None:
+    def _flood_reset_wait(self, response: Response) -> float | None:
         reset = _int_header(response, "X-FloodControl-Reset")
         if reset is None:
             return None
@@ -464,7 +465,7 @@ def _hint(code: str) -> str:
     return ""
 
 
-def _int_header(response: requests.Response, name: str) -> int | None:
+def _int_header(response: Response, name: str) -> int | None:
     value = response.headers.get(name)
     try:
         return int(float(str(value).strip())) if value not in (None, "") else None

@@ -396,9 +396,9 @@ def reconcile_stage_changes(
     A "field" change wins over an "observed" one of the same deal and stage within 24 hours, whichever arrived
     first. Keys are (deal_source_id, stage, changed_at).
     """
-    new = [dict(row) for row in new]
-    stored = [dict(row) for row in stored if row.get("deleted_at") is None]
-    fields = [row for row in [*new, *stored] if row["origin"] == "field"]
+    new_rows = [dict(row) for row in new]
+    live_rows = [dict(row) for row in stored if row.get("deleted_at") is None]
+    fields = [row for row in [*new_rows, *live_rows] if row["origin"] == "field"]
 
     def near_field(row: Mapping[str, Any]) -> bool:
         return any(
@@ -408,10 +408,10 @@ def reconcile_stage_changes(
             for f in fields
         )
 
-    keep = [row for row in new if row["origin"] == "field" or not near_field(row)]
+    keep = [row for row in new_rows if row["origin"] == "field" or not near_field(row)]
     drop = [
         (row["deal_source_id"], row["stage"], row["changed_at"])
-        for row in stored
+        for row in live_rows
         if row["origin"] == "observed" and near_field(row) and not _same_key_in(row, keep)
     ]
     return keep, drop

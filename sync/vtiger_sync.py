@@ -31,7 +31,7 @@ from __future__ import annotations
 import copy
 import queue
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -102,10 +102,14 @@ def sync_vtiger(
     trigger: str = "",
     job_id: str = "",
     lock: SourceLock | None = None,
+    modules: Collection[str] | None = None,
 ) -> list[RunRecord]:
     """Sync VTiger into the database; one RunRecord per module run (users first). Raises on failure, after
-    every module has had its turn (a credential failure stops at once)."""
-    return _VtigerSync(engine, settings, client, full=full, trigger=trigger, job_id=job_id, lock=lock).run()
+    every module has had its turn (a credential failure stops at once). `modules` (names in MODULES) limits the
+    run to those, as a webhook asks; None or empty: every module."""
+    return _VtigerSync(
+        engine, settings, client, full=full, trigger=trigger, job_id=job_id, lock=lock, modules=frozenset(modules or ())
+    ).run()
 
 
 @dataclass
@@ -117,6 +121,7 @@ class _VtigerSync:
     trigger: str = ""
     job_id: str = ""
     lock: SourceLock | None = None
+    modules: frozenset[str] = frozenset()  # empty: every module
     runs: list[RunRecord] = field(default_factory=list)
     directory: Directory = field(default_factory=Directory)
     user_tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
@@ -134,6 +139,8 @@ class _VtigerSync:
         self.check_account()
         errors: list[Exception] = []
         for module, table in MODULES:
+            if self.modules and module not in self.modules:
+                continue
             try:
                 self.sync_module(module, table)
             except VtigerAuthError:
@@ -182,7 +189,7 @@ class _VtigerSync:
         employees = self.client.employee_users()
         me = self.client.user or {}
         now = utcnow()
-        extra = {
+        extra: dict[str, Any] = {
             "refreshed_at": now.strftime("%Y-%m-%d %H:%M:%S"),
             "employees": employees,
             "api_user": {k: me.get(k, "") for k in ("id", "user_name", "time_zone")},
@@ -536,11 +543,13 @@ class _PagesAhead(Generic[_Page]):
 def load_directory(engine: Engine) -> Directory:
     """The users, groups and Employees map as stored by the last refresh."""
     with engine.connect() as conn:
-        users = {row.source_id: dict(row._mapping) for row in conn.execute(select(vtiger_users))}
+        users: dict[str, Mapping[str, Any]] = {
+            row.source_id: dict(row._mapping) for row in conn.execute(select(vtiger_users))
+        }
         groups = {row.source_id: row.name for row in conn.execute(select(vtiger_groups))}
         _, extra = read_state(conn, SOURCE, USERS)
-    employees = extra.get("employees") if isinstance(extra.get("employees"), dict) else {}
-    return Directory(users=users, groups=groups, employees=dict(employees))
+    employees = extra.get("employees")
+    return Directory(users=users, groups=groups, employees=dict(employees) if isinstance(employees, dict) else {})
 
 
 def _stored_changes(conn: Connection, deal_ids: Sequence[str]) -> list[dict[str, Any]]:

@@ -41,7 +41,7 @@ def auth_settings(settings_for: Callable[..., Settings], database_url: str, **ov
     return settings_for(database_url, **{**AUTH_ON, **overrides})
 
 
-def build_app(settings: Settings):  # type: ignore[no-untyped-def]
+def build_app(settings: Settings):
     from app import create_app
 
     return create_app(settings)

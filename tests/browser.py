@@ -91,8 +91,9 @@ def console_errors(driver: Any) -> list[str]:
     return [e["message"] for e in entries if e["level"] == "SEVERE" and "favicon" not in e["message"]]
 
 
-def wait_for(condition: Callable[[], Any], timeout: float = 20, interval: float = 0.2, message: str = "") -> Any:
-    """Poll until condition() is truthy (returning its value) or fail the test with `message`."""
+def wait_for(condition: Callable[..., Any], timeout: float = 20, interval: float = 0.2, message: str = "") -> Any:
+    """Poll until condition() is truthy (returning its value) or fail the test with `message`. Called without
+    arguments; typed `...` so that a lambda in a loop can bind the loop variable as a default."""
     deadline = time.monotonic() + timeout
     last_error: Exception | None = None
     while time.monotonic() < deadline:

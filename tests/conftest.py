@@ -121,7 +121,7 @@ def settings(settings_for: Callable[..., Settings], sqlite_url: str) -> Settings
 
 
 @pytest.fixture
-def app(settings: Settings):  # type: ignore[no-untyped-def]
+def app(settings: Settings):
     from app import create_app
 
     dash_app = create_app(settings)
@@ -130,7 +130,7 @@ def app(settings: Settings):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def client(app):  # type: ignore[no-untyped-def]
+def client(app):
     return app.server.test_client()
 
 
@@ -154,7 +154,7 @@ def redis_url() -> Iterator[str]:
 
 
 @pytest.fixture
-def redis(redis_url: str):  # type: ignore[no-untyped-def]
+def redis(redis_url: str):
     import redis as redis_lib
 
     connection = redis_lib.Redis.from_url(redis_url)

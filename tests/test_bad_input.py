@@ -21,7 +21,7 @@ ROUTING = "..page-content.children...chrome.style.."
 
 
 @pytest.fixture
-def signed_in(settings_for, sqlite_url):  # type: ignore[no-untyped-def]
+def signed_in(settings_for, sqlite_url):
     dash_app = build_app(auth_settings(settings_for, sqlite_url))
     dash_app.server.config["PROPAGATE_EXCEPTIONS"] = False  # as in production: a crash is a 500, which we look for
     client = dash_app.server.test_client()
@@ -37,7 +37,7 @@ def no_traceback(caplog: pytest.LogCaptureFixture) -> None:
 
 
 @pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01", "1999-12-31", "2999-01-01"])
-def test_an_export_date_outside_the_data_is_a_clear_400(signed_in, caplog, day: str) -> None:  # type: ignore[no-untyped-def]
+def test_an_export_date_outside_the_data_is_a_clear_400(signed_in, caplog, day: str) -> None:
     _, client = signed_in
     for window in ("day", "week", "month"):
         response = client.get(f"/export/cases.csv?date={day}&window={window}&kpi=created")
@@ -46,7 +46,7 @@ def test_an_export_date_outside_the_data_is_a_clear_400(signed_in, caplog, day: 
     no_traceback(caplog)
 
 
-def test_a_callback_body_nested_50000_deep_is_a_400(signed_in, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_a_callback_body_nested_50000_deep_is_a_400(signed_in, caplog) -> None:
     _, client = signed_in
     token = client.get_cookie(CSRF_COOKIE).value
     deep = '{"output": "' + ROUTING + '", "inputs": ' + "[" * 50_000 + "]" * 50_000 + "}"
@@ -58,7 +58,7 @@ def test_a_callback_body_nested_50000_deep_is_a_400(signed_in, caplog) -> None: 
     no_traceback(caplog)
 
 
-def test_an_unknown_dash_bundle_is_a_404_with_one_log_line(signed_in, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_an_unknown_dash_bundle_is_a_404_with_one_log_line(signed_in, caplog) -> None:
     _, client = signed_in
     with caplog.at_level(logging.INFO):
         for path in ("nope/x.js", "dash/nope.js", "dash/deps/react@0.0.1.min.js", "plotly/package_data/../x.js"):
@@ -70,7 +70,7 @@ def test_an_unknown_dash_bundle_is_a_404_with_one_log_line(signed_in, caplog) ->
     no_traceback(caplog)
 
 
-def test_fuzzed_dates_bodies_and_bundle_paths_never_give_a_500(signed_in, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_fuzzed_dates_bodies_and_bundle_paths_never_give_a_500(signed_in, caplog) -> None:
     _, client = signed_in
     token = client.get_cookie(CSRF_COOKIE).value
     rng = random.Random(15)  # fixed: a failure reproduces
@@ -94,7 +94,7 @@ def test_fuzzed_dates_bodies_and_bundle_paths_never_give_a_500(signed_in, caplog
     no_traceback(caplog)
 
 
-def test_a_next_address_with_control_characters_falls_back_to_the_start_page(settings_for, sqlite_url) -> None:  # type: ignore[no-untyped-def]
+def test_a_next_address_with_control_characters_falls_back_to_the_start_page(settings_for, sqlite_url) -> None:
     dash_app = build_app(auth_settings(settings_for, sqlite_url))
     client = dash_app.server.test_client()
     assert client.get("/login?next=/cases%0Ax", base_url=HTTPS).status_code == 200
@@ -107,7 +107,7 @@ def test_a_next_address_with_control_characters_falls_back_to_the_start_page(set
     dash_app.server.extensions["kpi"].engine.dispose()
 
 
-def test_a_crlf_in_error_description_cannot_forge_a_log_line(settings_for, sqlite_url, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_a_crlf_in_error_description_cannot_forge_a_log_line(settings_for, sqlite_url, caplog) -> None:
     dash_app = build_app(auth_settings(settings_for, sqlite_url))
     client = dash_app.server.test_client()
     state, _ = start_sign_in(client)
@@ -127,7 +127,7 @@ def test_a_crlf_in_error_description_cannot_forge_a_log_line(settings_for, sqlit
     dash_app.server.extensions["kpi"].engine.dispose()
 
 
-def test_every_log_argument_is_kept_on_one_line(app, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_every_log_argument_is_kept_on_one_line(app, caplog) -> None:
     """Whichever logger writes it (the record factory the app installs applies to all)."""
     log = logging.getLogger("kpi.test")
     with caplog.at_level(logging.INFO):

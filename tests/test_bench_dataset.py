@@ -154,7 +154,7 @@ def test_warming_reads_every_table_and_index_into_the_page_cache(loaded_url: str
 def _index_names(engine: Engine, table: str) -> list[str]:
     from sqlalchemy import inspect
 
-    return [index["name"] for index in inspect(engine).get_indexes(table)]
+    return [str(index["name"]) for index in inspect(engine).get_indexes(table)]
 
 
 def test_a_damaged_dataset_is_reloaded(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from tests.browser import console_errors, wait_for
 pytestmark = pytest.mark.browser
 
 
-def test_status_page_renders_in_chromium(live_server, browser) -> None:  # type: ignore[no-untyped-def]
+def test_status_page_renders_in_chromium(live_server, browser) -> None:
     browser.get(live_server.url + "/status")
     wait_for(lambda: browser.find_elements(By.ID, "status-rows"), message="the status table")
     assert browser.find_element(By.CSS_SELECTOR, ".navbar-brand").text == "KPI Dashboard"

@@ -27,7 +27,7 @@ def daily_counts(engine: Engine, source: str, first: date, last: date) -> pd.Dat
     return rollups.daily_counts(counts.per_day, first, last, resolved)
 
 
-def test_daily_counts_include_the_last_day_of_each_month(engine) -> None:  # type: ignore[no-untyped-def]
+def test_daily_counts_include_the_last_day_of_each_month(engine) -> None:
     write_rows(
         engine,
         cases,
@@ -49,7 +49,7 @@ def test_daily_counts_include_the_last_day_of_each_month(engine) -> None:  # typ
     assert int(counts["created"].sum()) == 3
 
 
-def test_monthly_counts_cover_all_history_with_empty_months(engine) -> None:  # type: ignore[no-untyped-def]
+def test_monthly_counts_cover_all_history_with_empty_months(engine) -> None:
     write_rows(
         engine,
         cases,
@@ -72,7 +72,7 @@ def test_monthly_counts_cover_all_history_with_empty_months(engine) -> None:  # 
     assert monthly["resolved"].tolist() == [0, 0, 1, 0, 0]
 
 
-def test_window_read_returns_only_rows_touching_the_window(engine) -> None:  # type: ignore[no-untyped-def]
+def test_window_read_returns_only_rows_touching_the_window(engine) -> None:
     write_rows(
         engine,
         cases,
@@ -92,7 +92,7 @@ def test_window_read_returns_only_rows_touching_the_window(engine) -> None:  # t
     assert case_reads.group_names(engine) == ["Sales", "Support"]
 
 
-def test_open_counts(engine) -> None:  # type: ignore[no-untyped-def]
+def test_open_counts(engine) -> None:
     write_rows(
         engine,
         cases,
@@ -111,7 +111,7 @@ def test_open_counts(engine) -> None:  # type: ignore[no-untyped-def]
     assert everyone.open_by_status == [("Open", 2), ("Wait For Response", 1)]
 
 
-def test_views_render_an_empty_database(engine) -> None:  # type: ignore[no-untyped-def]
+def test_views_render_an_empty_database(engine) -> None:
     view = build_cases_view(engine, SETTINGS, date(2026, 11, 20), today=date(2026, 11, 20))
     assert view.windows["month"].figures.created == 0
     assert view.windows["day"].figures.kill_rate is None
@@ -123,7 +123,7 @@ def test_views_render_an_empty_database(engine) -> None:  # type: ignore[no-unty
     assert issues_view.totals.total == 0 and issues_view.history.empty
 
 
-def test_views_with_one_record(engine) -> None:  # type: ignore[no-untyped-def]
+def test_views_with_one_record(engine) -> None:
     write_rows(engine, cases, [case_row(1, created_at=datetime(2026, 11, 20, 9))])
     view = build_cases_view(engine, SETTINGS, date(2026, 11, 20), window="week", today=date(2026, 11, 20))
     assert [view.windows[k].figures.created for k in ("day", "week", "month")] == [1, 1, 1]
@@ -136,7 +136,7 @@ def test_views_with_one_record(engine) -> None:  # type: ignore[no-untyped-def]
     assert empty_group.windows["month"].figures.created == 0 and empty_group.open_total == 0
 
 
-def test_redmine_reads(engine) -> None:  # type: ignore[no-untyped-def]
+def test_redmine_reads(engine) -> None:
     write_rows(
         engine,
         redmine_issues,

@@ -23,7 +23,7 @@ from models.schema import cases, redmine_issues, sync_runs
 from settings import PROJECT_DIR, RedmineSettings, Settings
 from sync.demo import source as demo
 
-LATEST_REVISION = ScriptDirectory(str(PROJECT_DIR / "migrations")).get_current_head()
+LATEST_REVISION = ScriptDirectory(str(PROJECT_DIR / "migrations")).get_current_head()  # "0006_d": not the file name
 
 
 @pytest.fixture
@@ -39,7 +39,7 @@ def runner_for(settings: Settings) -> FlaskCliRunner:
     return create_app(settings).server.test_cli_runner()
 
 
-def count(url: str, table) -> int:  # type: ignore[no-untyped-def]
+def count(url: str, table) -> int:
     engine = make_engine(url)
     with engine.connect() as conn:
         total = conn.execute(select(func.count()).select_from(table)).scalar_one()

@@ -14,7 +14,7 @@ from sqlalchemy import Engine, delete
 from layouts.components import kpi_card
 from layouts.tracker_page import window_columns as page_columns
 from layouts.tv import cases_panel
-from metrics.windows import compare_with, comparison_moment, today_in, wall_clock_utc, window_for
+from metrics.windows import WindowKind, compare_with, comparison_moment, today_in, wall_clock_utc, window_for
 from models import rollups
 from models.schema import cases, redmine_issues, rollup_state
 from settings import CaseRules, KpiRules, Settings
@@ -26,9 +26,9 @@ from view_models.redmine import build_redmine_view
 BERLIN = "Europe/Berlin"
 
 
-def berlin(*parts: int) -> datetime:
+def berlin(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
     """A Berlin wall-clock time in winter (CET, UTC+1) as naive UTC."""
-    return datetime(*parts) - timedelta(hours=1)  # type: ignore[arg-type]
+    return datetime(year, month, day, hour, minute, second) - timedelta(hours=1)
 
 
 # --- the spans, by hand ----------------------------------------------------------------------------------------
@@ -241,7 +241,7 @@ def test_plain_definition_by_local_wall_clock(engine: Engine, settings_for: Call
     view = build_cases_view(engine, settings, date(2026, 11, 18), charts=False, now=now)
     created = pd.Series([row["created_at"] for row in rows if row["created_at"] is not None])
     local = created.dt.tz_localize("UTC").dt.tz_convert(tz).dt.tz_localize(None)
-    spans = {
+    spans: dict[WindowKind, tuple[datetime, datetime]] = {
         "day": (datetime(2026, 11, 17), datetime(2026, 11, 17, 14, 7)),
         "week": (datetime(2026, 11, 9), datetime(2026, 11, 11, 14, 7)),
         "month": (datetime(2026, 10, 1), datetime(2026, 10, 18, 14, 7)),

@@ -75,7 +75,7 @@ def test_piled_up_ticks_enqueue_one_sync(environment: pytest.MonkeyPatch, redis:
     Worker([ticks_queue], connection=redis).work(burst=True)
 
     outcomes = [tick.return_value() for tick in ticks]
-    assert outcomes[0].startswith("enqueued sync-redmine-")
+    assert str(outcomes[0]).startswith("enqueued sync-redmine-")
     assert outcomes[1:] == ["skipped: a sync of this source is already pending"] * 2
     pending = queue.get_jobs()
     assert [(job.func_name, job.args) for job in pending] == [("sync.jobs.sync_source", ("redmine", False))]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
@@ -96,7 +97,7 @@ def tone_of(card: dict) -> str:
 
 
 @pytest.fixture
-def seeded(settings_for: Any, sqlite_url: str) -> tuple[Engine, Settings]:
+def seeded(settings_for: Any, sqlite_url: str) -> Iterator[tuple[Engine, Settings]]:
     from app import create_app
 
     settings = settings_for(sqlite_url, auth_disabled=True, timezone="Europe/Berlin")

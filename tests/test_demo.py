@@ -59,7 +59,7 @@ def demo_settings(settings_for: Callable[..., Settings], database_url: str) -> S
     return settings_for(database_url, timezone="America/Chicago")
 
 
-def rows(engine: Engine, table, drop: tuple[str, ...] = ("id", "first_seen_at")) -> list[dict]:  # type: ignore[no-untyped-def]
+def rows(engine: Engine, table, drop: tuple[str, ...] = ("id", "first_seen_at")) -> list[dict]:
     key = table.c.source_id if "source_id" in table.c else table.c.id
     with engine.connect() as conn:
         found = conn.execute(select(table).order_by(key, *table.primary_key.columns)).mappings()
@@ -108,7 +108,7 @@ def test_loading_twice_changes_nothing(clock: Clock, engine: Engine, demo_settin
 
 def test_two_loads_into_fresh_databases_give_identical_rows(
     clock: Clock, settings_for: Callable[..., Settings], tmp_path
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     tables = []
     for name in ("first", "second"):
         url = f"sqlite:///{tmp_path / name}.db"
@@ -164,7 +164,7 @@ def test_a_case_deleted_at_the_source_is_marked_deleted(clock: Clock, engine: En
     assert after["deleted_at"] is not None  # VTiger's /sync listed it in `deleted`; the row is kept, marked
 
 
-def test_demo_load_refuses_real_credentials(clock: Clock, sqlite_engine: Engine, settings_for) -> None:  # type: ignore[no-untyped-def]
+def test_demo_load_refuses_real_credentials(clock: Clock, sqlite_engine: Engine, settings_for) -> None:
     settings = settings_for(redmine=RedmineSettings(url="https://redmine.example.com", api_key="k"))
 
     with pytest.raises(SyncError, match="REDMINE_URL is set: the demo would mix synthetic rows into the real tables"):

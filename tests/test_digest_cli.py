@@ -24,7 +24,7 @@ from web.runtime import Runtime
 
 
 @pytest.fixture
-def digest_app_settings(sqlite_engine: Engine, settings_for) -> Settings:  # type: ignore[no-untyped-def]
+def digest_app_settings(sqlite_engine: Engine, settings_for) -> Settings:
     seed_digest_week(sqlite_engine)
     settings = digest_settings(settings_for(str(sqlite_engine.url)))
     lead = DigestRecipient("lead@example.com", DigestAudience(("Hardware",), ("cases",)))
@@ -104,10 +104,12 @@ def record(engine: Engine) -> None:
     """A sent run (second attempt), a failed one and one cut off mid-send three hours ago."""
     now = runs.utcnow()
     sent = runs.claim(engine, now - timedelta(days=1), "schedule", "lead@example.com", DAY)
-    runs.note_attempt(engine, sent, 2)  # type: ignore[arg-type]
-    runs.finish(engine, sent, "sent")  # type: ignore[arg-type]
+    assert sent is not None
+    runs.note_attempt(engine, sent, 2)
+    runs.finish(engine, sent, "sent")
     failed = runs.claim(engine, now - timedelta(days=1), "schedule", "chat", DAY)
-    runs.finish(engine, failed, "failed", "webhook answered HTTP 404 no_service (permanent)")  # type: ignore[arg-type]
+    assert failed is not None
+    runs.finish(engine, failed, "failed", "webhook answered HTTP 404 no_service (permanent)")
     cut = runs.claim(engine, now - timedelta(hours=3), "manual", "boss@example.com", DAY)
     with engine.begin() as conn:
         conn.execute(update(digest_runs).where(digest_runs.c.id == cut).values(claimed_at=now - timedelta(hours=3)))
@@ -134,7 +136,7 @@ def test_the_status_rows_show_each_run_and_an_interrupted_one(settings: Settings
 
 
 @pytest.mark.browser
-def test_the_status_page_lists_the_digest_runs(app, live_server, browser, sqlite_engine: Engine) -> None:  # type: ignore[no-untyped-def]
+def test_the_status_page_lists_the_digest_runs(app, live_server, browser, sqlite_engine: Engine) -> None:
     record(sqlite_engine)
     browser.get(live_server.url + "/status")
     rows = wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, "#status-digest-rows tbody tr"), message="runs")
@@ -149,7 +151,7 @@ def test_the_status_page_lists_the_digest_runs(app, live_server, browser, sqlite
     assert console_errors(browser) == []
 
 
-def test_preview_on_a_database_without_tables_is_one_line(settings_for, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_preview_on_a_database_without_tables_is_one_line(settings_for, tmp_path: Path) -> None:
     app = create_app(settings_for(f"sqlite:///{tmp_path / 'empty.db'}"))
     result = app.server.test_cli_runner().invoke(args=["digest", "preview", "--out", str(tmp_path / "x.html")])
     assert result.exit_code == 1

@@ -16,30 +16,32 @@ from sqlalchemy import Engine
 from digest.compose import Digest, compose_digest, digest_day
 from digest.render import render_html, render_text
 from metrics.windows import comparison_moment
+from models.schema import redmine_issues
 from settings import DigestAudience, Settings
 from tests.digest_seed import DAY, SENT_AT, TZ, digest_settings, seed_digest_week
+from tests.seed_dashboards import issue_row, write_rows
 from view_models.cases import build_cases_view
 from view_models.redmine import build_redmine_view
 from view_models.sales import build_sales_views
 
 
 @pytest.fixture
-def digest_env(engine: Engine, settings_for) -> tuple[Engine, Settings]:  # type: ignore[no-untyped-def]
+def digest_env(engine: Engine, settings_for) -> tuple[Engine, Settings]:
     seed_digest_week(engine)
     return engine, digest_settings(settings_for(str(engine.url)))
 
 
-def figures(period) -> dict[str, tuple]:  # type: ignore[no-untyped-def]
+def figures(period) -> dict[str, tuple]:
     return {figure.label: (figure.value, figure.previous) for figure in period.figures}
 
 
-def test_the_digest_is_about_yesterday_in_the_time_zone(settings_for) -> None:  # type: ignore[no-untyped-def]
+def test_the_digest_is_about_yesterday_in_the_time_zone(settings_for) -> None:
     settings = settings_for(timezone=TZ)
     assert digest_day(settings, SENT_AT) == DAY
     assert digest_day(settings, datetime(2026, 12, 2, 23, 30)) == DAY  # 00:30 on Thursday in Berlin
 
 
-def test_cases_figures_are_the_hand_counted_ones(digest_env) -> None:  # type: ignore[no-untyped-def]
+def test_cases_figures_are_the_hand_counted_ones(digest_env) -> None:
     engine, settings = digest_env
     digest = compose_digest(engine, settings, DAY, DigestAudience(), SENT_AT)
 
@@ -56,12 +58,12 @@ def test_cases_figures_are_the_hand_counted_ones(digest_env) -> None:  # type: i
     assert section.link == "https://kpi.example.com/cases?date=2026-12-02"
 
 
-def test_redmine_and_sales_figures_are_the_hand_counted_ones(digest_env) -> None:  # type: ignore[no-untyped-def]
+def test_redmine_and_sales_figures_are_the_hand_counted_ones(digest_env) -> None:
     engine, settings = digest_env
     digest = compose_digest(engine, settings, DAY, DigestAudience(), SENT_AT)
 
-    redmine = digest.redmine
-    assert redmine is not None
+    (redmine,) = digest.redmine
+    assert redmine.project == ""
     assert figures(redmine.periods[0]) == {"Created": (1, 1), "Closed": (1, 0)}
     assert figures(redmine.periods[1]) == {"Created": (3, 0), "Closed": (1, 0)}
     assert redmine.open_now == 2
@@ -80,7 +82,7 @@ def test_redmine_and_sales_figures_are_the_hand_counted_ones(digest_env) -> None
     assert week.reached == []
 
 
-def test_every_figure_equals_the_pages_view_for_the_same_date(digest_env) -> None:  # type: ignore[no-untyped-def]
+def test_every_figure_equals_the_pages_view_for_the_same_date(digest_env) -> None:
     engine, settings = digest_env
     digest = compose_digest(engine, settings, DAY, DigestAudience(), SENT_AT)
     today, moment = SENT_AT.date(), comparison_moment(DAY, TZ, SENT_AT)
@@ -95,20 +97,21 @@ def test_every_figure_equals_the_pages_view_for_the_same_date(digest_env) -> Non
     assert digest.cases[0].backlog == cases_view.open_total
 
     redmine_view = build_redmine_view(engine, settings, DAY, today=today, now=moment)
-    for period in digest.redmine.periods:  # type: ignore[union-attr]
-        column = redmine_view.windows[period.kind]
-        assert figures(period)["Closed"] == (column.figures.resolved, column.previous_figures.resolved)
-    assert digest.redmine.open_now == redmine_view.totals.open  # type: ignore[union-attr]
+    for period in digest.redmine[0].periods:
+        issues = redmine_view.windows[period.kind]
+        assert figures(period)["Closed"] == (issues.figures.resolved, issues.previous_figures.resolved)
+    assert digest.redmine[0].open_now == redmine_view.totals.open
 
     sales_views = build_sales_views(engine, settings, DAY, "", ("day", "week"), today=today, now=moment)
-    for period in digest.sales[0].periods:
-        view = sales_views[period.kind]
-        assert period.team_points == view.totals().points
-        assert period.previous_points == view.previous.points  # type: ignore[union-attr]
-        assert period.goal_each == view.goal.total
+    for sales_period in digest.sales[0].periods:
+        view = sales_views[sales_period.kind]
+        assert view.previous is not None
+        assert sales_period.team_points == view.totals().points
+        assert sales_period.previous_points == view.previous.points
+        assert sales_period.goal_each == view.goal.total
 
 
-def test_a_recipient_gets_their_groups_and_pages(digest_env) -> None:  # type: ignore[no-untyped-def]
+def test_a_recipient_gets_their_groups_and_pages(digest_env) -> None:
     engine, settings = digest_env
     audience = DigestAudience(groups=("Hardware", "Nowhere"), pages=("cases",))
     digest = compose_digest(engine, settings, DAY, audience, SENT_AT)
@@ -116,13 +119,64 @@ def test_a_recipient_gets_their_groups_and_pages(digest_env) -> None:  # type: i
     assert [section.group for section in digest.cases] == ["Hardware"]  # a group the page lacks is left out
     assert digest.cases[0].backlog == 2  # c4, c6
     assert digest.cases[0].link == "https://kpi.example.com/cases?date=2026-12-02&group=Hardware"
-    assert digest.sales == [] and digest.redmine is None
+    assert digest.sales == [] and digest.redmine == []
     # None of the recipient's groups is a sales group: the sales page shows the whole team.
     sales_only = compose_digest(engine, settings, DAY, DigestAudience(groups=("Hardware",), pages=("sales",)), SENT_AT)
     assert [section.group for section in sales_only.sales] == [""]
 
 
-def test_without_a_support_view_its_figures_show_as_a_dash(digest_env, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_recipient_gets_their_redmine_projects_as_the_redmine_page_shows_them(digest_env) -> None:
+    engine, settings = digest_env
+    # Beside the seed's Firmware issues (i1 Wed open, i2 Mon closed Wed, i3 Tue open), three of Portal's (UTC):
+    # p1 Wed 08:00 open, p2 Tue 08:00 closed Wed 16:00, p3 Wed 10:00 open, and one of Intranet nobody asks for.
+    portal = {"project_id": 2, "project_name": "Portal"}
+    write_rows(
+        engine,
+        redmine_issues,
+        [
+            issue_row(11, created_at=datetime(2026, 12, 2, 8), **portal),
+            issue_row(12, created_at=datetime(2026, 12, 1, 8), status_id=5, status_name="Done", is_closed=True,
+                      closed_at=datetime(2026, 12, 2, 16), updated_at=datetime(2026, 12, 2, 16), **portal),
+            issue_row(13, created_at=datetime(2026, 12, 2, 10), **portal),
+            issue_row(14, created_at=datetime(2026, 12, 2, 9), project_id=3, project_name="Intranet"),
+        ],
+    )  # fmt: skip
+    audience = DigestAudience(pages=("redmine",), projects=("Portal", "Nowhere", "Firmware"))
+    digest = compose_digest(engine, settings, DAY, audience, SENT_AT)
+
+    # Projects the page lacks are left out; the rest in the recipient's order, each with its own page link.
+    assert [section.project for section in digest.redmine] == ["Portal", "Firmware"]
+    portal_section, firmware = digest.redmine
+    assert figures(portal_section.periods[0]) == {"Created": (2, 1), "Closed": (1, 0)}  # Wed against Tue
+    assert portal_section.open_now == 2
+    assert portal_section.link == "https://kpi.example.com/redmine?date=2026-12-02&project=Portal"
+    assert figures(firmware.periods[0]) == {"Created": (1, 1), "Closed": (1, 0)}
+    assert firmware.open_now == 2
+
+    today, moment = SENT_AT.date(), comparison_moment(DAY, TZ, SENT_AT)
+    for section in digest.redmine:
+        page = build_redmine_view(engine, settings, DAY, project=section.project, today=today, now=moment)
+        for period in section.periods:
+            column = page.windows[period.kind]
+            assert figures(period) == {
+                "Created": (column.figures.created, column.previous_figures.created),
+                "Closed": (column.figures.resolved, column.previous_figures.resolved),
+            }
+            assert period.compared_with == column.comparison.label
+        assert section.open_now == page.totals.open
+
+    text, html = render_text(digest), render_html(digest)
+    assert "REDMINE · Portal" in text and "REDMINE · Firmware" in text and "Intranet" not in text
+    assert (
+        "Redmine · Portal" in html
+        and 'href="https://kpi.example.com/redmine?date=2026-12-02&amp;project=Portal"' in html
+    )
+    # No project the page knows: all projects together, as before.
+    everyone = compose_digest(engine, settings, DAY, DigestAudience(pages=("redmine",), projects=("Nowhere",)), SENT_AT)
+    assert [(section.project, section.open_now) for section in everyone.redmine] == [("", 5)]
+
+
+def test_without_a_support_view_its_figures_show_as_a_dash(digest_env, monkeypatch) -> None:
     engine, settings = digest_env
     monkeypatch.setattr("digest.support_figures.SUPPORT_VIEW_MODULES", ("no_such_module.support",))
     digest = compose_digest(engine, settings, DAY, DigestAudience(), SENT_AT)
@@ -157,11 +211,11 @@ class _Case:
     url: str
 
 
-def test_the_support_view_figures_flow_into_the_digest(digest_env, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_the_support_view_figures_flow_into_the_digest(digest_env, monkeypatch) -> None:
     engine, settings = digest_env
     calls = []
 
-    def build_support_view(engine, settings, day, group="", window="day", today=None):  # type: ignore[no-untyped-def]
+    def build_support_view(engine, settings, day, group="", window="day", today=None):
         calls.append((day, group, window, today))
         late = _Case(9, "CC9", "Printer <on fire>", "Support", "Ann", "High", SENT_AT, SENT_AT, "https://crm/9")
         return types.SimpleNamespace(
@@ -174,7 +228,7 @@ def test_the_support_view_figures_flow_into_the_digest(digest_env, monkeypatch) 
         )
 
     module = types.ModuleType("view_models.support")
-    module.build_support_view = build_support_view  # type: ignore[attr-defined]
+    module.build_support_view = build_support_view  # type: ignore[attr-defined]  # a stand-in module built here
     monkeypatch.setitem(sys.modules, "view_models.support", module)
     monkeypatch.setattr("digest.support_figures.SUPPORT_VIEW_MODULES", ("view_models.support",))
     digest: Digest = compose_digest(engine, settings, DAY, DigestAudience(), SENT_AT)
@@ -190,7 +244,7 @@ def test_the_support_view_figures_flow_into_the_digest(digest_env, monkeypatch) 
     assert "5.0 h" in render_text(digest)
 
 
-def test_the_support_figures_are_the_support_views(digest_env) -> None:  # type: ignore[no-untyped-def]
+def test_the_support_figures_are_the_support_views(digest_env) -> None:
     from view_models.support import build_support_view
 
     engine, settings = digest_env

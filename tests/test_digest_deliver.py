@@ -26,7 +26,7 @@ ANN = "ann@example.com"
 
 
 @pytest.fixture
-def seeded(sqlite_engine: Engine, settings_for) -> tuple[Engine, Settings]:  # type: ignore[no-untyped-def]
+def seeded(sqlite_engine: Engine, settings_for) -> tuple[Engine, Settings]:
     seed_digest_week(sqlite_engine)
     settings = replace(digest_settings(settings_for(str(sqlite_engine.url))), digest_from="kpi@example.com")
     return sqlite_engine, settings
@@ -35,7 +35,7 @@ def seeded(sqlite_engine: Engine, settings_for) -> tuple[Engine, Settings]:  # t
 class Sleeps:
     """A RetryPolicy's sleep that records the waits and can act during one (start the server that was down)."""
 
-    def __init__(self, during=None) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, during=None) -> None:
         self.waits: list[float] = []
         self.during = during
 
@@ -51,7 +51,7 @@ def send(engine: Engine, settings: Settings, recipient: str = ANN, sleeps: Sleep
     return send_slot(engine, settings, SENT_AT, "schedule", DAY, [target], SENT_AT, policy)
 
 
-def test_the_email_has_a_text_and_an_html_part_with_the_figures_and_nothing_remote(seeded) -> None:  # type: ignore[no-untyped-def]
+def test_the_email_has_a_text_and_an_html_part_with_the_figures_and_nothing_remote(seeded) -> None:
     engine, settings = seeded
     with smtp_server() as server:
         outcomes = send(engine, replace(settings, smtp_url=server.url))
@@ -62,7 +62,7 @@ def test_the_email_has_a_text_and_an_html_part_with_the_figures_and_nothing_remo
     assert message["Subject"] == "KPI digest · Wed 2 Dec 2026"
     assert (message["From"], message["To"]) == ("kpi@example.com", ANN)
     assert message.get_content_type() == "multipart/alternative"
-    text_part, html_part = message.get_payload()  # type: ignore[misc]
+    text_part, html_part = message.iter_parts()
     assert (text_part.get_content_type(), html_part.get_content_type()) == ("text/plain", "text/html")
     text, html = text_part.get_content(), html_part.get_content()
 
@@ -84,7 +84,7 @@ def test_the_email_has_a_text_and_an_html_part_with_the_figures_and_nothing_remo
     assert (run.recipient, run.status, run.attempts, run.trigger) == (ANN, "sent", 1, "schedule")
 
 
-def test_the_chat_message_is_slack_blocks(seeded, httpserver: HTTPServer) -> None:  # type: ignore[no-untyped-def]
+def test_the_chat_message_is_slack_blocks(seeded, httpserver: HTTPServer) -> None:
     engine, settings = seeded
     httpserver.expect_oneshot_request("/hooks/abc", method="POST").respond_with_data("ok")
     settings = replace(settings, digest_webhook_url=httpserver.url_for("/hooks/abc"))
@@ -109,7 +109,7 @@ def test_the_chat_message_is_slack_blocks(seeded, httpserver: HTTPServer) -> Non
     assert "None" not in texts
 
 
-def test_smtp_starttls_with_a_login(seeded, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_smtp_starttls_with_a_login(seeded, tmp_path: Path) -> None:
     engine, settings = seeded
     cert, key = self_signed_certificate(tmp_path)
     trusting = ssl.create_default_context(cafile=str(cert))
@@ -122,7 +122,36 @@ def test_smtp_starttls_with_a_login(seeded, tmp_path: Path) -> None:  # type: ig
         assert refused.value.permanent and "535" in str(refused.value)
 
 
-def test_no_password_is_sent_without_tls(seeded) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")  # the whole connection is TLS
+def test_smtps_speaks_tls_from_the_first_byte_and_trusts_only_what_it_is_told(
+    seeded, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine, settings = seeded
+    cert, key = self_signed_certificate(tmp_path)
+    message = email_message(_digest(engine, settings), sender="kpi@example.com", to=ANN)
+    with smtp_server(tls_files=(cert, key), password="s3cret-pass", implicit_tls=True) as server:
+        assert server.url.startswith("smtps://digest:s3cret-pass@127.0.0.1:")
+        # Unknown to the system's CAs, the self-signed server is refused for good, before any password goes out.
+        with pytest.raises(DeliveryFailed) as untrusted:
+            send_email(server.url, message)
+        assert untrusted.value.permanent and "not trusted" in str(untrusted.value)
+        assert "s3cret-pass" not in str(untrusted.value)
+        assert server.mailbox.data_commands == 0
+
+        send_email(server.url, message, tls_context=ssl.create_default_context(cafile=str(cert)))
+        # SSL_CERT_FILE (read by OpenSSL when the default context is made) is how a private CA is trusted.
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+        send_email(server.url, message)
+        with pytest.raises(DeliveryFailed) as refused:
+            send_email(server.url.replace("s3cret-pass", "wrong"), message)
+        assert refused.value.permanent and "535" in str(refused.value)
+
+        assert len(server.messages) == 2
+        assert all(version.startswith("TLSv1.") for version in server.mailbox.tls_versions)
+    assert server.messages[0]["Subject"] == "KPI digest · Wed 2 Dec 2026"
+
+
+def test_no_password_is_sent_without_tls(seeded) -> None:
     engine, settings = seeded
     with smtp_server() as server:
         url = server.url.replace("smtp://", "smtp://digest:s3cret-pass@")
@@ -132,7 +161,7 @@ def test_no_password_is_sent_without_tls(seeded) -> None:  # type: ignore[no-unt
     assert "s3cret-pass" not in recent_runs(engine)[0].error
 
 
-def test_transient_smtp_replies_are_retried_with_backoff(seeded) -> None:  # type: ignore[no-untyped-def]
+def test_transient_smtp_replies_are_retried_with_backoff(seeded) -> None:
     engine, settings = seeded
     sleeps = Sleeps()
     with smtp_server() as server:
@@ -145,7 +174,7 @@ def test_transient_smtp_replies_are_retried_with_backoff(seeded) -> None:  # typ
     assert (run.status, run.attempts) == ("sent", 3)
 
 
-def test_a_server_that_is_down_then_up_gets_the_digest_once(seeded) -> None:  # type: ignore[no-untyped-def]
+def test_a_server_that_is_down_then_up_gets_the_digest_once(seeded) -> None:
     engine, settings = seeded
     port = free_port()
     started = []
@@ -163,7 +192,7 @@ def test_a_server_that_is_down_then_up_gets_the_digest_once(seeded) -> None:  # 
         started[0][0].__exit__(None, None, None)
 
 
-def smtp_server_on(port: int):  # type: ignore[no-untyped-def]
+def smtp_server_on(port: int):
     """Start an SMTP server on `port` now (the context manager and the server it yields)."""
     import tests.digest_smtp as digest_smtp
 
@@ -177,7 +206,7 @@ def smtp_server_on(port: int):  # type: ignore[no-untyped-def]
     return manager, server
 
 
-def test_a_permanent_smtp_failure_is_recorded_and_not_retried(seeded) -> None:  # type: ignore[no-untyped-def]
+def test_a_permanent_smtp_failure_is_recorded_and_not_retried(seeded) -> None:
     engine, settings = seeded
     sleeps = Sleeps()
     with smtp_server() as server:
@@ -193,7 +222,7 @@ def test_a_permanent_smtp_failure_is_recorded_and_not_retried(seeded) -> None:  
     assert "550" in run.error and "permanent" in run.error
 
 
-def test_retries_that_run_out_are_recorded(seeded) -> None:  # type: ignore[no-untyped-def]
+def test_retries_that_run_out_are_recorded(seeded) -> None:
     engine, settings = seeded
     sleeps = Sleeps()
     with smtp_server() as server:
@@ -205,7 +234,7 @@ def test_retries_that_run_out_are_recorded(seeded) -> None:  # type: ignore[no-u
     assert (run.status, run.attempts) == ("failed", 4) and "451" in run.error
 
 
-def test_the_webhook_is_retried_on_5xx_and_given_up_on_4xx(seeded, httpserver: HTTPServer) -> None:  # type: ignore[no-untyped-def]
+def test_the_webhook_is_retried_on_5xx_and_given_up_on_4xx(seeded, httpserver: HTTPServer) -> None:
     engine, settings = seeded
     settings = replace(settings, digest_webhook_url=httpserver.url_for("/hook"))
     httpserver.expect_ordered_request("/hook", method="POST").respond_with_data("busy", status=503)
@@ -224,7 +253,7 @@ def test_the_webhook_is_retried_on_5xx_and_given_up_on_4xx(seeded, httpserver: H
     assert settings.digest_webhook_url not in later[0].error
 
 
-def _digest(engine: Engine, settings: Settings):  # type: ignore[no-untyped-def]
+def _digest(engine: Engine, settings: Settings):
     from digest.compose import compose_digest
 
     return compose_digest(engine, settings, DAY, DigestAudience(), SENT_AT)

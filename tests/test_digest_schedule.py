@@ -47,9 +47,12 @@ def test_a_time_the_clocks_skip_or_repeat_is_read_once() -> None:
     # 02:30 happens twice on 25 October (03:00 -> 02:00): the first, still UTC+2, 00:30 UTC.
     assert slot_on(date(2026, 10, 25), EVERY_DAY_0230, "Europe/Berlin") == datetime(2026, 10, 25, 0, 30)
     # One slot per local day through both nights.
-    slots, moment = [], datetime(2026, 10, 23, 12, 0)
+    slots: list[datetime] = []
+    moment = datetime(2026, 10, 23, 12, 0)
     for _ in range(4):
-        moment = next_slot(EVERY_DAY_0230, "Europe/Berlin", moment)  # type: ignore[assignment]
+        upcoming = next_slot(EVERY_DAY_0230, "Europe/Berlin", moment)
+        assert upcoming is not None
+        moment = upcoming
         slots.append(moment)
     assert slots == [datetime(2026, 10, 24, 0, 30), datetime(2026, 10, 25, 0, 30), datetime(2026, 10, 26, 1, 30),
                      datetime(2026, 10, 27, 1, 30)]  # fmt: skip
@@ -75,12 +78,12 @@ def with_recipients(settings: Settings, url: str, *emails: str) -> Settings:
 
 
 @pytest.fixture
-def seeded(engine: Engine, settings_for) -> tuple[Engine, Settings]:  # type: ignore[no-untyped-def]
+def seeded(engine: Engine, settings_for) -> tuple[Engine, Settings]:
     seed_digest_week(engine)
     return engine, digest_settings(settings_for(str(engine.url)))
 
 
-def test_the_due_slot_is_sent_then_skipped_and_an_old_one_is_recorded_missed(seeded) -> None:  # type: ignore[no-untyped-def]
+def test_the_due_slot_is_sent_then_skipped_and_an_old_one_is_recorded_missed(seeded) -> None:
     engine, base = seeded
     with smtp_server() as server:
         settings = with_recipients(base, server.url, "ann@example.com")
@@ -98,7 +101,7 @@ def test_the_due_slot_is_sent_then_skipped_and_an_old_one_is_recorded_missed(see
     assert statuses == [(date(2026, 12, 1), "missed"), (DAY, "sent")]
 
 
-def test_two_senders_at_once_send_each_recipient_one_digest(seeded, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_two_senders_at_once_send_each_recipient_one_digest(seeded, monkeypatch) -> None:
     engine, base = seeded
     # Both senders see no row yet (the worst interleaving): only the unique insert decides.
     monkeypatch.setattr("digest.send.claimed_recipients", lambda *_: set())
@@ -149,7 +152,7 @@ def test_the_migration_creates_the_table_the_schema_declares(sqlite_url: str) ->
 # --- rq cron and the embedded thread ---------------------------------------------------------------------------
 
 
-def test_rq_cron_registers_the_digest_and_its_job_sends_the_due_slot(  # type: ignore[no-untyped-def]
+def test_rq_cron_registers_the_digest_and_its_job_sends_the_due_slot(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, redis, sqlite_url: str
 ) -> None:
     from rq.cron import CronScheduler
@@ -181,7 +184,7 @@ def test_rq_cron_registers_the_digest_and_its_job_sends_the_due_slot(  # type: i
         assert len(server.messages) == 1
 
 
-def test_the_embedded_thread_sends_the_slot_once(sqlite_engine: Engine, settings_for) -> None:  # type: ignore[no-untyped-def]
+def test_the_embedded_thread_sends_the_slot_once(sqlite_engine: Engine, settings_for) -> None:
     from digest.runs import utcnow
 
     now = utcnow()
@@ -197,3 +200,47 @@ def test_the_embedded_thread_sends_the_slot_once(sqlite_engine: Engine, settings
         for thread in threads:
             thread.stop()
         assert len(server.messages) == 1
+
+
+def test_the_scheduled_job_sends_the_due_slot_over_starttls_with_a_login_once(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, redis, sqlite_url: str
+) -> None:
+    """From a due slot to a message received over STARTTLS: the job `rq cron` enqueues, run by an RQ worker with
+    the settings of the environment; the server's self-signed certificate is trusted through SSL_CERT_FILE."""
+    from rq import Queue, SimpleWorker
+
+    from digest.jobs import QUEUE, send_due_digests
+    from digest.runs import utcnow
+    from tests.digest_smtp import self_signed_certificate
+
+    due = utcnow()
+    (tmp_path / "kpi.toml").write_text(
+        f'[digest]\ntime = "{due:%H:%M}"\ndays = ["mon","tue","wed","thu","fri","sat","sun"]\n'
+        '[[digest.recipients]]\nemail = "ann@example.com"\n'
+    )
+    monkeypatch.chdir(tmp_path)
+    for name in ("VTIGER_URL", "REDMINE_URL", "TIMEZONE", "REDIS_URL"):
+        monkeypatch.delenv(name, raising=False)
+    cert, key = self_signed_certificate(tmp_path)
+    with smtp_server(tls_files=(cert, key), password="s3cret-pass") as server:
+        assert server.url.startswith("smtp://digest:s3cret-pass@")
+        monkeypatch.setenv("KPI_CONFIG", str(tmp_path / "kpi.toml"))
+        monkeypatch.setenv("DATABASE_URL", sqlite_url)
+        monkeypatch.setenv("SMTP_URL", server.url)
+        monkeypatch.setenv("DIGEST_FROM", "kpi@example.com")
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+        queue = Queue(f"{QUEUE}-starttls-{tmp_path.name}", connection=redis)
+        jobs = [queue.enqueue(send_due_digests) for _ in range(2)]  # the next minute's job finds it sent
+        SimpleWorker([queue], connection=redis).work(burst=True)
+
+        assert [job.return_value() for job in jobs] == [
+            [{"recipient": "ann@example.com", "status": "sent", "error": ""}],
+            [{"recipient": "ann@example.com", "status": "skipped", "error": ""}],
+        ]
+        assert server.mailbox.envelopes == [("kpi@example.com", ["ann@example.com"])]
+        assert server.mailbox.tls_versions[0].startswith("TLSv1.")
+    engine = make_engine(sqlite_url)
+    (run,) = recent_runs(engine)
+    engine.dispose()
+    assert (run.recipient, run.status, run.trigger, run.attempts) == ("ann@example.com", "sent", "schedule", 1)
+    assert run.slot_at == due.replace(second=0, microsecond=0)

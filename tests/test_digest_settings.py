@@ -29,6 +29,19 @@ def test_the_digest_section_is_read(tmp_path: Path) -> None:
     assert rules.chat == DigestAudience((), ("sales",))
 
 
+def test_a_recipient_may_name_redmine_projects(tmp_path: Path) -> None:
+    path = tmp_path / "kpi.toml"
+    path.write_text(
+        '[[digest.recipients]]\nemail = "pm@example.com"\nprojects = ["Portal", "Firmware"]\n'
+        '[[digest.recipients]]\nemail = "lead@example.com"\ngroups = ["Support"]\n'
+        '[digest.chat]\nprojects = ["Portal"]\npages = ["redmine"]\n'
+    )
+    rules = load_kpi_rules(path).digest
+    assert [recipient.audience.projects for recipient in rules.recipients] == [("Portal", "Firmware"), ()]
+    assert rules.recipients[0].audience.pages == ("cases", "sales", "redmine")
+    assert rules.chat == DigestAudience((), ("redmine",), ("Portal",))
+
+
 def test_the_example_file_sends_nothing() -> None:
     rules = load_kpi_rules(Path(__file__).resolve().parent.parent / "kpi.example.toml").digest
     assert rules.time == (7, 30) and rules.days == (0, 1, 2, 3, 4) and rules.recipients == ()
@@ -47,6 +60,14 @@ def test_the_example_file_sends_nothing() -> None:
          "digest.recipients[0].pages must list pages among cases, sales, redmine"),
         ('[[digest.recipients]]\nemail = "a@example.com"\nteam = "x"\n', "digest.recipients[0].team is not a known"),
         ('[digest.chat]\ngroups = "Support"\n', "digest.chat.groups must be a list of non-empty strings"),
+        ('[[digest.recipients]]\nemail = "a@example.com"\nprojects = "Portal"\n',
+         "digest.recipients[0].projects must be a list of non-empty strings"),
+        ('[[digest.recipients]]\nemail = "a@example.com"\nprojects = [""]\n',
+         "digest.recipients[0].projects must be a list of non-empty strings"),
+        ('[[digest.recipients]]\nemail = "a@example.com"\nprojects = ["Portal"]\npages = ["cases"]\n',
+         "digest.recipients[0].projects names Redmine projects but pages leaves out redmine"),
+        ('[digest.chat]\nprojects = ["Portal"]\npages = ["sales"]\n',
+         "digest.chat.projects names Redmine projects but pages leaves out redmine"),
         ("[digest]\nrecipients = 3\n", "digest.recipients must be an array of tables"),
     ],
 )  # fmt: skip

@@ -21,14 +21,14 @@ NOW = datetime(2026, 11, 20, 15, 0)  # naive UTC; Friday 20 November in Berlin
 TZ = "Europe/Berlin"
 
 
-def make_app(settings_for, database_url: str, **overrides):  # type: ignore[no-untyped-def]
+def make_app(settings_for, database_url: str, **overrides):
     settings = settings_for(database_url, auth_disabled=True, timezone=TZ, **overrides)
     dash_app = create_app(settings)
     dash_app.server.extensions["kpi"].extras["clock"] = lambda: NOW
     return dash_app
 
 
-def rows_of(response) -> tuple[list[str], list[list[str]]]:  # type: ignore[no-untyped-def]
+def rows_of(response) -> tuple[list[str], list[list[str]]]:
     assert response.status_code == 200, response.get_data(as_text=True)
     assert response.mimetype == "text/csv"
     lines = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
@@ -45,7 +45,7 @@ def seeded_url(database_url: str) -> str:
     return database_url
 
 
-def test_case_cards_equal_their_export_row_counts(settings_for, seeded_url) -> None:  # type: ignore[no-untyped-def]
+def test_case_cards_equal_their_export_row_counts(settings_for, seeded_url) -> None:
     dash_app = make_app(settings_for, seeded_url)
     runtime = dash_app.server.extensions["kpi"]
     client = dash_app.server.test_client()
@@ -71,7 +71,7 @@ def test_case_cards_equal_their_export_row_counts(settings_for, seeded_url) -> N
     runtime.engine.dispose()
 
 
-def test_redmine_cards_equal_their_export_row_counts(settings_for, seeded_url) -> None:  # type: ignore[no-untyped-def]
+def test_redmine_cards_equal_their_export_row_counts(settings_for, seeded_url) -> None:
     dash_app = make_app(settings_for, seeded_url)
     runtime = dash_app.server.extensions["kpi"]
     client = dash_app.server.test_client()
@@ -110,7 +110,7 @@ def test_redmine_cards_equal_their_export_row_counts(settings_for, seeded_url) -
         ("/export/redmine.csv", "kpi=open&project=Nope", "project='Nope' is not known"),
     ],
 )
-def test_bad_parameters_are_a_one_line_400(client, path: str, query: str, message: str) -> None:  # type: ignore[no-untyped-def]
+def test_bad_parameters_are_a_one_line_400(client, path: str, query: str, message: str) -> None:
     response = client.get(f"{path}?{query}")
     assert response.status_code == 400
     text = response.get_data(as_text=True)
@@ -118,13 +118,13 @@ def test_bad_parameters_are_a_one_line_400(client, path: str, query: str, messag
     assert text.count("\n") == 1
 
 
-def test_unknown_export_is_a_404(client) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_export_is_a_404(client) -> None:
     response = client.get("/export/nothing.csv?kpi=created")
     assert response.status_code == 404
     assert "use one of cases, redmine" in response.get_data(as_text=True)
 
 
-def test_empty_database_gives_a_header_line(client) -> None:  # type: ignore[no-untyped-def]
+def test_empty_database_gives_a_header_line(client) -> None:
     header, body = rows_of(client.get("/export/cases.csv?kpi=worked"))
     assert body == []
     assert header[:3] == ["case_no", "link", "title"]
@@ -133,7 +133,7 @@ def test_empty_database_gives_a_header_line(client) -> None:  # type: ignore[no-
     assert body == [] and header[:2] == ["issue_id", "link"]
 
 
-def test_rows_carry_links_local_times_and_why(settings_for, sqlite_url) -> None:  # type: ignore[no-untyped-def]
+def test_rows_carry_links_local_times_and_why(settings_for, sqlite_url) -> None:
     vtiger = VtigerSettings(
         url="https://x.od1.vtiger.com",
         username="u",
@@ -169,7 +169,7 @@ def test_rows_carry_links_local_times_and_why(settings_for, sqlite_url) -> None:
     engine.dispose()
 
 
-def test_no_date_means_today_in_the_time_zone(settings_for, sqlite_url) -> None:  # type: ignore[no-untyped-def]
+def test_no_date_means_today_in_the_time_zone(settings_for, sqlite_url) -> None:
     dash_app = make_app(settings_for, sqlite_url)
     engine = dash_app.server.extensions["kpi"].engine
     write_rows(engine, cases, [case_row(1, created_at=datetime(2026, 11, 20, 10)), case_row(2)])

@@ -148,13 +148,13 @@ def dash_json(value: object) -> object:
     return json.loads(json.dumps(value, cls=plotly.utils.PlotlyJSONEncoder))
 
 
-def test_json_ready_gives_the_json_dash_sends_for_every_page(app) -> None:  # type: ignore[no-untyped-def]
+def test_json_ready_gives_the_json_dash_sends_for_every_page(app) -> None:
     from dash.development.base_component import Component
     from plotly.io.json import to_json_plotly
 
     from layouts.pages import all_pages
 
-    trees = [
+    trees: list[Component] = [
         components.leaderboard([("Ann", 3), ("", 1)], title="Resolved", board_id="board", max_entries=1),
         components.kpi_card("Created", 12, previous=9, export_href="/export/cases.csv?kpi=created"),
         components.no_data("Nothing yet"),

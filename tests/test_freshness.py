@@ -94,7 +94,7 @@ def test_never_without_any_success(engine: Engine) -> None:
 
 
 @pytest.mark.browser
-def test_badge_shows_last_sync_and_turns_stale(app, live_server, browser) -> None:  # type: ignore[no-untyped-def]
+def test_badge_shows_last_sync_and_turns_stale(app, live_server, browser) -> None:
     engine = app.server.extensions["kpi"].engine
     record_runs(engine, utcnow() - timedelta(minutes=3))
     browser.get(live_server.url + "/status")

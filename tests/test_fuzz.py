@@ -48,7 +48,7 @@ queries = st.one_of(
 
 
 @pytest.fixture(scope="module")
-def fuzz_app(tmp_path_factory):  # type: ignore[no-untyped-def]
+def fuzz_app(tmp_path_factory):
     from tests.seed_dashboards import seed_all
 
     url = f"sqlite:///{tmp_path_factory.mktemp('fuzz') / 'fuzz.db'}"
@@ -63,20 +63,20 @@ def fuzz_app(tmp_path_factory):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="module")
-def session_client(fuzz_app):  # type: ignore[no-untyped-def]
+def session_client(fuzz_app):
     client = fuzz_app.server.test_client()
     sign_in(client)
     client.get("/cases")  # the CSRF cookie
     return client
 
 
-def assert_clean(response) -> None:  # type: ignore[no-untyped-def]
+def assert_clean(response) -> None:
     body = response.get_data(as_text=True)
     assert response.status_code < 500, body[:300]
     assert "Traceback" not in body and 'File "' not in body
 
 
-def post(client, body, raw: bool = False):  # type: ignore[no-untyped-def]
+def post(client, body, raw: bool = False):
     headers = {**csrf_headers(client), "Content-Type": "application/json"}
     data = body if raw else json.dumps(body)
     return client.post("/_dash-update-component", data=data, headers=headers)
@@ -84,7 +84,7 @@ def post(client, body, raw: bool = False):  # type: ignore[no-untyped-def]
 
 @FUZZ
 @given(path=st.sampled_from(PAGES), query=queries)
-def test_any_query_string_renders_the_page(fuzz_app, session_client, path: str, query: str) -> None:  # type: ignore[no-untyped-def]
+def test_any_query_string_renders_the_page(fuzz_app, session_client, path: str, query: str) -> None:
     assert_clean(session_client.get(f"{path}?{quote(query, safe='=&')}"))
     body = callback_body(fuzz_app, ROUTING, {("url", "pathname"): path, ("url", "search"): f"?{query}"})
     response = post(session_client, body)
@@ -93,7 +93,7 @@ def test_any_query_string_renders_the_page(fuzz_app, session_client, path: str, 
 
 @FUZZ
 @given(data=st.data())
-def test_page_callbacks_take_any_url_query(fuzz_app, session_client, data) -> None:  # type: ignore[no-untyped-def]
+def test_page_callbacks_take_any_url_query(fuzz_app, session_client, data) -> None:
     """Every callback that reads a page's URL search (the date, window and group controls) gets junk."""
     readers = sorted(
         key
@@ -112,7 +112,7 @@ def test_page_callbacks_take_any_url_query(fuzz_app, session_client, data) -> No
 
 @FUZZ
 @given(body=json_values)
-def test_random_json_to_the_callback_endpoint_is_a_clean_4xx(session_client, body) -> None:  # type: ignore[no-untyped-def]
+def test_random_json_to_the_callback_endpoint_is_a_clean_4xx(session_client, body) -> None:
     response = post(session_client, body)
     assert_clean(response)
     assert response.status_code == 400
@@ -120,7 +120,7 @@ def test_random_json_to_the_callback_endpoint_is_a_clean_4xx(session_client, bod
 
 @FUZZ
 @given(raw=st.binary(max_size=200))
-def test_random_bytes_to_the_callback_endpoint_are_a_clean_4xx(session_client, raw: bytes) -> None:  # type: ignore[no-untyped-def]
+def test_random_bytes_to_the_callback_endpoint_are_a_clean_4xx(session_client, raw: bytes) -> None:
     response = post(session_client, raw, raw=True)
     assert_clean(response)
     assert response.status_code == 400
@@ -128,7 +128,7 @@ def test_random_bytes_to_the_callback_endpoint_are_a_clean_4xx(session_client, r
 
 @FUZZ
 @given(data=st.data())
-def test_well_formed_payloads_with_random_values_never_crash(fuzz_app, session_client, data) -> None:  # type: ignore[no-untyped-def]
+def test_well_formed_payloads_with_random_values_never_crash(fuzz_app, session_client, data) -> None:
     """Any value in any argument of any server-side callback: an answer or a clean 4xx (a callback that raises is
     logged and answers 422), never a 500 or a traceback."""
     keys = sorted(key for key, entry in fuzz_app.callback_map.items() if "callback" in entry)
@@ -145,7 +145,7 @@ def test_well_formed_payloads_with_random_values_never_crash(fuzz_app, session_c
 
 @FUZZ
 @given(body=st.dictionaries(st.sampled_from(["output", "outputs", "inputs", "state", "changedPropIds"]), json_values))
-def test_payloads_with_the_right_keys_and_wrong_shapes_are_refused(session_client, body) -> None:  # type: ignore[no-untyped-def]
+def test_payloads_with_the_right_keys_and_wrong_shapes_are_refused(session_client, body) -> None:
     body.setdefault("output", ROUTING)
     response = post(session_client, body)
     assert_clean(response)
@@ -153,7 +153,7 @@ def test_payloads_with_the_right_keys_and_wrong_shapes_are_refused(session_clien
 
 @FUZZ
 @given(token=st.one_of(junk_text, st.from_regex(r"\A[A-Za-z0-9_-]{43}\Z")))
-def test_tokens_never_open_anything(fuzz_app, token: str) -> None:  # type: ignore[no-untyped-def]
+def test_tokens_never_open_anything(fuzz_app, token: str) -> None:
     client = fuzz_app.server.test_client()
     arrival = client.get("/tv", query_string={"kiosk": token})
     assert_clean(arrival)
@@ -167,7 +167,7 @@ def test_tokens_never_open_anything(fuzz_app, token: str) -> None:  # type: igno
 
 @FUZZ
 @given(cookie=junk_text, header=junk_text)
-def test_forged_session_and_csrf_values_are_refused(fuzz_app, cookie: str, header: str) -> None:  # type: ignore[no-untyped-def]
+def test_forged_session_and_csrf_values_are_refused(fuzz_app, cookie: str, header: str) -> None:
     client = fuzz_app.server.test_client()
     client.set_cookie("session", cookie.encode("utf-8", "replace").decode("latin-1", "replace"))
     page = client.get("/cases")
@@ -183,7 +183,7 @@ def test_forged_session_and_csrf_values_are_refused(fuzz_app, cookie: str, heade
 
 @FUZZ
 @given(data=st.data())
-def test_exports_take_any_query(fuzz_app, session_client, data) -> None:  # type: ignore[no-untyped-def]
+def test_exports_take_any_query(fuzz_app, session_client, data) -> None:
     from web.exports import export_specs
 
     names = sorted(export_specs()) or ["cases"]
@@ -195,6 +195,6 @@ def test_exports_take_any_query(fuzz_app, session_client, data) -> None:  # type
 
 @FUZZ
 @given(path=st.text(min_size=1, max_size=40))
-def test_any_path_is_clean(session_client, path: str) -> None:  # type: ignore[no-untyped-def]
+def test_any_path_is_clean(session_client, path: str) -> None:
     assert_clean(session_client.get("/" + quote(path)))
     assert_clean(session_client.post("/" + quote(path), headers=csrf_headers(session_client)))

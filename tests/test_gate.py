@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from dash import Dash
 from flask import Blueprint, Flask
 
+from settings import Settings
 from tests.auth_support import auth_settings, build_app, callback_body, csrf_headers, kiosk_client, sign_in
 from web import gate
 from web.csrf import CSRF_COOKIE, CSRF_HEADER
@@ -27,14 +30,18 @@ EXPECTED_PUBLIC = {
     "/_dash-component-suites/<string:package_name>/<path:fingerprinted_path>",
     "/_favicon.ico",
 }
-# What a kiosk may open besides the public routes (the /tv page is the Dash catch-all at /tv).
+# What a kiosk may open besides the public routes (the /tv page is the Dash catch-all at /tv), and the TV's own
+# routes (web/screens.py): its data version, and its report (a POST).
 EXPECTED_KIOSK = {"/_dash-layout", "/_dash-dependencies", "/_dash-update-component"}
+EXPECTED_KIOSK_ROUTES = {"screens.data_version", "screens.report"}
+# Routes whose secret in the path is the credential (web/webhooks.py): no session, but a wrong secret is a 404.
+EXPECTED_OWN_SECRET = {"webhooks.receive", "webhooks.wrong_method"}
 SAMPLE_VALUES = {"int": "1", "float": "1.5", "uuid": str(uuid.uuid4()), "path": "some/where", "string": "sample"}
 REFUSED = (401, 403)
 
 
 @pytest.fixture(params=["embedded", "redis"])
-def gated_app(request, settings_for, sqlite_url):  # type: ignore[no-untyped-def]
+def gated_app(request: pytest.FixtureRequest, settings_for: Callable[..., Settings], sqlite_url: str) -> Iterator[Dash]:
     """Sign-in on; with REDIS_URL too, so /rq (rq-dashboard) is mounted."""
     overrides: dict[str, Any] = {}
     if request.param == "redis":
@@ -67,21 +74,23 @@ def requests_of(server: Flask) -> list[tuple[str, str, str]]:
     ]
 
 
-def send(client, method: str, path: str, headers: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+def send(client, method: str, path: str, headers: dict[str, str] | None = None):
     return client.open(path, method=method, headers=headers or {}, json={} if method == "POST" else None)
 
 
-def is_refusal(response) -> bool:  # type: ignore[no-untyped-def]
+def is_refusal(response) -> bool:
     location = response.headers.get("Location", "")
     return response.status_code in REFUSED or (response.status_code == 302 and "/login/google" in location)
 
 
 def test_the_public_allow_list_is_exactly_the_agreed_one() -> None:
     assert gate.PUBLIC_ENDPOINTS == EXPECTED_PUBLIC
+    assert gate.PUBLIC_PATH_PREFIXES == ("/webhooks/",)
+    assert gate.KIOSK_ROUTES == EXPECTED_KIOSK_ROUTES
     assert gate.KIOSK_ENDPOINTS | {gate.DASH_CALLBACK_ENDPOINT} == EXPECTED_KIOSK
 
 
-def test_every_route_is_refused_without_a_session(gated_app) -> None:  # type: ignore[no-untyped-def]
+def test_every_route_is_refused_without_a_session(gated_app) -> None:
     client = gated_app.server.test_client()
     public_seen = set()
     for endpoint, method, path in requests_of(gated_app.server):
@@ -90,13 +99,16 @@ def test_every_route_is_refused_without_a_session(gated_app) -> None:  # type: i
             public_seen.add(endpoint)
             assert not is_refusal(response) or endpoint == "google.authorized", (method, path)
             continue
+        if endpoint in EXPECTED_OWN_SECRET:  # "sample" is no secret: not found, or no such method (OPTIONS: 200)
+            assert response.status_code in (404, 405) or method == "OPTIONS", (endpoint, method, response.status_code)
+            continue
         assert is_refusal(response), (endpoint, method, path, response.status_code)
         if path.startswith(("/_dash-", "/export/")) or method not in ("GET", "HEAD"):
             assert response.status_code == 401 and response.is_json, (method, path)
     assert public_seen == EXPECTED_PUBLIC
 
 
-def test_every_route_is_served_with_a_session(gated_app) -> None:  # type: ignore[no-untyped-def]
+def test_every_route_is_served_with_a_session(gated_app) -> None:
     client = gated_app.server.test_client()
     sign_in(client)
     client.get("/cases")  # sets the CSRF cookie, as a browser's first page does
@@ -109,13 +121,13 @@ def test_every_route_is_served_with_a_session(gated_app) -> None:  # type: ignor
         assert not is_refusal(response), (endpoint, method, path, response.status_code)
 
 
-def test_every_route_but_tv_is_refused_to_a_kiosk(gated_app) -> None:  # type: ignore[no-untyped-def]
+def test_every_route_but_tv_is_refused_to_a_kiosk(gated_app) -> None:
     client, _ = kiosk_client(gated_app)
     for endpoint, method, path in requests_of(gated_app.server):
-        if endpoint in EXPECTED_PUBLIC or endpoint == gate.DASH_CALLBACK_ENDPOINT:
+        if endpoint in EXPECTED_PUBLIC | EXPECTED_OWN_SECRET or endpoint == gate.DASH_CALLBACK_ENDPOINT:
             continue
         response = send(client, method, path, csrf_headers(client))
-        if endpoint in EXPECTED_KIOSK and method in ("GET", "HEAD", "OPTIONS"):
+        if endpoint in EXPECTED_KIOSK_ROUTES or (endpoint in EXPECTED_KIOSK and method in ("GET", "HEAD", "OPTIONS")):
             assert not is_refusal(response), (method, path)
         else:
             assert is_refusal(response), (endpoint, method, path, response.status_code)
@@ -123,7 +135,7 @@ def test_every_route_but_tv_is_refused_to_a_kiosk(gated_app) -> None:  # type: i
         assert client.get(path).status_code == 200
 
 
-def test_every_dash_callback_is_gated(gated_app) -> None:  # type: ignore[no-untyped-def]
+def test_every_dash_callback_is_gated(gated_app) -> None:
     """Anonymous: 401. Kiosk: 403 unless it writes only TV (or /tv frame) components. Session: served."""
     anonymous = gated_app.server.test_client()
     anonymous.get("/healthz")  # the first request registers every callback Dash knows of
@@ -153,7 +165,7 @@ def test_every_dash_callback_is_gated(gated_app) -> None:  # type: ignore[no-unt
                 assert kiosk_status == 403, (output_key, pathname)
 
 
-def test_a_route_added_later_is_gated_too(settings_for, sqlite_url) -> None:  # type: ignore[no-untyped-def]
+def test_a_route_added_later_is_gated_too(settings_for, sqlite_url) -> None:
     dash_app = build_app(auth_settings(settings_for, sqlite_url))
     server = dash_app.server
 
@@ -183,20 +195,21 @@ def test_a_route_added_later_is_gated_too(settings_for, sqlite_url) -> None:  # 
     assert client.post("/added-later", headers=csrf_headers(client)).status_code == 200
 
 
-def test_nothing_is_mounted_beside_the_gated_flask_app(gated_app) -> None:  # type: ignore[no-untyped-def]
+def test_nothing_is_mounted_beside_the_gated_flask_app(gated_app) -> None:
     """A WSGI app mounted in front (e.g. DispatcherMiddleware for rq-dashboard) would bypass before_request."""
     wsgi = gated_app.server.wsgi_app
     while hasattr(wsgi, "app"):  # ProxyFix and similar wrappers keep the wrapped app in .app
         assert type(wsgi).__name__ in ("ProxyFix",), type(wsgi)
         wsgi = wsgi.app
-    assert getattr(wsgi, "__self__", None) is gated_app.server
-    if gated_app.server.extensions["kpi"].settings.uses_redis:
-        client = gated_app.server.test_client()
+    server: Flask = gated_app.server
+    assert getattr(wsgi, "__self__", None) is server
+    if server.extensions["kpi"].settings.uses_redis:
+        client = server.test_client()
         assert client.get("/rq/").status_code == 302
         assert client.get("/rq/0/data/queues.json").status_code == 401
 
 
-def test_unsafe_requests_need_the_token_and_this_origin(gated_app) -> None:  # type: ignore[no-untyped-def]
+def test_unsafe_requests_need_the_token_and_this_origin(gated_app) -> None:
     client = gated_app.server.test_client()
     sign_in(client)
     client.get("/cases")
@@ -213,7 +226,7 @@ def test_unsafe_requests_need_the_token_and_this_origin(gated_app) -> None:  # t
     assert client.post("/_dash-update-component", json=body, headers=referer).status_code == 200
 
 
-def test_the_csrf_cookie_is_readable_by_dash_and_bound_to_the_session(gated_app) -> None:  # type: ignore[no-untyped-def]
+def test_the_csrf_cookie_is_readable_by_dash_and_bound_to_the_session(gated_app) -> None:
     client = gated_app.server.test_client()
     csrf = sign_in(client)
     response = client.get("/cases")

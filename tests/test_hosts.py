@@ -17,13 +17,13 @@ SYNC_NOW = "status-sync-message.children"
 
 
 @pytest.fixture
-def local_app(settings_for, sqlite_url):  # type: ignore[no-untyped-def]
+def local_app(settings_for, sqlite_url):
     dash_app = build_app(settings_for(sqlite_url, auth_disabled=True))
     yield dash_app
     dash_app.server.extensions["kpi"].engine.dispose()
 
 
-def test_local_mode_refuses_a_rebound_host_name_for_an_export(local_app, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_local_mode_refuses_a_rebound_host_name_for_an_export(local_app, caplog) -> None:
     client = local_app.server.test_client()
     with caplog.at_level(logging.WARNING, logger="kpi.security"):
         refused = client.get(EXPORT, headers={"Host": REBIND})
@@ -35,7 +35,7 @@ def test_local_mode_refuses_a_rebound_host_name_for_an_export(local_app, caplog)
         assert served.status_code == 200 and served.data.startswith(b"case_no"), host
 
 
-def test_local_mode_refuses_sync_now_from_a_rebound_host_name(local_app) -> None:  # type: ignore[no-untyped-def]
+def test_local_mode_refuses_sync_now_from_a_rebound_host_name(local_app) -> None:
     client = local_app.server.test_client()
     body = callback_body(local_app, SYNC_NOW, {("status-sync-now", "n_clicks"): 1})
     # What the attacker's page sends once its name points at 127.0.0.1: its own origin, which equals the Host.
@@ -46,13 +46,13 @@ def test_local_mode_refuses_sync_now_from_a_rebound_host_name(local_app) -> None
     assert "manual_sync" not in runtime.extras and "scheduler" not in runtime.extras  # no sync was started
 
 
-def test_local_mode_refuses_names_that_only_resolve_to_loopback_by_dns(local_app) -> None:  # type: ignore[no-untyped-def]
+def test_local_mode_refuses_names_that_only_resolve_to_loopback_by_dns(local_app) -> None:
     client = local_app.server.test_client()
     for host in ("localhost.attacker.example", "127.0.0.1.nip.io:8050", "tv.localhost", "", "localhost\x01"):
         assert client.get(EXPORT, environ_overrides={"HTTP_HOST": host}).status_code == 400, repr(host)
 
 
-def test_allowed_hosts_refuses_other_hosts_when_signed_in(settings_for, sqlite_url) -> None:  # type: ignore[no-untyped-def]
+def test_allowed_hosts_refuses_other_hosts_when_signed_in(settings_for, sqlite_url) -> None:
     dash_app = build_app(auth_settings(settings_for, sqlite_url, allowed_hosts=("kpi.example.com", ".example.org")))
     client = dash_app.server.test_client()
     for base in ("https://kpi.example.com", "https://example.org", "https://tv.example.org:8443"):
@@ -66,7 +66,7 @@ def test_allowed_hosts_refuses_other_hosts_when_signed_in(settings_for, sqlite_u
     dash_app.server.extensions["kpi"].engine.dispose()
 
 
-def test_allowed_hosts_also_narrows_local_mode(settings_for, sqlite_url) -> None:  # type: ignore[no-untyped-def]
+def test_allowed_hosts_also_narrows_local_mode(settings_for, sqlite_url) -> None:
     dash_app = build_app(settings_for(sqlite_url, auth_disabled=True, allowed_hosts=("localhost",)))
     client = dash_app.server.test_client()
     assert client.get(EXPORT, headers={"Host": "localhost:8050"}).status_code == 200

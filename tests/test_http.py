@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from email.utils import formatdate
+from typing import Any
 
 import pytest
 import requests
@@ -20,21 +21,33 @@ from sync.http import HttpClient, HttpConnectionError, HttpError, HttpTimeout, p
 SECRET = "s3cr3t-access-key"
 
 
+Reply = tuple[int, dict[str, str], bytes]  # status, headers, body
+Step = Reply | BaseException  # what the adapter answers next: a reply, or an exception it raises
+
+
 class Scripted(BaseAdapter):
     """A transport that answers from a script: (status, headers, body) tuples or exceptions to raise."""
 
-    def __init__(self, *script: object) -> None:
+    def __init__(self, *script: Step) -> None:
         super().__init__()
         self.script = list(script)
         self.sent: list[requests.PreparedRequest] = []
 
-    def send(self, request: requests.PreparedRequest, **kwargs: object) -> requests.Response:  # type: ignore[override]
+    def send(
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,
+        timeout: Any = None,
+        verify: Any = True,
+        cert: Any = None,
+        proxies: Mapping[str, str] | None = None,
+    ) -> requests.Response:
         self.sent.append(request)
-        self.timeouts = kwargs.get("timeout")
+        self.timeouts = timeout
         step = self.script.pop(0) if len(self.script) > 1 else self.script[0]
         if isinstance(step, BaseException):
             raise step
-        status, headers, body = step  # type: ignore[misc]
+        status, headers, body = step
         response = requests.Response()
         response.status_code = status
         response.reason = {200: "OK", 404: "Not Found", 429: "Too Many Requests"}.get(status, "Server Error")
@@ -48,16 +61,16 @@ class Scripted(BaseAdapter):
         pass
 
 
-def client_for(adapter: Scripted, **kwargs: object) -> tuple[HttpClient, list[float]]:
+def client_for(adapter: Scripted, **kwargs: Any) -> tuple[HttpClient, list[float]]:
     session = requests.Session()
     session.mount("http://api.test/", adapter)
     session.auth = ("someone@example.com", SECRET)
     slept: list[float] = []
-    http = HttpClient(session, sleep=slept.append, name="Test", jitter=lambda: 1.0, **kwargs)  # type: ignore[arg-type]
+    http = HttpClient(session, sleep=slept.append, name="Test", jitter=lambda: 1.0, **kwargs)
     return http, slept
 
 
-OK = (200, {}, b'{"ok": true}')
+OK: Reply = (200, {}, b'{"ok": true}')
 
 
 def test_a_server_error_is_retried_with_growing_backoff_and_every_attempt_counted() -> None:

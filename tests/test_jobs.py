@@ -61,7 +61,7 @@ def runs(url: str) -> list[dict]:
     return rows
 
 
-def count(url: str, table) -> int:  # type: ignore[no-untyped-def]
+def count(url: str, table) -> int:
     engine = make_engine(url)
     with engine.connect() as conn:
         total = conn.execute(select(func.count()).select_from(table)).scalar_one()
@@ -80,7 +80,7 @@ def test_worker_runs_the_sync_job_end_to_end(job_environment: str, redis_url: st
     job.refresh()
     assert job.get_status() == JobStatus.FINISHED
     result = job.return_value()
-    assert result["status"] == "ok"
+    assert result is not None and result["status"] == "ok"
     assert result["modules"]["issues"]["inserted"] > 40
     rows = runs(job_environment)
     assert {(row["source"], row["module"]) for row in rows} == {("redmine", "statuses"), ("redmine", "issues")}
@@ -95,8 +95,10 @@ def test_worker_runs_the_vtiger_demo_sync(job_environment: str, redis_url: str, 
     run_worker(redis)
 
     job.refresh()
-    assert job.get_status() == JobStatus.FINISHED, job.latest_result().exc_string if job.latest_result() else ""
-    assert job.return_value()["status"] == "ok"
+    latest = job.latest_result()
+    assert job.get_status() == JobStatus.FINISHED, latest.exc_string if latest else ""
+    result = job.return_value()
+    assert result is not None and result["status"] == "ok"
     assert count(job_environment, cases) > 200
     assert {row["status"] for row in runs(job_environment)} == {"success"}
 

@@ -21,7 +21,7 @@ TV_TEST_OUTPUT = "tv-test-clock.children"
 
 
 @pytest.fixture
-def auth_app(settings_for, database_url):  # type: ignore[no-untyped-def]
+def auth_app(settings_for, database_url):
     """Sign-in on, on SQLite and on PostgreSQL, with one extra TV callback (ids prefixed tv-) and one that is not."""
     dash_app = build_app(auth_settings(settings_for, database_url))
 
@@ -38,16 +38,16 @@ def auth_app(settings_for, database_url):  # type: ignore[no-untyped-def]
     kiosk.forget_answers()
 
 
-def cli(dash_app, *args: str):  # type: ignore[no-untyped-def]
+def cli(dash_app, *args: str):
     return dash_app.server.test_cli_runner().invoke(args=["kiosk", *args])
 
 
-def post_callback(client, dash_app, output_key: str, values=None):  # type: ignore[no-untyped-def]
+def post_callback(client, dash_app, output_key: str, values=None):
     body = callback_body(dash_app, output_key, values)
     return client.post("/_dash-update-component", json=body, headers=csrf_headers(client))
 
 
-def test_create_prints_a_url_and_stores_only_the_hash(auth_app) -> None:  # type: ignore[no-untyped-def]
+def test_create_prints_a_url_and_stores_only_the_hash(auth_app) -> None:
     result = cli(auth_app, "create", "Lobby TV", "--base-url", "https://kpi.example.com/")
     assert result.exit_code == 0, result.output
     match = URL_PATTERN.search(result.stdout)
@@ -62,9 +62,10 @@ def test_create_prints_a_url_and_stores_only_the_hash(auth_app) -> None:  # type
     assert token not in str(rows)
 
 
-def test_the_token_opens_tv_and_its_callbacks(auth_app) -> None:  # type: ignore[no-untyped-def]
+def test_the_token_opens_tv_and_its_callbacks(auth_app) -> None:
     client, _ = kiosk_client(auth_app)
-    assert client.get_cookie(KIOSK_COOKIE).http_only  # page scripts never see the token
+    cookie = client.get_cookie(KIOSK_COOKIE)
+    assert cookie is not None and cookie.http_only  # page scripts never see the token
     assert client.get("/tv/").status_code == 200
     assert client.get("/_dash-layout").status_code == 200
     assert client.get("/_dash-dependencies").status_code == 200
@@ -75,7 +76,7 @@ def test_the_token_opens_tv_and_its_callbacks(auth_app) -> None:  # type: ignore
     assert post_callback(client, auth_app, routing, {("url", "pathname"): "/tv"}).status_code == 200
 
 
-def test_the_token_opens_nothing_else(auth_app) -> None:  # type: ignore[no-untyped-def]
+def test_the_token_opens_nothing_else(auth_app) -> None:
     client, _ = kiosk_client(auth_app)
     for path in (
         "/",
@@ -97,7 +98,7 @@ def test_the_token_opens_nothing_else(auth_app) -> None:  # type: ignore[no-unty
     assert "rows only" not in secret.get_data(as_text=True)
 
 
-def test_every_registered_callback_follows_the_kiosk_rule(auth_app) -> None:  # type: ignore[no-untyped-def]
+def test_every_registered_callback_follows_the_kiosk_rule(auth_app) -> None:
     """Each callback of the real app: allowed for a kiosk only when all it writes is tv- prefixed (or the frame
     of /tv); everything else, e.g. the sync-now button's callback, is refused."""
     client, _ = kiosk_client(auth_app)
@@ -117,13 +118,13 @@ def test_every_registered_callback_follows_the_kiosk_rule(auth_app) -> None:  # 
             assert status == 403, output_key
 
 
-def test_a_kiosk_post_needs_the_csrf_token(auth_app) -> None:  # type: ignore[no-untyped-def]
+def test_a_kiosk_post_needs_the_csrf_token(auth_app) -> None:
     client, _ = kiosk_client(auth_app)
     body = callback_body(auth_app, TV_TEST_OUTPUT, {("tv-test-tick", "n_intervals"): 1})
     assert client.post("/_dash-update-component", json=body).status_code == 403
 
 
-def test_revoke_works_at_once_also_for_a_tv_already_showing_the_page(auth_app) -> None:  # type: ignore[no-untyped-def]
+def test_revoke_works_at_once_also_for_a_tv_already_showing_the_page(auth_app) -> None:
     client, _ = kiosk_client(auth_app, name="kitchen")
     assert post_callback(client, auth_app, TV_TEST_OUTPUT).status_code == 200
 
@@ -138,7 +139,7 @@ def test_revoke_works_at_once_also_for_a_tv_already_showing_the_page(auth_app) -
     assert cli(auth_app, "revoke", "kitchen").output.strip().endswith("was already revoked")
 
 
-def test_a_revoke_from_another_process_is_seen_within_the_recheck_interval(auth_app, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_revoke_from_another_process_is_seen_within_the_recheck_interval(auth_app, monkeypatch) -> None:
     client, _ = kiosk_client(auth_app, name="hall")
     engine = auth_app.server.extensions["kpi"].engine
     with engine.begin() as conn:  # another process: no in-process cache is told
@@ -150,7 +151,7 @@ def test_a_revoke_from_another_process_is_seen_within_the_recheck_interval(auth_
     assert client.get("/tv").status_code == 401
 
 
-def test_replace_gives_a_new_token_and_stops_the_old_one(auth_app) -> None:  # type: ignore[no-untyped-def]
+def test_replace_gives_a_new_token_and_stops_the_old_one(auth_app) -> None:
     client, old = kiosk_client(auth_app, name="lobby")
     duplicate = cli(auth_app, "create", "lobby")
     assert duplicate.exit_code == 1 and "already exists" in duplicate.output
@@ -162,22 +163,24 @@ def test_replace_gives_a_new_token_and_stops_the_old_one(auth_app) -> None:  # t
     assert auth_app.server.test_client().get(f"/tv?kiosk={new.group(1)}").status_code == 302
 
 
-def test_list_shows_names_created_last_used_and_revoked(auth_app) -> None:  # type: ignore[no-untyped-def]
+def test_list_shows_names_created_last_seen_and_revoked(auth_app) -> None:
     assert "no kiosks yet" in cli(auth_app, "list").output
     kiosk_client(auth_app, name="used-tv")
     cli(auth_app, "create", "unused-tv")
     cli(auth_app, "create", "gone-tv")
     cli(auth_app, "revoke", "gone-tv")
     lines = cli(auth_app, "list").stdout.strip().splitlines()
-    assert lines[0].split() == ["NAME", "CREATED", "(UTC)", "LAST", "USED", "(UTC)", "STATUS"]
+    assert lines[0].split() == [
+        "NAME", "CREATED", "(UTC)", "LAST", "SEEN", "(UTC)", "SLIDE", "SIZE", "VERSION", "STATUS"
+    ]  # fmt: skip
     by_name = {line.split()[0]: line for line in lines[1:]}
     assert set(by_name) == {"gone-tv", "unused-tv", "used-tv"}
-    assert "never" not in by_name["used-tv"] and by_name["used-tv"].endswith("active")
-    assert "never" in by_name["unused-tv"]
+    assert "never" not in by_name["used-tv"] and by_name["used-tv"].endswith("online")  # its token was just used
+    assert "never" in by_name["unused-tv"] and by_name["unused-tv"].endswith("never seen")
     assert "revoked 20" in by_name["gone-tv"]
 
 
-def test_bad_and_unknown_tokens_get_no_cookie(auth_app) -> None:  # type: ignore[no-untyped-def]
+def test_bad_and_unknown_tokens_get_no_cookie(auth_app) -> None:
     client = auth_app.server.test_client()
     for token in ("", "short", "x" * 43, "../../etc/passwd", "a b c", "é" * 43):
         response = client.get("/tv", query_string={"kiosk": token})
@@ -188,7 +191,7 @@ def test_bad_and_unknown_tokens_get_no_cookie(auth_app) -> None:  # type: ignore
     assert client.get("/_dash-layout").status_code == 401
 
 
-def test_bad_names_are_refused(auth_app) -> None:  # type: ignore[no-untyped-def]
+def test_bad_names_are_refused(auth_app) -> None:
     for name in ("", " ", "_leading", ".dot", "x" * 65, "semi;colon", "new\nline"):
         result = cli(auth_app, "create", name)
         assert result.exit_code == 1, name
@@ -196,7 +199,7 @@ def test_bad_names_are_refused(auth_app) -> None:  # type: ignore[no-untyped-def
     assert cli(auth_app, "revoke", "nobody").exit_code == 1
 
 
-def test_set_gives_a_screen_its_rotation_and_clear_hands_it_back(auth_app) -> None:  # type: ignore[no-untyped-def]
+def test_set_gives_a_screen_its_rotation_and_clear_hands_it_back(auth_app) -> None:
     cli(auth_app, "create", "hall-tv")
     done = cli(auth_app, "set", "hall-tv", "--slides", "sales:Sales@08:00-12:00,cases", "--seconds", "20")
     assert done.exit_code == 0 and "rotates: sales:Sales@08:00-12:00, cases; 20 s" in done.stdout
@@ -205,6 +208,6 @@ def test_set_gives_a_screen_its_rotation_and_clear_hands_it_back(auth_app) -> No
     assert cli(auth_app, "set", "hall-tv", "--clear").exit_code == 0
     assert "rotates its URL's pages" in cli(auth_app, "show", "hall-tv").stdout
     bad = cli(auth_app, "set", "hall-tv", "--slides", "weather")
-    assert bad.exit_code == 1 and "'weather' is not a slide (known: cases, sales, redmine)" in bad.stderr
+    assert bad.exit_code == 1 and "'weather' is not a slide (known: cases, sales, redmine, support)" in bad.stderr
     assert "--slides" in cli(auth_app, "set", "hall-tv").stderr  # neither --slides nor --clear
     assert "there is no kiosk named 'nobody'" in cli(auth_app, "set", "nobody", "--slides", "cases").stderr

@@ -62,7 +62,7 @@ LOADER = PROJECT_DIR / "assets" / "plotly-basic.js"
 # --- first load --------------------------------------------------------------------------------------------------
 
 
-def test_index_bundles_and_callbacks_are_compressed(client) -> None:  # type: ignore[no-untyped-def]
+def test_index_bundles_and_callbacks_are_compressed(client) -> None:
     page = client.get("/cases", headers={"Accept-Encoding": "gzip, deflate, br"})
     assert page.headers["Content-Encoding"] == "br"
     html = brotli.decompress(page.data).decode()
@@ -83,7 +83,7 @@ def test_index_bundles_and_callbacks_are_compressed(client) -> None:  # type: ig
     assert layout.headers["Content-Encoding"] == "br"
 
 
-def test_static_bundles_get_the_best_compression_once(client) -> None:  # type: ignore[no-untyped-def]
+def test_static_bundles_get_the_best_compression_once(client) -> None:
     url = "/assets/lazy/plotly-basic-4.1.1.min.js"
     body = (PROJECT_DIR / "assets" / "lazy" / "plotly-basic-4.1.1.min.js").read_bytes()
     best = STATIC_CACHE.prepare_now(body)  # what the background thread does after the first request
@@ -115,7 +115,7 @@ def test_the_partial_plotly_bundle_matches_plotly_and_covers_every_chart() -> No
     assert used and used <= BASIC_TRACES, used - BASIC_TRACES
 
 
-def test_lazy_assets_are_not_loaded_by_every_page(client) -> None:  # type: ignore[no-untyped-def]
+def test_lazy_assets_are_not_loaded_by_every_page(client) -> None:
     html = client.get("/status").get_data(as_text=True)
     assert "plotly-basic.js" in html  # the tiny loader
     assert "lazy/plotly-basic" not in html and "plotly.min.js" not in html
@@ -124,7 +124,7 @@ def test_lazy_assets_are_not_loaded_by_every_page(client) -> None:  # type: igno
 # --- phones, in Chromium -----------------------------------------------------------------------------------------
 
 
-def sized(driver, width: int, height: int):  # type: ignore[no-untyped-def]
+def sized(driver, width: int, height: int):
     driver.execute_cdp_cmd(
         "Emulation.setDeviceMetricsOverride",
         {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 800},
@@ -133,7 +133,7 @@ def sized(driver, width: int, height: int):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def seeded_server(app, live_server):  # type: ignore[no-untyped-def]
+def seeded_server(app, live_server):
     from models.db import utcnow
 
     engine = app.server.extensions["kpi"].engine
@@ -142,7 +142,7 @@ def seeded_server(app, live_server):  # type: ignore[no-untyped-def]
     return live_server
 
 
-def overflow(driver) -> dict:  # type: ignore[no-untyped-def]
+def overflow(driver) -> dict:
     return driver.execute_script(
         """
         const client = document.documentElement.clientWidth;
@@ -173,13 +173,13 @@ def chromium_at() -> Iterator[Callable[[int, int], Any]]:
         driver.quit()
 
 
-def open_page(driver, url: str, page: str) -> None:  # type: ignore[no-untyped-def]
+def open_page(driver, url: str, page: str) -> None:
     driver.get(url + PAGES[page])
     wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, READY[page]), timeout=30, message=f"{page} filled")
     time.sleep(1)  # charts draw after their callback answers
 
 
-def assert_no_sideways_scroll(driver, where: str) -> None:  # type: ignore[no-untyped-def]
+def assert_no_sideways_scroll(driver, where: str) -> None:
     """What a thumb notices: the page does not move sideways, and nothing sticks out past the right edge."""
     measured = overflow(driver)
     assert measured["doc"] <= measured["client"], (where, measured)
@@ -187,7 +187,7 @@ def assert_no_sideways_scroll(driver, where: str) -> None:  # type: ignore[no-un
     assert measured["wide"] == [], (where, measured)
 
 
-def words_cut_in_two(driver, css: str) -> list[str]:  # type: ignore[no-untyped-def]
+def words_cut_in_two(driver, css: str) -> list[str]:
     """Words of the elements matching `css` that the browser broke across two lines ("Resolve / d")."""
     return driver.execute_script(
         """
@@ -210,24 +210,24 @@ def words_cut_in_two(driver, css: str) -> list[str]:  # type: ignore[no-untyped-
     )
 
 
-def displayed(driver, css: str) -> list:  # type: ignore[no-untyped-def]
+def displayed(driver, css: str) -> list:
     return [element for element in driver.find_elements(By.CSS_SELECTOR, css) if element.is_displayed()]
 
 
-def all_menu_links_shown(driver) -> list:  # type: ignore[no-untyped-def]
+def all_menu_links_shown(driver) -> list:
     """The menu's links once the opening slide is over and every one shows; [] until then."""
     links = displayed(driver, "#navbar-collapse .nav-link")
     return links if len(links) == len(NAV_LINKS) else []
 
 
-def tap_to_open_controls(driver, prefix: str) -> None:  # type: ignore[no-untyped-def]
+def tap_to_open_controls(driver, prefix: str) -> None:
     driver.find_element(By.ID, f"{prefix}-summary-toggle").click()
     wait_for(lambda: displayed(driver, f"#{prefix}-controls .control-bar"), message="the control bar opened")
 
 
 @pytest.mark.browser
 @pytest.mark.parametrize("width", PHONE_WIDTHS)
-def test_no_page_scrolls_sideways_on_a_phone(seeded_server, chromium_at, width: int) -> None:  # type: ignore[no-untyped-def]
+def test_no_page_scrolls_sideways_on_a_phone(seeded_server, chromium_at, width: int) -> None:
     driver = chromium_at(width, 844)
     for page in PAGES:
         open_page(driver, seeded_server.url, page)
@@ -252,7 +252,7 @@ def test_no_page_scrolls_sideways_on_a_phone(seeded_server, chromium_at, width: 
 
 
 @pytest.mark.browser
-def test_the_phone_menu_opens_and_every_link_navigates(seeded_server, chromium_at) -> None:  # type: ignore[no-untyped-def]
+def test_the_phone_menu_opens_and_every_link_navigates(seeded_server, chromium_at) -> None:
     driver = chromium_at(390, 844)
     open_page(driver, seeded_server.url, "cases")
     assert displayed(driver, "#navbar-collapse .nav-link") == []  # folded until asked for
@@ -280,7 +280,7 @@ def test_the_phone_menu_opens_and_every_link_navigates(seeded_server, chromium_a
 
 
 @pytest.mark.browser
-def test_the_headline_numbers_start_in_the_top_third_on_a_phone(seeded_server, chromium_at) -> None:  # type: ignore[no-untyped-def]
+def test_the_headline_numbers_start_in_the_top_third_on_a_phone(seeded_server, chromium_at) -> None:
     driver = chromium_at(390, 844)
     for page in CONTROL_PREFIX:
         open_page(driver, seeded_server.url, page)
@@ -293,7 +293,7 @@ def test_the_headline_numbers_start_in_the_top_third_on_a_phone(seeded_server, c
 
 
 @pytest.mark.browser
-def test_the_controls_fold_into_a_summary_line_that_opens_them(seeded_server, chromium_at) -> None:  # type: ignore[no-untyped-def]
+def test_the_controls_fold_into_a_summary_line_that_opens_them(seeded_server, chromium_at) -> None:
     driver = chromium_at(390, 844)
     open_page(driver, seeded_server.url, "cases")
     assert displayed(driver, "#cases-controls .control-bar") == []
@@ -321,7 +321,7 @@ def test_the_controls_fold_into_a_summary_line_that_opens_them(seeded_server, ch
 
 
 @pytest.mark.browser
-def test_desktop_shows_the_controls_and_the_navbar_unfolded(seeded_server, chromium_at) -> None:  # type: ignore[no-untyped-def]
+def test_desktop_shows_the_controls_and_the_navbar_unfolded(seeded_server, chromium_at) -> None:
     driver = chromium_at(1920, 1080)
     open_page(driver, seeded_server.url, "cases")
     assert displayed(driver, "#cases-controls .control-bar")
@@ -337,7 +337,7 @@ def test_desktop_shows_the_controls_and_the_navbar_unfolded(seeded_server, chrom
 
 @pytest.mark.browser
 @pytest.mark.parametrize("page", ["cases", "support", "sales", "redmine", "status"])
-def test_every_page_at_1080p(seeded_server, page: str) -> None:  # type: ignore[no-untyped-def]
+def test_every_page_at_1080p(seeded_server, page: str) -> None:
     driver = sized(start_chromium(1920, 1080), 1920, 1080)
     try:
         driver.get(seeded_server.url + PAGES[page])

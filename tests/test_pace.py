@@ -62,7 +62,8 @@ def test_before_opening_nobody_is_behind() -> None:
 
 
 def test_the_words_say_it_without_colour() -> None:
-    words = {pace_of(p, 100, working_day(SETTINGS, WEDNESDAY), at(13)).word for p in (60, 46, 10)}  # type: ignore[union-attr]
+    paces = [pace_of(p, 100, working_day(SETTINGS, WEDNESDAY), at(13)) for p in (60, 46, 10)]
+    words = {pace.word for pace in paces if pace is not None}
     assert words == {"▲ ahead of pace", "● near pace", "▼ behind pace"}
 
 

@@ -244,7 +244,8 @@ def test_nothing_is_missed_when_an_issue_is_edited_between_pages(emulator: Fault
     """Reference B.3's drift: with offsets, editing an issue of page 1 shifts page 2 and skips one."""
     fill(emulator, 250)
     client = client_for(emulator)
-    clock: Clock = emulator.clock  # type: ignore[assignment]
+    clock = emulator.clock
+    assert isinstance(clock, Clock)  # the fixture's, which can be moved on
     ids: list[int] = []
     for number, page in enumerate(client.issue_pages()):
         ids.extend(issue["id"] for issue in page.issues)
@@ -290,14 +291,15 @@ def test_a_server_that_ignores_the_filter_stops_with_an_error_instead_of_looping
     emulator: FaultyRedmineEmulator,
 ) -> None:
     fill(emulator, 250)
-    emulator._conditions = lambda params: []  # type: ignore[method-assign]  # a proxy that strips filters
+    emulator._conditions = lambda params: []  # type: ignore[method-assign]  # a proxy that strips filters: replaced on this instance
     with pytest.raises(RedmineError, match="ignored the updated_on filter"):
         collect(client_for(emulator).issue_pages())
 
 
 def test_endless_new_activity_hits_the_page_budget(emulator: FaultyRedmineEmulator) -> None:
     fill(emulator, 100)
-    clock: Clock = emulator.clock  # type: ignore[assignment]
+    clock = emulator.clock
+    assert isinstance(clock, Clock)  # the fixture's, which can be moved on
     client = client_for(emulator, page_size=10)
     next_id = 1000
     with pytest.raises(RedmineError, match="did not finish after"):
@@ -315,7 +317,9 @@ def test_future_issues_are_invisible_until_their_time(emulator: FaultyRedmineEmu
     client = client_for(emulator)
     ids, watermark = collect(client.issue_pages())
     assert ids == [1]
-    emulator.clock.now = NOW + timedelta(hours=2)  # type: ignore[attr-defined]
+    clock = emulator.clock
+    assert isinstance(clock, Clock)  # the fixture's, which can be moved on
+    clock.now = NOW + timedelta(hours=2)
     assert collect(client.issue_pages(watermark))[0] == [1, 2]
 
 

@@ -107,7 +107,7 @@ def test_future_issues_appear_when_the_clock_reaches_them() -> None:
 
 def test_update_and_delete(emulator: FaultyRedmineEmulator) -> None:
     emulator.update_issue(1, {"subject": "renamed"}, at=NOW)
-    assert emulator.issue(1)["subject"] == "renamed"  # type: ignore[index]
+    assert emulator.issue(1)["subject"] == "renamed"
     assert ids(emulator)[-1] == 1  # moved to the end of the updated_on order
     emulator.delete_issue(1)
     assert 1 not in ids(emulator)

@@ -80,13 +80,14 @@ def client_with_pages(
     editing issues or a dying worker would."""
     client = client_for(emulator)
     original = client.issue_pages
-    client.issue_pages = lambda since="": pages(enumerate(original(since)))  # type: ignore[method-assign]
+    client.issue_pages = lambda since="": pages(enumerate(original(since)))  # type: ignore[method-assign]  # on this client only
     return client
 
 
 def advance(emulator: FaultyRedmineEmulator, delta: timedelta) -> datetime:
     """Move the emulator's clock (the fixture's Clock) on by `delta`; returns the new now."""
-    clock: Clock = emulator.clock  # type: ignore[assignment]
+    clock = emulator.clock
+    assert isinstance(clock, Clock)  # the fixture's, which can be moved on
     clock.now += delta
     return clock.now
 
@@ -258,7 +259,12 @@ def test_the_lock_is_refreshed_between_pages(
     assert lock.acquire()
     refreshed: list[datetime] = []
     original = lock.refresh
-    lock.refresh = lambda: (refreshed.append(utcnow()), original())[1]  # type: ignore[method-assign]
+
+    def refresh() -> None:
+        refreshed.append(utcnow())
+        original()
+
+    lock.refresh = refresh  # type: ignore[method-assign]  # counts this lock's refreshes
     try:
         run(engine, redmine_settings, emulator, lock=lock)
     finally:

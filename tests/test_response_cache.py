@@ -84,7 +84,7 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def page_app(settings_for, database_url, clock) -> Iterator[Any]:  # type: ignore[no-untyped-def]
+def page_app(settings_for, database_url, clock) -> Iterator[Any]:
     """Sign-in off, on SQLite and on PostgreSQL, with a few November cases."""
     dash_app = with_clock(build_app(settings_for(database_url, auth_disabled=True)), clock)
     write_rows(dash_app.server.extensions["kpi"].engine, cases, [case_row(n) for n in range(1, 4)])
@@ -93,7 +93,7 @@ def page_app(settings_for, database_url, clock) -> Iterator[Any]:  # type: ignor
 
 
 @pytest.fixture
-def auth_app(settings_for, sqlite_url, clock) -> Iterator[Any]:  # type: ignore[no-untyped-def]
+def auth_app(settings_for, sqlite_url, clock) -> Iterator[Any]:
     dash_app = with_clock(build_app(auth_settings(settings_for, sqlite_url)), clock)
     yield dash_app
     dash_app.server.extensions["kpi"].engine.dispose()
@@ -128,14 +128,14 @@ def test_lru_is_bounded_by_entries_and_by_bytes() -> None:
     assert len(cache) == 0 and cache.total_bytes == 0
 
 
-def test_only_the_page_date_change_callbacks_are_allow_listed(app) -> None:  # type: ignore[no-untyped-def]
+def test_only_the_page_date_change_callbacks_are_allow_listed(app) -> None:
     cacheable = sorted(key for key in app.callback_map if is_cacheable(key))
     assert cacheable == sorted(page_key(app, prefix) for prefix in PAGES)
     assert not any(is_cacheable(key) for key in ("tv-panel.children", ROUTING, "freshness-badge.children", None))
     assert {part.split("-")[0] for part in CACHEABLE_OUTPUTS} == set(PAGES)
 
 
-def test_each_app_has_its_own_cache_and_the_benchmark_clears_it(settings_for, sqlite_url) -> None:  # type: ignore[no-untyped-def]
+def test_each_app_has_its_own_cache_and_the_benchmark_clears_it(settings_for, sqlite_url) -> None:
     from bench.harness import clear_app_caches
 
     first, second = (build_app(settings_for(sqlite_url, auth_disabled=True)) for _ in range(2))
@@ -152,7 +152,7 @@ def test_each_app_has_its_own_cache_and_the_benchmark_clears_it(settings_for, sq
 
 
 @pytest.mark.parametrize("prefix", sorted(PAGES))
-def test_a_repeated_date_change_is_answered_from_the_cache(app, clock, renders, prefix) -> None:  # type: ignore[no-untyped-def]
+def test_a_repeated_date_change_is_answered_from_the_cache(app, clock, renders, prefix) -> None:
     with_clock(app, clock)
     client = app.server.test_client()
     body = page_body(app, prefix)
@@ -165,7 +165,7 @@ def test_a_repeated_date_change_is_answered_from_the_cache(app, clock, renders, 
     assert (cache_of(app).hits, cache_of(app).misses) == (1, 1)
 
 
-def test_new_data_is_never_served_stale(page_app, renders) -> None:  # type: ignore[no-untyped-def]
+def test_new_data_is_never_served_stale(page_app, renders) -> None:
     client = page_app.server.test_client()
     body = page_body(page_app, "cases")
     before = post(client, body).get_json()
@@ -178,7 +178,7 @@ def test_new_data_is_never_served_stale(page_app, renders) -> None:  # type: ign
     assert renders == ["cases", "cases"]
 
 
-def test_another_date_or_another_today_is_another_answer(app, clock, renders) -> None:  # type: ignore[no-untyped-def]
+def test_another_date_or_another_today_is_another_answer(app, clock, renders) -> None:
     with_clock(app, clock)
     client = app.server.test_client()
     post(client, page_body(app, "cases", "2026-11-20"))
@@ -192,7 +192,7 @@ def test_another_date_or_another_today_is_another_answer(app, clock, renders) ->
     assert cache_of(app).hits == 0
 
 
-def test_callbacks_outside_the_allow_list_always_run(app, renders) -> None:  # type: ignore[no-untyped-def]
+def test_callbacks_outside_the_allow_list_always_run(app, renders) -> None:
     client = app.server.test_client()
     routing = callback_body(app, ROUTING, {("url", "pathname"): "/cases"})
     badge = callback_body(app, "freshness-badge.children", {("url", "pathname"): "/cases"})
@@ -203,7 +203,7 @@ def test_callbacks_outside_the_allow_list_always_run(app, renders) -> None:  # t
     assert (len(cache), cache.hits, cache.misses) == (0, 0, 0)
 
 
-def test_a_cached_answer_keeps_the_security_headers(app) -> None:  # type: ignore[no-untyped-def]
+def test_a_cached_answer_keeps_the_security_headers(app) -> None:
     client = app.server.test_client()
     body = page_body(app, "sales")
     first, second = post(client, body), post(client, body)
@@ -214,7 +214,7 @@ def test_a_cached_answer_keeps_the_security_headers(app) -> None:  # type: ignor
 
 
 @pytest.mark.parametrize(("encoding", "decode"), [("br", brotli.decompress), ("gzip", gzip.decompress)])
-def test_a_cached_answer_is_compressed_like_the_first(app, encoding, decode) -> None:  # type: ignore[no-untyped-def]
+def test_a_cached_answer_is_compressed_like_the_first(app, encoding, decode) -> None:
     client = app.server.test_client()
     body = page_body(app, "cases")
     first = post(client, body, **{"Accept-Encoding": encoding})
@@ -236,7 +236,7 @@ def test_a_cached_answer_is_compressed_like_the_first(app, encoding, decode) -> 
 # --- the gate comes first ---------------------------------------------------------------------------------------
 
 
-def test_the_gate_refuses_before_the_cache_answers(auth_app) -> None:  # type: ignore[no-untyped-def]
+def test_the_gate_refuses_before_the_cache_answers(auth_app) -> None:
     body = page_body(auth_app, "cases")
     signed_in = auth_app.server.test_client()
     csrf = sign_in(signed_in)
@@ -254,7 +254,7 @@ def test_the_gate_refuses_before_the_cache_answers(auth_app) -> None:  # type: i
     assert cache_of(auth_app).hits == 1
 
 
-def test_a_kiosk_cannot_get_a_cached_page_answer(auth_app) -> None:  # type: ignore[no-untyped-def]
+def test_a_kiosk_cannot_get_a_cached_page_answer(auth_app) -> None:
     body = page_body(auth_app, "sales")
     signed_in = auth_app.server.test_client()
     csrf = sign_in(signed_in)
@@ -280,7 +280,7 @@ def test_a_kiosk_cannot_get_a_cached_page_answer(auth_app) -> None:  # type: ign
         ("", None),
     ],
 )
-def test_the_encoding_a_cached_answer_gets_honours_refusals(app, header, expected) -> None:  # type: ignore[no-untyped-def]
+def test_the_encoding_a_cached_answer_gets_honours_refusals(app, header, expected) -> None:
     """compression.accepted_encoding: q=0 in any spelling refuses an encoding."""
     from web.compression import accepted_encoding
 

@@ -26,7 +26,7 @@ def failed_job(redis: Redis) -> Job:
 
 
 @pytest.fixture(params=["signed-in", "local"])
-def rq_client(request, settings_for, sqlite_url, redis_url):  # type: ignore[no-untyped-def]
+def rq_client(request, settings_for, sqlite_url, redis_url):
     if request.param == "local":
         dash_app = build_app(settings_for(sqlite_url, auth_disabled=True, redis_url=redis_url))
         client = dash_app.server.test_client()
@@ -44,7 +44,7 @@ def still_failed(redis: Redis, job: Job) -> bool:
     return job.get_status(refresh=True) == JobStatus.FAILED and job.id in queue.failed_job_registry.get_job_ids()
 
 
-def test_a_get_never_requeues_or_deletes(rq_client, redis: Redis, failed_job: Job) -> None:  # type: ignore[no-untyped-def]
+def test_a_get_never_requeues_or_deletes(rq_client, redis: Redis, failed_job: Job) -> None:
     actions = (
         f"/rq/requeue/{QUEUE_NAME}",
         "/rq/requeue/all",
@@ -66,7 +66,7 @@ def test_a_get_never_requeues_or_deletes(rq_client, redis: Redis, failed_job: Jo
     assert rq_client.get("/rq/0/data/queues.json").status_code == 200  # reading still works
 
 
-def test_a_post_without_the_csrf_token_or_from_another_site_changes_nothing(  # type: ignore[no-untyped-def]
+def test_a_post_without_the_csrf_token_or_from_another_site_changes_nothing(
     settings_for, sqlite_url, redis_url, redis: Redis, failed_job: Job
 ) -> None:
     dash_app = build_app(auth_settings(settings_for, sqlite_url, redis_url=redis_url))

@@ -35,7 +35,10 @@ def seed_sales_demo(engine: Engine, today: date, tz_name: str = TZ) -> list[dict
     rng = random.Random(4)
     tz = ZoneInfo(tz_name)
     events: list[dict[str, Any]] = []
-    users, calls, changes, deal_rows = [], [], [], []
+    users: list[dict[str, Any]] = []
+    calls: list[dict[str, Any]] = []
+    changes: list[dict[str, Any]] = []
+    deal_rows: list[dict[str, Any]] = []
     groups = [{"source_id": "20x1", "name": "Sales", "raw": {}}, {"source_id": "20x2", "name": "Support", "raw": {}}]
     for number, name in enumerate([*SALES, IDLE, *SUPPORT], 1):
         group = "20x2" if name in SUPPORT else "20x1"
@@ -110,7 +113,7 @@ def expected_board(scores: Counter, people: list[str]) -> list[tuple[str, float]
     return sorted(((name, float(scores.get(name, 0))) for name in people), key=lambda item: (-item[1], item[0]))
 
 
-def test_sales_page_scores_dates_and_groups(sales_server) -> None:  # type: ignore[no-untyped-def]
+def test_sales_page_scores_dates_and_groups(sales_server) -> None:
     server, events = sales_server
     driver = start_chromium(1280, 900)
     try:
@@ -159,7 +162,7 @@ def test_sales_page_scores_dates_and_groups(sales_server) -> None:  # type: igno
         driver.quit()
 
 
-def test_sales_page_on_a_phone(sales_server) -> None:  # type: ignore[no-untyped-def]
+def test_sales_page_on_a_phone(sales_server) -> None:
     server, _ = sales_server
     driver = start_chromium(390, 844)
     # Headless Chromium keeps a minimum window width; emulate the phone's viewport exactly instead.
@@ -179,7 +182,7 @@ def test_sales_page_on_a_phone(sales_server) -> None:  # type: ignore[no-untyped
         driver.quit()
 
 
-def test_the_days_board_shows_each_persons_pace_in_words_and_colour(settings_for, sqlite_url: str) -> None:  # type: ignore[no-untyped-def]
+def test_the_days_board_shows_each_persons_pace_in_words_and_colour(settings_for, sqlite_url: str) -> None:
     """At 15:00 New York time 6 of the 8 working hours (09:00-17:00) are gone: with a daily goal of 12 points the
     pace is 9. At or above 9 is "ahead", from 8.1 "near", below that "behind" (metrics/pace.py)."""
     from dataclasses import replace

@@ -38,7 +38,7 @@ def _find(tree: Any, key: str, value: str) -> Any:
 
 
 @pytest.fixture
-def sales_app(settings_for, sqlite_url: str):  # type: ignore[no-untyped-def]
+def sales_app(settings_for, sqlite_url: str):
     from app import create_app
 
     app = create_app(settings_for(sqlite_url, timezone=TZ, auth_disabled=True))
@@ -79,7 +79,7 @@ def sales_app(settings_for, sqlite_url: str):  # type: ignore[no-untyped-def]
     engine.dispose()
 
 
-def test_the_page_sends_no_rows_and_the_tables_ask_for_blocks(sales_app) -> None:  # type: ignore[no-untyped-def]
+def test_the_page_sends_no_rows_and_the_tables_ask_for_blocks(sales_app) -> None:
     client = sales_app.server.test_client()
     callback = find_page_callback(dependencies_of(client), "sales")
     assert callback is not None
@@ -108,7 +108,7 @@ def test_the_page_sends_no_rows_and_the_tables_ask_for_blocks(sales_app) -> None
     assert post_callback(client, body).status == 200  # the warm (cached) answer is the same shape
 
 
-def test_row_builders_format_only_the_most_recent_rows(sales_app) -> None:  # type: ignore[no-untyped-def]
+def test_row_builders_format_only_the_most_recent_rows(sales_app) -> None:
     runtime = sales_app.server.extensions["kpi"]
     view = build_sales_view(runtime.engine, runtime.settings, DAY, today=DAY)
     assert len(view.calls) == 5

@@ -284,7 +284,7 @@ class Cluster:
         except requests.ConnectionError:  # not listening yet
             return False
 
-    def wait_for(self, what: str, check: Callable[[], T], timeout: float) -> T:
+    def wait_for(self, what: str, check: Callable[..., T], timeout: float) -> T:  # `...`: lambdas bind loop variables
         """Poll `check` until it returns something true; fail (with every process's log) at the deadline or when
         a process of the cluster exited."""
         deadline = time.monotonic() + timeout
@@ -451,7 +451,7 @@ def cases_page(cluster: Cluster, port: int) -> str:
     answer = session.post(
         f"http://127.0.0.1:{port}/_dash-update-component",
         json=body,
-        headers={CSRF_HEADER: session.cookies.get(CSRF_COOKIE, "")},
+        headers={CSRF_HEADER: session.cookies.get(CSRF_COOKIE) or ""},
         timeout=30,
     )
     assert answer.status_code == 200, answer.text[:500]
@@ -486,7 +486,9 @@ def test_both_web_processes_serve_a_synced_case_at_the_next_read(cluster: Cluste
     cluster.emulator.put("Cases", case_record(900, utcnow() - timedelta(seconds=1), created, "Scale-out arrival"))
     job = enqueue_sync(cluster.redis_url, "vtiger")  # what "Sync now" does
     if job is None:  # a cron tick's sync is pending: it brings the case as well
-        job = Job.fetch(cluster.redis.get("kpi:sync:latest-job:vtiger").decode(), connection=cluster.redis)
+        pending = cluster.redis.get("kpi:sync:latest-job:vtiger")
+        assert isinstance(pending, bytes), pending
+        job = Job.fetch(pending.decode(), connection=cluster.redis)
     cluster.wait_for("the sync of the new case", lambda: cluster.finished(job), SYNC_TIMEOUT)
 
     # One refresh: the very next reads of every web process (both gunicorn workers of each) show the case.

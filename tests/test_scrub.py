@@ -78,7 +78,7 @@ def settings_with_secrets(settings_for: Callable[..., Settings], url: str = "sql
         f"password%3D{REDMINE_URL_PASSWORD.replace('!', '%21')}",
     ],
 )
-def test_every_echoed_form_of_a_configured_secret_is_removed(settings_for, echo: str) -> None:  # type: ignore[no-untyped-def]
+def test_every_echoed_form_of_a_configured_secret_is_removed(settings_for, echo: str) -> None:
     scrubbed = Scrubber.for_settings(settings_with_secrets(settings_for)).scrub(f"HTTP 400: {echo}")
     assert leaked(scrubbed) == []
     assert scrubbed != f"HTTP 400: {echo}"
@@ -147,7 +147,9 @@ def echoing_peer(
         httpserver.expect_request("/users/current.json").respond_with_json({"user": {"id": 1, "login": "sync"}})
         base = httpserver.url_for("/").rstrip("/")
         url = base.replace("http://", f"http://{REDMINE_URL_USER}:{REDMINE_URL_PASSWORD}@")
-        sources = {"redmine": RedmineSettings(url=url, api_key=REDMINE_KEY)}
+        sources: dict[str, RedmineSettings | VtigerSettings] = {
+            "redmine": RedmineSettings(url=url, api_key=REDMINE_KEY)
+        }
     else:
         sources = {"vtiger": VtigerSettings(url=httpserver.url_for("/restapi/v1/vtiger/default"),
                                             username=VTIGER_USER, access_key=VTIGER_KEY)}  # fmt: skip
@@ -155,12 +157,12 @@ def echoing_peer(
     yield Peer(settings_for(sqlite_url, auth_disabled=True, **sources), source)
 
 
-def stored_errors(app) -> list[str]:  # type: ignore[no-untyped-def]
+def stored_errors(app) -> list[str]:
     with app.server.extensions["kpi"].engine.connect() as conn:
         return [row.error for row in conn.execute(select(sync_runs.c.error)) if row.error]
 
 
-def rendered_status(app) -> str:  # type: ignore[no-untyped-def]
+def rendered_status(app) -> str:
     """What /status's poll callback sends to every signed-in browser, as Dash serialises it."""
     key = next(key for key in app.callback_map if "status-table.children" in key)
     response = app.server.test_client().post("/_dash-update-component", json=callback_body(app, key))
@@ -192,7 +194,7 @@ def test_an_echoed_request_leaks_nothing_into_runs_cli_or_status(
         app.server.extensions["kpi"].engine.dispose()
 
 
-def test_status_scrubs_rows_stored_before_the_scrubber(settings_for, sqlite_url: str) -> None:  # type: ignore[no-untyped-def]
+def test_status_scrubs_rows_stored_before_the_scrubber(settings_for, sqlite_url: str) -> None:
     app = create_app(settings_with_secrets(settings_for, sqlite_url))
     engine = app.server.extensions["kpi"].engine
     echo = f"X-Redmine-API-Key: {REDMINE_KEY} Authorization: Basic {basic(VTIGER_USER, VTIGER_KEY)}"

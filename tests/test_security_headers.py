@@ -34,24 +34,24 @@ REDMINE_KEY = "redmine-api-key-0123456789abcdef"
 
 
 @pytest.fixture
-def secure_app(settings_for, sqlite_url):  # type: ignore[no-untyped-def]
+def secure_app(settings_for, sqlite_url):
     dash_app = build_app(auth_settings(settings_for, sqlite_url))
     yield dash_app
     dash_app.server.extensions["kpi"].engine.dispose()
 
 
-def signed_in_client(dash_app):  # type: ignore[no-untyped-def]
+def signed_in_client(dash_app):
     client = dash_app.server.test_client()
     sign_in(client)
     return client
 
 
-def csp_of(response) -> dict[str, list[str]]:  # type: ignore[no-untyped-def]
+def csp_of(response) -> dict[str, list[str]]:
     policy = response.headers["Content-Security-Policy"]
     return {part.split()[0]: part.split()[1:] for part in policy.split("; ")}
 
 
-def test_every_kind_of_response_carries_the_security_headers(secure_app) -> None:  # type: ignore[no-untyped-def]
+def test_every_kind_of_response_carries_the_security_headers(secure_app) -> None:
     anonymous = secure_app.server.test_client()
     client = signed_in_client(secure_app)
     responses = {
@@ -77,7 +77,7 @@ def test_every_kind_of_response_carries_the_security_headers(secure_app) -> None
     assert responses["layout"].headers["Cache-Control"] == "no-store"
 
 
-def test_static_files_carry_only_the_headers_that_apply_to_them(secure_app) -> None:  # type: ignore[no-untyped-def]
+def test_static_files_carry_only_the_headers_that_apply_to_them(secure_app) -> None:
     """Scripts and stylesheets get nosniff and the referrer policy; the document-only headers (CSP, frame
     options) would be ignored by the browser there and only add bytes to every first load."""
     client = signed_in_client(secure_app)
@@ -91,7 +91,7 @@ def test_static_files_carry_only_the_headers_that_apply_to_them(secure_app) -> N
         assert response.headers.get("Cache-Control") != "no-store"
 
 
-def test_the_csp_allows_exactly_the_inline_scripts_dash_serves(secure_app) -> None:  # type: ignore[no-untyped-def]
+def test_the_csp_allows_exactly_the_inline_scripts_dash_serves(secure_app) -> None:
     page = signed_in_client(secure_app).get("/cases")
     html = re.sub(r"<!--.*?-->", "", page.get_data(as_text=True), flags=re.S)  # e.g. Dash's [if IE] warning
     inline = [
@@ -106,7 +106,7 @@ def test_the_csp_allows_exactly_the_inline_scripts_dash_serves(secure_app) -> No
         assert f"'sha256-{digest}'" in allowed
 
 
-def test_https_gets_hsts_and_secure_cookies(secure_app) -> None:  # type: ignore[no-untyped-def]
+def test_https_gets_hsts_and_secure_cookies(secure_app) -> None:
     client = secure_app.server.test_client()
     sign_in(client, base_url=HTTPS)
     response = client.get("/cases", base_url=HTTPS)
@@ -118,7 +118,7 @@ def test_https_gets_hsts_and_secure_cookies(secure_app) -> None:  # type: ignore
     assert "HttpOnly" not in next(cookie for cookie in cookies if cookie.startswith(CSRF_COOKIE))
 
 
-def test_cookies_are_secure_on_any_host_but_localhost(secure_app) -> None:  # type: ignore[no-untyped-def]
+def test_cookies_are_secure_on_any_host_but_localhost(secure_app) -> None:
     client = secure_app.server.test_client()
     sign_in(client)
     local = client.get("/cases").headers.getlist("Set-Cookie")
@@ -127,7 +127,7 @@ def test_cookies_are_secure_on_any_host_but_localhost(secure_app) -> None:  # ty
     assert lan and all("Secure" in cookie for cookie in lan)
 
 
-def test_proxy_headers_count_only_with_trusted_proxies(settings_for, sqlite_url, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_proxy_headers_count_only_with_trusted_proxies(settings_for, sqlite_url, monkeypatch) -> None:
     forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "kpi.example.com", "X-Forwarded-For": "198.51.100.7"}
     direct = build_app(auth_settings(settings_for, sqlite_url)).server.test_client()
     assert "Strict-Transport-Security" not in direct.get("/healthz", headers=forwarded).headers
@@ -144,7 +144,7 @@ def test_proxy_headers_count_only_with_trusted_proxies(settings_for, sqlite_url,
         build_app(auth_settings(settings_for, sqlite_url))
 
 
-def test_rq_dashboard_alone_may_run_its_inline_scripts(settings_for, sqlite_url, redis_url) -> None:  # type: ignore[no-untyped-def]
+def test_rq_dashboard_alone_may_run_its_inline_scripts(settings_for, sqlite_url, redis_url) -> None:
     dash_app = build_app(auth_settings(settings_for, sqlite_url, redis_url=redis_url))
     client = signed_in_client(dash_app)
     rq_page = client.get("/rq/")
@@ -158,7 +158,7 @@ def test_rq_dashboard_alone_may_run_its_inline_scripts(settings_for, sqlite_url,
 
 
 @pytest.fixture
-def app_with_secrets(settings_for, sqlite_url):  # type: ignore[no-untyped-def]
+def app_with_secrets(settings_for, sqlite_url):
     from settings import RedmineSettings, VtigerSettings
 
     settings = auth_settings(
@@ -197,7 +197,7 @@ def assert_clean(text: str) -> None:
     assert "Traceback" not in text and 'File "' not in text
 
 
-def test_a_forced_exception_shows_no_secret_and_no_traceback(app_with_secrets, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_a_forced_exception_shows_no_secret_and_no_traceback(app_with_secrets, caplog) -> None:
     caplog.set_level(logging.DEBUG)
     client = signed_in_client(app_with_secrets)
     crashed = client.get("/boom")
@@ -208,7 +208,7 @@ def test_a_forced_exception_shows_no_secret_and_no_traceback(app_with_secrets, c
         assert secret not in caplog.text  # ... without the secrets
 
 
-def test_a_raising_callback_is_a_clean_422(app_with_secrets, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_a_raising_callback_is_a_clean_422(app_with_secrets, caplog) -> None:
     caplog.set_level(logging.DEBUG)
     client = signed_in_client(app_with_secrets)
     client.get("/cases")
@@ -223,7 +223,7 @@ def test_a_raising_callback_is_a_clean_422(app_with_secrets, caplog) -> None:  #
     assert CLIENT_SECRET not in caplog.text
 
 
-def test_bad_requests_echo_nothing(app_with_secrets, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_bad_requests_echo_nothing(app_with_secrets, caplog) -> None:
     caplog.set_level(logging.DEBUG)
     client = signed_in_client(app_with_secrets)
     client.get("/cases")
@@ -242,7 +242,7 @@ def test_bad_requests_echo_nothing(app_with_secrets, caplog) -> None:  # type: i
         assert secret not in caplog.text
 
 
-def test_a_kiosk_token_in_an_access_log_is_redacted(secure_app, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_a_kiosk_token_in_an_access_log_is_redacted(secure_app, caplog) -> None:
     token = kiosk.create_kiosk(secure_app.server.extensions["kpi"].engine, "log-test")
     caplog.set_level(logging.INFO)
     running = serve(secure_app)  # the real werkzeug server, which logs every request line
@@ -258,7 +258,7 @@ def test_a_kiosk_token_in_an_access_log_is_redacted(secure_app, caplog) -> None:
 # --- Chromium: the Dash pages satisfy the CSP -------------------------------------------------------------------
 
 
-def console_problems(driver) -> tuple[list[str], list[str]]:  # type: ignore[no-untyped-def]
+def console_problems(driver) -> tuple[list[str], list[str]]:
     """(CSP violations, other severe console errors) since the last call; the log is read once for both."""
     messages = [(e["level"], e["message"]) for e in driver.get_log("browser")]
     violations = [m for _, m in messages if "Content Security Policy" in m or "Refused to" in m]
@@ -267,7 +267,7 @@ def console_problems(driver) -> tuple[list[str], list[str]]:  # type: ignore[no-
 
 
 @pytest.fixture
-def seeded_app(secure_app):  # type: ignore[no-untyped-def]
+def seeded_app(secure_app):
     """Rows behind every page, so charts (plotly), tables (AG Grid) and their scripts really run under the CSP."""
     from datetime import UTC, datetime
 
@@ -278,7 +278,7 @@ def seeded_app(secure_app):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.browser
-def test_signed_in_pages_load_without_csp_violations(seeded_app) -> None:  # type: ignore[no-untyped-def]
+def test_signed_in_pages_load_without_csp_violations(seeded_app) -> None:
     secure_app = seeded_app
     running = serve(secure_app)
     driver = start_chromium()
@@ -312,7 +312,7 @@ def test_signed_in_pages_load_without_csp_violations(seeded_app) -> None:  # typ
 
 
 @pytest.mark.browser
-def test_the_tv_on_a_kiosk_token_loads_without_refusals_or_csp_violations(seeded_app) -> None:  # type: ignore[no-untyped-def]
+def test_the_tv_on_a_kiosk_token_loads_without_refusals_or_csp_violations(seeded_app) -> None:
     secure_app = seeded_app
     token = kiosk.create_kiosk(secure_app.server.extensions["kpi"].engine, "browser-tv")
     running = serve(secure_app)

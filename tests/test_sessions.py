@@ -13,14 +13,16 @@ from tests.test_auth import finish_sign_in, start_sign_in, token_response
 from web.csrf import CSRF_COOKIE, CSRF_HEADER
 
 
-def copy_of(dash_app, client: FlaskClient) -> FlaskClient:  # type: ignore[no-untyped-def]
+def copy_of(dash_app, client: FlaskClient) -> FlaskClient:
     """Another browser holding the very same session cookie (what a stolen or copied cookie is)."""
     thief = dash_app.server.test_client()
-    thief.set_cookie("session", client.get_cookie("session", domain="kpi.example.com").value, domain="kpi.example.com")
+    stolen = client.get_cookie("session", domain="kpi.example.com")
+    assert stolen is not None
+    thief.set_cookie("session", stolen.value, domain="kpi.example.com")
     return thief
 
 
-def signed_in_at_google(dash_app, email: str = "alice@example.com") -> FlaskClient:  # type: ignore[no-untyped-def]
+def signed_in_at_google(dash_app, email: str = "alice@example.com") -> FlaskClient:
     client = dash_app.server.test_client()
     state, _ = start_sign_in(client)
     assert finish_sign_in(client, state, token_response(google_claims(email))).status_code == 302
@@ -29,7 +31,9 @@ def signed_in_at_google(dash_app, email: str = "alice@example.com") -> FlaskClie
 
 
 def sign_out(client: FlaskClient) -> None:
-    token = client.get_cookie(CSRF_COOKIE, domain="kpi.example.com").value
+    cookie = client.get_cookie(CSRF_COOKIE, domain="kpi.example.com")
+    assert cookie is not None
+    token = cookie.value
     out = client.post("/logout", base_url=HTTPS, headers={CSRF_HEADER: token, "Origin": HTTPS})
     assert out.status_code == 302 and "signed_out" in out.headers["Location"]
 
@@ -40,7 +44,7 @@ def refused(client: FlaskClient) -> bool:
     return page.status_code == 302 and "/login/google" in page.headers["Location"] and data.status_code == 401
 
 
-def test_a_copied_cookie_stops_working_after_sign_out(settings_for, sqlite_url) -> None:  # type: ignore[no-untyped-def]
+def test_a_copied_cookie_stops_working_after_sign_out(settings_for, sqlite_url) -> None:
     dash_app = build_app(auth_settings(settings_for, sqlite_url))
     client = signed_in_at_google(dash_app)
     thief = copy_of(dash_app, client)
@@ -54,7 +58,7 @@ def test_a_copied_cookie_stops_working_after_sign_out(settings_for, sqlite_url) 
     dash_app.server.extensions["kpi"].engine.dispose()
 
 
-def test_signing_out_one_browser_keeps_the_others(settings_for, sqlite_url) -> None:  # type: ignore[no-untyped-def]
+def test_signing_out_one_browser_keeps_the_others(settings_for, sqlite_url) -> None:
     dash_app = build_app(auth_settings(settings_for, sqlite_url))
     laptop = signed_in_at_google(dash_app)
     phone = signed_in_at_google(dash_app)
@@ -64,7 +68,7 @@ def test_signing_out_one_browser_keeps_the_others(settings_for, sqlite_url) -> N
     dash_app.server.extensions["kpi"].engine.dispose()
 
 
-def test_sessions_revoke_ends_every_session_of_that_person(settings_for, sqlite_url) -> None:  # type: ignore[no-untyped-def]
+def test_sessions_revoke_ends_every_session_of_that_person(settings_for, sqlite_url) -> None:
     dash_app = build_app(auth_settings(settings_for, sqlite_url))
     laptop = signed_in_at_google(dash_app)
     phone = signed_in_at_google(dash_app)
@@ -81,7 +85,7 @@ def test_sessions_revoke_ends_every_session_of_that_person(settings_for, sqlite_
     dash_app.server.extensions["kpi"].engine.dispose()
 
 
-def test_a_cookie_without_a_server_side_session_is_refused(settings_for, sqlite_url) -> None:  # type: ignore[no-untyped-def]
+def test_a_cookie_without_a_server_side_session_is_refused(settings_for, sqlite_url) -> None:
     """A cookie signed with the key but never issued by a sign-in (e.g. one from before this version)."""
     dash_app = build_app(auth_settings(settings_for, sqlite_url))
     client = dash_app.server.test_client()
@@ -93,7 +97,7 @@ def test_a_cookie_without_a_server_side_session_is_refused(settings_for, sqlite_
     dash_app.server.extensions["kpi"].engine.dispose()
 
 
-def test_sessions_revoke_says_so_when_the_database_is_unusable(settings_for, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_sessions_revoke_says_so_when_the_database_is_unusable(settings_for, tmp_path) -> None:
     unmigrated = f"sqlite:///{tmp_path / 'empty.db'}"
     make_engine(unmigrated).dispose()
     dash_app = build_app(auth_settings(settings_for, "sqlite:///:memory:"))
@@ -103,7 +107,7 @@ def test_sessions_revoke_says_so_when_the_database_is_unusable(settings_for, tmp
     assert "sessions: the database could not be used" in result.output and "db upgrade" in result.output
 
 
-def test_migration_0004_creates_the_table_the_schema_declares(sqlite_url) -> None:  # type: ignore[no-untyped-def]
+def test_migration_0004_creates_the_table_the_schema_declares(sqlite_url) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 

@@ -10,7 +10,7 @@ import pytest
 from settings import DEFAULT_STAGES, ConfigError, load_kpi_rules, load_settings
 
 
-def load(environ: dict[str, str], tmp_path: Path, **kwargs):  # type: ignore[no-untyped-def]
+def load(environ: dict[str, str], tmp_path: Path, **kwargs):
     kwargs.setdefault("env_file", tmp_path / "none.env")
     kwargs.setdefault("credentials_file", tmp_path / "none.json")
     return load_settings(environ, **kwargs)

@@ -24,7 +24,7 @@ from tests.tv_seed import record_runs
 from web.runtime import Runtime
 
 
-def runtime_for(engine: Engine, settings) -> Runtime:  # type: ignore[no-untyped-def]
+def runtime_for(engine: Engine, settings) -> Runtime:
     return Runtime(settings=settings, engine=engine, extras={})
 
 
@@ -36,7 +36,7 @@ def run_count(engine: Engine) -> int:
 # --- the rows ------------------------------------------------------------------------------------------------
 
 
-def test_module_rows_show_counts_errors_duration_and_next_run(engine: Engine, settings_for) -> None:  # type: ignore[no-untyped-def]
+def test_module_rows_show_counts_errors_duration_and_next_run(engine: Engine, settings_for) -> None:
     settings = settings_for(str(engine.url), timezone="Europe/Berlin", sync_interval_minutes=10)
     finished = utcnow() - timedelta(minutes=4)
     record_runs(engine, finished - timedelta(hours=1), status="failed", error="Redmine answered 401: check the key")
@@ -56,7 +56,7 @@ def test_module_rows_show_counts_errors_duration_and_next_run(engine: Engine, se
     assert issues["Rows"] == "0"
 
 
-def test_status_says_which_numbers_are_being_recomputed_and_how_far(engine: Engine, settings_for) -> None:  # type: ignore[no-untyped-def]
+def test_status_says_which_numbers_are_being_recomputed_and_how_far(engine: Engine, settings_for) -> None:
     from models import rollups
     from models.schema import rollup_state
 
@@ -76,7 +76,7 @@ def test_status_says_which_numbers_are_being_recomputed_and_how_far(engine: Engi
     assert status_callbacks.recomputing_texts(runtime) == []
 
 
-def test_runs_table_holds_the_last_50_newest_first(engine: Engine, settings_for) -> None:  # type: ignore[no-untyped-def]
+def test_runs_table_holds_the_last_50_newest_first(engine: Engine, settings_for) -> None:
     settings = settings_for(str(engine.url))
     start = utcnow() - timedelta(hours=30)
     for n in range(15):  # 15 x 4 modules = 60 runs
@@ -90,7 +90,7 @@ def test_runs_table_holds_the_last_50_newest_first(engine: Engine, settings_for)
 # --- sync now --------------------------------------------------------------------------------------------------
 
 
-def test_sync_now_is_refused_while_a_source_is_locked(engine: Engine, settings_for) -> None:  # type: ignore[no-untyped-def]
+def test_sync_now_is_refused_while_a_source_is_locked(engine: Engine, settings_for) -> None:
     runtime = runtime_for(engine, settings_for(str(engine.url)))
     lock = SourceLock(engine, "redmine")
     assert lock.acquire()
@@ -103,7 +103,7 @@ def test_sync_now_is_refused_while_a_source_is_locked(engine: Engine, settings_f
     assert status_callbacks.busy_sources(runtime) == []
 
 
-def test_sync_now_wakes_the_embedded_scheduler(sqlite_engine: Engine, settings_for) -> None:  # type: ignore[no-untyped-def]
+def test_sync_now_wakes_the_embedded_scheduler(sqlite_engine: Engine, settings_for) -> None:
     class Scheduler:
         def __init__(self) -> None:
             self.triggers: list[str] = []
@@ -119,10 +119,10 @@ def test_sync_now_wakes_the_embedded_scheduler(sqlite_engine: Engine, settings_f
 
 def test_sync_now_without_a_scheduler_runs_on_a_thread_and_refuses_a_second(
     sqlite_engine: Engine, settings_for, monkeypatch: pytest.MonkeyPatch
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     release = threading.Event()
 
-    def fake_run_all(engine: Engine, settings, *, trigger: str = "", health=None) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    def fake_run_all(engine: Engine, settings, *, trigger: str = "", health=None) -> dict[str, str]:
         with recorded_run(engine, "redmine", "issues", trigger=trigger):
             release.wait(10)
         return {"redmine": "ok"}
@@ -138,7 +138,7 @@ def test_sync_now_without_a_scheduler_runs_on_a_thread_and_refuses_a_second(
         assert conn.execute(select(sync_runs.c.trigger, sync_runs.c.status)).all() == [("manual", "success")]
 
 
-def test_sync_now_with_redis_enqueues_once(sqlite_engine: Engine, settings_for, redis_url: str, redis) -> None:  # type: ignore[no-untyped-def]
+def test_sync_now_with_redis_enqueues_once(sqlite_engine: Engine, settings_for, redis_url: str, redis) -> None:
     runtime = runtime_for(sqlite_engine, settings_for(str(sqlite_engine.url), redis_url=redis_url))
     message, colour = status_callbacks.start_sync(runtime)
     assert colour == "success" and "queued" in message
@@ -149,7 +149,7 @@ def test_sync_now_with_redis_enqueues_once(sqlite_engine: Engine, settings_for, 
     assert queue.count == 2
 
 
-def test_next_run_comes_from_rq_cron_when_it_runs(settings_for, redis_url: str, redis) -> None:  # type: ignore[no-untyped-def]
+def test_next_run_comes_from_rq_cron_when_it_runs(settings_for, redis_url: str, redis) -> None:
     from rq.cron import CronScheduler
 
     from sync.jobs import schedule_sync
@@ -164,7 +164,7 @@ def test_next_run_comes_from_rq_cron_when_it_runs(settings_for, redis_url: str, 
     assert abs((scheduled["redmine"] - (utcnow() + timedelta(minutes=7))).total_seconds()) < 60
 
 
-def test_rq_dashboard_is_mounted_only_with_redis(settings_for, sqlite_url: str, redis_url: str) -> None:  # type: ignore[no-untyped-def]
+def test_rq_dashboard_is_mounted_only_with_redis(settings_for, sqlite_url: str, redis_url: str) -> None:
     with_redis = create_app(settings_for(sqlite_url, auth_disabled=True, redis_url=redis_url))
     page = with_redis.server.test_client().get("/rq/")
     assert page.status_code == 200 and b"_dash-config" not in page.data and b"Queues" in page.data
@@ -172,7 +172,7 @@ def test_rq_dashboard_is_mounted_only_with_redis(settings_for, sqlite_url: str, 
     assert b"_dash-config" in without.server.test_client().get("/rq/").data  # just Dash's "page not found"
 
 
-def test_rq_dashboard_is_behind_the_sign_in_gate(settings_for, sqlite_url: str, redis_url: str) -> None:  # type: ignore[no-untyped-def]
+def test_rq_dashboard_is_behind_the_sign_in_gate(settings_for, sqlite_url: str, redis_url: str) -> None:
     from tests.auth_support import AUTH_ON
 
     gated = create_app(settings_for(sqlite_url, redis_url=redis_url, **AUTH_ON))
@@ -184,12 +184,12 @@ def test_rq_dashboard_is_behind_the_sign_in_gate(settings_for, sqlite_url: str, 
 
 
 @pytest.mark.browser
-def test_status_page_in_chromium(app, live_server, browser, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_status_page_in_chromium(app, live_server, browser, monkeypatch: pytest.MonkeyPatch) -> None:
     engine = app.server.extensions["kpi"].engine
     record_runs(engine, utcnow() - timedelta(minutes=8), status="failed", error="VTiger said INVALID_AUTH_TOKEN")
     record_runs(engine, utcnow() - timedelta(minutes=2), sources=("redmine",))
 
-    def fake_run_all(engine_: Engine, settings, *, trigger: str = "", health=None) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    def fake_run_all(engine_: Engine, settings, *, trigger: str = "", health=None) -> dict[str, str]:
         with recorded_run(engine_, "vtiger", "Cases", trigger=trigger):
             time.sleep(0.2)
         return {"vtiger": "ok"}

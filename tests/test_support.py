@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import Engine
 
+from metrics.windows import WindowKind
 from models.schema import case_status_changes, cases, redmine_issues
 from settings import RedmineSettings, VtigerSettings
 from tests.seed_dashboards import case_row, issue_row, write_rows
@@ -174,8 +175,8 @@ def test_resolved_export_gains_durations_and_sla(engine: Engine, seeded: Any) ->
 
     rows = case_export_rows(engine, seeded, MONDAY, "day", "resolved").set_index("case_no")
     assert list(rows.columns[-3:]) == ["resolution_hours", "business_hours", "sla"]
-    assert rows.loc["CC1", ["resolution_hours", "business_hours", "sla"]].tolist() == [65.0, 1.0, "met"]
-    assert rows.loc["CC3", ["resolution_hours", "business_hours", "sla"]].tolist() == [97.0, 17.0, "met"]  # due 16 Dec
+    assert list(rows.loc["CC1", ["resolution_hours", "business_hours", "sla"]]) == [65.0, 1.0, "met"]
+    assert list(rows.loc["CC3", ["resolution_hours", "business_hours", "sla"]]) == [97.0, 17.0, "met"]  # due 16 Dec
     assert rows.loc["CC13", "sla"] == ""  # "Normal" has no target
     assert len(rows) == build_support_view(engine, seeded, MONDAY, now=NOW).resolution.count
 
@@ -273,7 +274,12 @@ def test_figures_match_a_plain_row_by_row_computation(engine: Engine, settings_f
     write_rows(engine, cases, rows)
 
     targets = dict(settings.kpi.cases.sla.resolve_hours)
-    for day, window in ((date(2026, 10, 26), "day"), (date(2026, 10, 26), "week"), (date(2026, 10, 1), "month")):
+    windows: list[tuple[date, WindowKind]] = [
+        (date(2026, 10, 26), "day"),
+        (date(2026, 10, 26), "week"),
+        (date(2026, 10, 1), "month"),
+    ]
+    for day, window in windows:
         view = build_support_view(engine, settings, day, window=window, now=now)
         start, end = view.window.start, view.window.end
         resolved = [r for r in rows if r["resolved_at"] is not None and start <= r["resolved_at"] < end]

@@ -76,7 +76,7 @@ def test_a_database_refusing_writes_is_logged_at_error_and_remembered(
 # --- "Sync now", /status and the badge on a read-only database ---------------------------------------------------
 
 
-def post_callback(app, output_key: str, values=None) -> dict:  # type: ignore[no-untyped-def]
+def post_callback(app, output_key: str, values=None) -> dict:
     response = app.server.test_client().post("/_dash-update-component", json=callback_body(app, output_key, values))
     assert response.status_code == 200, response.get_data(as_text=True)
     return response.get_json()
@@ -113,7 +113,7 @@ def test_sync_now_on_a_read_only_database_says_so_on_status_and_the_badge(
 # --- the badge after a sync --------------------------------------------------------------------------------------
 
 
-def badge_request(app, seen: str | None) -> tuple[int, dict | None]:  # type: ignore[no-untyped-def]
+def badge_request(app, seen: str | None) -> tuple[int, dict | None]:
     """A poll of the badge as the browser sends it: a tick, with the key the last render stored."""
     body = callback_body(app, "freshness-badge.children", {("url", "pathname"): "/cases"})
     store = [{"id": {"n": 0, "role": "freshness-seen"}, "property": "data", "value": seen}] if seen else []
@@ -128,7 +128,7 @@ def seen_key(rendered: dict) -> str:
     return next(child["props"]["data"] for child in children if child["type"] == "Store")
 
 
-def test_the_badge_shows_a_finished_sync_at_its_next_poll(app) -> None:  # type: ignore[no-untyped-def]
+def test_the_badge_shows_a_finished_sync_at_its_next_poll(app) -> None:
     assert freshness_callbacks.BADGE_POLL_MS <= 10_000  # the old badge waited a full minute
     engine = app.server.extensions["kpi"].engine
     earlier = utcnow() - timedelta(hours=2)

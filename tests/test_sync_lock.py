@@ -128,7 +128,7 @@ def slow_redmine(httpserver: HTTPServer) -> Iterator[tuple[HTTPServer, threading
 
 def test_a_killed_sync_run_blocks_nothing_and_is_marked_failed(
     database_url: str, settings_for, slow_redmine: tuple[HTTPServer, threading.Event, threading.Event]
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     server, asked, released = slow_redmine
     url = server.url_for("/").rstrip("/")
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("VTIGER_", "REDMINE_", "KPI_"))}

@@ -20,6 +20,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine
 
+from metrics.windows import WindowKind
 from models.recent_rows import TableRequest
 from models.schema import cases, redmine_issues
 from settings import Settings
@@ -173,7 +174,9 @@ def check_table(
 ) -> int:
     """Every sort with no filter, every filter with no sort and with the first sort, read in blocks of 40."""
     checked = 0
-    combos = [(sort, {}) for sort in sort_by] + [(sort, wanted) for wanted in filters for sort in sort_by[:2]]
+    combos: list[tuple[list[dict[str, str]], dict[str, Any]]] = [(sort, {}) for sort in sort_by] + [
+        (sort, wanted) for wanted in filters for sort in sort_by[:2]
+    ]
     for sort, wanted in combos:
         ids, matching, total = read_all(read, sort, wanted, 40)
         expected = expected_ids(rows, kinds, sort, wanted)
@@ -189,7 +192,8 @@ class Block:
 
 
 def _records(frame: pd.DataFrame, key: str) -> list[dict[str, Any]]:
-    records = frame.astype(object).where(frame.notna(), None).to_dict("records")
+    plain = frame.astype(object).where(frame.notna(), None).to_dict("records")
+    records = [{str(name): value for name, value in record.items()} for record in plain]
     for record in records:
         record["_id"] = record[key]
     return records
@@ -210,7 +214,13 @@ CASE_FIELDS = {"case": "case_no"}  # the grid's field -> the described row's col
 def test_case_table_blocks_sort_and_filter_every_row(engine: Engine, table_settings: Settings) -> None:
     write_rows(engine, cases, table_cases())
     checked = 0
-    for kpi, window in (("worked", "month"), ("created", "month"), ("resolved", "month"), ("open", "week")):
+    views: list[tuple[str, WindowKind]] = [
+        ("worked", "month"),
+        ("created", "month"),
+        ("resolved", "month"),
+        ("open", "week"),
+    ]
+    for kpi, window in views:
         view = case_views.build_cases_view(engine, table_settings, DAY, window=window, today=DAY)
         every = case_views.case_rows(engine, table_settings, DAY, window, kpi)  # what the CSV lists
         assert len(every) > 40 or kpi == "resolved"
@@ -367,7 +377,7 @@ def _missing_text(values: list[Any]) -> list[Any]:
 
 
 @pytest.fixture
-def seeded_client(settings_for: Callable[..., Settings], sqlite_url: str):  # type: ignore[no-untyped-def]
+def seeded_client(settings_for: Callable[..., Settings], sqlite_url: str):
     from app import create_app
 
     app = create_app(settings_for(sqlite_url, timezone=TZ, auth_disabled=True))

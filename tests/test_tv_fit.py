@@ -115,7 +115,7 @@ def open_slide(driver: Any, base: str, page: str) -> Any:
 
 
 @pytest.fixture
-def crowded(app):  # type: ignore[no-untyped-def]
+def crowded(app):
     engine = app.server.extensions["kpi"].engine
     seed_crowded(engine, NOW)
     record_runs(engine, NOW - timedelta(minutes=2))
@@ -123,7 +123,7 @@ def crowded(app):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def quiet(app):  # type: ignore[no-untyped-def]
+def quiet(app):
     engine = app.server.extensions["kpi"].engine
     seed_crowded(engine, NOW, today=False)
     record_runs(engine, NOW - timedelta(minutes=2))
@@ -131,7 +131,7 @@ def quiet(app):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def tv_browser():  # type: ignore[no-untyped-def]
+def tv_browser():
     driver = start_chromium(1920, 1080)
     yield driver
     driver.quit()
@@ -149,7 +149,7 @@ FIRST_FIGURE = {
 
 
 @pytest.mark.parametrize("page", ["cases", "sales", "redmine"])
-def test_every_text_on_a_crowded_slide_fits_at_every_size(crowded, live_server, tv_browser, page: str) -> None:  # type: ignore[no-untyped-def]
+def test_every_text_on_a_crowded_slide_fits_at_every_size(crowded, live_server, tv_browser, page: str) -> None:
     driver = open_slide(tv_browser, live_server.url, page)
     card_id, expected = FIRST_FIGURE[page]
     wait_for(lambda: text(driver, card_id) == expected, message=f"the {page} slide's figures")
@@ -175,7 +175,7 @@ def test_every_text_on_a_crowded_slide_fits_at_every_size(crowded, live_server, 
     assert console_errors(driver) == []
 
 
-def test_resolved_today_shows_the_rows_that_fit_and_counts_the_rest(crowded, live_server, tv_browser) -> None:  # type: ignore[no-untyped-def]
+def test_resolved_today_shows_the_rows_that_fit_and_counts_the_rest(crowded, live_server, tv_browser) -> None:
     driver = tv_browser
     driver.get(tv_url(live_server.url, "cases"))
     wait_for(lambda: text(driver, "tv-cases-resolved") == "22", message="today's resolved cases")
@@ -191,7 +191,7 @@ def test_resolved_today_shows_the_rows_that_fit_and_counts_the_rest(crowded, liv
         assert board["more"] == f"and {total - shown} more", board  # visible, and it counts what was left out
 
 
-def test_the_sales_slide_compares_with_yesterday(crowded, live_server, tv_browser) -> None:  # type: ignore[no-untyped-def]
+def test_the_sales_slide_compares_with_yesterday(crowded, live_server, tv_browser) -> None:
     driver = tv_browser
     driver.get(tv_url(live_server.url, "sales"))
     wait_for(lambda: text(driver, "tv-sales-calls") == "552", message="today's calls")
@@ -233,7 +233,7 @@ QUIET = {
 
 
 @pytest.mark.parametrize("page", ["cases", "sales", "redmine"])
-def test_a_quiet_morning_says_so_and_shows_yesterday(quiet, live_server, tv_browser, page: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_quiet_morning_says_so_and_shows_yesterday(quiet, live_server, tv_browser, page: str) -> None:
     driver = open_slide(tv_browser, live_server.url, page)
     message, yesterday = QUIET[page]
     hero = wait_for(

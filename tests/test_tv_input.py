@@ -40,7 +40,8 @@ def test_the_browsers_slide_list_is_capped_and_checked() -> None:
     junk = [["cases", "x" * 5000], ["cases", "a\nb"], ["cases"], "cases", ["tv", ""], ["sales", ["x"]], None]
     assert TvConfig.from_store({"slides": [*junk, ["redmine", "Web"]]}).slides == (Slide("redmine", "Web"),)
     assert TvConfig.from_store({"slides": [["cases", "A"]] * 50}).slides == (Slide("cases", "A"),)
-    for not_a_config in (None, [], "x", 7):
+    not_configs: list[object] = [None, [], "x", 7]
+    for not_a_config in not_configs:
         assert TvConfig.from_store(not_a_config).slides == tuple(Slide(page, "") for page in PAGES)
     wild = TvConfig.from_store({"rotate": 0, "refresh": -5, "reload_ms": 1e300})
     assert (wild.rotate_seconds, wild.refresh_seconds, wild.reload_hours) == (30, 60, 6.0)
@@ -58,14 +59,14 @@ def test_the_url_caps_slides_and_drops_names_that_are_not_names() -> None:
 
 
 @pytest.fixture
-def production_tv(settings_for, sqlite_url):  # type: ignore[no-untyped-def]
+def production_tv(settings_for, sqlite_url):
     """Local mode, but settings.testing off, as in production (no thread is started: embedded_sync is off)."""
     dash_app = build_app(settings_for(sqlite_url, auth_disabled=True, testing=False))
     yield dash_app
     dash_app.server.extensions["kpi"].engine.dispose()
 
 
-def render(dash_app, config_data: object, rotation: object = 0) -> dict:  # type: ignore[no-untyped-def]
+def render(dash_app, config_data: object, rotation: object = 0) -> dict:
     body = callback_body(
         dash_app,
         RENDER,
@@ -76,7 +77,7 @@ def render(dash_app, config_data: object, rotation: object = 0) -> dict:  # type
     return json.loads(response.get_data(as_text=True))["response"]
 
 
-def test_the_tv_callback_ignores_a_forged_offset_and_caps_forged_slides(production_tv) -> None:  # type: ignore[no-untyped-def]
+def test_the_tv_callback_ignores_a_forged_offset_and_caps_forged_slides(production_tv) -> None:
     today = utcnow().date()  # TIMEZONE is UTC in these settings
     answer = render(production_tv, {"offset_ms": FIVE_DAYS_MS, "slides": thousand_slides()}, rotation=10**12)
     shown_day = answer["tv-date"]["children"]
@@ -86,7 +87,7 @@ def test_the_tv_callback_ignores_a_forged_offset_and_caps_forged_slides(producti
     assert odd["tv-title"]["children"] == "Cases" and len(odd["tv-dots"]["children"]) == len(PAGES)
 
 
-def test_tests_may_still_move_the_tv_clock(settings_for, sqlite_url) -> None:  # type: ignore[no-untyped-def]
+def test_tests_may_still_move_the_tv_clock(settings_for, sqlite_url) -> None:
     dash_app = build_app(settings_for(sqlite_url, auth_disabled=True))
     later = (datetime.now(UTC) + timedelta(days=5)).date()
     answer = render(dash_app, {"offset_ms": FIVE_DAYS_MS, "slides": [["cases", ""]]})

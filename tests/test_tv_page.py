@@ -91,7 +91,7 @@ def test_config_survives_the_browser_store() -> None:
 # --- in the browser --------------------------------------------------------------------------------------------
 
 
-def sized(driver, width: int, height: int):  # type: ignore[no-untyped-def]
+def sized(driver, width: int, height: int):
     """An exact viewport (window sizes include browser chrome, and headless windows have a minimum width)."""
     driver.execute_cdp_cmd(
         "Emulation.setDeviceMetricsOverride",
@@ -100,18 +100,18 @@ def sized(driver, width: int, height: int):  # type: ignore[no-untyped-def]
     return driver
 
 
-def still_screenshot(driver, name: str) -> None:  # type: ignore[no-untyped-def]
+def still_screenshot(driver, name: str) -> None:
     """A screenshot once the slide's 0.5 s fade-in is over."""
     time.sleep(0.8)
     screenshot(driver, name)
 
 
-def text(driver, element_id: str) -> str:  # type: ignore[no-untyped-def]
+def text(driver, element_id: str) -> str:
     return driver.find_element(By.ID, element_id).text
 
 
 @pytest.fixture
-def seeded(app):  # type: ignore[no-untyped-def]
+def seeded(app):
     engine = app.server.extensions["kpi"].engine
     seed_team(engine)
     record_runs(engine, utcnow() - timedelta(minutes=2))
@@ -120,7 +120,7 @@ def seeded(app):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.browser
-def test_tv_rotates_through_the_pages_without_any_control(seeded, live_server) -> None:  # type: ignore[no-untyped-def]
+def test_tv_rotates_through_the_pages_without_any_control(seeded, live_server) -> None:
     driver = sized(start_chromium(1920, 1080), 1920, 1080)
     try:
         driver.get(live_server.url + "/tv?pages=cases,sales,redmine&rotate=3")
@@ -155,7 +155,7 @@ def test_tv_rotates_through_the_pages_without_any_control(seeded, live_server) -
 
 
 @pytest.mark.browser
-def test_tv_on_a_phone_does_not_overflow(seeded, live_server) -> None:  # type: ignore[no-untyped-def]
+def test_tv_on_a_phone_does_not_overflow(seeded, live_server) -> None:
     driver = sized(start_chromium(390, 844), 390, 844)
     try:
         driver.get(live_server.url + "/tv?pages=sales")
@@ -173,7 +173,7 @@ def test_tv_on_a_phone_does_not_overflow(seeded, live_server) -> None:  # type: 
 )
 def test_tv_shows_a_banner_when_the_data_is_stale_or_the_sync_failed(
     app, live_server, browser, finished_ago, status, expected
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     engine = app.server.extensions["kpi"].engine
     seed_team(engine)
     record_runs(engine, utcnow() - timedelta(hours=2))
@@ -194,7 +194,7 @@ def test_tv_shows_a_banner_when_the_data_is_stale_or_the_sync_failed(
 
 
 @pytest.mark.browser
-def test_tv_moves_to_the_next_day_at_midnight(settings_for, sqlite_url: str) -> None:  # type: ignore[no-untyped-def]
+def test_tv_moves_to_the_next_day_at_midnight(settings_for, sqlite_url: str) -> None:
     tz = ZoneInfo("America/Chicago")
     dash_app = create_app(settings_for(sqlite_url, auth_disabled=True, timezone="America/Chicago"))
     engine = dash_app.server.extensions["kpi"].engine
@@ -225,7 +225,7 @@ def test_tv_moves_to_the_next_day_at_midnight(settings_for, sqlite_url: str) -> 
 
 
 @pytest.mark.browser
-def test_a_refresh_never_blinks(seeded, live_server, browser) -> None:  # type: ignore[no-untyped-def]
+def test_a_refresh_never_blinks(seeded, live_server, browser) -> None:
     browser.get(live_server.url + "/tv?pages=cases&refresh=1&rotate=600")
     wait_for(lambda: text(browser, "tv-cases-created") == "18", message="today's cases")
     # Data unchanged: refreshes (one a second) leave the DOM alone. A replaced node would lose the mark.
@@ -254,7 +254,7 @@ def test_a_refresh_never_blinks(seeded, live_server, browser) -> None:  # type: 
 
 
 @pytest.mark.browser
-def test_bad_url_values_show_the_default_tv(seeded, live_server, browser) -> None:  # type: ignore[no-untyped-def]
+def test_bad_url_values_show_the_default_tv(seeded, live_server, browser) -> None:
     browser.get(live_server.url + "/tv?pages=nope&group=%00&rotate=-4&refresh=x&reload=1e999&now=never&project=Nope")
     wait_for(lambda: text(browser, "tv-title") == "Cases", message="the default first slide")
     assert len(browser.find_elements(By.CSS_SELECTOR, ".tv-dot")) == 3
@@ -262,7 +262,7 @@ def test_bad_url_values_show_the_default_tv(seeded, live_server, browser) -> Non
 
 
 @pytest.mark.browser
-def test_a_tv_on_a_kiosk_token_needs_no_sign_in(settings_for, sqlite_url: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_tv_on_a_kiosk_token_needs_no_sign_in(settings_for, sqlite_url: str) -> None:
     from tests.auth_support import AUTH_ON
     from web import kiosk
 
@@ -286,7 +286,7 @@ def test_a_tv_on_a_kiosk_token_needs_no_sign_in(settings_for, sqlite_url: str) -
 
 
 @pytest.mark.browser
-def test_the_tv_reloads_itself_but_only_when_the_server_answers(seeded, live_server, browser) -> None:  # type: ignore[no-untyped-def]
+def test_the_tv_reloads_itself_but_only_when_the_server_answers(seeded, live_server, browser) -> None:
     browser.get(live_server.url + "/tv?pages=cases&reload=0.0005")  # every 1.8 s (tests only)
     wait_for(lambda: text(browser, "tv-cases-created") == "18", message="the slide")
     browser.execute_script("window.tvMarker = 'before the reload';")
@@ -309,7 +309,7 @@ def test_sales_points_bars_measure_progress_toward_the_goal() -> None:
     assert widths == ["19%", "100%"]
 
 
-def _find_all(component, class_name: str) -> list:  # type: ignore[no-untyped-def]
+def _find_all(component, class_name: str) -> list:
     found = []
     if getattr(component, "className", None) == class_name:
         found.append(component)

@@ -148,16 +148,22 @@ def test_seconds_come_from_the_slide_then_the_screen_then_the_url(tmp_path: Path
 # --- kpi.toml changes without a restart --------------------------------------------------------------------------
 
 
+def lobby_seconds(settings: Settings) -> int | None:
+    lobby = current_tv_rules(settings).screen("lobby")
+    assert lobby is not None
+    return lobby.seconds
+
+
 def test_kpi_toml_is_read_again_when_it_changes(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     path = kpi_file(tmp_path, LOBBY)
     settings = Settings(kpi=load_kpi_rules(path), kpi_file=str(path))
-    assert current_tv_rules(settings).screen("lobby").seconds == 20  # type: ignore[union-attr]
+    assert lobby_seconds(settings) == 20
     path.write_text(LOBBY.replace("seconds = 20", "seconds = 25"))
     os.utime(path, ns=(1, 10**18))  # a new modification time, whatever the file system's resolution
-    assert current_tv_rules(settings).screen("lobby").seconds == 25  # type: ignore[union-attr]
+    assert lobby_seconds(settings) == 25
     path.write_text(LOBBY.replace("seconds = 20", "seconds = 1"))  # a typo: the wall keeps the last good rotation
     os.utime(path, ns=(1, 2 * 10**18))
-    assert current_tv_rules(settings).screen("lobby").seconds == 25  # type: ignore[union-attr]
+    assert lobby_seconds(settings) == 25
     assert "seconds must be a whole number" in caplog.text
 
 
@@ -184,7 +190,7 @@ def test_the_daily_reload_is_due_at_the_local_hour(now: datetime, tz: str, due: 
 # --- the TV callback -------------------------------------------------------------------------------------------
 
 
-def render(client, dash_app, config: dict, rotation: int = 0) -> dict:  # type: ignore[no-untyped-def]
+def render(client, dash_app, config: dict, rotation: int = 0) -> dict:
     body = callback_body(
         dash_app,
         RENDER,
@@ -195,7 +201,7 @@ def render(client, dash_app, config: dict, rotation: int = 0) -> dict:  # type: 
     return json.loads(response.get_data(as_text=True))["response"]
 
 
-def test_a_kiosk_shows_its_own_rotation_and_a_change_at_its_next_tick(settings_for, sqlite_url) -> None:  # type: ignore[no-untyped-def]
+def test_a_kiosk_shows_its_own_rotation_and_a_change_at_its_next_tick(settings_for, sqlite_url) -> None:
     from tests.auth_support import AUTH_ON, build_app
 
     dash_app = build_app(settings_for(sqlite_url, **AUTH_ON))
@@ -220,7 +226,7 @@ def test_a_kiosk_shows_its_own_rotation_and_a_change_at_its_next_tick(settings_f
     engine.dispose()
 
 
-def test_a_signed_in_person_may_preview_a_screen(app) -> None:  # type: ignore[no-untyped-def]
+def test_a_signed_in_person_may_preview_a_screen(app) -> None:
     engine = app.server.extensions["kpi"].engine
     create_kiosk(engine, "hall")
     set_rotation(engine, "hall", rotation_from_options("sales", 20))

@@ -52,7 +52,7 @@ def sample(driver: Any) -> dict[str, float]:
     return {"heap": metrics["JSHeapUsedSize"], "nodes": metrics["Nodes"], "listeners": metrics["JSEventListeners"]}
 
 
-def test_tv_memory_stays_flat(app, live_server) -> None:  # type: ignore[no-untyped-def]
+def test_tv_memory_stays_flat(app, live_server) -> None:
     engine = app.server.extensions["kpi"].engine
     seed_team(engine)
     record_runs(engine, utcnow())

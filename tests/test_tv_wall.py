@@ -52,7 +52,7 @@ def tv_app(settings_for: Any, sqlite_url: str, **sales: Any) -> Any:
     return create_app(settings)
 
 
-def test_a_screen_follows_its_rotation_and_a_change_reaches_it_without_a_reload(settings_for, sqlite_url) -> None:  # type: ignore[no-untyped-def]
+def test_a_screen_follows_its_rotation_and_a_change_reaches_it_without_a_reload(settings_for, sqlite_url) -> None:
     dash_app = tv_app(settings_for, sqlite_url)
     engine = dash_app.server.extensions["kpi"].engine
     seed_team(engine)
@@ -104,7 +104,7 @@ def board_rows(driver: Any) -> dict[str, tuple[str, str]]:
     }
 
 
-def test_the_points_board_glows_with_the_pace_of_the_goal(settings_for, sqlite_url) -> None:  # type: ignore[no-untyped-def]
+def test_the_points_board_glows_with_the_pace_of_the_goal(settings_for, sqlite_url) -> None:
     # Goal 38 at 13:00 is a pace of 19: Elif's 19 is on it (green), 18 is within 10 % below it (amber).
     _dash_app, engine, server = sales_screen(settings_for, sqlite_url, 38)
     driver = start_chromium(1920, 1080)
@@ -129,7 +129,7 @@ def test_the_points_board_glows_with_the_pace_of_the_goal(settings_for, sqlite_u
         engine.dispose()
 
 
-def test_a_goal_reached_is_shown_once_per_person_and_day(settings_for, sqlite_url) -> None:  # type: ignore[no-untyped-def]
+def test_a_goal_reached_is_shown_once_per_person_and_day(settings_for, sqlite_url) -> None:
     _dash_app, engine, server = sales_screen(settings_for, sqlite_url, 18.5)  # Elif (19) is past it, the others not
     driver = start_chromium(1920, 1080)
     try:
@@ -227,7 +227,7 @@ class Relay:
                     sock.shutdown(socket.SHUT_RDWR)
 
 
-def test_the_tv_says_reconnecting_while_the_server_is_gone_and_recovers_alone(settings_for, sqlite_url) -> None:  # type: ignore[no-untyped-def]
+def test_the_tv_says_reconnecting_while_the_server_is_gone_and_recovers_alone(settings_for, sqlite_url) -> None:
     dash_app = tv_app(settings_for, sqlite_url)
     engine = dash_app.server.extensions["kpi"].engine
     seed_team(engine)
@@ -263,7 +263,7 @@ def test_the_tv_says_reconnecting_while_the_server_is_gone_and_recovers_alone(se
         engine.dispose()
 
 
-def test_the_tv_reloads_fully_at_the_configured_hour(settings_for, sqlite_url) -> None:  # type: ignore[no-untyped-def]
+def test_the_tv_reloads_fully_at_the_configured_hour(settings_for, sqlite_url) -> None:
     settings = settings_for(sqlite_url, auth_disabled=True)
     settings = replace(settings, kpi=replace(settings.kpi, tv=replace(settings.kpi.tv, reload_at=time(5, 30))))
     dash_app = create_app(settings)

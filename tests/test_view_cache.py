@@ -33,7 +33,11 @@ def test_lru_keeps_the_newest_entries_and_counts_hits() -> None:
     built: list[str] = []
 
     def build(name: str) -> Callable[[], str]:
-        return lambda: built.append(name) or name.upper()
+        def make() -> str:
+            built.append(name)
+            return name.upper()
+
+        return make
 
     assert cache.get_or_build("a", build("a")) == "A"
     assert cache.get_or_build("a", build("a")) == "A"
@@ -53,7 +57,9 @@ def start_run(engine: Engine, module: str = "Cases") -> int:
         result = conn.execute(
             insert(sync_runs).values(source="vtiger", module=module, started_at=NOW, status="running")
         )
-        return int(result.inserted_primary_key[0])
+        key = result.inserted_primary_key
+        assert key is not None
+        return int(key[0])
 
 
 def test_data_version_moves_with_every_sync_commit(engine: Engine) -> None:
@@ -170,6 +176,11 @@ def test_sales_page_uses_the_cache_and_clear_empties_it(page_app: Any) -> None:
 
 def test_cached_reads_the_version_once_per_call(engine: Engine) -> None:
     calls: list[int] = []
+
+    def build() -> int:
+        calls.append(1)
+        return len(calls)
+
     for _ in range(3):
-        cached(engine, ("test", 1), lambda: calls.append(1) or len(calls))
+        cached(engine, ("test", 1), build)
     assert calls == [1]

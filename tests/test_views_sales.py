@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, insert, update
 
+from metrics.windows import WindowKind
 from models.sales import read_stage_picklist, sales_group_names
 from models.schema import deal_stage_changes, deals, phone_calls, vtiger_groups, vtiger_users
 from settings import KpiRules, SalesRules, Settings, StageRule, VtigerSettings
@@ -57,8 +58,8 @@ def sales_settings(settings_for: Callable[..., Settings], database_url: str) -> 
     return settings_for(database_url, timezone=TZ)
 
 
-def scores_of(engine: Engine, settings: Settings, day: date = DAY, window: str = "day", group: str = "") -> dict:
-    view = build_sales_view(engine, settings, day, group, window, today=day)  # type: ignore[arg-type]
+def scores_of(engine: Engine, settings: Settings, day: date = DAY, window: WindowKind = "day", group: str = "") -> dict:
+    view = build_sales_view(engine, settings, day, group, window, today=day)
     return dict(zip(view.leaderboard["person"], view.leaderboard["points"], strict=True))
 
 
@@ -327,9 +328,9 @@ def test_the_page_path_shows_what_every_row_gives(
     for day in (date(2024, 6, 2), DAY, date(2024, 6, 11)):
         for selected in ("day", "week", "month"):
             full = build_sales_views(engine, settings, day, group, today=DAY)
-            page = build_sales_page(engine, settings, day, group, selected, 2, today=DAY)  # type: ignore[arg-type]
+            page = build_sales_page(engine, settings, day, group, selected, 2, today=DAY)
             for kind, view in full.items():
-                fast = page[kind]  # type: ignore[index]
+                fast = page[kind]
                 assert fast.leaderboard.equals(view.leaderboard), (day, kind)
                 assert fast.calls_per_person().equals(view.calls_per_person()), (day, kind)
                 assert fast.call_count == len(view.calls)

@@ -4,7 +4,7 @@ the faults the emulator does not produce by itself. sync/demo/vtiger_emulator.py
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -451,7 +451,15 @@ def _scripted_session(headers: dict[str, str], body: dict[str, Any]) -> requests
     from requests.structures import CaseInsensitiveDict
 
     class Adapter(BaseAdapter):
-        def send(self, request: requests.PreparedRequest, **_kwargs: Any) -> requests.Response:  # type: ignore[override]
+        def send(
+            self,
+            request: requests.PreparedRequest,
+            stream: bool = False,
+            timeout: Any = None,
+            verify: Any = True,
+            cert: Any = None,
+            proxies: Mapping[str, str] | None = None,
+        ) -> requests.Response:
             response = requests.Response()
             response.status_code = 200
             response.headers = CaseInsensitiveDict(headers)

@@ -226,9 +226,11 @@ def test_an_observed_transition_uses_the_stage_entry_time_when_it_is_plausible(d
     record["current_stage_entry_time"] = "2026-02-04 09:00:00"
     row = deal_row(record, directory, SALES, seen_at=SEEN)
     stored = {"stage": "Demo Scheduled", "updated_at": datetime(2026, 2, 1)}
-    assert observed_stage_change(record, row, stored)["changed_at"] == datetime(2026, 2, 4, 9, 0)  # type: ignore[index]
+    change = observed_stage_change(record, row, stored)
+    assert change is not None and change["changed_at"] == datetime(2026, 2, 4, 9, 0)
     stale = {"stage": "Demo Scheduled", "updated_at": datetime(2026, 2, 4, 12, 0)}  # entry before our last look
-    assert observed_stage_change(record, row, stale)["changed_at"] == datetime(2026, 2, 5, 16, 0)  # type: ignore[index]
+    change = observed_stage_change(record, row, stale)
+    assert change is not None and change["changed_at"] == datetime(2026, 2, 5, 16, 0)
 
 
 def _change(stage: str, at: datetime, origin: str) -> dict[str, Any]:

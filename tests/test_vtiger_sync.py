@@ -486,8 +486,7 @@ def test_a_failure_half_way_loses_nothing_and_the_next_run_recovers(world: World
     world.assert_watermark_safe("Cases")
 
     world.emulator.clear_faults()
-    runs = world.sync()
-    assert counts(runs)["Cases"] == (150, 0, 0)
+    assert counts(world.sync())["Cases"] == (150, 0, 0)
     world.assert_mirrors()
     assert counts(world.sync())["Cases"] == (0, 0, 0)
 
@@ -573,7 +572,7 @@ def test_the_lock_is_refreshed_between_pages(world: World) -> None:
             self.refreshed += 1
 
     lock = Lock()
-    world.sync(lock=lock)  # type: ignore[arg-type]
+    world.sync(lock=lock)
     assert lock.refreshed >= 3 + 2  # three Cases pages, at least one page for each other module
 
 

@@ -42,7 +42,8 @@ def ranks(component: Any) -> list[str]:
     """The rank numbers a list shows, in order ("" where a row has none)."""
     found = []
     children = getattr(component, "children", None)
-    for child in children if isinstance(children, list | tuple) else [children]:
+    kids: list[Any] = list(children) if isinstance(children, list | tuple) else [children]
+    for child in kids:
         if getattr(child, "className", None) == "lb-rank":
             found.append(child.children)
         elif child is not None and not isinstance(child, str | int | float):
@@ -98,10 +99,10 @@ def test_redmine_says_closed_on_cards_table_and_charts() -> None:
 # --- /sales cards against the previous window --------------------------------------------------------------------
 
 
-def berlin(*parts: int) -> datetime:
+def berlin(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
     from datetime import timedelta
 
-    return datetime(*parts) - timedelta(hours=1)  # type: ignore[arg-type]
+    return datetime(year, month, day, hour, minute, second) - timedelta(hours=1)
 
 
 def call(number: int, started: datetime) -> dict[str, Any]:
@@ -135,11 +136,13 @@ def test_sales_cards_compare_with_the_same_elapsed_span(sales_engine: tuple[Engi
     page = build_sales_page(engine, settings, today, "", "day", 100, today=today, now=now)
     plain = build_sales_views(engine, settings, today, "", today=today, now=now)
     for views in (page, plain):
-        assert (views["day"].totals().calls, views["day"].previous.calls) == (1, 1)  # call 6 vs call 1
-        assert views["day"].comparison.label == "yesterday by\u00a010:42"
-        assert (views["month"].totals().calls, views["month"].previous.calls) == (4, 1)  # 1, 2, 3, 6 vs 4
-        assert views["month"].comparison.label == "1–2\u00a0Nov by\u00a010:42"
-        assert views["day"].previous.points == 1.0  # one point a call
+        day, month = views["day"], views["month"]
+        assert day.previous and day.comparison and month.previous and month.comparison
+        assert (day.totals().calls, day.previous.calls) == (1, 1)  # call 6 vs call 1
+        assert day.comparison.label == "yesterday by\u00a010:42"
+        assert (month.totals().calls, month.previous.calls) == (4, 1)  # 1, 2, 3, 6 vs 4
+        assert month.comparison.label == "1–2\u00a0Nov by\u00a010:42"
+        assert day.previous.points == 1.0  # one point a call
     state = PageState(today, "day", "", True, today, now=now)
     day_text = component_text(window_column("day", page["day"], selected=True, state=state))
     assert "= same vs yesterday by\u00a010:42" in day_text
@@ -147,7 +150,9 @@ def test_sales_cards_compare_with_the_same_elapsed_span(sales_engine: tuple[Engi
     assert "▲ 3 vs 1–2\u00a0Nov by\u00a010:42" in month_text
     assert "no comparison" not in day_text + month_text
     finished = build_sales_page(engine, settings, date(2026, 12, 1), "", "day", 100, today=today, now=None)
-    assert (finished["day"].previous.calls, finished["day"].comparison.label) == (0, "Mon 30\u00a0Nov")
+    finished_day = finished["day"]
+    assert finished_day.previous and finished_day.comparison
+    assert (finished_day.previous.calls, finished_day.comparison.label) == (0, "Mon 30\u00a0Nov")
 
 
 # --- in Chromium ---------------------------------------------------------------------------------------------------

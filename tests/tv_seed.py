@@ -7,6 +7,7 @@ Rows go straight into the tables (as sync would leave them), so these tests do n
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Engine, insert
 
@@ -36,7 +37,7 @@ def seed_team(engine: Engine, now: datetime | None = None) -> None:
     start = now - timedelta(minutes=50)
     with engine.begin() as conn:
         conn.execute(insert(vtiger_groups), [{"source_id": f"20x{n}", "name": name} for n, name in enumerate(PEOPLE)])
-        users = []
+        users: list[dict[str, Any]] = []
         for group_index, names in enumerate(PEOPLE.values()):
             for name in names:
                 first, last = name.split(" ")
@@ -53,7 +54,7 @@ def seed_team(engine: Engine, now: datetime | None = None) -> None:
                 )
         conn.execute(insert(vtiger_users), users)
 
-        case_rows = []
+        case_rows: list[dict[str, Any]] = []
         for n in range(18):
             person = PEOPLE["Support"][n % 4]
             resolved = n % 3 == 0
@@ -261,7 +262,9 @@ def _case(n: int, person: str, group: str, created: datetime, resolved: datetime
 def _crowded_cases(now: datetime, midnight: datetime, yesterday: datetime, today: bool) -> list[dict]:
     """(person, group, created, resolved) of each case, then numbered."""
     weeks_ago, two_days_ago = midnight - timedelta(days=40), yesterday - timedelta(days=1)
-    specs = [(LONG_NAMES[n % 13], CROWDED_GROUPS[n % len(CROWDED_GROUPS)], weeks_ago, None) for n in range(OLD_OPEN)]
+    specs: list[tuple[str, str, datetime, datetime | None]] = [
+        (LONG_NAMES[n % 13], CROWDED_GROUPS[n % len(CROWDED_GROUPS)], weeks_ago, None) for n in range(OLD_OPEN)
+    ]
     specs += [
         (LONG_NAMES[n % 13], "Support", two_days_ago + timedelta(hours=9), yesterday + timedelta(hours=10, minutes=n))
         for n in range(RESOLVED_YESTERDAY)
@@ -284,7 +287,7 @@ def _crowded_cases(now: datetime, midnight: datetime, yesterday: datetime, today
 
 def _crowded_calls(midnight: datetime, yesterday: datetime, people: list[str], today: bool) -> list[dict]:
     days = [(yesterday, CALLS_YESTERDAY)] + ([(midnight, CALLS_TODAY)] if today else [])
-    rows = []
+    rows: list[dict[str, Any]] = []
     for day, counts in days:
         for person, count in zip(people, counts, strict=True):
             for n in range(count):
@@ -302,7 +305,7 @@ def _crowded_calls(midnight: datetime, yesterday: datetime, people: list[str], t
     return rows
 
 
-def _crowded_demos(conn, midnight: datetime, people: list[str]) -> None:  # type: ignore[no-untyped-def]
+def _crowded_demos(conn, midnight: datetime, people: list[str]) -> None:
     for n in range(DEMOS_TODAY):
         common = {"assignee_name": people[n % 4], "group_name": "Sales", "qualified_by_name": people[n % 2]}
         conn.execute(
@@ -348,7 +351,7 @@ def _crowded_issues(midnight: datetime, yesterday: datetime, today: bool) -> lis
     """(status while open, person, created, closed) of each issue, then numbered."""
     weeks_ago = midnight - timedelta(days=30)
     # Open for weeks, in every status (9 rows of "Open by status"), then yesterday's and today's.
-    specs = [
+    specs: list[tuple[str, str, datetime, datetime | None]] = [
         (status, LONG_NAMES[n], weeks_ago, None)
         for n, status in enumerate(REDMINE_STATUSES)
         for _ in range(len(REDMINE_STATUSES) - n)

@@ -48,7 +48,7 @@ class ViewCache:
             if key in self._entries:
                 self._entries.move_to_end(key)
                 self.hits += 1
-                return self._entries[key]  # type: ignore[no-any-return]
+                return self._entries[key]
             self.misses += 1
         value = build()
         with self._lock:

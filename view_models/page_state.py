@@ -87,7 +87,7 @@ def parse_page_query(
     raw_window = (query.get("window") or "").strip()
     if raw_window:
         if raw_window in WINDOW_KINDS:
-            window = raw_window  # type: ignore[assignment]
+            window = raw_window
         else:
             notices.append(f"“{raw_window}” is not a window (day, week or month): showing {DEFAULT_WINDOW}.")
 

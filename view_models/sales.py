@@ -22,7 +22,7 @@ Must not import Dash, Flask or sync/.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Literal
@@ -158,7 +158,7 @@ def sales_view(
     groups = tuple(groups)
     scored_calls = score_calls(in_groups(calls, groups), rules, window)
     scored_changes = score_stage_changes(in_groups(changes, groups), history, rules, window)
-    people = in_groups(roster, groups)["person"] if groups else []
+    people: Iterable[str] = in_groups(roster, groups)["person"] if groups else []
     return SalesView(
         window=window,
         groups=groups,
@@ -194,7 +194,7 @@ def sales_page_view(
     groups = tuple(groups)
     tally = call_tally(call_counts, rules)
     changes = window_rows(scored_changes, "changed_at", window)
-    people = in_groups(roster, groups)["person"] if groups else []
+    people: Iterable[str] = in_groups(roster, groups)["person"] if groups else []
     return SalesView(
         window=window,
         groups=groups,
@@ -509,7 +509,7 @@ def open_deal_rows(engine: Engine, settings: Settings, group: str = "") -> pd.Da
     with engine.connect() as conn:
         deals = read_open_deals(conn, rules, effective_groups(rules, group))
     deals["link"] = [_link(settings, "Potentials", source_id) for source_id in deals["source_id"]]
-    deals.insert(deals.columns.get_loc("amount") + 1, "currency", rules.currency)  # what the amount is in
+    deals.insert(list(deals.columns).index("amount") + 1, "currency", rules.currency)  # what the amount is in
     return deals.rename(columns={"source_id": "deal_id", "name": "deal_name", "assignee_name": "owner"})
 
 

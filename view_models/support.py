@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -248,7 +249,7 @@ def _people(frame: pd.DataFrame) -> pd.Series:
     return frame["assignee_name"].fillna("").astype(str).str.strip().replace("", "Unassigned")
 
 
-def _open_case(row, settings: Settings) -> OpenCase:  # type: ignore[no-untyped-def]  # a DataFrame.itertuples row
+def _open_case(row: Any, settings: Settings) -> OpenCase:  # row: a DataFrame.itertuples row
     due = row.due_at
     vtiger = settings.vtiger
     return OpenCase(
@@ -350,7 +351,7 @@ def overdue_issues(open_now: pd.DataFrame, settings: Settings, now: datetime) ->
     return open_now[due.notna() & (due < today)].sort_values(["due_date", "source_id"], kind="stable")
 
 
-def _open_issue(row, settings: Settings) -> OpenIssue:  # type: ignore[no-untyped-def]
+def _open_issue(row: Any, settings: Settings) -> OpenIssue:  # row: a DataFrame.itertuples row
     redmine = settings.redmine
     return OpenIssue(
         issue_id=str(row.source_id),

@@ -43,11 +43,11 @@ def frame_block(
     keys: dict[str, pd.Series] = {}
     ascending: list[bool] = []
     for index, entry in enumerate(request.sort_model):
-        name = entry.get("colId")
-        if name not in columns or entry.get("sort") not in ("asc", "desc"):
-            raise GridRequestError(f"the table cannot sort on {name!r}")
-        values = kept[columns[name].column]
-        text = columns[name].kind == "text"
+        by = entry.get("colId")
+        if not isinstance(by, str) or by not in columns or entry.get("sort") not in ("asc", "desc"):
+            raise GridRequestError(f"the table cannot sort on {by!r}")
+        values = kept[columns[by].column]
+        text = columns[by].kind == "text"
         keys[f"empty{index}"] = _empty(values, text).astype(int)
         keys[f"value{index}"] = _texts(values).str.lower() if text else values
         ascending += [True, entry["sort"] == "asc"]

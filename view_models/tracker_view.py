@@ -46,7 +46,7 @@ from view_models.url_query import parse_date
 
 F = TypeVar("F")  # the figures of one window (metrics.cases.CaseFigures, metrics.redmine.IssueFigures)
 V = TypeVar("V", bound="TrackerView")
-Counts = Mapping[str, pd.Series]  # "created" / "resolved" -> counts per local day or month
+Counts = pd.DataFrame  # columns "created" / "resolved": counts per local day or month
 
 
 @dataclass(frozen=True)
@@ -278,7 +278,7 @@ def table_query(engine: Engine, state: PageState, kpi: str) -> dict[str, Any]:
 def state_of_query(query: dict[str, Any], kpis: Sequence[str]) -> tuple[PageState, str]:
     """The page state and figure of a `table_query` (which came back from the browser: checked, ValueError)."""
     window, kpi, selector = query.get("window"), query.get("kpi"), query.get("selector")
-    if window not in WINDOW_KINDS or kpi not in kpis or not isinstance(selector, str):
+    if window not in WINDOW_KINDS or not isinstance(kpi, str) or kpi not in kpis or not isinstance(selector, str):
         raise ValueError(f"not a table view: {query!r}")
     day, today = parse_date(str(query.get("date"))), parse_date(str(query.get("today")))
     return PageState(day=day, window=window, selector=selector, follow_today=False, today=today), kpi

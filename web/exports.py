@@ -129,7 +129,7 @@ def parse_export_request(
         raise ExportError(
             f"{spec.selector_key}={selector!r} is not known: leave it out for all, or pick an existing one"
         )
-    return ExportRequest(day, window, kpi, selector)  # type: ignore[arg-type]
+    return ExportRequest(day, window, kpi, selector)
 
 
 def csv_text(rows: pd.DataFrame, spec: ExportSpec, tz_name: str) -> str:

@@ -7,7 +7,10 @@
     * every output is tv-prefixed or one of KIOSK_SHELL_OUTPUT_IDS (the frame: page-content, chrome,
       page-notice, freshness-badge) AND the callback takes Input/State("url", "pathname") AND that value is /tv.
   Anything else answers 403. Kiosk callbacks must only read (a kiosk is read-only).
-- PUBLIC_ENDPOINTS: the only routes answered without a viewer (sign-in, /healthz, static files).
+- PUBLIC_ENDPOINTS: the only routes answered without a viewer (sign-in, /healthz, static files), and everything
+  under PUBLIC_PATH_PREFIXES: /webhooks/ (web/webhooks.py), whose token in the path is the credential; so they
+  carry no CSRF token, and a GET there answers 405 rather than a sign-in redirect.
+- A kiosk may also call KIOSK_ROUTES: the TV's data version and its report (web/screens.py).
 
 The gate (`_gate`, a before_request on the Flask server) runs before every route, including routes added later by
 other modules and blueprints (rq-dashboard must be a blueprint on this server, not a separate WSGI app, or it is
@@ -29,6 +32,7 @@ from urllib.parse import urlencode
 
 from flask import Flask, Response, g, redirect, request, session, url_for
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.wrappers import Response as BaseResponse  # what redirect() returns; flask.Response extends it
 
 from settings import Settings
 from web import kiosk, sessions
@@ -59,6 +63,8 @@ KIOSK_COOKIE_MAX_AGE = timedelta(days=400)  # browsers cap cookie lifetimes at 4
 DASH_CALLBACK_ENDPOINT = "/_dash-update-component"
 DASH_PAGE_ENDPOINTS = frozenset({"/", "/<path:path>"})
 KIOSK_ENDPOINTS = frozenset({"/_dash-layout", "/_dash-dependencies"})
+PUBLIC_PATH_PREFIXES = ("/webhooks/",)
+KIOSK_ROUTES = frozenset({"screens.data_version", "screens.report"})  # web/screens.py
 PUBLIC_ENDPOINTS = frozenset(
     {
         "healthz",
@@ -111,10 +117,10 @@ def _dash_app() -> Any | None:
 # --- the gate ---------------------------------------------------------------------------------------------------
 
 
-def _gate() -> Response | None:
+def _gate() -> BaseResponse | None:
     settings: Settings = current_runtime().settings
-    if request.endpoint in PUBLIC_ENDPOINTS:
-        return None  # the sign-in views check their own state and CSRF token
+    if request.endpoint in PUBLIC_ENDPOINTS or request.path.startswith(PUBLIC_PATH_PREFIXES):
+        return None  # the sign-in views check their own state and CSRF token; a webhook its token
     if settings.auth_disabled:
         g.kpi_viewer = LOCAL_VIEWER
         return _refuse_remote_when_local() or refuse_foreign_origin() or _check_callback_payload(LOCAL_VIEWER)
@@ -146,7 +152,7 @@ def _refuse_remote_when_local() -> Response | None:
     return None
 
 
-def _refuse_unauthenticated() -> Response:
+def _refuse_unauthenticated() -> BaseResponse:
     if request.path.rstrip("/") == KIOSK_PAGE_PATH and request.cookies.get(KIOSK_COOKIE):
         return _kiosk_refused_page()
     # Only a page navigation is sent to Google; a sub-resource (the browser's own /favicon.ico, an image, a script)
@@ -208,6 +214,8 @@ def _is_kiosk_path(path: str) -> bool:
 
 
 def _kiosk_may_request() -> bool:
+    if request.endpoint in KIOSK_ROUTES:
+        return True
     if request.method not in SAFE_METHODS and request.endpoint != DASH_CALLBACK_ENDPOINT:
         return False
     if request.endpoint in DASH_PAGE_ENDPOINTS:
@@ -222,7 +230,7 @@ def _is_kiosk_arrival() -> bool:
     return request.method in ("GET", "HEAD") and _is_kiosk_path(request.path) and KIOSK_QUERY_PARAMETER in request.args
 
 
-def _kiosk_arrival() -> Response:
+def _kiosk_arrival() -> BaseResponse:
     """/tv?kiosk=TOKEN: check it, move it into the kiosk cookie, and show /tv without the token in the address."""
     token = request.args.get(KIOSK_QUERY_PARAMETER, "")
     try:

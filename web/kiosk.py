@@ -34,9 +34,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from models.db import utcnow
 from models.schema import kiosk_tokens
+from models.screens import ScreenState, screen_states
 from settings import Settings, current_tv_rules
 from view_models.tv_rotation import RotationError, ScreenRotation, describe, parse_rotation, parse_slide_list
-from web.runtime import current_runtime
+from web.runtime import current_runtime, runtime_now
 
 log = logging.getLogger(__name__)
 
@@ -274,24 +275,30 @@ def kiosk_create(name: str, base_url: str, replace: bool) -> None:
 
 @kiosk_group.command("list")
 def kiosk_list() -> None:
-    """Show every kiosk: name, created, last used, revoked."""
+    """Show every kiosk as a screen: name, created, last seen, slide showing, browser size, app version, and
+    online / offline (no sign of life for 5 minutes) / revoked / never seen, with the page's last error."""
     try:
-        kiosks = list_kiosks(_engine())
+        kiosks = {kiosk.name: kiosk for kiosk in list_kiosks(_engine())}
+        states = screen_states(_engine(), runtime_now())
     except SQLAlchemyError as exc:
         _fail(database_error(exc))
         return
     if not kiosks:
         click.echo("no kiosks yet: `flask --app app:server kiosk create NAME`")
         return
-    header = ("NAME", "CREATED (UTC)", "LAST USED (UTC)", "STATUS")
+    header = ("NAME", "CREATED (UTC)", "LAST SEEN (UTC)", "SLIDE", "SIZE", "VERSION", "STATUS")
     rows = [
         (
-            kiosk.name,
-            _when(kiosk.created_at),
-            _when(kiosk.last_used_at),
-            f"revoked {_when(kiosk.revoked_at)}" if kiosk.revoked_at else "active",
+            screen.name,
+            _when(kiosks[screen.name].created_at),
+            _when(screen.last_seen),
+            screen.slide or "-",
+            screen.size or "-",
+            screen.version or "-",
+            _status(screen, kiosks[screen.name]),
         )
-        for kiosk in kiosks
+        for screen in states
+        if screen.name in kiosks
     ]
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
@@ -363,6 +370,11 @@ def kiosk_show(name: str) -> None:
         click.echo(f"kiosk {kiosk.name!r} rotates its URL's pages (no kiosk set, no [tv.screens] entry)")
     else:
         click.echo(f"kiosk {kiosk.name!r} rotates ({source}): {describe(rotation)}")
+
+
+def _status(screen: ScreenState, kiosk: Kiosk) -> str:
+    status = f"revoked {_when(kiosk.revoked_at)}" if kiosk.revoked_at else screen.state
+    return f"{status}; page error: {screen.error}" if screen.error else status
 
 
 def _when(value: datetime | None) -> str:

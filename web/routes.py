@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask, jsonify
+from flask.typing import ResponseReturnValue
 from sqlalchemy import text
 
 from web.exports import register_exports
@@ -11,7 +12,7 @@ from web.runtime import current_runtime
 
 def register_routes(server: Flask) -> None:
     @server.get("/healthz")
-    def healthz():  # type: ignore[no-untyped-def]
+    def healthz() -> ResponseReturnValue:
         try:
             with current_runtime().engine.connect() as conn:
                 conn.execute(text("SELECT 1"))

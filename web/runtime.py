@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gc
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import current_app
@@ -24,6 +25,13 @@ class Runtime:
 
 def current_runtime() -> Runtime:
     return current_app.extensions["kpi"]
+
+
+def runtime_now() -> datetime:
+    """Now as naive UTC, from the runtime's clock (extras "clock") when a test set one."""
+    clock = current_runtime().extras.get("clock")
+    now = clock() if clock else datetime.now(UTC)
+    return now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo else now
 
 
 def freeze_startup_objects() -> None:

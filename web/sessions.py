@@ -16,7 +16,7 @@ from datetime import timedelta
 
 import click
 from flask.cli import AppGroup
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import ColumnElement, Engine, delete, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from models.db import utcnow
@@ -61,7 +61,7 @@ def end_all_sessions(engine: Engine, email: str) -> int:
     return _end(engine, user_sessions.c.email == email.strip().lower())
 
 
-def _end(engine: Engine, which: object) -> int:
+def _end(engine: Engine, which: ColumnElement[bool]) -> int:
     with engine.begin() as conn:
         result = conn.execute(
             update(user_sessions).where(which, user_sessions.c.ended_at.is_(None)).values(ended_at=utcnow())

@@ -20,7 +20,7 @@ import logging
 import time
 from collections.abc import Mapping
 from html import escape
-from typing import Any
+from typing import Any, TypeGuard
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, redirect, request, session, url_for
@@ -28,6 +28,8 @@ from flask_dance.consumer import oauth_authorized, oauth_error
 from flask_dance.consumer.storage import NullStorage
 from flask_dance.contrib.google import make_google_blueprint
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response as BaseResponse  # what redirect() returns; flask.Response extends it
 
 from settings import Settings
 from web import sessions
@@ -57,7 +59,7 @@ GOOGLE_ISSUERS = frozenset({"https://accounts.google.com", "accounts.google.com"
 CLOCK_SKEW_SECONDS = 120
 
 
-def safe_next(target: object) -> bool:
+def safe_next(target: object) -> TypeGuard[str]:
     """Only a path on this site: no scheme, no host, no protocol-relative `//` or `/\\` tricks, and no control
     characters (a CR or LF would break the Location header of the redirect that follows sign-in)."""
     if not isinstance(target, str) or not target.startswith("/") or target.startswith(("//", "/\\")):
@@ -75,7 +77,7 @@ def auth_blueprint(settings: Settings) -> Blueprint:
     bp = Blueprint("auth", __name__)
 
     @bp.get("/login")
-    def login():  # type: ignore[no-untyped-def]
+    def login() -> BaseResponse:
         if settings.auth_disabled or session_user(settings) is not None:
             return redirect("/")
         target = request.args.get("next")
@@ -90,7 +92,7 @@ def auth_blueprint(settings: Settings) -> Blueprint:
         )
 
     @bp.route("/logout", methods=["GET", "POST"])
-    def logout():  # type: ignore[no-untyped-def]
+    def logout() -> BaseResponse:
         if settings.auth_disabled:
             return redirect("/")
         if request.method in SAFE_METHODS:
@@ -129,7 +131,7 @@ def google_blueprint(settings: Settings) -> Blueprint:
         redirect_url="/",
     )
 
-    def on_authorized(blueprint: Blueprint, token: Mapping[str, Any] | None) -> Response:
+    def on_authorized(blueprint: Blueprint, token: Mapping[str, Any] | None) -> BaseResponse:
         return _finish_sign_in(settings, token)
 
     def on_error(blueprint: Blueprint, error: object = None, **_: object) -> Response:
@@ -142,9 +144,7 @@ def google_blueprint(settings: Settings) -> Blueprint:
     oauth_error.connect(on_error, sender=bp, weak=False)
 
     @bp.errorhandler(Exception)
-    def sign_in_failed(error: Exception):  # type: ignore[no-untyped-def]
-        from werkzeug.exceptions import HTTPException
-
+    def sign_in_failed(error: Exception) -> BaseResponse | HTTPException:
         if isinstance(error, HTTPException):
             return error
         # A replayed or forged callback (state mismatch, missing code), Google unreachable, a token we cannot read.
@@ -159,7 +159,7 @@ class SignInRefused(Exception):
     """The Google account may not use the dashboard; the message says why (shown to that person)."""
 
 
-def _finish_sign_in(settings: Settings, token: Mapping[str, Any] | None) -> Response:
+def _finish_sign_in(settings: Settings, token: Mapping[str, Any] | None) -> BaseResponse:
     try:
         claims = id_token_claims(token, settings.google_client_id)
         email, name = admitted_identity(claims, settings)

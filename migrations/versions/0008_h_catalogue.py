@@ -1,14 +1,14 @@
 """roll-up fingerprints (TIMEZONE + the catalogue's counting rules) and a background rebuild's start and progress
 
 Revision ID: 0008_h
-Revises: 0007_f
+Revises: 0006_d
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0008_h"
-down_revision = "0007_f"
+down_revision = "0006_d"
 branch_labels = None
 depends_on = None
 

@@ -138,10 +138,10 @@ class RedmineEmulator:
         with self._lock:
             self._issues.pop(int(issue_id), None)
 
-    def issue(self, issue_id: int) -> dict[str, Any] | None:
+    def issue(self, issue_id: int) -> dict[str, Any]:
+        """A copy of the stored issue; KeyError for an id never stored."""
         with self._lock:
-            stored = self._issues.get(int(issue_id))
-            return dict(stored.issue) if stored else None
+            return dict(self._issues[int(issue_id)].issue)
 
     @property
     def issue_ids(self) -> list[int]:

@@ -27,7 +27,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
@@ -35,6 +35,10 @@ from sqlalchemy import Engine
 from models.db import utcnow
 from settings import SalesRules, Settings
 from sync.engine import read_state, write_state
+
+if TYPE_CHECKING:  # for the annotations only; the functions below import the clients where they use them
+    from sync.redmine import RedmineClient
+    from sync.vtiger import VtigerClient
 
 SEED = 20_240_611
 HISTORY_DAYS = 90
@@ -784,7 +788,7 @@ def _world(engine: Engine, settings: Settings) -> DemoWorld:
     return world_for(DemoConfig.of(demo_anchor(engine, now), settings), now)
 
 
-def demo_vtiger_client(engine: Engine, settings: Settings):  # type: ignore[no-untyped-def]
+def demo_vtiger_client(engine: Engine, settings: Settings) -> VtigerClient:
     """A real VtigerClient talking to the demo's VTiger emulator, advanced to now."""
     from sync.demo.vtiger_emulator import EMULATOR_URL
     from sync.vtiger import VtigerClient
@@ -793,7 +797,7 @@ def demo_vtiger_client(engine: Engine, settings: Settings):  # type: ignore[no-u
     return VtigerClient(EMULATOR_URL, API_USER, API_KEY, session=world.vtiger.session())
 
 
-def demo_redmine_client(engine: Engine, settings: Settings):  # type: ignore[no-untyped-def]
+def demo_redmine_client(engine: Engine, settings: Settings) -> RedmineClient:
     """A real RedmineClient talking to the demo's Redmine emulator, advanced to now."""
     from sync.demo.redmine_emulator import EMULATOR_URL
     from sync.redmine import RedmineClient

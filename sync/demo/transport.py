@@ -61,8 +61,14 @@ class EmulatorAdapter(BaseAdapter):
         super().__init__()
         self.answer = answer
 
-    def send(  # type: ignore[override]
-        self, request: requests.PreparedRequest, stream: bool = False, timeout: Any = None, **_: Any
+    def send(
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,
+        timeout: Any = None,
+        verify: Any = True,
+        cert: Any = None,
+        proxies: Mapping[str, str] | None = None,
     ) -> requests.Response:
         reply = self.answer(_call(request, timeout))
         response = requests.Response()
@@ -90,7 +96,10 @@ def _call(request: requests.PreparedRequest, timeout: Any) -> EmulatedCall:
         path=parts.path,
         query=dict(parse_qsl(parts.query, keep_blank_values=True)),
         form=form,
-        headers=request.headers,
+        # requests allows bytes header values; the emulators read text.
+        headers=CaseInsensitiveDict(
+            {name: value.decode() if isinstance(value, bytes) else value for name, value in request.headers.items()}
+        ),
         # requests passes the timeout as the caller gave it: one number, or (connect, read).
         read_timeout=timeout[1] if isinstance(timeout, tuple) else timeout,
         request=request,

@@ -154,7 +154,7 @@ STANDARD_FIELDS: dict[str, tuple[str, ...]] = {
     "Groups": ("id", "groupname", "description"),
 }  # fmt: skip
 
-FIELD_TYPES = {
+FIELD_TYPES: dict[str, dict[str, Any]] = {
     "assigned_user_id": {"name": "owner"},
     "group_id": {"name": "reference", "refersTo": ["Groups"]},
     "modifiedby": {"name": "reference", "refersTo": ["Users"]},
