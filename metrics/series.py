@@ -123,7 +123,9 @@ class WindowTotals:
         return totals
 
 
-def latest_in_window(frame: pd.DataFrame, terms: Sequence[tuple[str, pd.Series | None]], window: Window) -> pd.Series:
+def latest_in_window(
+    frame: pd.DataFrame, terms: Sequence[tuple[str, pd.Series | np.ndarray | None]], window: Window
+) -> pd.Series:
     """Per row, the latest of the named timestamps that fall in the window (each only where its mask, if any, is
     true); NaT where none does. When a row counted in a window, for ordering tables newest first. On numpy
     arrays: a table's hundred rows should not pay pandas' cost per operation."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from datetime import datetime
 
 import pandas as pd
 
@@ -13,7 +14,7 @@ from metrics.windows import Window
 from settings import CaseRules
 
 
-def inside(moment: object, window: Window) -> bool:
+def inside(moment: datetime | None, window: Window) -> bool:
     return moment is not None and not pd.isna(moment) and window.start <= moment < window.end
 
 

@@ -43,9 +43,9 @@ def test_daily_counts_include_the_last_day_of_each_month(engine) -> None:
         ],
     )
     counts = daily_counts(engine, "cases", date(2026, 9, 30), date(2026, 11, 1))
-    assert counts.loc[date(2026, 9, 30)].tolist() == [1, 1]
-    assert counts.loc[date(2026, 10, 31)].tolist() == [1, 0]
-    assert counts.loc[date(2026, 11, 1)].tolist() == [1, 0]
+    assert list(counts.loc[date(2026, 9, 30)]) == [1, 1]
+    assert list(counts.loc[date(2026, 10, 31)]) == [1, 0]
+    assert list(counts.loc[date(2026, 11, 1)]) == [1, 0]
     assert int(counts["created"].sum()) == 3
 
 
@@ -162,6 +162,6 @@ def test_redmine_reads(engine) -> None:
     assert view.open_by_project == [("Firmware", 1)]
     assert redmine_reads.project_names(engine) == ["Firmware", "Portal"]
     daily = daily_counts(engine, "redmine", date(2026, 10, 31), date(2026, 11, 20))
-    assert daily.loc[date(2026, 10, 31), "resolved"] == 1  # 23:30 CET on the last day of October
+    assert daily.at[date(2026, 10, 31), "resolved"] == 1  # 23:30 CET on the last day of October
     portal = build_redmine_view(engine, SETTINGS, date(2026, 11, 20), project="Portal", today=date(2026, 11, 20))
     assert portal.totals.rejected == 1 and portal.totals.open == 0
