@@ -37,7 +37,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     server = Flask(__name__)
     server.config.update(SECRET_KEY=settings.secret_key or "dev-only-not-secret", TESTING=settings.testing)
     runtime = Runtime(settings=settings, engine=make_engine(settings.database_url))
-    runtime.extras["app_version"] = app_version()
+    runtime.app_version = app_version()
     server.extensions["kpi"] = runtime
 
     app = dash.Dash(
@@ -50,7 +50,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         suppress_callback_exceptions=True,
         meta_tags=[
             {"name": "viewport", "content": "width=device-width, initial-scale=1"},
-            {"name": "kpi-version", "content": runtime.extras["app_version"]},  # what a TV reports it runs
+            {"name": "kpi-version", "content": runtime.app_version},  # what a TV reports it runs
         ],
         assets_path_ignore=["lazy"],  # assets/lazy/: fetched on demand (the partial plotly.js bundle), not on load
         on_error=callback_error,  # a callback that raises answers 422 (503 without the database), never a 500
@@ -71,6 +71,12 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         def _embedded_sync() -> None:
             start_embedded_sync(runtime)
 
+    if not settings.testing:
+
+        @server.before_request
+        def _sales_rollups() -> None:
+            start_sales_rollups(runtime)
+
     init_response_cache(server, app)  # last: its before_request runs after the gate, its after_request first
     return app
 
@@ -81,8 +87,29 @@ def start_embedded_sync(runtime: Runtime) -> object:
     from digest.schedule import ensure_digest_thread
     from sync.scheduler import ensure_embedded_scheduler
 
-    ensure_digest_thread(runtime.extras, runtime.settings, runtime.engine)
-    return ensure_embedded_scheduler(runtime.extras, runtime.settings, runtime.engine)
+    ensure_digest_thread(runtime, runtime.settings, runtime.engine)
+    return ensure_embedded_scheduler(runtime, runtime.settings, runtime.engine)
+
+
+def start_sales_rollups(runtime: Runtime) -> None:
+    """Once per process: re-derive the sales roll-ups in a background thread when the rules or TIMEZONE changed
+    since they were derived (models/sales_rollups.py). The pages keep answering meanwhile; a click never derives."""
+    import logging
+    import threading
+
+    from models import sales_rollups
+
+    if runtime.sales_rollups_started:
+        return
+    runtime.sales_rollups_started = True
+
+    def ensure() -> None:
+        try:
+            sales_rollups.ensure(runtime.engine, runtime.settings.kpi.sales, runtime.settings.timezone)
+        except Exception:
+            logging.getLogger(__name__).exception("deriving the sales roll-ups failed")
+
+    threading.Thread(target=ensure, name="sales-rollups", daemon=True).start()
 
 
 def start_rollups(runtime: Runtime) -> None:

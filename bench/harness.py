@@ -54,25 +54,15 @@ def build_app(database_url: str, tz_name: str, *, testing: bool = True) -> dash.
     from web.runtime import freeze_startup_objects
 
     dash_app = create_app(bench_settings(database_url, tz_name, testing=testing))
-    dash_app.server.extensions["kpi"].extras["clock"] = anchor_clock
+    dash_app.server.extensions["kpi"].clock = anchor_clock
     freeze_startup_objects()  # as each gunicorn worker does once the app is built (gunicorn.conf.py)
     return dash_app
 
 
 def clear_app_caches(dash_app: dash.Dash) -> bool:
-    """Empty the app's caches before a cold call, when it has any: `runtime.extras["cache"].clear()` (or a
-    callable `runtime.extras["clear_caches"]`). Returns whether there was something to clear."""
-    extras = dash_app.server.extensions["kpi"].extras
-    cleared = False
-    cache = extras.get("cache")
-    if cache is not None and hasattr(cache, "clear"):
-        cache.clear()
-        cleared = True
-    clear = extras.get("clear_caches")
-    if callable(clear):
-        clear()
-        cleared = True
-    return cleared
+    """Empty the app's caches before a cold call, when it has any (`Runtime.clear_caches`). Returns whether there
+    was something to clear."""
+    return bool(dash_app.server.extensions["kpi"].clear_caches())
 
 
 # --- discovery -----------------------------------------------------------------------------------------------------

@@ -22,21 +22,22 @@ def build_view(engine: Engine, settings: Settings, state: PageState, charts: boo
     return build_cases_view(engine, settings, state.day, group=state.selector, charts=charts, **view_options(state))
 
 
-def open_values(view: CasesView, state: PageState) -> list[Any]:
+def open_values(view: CasesView, state: PageState) -> dict[str, Any]:
     (title_a, figure_a), (title_b, figure_b) = page.open_charts(view)
-    return [page.open_panel_content(view, state), title_a, figure_a, title_b, figure_b]
+    content = page.open_panel_content(view, state)
+    return {"open": content, "open_a_title": title_a, "open_a": figure_a, "open_b_title": title_b, "open_b": figure_b}
 
 
 CALLBACKS = TrackerCallbacks(
     page=page.PAGE,
     path="/cases",
-    own_outputs=[
-        Output(f"{page.PREFIX}-open", "children"),
-        Output(f"{page.PREFIX}-open-a-title", "children"),
-        Output(f"{page.PREFIX}-open-a", "figure"),
-        Output(f"{page.PREFIX}-open-b-title", "children"),
-        Output(f"{page.PREFIX}-open-b", "figure"),
-    ],
+    own_outputs={
+        "open": Output(f"{page.PREFIX}-open", "children"),
+        "open_a_title": Output(f"{page.PREFIX}-open-a-title", "children"),
+        "open_a": Output(f"{page.PREFIX}-open-a", "figure"),
+        "open_b_title": Output(f"{page.PREFIX}-open-b-title", "children"),
+        "open_b": Output(f"{page.PREFIX}-open-b", "figure"),
+    },
     own_values=open_values,
     build_view=build_view,
     window_table=window_table,

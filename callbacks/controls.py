@@ -4,9 +4,10 @@
 
 1. The page's ONE main callback. Its inputs are the URL query, the "today" button, the date picker, the window and
    selector, the auto-refresh tick, the midnight clock and any `extra_inputs` of the page; its outputs are the
-   URL query and the controls (so they always agree) followed by the page's own `outputs`. It resolves a
-   `view_models.page_state.PageState` and calls `render(state, trigger)`, which returns the values for `outputs`
-   (use `dash.no_update` for parts a trigger does not change). One date click is one round trip.
+   URL query and the controls (so they always agree, `control_outputs`) and the page's own `outputs`, both by
+   name (Dash's dictionary-style outputs). It resolves a `view_models.page_state.PageState` and calls
+   `render(state, trigger)`, which returns the values of `outputs` by name (`dash.no_update` for parts a trigger
+   does not change). One date click is one round trip.
 2. The midnight check: a slow Interval asks the server for today's date in TIMEZONE and stores it
    (`<prefix>-today-date`) only when it changed, which re-renders a page that follows today.
 3. The auto-refresh preferences (switch + minutes, saved in localStorage) and the countdown: clientside, in
@@ -48,8 +49,29 @@ class Trigger:
     extra_ids: frozenset[str] = frozenset()  # which extra inputs changed (for kind == "extra")
 
 
-RenderFunction = Callable[[PageState, Trigger], Sequence[Any]]
-CONTROL_OUTPUT_COUNT = 10
+# (state, trigger) -> the page's values by output name (the names of the `outputs` given to register_controls)
+RenderFunction = Callable[[PageState, Trigger], Mapping[str, Any]]
+
+
+def control_outputs(prefix: str) -> dict[str, Output]:
+    """The control bar's outputs of a page's main callback, by name: the URL query and the controls, so they
+    always agree."""
+
+    def cid(name: str) -> str:
+        return control_id(prefix, name)
+
+    return {
+        "url": Output(cid("url"), "search"),
+        "date": Output(cid("date"), "date"),
+        "max_date": Output(cid("date"), "max_date_allowed"),
+        "window": Output(cid("window"), "value"),
+        "selector": Output(cid("selector"), "value"),
+        "next_disabled": Output(cid("next"), "disabled"),
+        "today_color": Output(cid("today"), "color"),
+        "notice": Output(cid("notice"), "children"),
+        "rendered": Output(cid("rendered"), "data"),
+        "summary": Output(cid("summary"), "children"),
+    }
 
 
 def selector_values(options: Sequence[Mapping[str, Any]] | None) -> list[str]:
@@ -108,53 +130,42 @@ def register_controls(
     *,
     prefix: str,
     path: str,
-    outputs: Sequence[Output],
+    outputs: Mapping[str, Output],
     render: RenderFunction,
     selector_key: str = "group",
     extra_inputs: Sequence[Input] = (),
 ) -> None:
-    """Register the page's main callback and its auto-refresh wiring (see the module docstring)."""
+    """Register the page's main callback and its auto-refresh wiring (see the module docstring). `outputs` are
+    the page's own, by name; `render` returns their values by the same names."""
 
     def cid(name: str) -> str:
         return control_id(prefix, name)
 
     extra_ids = [str(item.component_id) for item in extra_inputs]
+    inputs: dict[str, Input | tuple[Input, ...]] = {
+        "search": Input(cid("url"), "search"),
+        "today_clicks": Input(cid("today"), "n_clicks"),
+        "date_value": Input(cid("date"), "date"),
+        "window_value": Input(cid("window"), "value"),
+        "selector_value": Input(cid("selector"), "value"),
+        "tick": Input(cid("refresh"), "n_intervals"),
+        "clock": Input(cid("today-date"), "data"),
+    }
+    if extra_inputs:
+        inputs["extras"] = tuple(extra_inputs)
 
     @app.callback(
-        Output(cid("url"), "search"),
-        Output(cid("date"), "date"),
-        Output(cid("date"), "max_date_allowed"),
-        Output(cid("window"), "value"),
-        Output(cid("selector"), "value"),
-        Output(cid("next"), "disabled"),
-        Output(cid("today"), "color"),
-        Output(cid("notice"), "children"),
-        Output(cid("rendered"), "data"),
-        Output(cid("summary"), "children"),
-        *outputs,
-        Input(cid("url"), "search"),
-        Input(cid("today"), "n_clicks"),
-        Input(cid("date"), "date"),
-        Input(cid("window"), "value"),
-        Input(cid("selector"), "value"),
-        Input(cid("refresh"), "n_intervals"),
-        Input(cid("today-date"), "data"),
-        *extra_inputs,
-        State(cid("selector"), "options"),
-        State(cid("url"), "pathname"),
-        State(cid("rendered"), "data"),
+        output={"controls": control_outputs(prefix), "page": dict(outputs)},
+        inputs=inputs,
+        state={
+            "options": State(cid("selector"), "options"),
+            "pathname": State(cid("url"), "pathname"),
+            "rendered": State(cid("rendered"), "data"),
+        },
     )
-    def update_page(
-        search: str | None,
-        _today: str | None,
-        date_value: str | None,
-        window_value: str | None,
-        selector_value: str | None,
-        _tick: int | None,
-        _clock: int | None,
-        *rest: Any,
-    ) -> list[Any]:
-        extras_values, (options, pathname, rendered) = rest[: len(extra_ids)], rest[len(extra_ids) :]
+    def update_page(  # type: ignore[no-untyped-def]
+        search, date_value, window_value, selector_value, options, pathname, rendered, extras=(), **_ticks
+    ):
         shown = page_for(pathname) if pathname else None
         if pathname and (shown is None or shown.path != path):
             raise PreventUpdate  # the user is leaving this page; its URL is no longer ours to write
@@ -178,33 +189,33 @@ def register_controls(
         if kind == "url" and rendered == query:
             # The Location reporting the URL this page itself wrote, or a back/forward to what is shown.
             raise PreventUpdate
-        nothing = [no_update] * (CONTROL_OUTPUT_COUNT + len(outputs))
         if kind == "clock":
             shown_day = str(date_value or "")[:10]
             if not (state.follow_today and shown_day != state.day.isoformat()):
-                # Not following today, or still the same day: only move the picker's limit at midnight.
-                limit = today.isoformat()
-                values = [no_update, no_update, limit, no_update, no_update, not state.can_go_forward, *nothing[6:]]
-                values[9] = control_summary(state, selector_label(options, state.selector))  # "Today" is past
-                return values
+                # Not following today, or still the same day: only move the picker's limit at midnight (and the
+                # summary: "Today" is past).
+                controls = dict.fromkeys(control_outputs(prefix), no_update)
+                controls["max_date"] = today.isoformat()
+                controls["next_disabled"] = not state.can_go_forward
+                controls["summary"] = control_summary(state, selector_label(options, state.selector))
+                return {"controls": controls, "page": dict.fromkeys(outputs, no_update)}
             kind = "refresh"
         changed = {prop.rsplit(".", 1)[0] for prop in triggered} & set(extra_ids)
-        trigger = Trigger(kind, dict(zip(extra_ids, extras_values, strict=True)), frozenset(changed))
-        page_values = list(render(state, trigger))
-        url_value = query if kind == "controls" and query != (search or "") else no_update
-        controls = [
-            url_value,
-            state.day.isoformat() if state.day.isoformat() != str(date_value or "")[:10] else no_update,
-            state.today.isoformat(),
-            state.window if state.window != window_value else no_update,
-            state.selector if state.selector != (selector_value or "") else no_update,
-            not state.can_go_forward,
-            "primary" if state.follow_today else "light",
-            notice(state.notices) if kind in ("initial", "url") else no_update,
-            query,
-            control_summary(state, selector_label(options, state.selector)),
-        ]
-        return controls + page_values
+        trigger = Trigger(kind, dict(zip(extra_ids, extras, strict=True)), frozenset(changed))
+        page_values = dict(render(state, trigger))
+        controls = {
+            "url": query if kind == "controls" and query != (search or "") else no_update,
+            "date": state.day.isoformat() if state.day.isoformat() != str(date_value or "")[:10] else no_update,
+            "max_date": state.today.isoformat(),
+            "window": state.window if state.window != window_value else no_update,
+            "selector": state.selector if state.selector != (selector_value or "") else no_update,
+            "next_disabled": not state.can_go_forward,
+            "today_color": "primary" if state.follow_today else "light",
+            "notice": notice(state.notices) if kind in ("initial", "url") else no_update,
+            "rendered": query,
+            "summary": control_summary(state, selector_label(options, state.selector)),
+        }
+        return {"controls": controls, "page": page_values}
 
     @app.callback(
         Output(cid("today-date"), "data"),

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
 
 import dash
 from dash import ALL, Input, Output, State, dcc, html
@@ -20,7 +19,7 @@ from models.db import utcnow
 from models.queries import data_version, module_health
 from settings import Settings
 from sync.scrub import Scrubber
-from web.runtime import current_runtime
+from web.runtime import Runtime, current_runtime
 
 # The badge asks every few seconds, so a sync that just finished (a press of "Sync now", a CLI run) shows at the
 # next poll. A poll costs one index-only read of the data version; the badge re-renders only when that version,
@@ -56,10 +55,8 @@ def with_write_problem(verdict: Freshness, problem: str) -> Freshness:
     return replace(verdict, level="failed", problems=(f"Sync cannot write: {problem}.", *verdict.problems))
 
 
-def write_problem(extras: dict[str, Any]) -> str:
-    from sync.service import write_health  # the process's memory of refused writes; no HTTP, no Dash
-
-    return write_health(extras).problem
+def write_problem(runtime: Runtime) -> str:
+    return runtime.write_health.problem
 
 
 def register(app: dash.Dash) -> None:
@@ -76,7 +73,7 @@ def register(app: dash.Dash) -> None:
         runtime = current_runtime()
         settings = runtime.settings
         now = utcnow()
-        problem = write_problem(runtime.extras)
+        problem = write_problem(runtime)
         shown = f"{data_version(runtime.engine)}|{now:%Y-%m-%d %H:%M}|{problem}"
         if seen and seen[0] == shown:
             raise dash.exceptions.PreventUpdate  # nothing the badge shows has changed since the last render

@@ -22,21 +22,27 @@ def build_view(engine: Engine, settings: Settings, state: PageState, charts: boo
     return build_redmine_view(engine, settings, state.day, project=state.selector, charts=charts, **view_options(state))
 
 
-def totals_and_open_values(view: RedmineView, state: PageState) -> list[Any]:
+def totals_and_open_values(view: RedmineView, state: PageState) -> dict[str, Any]:
     status, middle_title, middle, person = page.open_charts(view)
-    return [page.totals_content(view, state), status, middle_title, middle, person]
+    return {
+        "totals": page.totals_content(view, state),
+        "open_status": status,
+        "open_b_title": middle_title,
+        "open_b": middle,
+        "open_person": person,
+    }
 
 
 CALLBACKS = TrackerCallbacks(
     page=page.PAGE,
     path="/redmine",
-    own_outputs=[
-        Output(f"{page.PREFIX}-totals", "children"),
-        Output(f"{page.PREFIX}-open-status", "figure"),
-        Output(f"{page.PREFIX}-open-b-title", "children"),
-        Output(f"{page.PREFIX}-open-b", "figure"),
-        Output(f"{page.PREFIX}-open-person", "figure"),
-    ],
+    own_outputs={
+        "totals": Output(f"{page.PREFIX}-totals", "children"),
+        "open_status": Output(f"{page.PREFIX}-open-status", "figure"),
+        "open_b_title": Output(f"{page.PREFIX}-open-b-title", "children"),
+        "open_b": Output(f"{page.PREFIX}-open-b", "figure"),
+        "open_person": Output(f"{page.PREFIX}-open-person", "figure"),
+    },
     own_values=totals_and_open_values,
     build_view=build_view,
     window_table=window_table,

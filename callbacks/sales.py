@@ -16,7 +16,7 @@ from dash import Output
 
 from callbacks.controls import Trigger, register_controls
 from callbacks.tracker_page import register_table
-from layouts.components import COLORS, bar_figure, json_ready, markdown_link
+from layouts.components import COLORS, bar_figure, json_values, markdown_link
 from layouts.sales import PREFIX, TABLE_KPI, all_groups_label, export_href, table_caption, window_column
 from metrics.pace import expected_by
 from metrics.windows import WINDOW_KINDS
@@ -38,31 +38,36 @@ EXPORT_SLOTS = {
 }
 
 
+def page_outputs() -> dict[str, Output]:
+    """The page's outputs of its main callback, by name (render_sales returns their values by the same names)."""
+    return {
+        "subtitle": Output(f"{PREFIX}-subtitle", "children"),
+        "windows": Output(f"{PREFIX}-windows", "children"),
+        **{f"{name}_chart": Output(f"{PREFIX}-{name}-chart", "figure") for name in CHART_NAMES},
+        "changes_query": Output(f"{PREFIX}-changes-table-query", "data"),
+        "changes_caption": Output(f"{PREFIX}-changes-caption", "children"),
+        "calls_query": Output(f"{PREFIX}-calls-table-query", "data"),
+        "calls_caption": Output(f"{PREFIX}-calls-caption", "children"),
+        **{f"export_{slot}": Output(f"{PREFIX}-export-{slot}", "href") for slot in EXPORT_SLOTS},
+    }
+
+
 def register(app: dash.Dash) -> None:
-    outputs = [
-        Output(f"{PREFIX}-subtitle", "children"),
-        Output(f"{PREFIX}-windows", "children"),
-        *[Output(f"{PREFIX}-{name}-chart", "figure") for name in CHART_NAMES],
-        Output(f"{PREFIX}-changes-table-query", "data"),
-        Output(f"{PREFIX}-changes-caption", "children"),
-        Output(f"{PREFIX}-calls-table-query", "data"),
-        Output(f"{PREFIX}-calls-caption", "children"),
-        *[Output(f"{PREFIX}-export-{slot}", "href") for slot in EXPORT_SLOTS],
-    ]
-    app.server.extensions["kpi"].extras.setdefault("cache", CACHES)  # cleared by the benchmark's cold calls
-    register_controls(app, prefix=PREFIX, path="/sales", outputs=outputs, render=render_sales)
+    app.server.extensions["kpi"].view_cache = CACHES  # cleared by the benchmark's cold calls
+    register_controls(app, prefix=PREFIX, path="/sales", outputs=page_outputs(), render=render_sales)
     register_table(app, f"{PREFIX}-changes-table", ("/sales", "changes"), change_block)
     register_table(app, f"{PREFIX}-calls-table", ("/sales", "calls"), call_block)
 
 
-def render_sales(state: PageState, _trigger: Trigger) -> list[Any]:
-    """The page's values, from the view cache when the same view was rendered at the same data version."""
+def render_sales(state: PageState, _trigger: Trigger) -> dict[str, Any]:
+    """The page's values by output name, from the view cache when the same view was rendered at the same data
+    version."""
     return cached(
-        current_runtime().engine, ("/sales", "render", state), lambda: json_ready(render_sales_uncached(state))
+        current_runtime().engine, ("/sales", "render", state), lambda: json_values(render_sales_uncached(state))
     )
 
 
-def render_sales_uncached(state: PageState) -> list[Any]:
+def render_sales_uncached(state: PageState) -> dict[str, Any]:
     runtime = current_runtime()
     settings = runtime.settings
     # The tables' rows come a block at a time (register_table): the page reads none of them.
@@ -80,16 +85,17 @@ def render_sales_uncached(state: PageState) -> list[Any]:
         )
         for kind in WINDOW_KINDS
     ]
-    return [
-        subtitle,
-        columns,
-        *chart_figures(view, state),
-        table_query(runtime.engine, state, TABLE_KPI),
-        table_caption("stage changes", label),
-        table_query(runtime.engine, state, TABLE_KPI),
-        table_caption("calls", label),
-        *[export_href(state, kpi) for kpi in EXPORT_SLOTS.values()],
-    ]
+    charts = chart_figures(view, state)
+    return {
+        "subtitle": subtitle,
+        "windows": columns,
+        **{f"{name}_chart": figure for name, figure in zip(CHART_NAMES, charts, strict=True)},
+        "changes_query": table_query(runtime.engine, state, TABLE_KPI),
+        "changes_caption": table_caption("stage changes", label),
+        "calls_query": table_query(runtime.engine, state, TABLE_KPI),
+        "calls_caption": table_caption("calls", label),
+        **{f"export_{slot}": export_href(state, kpi) for slot, kpi in EXPORT_SLOTS.items()},
+    }
 
 
 # --- charts -------------------------------------------------------------------------------------------------------

@@ -247,7 +247,7 @@ def screen_rows(runtime: Runtime) -> list[dict[str, Any]]:
     from web.runtime import runtime_now
 
     tz = runtime.settings.timezone
-    served = runtime.extras.get("app_version", "")
+    served = runtime.app_version
     rows: list[dict[str, Any]] = []
     for screen in screen_states(runtime.engine, runtime_now()):
         version = screen.version or "—"
@@ -281,7 +281,7 @@ def busy_sources(runtime: Runtime) -> list[str]:
     from sync.service import configured_sources
 
     busy = [source for source in configured_sources(runtime.settings) if is_locked(runtime.engine, source)]
-    thread = runtime.extras.get("manual_sync")
+    thread = runtime.manual_sync
     if not busy and isinstance(thread, threading.Thread) and thread.is_alive():
         busy = ["all sources"]
     return busy
@@ -290,7 +290,7 @@ def busy_sources(runtime: Runtime) -> list[str]:
 def start_sync(runtime: Runtime) -> tuple[str, str]:
     """Start a sync of every configured source; (message, alert colour). Never blocks on the sync itself."""
     from sync.scheduler import sync_once
-    from sync.service import configured_sources, write_health
+    from sync.service import configured_sources
 
     settings = runtime.settings
     sources = configured_sources(settings)
@@ -317,17 +317,17 @@ def start_sync(runtime: Runtime) -> tuple[str, str]:
     refusal = cannot_write(runtime)
     if refusal:
         return f"Sync cannot run: {refusal}. Make the database writable (DATABASE_URL, file rights).", "danger"
-    scheduler = runtime.extras.get("scheduler")
+    scheduler = runtime.scheduler
     if scheduler is not None:
         scheduler.run_now("manual")
         return f"Sync started for {', '.join(sources)}. Progress shows below.", "success"
     thread = threading.Thread(
         target=sync_once,
-        args=(runtime.engine, settings, "manual", write_health(runtime.extras)),
+        args=(runtime.engine, settings, "manual", runtime.write_health),
         name="kpi-sync-now",
         daemon=True,
     )
-    runtime.extras["manual_sync"] = thread
+    runtime.manual_sync = thread
     thread.start()
     return f"Sync started for {', '.join(sources)}. Progress shows below.", "success"
 
@@ -335,22 +335,20 @@ def start_sync(runtime: Runtime) -> tuple[str, str]:
 def cannot_write(runtime: Runtime) -> str:
     """Why this process's sync cannot write the database, checked now (one UPDATE of no row), or ""; logged
     and remembered, so /status and the freshness badge say it too."""
-    from sync.service import write_health
 
     reason = write_refusal(runtime.engine)
     if not reason:
         return ""
     problem = f"the database refuses writes ({Scrubber.for_settings(runtime.settings).scrub(reason)})"
     log.error("sync now: %s", problem)
-    write_health(runtime.extras).refused(problem)
+    runtime.write_health.refused(problem)
     return problem
 
 
 def write_problem_text(runtime: Runtime) -> str:
     """The status page's warning when the last sync of this process could not write; "" otherwise."""
-    from sync.service import write_health
 
-    problem = write_health(runtime.extras).problem
+    problem = runtime.write_health.problem
     return f" Sync cannot write: {problem}. The data shown is from the last successful sync." if problem else ""
 
 

@@ -15,7 +15,7 @@ layouts.tracker_page and the page's layout module.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +26,7 @@ from sqlalchemy import Engine
 
 from callbacks.controls import Trigger, register_controls
 from layouts import tracker_page
-from layouts.components import json_ready, row_count
+from layouts.components import json_values, row_count
 from layouts.tracker_page import TrackerPage
 from models.recent_rows import GridRequestError, TableRequest
 from settings import Settings
@@ -35,7 +35,6 @@ from view_models.page_state import PageState, export_href
 from view_models.tracker_view import TableBlock, TrackerView, state_of_query, table_query
 from web.runtime import current_runtime
 
-TABLE_OUTPUTS = 3  # the table's outputs come last, so a change of its figure updates only them
 # Rows the browser's table gets per request (components.TABLE_BLOCK): a month of a big help desk is tens of
 # thousands of rows, megabytes of JSON per date click; the grid asks for the next block as the user scrolls.
 TABLE_ROW_LIMIT = 100
@@ -52,55 +51,59 @@ def view_options(state: PageState) -> dict[str, Any]:
 class TrackerCallbacks:
     page: TrackerPage
     path: str
-    own_outputs: Sequence[Output]  # the page's own panels, after the subtitle and the window columns
-    own_values: Callable[[Any, PageState], list[Any]]  # (view, state) -> the values of `own_outputs`
+    own_outputs: Mapping[str, Output]  # the page's own panels by name
+    own_values: Callable[[Any, PageState], dict[str, Any]]  # (view, state) -> the values of `own_outputs` by name
     build_view: Callable[[Engine, Settings, PageState, bool], TrackerView]  # (..., charts) -> the page's view
     # (engine, settings, view, kpi, request) -> the block of the table the grid asked for
     window_table: Callable[[Engine, Settings, Any, str, TableRequest], TableBlock]
 
     @property
-    def outputs(self) -> list[Output]:
+    def outputs(self) -> dict[str, Output]:
         page = self.page
-        return [
-            Output(page.id("subtitle"), "children"),
-            Output(page.id("windows"), "children"),
-            *self.own_outputs,
-            Output(page.id("cum-created"), "figure"),
-            Output(page.id("cum-resolved"), "figure"),
-            Output(page.id("history"), "figure"),
-            Output(page.id("table-query"), "data"),
-            Output(page.id("table-caption"), "children"),
-            Output(page.id("export"), "href"),
-        ]
+        return {
+            "subtitle": Output(page.id("subtitle"), "children"),
+            "windows": Output(page.id("windows"), "children"),
+            **self.own_outputs,
+            "cum_created": Output(page.id("cum-created"), "figure"),
+            "cum_resolved": Output(page.id("cum-resolved"), "figure"),
+            "history": Output(page.id("history"), "figure"),
+            "table_query": Output(page.id("table-query"), "data"),
+            "table_caption": Output(page.id("table-caption"), "children"),
+            "export": Output(page.id("export"), "href"),
+        }
 
-    def render(self, state: PageState, trigger: Trigger) -> list[Any]:
-        """The page's values, from the view cache when the same view was rendered at the same data version (a
-        refresh tick with no new data, a second viewer of the same view, back/forward)."""
+    def render(self, state: PageState, trigger: Trigger) -> dict[str, Any]:
+        """The page's values by output name, from the view cache when the same view was rendered at the same data
+        version (a refresh tick with no new data, a second viewer of the same view, back/forward)."""
         only_table = trigger.kind == "extra"
         kpi = trigger.extras.get(self.page.id("table-kpi")) or self.page.default_kpi
         key = (self.path, "render", state, kpi, only_table)
-        return cached(current_runtime().engine, key, lambda: json_ready(self.render_uncached(state, kpi, only_table)))
+        return cached(current_runtime().engine, key, lambda: json_values(self.render_uncached(state, kpi, only_table)))
 
-    def render_uncached(self, state: PageState, kpi: str, only_table: bool) -> list[Any]:
+    def render_uncached(self, state: PageState, kpi: str, only_table: bool) -> dict[str, Any]:
         page, runtime = self.page, current_runtime()
         view = self.build_view(runtime.engine, runtime.settings, state, not only_table)
         table = self.table_values(view, state, kpi)
         if only_table:
-            return [no_update] * (len(self.outputs) - TABLE_OUTPUTS) + table
-        return [
-            tracker_page.subtitle(page, view, state),
-            tracker_page.window_columns(page, view, state),
-            *self.own_values(view, state),
-            tracker_page.cumulative_chart(page, view, "created"),
-            tracker_page.cumulative_chart(page, view, "resolved"),
-            tracker_page.history_chart(page, view),
-            *table,
-        ]
+            return {**dict.fromkeys(self.outputs, no_update), **table}
+        return {
+            "subtitle": tracker_page.subtitle(page, view, state),
+            "windows": tracker_page.window_columns(page, view, state),
+            **self.own_values(view, state),
+            "cum_created": tracker_page.cumulative_chart(page, view, "created"),
+            "cum_resolved": tracker_page.cumulative_chart(page, view, "resolved"),
+            "history": tracker_page.history_chart(page, view),
+            **table,
+        }
 
-    def table_values(self, view: TrackerView, state: PageState, kpi: str) -> list[Any]:
+    def table_values(self, view: TrackerView, state: PageState, kpi: str) -> dict[str, Any]:
         page = self.page
         href = export_href(page.prefix, state, kpi, selector_key=page.selector_key)
-        return [table_query(current_runtime().engine, state, kpi), tracker_page.table_caption(page, kpi, view), href]
+        return {
+            "table_query": table_query(current_runtime().engine, state, kpi),
+            "table_caption": tracker_page.table_caption(page, kpi, view),
+            "export": href,
+        }
 
     def table_block(self, request: TableRequest, query: dict[str, Any]) -> tuple[list[dict[str, Any]], TableBlock]:
         """The block of rows the grid asked for, of the view `query` names (table_query)."""
@@ -111,8 +114,7 @@ class TrackerCallbacks:
         return self.page.records(block.rows), block
 
     def register(self, app: dash.Dash) -> None:
-        # The benchmark clears it before a cold call (runtime.extras["cache"]).
-        app.server.extensions["kpi"].extras.setdefault("cache", CACHES)
+        app.server.extensions["kpi"].view_cache = CACHES  # the benchmark clears it before a cold call
         register_controls(
             app,
             prefix=self.page.prefix,

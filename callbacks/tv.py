@@ -204,35 +204,35 @@ def register(app: dash.Dash) -> None:
     )
 
     @app.callback(
-        Output("tv-title", "children"),
-        Output("tv-group", "children"),
-        Output("tv-date", "children"),
-        Output("tv-panel", "children"),
-        Output("tv-banner", "children"),
-        Output("tv-banner", "className"),
-        Output("tv-sync", "children"),
-        Output("tv-dots", "children"),
-        Output("tv-progress", "children"),
-        Output("tv-signature", "data"),
-        Output("tv-rotate", "interval"),
-        Output("tv-goals", "data"),
-        Input("tv-rotate", "n_intervals"),
-        Input("tv-refresh", "n_intervals"),
-        Input("tv-day", "data"),
-        Input("tv-live", "data"),
-        State("tv-config", "data"),
-        State("tv-signature", "data"),
-        State("tv-rotate", "interval"),
+        output={
+            "title": Output("tv-title", "children"),
+            "group": Output("tv-group", "children"),
+            "date": Output("tv-date", "children"),
+            "panel": Output("tv-panel", "children"),
+            "banner": Output("tv-banner", "children"),
+            "banner_class": Output("tv-banner", "className"),
+            "sync": Output("tv-sync", "children"),
+            "dots": Output("tv-dots", "children"),
+            "progress": Output("tv-progress", "children"),
+            "signature": Output("tv-signature", "data"),
+            "interval": Output("tv-rotate", "interval"),
+            "goals": Output("tv-goals", "data"),
+        },
+        inputs={
+            "rotation": Input("tv-rotate", "n_intervals"),
+            "refresh": Input("tv-refresh", "n_intervals"),
+            "client_day": Input("tv-day", "data"),
+            "live": Input("tv-live", "data"),
+        },
+        state={
+            "config_data": State("tv-config", "data"),
+            "shown": State("tv-signature", "data"),
+            "interval": State("tv-rotate", "interval"),
+        },
     )
     def render_slide(
-        rotation: object,
-        _refresh: int | None,
-        _client_day: str | None,
-        _live: object,
-        config_data: object,
-        shown: list[Any] | None,
-        interval: int | None,
-    ) -> tuple[Any, ...]:
+        rotation: object, config_data: object, shown: list[Any] | None, interval: int | None, **_ticks: object
+    ) -> dict[str, Any]:
         runtime = current_runtime()
         settings, engine = runtime.settings, runtime.engine
         config = TvConfig.from_store(config_data, testing=settings.testing)  # the browser's copy: checked
@@ -286,17 +286,17 @@ def register(app: dash.Dash) -> None:
         else:
             long_ago = now - freshness.as_of > timedelta(hours=20)  # then the date matters too
             sync_text = f"Last sync {local_time(freshness.as_of, settings.timezone, with_date=long_ago)}"
-        return (
-            slide.title,
-            slide.selector or everyone,
-            f"{day:%A} {day.day} {day:%B %Y}",
-            tv_layout.slide_frame(panel, entering=not shown or shown[0] != signature[0]),
-            banner_children,
-            banner_class,
-            tv_layout.sync_line(sync_text, freshness.level),
-            tv_layout.dots(len(slides), index),
-            tv_layout.progress(len(slides), rotation, slide_seconds),
-            signature,
-            slide_seconds * 1000 if interval != slide_seconds * 1000 else dash.no_update,
-            {"day": day.isoformat(), "people": reached},
-        )
+        return {
+            "title": slide.title,
+            "group": slide.selector or everyone,
+            "date": f"{day:%A} {day.day} {day:%B %Y}",
+            "panel": tv_layout.slide_frame(panel, entering=not shown or shown[0] != signature[0]),
+            "banner": banner_children,
+            "banner_class": banner_class,
+            "sync": tv_layout.sync_line(sync_text, freshness.level),
+            "dots": tv_layout.dots(len(slides), index),
+            "progress": tv_layout.progress(len(slides), rotation, slide_seconds),
+            "signature": signature,
+            "interval": slide_seconds * 1000 if interval != slide_seconds * 1000 else dash.no_update,
+            "goals": {"day": day.isoformat(), "people": reached},
+        }

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import UTC, date, datetime, timedelta
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
@@ -131,11 +132,19 @@ class DigestThread:
 _start_lock = threading.Lock()
 
 
-def ensure_digest_thread(extras: dict, settings: Settings, engine: Engine) -> DigestThread | None:
-    """Start the digest thread kept in `extras["digest"]` unless it runs already or nothing is configured."""
-    if "digest" in extras:
-        return extras["digest"]
+class DigestHome(Protocol):
+    """Where a process keeps its digest thread (the web app's web.runtime.Runtime)."""
+
+    digest: DigestThread | None
+    digest_checked: bool
+
+
+def ensure_digest_thread(home: DigestHome, settings: Settings, engine: Engine) -> DigestThread | None:
+    """Start the digest thread kept in `home.digest` unless it runs already or nothing is configured."""
+    if home.digest_checked:
+        return home.digest
     with _start_lock:
-        if "digest" not in extras:
-            extras["digest"] = DigestThread(settings, engine).start() if digest_targets(settings) else None
-        return extras["digest"]
+        if not home.digest_checked:
+            home.digest = DigestThread(settings, engine).start() if digest_targets(settings) else None
+            home.digest_checked = True
+        return home.digest

@@ -61,6 +61,11 @@ def json_ready(value: Any) -> Any:
     return value
 
 
+def json_values(values: Mapping[str, Any]) -> dict[str, Any]:
+    """A callback's values by output name (dictionary-style outputs), each json_ready."""
+    return {name: json_ready(value) for name, value in values.items()}
+
+
 def records_of(rows: Any) -> list[dict[str, Any]]:
     """A frame's rows as dicts of plain Python values (what `to_dict("records")` gives, read column by column:
     about four times quicker for a table's hundred rows)."""

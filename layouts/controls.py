@@ -15,21 +15,21 @@ registers the matching callbacks with the same prefix (`register_controls(app, p
                                                opens it (class is-open on -controls; assets/mobile.css)
     <prefix>-url / -rendered                   the page's own Location, and the query last rendered
 
-Tests and the bench may speed time up through the runtime's extras: "clock" (a callable returning now as UTC)
-and "control_timing" (a `ControlTiming`). Must not import callbacks/, models/ or sync/.
+Tests and the bench may speed time up through the runtime's fields: `clock` (a callable returning now as UTC)
+and `control_timing` (a `runtime.ControlTiming`). Must not import callbacks/, models/ or sync/.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from layouts.components import extra_props, notice
 from view_models.page_state import PageState
+from web.runtime import ControlTiming
 
 DEFAULT_REFRESH_MINUTES = 5
 MIN_REFRESH_MINUTES, MAX_REFRESH_MINUTES = 1, 60
@@ -40,28 +40,18 @@ WINDOW_OPTIONS = [
 ]
 
 
-@dataclass(frozen=True)
-class ControlTiming:
-    """How long a refresh "minute" and the midnight-check tick last (tests shorten them)."""
-
-    refresh_unit_ms: int = 60_000
-    clock_ms: int = 60_000
-
-
 def current_timing() -> ControlTiming:
-    """The app's timing (runtime extras "control_timing"), else the real one."""
+    """The app's control timing (Runtime.control_timing)."""
     from web.runtime import current_runtime
 
-    return current_runtime().extras.get("control_timing") or ControlTiming()
+    return current_runtime().control_timing
 
 
 def current_now() -> datetime:
-    """Now as naive UTC, from the runtime's injectable clock (extras "clock") when a test set one."""
+    """Now as naive UTC, from the app's clock (Runtime.now)."""
     from web.runtime import current_runtime
 
-    clock = current_runtime().extras.get("clock")
-    now = clock() if clock else datetime.now(UTC)
-    return now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo else now
+    return current_runtime().now()
 
 
 def control_id(prefix: str, name: str) -> str:

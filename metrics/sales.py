@@ -24,6 +24,11 @@ Input frames (models/sales.py reads them; column names below):
 - roster: person, group_name (people listed even with zero points)
 - pipeline: assignee_name, group_name, stage, amount, deals (open-deal sums per owner, group and stage)
 
+The app does not score stage changes here: sync keeps them scored (models/sales_rollups.py) and the page reads
+their counts (points_from_counts, ..._of; view_models.sales.sales_page_view) or the scored rows
+(view_models.sales.scored_sales_view). score_passages,
+score_stage_changes and sales_view are the plain reference the tests hold those against.
+
 Pure: pandas and the window in, frames and numbers out. Must not import SQLAlchemy, Dash, models/ or sync/,
 and never reads the clock (`today` is passed in).
 """
@@ -55,6 +60,10 @@ ROSTER_COLUMNS = ["person", "group_name"]
 PIPELINE_COLUMNS = ["assignee_name", "group_name", "stage", "amount", "deals"]
 CALL_COUNT_COLUMNS = ["assignee_name", "status", "calls"]  # one window's calls per assignee and status
 TALLY_COLUMNS = ["name", "calls", "counted"]
+# A window's stage passages counted per stage, credited person and qualifier (models/sales_rollups.py reads them)
+CHANGE_COUNT_COLUMNS = ["stage", "person", "qualifier", "passages", "counted", "points"]
+# Scored passages, as score_passages gives them and models.sales_rollups.read_passages reads them
+PASSAGE_COLUMNS = [*CHANGE_COLUMNS, "person", "counted", "points", "note", "changed_local"]
 
 NO_QUALIFIER = "(no qualifier)"
 UNASSIGNED = SERIES_UNASSIGNED  # one word for nobody on every page: "Unassigned"
@@ -227,7 +236,34 @@ def points_from_tally(
     tally: pd.DataFrame, scored_changes: pd.DataFrame, rules: SalesRules, roster: Iterable[str] = ()
 ) -> pd.DataFrame:
     """points_per_person from a call tally (call_tally_of, call_tally) instead of the scored calls themselves."""
-    people = set(tally["name"]) | set(scored_changes["person"])  # score_passages cleaned the names
+    changes = scored_changes[scored_changes["counted"]]
+    stage_points = changes.groupby("person")["points"].sum()
+    entries = changes.groupby(["stage", "person"]).size()  # one grouping for every stage's column
+    return _board(tally, set(scored_changes["person"]), stage_points, entries, rules, roster)
+
+
+def points_from_counts(
+    tally: pd.DataFrame, change_counts: pd.DataFrame, rules: SalesRules, roster: Iterable[str] = ()
+) -> pd.DataFrame:
+    """points_from_tally from the window's passages counted per stage and person (CHANGE_COUNT_COLUMNS)."""
+    counted = change_counts[change_counts["counted"] > 0]
+    stage_points = change_counts.groupby("person")["points"].sum()
+    entries = counted.groupby(["stage", "person"])["counted"].sum()
+    people = set(change_counts.loc[change_counts["passages"] > 0, "person"])
+    return _board(tally, people, stage_points, entries, rules, roster)
+
+
+def _board(
+    tally: pd.DataFrame,
+    credited: set[str],
+    stage_points: pd.Series,
+    entries: pd.Series,
+    rules: SalesRules,
+    roster: Iterable[str],
+) -> pd.DataFrame:
+    """The leaderboard: everyone with calls, passages credited to them or on the roster; points from the counted
+    calls and the stage points per person, the stage columns from the counted entries per stage and person."""
+    people = set(tally["name"]) | credited  # the derivations cleaned the names
     people |= {name.strip() for name in roster}
     people.discard("")
     stage_names = [rule.name for rule in rules.stages]
@@ -239,9 +275,6 @@ def points_from_tally(
     calls = tally[(tally["counted"] > 0) & (tally["name"] != "")].set_index("name")["counted"]
     board[PHONE_CALLS] = calls
     call_points = calls.astype(float) * float(rules.call_points)
-    changes = scored_changes[scored_changes["counted"]]
-    stage_points = changes.groupby("person")["points"].sum()
-    entries = changes.groupby(["stage", "person"]).size()  # one grouping for every stage's column
     for name in stage_names:
         board[name] = entries[name] if name in entries.index.get_level_values(0) else None
     board = board.fillna(0).astype("int64")
@@ -333,6 +366,20 @@ def demos_per_qualifier(scored_changes: pd.DataFrame, rules: SalesRules) -> pd.D
     demos = scored_changes[scored_changes["stage"] == rules.demo_stage] if rules.demo_stage else scored_changes[:0]
     frame = demos.assign(qualifier=_names(demos["qualified_by_name"]).replace("", NO_QUALIFIER))
     grouped = frame.groupby("qualifier").size().rename("demos").reset_index()
+    return _most_demos_first(grouped)
+
+
+def demos_per_qualifier_of(change_counts: pd.DataFrame, rules: SalesRules) -> pd.DataFrame:
+    """demos_per_qualifier from the window's passage counts (CHANGE_COUNT_COLUMNS)."""
+    demos = change_counts[(change_counts["stage"] == rules.demo_stage) & (change_counts["passages"] > 0)]
+    if not rules.demo_stage:
+        demos = demos[:0]
+    frame = demos.assign(qualifier=demos["qualifier"].replace("", NO_QUALIFIER))
+    grouped = frame.groupby("qualifier")["passages"].sum().rename("demos").reset_index()
+    return _most_demos_first(grouped)
+
+
+def _most_demos_first(grouped: pd.DataFrame) -> pd.DataFrame:
     grouped = grouped.astype({"demos": "int64"})
     return grouped.sort_values(["demos", "qualifier"], ascending=[False, True], kind="stable").reset_index(drop=True)
 
@@ -345,6 +392,19 @@ def deals_per_stage(
     count: a funnel reads top to bottom. Stages neither knows come last, by name."""
     kept = scored_changes[~scored_changes["stage"].isin(rules.excluded_stages)]
     grouped = kept.groupby("stage").size().rename("deals").reset_index().astype({"deals": "int64"})
+    return _in_pipeline_order(grouped, rules, picklist)
+
+
+def deals_per_stage_of(
+    change_counts: pd.DataFrame, rules: SalesRules, picklist: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """deals_per_stage from the window's passage counts (CHANGE_COUNT_COLUMNS)."""
+    kept = change_counts[~change_counts["stage"].isin(rules.excluded_stages) & (change_counts["passages"] > 0)]
+    grouped = kept.groupby("stage")["passages"].sum().rename("deals").reset_index().astype({"deals": "int64"})
+    return _in_pipeline_order(grouped, rules, picklist)
+
+
+def _in_pipeline_order(grouped: pd.DataFrame, rules: SalesRules, picklist: Sequence[str] | None) -> pd.DataFrame:
     order = {name: rank for rank, name in enumerate(pipeline_order(rules, picklist))}
     ranks = [(order.get(stage, len(order)), str(stage).lower()) for stage in grouped["stage"]]
     positions = sorted(range(len(grouped)), key=lambda index: ranks[index])

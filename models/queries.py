@@ -14,7 +14,15 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
-from models.schema import SOURCE_TABLES, deal_stage_changes, rollup_state, sync_runs, sync_state, vtiger_groups
+from models.schema import (
+    SOURCE_TABLES,
+    deal_stage_changes,
+    rollup_state,
+    sales_rollup_state,
+    sync_runs,
+    sync_state,
+    vtiger_groups,
+)
 
 MODULE_TABLES = {
     ("vtiger", "Cases"): "cases",
@@ -171,6 +179,7 @@ def data_version(engine: Engine) -> tuple[Any, ...]:
         select(func.max(sync_state.c.updated_at)).scalar_subquery(),
         select(func.max(rollup_state.c.built_at)).scalar_subquery(),  # new counts after a rebuild
         select(func.max(rollup_state.c.rebuilding_since)).scalar_subquery(),  # a rebuild starts: pages say so
+        select(func.max(sales_rollup_state.c.built_at)).scalar_subquery(),  # the sales rules changed
         *(select(func.max(table.c.id)).scalar_subquery() for table in (*SOURCE_TABLES.values(), deal_stage_changes)),
     ]
     with engine.connect() as conn:

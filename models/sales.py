@@ -1,7 +1,7 @@
-"""The sales reads: the window's phone calls and stage changes (through the indexed phone_calls.started_at and
-deal_stage_changes.changed_at), the earlier stage history of just those deals (through the unique index that
-starts with deal_source_id), the roster of the sales groups, open-pipeline sums, group names and the
-sales_stage picklist sync stored.
+"""The sales reads: the window's phone calls (through the indexed phone_calls.started_at), the window's raw stage
+changes and the earlier stage history of just those deals (what the plain reference scoring in the tests reads;
+the app reads the scored passages of models/sales_rollups.py), the roster of the sales groups, open-pipeline
+sums, group names and the sales_stage picklist sync stored.
 
 view_models/sales.py scores what these read (through metrics/sales.py) for the page, its CSV export and the TV.
 
@@ -187,19 +187,6 @@ def read_stage_history(conn: Connection, deal_ids: Iterable[str]) -> pd.DataFram
         )
         rows.extend(conn.execute(query).all())
     return _frame(rows, HISTORY_COLUMNS)
-
-
-def read_span_stage_history(conn: Connection, start: datetime, end: datetime) -> pd.DataFrame:
-    """read_stage_history for every deal with a live change in [start, end), in one query (no id lists): a
-    superset of the deals read_window_stage_changes returns, and scoring looks only at a row's own deal."""
-    change = deal_stage_changes.c
-    in_span = select(change.deal_source_id).where(
-        change.changed_at >= start, change.changed_at < end, change.deleted_at.is_(None)
-    )
-    query = select(change.deal_source_id, change.stage, change.changed_at).where(
-        change.deal_source_id.in_(in_span), change.deleted_at.is_(None)
-    )
-    return _frame(conn.execute(query).all(), HISTORY_COLUMNS)
 
 
 # --- people, groups, pipeline -------------------------------------------------------------------------------------

@@ -366,6 +366,48 @@ rollup_state = Table(
     Column("rebuild_of", Integer, nullable=False, server_default="0"),  # ... of this many
 )
 
+# The sales roll-ups (models/sales_rollups.py), derived from deal_stage_changes under the sales rules and TIMEZONE:
+# one row per passage (a live change that is not a second record of the same passage) with its score, and the
+# passages counted per local day, group, stage, credited person and (for the demo stage) qualifier.
+sales_passages = Table(
+    "sales_passages",
+    metadata,
+    Column("change_id", Integer, primary_key=True, autoincrement=False),  # deal_stage_changes.id
+    Column("deal_source_id", String(64), nullable=False, index=True),
+    Column("changed_at", DateTime, nullable=False, index=True),
+    Column("day", Date, nullable=False, index=True),  # the local day in TIMEZONE
+    Column("stage", String(128), nullable=False),
+    Column("group_name", String(255), nullable=False, default=""),
+    Column("person", String(255), nullable=False, default=""),  # the credited person ("" for nobody)
+    Column("qualifier", String(255), nullable=False, default=""),  # the demo stage's qualified-by person
+    Column("repeat", Boolean, nullable=False, default=False),  # the deal entered this stage before
+    Column("counted", Boolean, nullable=False, default=False),
+    Column("points", Float, nullable=False, default=0.0),
+    Column("note", Text, nullable=False, default=""),
+)
+
+sales_day_counts = Table(
+    "sales_day_counts",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("group_name", String(255), primary_key=True),
+    Column("stage", String(128), primary_key=True),
+    Column("person", String(255), primary_key=True),
+    Column("qualifier", String(255), primary_key=True),
+    Column("passages", Integer, nullable=False),
+    Column("counted", Integer, nullable=False),
+    Column("points", Float, nullable=False),
+)
+
+sales_rollup_state = Table(
+    "sales_rollup_state",
+    metadata,
+    Column("name", String(16), primary_key=True),  # "sales"
+    Column("fingerprint", String(64), nullable=False),  # of the sales rules and TIMEZONE the rows were derived under
+    Column("built_at", DateTime, nullable=False),
+    Column("passages", Integer, nullable=False, default=0),
+)
+
 # Covering indexes on live rows for the pages' tables (models/recent_rows.py): the ids and times of the rows behind
 # a card come from the index alone, so only the shown rows are read from the table. deleted_at is listed although
 # the index holds only NULLs there: SQLite's planner otherwise reads every row to check it.

@@ -15,14 +15,14 @@ import threading
 import time
 from collections.abc import Sequence
 from functools import partial
-from typing import Any
+from typing import Protocol
 
 from sqlalchemy import Engine
 
 from models.queries import MODULE_TABLES, live_row_counts
 from settings import Settings
 from sync.engine import SourceBusy
-from sync.service import WriteHealth, describe_outcome, run_all, run_sync, write_health
+from sync.service import WriteHealth, describe_outcome, run_all, run_sync
 from sync.triggers import PendingRequests
 
 log = logging.getLogger(__name__)
@@ -166,16 +166,23 @@ def start_embedded_scheduler(
 _start_lock = threading.Lock()
 
 
-def ensure_embedded_scheduler(extras: dict[str, Any], settings: Settings, engine: Engine) -> EmbeddedScheduler:
-    """Start the scheduler kept in `extras["scheduler"]` unless it runs already. Called on every web request,
-    so the common case is one dictionary lookup; the lock makes concurrent first requests start only one. With
-    automatic sync off (settings.embedded_sync) it runs only what webhooks ask for."""
-    scheduler = extras.get("scheduler")
+class SchedulerHome(Protocol):
+    """Where a process keeps its scheduler and write health (the web app's runtime.Runtime)."""
+
+    scheduler: EmbeddedScheduler | None
+    write_health: WriteHealth
+
+
+def ensure_embedded_scheduler(home: SchedulerHome, settings: Settings, engine: Engine) -> EmbeddedScheduler:
+    """Start the scheduler kept in `home.scheduler` unless it runs already. Called on every web request, so the
+    common case is one attribute read; the lock makes concurrent first requests start only one. With automatic
+    sync off (settings.embedded_sync) it runs only what webhooks ask for."""
+    scheduler = home.scheduler
     if scheduler is not None:
         return scheduler
     with _start_lock:
-        if "scheduler" not in extras:
-            extras["scheduler"] = start_embedded_scheduler(
-                settings, engine, write_health(extras), scheduled=settings.embedded_sync
+        if home.scheduler is None:
+            home.scheduler = start_embedded_scheduler(
+                settings, engine, home.write_health, scheduled=settings.embedded_sync
             )
-        return extras["scheduler"]
+        return home.scheduler

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Collection
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
@@ -146,11 +146,6 @@ class WriteHealth:
     def refused(self, reason: str) -> None:
         with self._lock:
             self._problem = reason
-
-
-def write_health(extras: dict[str, Any]) -> WriteHealth:
-    """The process's WriteHealth, kept in the runtime's extras (created on first use)."""
-    return extras.setdefault("write_health", WriteHealth())
 
 
 def _vtiger_client(engine: Engine, settings: Settings) -> VtigerClient:

@@ -41,7 +41,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import Engine, Table, and_, delete, select, tuple_, update
 from sqlalchemy.engine import Connection
 
-from models import rollups
+from models import rollups, sales_rollups
 from models.db import utcnow
 from models.schema import (
     case_status_changes,
@@ -368,6 +368,8 @@ class _VtigerSync:
                 _mark_changes_deleted(conn, deleted_ids, seen_at)
             if module == "Cases" and deleted_ids:
                 _mark_status_changes_deleted(conn, deleted_ids, seen_at)
+            if module == "Potentials":
+                self.keep_sales_rollups(conn, [row["source_id"] for row in rows] + deleted_ids)
             if self.stage_problems:
                 example = self.stage_problems[-1]
                 extra["stage_time_problems"] = {
@@ -425,6 +427,11 @@ class _VtigerSync:
                 .values(deleted_at=None)
             )
 
+    def keep_sales_rollups(self, conn: Connection, deal_ids: Sequence[str]) -> None:
+        """The sales roll-ups' upkeep, after the stage changes, deals and deletions of these deals are written
+        (models/sales_rollups.py): in the same transaction, so the counts never disagree with the rows."""
+        sales_rollups.keep(conn, deal_ids, self.settings.kpi.sales, self.settings.timezone)
+
     def store_status_changes(
         self,
         conn: Connection,
@@ -469,6 +476,7 @@ class _VtigerSync:
             removed = deletion.updated
             if module == "Potentials" and gone:
                 _mark_changes_deleted(conn, gone, now)
+                self.keep_sales_rollups(conn, gone)
             if module == "Cases" and gone:
                 _mark_status_changes_deleted(conn, gone, now)
             stored_watermark, _ = read_state(conn, SOURCE, module)

@@ -26,7 +26,7 @@ TZ = "Europe/Berlin"
 
 
 class Clock:
-    """The app's injectable clock (runtime extras "clock"); tests move it."""
+    """The app's injectable clock (Runtime.clock); tests move it."""
 
     def __init__(self, now: datetime) -> None:
         self.now = now
@@ -37,10 +37,10 @@ class Clock:
 
 def build_live(settings_for: Any, url: str, *, clock: Clock, timing: ControlTiming | None = None) -> LiveServer:
     dash_app = create_app(settings_for(url, auth_disabled=True, timezone=TZ))
-    extras = dash_app.server.extensions["kpi"].extras
-    extras["clock"] = clock
+    runtime = dash_app.server.extensions["kpi"]
+    runtime.clock = clock
     if timing:
-        extras["control_timing"] = timing
+        runtime.control_timing = timing
     return serve(dash_app)
 
 

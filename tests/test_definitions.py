@@ -36,6 +36,7 @@ from metrics.sales import deals_per_stage
 from metrics.series import cumulative_by_day_of_month, monthly_history
 from models.schema import cases, deal_stage_changes, deals, sync_state
 from settings import ConfigError, KpiRules, SalesRules, Settings, load_kpi_rules
+from tests.sales_seed import derive
 from tests.seed_dashboards import case_row, demo_cases, demo_issues, seed_statuses, write_rows
 from view_models.cases import build_cases_view
 from view_models.page_state import parse_page_query
@@ -134,6 +135,7 @@ def tracker_trees(engine: Engine, settings: Settings) -> dict[str, Any]:
 
 def sales_tree(engine: Engine, settings: Settings) -> tuple[list[Any], Any]:
     state = parse_page_query({}, TODAY, [])
+    derive(engine, settings)
     views = build_sales_page(engine, settings, TODAY, "", "day", 100, today=TODAY)
     columns = [
         sales_layout.window_column(kind, view, selected=kind == "day", state=state) for kind, view in views.items()

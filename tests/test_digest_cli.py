@@ -117,7 +117,7 @@ def record(engine: Engine) -> None:
 
 def test_the_status_rows_show_each_run_and_an_interrupted_one(settings: Settings, sqlite_engine: Engine) -> None:
     record(sqlite_engine)
-    rows = status_callbacks.digest_rows(Runtime(settings=settings, engine=sqlite_engine, extras={}))
+    rows = status_callbacks.digest_rows(Runtime(settings=settings, engine=sqlite_engine))
 
     assert [(row["Recipient"], row["Result"], row["Attempts"]) for row in rows] == [
         ("chat", "failed", 0),

@@ -24,7 +24,7 @@ TZ = "Europe/Berlin"
 def make_app(settings_for, database_url: str, **overrides):
     settings = settings_for(database_url, auth_disabled=True, timezone=TZ, **overrides)
     dash_app = create_app(settings)
-    dash_app.server.extensions["kpi"].extras["clock"] = lambda: NOW
+    dash_app.server.extensions["kpi"].clock = lambda: NOW
     return dash_app
 
 

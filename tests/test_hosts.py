@@ -43,7 +43,7 @@ def test_local_mode_refuses_sync_now_from_a_rebound_host_name(local_app) -> None
     response = client.post("/_dash-update-component", json=body, headers=headers)
     assert response.status_code == 400
     runtime = local_app.server.extensions["kpi"]
-    assert "manual_sync" not in runtime.extras and "scheduler" not in runtime.extras  # no sync was started
+    assert runtime.manual_sync is None and runtime.scheduler is None  # no sync was started
 
 
 def test_local_mode_refuses_names_that_only_resolve_to_loopback_by_dns(local_app) -> None:

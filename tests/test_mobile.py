@@ -22,6 +22,7 @@ from selenium.webdriver.common.by import By
 from settings import PROJECT_DIR
 from tests.browser import console_errors, screenshot, start_chromium, wait_for
 from tests.control_bar import choose
+from tests.sales_seed import derive_app
 from tests.tv_seed import record_runs, seed_team
 from web.compression import STATIC_CACHE
 
@@ -138,6 +139,7 @@ def seeded_server(app, live_server):
 
     engine = app.server.extensions["kpi"].engine
     seed_team(engine)
+    derive_app(app)
     record_runs(engine, utcnow())
     return live_server
 

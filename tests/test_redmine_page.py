@@ -29,9 +29,9 @@ REDMINE = RedmineSettings(url="https://redmine.example", api_key="k")
 
 def build_live(settings_for: Any, url: str) -> LiveServer:
     dash_app = create_app(settings_for(url, auth_disabled=True, timezone=TZ, redmine=REDMINE))
-    extras = dash_app.server.extensions["kpi"].extras
-    extras["clock"] = lambda: NOW
-    extras["control_timing"] = ControlTiming(refresh_unit_ms=1000)
+    runtime = dash_app.server.extensions["kpi"]
+    runtime.clock = lambda: NOW
+    runtime.control_timing = ControlTiming(refresh_unit_ms=1000)
     return serve(dash_app)
 
 

@@ -28,7 +28,7 @@ PAGES = {"cases": "/cases", "redmine": "/redmine", "sales": "/sales"}
 
 
 class Clock:
-    """The app's injectable clock (runtime extras "clock"); tests move it."""
+    """The app's injectable clock (Runtime.clock); tests move it."""
 
     def __init__(self, now: datetime) -> None:
         self.now = now
@@ -56,7 +56,7 @@ def page_body(dash_app: Any, prefix: str, day: str = "2026-11-20", window: str =
 
 
 def cache_of(dash_app: Any) -> ResponseCache:
-    return dash_app.server.extensions["kpi"].extras["response_cache"]
+    return dash_app.server.extensions["kpi"].response_cache
 
 
 @pytest.fixture
@@ -74,7 +74,7 @@ def renders(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 def with_clock(dash_app: Any, clock: Callable[[], datetime]) -> Any:
-    dash_app.server.extensions["kpi"].extras["clock"] = clock
+    dash_app.server.extensions["kpi"].clock = clock
     return dash_app
 
 

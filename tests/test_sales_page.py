@@ -18,6 +18,7 @@ from sqlalchemy import Engine, insert
 
 from models.schema import deal_stage_changes, deals, phone_calls, vtiger_groups, vtiger_users
 from tests.browser import console_errors, screenshot, serve, start_chromium, wait_for
+from tests.sales_seed import derive_app
 
 pytestmark = pytest.mark.browser
 
@@ -96,8 +97,9 @@ def sales_server(settings_for, sqlite_url: str) -> Iterator[tuple[Any, list[dict
 
     app = create_app(settings_for(sqlite_url, timezone=TZ, auth_disabled=True))
     runtime = app.server.extensions["kpi"]
-    runtime.extras["clock"] = lambda: NOW
+    runtime.clock = lambda: NOW
     events = seed_sales_demo(runtime.engine, TODAY)
+    derive_app(app)
     server = serve(app)
     yield server, events
     server.stop()
@@ -193,8 +195,9 @@ def test_the_days_board_shows_each_persons_pace_in_words_and_colour(settings_for
     settings = replace(settings, kpi=replace(settings.kpi, sales=replace(settings.kpi.sales, daily_goal=12)))
     app = create_app(settings)
     runtime = app.server.extensions["kpi"]
-    runtime.extras["clock"] = lambda: NOW
+    runtime.clock = lambda: NOW
     scores = hand_scores(seed_sales_demo(runtime.engine, TODAY), TODAY, TODAY, "Sales")
+    derive_app(app)
     server = serve(app)
     driver = start_chromium(1280, 900)
     try:

@@ -13,6 +13,7 @@ from sqlalchemy import insert
 from bench.harness import CallbackDriver, dependencies_of, find_page_callback, post_callback
 from bench.references import View
 from models.schema import deal_stage_changes, deals, phone_calls, vtiger_groups
+from tests.sales_seed import derive_app
 from tests.test_table_rows import rows_response
 from view_models.sales import build_sales_view, calls_rows, stage_change_rows
 
@@ -75,6 +76,7 @@ def sales_app(settings_for, sqlite_url: str):
             }
         ],
     )
+    derive_app(app)
     yield app
     engine.dispose()
 

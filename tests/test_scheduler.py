@@ -89,17 +89,18 @@ def test_the_first_web_request_starts_the_scheduler_once(
     settings = settings_for(sqlite_url, embedded_sync=True, testing=False, auth_disabled=True, sync_interval_minutes=60)
     dash_app = create_app(settings)
     runtime = dash_app.server.extensions["kpi"]
-    assert "scheduler" not in runtime.extras  # building the app (as the CLI does) starts nothing
+    assert runtime.scheduler is None  # building the app (as the CLI does) starts nothing
 
     client = dash_app.server.test_client()
     responses = [client.get("/healthz") for _ in range(3)]
-    scheduler = runtime.extras["scheduler"]
+    scheduler = runtime.scheduler
+    assert scheduler is not None  # the first request started it
     try:
         assert [response.status_code for response in responses] == [200, 200, 200]
         assert scheduler.thread.is_alive()
         assert [thread.name for thread in threading.enumerate()].count("kpi-sync") >= 1
         client.get("/healthz")
-        assert runtime.extras["scheduler"] is scheduler
+        assert runtime.scheduler is scheduler
     finally:
         scheduler.stop()
         runtime.engine.dispose()
@@ -113,5 +114,5 @@ def test_no_scheduler_with_redis(settings_for: Callable[..., Settings], sqlite_u
 
     dash_app.server.test_client().get("/healthz")
 
-    assert "scheduler" not in dash_app.server.extensions["kpi"].extras  # RQ workers sync instead
+    assert dash_app.server.extensions["kpi"].scheduler is None  # RQ workers sync instead
     dash_app.server.extensions["kpi"].engine.dispose()

@@ -187,7 +187,7 @@ def test_screen_states_by_a_fake_clock(auth_app) -> None:
 def test_kiosk_list_shows_the_screens(auth_app) -> None:
     engine = auth_app.server.extensions["kpi"].engine
     seed_screens(engine)
-    auth_app.server.extensions["kpi"].extras["clock"] = lambda: NOW
+    auth_app.server.extensions["kpi"].clock = lambda: NOW
     result = auth_app.server.test_cli_runner().invoke(args=["kiosk", "list"])
     assert result.exit_code == 0, result.output
     lines = {line.split()[0]: line for line in result.stdout.splitlines()[1:]}
@@ -205,8 +205,8 @@ def test_status_lists_the_screens(auth_app) -> None:
     engine = auth_app.server.extensions["kpi"].engine
     seed_screens(engine)
     runtime = auth_app.server.extensions["kpi"]
-    runtime.extras["clock"] = lambda: NOW
-    runtime.extras["app_version"] = "0.1.0+abc"
+    runtime.clock = lambda: NOW
+    runtime.app_version = "0.1.0+abc"
     with auth_app.server.app_context():
         rows = {row["Screen"]: row for row in screen_rows(runtime)}
     assert rows["lobby"]["State"] == "online" and rows["lobby"]["Problem"] == ""

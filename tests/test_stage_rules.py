@@ -17,6 +17,7 @@ import pytest
 from selenium.webdriver.common.by import By
 from sqlalchemy import Engine
 
+from models import sales_rollups
 from models.schema import deals
 from settings import PROJECT_DIR, Settings, compare_stages_with_picklist, load_kpi_rules, load_settings
 from sync.demo.vtiger_emulator import STOCK_SALES_STAGES, stock_picklists
@@ -182,7 +183,10 @@ def test_unknown_stages_score_0_until_kpi_toml_names_them(
     text = text.replace('name = "Closed Won"\npoints = 0', 'name = "Closed Won"\npoints = 10')
     (tmp_path / "kpi.toml").write_text(text)
     configured = load_settings({"KPI_CONFIG": str(tmp_path / "kpi.toml")}, env_file=None, credentials_file=None).kpi
-    view = build_sales_view(engine, settings_for(str(engine.url), kpi=configured), DAY, today=DAY)
+    configured_settings = settings_for(str(engine.url), kpi=configured)
+    # The app started on the new kpi.toml re-derives the sales roll-ups (its fingerprint no longer matches).
+    assert sales_rollups.ensure(engine, configured.sales, configured_settings.timezone)
+    view = build_sales_view(engine, configured_settings, DAY, today=DAY)
     points = view.stage_changes.set_index("stage")["points"].to_dict()
     assert points == {"Qualification": 0, "Proposal or Price Quote": 3, "Closed Won": 10}
     assert dict(zip(view.leaderboard["person"], view.leaderboard["points"], strict=True)) == {"Ann Lee": 1 + 3 + 10}

@@ -18,14 +18,15 @@ from app import create_app
 from callbacks import status as status_callbacks
 from models.db import utcnow
 from models.schema import sync_runs
+from settings import Settings
 from sync.engine import SourceLock, recorded_run
 from tests.browser import console_errors, screenshot, wait_for
 from tests.tv_seed import record_runs
 from web.runtime import Runtime
 
 
-def runtime_for(engine: Engine, settings) -> Runtime:
-    return Runtime(settings=settings, engine=engine, extras={})
+def runtime_for(engine: Engine, settings: Settings) -> Runtime:
+    return Runtime(settings=settings, engine=engine)
 
 
 def run_count(engine: Engine) -> int:
@@ -112,7 +113,8 @@ def test_sync_now_wakes_the_embedded_scheduler(sqlite_engine: Engine, settings_f
             self.triggers.append(trigger)
 
     runtime = runtime_for(sqlite_engine, settings_for(str(sqlite_engine.url)))
-    runtime.extras["scheduler"] = scheduler = Scheduler()
+    scheduler = Scheduler()
+    runtime.scheduler = scheduler  # type: ignore[assignment]  # a stand-in with the one method start_sync calls
     _message, colour = status_callbacks.start_sync(runtime)
     assert colour == "success" and scheduler.triggers == ["manual"]  # recorded as a press, not as the schedule
 
@@ -133,7 +135,8 @@ def test_sync_now_without_a_scheduler_runs_on_a_thread_and_refuses_a_second(
     refused, colour = status_callbacks.start_sync(runtime)  # the thread is still running
     assert colour == "warning" and refused.startswith("Refused")
     release.set()
-    runtime.extras["manual_sync"].join(10)
+    assert runtime.manual_sync is not None
+    runtime.manual_sync.join(10)
     with sqlite_engine.connect() as conn:
         assert conn.execute(select(sync_runs.c.trigger, sync_runs.c.status)).all() == [("manual", "success")]
 

@@ -208,7 +208,7 @@ def test_export_urls_answer_with_the_new_columns(engine: Engine, seeded: Any, da
     from app import create_app
 
     app = create_app(replace(seeded, database_url=database_url, auth_disabled=True))
-    app.server.extensions["kpi"].extras["clock"] = lambda: NOW  # 7 December is still to come
+    app.server.extensions["kpi"].clock = lambda: NOW  # 7 December is still to come
     client = app.server.test_client()
     header = client.get("/export/cases.csv?kpi=resolved&date=2026-12-07").data.decode().splitlines()[0]
     assert header.endswith("resolution_hours,business_hours,sla")

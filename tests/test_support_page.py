@@ -27,7 +27,7 @@ def live(settings_for: Any, sqlite_url: str) -> Iterator[LiveServer]:
         redmine=RedmineSettings("https://redmine.example", "k"),
     )  # fmt: skip
     dash_app = create_app(settings)
-    dash_app.server.extensions["kpi"].extras["clock"] = lambda: NOW
+    dash_app.server.extensions["kpi"].clock = lambda: NOW
     seed_support_rows(dash_app.server.extensions["kpi"].engine)
     running = serve(dash_app)
     yield running

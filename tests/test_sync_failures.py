@@ -99,7 +99,7 @@ def test_sync_now_on_a_read_only_database_says_so_on_status_and_the_badge(
         assert colour == "danger" and message.startswith("Sync cannot run: the database refuses writes (")
         assert "started" not in message
         assert any(r.levelno == logging.ERROR and "refuses writes" in r.getMessage() for r in caplog.records)
-        assert "manual_sync" not in runtime.extras  # nothing started
+        assert runtime.manual_sync is None  # nothing started
 
         status_key = next(key for key in app.callback_map if "status-table.children" in key)
         page = json.dumps(post_callback(app, status_key))

@@ -24,6 +24,7 @@ from metrics.windows import WindowKind
 from models.recent_rows import TableRequest
 from models.schema import cases, redmine_issues
 from settings import Settings
+from tests.sales_seed import derive, derive_app
 from tests.seed_dashboards import write_rows
 from tests.table_seed import seed_sales, seed_tables, table_cases, table_issues
 from view_models import cases as case_views
@@ -311,6 +312,7 @@ CHANGE_KINDS = {"changed_at": "date", "deal_no": "text", "stage": "text", "credi
 
 def test_sales_table_blocks_sort_and_filter_every_row(engine: Engine, table_settings: Settings) -> None:
     seed_sales(engine)
+    derive(engine, table_settings)
     settings = replace(table_settings, kpi=replace(table_settings.kpi, sales=replace(
         table_settings.kpi.sales, call_statuses=("Held",))))  # fmt: skip
     view = sales_views.build_sales_view(engine, settings, DAY, "", "month")
@@ -382,6 +384,7 @@ def seeded_client(settings_for: Callable[..., Settings], sqlite_url: str):
 
     app = create_app(settings_for(sqlite_url, timezone=TZ, auth_disabled=True))
     seed_tables(app.server.extensions["kpi"].engine)
+    derive_app(app)
     yield app.server.test_client()
     app.server.extensions["kpi"].engine.dispose()
 

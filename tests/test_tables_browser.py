@@ -17,6 +17,7 @@ from selenium.webdriver.common.by import By
 
 from app import create_app
 from tests.browser import LiveServer, serve, start_chromium, wait_for
+from tests.sales_seed import derive_app
 from tests.table_seed import seed_tables
 from view_models import cases as case_views
 from view_models import redmine as issue_views
@@ -41,8 +42,9 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     upgrade_database(url)
     settings = Settings(database_url=url, testing=True, embedded_sync=False, secret_key="test-secret")
     dash_app = create_app(replace(settings, timezone=TZ, auth_disabled=True))
-    dash_app.server.extensions["kpi"].extras["clock"] = lambda: NOW
+    dash_app.server.extensions["kpi"].clock = lambda: NOW
     seed_tables(dash_app.server.extensions["kpi"].engine)
+    derive_app(dash_app)
     running = serve(dash_app)
     yield running
     running.stop()

@@ -19,6 +19,7 @@ import pytest
 from selenium.webdriver.common.by import By
 
 from tests.browser import console_errors, screenshot, start_chromium, wait_for
+from tests.sales_seed import derive_app
 from tests.tv_seed import LONG_NAMES, RESOLVED_TODAY, record_runs, seed_crowded
 
 pytestmark = pytest.mark.browser
@@ -118,6 +119,7 @@ def open_slide(driver: Any, base: str, page: str) -> Any:
 def crowded(app):
     engine = app.server.extensions["kpi"].engine
     seed_crowded(engine, NOW)
+    derive_app(app)
     record_runs(engine, NOW - timedelta(minutes=2))
     return engine
 
@@ -126,6 +128,7 @@ def crowded(app):
 def quiet(app):
     engine = app.server.extensions["kpi"].engine
     seed_crowded(engine, NOW, today=False)
+    derive_app(app)
     record_runs(engine, NOW - timedelta(minutes=2))
     return engine
 

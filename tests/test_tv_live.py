@@ -91,7 +91,7 @@ def test_a_webhook_brings_the_new_number_to_the_tv(settings_for, sqlite_url, htt
         row = wait_for(reported, 15, message="the screen's report")
         assert row.slide.startswith("Cases")
         assert (row.width, row.height) == tuple(driver.execute_script("return [innerWidth, innerHeight]"))
-        assert row.app_version == runtime.extras["app_version"] and row.error_count == 0
+        assert row.app_version == runtime.app_version and row.error_count == 0
         assert console_errors(driver) == []
 
         # An error on the page: the screen says so at once, for /status and `kiosk list`. (An error thrown by a
@@ -106,7 +106,7 @@ def test_a_webhook_brings_the_new_number_to_the_tv(settings_for, sqlite_url, htt
     finally:
         driver.quit()
         server.stop()
-        scheduler = runtime.extras.get("scheduler")
+        scheduler = runtime.scheduler
         if scheduler is not None:
             scheduler.stop()
         engine.dispose()

@@ -15,6 +15,7 @@ from app import create_app, start_rollups
 from models.db import utcnow
 from models.schema import cases
 from tests.browser import console_errors, screenshot, serve, start_chromium, wait_for
+from tests.sales_seed import derive_app
 from tests.seed_dashboards import store_rows
 from tests.tv_seed import record_runs, seed_team
 from view_models.tv_state import PAGES, Slide, TvConfig, parse_tv_query
@@ -114,6 +115,7 @@ def text(driver, element_id: str) -> str:
 def seeded(app):
     engine = app.server.extensions["kpi"].engine
     seed_team(engine)
+    derive_app(app)
     record_runs(engine, utcnow() - timedelta(minutes=2))
     start_rollups(app.server.extensions["kpi"])  # as start-up does: the counts exist before the first screen
     return engine
@@ -176,6 +178,7 @@ def test_tv_shows_a_banner_when_the_data_is_stale_or_the_sync_failed(
 ) -> None:
     engine = app.server.extensions["kpi"].engine
     seed_team(engine)
+    derive_app(app)
     record_runs(engine, utcnow() - timedelta(hours=2))
     if status == "failed":
         record_runs(engine, utcnow() - finished_ago, status="failed", error="VTiger answered 503", sources=("vtiger",))
@@ -201,6 +204,7 @@ def test_tv_moves_to_the_next_day_at_midnight(settings_for, sqlite_url: str) -> 
     evening = datetime(2026, 3, 4, 23, 59, 52, tzinfo=tz)
     evening_utc = evening.astimezone(UTC).replace(tzinfo=None)
     seed_team(engine, now=evening_utc)  # the day's cases, all before midnight in Chicago
+    derive_app(dash_app)
     record_runs(engine, evening_utc - timedelta(minutes=1))
     server = serve(dash_app)
     driver = sized(start_chromium(1920, 1080), 1920, 1080)
@@ -269,6 +273,7 @@ def test_a_tv_on_a_kiosk_token_needs_no_sign_in(settings_for, sqlite_url: str) -
     dash_app = create_app(settings_for(sqlite_url, **AUTH_ON))
     engine = dash_app.server.extensions["kpi"].engine
     seed_team(engine)
+    derive_app(dash_app)
     record_runs(engine, utcnow())
     token = kiosk.create_kiosk(engine, "wall")
     server = serve(dash_app)

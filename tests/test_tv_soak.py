@@ -18,6 +18,7 @@ import pytest
 
 from models.db import utcnow
 from tests.browser import ARTIFACTS, CHROMEDRIVER, CHROMIUM, CHROMIUM_FLAGS, wait_for
+from tests.sales_seed import derive_app
 from tests.tv_seed import record_runs, seed_team
 
 pytestmark = pytest.mark.browser
@@ -55,6 +56,7 @@ def sample(driver: Any) -> dict[str, float]:
 def test_tv_memory_stays_flat(app, live_server) -> None:
     engine = app.server.extensions["kpi"].engine
     seed_team(engine)
+    derive_app(app)
     record_runs(engine, utcnow())
     stop = threading.Event()
 

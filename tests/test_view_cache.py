@@ -96,7 +96,7 @@ def page_app(engine: Engine, database_url: str, settings_for: Callable[..., Sett
     dash_app.server.extensions["kpi"].engine.dispose()
 
 
-def render(dash_app: Any, page: str, state: PageState) -> list[Any]:
+def render(dash_app: Any, page: str, state: PageState) -> dict[str, Any]:
     with dash_app.server.test_request_context(f"/{page}"):
         if page == "sales":
             return render_sales(state, Trigger("controls"))
@@ -108,7 +108,7 @@ def cache_of(dash_app: Any) -> ViewCache:
     return CACHES.for_engine(dash_app.server.extensions["kpi"].engine)
 
 
-def created_today(values: list[Any]) -> str:
+def created_today(values: dict[str, Any]) -> str:
     """The day's Created card of a rendered /cases page (its window columns come second)."""
 
     def find(tree: Any) -> Any:
@@ -119,11 +119,11 @@ def created_today(values: list[Any]) -> str:
             return props.get("children") if props.get("id") == "cases-day-created" else find(props.get("children"))
         return None
 
-    return str(find(values[1]))
+    return str(find(values["windows"]))
 
 
-def table_version(values: list[Any]) -> str:
-    return values[-3]["version"]  # the table's view (view_models.tracker_view.table_query) comes before its caption
+def table_version(values: dict[str, Any]) -> str:
+    return values["table_query"]["version"]  # the table's view (view_models.tracker_view.table_query)
 
 
 def test_repeated_view_is_served_from_the_cache_until_sync_commits(page_app: Any, engine: Engine) -> None:
@@ -168,7 +168,7 @@ def test_sales_page_uses_the_cache_and_clear_empties_it(page_app: Any) -> None:
     state = PageState(TODAY, "month", "", True, TODAY)
     first = render(page_app, "sales", state)
     assert render(page_app, "sales", state) is first
-    assert page_app.server.extensions["kpi"].extras["cache"] is CACHES
+    assert page_app.server.extensions["kpi"].view_cache is CACHES
     CACHES.clear()
     assert len(cache_of(page_app)) == 0
     assert render(page_app, "sales", state) is not first

@@ -58,7 +58,7 @@ def hook_app(settings_for, database_url):
 
 def stop(dash_app) -> None:
     runtime = dash_app.server.extensions["kpi"]
-    scheduler = runtime.extras.get("scheduler")
+    scheduler = runtime.scheduler
     if scheduler is not None:
         scheduler.stop()
     runtime.engine.dispose()
@@ -147,7 +147,7 @@ def test_wrong_tokens_get_404_and_start_nothing(hook_app) -> None:
     ):
         response = client.post(path, json={"module": "Cases"})
         assert response.status_code == 404, path
-    assert "scheduler" not in hook_app.server.extensions["kpi"].extras  # no sync was asked for
+    assert hook_app.server.extensions["kpi"].scheduler is None  # no sync was asked for
     assert webhook_runs(engine_of(hook_app), "vtiger") == []
 
 
@@ -158,7 +158,7 @@ def test_other_methods_get_405_not_the_sign_in_page(hook_app) -> None:
         response = getattr(client, method)(f"/webhooks/vtiger/{token}")
         assert response.status_code == 405, method
         assert response.headers["Allow"] == "POST"
-    assert "scheduler" not in hook_app.server.extensions["kpi"].extras
+    assert hook_app.server.extensions["kpi"].scheduler is None
 
 
 def test_a_body_over_64_kb_gets_413_and_starts_nothing(hook_app) -> None:
@@ -166,7 +166,7 @@ def test_a_body_over_64_kb_gets_413_and_starts_nothing(hook_app) -> None:
     client = hook_app.server.test_client()
     response = client.post(f"/webhooks/vtiger/{token}", data=b"x" * (64 * 1024 + 1), content_type="text/plain")
     assert response.status_code == 413
-    assert "scheduler" not in hook_app.server.extensions["kpi"].extras
+    assert hook_app.server.extensions["kpi"].scheduler is None
 
     chunked = client.post(
         f"/webhooks/vtiger/{token}",
@@ -175,7 +175,7 @@ def test_a_body_over_64_kb_gets_413_and_starts_nothing(hook_app) -> None:
         environ_overrides={"wsgi.input_terminated": True},  # as gunicorn says of a chunked body
     )
     assert chunked.status_code == 413  # no Content-Length: the limit still holds while reading
-    assert "scheduler" not in hook_app.server.extensions["kpi"].extras
+    assert hook_app.server.extensions["kpi"].scheduler is None
 
     exactly = client.post(f"/webhooks/vtiger/{token}", data=b"x" * (64 * 1024), content_type="text/plain")
     assert exactly.status_code == 202
@@ -230,7 +230,7 @@ def test_embedded_calls_coalesce_into_one_sync_of_the_named_modules(hook_app) ->
         60,
         message="the webhook's sync once the lock is free",
     )
-    scheduler = hook_app.server.extensions["kpi"].extras["scheduler"]
+    scheduler = hook_app.server.extensions["kpi"].scheduler
     assert scheduler.requests.sources() == []  # everything asked was claimed by that one sync
     runs = webhook_runs(engine, "vtiger")
     assert runs.count("Cases") == 1 and runs.count("Potentials") == 1  # five calls, one sync
@@ -276,7 +276,7 @@ def test_the_payload_is_never_stored(hook_app, caplog) -> None:
 
 
 def test_calls_are_rate_limited_per_source(hook_app) -> None:
-    hook_app.server.extensions["kpi"].extras["webhook_rate"] = "3/minute"
+    hook_app.server.extensions["kpi"].webhook_rate = "3/minute"
     vtiger, redmine = create(hook_app, "vtiger"), create(hook_app, "redmine")
     client = hook_app.server.test_client()
     codes = [client.post(f"/webhooks/vtiger/{vtiger}").status_code for _ in range(4)]
@@ -363,7 +363,7 @@ def test_rq_rate_limit_is_shared_by_every_web_process(rq_app, settings_for, pg_u
     other = make_app(settings_for, pg_url, redis_url=redis_url)  # another gunicorn worker or machine
     try:
         for dash_app in (rq_app, other):
-            dash_app.server.extensions["kpi"].extras["webhook_rate"] = "3/minute"
+            dash_app.server.extensions["kpi"].webhook_rate = "3/minute"
         first, second = rq_app.server.test_client(), other.server.test_client()
         codes = [client.post(f"/webhooks/vtiger/{token}").status_code for client in (first, second, first, second)]
         assert codes == [202, 202, 202, 429]
@@ -413,6 +413,6 @@ def test_a_source_without_credentials_gets_409(settings_for, sqlite_url) -> None
         token = create(dash_app, "redmine")
         response = dash_app.server.test_client().post(f"/webhooks/redmine/{token}")
         assert response.status_code == 409 and "not configured" in response.get_json()["error"]
-        assert "scheduler" not in dash_app.server.extensions["kpi"].extras
+        assert dash_app.server.extensions["kpi"].scheduler is None
     finally:
         stop(dash_app)

@@ -9,7 +9,7 @@ rows (every committed page writes sync_state.updated_at), a run starts or finish
 other path. An old version's entries are simply never asked for again and age out of the bounded LRU.
 
 One cache per engine (a weak mapping: an engine that goes away takes its entries with it), `CACHES.clear()`
-empties all of them (the benchmark's cold calls, `runtime.extras["cache"]`). Each gunicorn worker keeps its
+empties all of them (the benchmark's cold calls, `Runtime.clear_caches`). Each gunicorn worker keeps its
 own: the version check keeps them all correct. Cached values are shared between callers: never mutate one.
 
 Used by the page callbacks, the CSV exports and the TV (through the view builders). Must not import Dash, Flask

@@ -32,6 +32,7 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from metrics.sales import (
+    PASSAGE_COLUMNS,
     PHONE_CALLS,
     Goal,
     ScoreKeyRow,
@@ -39,15 +40,17 @@ from metrics.sales import (
     calls_per_person,
     calls_per_person_of,
     deals_per_stage,
+    deals_per_stage_of,
     demos_per_qualifier,
+    demos_per_qualifier_of,
+    empty_frame,
     goal_for,
     in_groups,
     open_pipeline_per_owner,
-    points_from_tally,
+    points_from_counts,
     points_per_person,
     score_calls,
     score_key,
-    score_passages,
     score_stage_changes,
     window_rows,
 )
@@ -61,13 +64,11 @@ from models.sales import (
     read_open_pipeline,
     read_recent_calls,
     read_roster,
-    read_span_stage_history,
-    read_stage_history,
     read_stage_picklist,
     read_window_calls,
-    read_window_stage_changes,
     sales_group_names,
 )
+from models.sales_rollups import read_change_counts, read_passages
 from settings import SalesRules, Settings, StageMismatch, compare_stages_with_picklist
 from view_models.cache import cached
 from view_models.table_frames import FrameColumn, frame_block
@@ -105,6 +106,9 @@ class SalesView:
     # A page view (view_models.sales.build_sales_page) holds in `calls` only the calls its table shows; then this is
     # calls_per_person over all of the window's calls, counted in SQL. None: `calls` holds every call.
     call_summary: pd.DataFrame | None = None
+    # A page view holds no stage-change rows (the table reads its own): this is the window's passages counted per
+    # stage, person and qualifier (CHANGE_COUNT_COLUMNS). None: `stage_changes` holds every passage.
+    change_summary: pd.DataFrame | None = None
     picklist: tuple[str, ...] = ()  # VTiger's sales_stage picklist in its order, as sync stored it (or unknown)
     # What the cards are compared with: the previous window's totals over `comparison.span` (the same elapsed
     # part of it while this window runs). None: not compared.
@@ -115,7 +119,11 @@ class SalesView:
         """The cards' figures: the leaderboard's points, the calls and the demos scheduled."""
         points = float(self.leaderboard["points"].sum()) if not self.leaderboard.empty else 0.0
         demo = self.rules.demo_stage
-        demos = int((self.stage_changes["stage"] == demo).sum()) if demo else None
+        if self.change_summary is None:
+            demos = int((self.stage_changes["stage"] == demo).sum()) if demo else None
+        else:
+            summary = self.change_summary
+            demos = int(summary.loc[summary["stage"] == demo, "passages"].sum()) if demo else None
         return SalesTotals(points, self.call_count, demos)
 
     @property
@@ -131,9 +139,13 @@ class SalesView:
         return calls_per_person(self.calls) if self.call_summary is None else self.call_summary
 
     def demos_per_qualifier(self) -> pd.DataFrame:
+        if self.change_summary is not None:
+            return demos_per_qualifier_of(self.change_summary, self.rules)
         return demos_per_qualifier(self.stage_changes, self.rules)
 
     def deals_per_stage(self) -> pd.DataFrame:
+        if self.change_summary is not None:
+            return deals_per_stage_of(self.change_summary, self.rules, self.picklist)
         return deals_per_stage(self.stage_changes, self.rules, self.picklist)
 
     @property
@@ -173,6 +185,48 @@ def sales_view(
     )
 
 
+def scored_sales_view(
+    *,
+    window: Window,
+    rules: SalesRules,
+    today: date,
+    calls: pd.DataFrame,
+    passages: pd.DataFrame,
+    roster: pd.DataFrame,
+    pipeline: pd.DataFrame,
+    groups: Sequence[str] = (),
+    picklist: Sequence[str] = (),
+) -> SalesView:
+    """sales_view from passages already scored (PASSAGE_COLUMNS: models.sales_rollups.read_passages, oldest
+    first) instead of the raw changes and their history."""
+    groups = tuple(groups)
+    scored_calls = score_calls(in_groups(calls, groups), rules, window)
+    scored_changes = window_rows(in_groups(passages, groups), "changed_at", window)
+    people: Iterable[str] = in_groups(roster, groups)["person"] if groups else []
+    return SalesView(
+        window=window,
+        groups=groups,
+        rules=rules,
+        goal=goal_for(window, rules, today),
+        leaderboard=points_per_person(scored_calls, scored_changes, rules, people),
+        stage_changes=scored_changes,
+        calls=scored_calls,
+        pipeline=open_pipeline_per_owner(pipeline, rules, groups),
+        score_key=score_key(rules),
+        picklist=tuple(picklist),
+    )
+
+
+def totals_from_counts(call_counts: pd.DataFrame, change_counts: pd.DataFrame, rules: SalesRules) -> SalesTotals:
+    """SalesView.totals of sales_page_view without building its leaderboard (what a window is compared with):
+    only named people score, so the leaderboard's points are the counted calls' and the passages' points."""
+    tally = call_tally(call_counts, rules)
+    points = float(tally["counted"].sum()) * float(rules.call_points) + float(change_counts["points"].sum())
+    demo = rules.demo_stage
+    demos = int(change_counts.loc[change_counts["stage"] == demo, "passages"].sum()) if demo else None
+    return SalesTotals(points, int(tally["calls"].sum()), demos)
+
+
 def sales_page_view(
     *,
     window: Window,
@@ -180,32 +234,32 @@ def sales_page_view(
     today: date,
     call_counts: pd.DataFrame,
     recent_calls: pd.DataFrame,
-    scored_changes: pd.DataFrame,
+    change_counts: pd.DataFrame,
     roster: pd.DataFrame,
     pipeline_per_owner: pd.DataFrame,
     groups: Sequence[str] = (),
     picklist: Sequence[str] = (),
 ) -> SalesView:
-    """sales_view from what a page needs and no more: the window's calls counted per assignee and status
-    (`call_counts`, CALL_COUNT_COLUMNS), only the calls the table shows (`recent_calls`, or none), the span's
-    stage changes scored once (score_passages, already limited to `groups`) and the open pipeline per owner
-    (open_pipeline_per_owner, the same for every window). The leaderboard, goal, charts and counts are those
-    sales_view gives from every row."""
+    """sales_view from counts, the way the page reads them: the window's calls counted per assignee and status
+    (`call_counts`, CALL_COUNT_COLUMNS), only the calls the table shows (`recent_calls`, or none), the window's
+    stage passages counted per stage, person and qualifier (`change_counts`, CHANGE_COUNT_COLUMNS, already limited
+    to `groups`) and the open pipeline per owner (open_pipeline_per_owner, the same for every window). The
+    leaderboard, goal, charts and counts are those sales_view gives from every row."""
     groups = tuple(groups)
     tally = call_tally(call_counts, rules)
-    changes = window_rows(scored_changes, "changed_at", window)
     people: Iterable[str] = in_groups(roster, groups)["person"] if groups else []
     return SalesView(
         window=window,
         groups=groups,
         rules=rules,
         goal=goal_for(window, rules, today),
-        leaderboard=points_from_tally(tally, changes, rules, people),
-        stage_changes=changes,
+        leaderboard=points_from_counts(tally, change_counts, rules, people),
+        stage_changes=empty_frame(PASSAGE_COLUMNS),
         calls=score_calls(recent_calls, rules, window),
         pipeline=pipeline_per_owner,
         score_key=score_key(rules),
         call_summary=calls_per_person_of(tally),
+        change_summary=change_counts,
         picklist=tuple(picklist),
     )
 
@@ -252,8 +306,7 @@ def build_sales_views(
     groups = effective_groups(rules, group)
     with engine.connect() as conn:
         calls = read_window_calls(conn, start, end)
-        changes = read_window_stage_changes(conn, start, end, credit_fields(rules))
-        history = read_stage_history(conn, changes["deal_source_id"])
+        changes = read_passages(conn, start, end, settings.timezone)
         roster = read_roster(conn, groups)
         pipeline = read_open_pipeline(conn, rules)
     calls["link"] = [_link(settings, "PhoneCalls", source_id) for source_id in calls["source_id"]]
@@ -262,13 +315,12 @@ def build_sales_views(
     picklist = stage_picklist(engine)
 
     def view(window: Window) -> SalesView:
-        return sales_view(
+        return scored_sales_view(
             window=window,
             rules=rules,
             today=today,
             calls=calls,
-            changes=changes,
-            history=history,
+            passages=changes,
             roster=roster,
             pipeline=pipeline,
             groups=groups,
@@ -306,12 +358,10 @@ def build_sales_page(
     rules = settings.kpi.sales
     windows = {kind: window_for(day, kind, settings.timezone) for kind in WINDOW_KINDS}
     comparisons = {kind: compare_with(window, now) for kind, window in windows.items()}
-    start, end = _span([*windows.values(), *(comparison.span for comparison in comparisons.values())])
     groups = effective_groups(rules, group)
-    # The parts are cached on their own (view_models/cache.py, by data version): every day of a month shares its month's
-    # call counts and the span's scored stage changes, so clicking through a month scores it once per process.
+    # The parts are cached on their own (view_models/cache.py, by data version): every day of a month shares its
+    # month's call and stage-change counts, so clicking through a month counts it once per process.
     counts = {kind: _call_counts(engine, window, groups) for kind, window in windows.items()}
-    scored = _span_scored(engine, settings, start, end, groups)
     per_owner = cached(engine, ("sales:pipeline", rules, groups), lambda: _pipeline_per_owner(engine, rules, groups))
     roster = cached(engine, ("sales:roster", groups), lambda: _roster(engine, groups))
     picklist = stage_picklist(engine)
@@ -326,14 +376,20 @@ def build_sales_page(
             today=today,
             call_counts=_call_counts(engine, window, groups) if calls is None else calls,
             recent_calls=recent if window == windows[selected] else recent[:0],
-            scored_changes=scored,
+            change_counts=_change_counts(engine, window, groups),
             roster=roster,
             pipeline_per_owner=per_owner,
             groups=groups,
             picklist=picklist,
         )
 
-    return {kind: _compared(view(window, counts[kind]), comparisons[kind], view) for kind, window in windows.items()}
+    def totals(span: Window) -> SalesTotals:
+        return totals_from_counts(_call_counts(engine, span, groups), _change_counts(engine, span, groups), rules)
+
+    return {
+        kind: replace(view(window, counts[kind]), comparison=comparisons[kind], previous=totals(comparisons[kind].span))
+        for kind, window in windows.items()
+    }
 
 
 def _call_counts(engine: Engine, window: Window, groups: Sequence[str]) -> pd.DataFrame:
@@ -344,20 +400,14 @@ def _call_counts(engine: Engine, window: Window, groups: Sequence[str]) -> pd.Da
     return cached(engine, ("sales:calls", window.kind, window.start, window.end, groups), read)
 
 
-def _span_scored(
-    engine: Engine, settings: Settings, start: datetime, end: datetime, groups: Sequence[str]
-) -> pd.DataFrame:
-    """The span's stage passages, scored (cached by data version)."""
-    key = ("sales:scored", start, end, tuple(groups), settings.kpi.sales, settings.timezone)
-    return cached(engine, key, lambda: _scored(engine, settings, start, end, groups))
+def _change_counts(engine: Engine, window: Window, groups: Sequence[str]) -> pd.DataFrame:
+    """The window's stage passages counted per stage, person and qualifier, from the sales roll-ups."""
 
+    def read() -> pd.DataFrame:
+        with engine.connect() as conn:
+            return read_change_counts(conn, window, groups)
 
-def _scored(engine: Engine, settings: Settings, start: datetime, end: datetime, groups: Sequence[str]) -> pd.DataFrame:
-    rules = settings.kpi.sales
-    with engine.connect() as conn:
-        changes = read_window_stage_changes(conn, start, end, credit_fields(rules), groups)
-        history = read_span_stage_history(conn, start, end) if len(changes) else changes[:0]
-    return score_passages(changes, history, rules, settings.timezone)
+    return cached(engine, ("sales:changes", window.start, window.end, window.tz_name, tuple(groups)), read)
 
 
 def _pipeline_per_owner(engine: Engine, rules: SalesRules, groups: Sequence[str]) -> pd.DataFrame:
@@ -471,14 +521,12 @@ CHANGE_GRID = {
 def change_table(
     engine: Engine, settings: Settings, day: date, kind: WindowKind, group: str, request: TableRequest
 ) -> TableBlock:
-    """A block of the stage passages of the window `kind` of `day` (newest first unless sorted). The span's
-    scored passages are the ones the page's figures came from (the same cache entry as build_sales_page)."""
-    windows = {name: window_for(day, name, settings.timezone) for name in WINDOW_KINDS}
-    start = min(window.start for window in windows.values())
-    end = max(window.end for window in windows.values())
+    """A block of the stage passages of the window `kind` of `day` (newest first unless sorted), as the sales
+    roll-ups scored them (the ones the page's counts came from)."""
+    window = window_for(day, kind, settings.timezone)
     groups = effective_groups(settings.kpi.sales, group)
-    scored = _span_scored(engine, settings, start, end, groups)
-    changes = window_rows(scored, "changed_at", windows[kind]).iloc[::-1]
+    with engine.connect() as conn:
+        changes = read_passages(conn, window.start, window.end, settings.timezone, groups).iloc[::-1]
     block, matching = frame_block(changes, CHANGE_GRID, request)
     rows = _change_rows(block)
     rows = rows.assign(link=[_link(settings, "Potentials", source_id) for source_id in rows["deal_id"]])

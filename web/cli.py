@@ -81,6 +81,11 @@ def db_upgrade() -> None:
     except Exception as exc:  # noqa: BLE001 - one clear line instead of a traceback
         fail(f"db upgrade failed: {one_line(exc)}")
     click.echo(upgrade_message(before, after))
+    from models import sales_rollups
+
+    settings = current_runtime().settings
+    if sales_rollups.ensure(current_runtime().engine, settings.kpi.sales, settings.timezone):  # None or 0: quiet
+        click.echo("scored the deals' stage changes again under the current sales rules and TIMEZONE")
 
 
 def upgrade_message(before: str | None, after: str | None) -> str:
@@ -97,7 +102,7 @@ def upgrade_message(before: str | None, after: str | None) -> str:
 def db_rollups() -> None:
     """Recount the cases and Redmine roll-ups from the tables (sync keeps them; this is for rows written another
     way, such as an import straight into the database)."""
-    from models import rollups
+    from models import rollups, sales_rollups
 
     runtime = current_runtime()
     try:
@@ -105,6 +110,10 @@ def db_rollups() -> None:
             started = time.perf_counter()
             count = rollups.rebuild(runtime.engine, source, runtime.settings.timezone)
             click.echo(f"{source}: {count} roll-up rows in {time.perf_counter() - started:.1f} s")
+        started = time.perf_counter()
+        settings = runtime.settings
+        count = sales_rollups.rebuild(runtime.engine, settings.kpi.sales, settings.timezone)
+        click.echo(f"sales: {count} stage passages in {time.perf_counter() - started:.1f} s")
     except Exception as exc:  # noqa: BLE001 - one clear line instead of a traceback
         fail(f"db rollups failed: {one_line(exc)}")
 

@@ -153,8 +153,8 @@ def _cell(value: object) -> object:
 
 
 def _now() -> datetime:
-    """Now as naive UTC, honouring a test's injected clock (runtime extras "clock", as the pages do)."""
-    clock = current_runtime().extras.get("clock")
+    """Now as naive UTC, honouring a test's injected clock (Runtime.clock, as the pages do)."""
+    clock = current_runtime().clock
     now = clock() if clock else datetime.now(UTC)
     return now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo else now
 

@@ -9,7 +9,7 @@ by output): their answer depends on nothing but the request body, the data and t
 
 The data version is the one view_models/cache.py keys on, read before the callback runs: new data is never served
 stale (an answer is stored under the version read before it was built, and versions only move forward). Today
-comes from the app's clock (runtime extras "clock", as the callbacks read it).
+comes from the app's clock (Runtime.clock, as the callbacks read it).
 
 Placement: `init_response_cache` is called last in create_app, so its before_request runs after the sign-in gate
 (web/gate.py: a request the gate refuses never reaches the cache, and a kiosk may not call these callbacks) and its
@@ -18,8 +18,8 @@ so the rest of the after_request chain (security headers, the CSRF cookie, compr
 compressed bytes are kept per encoding too, because re-compressing a large answer costs more than the rest of
 the hit: such an answer arrives with Content-Encoding set and Flask-Compress leaves it alone.
 
-Bounded (entries and bytes, LRU), thread-safe, one per app (`runtime.extras["response_cache"]`); the benchmark's
-cold calls empty it through `runtime.extras["clear_caches"]`. Must not import callbacks/ or sync/.
+Bounded (entries and bytes, LRU), thread-safe, one per app (`runtime.response_cache`); the benchmark's
+cold calls empty it through `runtime.clear_caches()`. Must not import callbacks/ or sync/.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import gzip
 import hashlib
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -226,18 +226,5 @@ def init_response_cache(server: Flask, dash_app: Any) -> ResponseCache:
     server.before_request(hooks.serve)
     server.after_request(hooks.remember)
     server.teardown_request(hooks.unpin)
-    runtime.extras["response_cache"] = cache
-    runtime.extras["clear_caches"] = _chained(runtime.extras.get("clear_caches"), cache.clear)
+    runtime.response_cache = cache
     return cache
-
-
-def _chained(previous: object, clear: Callable[[], None]) -> Callable[[], None]:
-    """`clear`, after any clear_caches another module registered before."""
-    if not callable(previous):
-        return clear
-
-    def both() -> None:
-        previous()
-        clear()
-
-    return both

@@ -240,11 +240,11 @@ def _request_sync(runtime: Runtime, source: str, modules: frozenset[str]) -> str
             connection.close()
     from sync.scheduler import ensure_embedded_scheduler
 
-    return ensure_embedded_scheduler(runtime.extras, settings, runtime.engine).request(source, modules)
+    return ensure_embedded_scheduler(runtime, settings, runtime.engine).request(source, modules)
 
 
 def _rate(runtime: Runtime) -> str:
-    return str(runtime.extras.get("webhook_rate") or RATE)  # tests set a small one
+    return runtime.webhook_rate or RATE  # tests set a small one
 
 
 def _rate_limited(runtime: Runtime, source: str) -> int | None:
@@ -258,11 +258,11 @@ def _rate_limited(runtime: Runtime, source: str) -> int | None:
 
 
 def _limiter(runtime: Runtime) -> tuple[MovingWindowRateLimiter, RateLimitItem]:
-    cached = runtime.extras.get("webhook_limiter")
+    cached = runtime.webhook_limiter
     if cached is None:
         uri = runtime.settings.redis_url if runtime.settings.uses_redis else "memory://"
         cached = (MovingWindowRateLimiter(storage_from_string(uri)), parse(_rate(runtime)))
-        runtime.extras["webhook_limiter"] = cached
+        runtime.webhook_limiter = cached
     return cached
 
 

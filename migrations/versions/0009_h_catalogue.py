@@ -1,14 +1,14 @@
 """roll-up fingerprints (TIMEZONE + the catalogue's counting rules) and a background rebuild's start and progress
 
-Revision ID: 0008_h
-Revises: 0006_d
+Revision ID: 0009_h
+Revises: 0008_g
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008_h"
-down_revision = "0006_d"
+revision = "0009_h"
+down_revision = "0008_g"
 branch_labels = None
 depends_on = None
 
