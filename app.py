@@ -112,6 +112,22 @@ def start_sales_rollups(runtime: Runtime) -> None:
     threading.Thread(target=ensure, name="sales-rollups", daemon=True).start()
 
 
+def start_rollups(runtime: Runtime) -> None:
+    """The roll-ups the pages read always exist: missing ones are built now, ones built for another TIMEZONE or
+    KPI catalogue are rebuilt in the background (models/rollups.py). A database `db upgrade` has not migrated yet
+    is left to the upgrade (which builds them)."""
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    from models import rollups
+
+    try:
+        rollups.start_up(runtime.engine, runtime.settings.timezone)
+    except (OperationalError, ProgrammingError) as exc:  # no rollup_state table (yet): `db upgrade` builds them
+        logging.getLogger("kpi.startup").warning(
+            "roll-ups not checked at start-up (%s); run `flask --app app:server db upgrade`", exc.orig
+        )
+
+
 def _app_or_exit() -> dash.Dash:
     """create_app, with a configuration error (a malformed setting or kpi.toml) as one line. Stage names VTiger
     lacks are not an error: /status and /sales show them as a warning."""
@@ -121,8 +137,10 @@ def _app_or_exit() -> dash.Dash:
 
     try:
         dash_app = create_app(load_settings())
-        with dash_app.server.extensions["kpi"].engine.connect():
+        runtime = dash_app.server.extensions["kpi"]
+        with runtime.engine.connect():
             pass  # an unreachable database is one line now, not a traceback at the first request
+        start_rollups(runtime)
         return dash_app
     except ConfigError as exc:
         sys.exit(f"configuration error: {exc}")

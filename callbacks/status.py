@@ -355,6 +355,19 @@ def write_problem_text(runtime: Runtime) -> str:
 # --- wiring ----------------------------------------------------------------------------------------------------
 
 
+def recomputing_texts(runtime: Runtime) -> list[str]:
+    """One line per source whose roll-ups are being rebuilt (TIMEZONE or the KPI catalogue changed), with how far
+    the recount has got: the pages show their previous numbers until it ends."""
+    from models import rollups
+
+    lines = []
+    for found in rollups.rebuilding(runtime.engine):
+        done = f" ({found.counted:,} of {found.of:,} records counted)" if found.of else ""
+        since = when(found.since, runtime.settings.timezone)
+        lines.append(f"Numbers being recomputed: {found.source}, since {since}{done}.")
+    return lines
+
+
 def register(app: dash.Dash) -> None:
     @app.callback(
         Output("status-table", "children"),
@@ -372,6 +385,8 @@ def register(app: dash.Dash) -> None:
         mode: list[str | html.Strong] = [mode_text(runtime.settings)]
         if busy:
             mode.append(html.Strong(f" A sync is running now ({', '.join(busy)}): Sync now waits until it ends."))
+        for text in recomputing_texts(runtime):
+            mode.append(html.Strong(text, className="status-recomputing d-block"))
         problem = write_problem_text(runtime)
         if problem:
             mode.append(html.Strong(problem, id="status-write-problem", className="text-danger"))

@@ -25,7 +25,7 @@ from dash import dcc, html
 from dash.development.base_component import Component
 
 from layouts.palette import color, month_series
-from metrics.definitions import definition, over_100_note, page_definitions
+from metrics.catalogue import entry, over_100_note, page_entries
 from metrics.redmine import NO_PROJECT
 from metrics.series import NO_GROUP, UNASSIGNED
 from settings import StageMismatch
@@ -171,11 +171,11 @@ def kpi_card(
 
     `tone` colours the value's accent (created, resolved, worked, open); `good_when` colours the change arrow
     green or red (either: neutral). `compare=False` for figures that have no previous window (totals now).
-    `card_id` goes on the value so tests and the TV can find it. `kpi` (metrics.definitions) puts an (i) next
+    `card_id` goes on the value so tests and the TV can find it. `kpi` (metrics.catalogue) puts an (i) next
     to the label that shows what the figure counts, on hover and on a tap, and gives the accent colour of its
     meaning unless `tone` is given. A rate above 100 % says why.
     """
-    tone = tone or (definition(kpi).tone if kpi else "")
+    tone = tone or (entry(kpi).tone if kpi else "")
     shown = format_percent(value) if percent else format_number(value)
     change, direction = change_text(value, previous, percent=percent) if compare else ("", "none")
     sentiment = "neutral"
@@ -220,7 +220,7 @@ def info_button(kpi: str, button_id: str | None) -> list[Any]:
     """The (i) for a figure: hovering shows its definition (desktop), a tap or click toggles it and a tap
     elsewhere closes it (phones: dbc.Popover's "legacy" trigger). Without an id (no popover target), the
     definition is the button's native tooltip only."""
-    found = definition(kpi)
+    found = entry(kpi)
     button = html.Button(
         "i",
         type="button",
@@ -252,7 +252,7 @@ def meaning_panel(page: str, panel_id: str) -> html.Details:
         [
             html.Summary("What the numbers mean", className="meaning-summary"),
             html.Dl(
-                [part for _, found in page_definitions(page) for part in (html.Dt(found.title), html.Dd(found.text))],
+                [part for found in page_entries(page) for part in (html.Dt(found.title), html.Dd(found.text))],
                 className="meaning-list",
             ),
         ],

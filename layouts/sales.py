@@ -33,7 +33,7 @@ from layouts.components import (
     table_stores,
 )
 from layouts.controls import control_bar, current_now, current_timing, page_header
-from metrics.definitions import definition
+from metrics.catalogue import entry
 from metrics.pace import PACE_WORDS, pace_level
 from metrics.sales import PHONE_CALLS, Goal, ScoreKeyRow
 from settings import SalesRules
@@ -45,7 +45,7 @@ from view_models.tracker_view import table_query
 PREFIX = "sales"
 TABLE_KPI = "rows"  # the tables have no figure to choose (view_models.tracker_view.table_query)
 WINDOW_NAMES = {"day": "Day", "week": "Week", "month": "Month"}
-CHARTS = {  # chart -> its definition (metrics.definitions: title and what it counts)
+CHARTS = {  # chart -> its definition (metrics.catalogue: title and what it counts)
     "calls": "sales.calls_chart",
     "demos": "sales.demos_chart",
     "stages": "sales.stages_chart",
@@ -106,7 +106,7 @@ def layout(query: Mapping[str, str]) -> html.Div:
             html.Div(
                 [
                     section(
-                        defined_title(definition(kpi).title, kpi, f"{PREFIX}-{name}-chart"),
+                        defined_title(entry(kpi).title, kpi, f"{PREFIX}-{name}-chart"),
                         graph(f"{PREFIX}-{name}-chart", height=340),
                         subtitle=_chart_subtitle(name, rules),
                         actions=_slot(name),
@@ -161,7 +161,7 @@ def _chart_subtitle(name: str, rules: SalesRules) -> str:
         return f"Deals entering {rules.demo_stage}, by qualified-by person." if rules.demo_stage else "Off in kpi.toml."
     if name == "pipeline":
         return f"Open deals' amount in {rules.currency}, as it stands now."
-    return definition(CHARTS[name]).text
+    return entry(CHARTS[name]).text
 
 
 def _slot(name: str) -> html.A:

@@ -50,7 +50,7 @@ ROW_CLASSES = {
 @dataclass(frozen=True)
 class WindowCard:
     """A KPI card of every window column. `figure` is the attribute of the window's figures it shows, its
-    export kpi, its definition's id after the page's prefix (metrics.definitions, which also gives its colour)
+    export kpi, its definition's id after the page's prefix (metrics.catalogue, which also gives its colour)
     and the end of its id ("kill_rate" -> "cases-day-kill-rate")."""
 
     label: str
@@ -86,7 +86,7 @@ class TrackerPage:
         return f"{self.prefix}-{name}"
 
     def kpi(self, name: str) -> str:
-        """The id of one of the page's figures in metrics.definitions ("cases.kill_rate")."""
+        """The id of one of the page's figures in metrics.catalogue ("cases.kill_rate")."""
         return f"{self.prefix}.{name}"
 
 
@@ -172,9 +172,13 @@ def table_panel(page: TrackerPage, query: dict[str, Any]) -> html.Div:
 # --- builders the callbacks use -----------------------------------------------------------------------------------
 
 
+RECOMPUTING = "numbers being recomputed (time zone or rules changed): these are the previous ones"
+
+
 def subtitle(page: TrackerPage, view: TrackerView, state: PageState) -> str:
     when = "Today" if state.follow_today else view.day.strftime("%A %d %B %Y")
-    return f"{view.selector or page.all_label} · {when}"
+    text = f"{view.selector or page.all_label} · {when}"
+    return f"{text} · {RECOMPUTING}" if view.recomputing else text
 
 
 def window_columns(page: TrackerPage, view: TrackerView, state: PageState) -> list[html.Div]:

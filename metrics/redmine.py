@@ -5,41 +5,27 @@ is_closed, status_name, assignee_name, project_name; deleted_at is honoured when
 
 - state:     open = not is_closed; rejected = is_closed and the status is in `RedmineRules.rejected_statuses`;
              closed = the other closed statuses. Redmine's own is_closed, not the old hard-coded name lists.
-- created:   created_at in the window.   updated: updated_at in the window.
-- resolved:  closed_at in the window and the issue closed now, whatever the closed status (rejected ones too,
-             as before). Redmine keeps closed_on when an issue is reopened; such an issue is open, not resolved.
-- activity:  created, updated or resolved in the window (the table behind the window, as the old page's).
-- kill rate: resolved / created in percent; None when nothing was created.
-- leaderboard: resolved per assignee (blank: "Unassigned").
+- created, updated, resolved (closed), activity, kill rate, closed per person: as the KPI catalogue
+  (metrics/catalogue.py) defines them; the window figures come from roll-up counts (`CountedIssues`).
 
 Pure functions of DataFrames and `metrics.windows.Window`s. Must not import SQLAlchemy, Dash or sync/.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from metrics.series import (
-    UNASSIGNED,
-    CountRow,
-    WindowTotals,
-    counts_by,
-    in_window,
-    in_window_array,
-    kill_rate,
-    latest_in_window,
-    live,
-    row_kinds_of,
-    stamps,
-    sums_by,
-)
+from metrics import catalogue
+from metrics.catalogue import Kpi
+from metrics.series import UNASSIGNED, CountRow, WindowTotals, in_window_array, row_kinds_of, stamps, sums_by
 from metrics.windows import Comparison, Window
+from settings import RedmineRules
 
-REDMINE_KPIS = ("created", "updated", "resolved", "open", "activity")
+REDMINE_KPIS = ("created", "updated", "resolved", "open", "activity")  # catalogue keys with rows behind them
 NO_PROJECT, NO_STATUS = "No project", "No status"
 PARTIAL_KPIS = ("created", "updated", "resolved")  # the compared cards: counted from rows over a partial day
 OPEN, CLOSED, REJECTED = "Open", "Closed", "Rejected"
@@ -79,11 +65,6 @@ def state_of(frame: pd.DataFrame, rejected_statuses: Iterable[str]) -> pd.Series
     return states
 
 
-def state_totals(frame: pd.DataFrame, rejected_statuses: Iterable[str]) -> StateTotals:
-    counts = state_of(live(frame), rejected_statuses).value_counts()
-    return StateTotals(int(counts.get(OPEN, 0)), int(counts.get(CLOSED, 0)), int(counts.get(REJECTED, 0)))
-
-
 def totals_from_counts(counts: pd.DataFrame, rejected_statuses: Iterable[str]) -> StateTotals:
     """The same totals from SQL counts: a frame with status_name, is_closed and count."""
     if counts.empty:
@@ -93,91 +74,37 @@ def totals_from_counts(counts: pd.DataFrame, rejected_statuses: Iterable[str]) -
     return StateTotals(int(sums.get(OPEN, 0)), int(sums.get(CLOSED, 0)), int(sums.get(REJECTED, 0)))
 
 
-def created_in(frame: pd.DataFrame, window: Window) -> pd.DataFrame:
-    frame = live(frame)
-    return frame[in_window(frame["created_at"], window)]
-
-
-def updated_in(frame: pd.DataFrame, window: Window) -> pd.DataFrame:
-    frame = live(frame)
-    return frame[in_window(frame["updated_at"], window)]
-
-
-def resolved_in(frame: pd.DataFrame, window: Window) -> pd.DataFrame:
-    frame = live(frame)
-    return frame[in_window(frame["closed_at"], window) & _closed(frame)]
-
-
-def activity_in(frame: pd.DataFrame, window: Window) -> pd.DataFrame:
-    frame = live(frame)
-    mask = (
-        in_window(frame["created_at"], window)
-        | in_window(frame["updated_at"], window)
-        | (in_window(frame["closed_at"], window) & _closed(frame))
-    )
-    return frame[mask]
-
-
-def open_issues(frame: pd.DataFrame) -> pd.DataFrame:
-    frame = live(frame)
-    return frame[~_closed(frame)]
-
-
-def figures(frame: pd.DataFrame, window: Window) -> IssueFigures:
-    created = len(created_in(frame, window))
-    resolved = len(resolved_in(frame, window))
-    return IssueFigures(created, len(updated_in(frame, window)), resolved, kill_rate(resolved, created))
-
-
-class IssueCounter:
-    """`figures` and `resolved_leaderboard` for many windows of one frame, from numpy arrays built once. Same
-    numbers as the functions above."""
-
-    def __init__(self, frame: pd.DataFrame) -> None:
-        self.frame = live(frame)
-        self.created = stamps(self.frame["created_at"])
-        self.updated = stamps(self.frame["updated_at"])
-        self.closed_at = stamps(self.frame["closed_at"])
-        self.closed = _closed(self.frame).to_numpy()
-
-    def _resolved(self, window: Window) -> np.ndarray:
-        return in_window_array(self.closed_at, window) & self.closed
-
-    def figures(self, window: Window) -> IssueFigures:
-        created = int(in_window_array(self.created, window).sum())
-        resolved = int(self._resolved(window).sum())
-        updated = int(in_window_array(self.updated, window).sum())
-        return IssueFigures(created, updated, resolved, kill_rate(resolved, created))
-
-    def resolved_leaderboard(self, window: Window) -> list[tuple[str, int]]:
-        return counts_by(self.frame[self._resolved(window)], "assignee_name")
+def _figures(count: Callable[[Kpi], int]) -> IssueFigures:
+    values = {key: count(catalogue.by_key("redmine", key)) for key in PARTIAL_KPIS}
+    return IssueFigures(**values, kill_rate=catalogue.ratio(catalogue.entry("redmine.kill_rate"), count))
 
 
 class CountedIssues:
-    """`IssueCounter`'s figures and leaderboards from roll-up counts (models.rollups.ViewCounts.windows)."""
+    """The window figures and leaderboards from roll-up counts (models.rollups.ViewCounts.windows)."""
 
-    def __init__(self, counts: Sequence[CountRow]) -> None:
+    def __init__(self, counts: Sequence[CountRow], rules: RedmineRules) -> None:
         self.totals = WindowTotals(counts)
+        self.rules = rules
 
     def figures(self, window: Window) -> IssueFigures:
-        created, resolved = self.totals.total(window, "created"), self.totals.total(window, "resolved")
-        return IssueFigures(created, self.totals.total(window, "updated"), resolved, kill_rate(resolved, created))
+        return _figures(lambda kpi: catalogue.window_count(kpi, self.totals, window, self.rules))
 
     def resolved_leaderboard(self, window: Window) -> list[tuple[str, int]]:
-        return self.totals.per_person(window, "resolved_by")
+        return catalogue.leaderboard(catalogue.entry("redmine.closed_per_person"), self.totals, window, self.rules)
 
     def partial_figures(self, comparison: Comparison, counted: Mapping[str, int]) -> IssueFigures:
-        """The figures of a partial comparison span (metrics.windows.Comparison): each card (one timestamp each,
-        so a row counts on one day only) as the whole days' roll-ups plus `counted` from the rows of its last,
-        partial day (models.redmine_reads.counts_in over `comparison.last_day`)."""
-        created, updated, resolved = (
-            counted[kpi] + sum(self.totals.total(day, kpi) for day in comparison.whole_days) for kpi in PARTIAL_KPIS
-        )
-        return IssueFigures(created, updated, resolved, kill_rate(resolved, created))
+        """The figures of a partial comparison span (metrics.windows.Comparison): `counted` is what
+        `partial_spans` asks for, counted from rows (models.redmine_reads.counts_in)."""
+        return _figures(lambda kpi: catalogue.partial_count(kpi, self.totals, comparison, dict(counted), self.rules))
 
     def activity(self, window: Window) -> int:
         """Issues created, updated or resolved in the window (the table behind it), each once."""
-        return self.totals.total(window, "activity")
+        return catalogue.window_count(catalogue.entry("redmine.activity"), self.totals, window, self.rules)
+
+
+def partial_spans(comparison: Comparison) -> dict[str, Window]:
+    """What `CountedIssues.partial_figures` needs counted from rows: per card, the span to count over."""
+    return catalogue.partial_spans([catalogue.by_key("redmine", key) for key in PARTIAL_KPIS], comparison)
 
 
 def open_counts(now: Mapping[str, Sequence[CountRow]], column: str) -> list[tuple[str, int]]:
@@ -204,15 +131,6 @@ def status_counts(now: Mapping[str, Sequence[CountRow]]) -> pd.DataFrame:
     )
 
 
-def resolved_leaderboard(frame: pd.DataFrame, window: Window) -> list[tuple[str, int]]:
-    return counts_by(resolved_in(frame, window), "assignee_name")
-
-
-def open_by(frame: pd.DataFrame, column: str) -> list[tuple[str, int]]:
-    """Open issues per status_name, project_name or assignee_name (hand-built frames; pages use SQL)."""
-    return counts_by(open_issues(frame), column, blank=blank_name(column))
-
-
 def blank_name(column: str) -> str:
     """What an issue with no assignee, project or status is listed as (roll-up or table column names)."""
     if column in ("person", "assignee_name"):
@@ -220,35 +138,15 @@ def blank_name(column: str) -> str:
     return NO_PROJECT if column in ("selector", "project_name") else NO_STATUS
 
 
-def kpi_rows(frame: pd.DataFrame, kpi: str, window: Window) -> pd.DataFrame:
-    if kpi == "created":
-        return created_in(frame, window)
-    if kpi == "updated":
-        return updated_in(frame, window)
-    if kpi == "resolved":
-        return resolved_in(frame, window)
-    if kpi == "activity":
-        return activity_in(frame, window)
-    if kpi == "open":
-        return open_issues(frame)
-    raise ValueError(f"unknown redmine kpi {kpi!r}; expected one of {', '.join(REDMINE_KPIS)}")
+def kpi_rows(frame: pd.DataFrame, kpi: str, window: Window, rules: RedmineRules) -> pd.DataFrame:
+    """The rows behind a card: created, updated, resolved, activity or open."""
+    return catalogue.rows_in(catalogue.by_key("redmine", kpi), frame, window, rules)
 
 
-def counted_at(frame: pd.DataFrame, kpi: str, window: Window) -> pd.Series:
-    """When each issue counted in the window for the card `kpi`: the latest of its card times in the window
-    (activity: created, updated or resolved); open issues: when last updated. Tables list rows newest first."""
-    if kpi == "open":
-        return pd.to_datetime(frame["updated_at"])
-    resolved = ("closed_at", _closed(frame))
-    terms: dict[str, list[tuple[str, pd.Series | None]]] = {
-        "created": [("created_at", None)],
-        "updated": [("updated_at", None)],
-        "resolved": [resolved],
-        "activity": [("created_at", None), ("updated_at", None), resolved],
-    }
-    if kpi not in terms:
-        raise ValueError(f"unknown redmine kpi {kpi!r}; expected one of {', '.join(REDMINE_KPIS)}")
-    return latest_in_window(frame, terms[kpi], window)
+def counted_at(frame: pd.DataFrame, kpi: str, window: Window, rules: RedmineRules) -> pd.Series:
+    """When each issue counted in the window for the card `kpi` (catalogue.counted_at); tables list rows newest
+    first by it."""
+    return catalogue.counted_at(catalogue.by_key("redmine", kpi), frame, window, rules)
 
 
 def row_kinds(frame: pd.DataFrame, window: Window) -> pd.Series:

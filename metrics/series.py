@@ -58,7 +58,7 @@ def counts_by(frame: pd.DataFrame, column: str, *, blank: str = UNASSIGNED) -> l
     if frame.empty:
         return []
     names = frame[column].fillna("").astype(str).str.strip().replace("", blank)
-    return _ranked(names.value_counts().items())
+    return ranked(names.value_counts().items())
 
 
 class CountRow(NamedTuple):
@@ -81,10 +81,10 @@ def sums_by(rows: Iterable[CountRow], column: str, *, blank: str = UNASSIGNED) -
         name = getattr(row, column)
         label = (name.strip() if isinstance(name, str) else "") or blank
         totals[label] = totals.get(label, 0) + row.count
-    return _ranked(totals.items())
+    return ranked(totals.items())
 
 
-def _ranked(totals: Iterable[tuple[Any, Any]]) -> list[tuple[str, int]]:
+def ranked(totals: Iterable[tuple[Any, Any]]) -> list[tuple[str, int]]:
     """Highest count first, then by name; zero counts left out."""
     ordered = sorted(((str(name), int(count)) for name, count in totals), key=lambda item: (-item[1], item[0].lower()))
     return [item for item in ordered if item[1] != 0]
@@ -110,17 +110,22 @@ class WindowTotals:
             return sum(found.values())
         return sum(count for status, count in found.items() if (status in statuses) != exclude)
 
-    def per_person(self, window: Window, kpi: str, statuses: Sequence[str] | None = None) -> list[tuple[str, int]]:
-        """One KPI's count in the window per person, highest first (blank: "Unassigned")."""
+    def per_person(
+        self, window: Window, kpi: str, statuses: Sequence[str] | None = None, *, exclude: bool = False
+    ) -> dict[str, int]:
+        """One KPI's count in the window per person (blank: "Unassigned"), only over `statuses` (or all but them,
+        with exclude=True) when given."""
         totals: dict[str, int] = {}
         for person, status, count in self.by_person.get((window.kind, window.first_day, kpi), []):
-            if statuses is None or status in statuses:
+            if statuses is None or (status in statuses) != exclude:
                 label = person.strip() or UNASSIGNED
                 totals[label] = totals.get(label, 0) + count
-        return _ranked(totals.items())
+        return totals
 
 
-def latest_in_window(frame: pd.DataFrame, terms: Sequence[tuple[str, pd.Series | None]], window: Window) -> pd.Series:
+def latest_in_window(
+    frame: pd.DataFrame, terms: Sequence[tuple[str, pd.Series | np.ndarray | None]], window: Window
+) -> pd.Series:
     """Per row, the latest of the named timestamps that fall in the window (each only where its mask, if any, is
     true); NaT where none does. When a row counted in a window, for ordering tables newest first. On numpy
     arrays: a table's hundred rows should not pay pandas' cost per operation."""

@@ -1,6 +1,6 @@
 """The help-desk figures: resolution time (calendar and business hours), SLA met / breached by due time, backlog
 age, reopens, and Redmine's time to close and overdue issues. Each figure is defined once here (its words in
-metrics/definitions.py); view_models/support.py reads the rows and calls these.
+the KPI catalogue, metrics/catalogue.py); view_models/support.py reads the rows and calls these.
 
 Frames hold naive-UTC datetime64 columns as models/ reads them. Pure: no database, no Dash, no clock (callers
 pass `now`).

@@ -1,22 +1,22 @@
-"""The SQL behind /cases (and the TV's case figures and /export/cases.csv).
+"""The rows behind /cases (the page's table, /export/cases.csv, the part of a day a running window is compared
+with) and its group choices; the figures themselves come from the roll-ups (models/rollups.py).
 
 Every read is bounded: window reads go through the indexed created_at / updated_at / resolved_at columns and
-return only the rows touching the window; "open now" reads filter on status (indexed) and aggregate in SQL
-where only counts are needed; the per-day and per-month charts come back as counts (models/buckets.py).
-Records deleted at the source are excluded everywhere. Must not import Dash or sync/.
+return only the rows touching the window; the rows behind a card are the catalogue entry's SQL branches
+(models/kpi_reads.py). Records deleted at the source are excluded everywhere. Must not import Dash or sync/.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import datetime
 
 import pandas as pd
-from sqlalchemy import ColumnElement, Engine, func, or_, select
+from sqlalchemy import ColumnElement, Engine, or_, select
 
-from metrics.windows import Window, day_edges, month_edges, month_start, months_from, today_in
-from models import rollups
-from models.buckets import counts_per_interval
+from metrics import catalogue
+from metrics.windows import Window
+from models import kpi_reads, rollups
 from models.frames import frame_of
 from models.recent_rows import Branch, GridColumn, TableRequest, count_behind, day_bounds_in, read_block
 from models.schema import cases
@@ -93,24 +93,6 @@ def open_cases(engine: Engine, rules: CaseRules, group: str = "") -> pd.DataFram
     return frame_of(rows, CASE_COLUMNS, TIMESTAMPS)
 
 
-def open_counts(engine: Engine, rules: CaseRules, by: str, group: str = "") -> list[tuple[str, int]]:
-    """Open cases per group_name, assignee_name or status, counted in SQL (highest first)."""
-    column = cases.c[by]
-    statement = (
-        select(column, func.count())
-        .where(*_filters(group), cases.c.status.not_in(rules.resolved_statuses))
-        .group_by(column)
-    )
-    with engine.connect() as conn:
-        found = conn.execute(statement).all()
-    blank = "No group" if by == "group_name" else "Unassigned"
-    merged: dict[str, int] = {}
-    for name, count in found:
-        label = (name or "").strip() or blank
-        merged[label] = merged.get(label, 0) + int(count)
-    return sorted(merged.items(), key=lambda item: (-item[1], item[0].lower()))
-
-
 def group_names(engine: Engine) -> list[str]:
     """Groups that have cases, alphabetically (the group selector's choices)."""
     statement = select(cases.c.group_name).distinct().where(cases.c.deleted_at.is_(None), cases.c.group_name != "")
@@ -123,27 +105,8 @@ def group_names(engine: Engine) -> list[str]:
 
 
 def kpi_branches(rules: CaseRules, window: Window, kpi: str, group: str = "") -> list[Branch]:
-    """The rows behind a card as SQL branches, any of which puts a row in (metrics/cases.py `counted_at`)."""
-    live = _filters(group)
-    c = cases.c
-    created = Branch("ix_cases_live_created", c.created_at, [*live, _in(c.created_at, window.start, window.end)])
-    resolved_at = [*live, _in(c.resolved_at, window.start, window.end)]
-    if kpi == "created":
-        return [created]
-    if kpi == "resolved":
-        resolved = [*resolved_at, c.status.in_(rules.resolved_statuses)]
-        return [Branch("ix_cases_live_resolved", c.resolved_at, resolved)]
-    if kpi == "worked":
-        modified = [*live, _in(c.updated_at, window.start, window.end), c.status.not_in(rules.closed_statuses)]
-        return [
-            Branch("ix_cases_live_updated", c.updated_at, modified),
-            Branch("ix_cases_live_resolved", c.resolved_at, resolved_at),
-            created,
-        ]
-    if kpi == "open":
-        still_open = [*live, c.status.not_in(rules.resolved_statuses)]
-        return [Branch("ix_cases_live_updated", c.updated_at, still_open, at_may_be_null=True)]
-    raise ValueError(f"unknown case kpi {kpi!r}; expected created, resolved, worked or open")
+    """The rows behind a card as SQL branches, any of which puts a row in (models/kpi_reads.py)."""
+    return kpi_reads.branches(catalogue.by_key("cases", kpi), rules, window, group)
 
 
 def table_block(
@@ -163,41 +126,3 @@ def counts_in(engine: Engine, rules: CaseRules, spans: Mapping[str, Window], gro
     ids its branches' covering indexes hold."""
     with engine.connect() as conn:
         return {kpi: count_behind(conn, cases, kpi_branches(rules, span, kpi, group)) for kpi, span in spans.items()}
-
-
-def daily_counts(
-    engine: Engine, rules: CaseRules, first_day: date, last_day: date, tz_name: str, group: str = ""
-) -> pd.DataFrame:
-    """Created and resolved per local day (index: date), counted in SQL over [first_day, last_day]."""
-    edges = day_edges(first_day, last_day, tz_name)
-    days = [date.fromordinal(first_day.toordinal() + n) for n in range(len(edges) - 1)]
-    with engine.connect() as conn:
-        created = counts_per_interval(conn, cases.c.created_at, edges, *_filters(group))
-        resolved = counts_per_interval(
-            conn, cases.c.resolved_at, edges, *_filters(group), cases.c.status.in_(rules.resolved_statuses)
-        )
-    return pd.DataFrame({"created": created, "resolved": resolved}, index=pd.Index(days, name="day"))
-
-
-def monthly_counts(engine: Engine, rules: CaseRules, through: date, tz_name: str, group: str = "") -> pd.DataFrame:
-    """Created and resolved per local month, from the first case's month to `through`'s month (or the last
-    case's, if later), counted in SQL. Index: first day of each month; empty when there are no cases."""
-    with engine.connect() as conn:
-        first, last = conn.execute(
-            select(func.min(cases.c.created_at), func.max(cases.c.created_at)).where(*_filters(group))
-        ).one()
-        if first is None:
-            return pd.DataFrame({"created": [], "resolved": []}, dtype="int64")
-        first_month = month_start(_local_date(first, tz_name))
-        last_month = max(month_start(through), month_start(_local_date(last, tz_name)))
-        edges = month_edges(first_month, last_month, tz_name)
-        created = counts_per_interval(conn, cases.c.created_at, edges, *_filters(group))
-        resolved = counts_per_interval(
-            conn, cases.c.resolved_at, edges, *_filters(group), cases.c.status.in_(rules.resolved_statuses)
-        )
-    months = months_from(first_month, len(edges) - 1)
-    return pd.DataFrame({"created": created, "resolved": resolved}, index=pd.Index(months, name="month"))
-
-
-def _local_date(moment: datetime, tz_name: str) -> date:
-    return today_in(tz_name, moment)

@@ -177,7 +177,8 @@ def data_version(engine: Engine) -> tuple[Any, ...]:
         select(func.max(sync_runs.c.id)).scalar_subquery(),
         select(func.max(recent.c.finished_at)).scalar_subquery(),
         select(func.max(sync_state.c.updated_at)).scalar_subquery(),
-        select(func.max(rollup_state.c.built_at)).scalar_subquery(),  # pages switch to (or off) the roll-ups
+        select(func.max(rollup_state.c.built_at)).scalar_subquery(),  # new counts after a rebuild
+        select(func.max(rollup_state.c.rebuilding_since)).scalar_subquery(),  # a rebuild starts: pages say so
         select(func.max(sales_rollup_state.c.built_at)).scalar_subquery(),  # the sales rules changed
         *(select(func.max(table.c.id)).scalar_subquery() for table in (*SOURCE_TABLES.values(), deal_stage_changes)),
     ]

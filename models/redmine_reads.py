@@ -1,23 +1,24 @@
-"""The SQL behind /redmine (and the TV's Redmine figures and /export/redmine.csv).
+"""The rows behind /redmine (the page's table, /export/redmine.csv, the part of a day a running window is
+compared with) and its project choices; the figures themselves come from the roll-ups (models/rollups.py).
 
 Window reads use the indexed created_at / updated_at / closed_at columns and return only the issues touching
-the window; open-now and open/closed/rejected totals are SQL GROUP BYs; the charts are SQL counts per local day
-and month (models/buckets.py). Issues deleted at the source are excluded everywhere. The project selector
-filters on project_name. Must not import Dash or sync/.
+the window; the rows behind a card are the catalogue entry's SQL branches (models/kpi_reads.py). Issues deleted
+at the source are excluded everywhere. The project selector filters on project_name. Must not import Dash or
+sync/.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime
+from datetime import datetime
 
 import pandas as pd
-from sqlalchemy import ColumnElement, Engine, Integer, case, cast, func, or_, select
+from sqlalchemy import ColumnElement, Engine, Integer, case, cast, or_, select
 
-from metrics.redmine import CLOSED, OPEN, REJECTED, blank_name
-from metrics.windows import Window, day_edges, month_edges, month_start, months_from, today_in
-from models import rollups
-from models.buckets import counts_per_interval
+from metrics import catalogue
+from metrics.redmine import CLOSED, OPEN, REJECTED
+from metrics.windows import Window
+from models import kpi_reads, rollups
 from models.frames import frame_of
 from models.recent_rows import Branch, GridColumn, TableRequest, count_behind, day_bounds_in, read_block
 from models.schema import redmine_issues as issues
@@ -103,35 +104,6 @@ def open_issues(engine: Engine, project: str = "") -> pd.DataFrame:
     return frame_of(rows, ISSUE_COLUMNS, TIMESTAMPS)
 
 
-def open_counts(engine: Engine, by: str, project: str = "") -> list[tuple[str, int]]:
-    """Open issues per status_name, project_name or assignee_name, counted in SQL (highest first)."""
-    column = issues.c[by]
-    statement = select(column, func.count()).where(*_filters(project), issues.c.is_closed.is_(False)).group_by(column)
-    with engine.connect() as conn:
-        found = conn.execute(statement).all()
-    blank = blank_name(by)
-    merged: dict[str, int] = {}
-    for name, count in found:
-        label = (name or "").strip() or blank
-        merged[label] = merged.get(label, 0) + int(count)
-    return sorted(merged.items(), key=lambda item: (-item[1], item[0].lower()))
-
-
-def status_counts(engine: Engine, project: str = "") -> pd.DataFrame:
-    """Issues per (status_name, is_closed): what metrics.redmine.totals_from_counts turns into open / closed /
-    rejected."""
-    statement = (
-        select(issues.c.status_name, issues.c.is_closed, func.count())
-        .where(*_filters(project))
-        .group_by(issues.c.status_name, issues.c.is_closed)
-    )
-    with engine.connect() as conn:
-        rows = conn.execute(statement).all()
-    frame = pd.DataFrame([tuple(row) for row in rows], columns=["status_name", "is_closed", "count"])
-    frame["is_closed"] = frame["is_closed"].astype(bool)
-    return frame
-
-
 def project_names(engine: Engine) -> list[str]:
     statement = (
         select(issues.c.project_name).distinct().where(issues.c.deleted_at.is_(None), issues.c.project_name != "")
@@ -145,32 +117,9 @@ def project_names(engine: Engine) -> list[str]:
 
 
 def kpi_branches(window: Window, kpi: str, project: str = "") -> list[Branch]:
-    """The rows behind a card as SQL branches, any of which puts a row in (metrics/redmine.py `counted_at`)."""
-    live = _filters(project)
-    c = issues.c
-    created = Branch(
-        "ix_redmine_issues_live_created", c.created_at, [*live, _in(c.created_at, window.start, window.end)]
-    )
-    updated = Branch(
-        "ix_redmine_issues_live_updated", c.updated_at, [*live, _in(c.updated_at, window.start, window.end)]
-    )
-    resolved = Branch(
-        "ix_redmine_issues_live_closed",
-        c.closed_at,
-        [*live, _in(c.closed_at, window.start, window.end), c.is_closed.is_(True)],
-    )
-    branches = {
-        "created": [created],
-        "updated": [updated],
-        "resolved": [resolved],
-        "activity": [created, updated, resolved],
-        "open": [
-            Branch("ix_redmine_issues_live_updated", c.updated_at, [*live, c.is_closed.is_(False)], at_may_be_null=True)
-        ],
-    }
-    if kpi not in branches:
-        raise ValueError(f"unknown redmine kpi {kpi!r}; expected one of {', '.join(branches)}")
-    return branches[kpi]
+    """The rows behind a card as SQL branches, any of which puts a row in (models/kpi_reads.py). Redmine's
+    entries name no kpi.toml status set."""
+    return kpi_reads.branches(catalogue.by_key("redmine", kpi), None, window, project)
 
 
 def table_block(
@@ -191,30 +140,3 @@ def counts_in(engine: Engine, spans: Mapping[str, Window], project: str = "") ->
     covering index."""
     with engine.connect() as conn:
         return {kpi: count_behind(conn, issues, kpi_branches(span, kpi, project)) for kpi, span in spans.items()}
-
-
-def daily_counts(engine: Engine, first_day: date, last_day: date, tz_name: str, project: str = "") -> pd.DataFrame:
-    """Created and resolved (closed now, closed_at that day) per local day, counted in SQL."""
-    edges = day_edges(first_day, last_day, tz_name)
-    days = [date.fromordinal(first_day.toordinal() + n) for n in range(len(edges) - 1)]
-    with engine.connect() as conn:
-        created = counts_per_interval(conn, issues.c.created_at, edges, *_filters(project))
-        resolved = counts_per_interval(conn, issues.c.closed_at, edges, *_filters(project), issues.c.is_closed)
-    return pd.DataFrame({"created": created, "resolved": resolved}, index=pd.Index(days, name="day"))
-
-
-def monthly_counts(engine: Engine, through: date, tz_name: str, project: str = "") -> pd.DataFrame:
-    """Created and resolved per local month for all history (index: month starts), counted in SQL."""
-    with engine.connect() as conn:
-        first, last = conn.execute(
-            select(func.min(issues.c.created_at), func.max(issues.c.created_at)).where(*_filters(project))
-        ).one()
-        if first is None:
-            return pd.DataFrame({"created": [], "resolved": []}, dtype="int64")
-        first_month = month_start(today_in(tz_name, first))
-        last_month = max(month_start(through), month_start(today_in(tz_name, last)))
-        edges = month_edges(first_month, last_month, tz_name)
-        created = counts_per_interval(conn, issues.c.created_at, edges, *_filters(project))
-        resolved = counts_per_interval(conn, issues.c.closed_at, edges, *_filters(project), issues.c.is_closed)
-    months = months_from(first_month, len(edges) - 1)
-    return pd.DataFrame({"created": created, "resolved": resolved}, index=pd.Index(months, name="month"))

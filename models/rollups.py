@@ -2,40 +2,62 @@
 sync in the same transaction that writes the rows, so a page reads a few hundred counts instead of the tens of
 thousands of rows a month of a big help desk touches.
 
-What is counted is defined per source by a `RollupSpec` of `Kpi`s. A KPI counts a row in a window when any of
-its `Term`s (a timestamp column, optionally only when a boolean column is true) falls in the window; a row with
-two terms in the same window counts once there ("worked on" is created, resolved or modified: distinct cases).
-Counts are split by the group or project (`selector`), and by person and status where a page needs them, and
-never by a setting: which statuses are "resolved" or "closed" in kpi.toml is applied when the counts are read,
-so editing kpi.toml needs no rebuild. Kind "now" (start `NOW`) holds the live rows per selector, person and
-status (open now, the Redmine state totals, the selector choices).
+What is counted comes from the KPI catalogue (metrics/catalogue.py): `spec_for(source)` turns the source's
+windowed entries into a `RollupSpec` of `Kpi`s. A KPI counts a row in a window when any of its `Term`s (a
+timestamp column, optionally only when a boolean column is true) falls in the window; a row with two terms in the
+same window counts once there ("worked on" is created, resolved or modified: distinct cases). Counts are split by
+the group or project (`selector`), and by person and status where a page needs them, and never by a setting:
+which statuses are "resolved" or "closed" in kpi.toml is applied when the counts are read
+(`catalogue.count_parts`), so editing kpi.toml needs no rebuild. Kind "now" (start `NOW`) holds the live rows per
+selector, person and status (open now, the Redmine state totals, the selector choices).
 
 Each row contributes at most one to each (window, KPI) count, so counts are sums of per-row contributions and
-sync keeps them exact with a delta: `track(conn, table, before, after)` subtracts the stored versions of the
-rows it is about to write and adds the new ones. `rebuild` recomputes a source from its table (first run, a
-TIMEZONE change, an admin flipping a Redmine status, `python -m cli rollups rebuild`, the benchmark dataset).
-`rollup_state` names the TIMEZONE a source's counts are in; without a row for the current TIMEZONE the pages
-read the source tables (view_models/cases.py, view_models/redmine.py), so the roll-ups can be missing but never wrong.
+sync keeps them exact with a delta: its store step calls `upkeep(conn, table, before, after)`, which subtracts
+the stored versions of the rows it wrote and adds the new ones. `rebuild` recomputes a source from its table.
+`rollup_state` holds the `fingerprint` (TIMEZONE + what the catalogue counts) the counts were built for: `db
+upgrade` and start-up build what is missing (`ensure`); a page that finds another fingerprint (TIMEZONE or the
+catalogue changed) starts `rebuild_in_background` and says the numbers are being recomputed until it ends. Pages
+never count window figures from the rows.
 
 Must not import Dash, Flask or sync/.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import logging
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Date, Engine, Select, String, Table, delete, literal, select, union_all
+from sqlalchemy import (
+    Connection,
+    Date,
+    Engine,
+    Select,
+    String,
+    Table,
+    case,
+    delete,
+    func,
+    literal,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 
+from metrics import catalogue
 from metrics.series import CountRow
 from metrics.windows import Window, month_start, months_from
 from models.db import utcnow
-from models.schema import cases, redmine_issues, rollup_counts, rollup_state
+from models.schema import SOURCE_TABLES, rollup_counts, rollup_state
 
 KINDS = ("day", "week", "month")
 NOW = date(1970, 1, 1)  # the start of kind "now" rows
@@ -43,12 +65,16 @@ ALL = "*"  # the selector (or person) of counts summed over every group / projec
 KEY = ["kind", "kpi", "start", "selector", "person", "status"]  # the primary key after `source`
 REBUILD_CHUNK = 20_000  # rows read and counted at a time by `rebuild`
 WRITE_CHUNK = 5_000
+REBUILD_CLAIM_TIMEOUT = timedelta(hours=1)  # a claim older than this is a rebuild that died
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Term:
     column: str  # a timestamp column: the row counts in the window this falls in
     when: str | None = None  # a boolean column that must be true for the term to count
+    negate: bool = False  # ... or false
 
 
 @dataclass(frozen=True)
@@ -85,40 +111,42 @@ class RollupSpec:
         return [self.selector, self.person, self.status, "deleted_at", *self.timestamp_columns, *sorted(flags)]
 
 
-# Cases (metrics/cases.py): resolved counts by status because "resolved" means the status is in the resolved set
-# now; worked by status, with and without the modified term, because modifications of closed cases are not work.
-CASES = RollupSpec(
-    source="cases",
-    table=cases,
-    selector="group_name",
-    person="assignee_name",
-    status="status",
-    kpis=(
-        Kpi("created", (Term("created_at"),)),
-        Kpi("resolved", (Term("resolved_at"),), by_status=True),
-        Kpi("resolved_by", (Term("resolved_at"),), by_person=True, by_status=True),
-        Kpi("worked", (Term("updated_at"), Term("resolved_at"), Term("created_at")), by_status=True),
-        Kpi("worked_rc", (Term("resolved_at"), Term("created_at")), by_status=True),
-    ),
-)
+@functools.cache
+def spec_for(source: str) -> RollupSpec:
+    """What the roll-ups of `source` keep, from the KPI catalogue (metrics/catalogue.py): each windowed entry's
+    counts per group (and person, for a leaderboard). Roll-ups never hold a setting: an entry whose terms depend
+    on a kpi.toml status set is kept per status, over all its terms and (`catalogue.base_key`) over its terms
+    without that condition; `catalogue.count_parts` says how a page adds them up."""
+    described = catalogue.SOURCES[source]
+    kept: list[Kpi] = []
+    for entry in catalogue.counted(source):
+        assert entry.rows is not None
+        condition = entry.rows.status_condition
+        by = {"by_person": entry.rows.credit is not None, "by_status": condition is not None}
+        kept.append(Kpi(entry.short, tuple(_term(term) for term in entry.rows.terms), **by))
+        unconditional = tuple(_term(term) for term in entry.rows.terms if term.when != condition)
+        if condition is not None and unconditional:
+            kept.append(Kpi(catalogue.base_key(entry.short), unconditional, **by))
+    return RollupSpec(
+        source=source,
+        table=SOURCE_TABLES[described.table],
+        selector=described.selector,
+        person=described.person,
+        status=described.status,
+        kpis=tuple(kept),
+        closed_flag=described.closed_flag,
+    )
 
-# Redmine issues (metrics/redmine.py): resolved = closed_at in the window and closed now (Redmine's is_closed).
-REDMINE = RollupSpec(
-    source="redmine",
-    table=redmine_issues,
-    selector="project_name",
-    person="assignee_name",
-    status="status_name",
-    kpis=(
-        Kpi("created", (Term("created_at"),)),
-        Kpi("updated", (Term("updated_at"),)),
-        Kpi("resolved", (Term("closed_at", when="is_closed"),)),
-        Kpi("resolved_by", (Term("closed_at", when="is_closed"),), by_person=True),
-        Kpi("activity", (Term("created_at"), Term("updated_at"), Term("closed_at", when="is_closed"))),
-    ),
-    closed_flag="is_closed",
-)
 
+def _term(term: catalogue.Term) -> Term:
+    """A catalogue term as the roll-ups count it: a flag is tested as they count, a status set when they are read."""
+    if isinstance(term.when, catalogue.Flag):
+        return Term(term.column, term.when.column, negate=not term.when.value)
+    return Term(term.column)
+
+
+CASES = spec_for("cases")
+REDMINE = spec_for("redmine")
 SPECS = {spec.source: spec for spec in (CASES, REDMINE)}
 SPECS_BY_TABLE = {spec.table.name: spec for spec in SPECS.values()}
 
@@ -171,7 +199,8 @@ def _kpi_counts(
         values = starts[term.column][kind]
         mask = ~np.isnat(values)
         if term.when:
-            mask &= frame[term.when].fillna(False).astype(bool).to_numpy()
+            flag = frame[term.when].fillna(False).astype(bool).to_numpy()
+            mask &= ~flag if term.negate else flag
         found = np.flatnonzero(mask)
         rows.append(found)
         at.append(values[found])
@@ -247,22 +276,33 @@ def difference(after: pd.DataFrame, before: pd.DataFrame) -> pd.DataFrame:
 # --- keeping them --------------------------------------------------------------------------------------------
 
 
+@functools.cache
+def fingerprint(source: str, tz_name: str) -> str:
+    """What a source's roll-ups depend on: TIMEZONE and what the catalogue counts (its entries' rows, as the spec
+    keeps them). kpi.toml's status sets are applied when counts are read, so they are not part of it."""
+    spec = spec_for(source)
+    described = (tz_name, spec.selector, spec.person, spec.status, spec.closed_flag, spec.kpis)
+    return hashlib.sha256(repr(described).encode()).hexdigest()[:32]
+
+
 def state_of(conn: Connection, source: str) -> str | None:
     """The TIMEZONE the source's roll-ups are kept in, or None when they are not kept."""
     return conn.execute(select(rollup_state.c.tz_name).where(rollup_state.c.source == source)).scalar_one_or_none()
 
 
 def ready(engine: Engine, source: str, tz_name: str) -> bool:
-    """Whether the pages can read this source's roll-ups for TIMEZONE `tz_name`."""
+    """Whether the source's roll-ups are kept for TIMEZONE `tz_name` and the catalogue as it is."""
     with engine.connect() as conn:
-        return state_of(conn, source) == tz_name
+        found = conn.execute(select(rollup_state.c.fingerprint).where(rollup_state.c.source == source))
+        return found.scalar_one_or_none() == fingerprint(source, tz_name)
 
 
-def track(
+def upkeep(
     conn: Connection, table: Table, before: Sequence[Mapping[str, Any]], after: Sequence[Mapping[str, Any]]
 ) -> None:
-    """Keep the roll-ups of `table` (if it has any and they are kept) right while `before` (stored versions) is
-    replaced by `after` in this transaction. Called by sync's upserts and deletions; a no-op for other tables."""
+    """Keep the roll-ups of `table` (if it has any and they are kept) right as `before` (the stored versions) is
+    replaced by `after` in this transaction. The store step of each sync calls it after writing the rows
+    (sync.engine.upsert_rows / mark_deleted return both); a no-op for tables without roll-ups."""
     spec = SPECS_BY_TABLE.get(table.name)
     if spec is None or (not before and not after):
         return
@@ -277,15 +317,17 @@ def track(
 
 
 def invalidate(conn: Connection, source: str) -> None:
-    """Stop using the source's roll-ups until the next `rebuild` (when a change cannot be tracked row by row)."""
-    conn.execute(delete(rollup_state).where(rollup_state.c.source == source))
+    """Mark the source's roll-ups for a recount (when a change cannot be tracked row by row): their fingerprint
+    no longer matches, so the next `ensure` (the end of the sync run) rebuilds them."""
+    conn.execute(update(rollup_state).where(rollup_state.c.source == source).values(fingerprint=""))
 
 
-def rebuild(engine: Engine, source: str, tz_name: str) -> int:
+def rebuild(engine: Engine, source: str, tz_name: str, *, report: bool = False) -> int:
     """Recount the source's roll-ups from its table in TIMEZONE `tz_name` (one transaction); returns the number of
-    roll-up rows."""
+    roll-up rows. `report`: write the rows counted so far to rollup_state as it goes (/status shows them)."""
     spec = SPECS[source]
     columns = [spec.table.c[name] for name in ("id", *spec.columns)]
+    progress = _Progress(engine, source, spec.table) if report else None
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             # Sync's tracked deltas wait for this transaction rather than being lost in it.
@@ -302,23 +344,149 @@ def rebuild(engine: Engine, source: str, tz_name: str) -> int:
             # every chunk's contributions.
             counts = _total([counts, contributions(frame, spec, tz_name)])
             last_id = int(frame["id"].iloc[-1])
+            if progress:
+                progress.add(len(frame))
         conn.execute(delete(rollup_counts).where(rollup_counts.c.source == source))
         _insert(conn, source, counts)
         conn.execute(delete(rollup_state).where(rollup_state.c.source == source))
-        conn.execute(rollup_state.insert().values(source=source, tz_name=tz_name, built_at=utcnow(), rows=len(counts)))
+        conn.execute(
+            rollup_state.insert().values(
+                source=source,
+                tz_name=tz_name,
+                built_at=utcnow(),
+                rows=len(counts),
+                fingerprint=fingerprint(source, tz_name),
+                rebuilding_since=None,
+            )
+        )
     with engine.begin() as conn:
         conn.exec_driver_sql("ANALYZE rollup_counts")  # the planner's estimates for the new rows
     return len(counts)
 
 
+def build_missing(engine: Engine, source: str, tz_name: str) -> None:
+    """Build roll-ups that were never built (no rollup_state row), now; another process building them at the
+    same time is fine (its counts are the same)."""
+    try:
+        rebuild(engine, source, tz_name)
+    except IntegrityError:
+        log.info("roll-ups of %s: another process built them first", source)
+
+
+def start_up(engine: Engine, tz_name: str) -> None:
+    """At start-up: build the roll-ups that are missing, and rebuild in the background those built for another
+    TIMEZONE or catalogue (the pages say the numbers are being recomputed meanwhile)."""
+    for source in SPECS:
+        stored = _stored_fingerprint(engine, source)
+        if stored is None:
+            build_missing(engine, source, tz_name)
+        elif stored != fingerprint(source, tz_name):
+            rebuild_in_background(engine, source, tz_name)
+
+
 def ensure(engine: Engine, tz_name: str, sources: Iterable[str] = tuple(SPECS)) -> list[str]:
-    """Rebuild the roll-ups of each source not kept in TIMEZONE `tz_name`; returns the sources rebuilt."""
+    """Rebuild, here and now, the roll-ups of each source not kept for TIMEZONE `tz_name` and the catalogue as it
+    is (`db upgrade`, the end of a sync run), unless another process is rebuilding them; returns the sources
+    rebuilt."""
     rebuilt = []
     for source in sources:
-        if not ready(engine, source, tz_name):
-            rebuild(engine, source, tz_name)
-            rebuilt.append(source)
+        stored = _stored_fingerprint(engine, source)
+        if stored == fingerprint(source, tz_name):
+            continue
+        if stored is None:
+            build_missing(engine, source, tz_name)
+        elif _claim(engine, source):
+            try:
+                rebuild(engine, source, tz_name)
+            except Exception:
+                _release(engine, source)
+                raise
+        else:
+            continue  # another process is rebuilding them
+        rebuilt.append(source)
     return rebuilt
+
+
+def _stored_fingerprint(engine: Engine, source: str) -> str | None:
+    with engine.connect() as conn:
+        found = conn.execute(select(rollup_state.c.fingerprint).where(rollup_state.c.source == source))
+        return found.scalar_one_or_none()
+
+
+def rebuild_in_background(engine: Engine, source: str, tz_name: str) -> bool:
+    """Rebuild the source's roll-ups in a thread when no process is rebuilding them already (`rebuilding_since`
+    is the claim, so every process's pages and /status say the numbers are being recomputed meanwhile); the
+    pages keep showing the counts they have until it ends. Returns whether this call started one."""
+    if not _claim(engine, source):
+        return False
+    worker = threading.Thread(target=_rebuild_claimed, args=(engine, source, tz_name), name=f"rollups-{source}")
+    worker.daemon = True
+    worker.start()
+    return True
+
+
+class _Progress:
+    """A background rebuild's rows counted so far, written to rollup_state in its own short transactions (the
+    rebuild's own transaction is not visible until it ends)."""
+
+    def __init__(self, engine: Engine, source: str, table: Table) -> None:
+        self.engine, self.source, self.counted = engine, source, 0
+        with engine.begin() as conn:
+            total = conn.execute(select(func.count()).select_from(table)).scalar_one()
+            self._write(conn, rebuild_counted=0, rebuild_of=int(total))
+
+    def add(self, rows: int) -> None:
+        self.counted += rows
+        with self.engine.begin() as conn:
+            self._write(conn, rebuild_counted=self.counted)
+
+    def _write(self, conn: Connection, **values: int) -> None:
+        conn.execute(update(rollup_state).where(rollup_state.c.source == self.source).values(**values))
+
+
+@dataclass(frozen=True)
+class Rebuilding:
+    """A background rebuild as /status shows it."""
+
+    source: str
+    since: datetime
+    counted: int
+    of: int
+
+
+def rebuilding(engine: Engine) -> list[Rebuilding]:
+    """The sources whose roll-ups are being rebuilt now, with their progress."""
+    c = rollup_state.c
+    statement = select(c.source, c.rebuilding_since, c.rebuild_counted, c.rebuild_of).where(
+        c.rebuilding_since.is_not(None), c.rebuilding_since >= utcnow() - REBUILD_CLAIM_TIMEOUT
+    )
+    with engine.connect() as conn:
+        return [Rebuilding(*row) for row in conn.execute(statement.order_by(c.source))]
+
+
+def _claim(engine: Engine, source: str) -> bool:
+    stale = utcnow() - REBUILD_CLAIM_TIMEOUT  # a process killed mid-rebuild leaves its claim behind
+    with engine.begin() as conn:
+        claimed = conn.execute(
+            update(rollup_state)
+            .where(rollup_state.c.source == source)
+            .where((rollup_state.c.rebuilding_since.is_(None)) | (rollup_state.c.rebuilding_since < stale))
+            .values(rebuilding_since=utcnow())
+        )
+        return claimed.rowcount == 1
+
+
+def _rebuild_claimed(engine: Engine, source: str, tz_name: str) -> None:
+    try:
+        rebuild(engine, source, tz_name, report=True)
+    except Exception:
+        log.exception("roll-ups of %s: the rebuild failed; the pages keep the counts they had", source)
+        _release(engine, source)
+
+
+def _release(engine: Engine, source: str) -> None:
+    with engine.begin() as conn:
+        conn.execute(update(rollup_state).where(rollup_state.c.source == source).values(rebuilding_since=None))
 
 
 def _frame(rows: Sequence[Mapping[str, Any]], spec: RollupSpec) -> pd.DataFrame:
@@ -372,7 +540,8 @@ def _live(source: str) -> list[Any]:
 class ViewCounts:
     """Everything a tracker page reads from the roll-ups for one date and group / project (`read_view_counts`)."""
 
-    tz_name: str | None  # the TIMEZONE the counts are kept in (rollup_state); None: not kept, do not use them
+    fingerprint: str | None  # what the counts were built for (rollup_state, `fingerprint`); None: never built
+    rebuilding: bool  # a rebuild for the current fingerprint runs
     # Plain rows, not frames: a page reads a few hundred per click, and pandas' cost per frame and per filter was
     # more than the counting itself.
     windows: list[CountRow]  # the windows' KPIs and the leaderboards' people
@@ -435,7 +604,8 @@ def read_view_counts(
         found.setdefault(part, []).append(CountRow(kind, start, kpi, selector_name, person, status, int(count)))
     state = found.get("state")
     return ViewCounts(
-        tz_name=state[0].status if state else None,
+        fingerprint=state[0].status if state else None,
+        rebuilding=bool(state and state[0].count),
         windows=found.get("windows", []),
         now={by: found.get(f"now:{by}", []) for by in ("selector", "person", "status")},
         per_day=found.get("per_day", []),
@@ -444,11 +614,12 @@ def read_view_counts(
 
 
 def _state_part(source: str) -> Select[Any]:
-    """rollup_state's TIMEZONE as a part (in the status column): the counts are read in the same round trip as
-    the check that they can be used."""
+    """rollup_state's fingerprint as a part (in the status column; the count says whether a rebuild runs): the
+    counts are read in the same round trip as the check that they are current."""
     blank = literal("", String)
+    rebuilding = case((rollup_state.c.rebuilding_since.is_(None), 0), else_=1)
     return select(
-        literal("state", String), blank, literal(NOW, Date), blank, blank, blank, rollup_state.c.tz_name, literal(0)
+        literal("state", String), blank, literal(NOW, Date), blank, blank, blank, rollup_state.c.fingerprint, rebuilding
     ).where(rollup_state.c.source == source)
 
 

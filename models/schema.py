@@ -337,8 +337,8 @@ digest_runs = Table(
 # Roll-ups of cases and Redmine issues, kept by sync in the transaction that writes the rows (models/rollups.py):
 # how many rows count in each local day / week / month window per KPI and group or project, split by person and
 # status where a page needs it (kind "now": live rows per group/project, person and status, for "open now").
-# They are a cache of the source tables: `rollup_state` says for which TIMEZONE a source's roll-ups were built;
-# without a row the pages read the source tables.
+# They are a cache of the source tables: `rollup_state` says for which TIMEZONE and counting rules a source's
+# roll-ups were built.
 rollup_counts = Table(
     "rollup_counts",
     metadata,
@@ -359,6 +359,12 @@ rollup_state = Table(
     Column("tz_name", String(64), nullable=False),
     Column("built_at", DateTime, nullable=False),
     Column("rows", Integer, nullable=False, default=0),
+    # TIMEZONE and the catalogue's counting rules the counts were built for (models.rollups.fingerprint); a page
+    # whose fingerprint differs shows them as being recomputed while a rebuild runs (since `rebuilding_since`).
+    Column("fingerprint", String(64), nullable=False, server_default=""),
+    Column("rebuilding_since", DateTime, nullable=True),
+    Column("rebuild_counted", Integer, nullable=False, server_default="0"),  # rows counted so far ...
+    Column("rebuild_of", Integer, nullable=False, server_default="0"),  # ... of this many
 )
 
 # The sales roll-ups (models/sales_rollups.py), derived from deal_stage_changes under the sales rules and TIMEZONE:

@@ -25,7 +25,6 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table, and_, delete, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from models import rollups, support_rollups
 from models.db import utcnow
 from models.schema import sync_locks, sync_runs, sync_state
 from sync import scrub
@@ -53,12 +52,19 @@ class SourceBusy(SyncError):
 
 @dataclass
 class UpsertResult:
+    """What an upsert wrote: counts, and the stored versions it replaced and the versions it wrote (for the
+    roll-up upkeep the store step calls next, models.rollups.upkeep)."""
+
     inserted: int = 0
     updated: int = 0
+    replaced: list[dict[str, Any]] = field(default_factory=list)
+    written: list[dict[str, Any]] = field(default_factory=list)
 
     def __iadd__(self, other: UpsertResult) -> UpsertResult:
         self.inserted += other.inserted
         self.updated += other.updated
+        self.replaced += other.replaced
+        self.written += other.written
         return self
 
 
@@ -109,10 +115,8 @@ def upsert_rows(
         }
         statement = statement.on_conflict_do_update(index_elements=list(keys), set_=update_columns)
         previous = [known.get(_key_of(row, keys)) for row in changed]  # None: a new row
-        before = [row for row in previous if row]
-        after = [{**(old or {}), **row} for old, row in zip(previous, changed, strict=True)]
-        rollups.track(conn, table, before, after)
-        support_rollups.track(conn, table, before, after)  # the help-desk figures' (cases only)
+        result.replaced += [dict(row) for row in previous if row]
+        result.written += [{**(old or {}), **row} for old, row in zip(previous, changed, strict=True)]
         conn.execute(statement, changed)
         new = sum(1 for row in previous if row is None)
         result.inserted += new
@@ -146,20 +150,20 @@ def _differs(row: dict[str, Any], stored: Mapping[str, Any] | None, insert_only:
     return any(stored.get(name) != value for name, value in row.items() if name not in skip)
 
 
-def mark_deleted(conn: Connection, table: Table, source_ids: Iterable[Any], when: datetime) -> int:
-    """Set deleted_at on rows that the source no longer has; rows already marked keep their first date."""
+def mark_deleted(conn: Connection, table: Table, source_ids: Iterable[Any], when: datetime) -> UpsertResult:
+    """Set deleted_at on rows that the source no longer has; rows already marked keep their first date. The
+    result's `replaced` are the rows as they were (for the roll-up upkeep), `updated` how many were marked."""
     ids = list(source_ids)
-    count = 0
+    result = UpsertResult()
     for start in range(0, len(ids), BATCH_SIZE):
         chunk = ids[start : start + BATCH_SIZE]
         live = and_(table.c.source_id.in_(chunk), table.c.deleted_at.is_(None))
-        if table.name in rollups.SPECS_BY_TABLE:
-            gone = [dict(row) for row in conn.execute(select(table).where(live)).mappings()]
-            rollups.track(conn, table, gone, [])
-            support_rollups.track(conn, table, gone, [])
-        statement = update(table).where(live).values(deleted_at=when)
-        count += conn.execute(statement).rowcount
-    return count
+        gone = [dict(row) for row in conn.execute(select(table).where(live)).mappings()]
+        conn.execute(update(table).where(live).values(deleted_at=when))
+        result.replaced += gone
+        result.written += [{**row, "deleted_at": when} for row in gone]
+        result.updated += len(gone)
+    return result
 
 
 # --- watermarks ----------------------------------------------------------------------------------------------

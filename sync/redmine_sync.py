@@ -15,7 +15,7 @@ from contextlib import suppress
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Connection, Engine, select, update
 
 from models import rollups
 from models.db import utcnow
@@ -153,7 +153,7 @@ def _store_page(
     if not rows and new_watermark == watermark:
         return watermark
     with engine.begin() as conn:
-        record.add(upsert_rows(conn, redmine_issues, rows))
+        store_issues(conn, record, rows)
         write_state(conn, SOURCE, "issues", new_watermark)
     return new_watermark
 
@@ -180,13 +180,22 @@ def reconcile_issues(
             for issue in client.issues_by_ids(absent_here)
         ]
         with engine.begin() as conn:
-            record.add(upsert_rows(conn, redmine_issues, rows))
+            store_issues(conn, record, rows)
     wanted = {str(issue_id) for issue_id in source_ids}
     gone = [source_id for source_id, deleted_at in stored.items() if deleted_at is None and source_id not in wanted]
     now = utcnow()
     with engine.begin() as conn:
-        record.deleted += mark_deleted(conn, redmine_issues, gone, now)
+        deletion = mark_deleted(conn, redmine_issues, gone, now)
+        rollups.upkeep(conn, redmine_issues, deletion.replaced, deletion.written)
+        record.deleted += deletion.updated
         write_state(conn, SOURCE, "issues", watermark, {**extra, "reconciled_at": format_time(now)})
+
+
+def store_issues(conn: Connection, record: RunRecord, rows: list[dict[str, Any]]) -> None:
+    """The store step: the issues, then their roll-ups' upkeep in the same transaction."""
+    result = upsert_rows(conn, redmine_issues, rows)
+    rollups.upkeep(conn, redmine_issues, result.replaced, result.written)
+    record.add(result)
 
 
 def reconcile_due(extra: Mapping[str, Any], now: datetime, every: timedelta) -> bool:

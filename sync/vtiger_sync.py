@@ -41,7 +41,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import Engine, Table, and_, delete, select, tuple_, update
 from sqlalchemy.engine import Connection
 
-from models import sales_rollups
+from models import rollups, sales_rollups, support_rollups
 from models.db import utcnow
 from models.schema import (
     case_status_changes,
@@ -356,11 +356,16 @@ class _VtigerSync:
             records = [r for r in records if not _older_than_stored(r, stored.get(str(r["id"])))]
             rows = [self.map_record(module, r, stored.get(str(r["id"])), seen_at) for r in records]
             result = upsert_rows(conn, table, rows, stored=stored)
+            rollups.upkeep(conn, table, result.replaced, result.written)  # the cases' roll-ups, in this transaction
+            support_rollups.track(conn, table, result.replaced, result.written)  # the help-desk figures' (cases)
             if module == "Potentials":
                 self.store_stage_changes(conn, records, rows, stored)
             if module == "Cases":
                 self.store_status_changes(conn, records, rows, stored)
-            removed = mark_deleted(conn, table, deleted_ids, seen_at)
+            deletion = mark_deleted(conn, table, deleted_ids, seen_at)
+            rollups.upkeep(conn, table, deletion.replaced, deletion.written)
+            support_rollups.track(conn, table, deletion.replaced, deletion.written)
+            removed = deletion.updated
             if module == "Potentials" and deleted_ids:
                 _mark_changes_deleted(conn, deleted_ids, seen_at)
             if module == "Cases" and deleted_ids:
@@ -468,7 +473,10 @@ class _VtigerSync:
         now = utcnow()
         extra["reconciled_at"] = now.strftime("%Y-%m-%d %H:%M:%S")
         with self.engine.begin() as conn:
-            removed = mark_deleted(conn, table, gone, now)
+            deletion = mark_deleted(conn, table, gone, now)
+            rollups.upkeep(conn, table, deletion.replaced, deletion.written)
+            support_rollups.track(conn, table, deletion.replaced, deletion.written)
+            removed = deletion.updated
             if module == "Potentials" and gone:
                 _mark_changes_deleted(conn, gone, now)
                 self.keep_sales_rollups(conn, gone)

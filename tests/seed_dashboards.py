@@ -8,10 +8,11 @@ import random
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
+from models import rollups, support_rollups
 from models.schema import cases, redmine_issues, redmine_statuses
-from sync.engine import upsert_rows
+from sync.engine import mark_deleted, upsert_rows
 
 GROUPS = ("Support", "Onboarding", "Hardware")
 PEOPLE = ("Ann Lee", "Bob Stone", "Cara Diaz", "Dan Wu", "Eve Moss", "Finn Hale", "")
@@ -134,7 +135,21 @@ def demo_issues(now: datetime, count: int = 300, days: int = 150, seed: int = 11
 
 def write_rows(engine: Engine, table: Any, rows: list[dict[str, Any]]) -> None:
     with engine.begin() as conn:
-        upsert_rows(conn, table, rows)
+        store_rows(conn, table, rows)
+
+
+def store_rows(conn: Connection, table: Any, rows: list[dict[str, Any]]) -> None:
+    """What sync's store step does: the rows, then their roll-ups' upkeep (models.rollups.upkeep)."""
+    result = upsert_rows(conn, table, rows)
+    rollups.upkeep(conn, table, result.replaced, result.written)
+    support_rollups.track(conn, table, result.replaced, result.written)
+
+
+def delete_rows(conn: Connection, table: Any, source_ids: list[str], when: datetime) -> None:
+    """What sync does with records gone from the source: deleted_at, then the roll-ups' upkeep."""
+    result = mark_deleted(conn, table, source_ids, when)
+    rollups.upkeep(conn, table, result.replaced, result.written)
+    support_rollups.track(conn, table, result.replaced, result.written)
 
 
 def seed_statuses(engine: Engine) -> None:

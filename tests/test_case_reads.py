@@ -1,19 +1,30 @@
-"""models/case_reads.py, models/redmine_reads.py, models/buckets.py and the views built on them, on SQLite and
-the real PostgreSQL: window-bounded reads, SQL counts per local day and month, empty and one-record databases."""
+"""models/case_reads.py, models/redmine_reads.py, the roll-up reads and the views built on them, on SQLite and the
+real PostgreSQL: window-bounded reads, counts per local day and month, empty and one-record databases."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 
-from models import case_reads, redmine_reads
+import pandas as pd
+from sqlalchemy import Engine
+
+from models import case_reads, redmine_reads, rollups
 from models.schema import cases, redmine_issues
 from settings import Settings
 from tests.seed_dashboards import case_row, issue_row, write_rows
 from view_models.cases import build_cases_view, case_rows
 from view_models.redmine import build_redmine_view
+from view_models.tracker_view import read_counts
 
 TZ = "Europe/Berlin"
 SETTINGS = Settings(timezone=TZ, testing=True)
+
+
+def daily_counts(engine: Engine, source: str, first: date, last: date) -> pd.DataFrame:
+    """Created and resolved per local day as the page's charts read them (the roll-ups of `last`'s page)."""
+    resolved = SETTINGS.kpi.cases.resolved_statuses if source == "cases" else None
+    counts = read_counts(engine, source, "", last, TZ, resolved)
+    return rollups.daily_counts(counts.per_day, first, last, resolved)
 
 
 def test_daily_counts_include_the_last_day_of_each_month(engine) -> None:
@@ -31,7 +42,7 @@ def test_daily_counts_include_the_last_day_of_each_month(engine) -> None:
             case_row(5, created_at=datetime(2026, 9, 1, 12), status="Open", resolved_at=datetime(2026, 9, 30, 12)),
         ],
     )
-    counts = case_reads.daily_counts(engine, SETTINGS.kpi.cases, date(2026, 9, 30), date(2026, 11, 1), TZ)
+    counts = daily_counts(engine, "cases", date(2026, 9, 30), date(2026, 11, 1))
     assert list(counts.loc[date(2026, 9, 30)]) == [1, 1]
     assert list(counts.loc[date(2026, 10, 31)]) == [1, 0]
     assert list(counts.loc[date(2026, 11, 1)]) == [1, 0]
@@ -47,7 +58,9 @@ def test_monthly_counts_cover_all_history_with_empty_months(engine) -> None:
             case_row(2, created_at=datetime(2026, 9, 2), status="Resolved", resolved_at=datetime(2026, 9, 3)),
         ],
     )
-    monthly = case_reads.monthly_counts(engine, SETTINGS.kpi.cases, date(2026, 11, 20), TZ)
+    resolved = SETTINGS.kpi.cases.resolved_statuses
+    counts = read_counts(engine, "cases", "", date(2026, 11, 20), TZ, resolved)
+    monthly = rollups.monthly_counts(counts.per_month, date(2026, 11, 20), resolved)
     assert list(monthly.index) == [
         date(2026, 7, 1),
         date(2026, 8, 1),
@@ -79,7 +92,7 @@ def test_window_read_returns_only_rows_touching_the_window(engine) -> None:
     assert case_reads.group_names(engine) == ["Sales", "Support"]
 
 
-def test_open_counts_in_sql(engine) -> None:
+def test_open_counts(engine) -> None:
     write_rows(
         engine,
         cases,
@@ -91,10 +104,11 @@ def test_open_counts_in_sql(engine) -> None:
             case_row(5, group_name="Support", deleted_at=datetime(2026, 11, 1)),
         ],
     )
-    rules = SETTINGS.kpi.cases
-    assert case_reads.open_counts(engine, rules, "group_name") == [("Support", 2), ("No group", 1)]
-    assert case_reads.open_counts(engine, rules, "assignee_name", "Support") == [("Ann", 1), ("Unassigned", 1)]
-    assert case_reads.open_counts(engine, rules, "status") == [("Open", 2), ("Wait For Response", 1)]
+    everyone = build_cases_view(engine, SETTINGS, date(2026, 11, 20), charts=False)
+    support = build_cases_view(engine, SETTINGS, date(2026, 11, 20), group="Support", charts=False)
+    assert everyone.open_by_group == [("Support", 2), ("No group", 1)]
+    assert support.open_by_assignee == [("Ann", 1), ("Unassigned", 1)]
+    assert everyone.open_by_status == [("Open", 2), ("Wait For Response", 1)]
 
 
 def test_views_render_an_empty_database(engine) -> None:
@@ -147,7 +161,7 @@ def test_redmine_reads(engine) -> None:
     assert view.windows["day"].figures.kill_rate == 100.0
     assert view.open_by_project == [("Firmware", 1)]
     assert redmine_reads.project_names(engine) == ["Firmware", "Portal"]
-    daily = redmine_reads.daily_counts(engine, date(2026, 10, 31), date(2026, 11, 20), TZ)
+    daily = daily_counts(engine, "redmine", date(2026, 10, 31), date(2026, 11, 20))
     assert daily.at[date(2026, 10, 31), "resolved"] == 1  # 23:30 CET on the last day of October
     portal = build_redmine_view(engine, SETTINGS, date(2026, 11, 20), project="Portal", today=date(2026, 11, 20))
     assert portal.totals.rejected == 1 and portal.totals.open == 0

@@ -1,4 +1,4 @@
-"""Issue 12 items 5 and 7 (charts): every figure says what it counts (metrics/definitions.py, the same words on
+"""Issue 12 items 5 and 7 (charts): every figure says what it counts (metrics/catalogue.py, the same words on
 the cards, the pages' panels and README), and charts are coloured by meaning (layouts/palette.py) on every page and
 the TV, count axes have whole-number ticks, deals per stage follow the pipeline's picklist order, amounts carry
 the configured currency, and the running month is drawn as "so far", not as a collapse."""
@@ -31,7 +31,7 @@ from layouts.components import (
     kpi_card,
 )
 from layouts.palette import GOAL_HUES, PALETTE, TINTS
-from metrics.definitions import BACKLOG_SHRANK, DEFINITIONS, PAGES, definition, page_definitions
+from metrics.catalogue import BACKLOG_SHRANK, ENTRIES, PAGES, entry, page_entries
 from metrics.sales import deals_per_stage
 from metrics.series import cumulative_by_day_of_month, monthly_history
 from models.schema import cases, deal_stage_changes, deals, sync_state
@@ -153,12 +153,12 @@ def test_every_card_on_every_page_has_its_definition(seeded: tuple[Engine, Setti
         for card in cards:
             title, kpi = card_title_and_kpi(card)
             assert kpi is not None, f"{page}: the card {title!r} has no (i)"
-            assert kpi.startswith(f"{page}.") and definition(kpi).title == title
+            assert kpi.startswith(f"{page}.") and entry(kpi).title == title
             # The popover carries the definition's words, bound to the button.
             popover = next(node for node in nodes(card) if node["type"] == "Popover")
-            assert text_of(popover) == definition(kpi).text
+            assert text_of(popover) == entry(kpi).text
             assert "legacy" in popover["props"]["trigger"] and "hover" in popover["props"]["trigger"]
-            assert tone_of(card) == definition(kpi).tone
+            assert tone_of(card) == entry(kpi).tone
 
 
 def test_each_page_has_a_panel_listing_its_definitions(app: Any) -> None:
@@ -172,7 +172,7 @@ def test_each_page_has_a_panel_listing_its_definitions(app: Any) -> None:
         assert "What the numbers mean" in text_of(panel)
         terms = [text_of(node) for node in nodes(panel) if node["type"] == "Dt"]
         texts = [text_of(node) for node in nodes(panel) if node["type"] == "Dd"]
-        assert list(zip(terms, texts, strict=True)) == [(d.title, d.text) for _, d in page_definitions(page)]
+        assert list(zip(terms, texts, strict=True)) == [(d.title, d.text) for d in page_entries(page)]
 
 
 def readme_definitions() -> dict[tuple[str, str], str]:
@@ -188,12 +188,20 @@ def readme_definitions() -> dict[tuple[str, str], str]:
     return rows
 
 
-def test_readme_metric_definitions_say_what_the_app_says() -> None:
+def test_readme_metric_definitions_and_the_catalogue_say_the_same_thing() -> None:
     rows = readme_definitions()
-    for kpi, found in DEFINITIONS.items():
-        assert rows.get((found.page, found.title)) == found.text, (
-            f"README lacks {kpi}: | {found.title} | {found.text} |"
-        )
+    listed = {(kpi.page, kpi.title): kpi for kpi in ENTRIES if kpi.listed}
+    for (page, title), kpi in listed.items():
+        assert rows.get((page, title)) == kpi.text, f"README lacks {kpi.id}: | {kpi.title} | {kpi.text} |"
+    # and README defines nothing the catalogue does not: a figure gone from the app goes from README too
+    assert set(rows) == set(listed), f"README rows without a catalogue entry: {sorted(set(rows) - set(listed))}"
+    assert len(listed) == sum(1 for kpi in ENTRIES if kpi.listed)  # one title per figure on a page
+
+
+def test_the_readme_test_reads_the_table_it_means() -> None:
+    rows = readme_definitions()
+    assert rows[("cases", "Worked on")] == "Cases created, resolved, or changed while not closed, in the window."
+    assert len(rows) >= 28
 
 
 def test_a_kill_rate_over_100_percent_says_why() -> None:
@@ -273,8 +281,8 @@ def test_colours_mean_the_same_on_both_tracker_pages_and_the_tv(seeded: tuple[En
         card["props"]["children"][1]["props"]["id"].replace("-yesterday", ""): tone_of(card)
         for card in cards_of(tv.sales_panel(sales_view, sales_view))
     }
-    assert tv_sales["tv-sales-points"] == definition("sales.points").tone
-    assert tv_sales["tv-sales-demos"] == definition("sales.demos").tone
+    assert tv_sales["tv-sales-points"] == entry("sales.points").tone
+    assert tv_sales["tv-sales-demos"] == entry("sales.demos").tone
     assert tv_sales["tv-sales-at-goal"] == "goal-met"
 
 

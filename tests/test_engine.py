@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, event, func, select
 
-from models.schema import cases, sync_locks, sync_runs
+from models import rollups
+from models.schema import cases, rollup_counts, sync_locks, sync_runs
 from sync.engine import (
     SourceBusy,
     SourceLock,
@@ -102,11 +103,34 @@ def test_upsert_of_many_rows_spans_batches(engine: Engine) -> None:
         assert conn.execute(select(func.count()).select_from(cases)).scalar_one() == 1234
 
 
+def created_this_month(engine: Engine) -> int:
+    c = rollup_counts.c
+    statement = select(func.coalesce(func.sum(c["count"]), 0)).where(
+        c.source == "cases", c.kind == "month", c.kpi == "created", c.selector == rollups.ALL
+    )
+    with engine.connect() as conn:
+        return int(conn.execute(statement).scalar_one())
+
+
+def test_the_roll_ups_change_only_when_the_store_step_asks(engine: Engine) -> None:
+    rollups.rebuild(engine, "cases", "UTC")  # kept from the empty table on
+    with engine.begin() as conn:
+        written = upsert_rows(conn, cases, [case_row("39x1"), case_row("39x2")])
+    assert created_this_month(engine) == 0  # the generic upsert has no side effect on them
+    with engine.begin() as conn:
+        rollups.upkeep(conn, cases, written.replaced, written.written)  # what sync's store step does next
+    assert created_this_month(engine) == 2
+    with engine.begin() as conn:
+        gone = mark_deleted(conn, cases, ["39x1"], datetime(2026, 11, 22))
+        rollups.upkeep(conn, cases, gone.replaced, gone.written)
+    assert created_this_month(engine) == 1
+
+
 def test_mark_deleted_sets_the_date_once(engine: Engine) -> None:
     with engine.begin() as conn:
         upsert_rows(conn, cases, [case_row("39x1"), case_row("39x2")])
-        assert mark_deleted(conn, cases, ["39x1", "39x9"], datetime(2026, 11, 22)) == 1
-        assert mark_deleted(conn, cases, ["39x1"], datetime(2026, 11, 23)) == 0
+        assert mark_deleted(conn, cases, ["39x1", "39x9"], datetime(2026, 11, 22)).updated == 1
+        assert mark_deleted(conn, cases, ["39x1"], datetime(2026, 11, 23)).updated == 0
         deleted_at = conn.execute(select(cases.c.deleted_at).where(cases.c.source_id == "39x1")).scalar_one()
     assert deleted_at == datetime(2026, 11, 22)
 

@@ -12,7 +12,7 @@ import pytest
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 
-from metrics.definitions import BACKLOG_SHRANK, definition, page_definitions
+from metrics.catalogue import BACKLOG_SHRANK, entry, page_entries
 from models.schema import cases
 from tests.browser import LiveServer, console_errors, start_chromium, wait_for
 from tests.seed_dashboards import case_row, demo_cases, write_rows
@@ -69,7 +69,7 @@ def test_hovering_the_i_shows_the_definition_on_a_desktop(live: LiveServer) -> N
         button = driver.find_element(By.ID, "cases-day-kill-rate-info")
         assert button.is_displayed()
         ActionChains(driver).move_to_element(button).perform()
-        text = definition("cases.kill_rate").text
+        text = entry("cases.kill_rate").text
         wait_for(lambda: shown_definition(driver) == text, message="the kill rate's definition on hover")
         assert inside_viewport(driver, ".kpi-definition")
         # Moving away hides it again.
@@ -101,7 +101,7 @@ def test_tapping_the_i_shows_the_definition_on_a_phone(live: LiveServer) -> None
         driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", button)
         assert button.is_displayed() and button.size["width"] >= 16
         tap(driver, button)
-        text = definition("cases.created").text
+        text = entry("cases.created").text
         wait_for(lambda: shown_definition(driver) == text, message="the definition after a tap")
         assert inside_viewport(driver, ".kpi-definition")  # readable: not cut at the screen's edge
         # A tap elsewhere closes it.
@@ -139,7 +139,7 @@ def test_the_panel_opens_and_lists_the_definitions_and_a_high_kill_rate_says_why
 
         wait_for(open_panel, message="the panel to open")
         shown = [(t.text, d.text) for t, d in zip(terms, panel.find_elements(By.TAG_NAME, "dd"), strict=True)]
-        assert shown == [(found.title, found.text) for _, found in page_definitions("cases")]
+        assert shown == [(found.title, found.text) for found in page_entries("cases")]
         assert console_errors(driver) == []
     finally:
         driver.quit()

@@ -1,4 +1,6 @@
-"""metrics/cases.py and metrics/series.py on small hand-built frames; every expected figure is written out.
+"""The case figures as the KPI catalogue defines them (metrics/catalogue.py, metrics/cases.py: the rows behind a
+card, and the figures through the roll-up counts a page reads) and metrics/series.py on small hand-built frames;
+every expected figure is written out.
 
 Time zone Europe/Berlin throughout (UTC+1 in winter, +2 in summer), so a UTC-day implementation fails.
 """
@@ -23,8 +25,9 @@ from metrics.series import (
     newest_first,
     sums_by,
 )
-from metrics.windows import previous_window, window_for
+from metrics.windows import Window, previous_window, window_for
 from settings import CaseRules
+from tests.kpi_counting import counted
 
 TZ = "Europe/Berlin"
 RULES = CaseRules(resolved_statuses=("Resolved", "Closed"), closed_statuses=("Closed",))
@@ -47,6 +50,11 @@ def frame(*rows: dict) -> pd.DataFrame:
     for name in ("created_at", "updated_at", "resolved_at", "deleted_at"):
         result[name] = pd.to_datetime(result[name])
     return result
+
+
+def figures(rows: pd.DataFrame, window: Window) -> m.CaseFigures:
+    """A window's figures as a page counts them: from the roll-ups the rows give."""
+    return counted(rows, "cases", RULES, TZ).figures(window)
 
 
 def ids(rows: pd.DataFrame) -> list[int]:
@@ -81,32 +89,31 @@ FRIDAY = frame(
 
 
 def test_created_counts_the_start_edge_but_not_the_end_edge() -> None:
-    assert ids(m.created_in(FRIDAY, DAY)) == [1]
+    assert ids(m.kpi_rows(FRIDAY, "created", DAY, RULES)) == [1]
 
 
 def test_resolved_needs_a_resolved_status_now() -> None:
-    assert ids(m.resolved_in(FRIDAY, DAY, RULES)) == [4, 9]
+    assert ids(m.kpi_rows(FRIDAY, "resolved", DAY, RULES)) == [4, 9]
 
 
 def test_worked_on_is_the_union_without_auto_closes() -> None:
-    assert ids(m.worked_in(FRIDAY, DAY, RULES)) == [1, 4, 5, 6, 9]
+    assert ids(m.kpi_rows(FRIDAY, "worked", DAY, RULES)) == [1, 4, 5, 6, 9]
 
 
 def test_day_figures_and_kill_rate() -> None:
-    figures = m.figures(FRIDAY, DAY, RULES)
-    assert figures == m.CaseFigures(created=1, resolved=2, worked=5, kill_rate=200.0)
+    assert figures(FRIDAY, DAY) == m.CaseFigures(created=1, resolved=2, worked=5, kill_rate=200.0)
 
 
 def test_kill_rate_is_none_when_nothing_was_created() -> None:
     saturday_after = window_for(date(2026, 11, 25), "day", TZ)
-    assert m.figures(FRIDAY, saturday_after, RULES) == m.CaseFigures(0, 0, 0, None)
+    assert figures(FRIDAY, saturday_after) == m.CaseFigures(0, 0, 0, None)
     assert kill_rate(resolved=3, created=0) is None  # the old dashboard showed 300%
     assert kill_rate(resolved=2, created=3) == pytest.approx(66.6667, rel=1e-4)
 
 
 def test_deleted_cases_are_excluded_everywhere() -> None:
-    assert 8 not in ids(m.worked_in(FRIDAY, DAY, RULES))
-    assert 8 not in ids(m.open_cases(FRIDAY, RULES))
+    assert 8 not in ids(m.kpi_rows(FRIDAY, "worked", DAY, RULES))
+    assert 8 not in ids(m.kpi_rows(FRIDAY, "open", DAY, RULES))
 
 
 def test_leaderboard_credits_the_current_assignee() -> None:
@@ -117,7 +124,7 @@ def test_leaderboard_credits_the_current_assignee() -> None:
         {"status": "Resolved", "assignee_name": "Ann", "resolved_at": datetime(2026, 11, 20, 13)},
         {"status": "Resolved", "assignee_name": "Cid", "resolved_at": datetime(2026, 11, 18, 13)},  # other day
     )
-    assert m.resolved_leaderboard(rows, DAY, RULES) == [("Bob", 2), ("Ann", 1), ("Unassigned", 1)]
+    assert counted(rows, "cases", RULES, TZ).leaderboard(DAY) == [("Bob", 2), ("Ann", 1), ("Unassigned", 1)]
 
 
 def test_open_now_per_group_and_assignee() -> None:
@@ -129,8 +136,8 @@ def test_open_now_per_group_and_assignee() -> None:
         {"group_name": "Sales", "status": "Resolved"},
         {"group_name": "Sales", "status": "Closed"},
     )
-    assert m.open_by(rows, "group_name", RULES) == [("Support", 2), ("No group", 1), ("Sales", 1)]
-    assert m.open_by(rows, "assignee_name", RULES) == [("Bob", 2), ("Ann", 1), ("Unassigned", 1)]
+    assert counted(rows, "cases", RULES, TZ).open_by("selector") == [("Support", 2), ("No group", 1), ("Sales", 1)]
+    assert counted(rows, "cases", RULES, TZ).open_by("person") == [("Bob", 2), ("Ann", 1), ("Unassigned", 1)]
 
 
 def test_week_across_a_month_boundary() -> None:
@@ -142,8 +149,8 @@ def test_week_across_a_month_boundary() -> None:
         {"created_at": datetime(2026, 12, 6, 23, 0)},  # Mon 7 Dec: out
         {"created_at": datetime(2026, 12, 1, 12)},  # in
     )
-    assert ids(m.created_in(rows, week)) == [1, 3, 5]
-    assert ids(m.created_in(rows, previous_window(week))) == [2]
+    assert ids(m.kpi_rows(rows, "created", week, RULES)) == [1, 3, 5]
+    assert ids(m.kpi_rows(rows, "created", previous_window(week), RULES)) == [2]
 
 
 def test_a_25_hour_dst_day() -> None:
@@ -154,7 +161,7 @@ def test_a_25_hour_dst_day() -> None:
         {"created_at": datetime(2026, 10, 24, 21, 59)},  # Saturday 23:59 CEST: out
         {"created_at": datetime(2026, 10, 25, 23, 0)},  # Monday 00:00 CET: out
     )
-    assert ids(m.created_in(rows, sunday)) == [1, 2]
+    assert ids(m.kpi_rows(rows, "created", sunday, RULES)) == [1, 2]
 
 
 def test_previous_window_comparison() -> None:
@@ -163,19 +170,19 @@ def test_previous_window_comparison() -> None:
         {"created_at": datetime(2026, 11, 19, 11)},  # Thursday
         {"created_at": datetime(2026, 11, 20, 10)},  # Friday
     )
-    assert m.figures(rows, DAY, RULES).created == 1
-    assert m.figures(rows, previous_window(DAY), RULES).created == 2
+    assert figures(rows, DAY).created == 1
+    assert figures(rows, previous_window(DAY)).created == 2
 
 
 def test_empty_frame_gives_zeros() -> None:
     empty = frame()
-    assert m.figures(empty, DAY, RULES) == m.CaseFigures(0, 0, 0, None)
-    assert m.resolved_leaderboard(empty, DAY, RULES) == []
-    assert m.open_by(empty, "group_name", RULES) == []
+    assert figures(empty, DAY) == m.CaseFigures(0, 0, 0, None)
+    assert counted(empty, "cases", RULES, TZ).leaderboard(DAY) == []
+    assert counted(empty, "cases", RULES, TZ).open_by("selector") == []
 
 
 def test_row_kinds_tell_resolved_and_created_apart() -> None:
-    worked = m.worked_in(FRIDAY, DAY, RULES)
+    worked = m.kpi_rows(FRIDAY, "worked", DAY, RULES)
     kinds = dict(zip(worked["id"], m.row_kinds(worked, DAY, RULES), strict=True))
     assert kinds == {1: "Created", 4: "Resolved", 5: "Worked on", 6: "Worked on", 9: "Resolved"}
 

@@ -1,4 +1,6 @@
-"""metrics/redmine.py on small hand-built frames; every expected figure is written out by hand.
+"""The Redmine figures as the KPI catalogue defines them (metrics/catalogue.py, metrics/redmine.py: the rows behind
+a card, and the figures through the roll-up counts a page reads) on small hand-built frames; every expected figure
+is written out by hand.
 
 Time zone America/New_York (UTC-5 in winter, -4 in summer)."""
 
@@ -10,7 +12,9 @@ import pandas as pd
 import pytest
 
 from metrics import redmine as m
-from metrics.windows import previous_window, window_for
+from metrics.windows import Window, previous_window, window_for
+from settings import RedmineRules
+from tests.kpi_counting import counted
 
 TZ = "America/New_York"
 REJECTED = ("Rejected", "Duplicate")
@@ -43,6 +47,14 @@ def frame(*rows: dict) -> pd.DataFrame:
     for name in ("created_at", "updated_at", "closed_at", "deleted_at"):
         result[name] = pd.to_datetime(result[name])
     return result
+
+
+RULES = RedmineRules(rejected_statuses=REJECTED)
+
+
+def figures(rows: pd.DataFrame, window: Window) -> m.IssueFigures:
+    """A window's figures as a page counts them: from the roll-ups the rows give."""
+    return counted(rows, "redmine", RULES, TZ).figures(window)
 
 
 def ids(rows: pd.DataFrame) -> list[int]:
@@ -86,22 +98,22 @@ ISSUES = frame(
 
 
 def test_created_updated_resolved_on_window_edges() -> None:
-    assert ids(m.created_in(ISSUES, DAY)) == [1]
-    assert ids(m.updated_in(ISSUES, DAY)) == [1, 4, 5, 6, 8]
-    assert ids(m.resolved_in(ISSUES, DAY)) == [4, 5]
+    assert ids(m.kpi_rows(ISSUES, "created", DAY, RULES)) == [1]
+    assert ids(m.kpi_rows(ISSUES, "updated", DAY, RULES)) == [1, 4, 5, 6, 8]
+    assert ids(m.kpi_rows(ISSUES, "resolved", DAY, RULES)) == [4, 5]
 
 
 def test_activity_is_the_union() -> None:
-    assert ids(m.activity_in(ISSUES, DAY)) == [1, 4, 5, 6, 8]
+    assert ids(m.kpi_rows(ISSUES, "activity", DAY, RULES)) == [1, 4, 5, 6, 8]
 
 
 def test_figures_and_kill_rate() -> None:
-    assert m.figures(ISSUES, DAY) == m.IssueFigures(created=1, updated=5, resolved=2, kill_rate=200.0)
+    assert figures(ISSUES, DAY) == m.IssueFigures(created=1, updated=5, resolved=2, kill_rate=200.0)
 
 
 def test_kill_rate_zero_created_is_none() -> None:
     rows = frame({"status_name": "Done", "is_closed": True, "closed_at": datetime(2026, 11, 20, 12)})
-    assert m.figures(rows, DAY).kill_rate is None
+    assert figures(rows, DAY).kill_rate is None
 
 
 def test_states_use_is_closed_and_the_rejected_names() -> None:
@@ -115,7 +127,7 @@ def test_states_use_is_closed_and_the_rejected_names() -> None:
         {"status_name": "Rejected", "is_closed": False},  # a reopened "Rejected" named status that is open
         {"status_name": "Done", "is_closed": True, "deleted_at": datetime(2026, 11, 1)},
     )
-    assert m.state_totals(rows, REJECTED) == m.StateTotals(open=3, closed=2, rejected=2)
+    assert counted(rows, "redmine", RULES, TZ).totals(REJECTED) == m.StateTotals(open=3, closed=2, rejected=2)
 
 
 def test_totals_from_sql_counts() -> None:
@@ -133,16 +145,16 @@ def test_totals_from_sql_counts() -> None:
 
 
 def test_leaderboard_and_open_breakdowns() -> None:
-    assert m.resolved_leaderboard(ISSUES, DAY) == [("Bob", 1), ("Unassigned", 1)]
+    assert counted(ISSUES, "redmine", RULES, TZ).leaderboard(DAY) == [("Bob", 1), ("Unassigned", 1)]
     rows = frame(
         {"status_name": "New", "project_name": "Portal", "assignee_name": "Ann"},
         {"status_name": "New", "project_name": "Portal", "assignee_name": ""},
         {"status_name": "In Progress", "project_name": "Firmware", "assignee_name": "Ann"},
         {"status_name": "Done", "is_closed": True, "project_name": "Firmware"},
     )
-    assert m.open_by(rows, "status_name") == [("New", 2), ("In Progress", 1)]
-    assert m.open_by(rows, "project_name") == [("Portal", 2), ("Firmware", 1)]
-    assert m.open_by(rows, "assignee_name") == [("Ann", 2), ("Unassigned", 1)]
+    assert counted(rows, "redmine", RULES, TZ).open_by("status") == [("New", 2), ("In Progress", 1)]
+    assert counted(rows, "redmine", RULES, TZ).open_by("selector") == [("Portal", 2), ("Firmware", 1)]
+    assert counted(rows, "redmine", RULES, TZ).open_by("person") == [("Ann", 2), ("Unassigned", 1)]
 
 
 def test_month_and_previous_month_in_new_york() -> None:
@@ -153,23 +165,23 @@ def test_month_and_previous_month_in_new_york() -> None:
         {"created_at": datetime(2026, 11, 1, 4, 0)},  # 1 Nov 00:00 EDT: November
         {"created_at": datetime(2026, 12, 1, 4, 59)},  # 30 Nov 23:59 EST: November
     )
-    assert ids(m.created_in(rows, month)) == [2, 3]
-    assert ids(m.created_in(rows, previous_window(month))) == [1]
+    assert ids(m.kpi_rows(rows, "created", month, RULES)) == [2, 3]
+    assert ids(m.kpi_rows(rows, "created", previous_window(month), RULES)) == [1]
 
 
 def test_row_kinds() -> None:
-    active = m.activity_in(ISSUES, DAY)
+    active = m.kpi_rows(ISSUES, "activity", DAY, RULES)
     kinds = dict(zip(active["id"], m.row_kinds(active, DAY), strict=True))
     assert kinds == {1: "Created", 4: "Closed", 5: "Closed", 6: "Updated", 8: "Updated"}
 
 
 def test_empty_frame() -> None:
     empty = frame()
-    assert m.figures(empty, DAY) == m.IssueFigures(0, 0, 0, None)
-    assert m.state_totals(empty, REJECTED) == m.StateTotals(0, 0, 0)
-    assert m.open_by(empty, "status_name") == []
+    assert figures(empty, DAY) == m.IssueFigures(0, 0, 0, None)
+    assert counted(empty, "redmine", RULES, TZ).totals(REJECTED) == m.StateTotals(0, 0, 0)
+    assert counted(empty, "redmine", RULES, TZ).open_by("status") == []
 
 
 def test_unknown_kpi() -> None:
     with pytest.raises(ValueError, match="unknown redmine kpi"):
-        m.kpi_rows(ISSUES, "worked", DAY)
+        m.kpi_rows(ISSUES, "worked", DAY, RULES)

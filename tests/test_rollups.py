@@ -5,20 +5,24 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pandas as pd
 import pytest
 from sqlalchemy import Engine, delete, select
 
+from layouts import tracker_page
+from layouts.cases import PAGE as CASES_PAGE
 from metrics.cases import CASE_KPIS
 from models import rollups
 from models.recent_rows import TableRequest
 from models.schema import cases, redmine_issues, rollup_counts, rollup_state
 from settings import CaseRules, KpiRules, Settings
-from sync.engine import mark_deleted, upsert_rows
+from tests.kpi_reference import plain_cases, plain_issues, plain_open_cases
+from tests.seed_dashboards import delete_rows, store_rows
 from view_models.cases import build_cases_view, case_rows, window_table
+from view_models.page_state import parse_page_query
 from view_models.redmine import build_redmine_view, issue_rows
 from view_models.redmine import window_table as redmine_window_table
 
@@ -76,7 +80,7 @@ def random_issue(rng: random.Random, number: int) -> dict[str, Any]:
 
 def write(engine: Engine, table: Any, rows: list[dict[str, Any]]) -> None:
     with engine.begin() as conn:
-        upsert_rows(conn, table, rows)
+        store_rows(conn, table, rows)
 
 
 def stored_counts(engine: Engine, source: str) -> dict[tuple[Any, ...], int]:
@@ -105,59 +109,80 @@ def page_settings(settings_for: Callable[..., Settings], database_url: str) -> S
     return settings_for(database_url, timezone=TZ, kpi=rules)
 
 
-def test_case_pages_from_rollups_show_what_pages_from_rows_show(engine: Engine, page_settings: Settings) -> None:
+def stored_rows(engine: Engine, table: Any, selector: str, group: str) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        rows = [dict(row) for row in conn.execute(select(table)).mappings()]
+    return [row for row in rows if not group or row[selector] == group]
+
+
+def test_case_pages_from_rollups_show_what_the_plain_definitions_give(engine: Engine, page_settings: Settings) -> None:
     rng = random.Random(11)
     write(engine, cases, [random_case(rng, n) for n in range(400)])
     with engine.begin() as conn:
-        mark_deleted(conn, cases, ["39x1", "39x2"], datetime(2026, 11, 20))
-    rollups.rebuild(engine, "cases", TZ)
-    assert rollups.ready(engine, "cases", TZ)
+        delete_rows(conn, cases, ["39x1", "39x2"], datetime(2026, 11, 20))
+    rules = page_settings.kpi.cases
     checked = 0
     for day in DAYS:
         for group in ("", "Support", "Billing"):
+            rows = stored_rows(engine, cases, "group_name", group)
             for window in ("day", "week", "month"):
-                assert rollups.ready(engine, "cases", TZ)  # this view is built from the roll-ups
-                counted = build_cases_view(engine, page_settings, day, group=group, window=window, today=DAYS[-1])
-                tables = {
-                    kpi: window_table(engine, page_settings, counted, kpi, TableRequest(limit=25)) for kpi in CASE_KPIS
-                }
-                without_rollups(engine, "cases")
-                assert not rollups.ready(engine, "cases", TZ)  # and this one from the rows
-                from_rows = build_cases_view(engine, page_settings, day, group=group, window=window, today=DAYS[-1])
-                assert comparable(counted) == comparable(from_rows)
-                for kpi, table in tables.items():
-                    rows, total = table.rows, table.total
-                    figures = from_rows.selected_window.figures
-                    assert total == (from_rows.open_total if kpi == "open" else getattr(figures, kpi))
+                view = build_cases_view(engine, page_settings, day, group=group, window=window, today=DAYS[-1])
+                assert rollups.ready(engine, "cases", TZ)  # built on the first read, then kept by the store step
+                for column in view.windows.values():
+                    for shown, span in ((column.figures, column.window), (column.previous_figures, column.previous)):
+                        created, resolved, worked, _ = plain_cases(rows, span, rules)
+                        assert (shown.created, shown.resolved, shown.worked) == (created, resolved, worked), span
+                    assert column.leaderboard == plain_cases(rows, column.window, rules)[3]
+                assert view.open_by_assignee == plain_open_cases(rows, rules, "assignee_name")
+                assert view.open_by_status == plain_open_cases(rows, rules, "status")
+                for kpi in CASE_KPIS:
+                    table = window_table(engine, page_settings, view, kpi, TableRequest(limit=25))
+                    figures = view.selected_window.figures
+                    assert table.total == (view.open_total if kpi == "open" else getattr(figures, kpi))
                     every_row = case_rows(engine, page_settings, day, window, kpi, group)  # what the CSV has
-                    assert len(every_row) == total
-                    assert list(rows["id"]) == list(every_row["id"][:25])  # the newest 25 of them, in order
-                rollups.rebuild(engine, "cases", TZ)
+                    assert len(every_row) == table.total
+                    assert list(table.rows["id"]) == list(every_row["id"][:25])  # the newest 25 of them, in order
                 checked += 1
     assert checked == len(DAYS) * 9
 
 
-def test_redmine_pages_from_rollups_show_what_pages_from_rows_show(engine: Engine, page_settings: Settings) -> None:
+def test_redmine_pages_from_rollups_show_what_the_plain_definitions_give(
+    engine: Engine, page_settings: Settings
+) -> None:
     rng = random.Random(12)
     write(engine, redmine_issues, [random_issue(rng, n) for n in range(300)])
-    rollups.rebuild(engine, "redmine", TZ)
     for day in DAYS:
         for project in ("", "Platform"):
+            rows = stored_rows(engine, redmine_issues, "project_name", project)
             for window in ("day", "month"):
-                counted = build_redmine_view(engine, page_settings, day, project=project, window=window)
-                tables = {
-                    kpi: redmine_window_table(engine, page_settings, counted, kpi, TableRequest(limit=10))
-                    for kpi in KPIS
-                }
-                without_rollups(engine, "redmine")
-                from_rows = build_redmine_view(engine, page_settings, day, project=project, window=window)
-                assert comparable(counted) == comparable(from_rows)
-                for kpi, table in tables.items():
-                    rows, total = table.rows, table.total
+                view = build_redmine_view(engine, page_settings, day, project=project, window=window)
+                for column in view.windows.values():
+                    created, updated, closed, board = plain_issues(rows, column.window)
+                    shown = column.figures
+                    assert (shown.created, shown.updated, shown.resolved) == (created, updated, closed)
+                    assert column.leaderboard == board
+                for kpi in KPIS:
+                    table = redmine_window_table(engine, page_settings, view, kpi, TableRequest(limit=10))
                     every_row = issue_rows(engine, page_settings, day, window, kpi, project)
-                    assert total == len(every_row)
-                    assert list(rows["id"]) == list(every_row["id"][:10])
-                rollups.rebuild(engine, "redmine", TZ)
+                    assert table.total == len(every_row)
+                    assert list(table.rows["id"]) == list(every_row["id"][:10])
+
+
+def test_a_page_on_rollups_of_another_time_zone_says_they_are_being_recomputed(
+    engine: Engine, page_settings: Settings
+) -> None:
+    write(engine, cases, [random_case(random.Random(18), n) for n in range(30)])
+    rollups.rebuild(engine, "cases", "UTC")
+    with engine.begin() as conn:  # another process is rebuilding them: this read must not start a second one
+        conn.execute(rollup_state.update().values(rebuilding_since=datetime.now(UTC).replace(tzinfo=None)))
+    view = build_cases_view(engine, page_settings, DAYS[0])
+    assert view.recomputing
+    state = parse_page_query({}, DAYS[0], [])
+    assert tracker_page.subtitle(CASES_PAGE, view, state).endswith(tracker_page.RECOMPUTING)  # what people read
+    assert [found.source for found in rollups.rebuilding(engine)] == ["cases"]
+    assert not rollups.ready(engine, "cases", TZ)
+    rollups.rebuild(engine, "cases", TZ)  # what the background rebuild does
+    assert not build_cases_view(engine, page_settings, DAYS[0]).recomputing and not rollups.rebuilding(engine)
 
 
 def test_sync_tracking_leaves_what_a_recount_gives(engine: Engine) -> None:
@@ -177,7 +202,7 @@ def test_sync_tracking_leaves_what_a_recount_gives(engine: Engine) -> None:
         changed.append(edited)
     write(engine, cases, changed)
     with engine.begin() as conn:
-        mark_deleted(conn, cases, [row["source_id"] for row in rows[:20]], datetime(2026, 11, 21))
+        delete_rows(conn, cases, [row["source_id"] for row in rows[:20]], datetime(2026, 11, 21))
     tracked = stored_counts(engine, "cases")
     rollups.rebuild(engine, "cases", TZ)
     assert tracked == stored_counts(engine, "cases")

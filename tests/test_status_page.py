@@ -57,6 +57,26 @@ def test_module_rows_show_counts_errors_duration_and_next_run(engine: Engine, se
     assert issues["Rows"] == "0"
 
 
+def test_status_says_which_numbers_are_being_recomputed_and_how_far(engine: Engine, settings_for) -> None:
+    from models import rollups
+    from models.schema import rollup_state
+
+    settings = settings_for(str(engine.url), timezone="Europe/Berlin")
+    runtime = runtime_for(engine, settings)
+    rollups.rebuild(engine, "redmine", "UTC")
+    assert status_callbacks.recomputing_texts(runtime) == []
+    started = utcnow().replace(microsecond=0) - timedelta(minutes=5)
+    with engine.begin() as conn:  # a background rebuild claimed them and has counted 1,200 of 5,000 records
+        conn.execute(rollup_state.update().values(rebuilding_since=started, rebuild_counted=1200, rebuild_of=5000))
+    local = started.replace(tzinfo=UTC).astimezone(ZoneInfo("Europe/Berlin")).strftime("%Y-%m-%d %H:%M:%S")
+    assert status_callbacks.recomputing_texts(runtime) == [
+        f"Numbers being recomputed: redmine, since {local} (1,200 of 5,000 records counted)."
+    ]
+    with engine.begin() as conn:  # a claim older than an hour is a rebuild that died: not shown as running
+        conn.execute(rollup_state.update().values(rebuilding_since=started - timedelta(hours=2)))
+    assert status_callbacks.recomputing_texts(runtime) == []
+
+
 def test_runs_table_holds_the_last_50_newest_first(engine: Engine, settings_for) -> None:
     settings = settings_for(str(engine.url))
     start = utcnow() - timedelta(hours=30)

@@ -19,8 +19,8 @@ from callbacks.sales import render_sales
 from models.queries import data_version
 from models.schema import cases, redmine_issues, sync_runs
 from settings import Settings
-from sync.engine import upsert_rows, write_state
-from tests.seed_dashboards import case_row, demo_issues, seed_statuses, write_rows
+from sync.engine import write_state
+from tests.seed_dashboards import case_row, demo_issues, seed_statuses, store_rows, write_rows
 from view_models.cache import CACHES, ViewCache, cached
 from view_models.page_state import PageState
 
@@ -67,11 +67,11 @@ def test_data_version_moves_with_every_sync_commit(engine: Engine) -> None:
     run_id = start_run(engine)
     versions.append(data_version(engine))  # a run started
     with engine.begin() as conn:  # a page of new rows, committed while the run is still running
-        upsert_rows(conn, cases, [case_row(1)])
+        store_rows(conn, cases, [case_row(1)])
         write_state(conn, "vtiger", "Cases", "1")
     versions.append(data_version(engine))
     with engine.begin() as conn:  # a page that only changes a stored row (no new id)
-        upsert_rows(conn, cases, [case_row(1, status="Resolved", resolved_at=NOW)])
+        store_rows(conn, cases, [case_row(1, status="Resolved", resolved_at=NOW)])
         write_state(conn, "vtiger", "Cases", "2")
     versions.append(data_version(engine))
     with engine.begin() as conn:  # the run finishes
@@ -87,9 +87,10 @@ def test_data_version_moves_with_every_sync_commit(engine: Engine) -> None:
 
 @pytest.fixture
 def page_app(engine: Engine, database_url: str, settings_for: Callable[..., Settings]) -> Iterator[Any]:
-    from app import create_app
+    from app import create_app, start_rollups
 
     dash_app = create_app(settings_for(database_url, auth_disabled=True, timezone="UTC"))
+    start_rollups(dash_app.server.extensions["kpi"])  # as start-up does: the roll-ups exist before any page
     CACHES.clear()
     yield dash_app
     dash_app.server.extensions["kpi"].engine.dispose()
@@ -137,7 +138,7 @@ def test_repeated_view_is_served_from_the_cache_until_sync_commits(page_app: Any
 
     start_run(engine)  # a sync run starts and commits one page (it is still running)
     with engine.begin() as conn:
-        upsert_rows(conn, cases, [case_row(9, created_at=NOW - timedelta(minutes=5))])
+        store_rows(conn, cases, [case_row(9, created_at=NOW - timedelta(minutes=5))])
         write_state(conn, "vtiger", "Cases", "9")
     fresh = render(page_app, "cases", state)
     assert created_today(fresh) == "4"
@@ -145,7 +146,7 @@ def test_repeated_view_is_served_from_the_cache_until_sync_commits(page_app: Any
     assert cache.misses == misses + 1
 
     with engine.begin() as conn:  # the next page only modifies a stored case: no new id, same row count
-        upsert_rows(conn, cases, [case_row(9, created_at=NOW - timedelta(minutes=5), title="Renamed")])
+        store_rows(conn, cases, [case_row(9, created_at=NOW - timedelta(minutes=5), title="Renamed")])
         write_state(conn, "vtiger", "Cases", "10")
     render(page_app, "cases", state)
     assert cache.misses == misses + 2

@@ -38,9 +38,7 @@ from view_models.tracker_view import (
     local_text,
     open_rows,
     read_counts,
-    span_for,
     texts,
-    window_columns,
     with_charts,
 )
 
@@ -69,52 +67,11 @@ def build_cases_view(
     charts: bool = True,
     now: datetime | None = None,
 ) -> CasesView:
-    rules, tz_name = settings.kpi.cases, settings.timezone
-    counts = read_counts(engine, "cases", group, day, tz_name, rules.resolved_statuses, now=now)
-    if counts.tz_name == tz_name:
-        return _counted_view(
-            engine, counts, settings, day, group=group, window=window, today=today, charts=charts, now=now
-        )
-    frame = case_reads.cases_touching(engine, *span_for(day, tz_name), group)
-    counter = case_metrics.CaseCounter(frame, rules)
-    windows = window_columns(day, tz_name, figures=counter.figures, leaderboard=counter.resolved_leaderboard, now=now)
-    by_assignee = case_reads.open_counts(engine, rules, "assignee_name", group)
-    view = CasesView(
-        day=day,
-        group=group,
-        selected=window,
-        tz_name=tz_name,
-        windows=windows,
-        open_total=sum(count for _, count in by_assignee),
-        open_by_group=[] if group else case_reads.open_counts(engine, rules, "group_name"),
-        open_by_assignee=by_assignee,
-        open_by_status=case_reads.open_counts(engine, rules, "status", group),
-    )
-    if not charts:
-        return view
-    return with_charts(
-        view,
-        today,
-        daily=lambda first, last: case_reads.daily_counts(engine, rules, first, last, tz_name, group),
-        monthly=lambda through: case_reads.monthly_counts(engine, rules, through, tz_name, group),
-    )
-
-
-def _counted_view(
-    engine: Engine,
-    counts: rollups.ViewCounts,
-    settings: Settings,
-    day: date,
-    *,
-    group: str,
-    window: WindowKind,
-    today: date | None,
-    charts: bool,
-    now: datetime | None,
-) -> CasesView:
-    """The same view from the roll-ups sync keeps (models/rollups.py): counts, not rows."""
+    """The /cases view from the roll-ups sync keeps (models/rollups.py): counts, not rows; the part of a day a
+    running window is compared with is counted from its rows."""
     rules, tz_name = settings.kpi.cases, settings.timezone
     resolved = rules.resolved_statuses
+    counts = read_counts(engine, "cases", group, day, tz_name, resolved, now=now)
     counter = case_metrics.CountedCases(counts.windows, rules)
     by_assignee = case_metrics.open_counts(counts.now, rules, "person")
     view = CasesView(
@@ -122,6 +79,7 @@ def _counted_view(
         group=group,
         selected=window,
         tz_name=tz_name,
+        recomputing=counts.rebuilding,
         windows=counted_window_columns(
             day,
             tz_name,

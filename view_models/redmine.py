@@ -35,9 +35,7 @@ from view_models.tracker_view import (
     local_text,
     open_rows,
     read_counts,
-    span_for,
     texts,
-    window_columns,
     with_charts,
 )
 
@@ -71,70 +69,25 @@ def build_redmine_view(
     charts: bool = True,
     now: datetime | None = None,
 ) -> RedmineView:
-    tz_name = settings.timezone
+    """The /redmine view from the roll-ups sync keeps (models/rollups.py): counts, not rows; the part of a day a
+    running window is compared with is counted from its rows."""
+    tz_name, rules = settings.timezone, settings.kpi.redmine
     counts = read_counts(engine, "redmine", project, day, tz_name, now=now)
-    if counts.tz_name == tz_name:
-        return _counted_view(
-            engine, counts, settings, day, project=project, window=window, today=today, charts=charts, now=now
-        )
-    rejected = settings.kpi.redmine.rejected_statuses
-    frame = redmine_reads.issues_touching(engine, *span_for(day, tz_name), project)
-    counter = issue_metrics.IssueCounter(frame)
-    windows = window_columns(day, tz_name, figures=counter.figures, leaderboard=counter.resolved_leaderboard, now=now)
+    counter = issue_metrics.CountedIssues(counts.windows, rules)
     view = RedmineView(
         day=day,
         project=project,
         selected=window,
         tz_name=tz_name,
-        windows=windows,
-        totals=issue_metrics.totals_from_counts(redmine_reads.status_counts(engine, project), rejected),
-        activity=len(issue_metrics.activity_in(frame, window_for(day, window, tz_name))),
-        open_by_status=redmine_reads.open_counts(engine, "status_name", project),
-        open_by_project=[] if project else redmine_reads.open_counts(engine, "project_name"),
-        open_by_assignee=redmine_reads.open_counts(engine, "assignee_name", project),
-    )
-    if not charts:
-        return view
-    return with_charts(
-        view,
-        today,
-        daily=lambda first, last: redmine_reads.daily_counts(engine, first, last, tz_name, project),
-        monthly=lambda through: redmine_reads.monthly_counts(engine, through, tz_name, project),
-    )
-
-
-def _counted_view(
-    engine: Engine,
-    counts: rollups.ViewCounts,
-    settings: Settings,
-    day: date,
-    *,
-    project: str,
-    window: WindowKind,
-    today: date | None,
-    charts: bool,
-    now: datetime | None,
-) -> RedmineView:
-    """The same view from the roll-ups sync keeps (models/rollups.py): counts, not rows."""
-    tz_name = settings.timezone
-    counter = issue_metrics.CountedIssues(counts.windows)
-    view = RedmineView(
-        day=day,
-        project=project,
-        selected=window,
-        tz_name=tz_name,
+        recomputing=counts.rebuilding,
         windows=counted_window_columns(
             day,
             tz_name,
             counter,
             now,
-            lambda comparison: redmine_reads.counts_in(
-                engine, dict.fromkeys(issue_metrics.PARTIAL_KPIS, comparison.last_day), project
-            ),
+            lambda comparison: redmine_reads.counts_in(engine, issue_metrics.partial_spans(comparison), project),
         ),
-        totals=issue_metrics.totals_from_counts(
-            issue_metrics.status_counts(counts.now), settings.kpi.redmine.rejected_statuses
-        ),
+        totals=issue_metrics.totals_from_counts(issue_metrics.status_counts(counts.now), rules.rejected_statuses),
         activity=counter.activity(window_for(day, window, tz_name)),
         open_by_status=issue_metrics.open_counts(counts.now, "status"),
         open_by_project=[] if project else issue_metrics.open_counts(counts.now, "selector"),
@@ -202,7 +155,7 @@ def issue_rows(
     if kpi == "open":
         return describe_rows(redmine_reads.open_issues(engine, project), window, settings, kpi)
     frame = redmine_reads.issues_touching(engine, window.start, window.end, project)
-    return describe_rows(issue_metrics.kpi_rows(frame, kpi, window), window, settings, kpi)
+    return describe_rows(issue_metrics.kpi_rows(frame, kpi, window, settings.kpi.redmine), window, settings, kpi)
 
 
 def describe_rows(
@@ -210,7 +163,7 @@ def describe_rows(
 ) -> pd.DataFrame:
     tz_name = settings.timezone
     if not ordered:  # `ordered`: the read put the rows in the table's order already
-        frame = newest_first(frame, issue_metrics.counted_at(frame, kpi, window))
+        frame = newest_first(frame, issue_metrics.counted_at(frame, kpi, window, settings.kpi.redmine))
     in_window = kpi != "open"
     redmine = settings.redmine
     source_ids = [str(value) for value in frame["source_id"].tolist()]

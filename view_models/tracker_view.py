@@ -1,17 +1,18 @@
 """What the views of the two tracker pages, /cases (VTiger cases) and /redmine (Redmine issues), compute the same
-way: the records are read for `span_for(day)`, each window column holds the window's figures, the previous
+way: the counts are read from the roll-ups in one statement (`read_counts`: the one read path; the roll-ups always
+exist, and say when they are being recomputed), each window column holds the window's figures, the previous
 window's (over the same elapsed part of it while the window runs: metrics.windows.compare_with, at `now`) and a
-leaderboard (`window_columns`), and the monthly charts are running totals per day of month and a
-per-month history (`with_charts`). view_models/cases.py and view_models/redmine.py say what the figures are and where
-the counts come from; `TrackerView` is the part of their views the layouts and callbacks share.
+leaderboard (`counted_window_columns`), and the monthly charts are running totals per day of month and a
+per-month history (`with_charts`). What each figure counts is in the KPI catalogue (metrics/catalogue.py);
+view_models/cases.py and view_models/redmine.py say which figures a page shows; `TrackerView` is the part of their
+views the layouts and callbacks share.
 
-    windows = window_columns(day, tz_name, figures=lambda w: ..., leaderboard=lambda w: ...)
+    counts = read_counts(engine, "cases", group, day, tz_name, resolved, now=now)
+    windows = counted_window_columns(day, tz_name, counter, now, read_partial)
     view = with_charts(view, today, daily=lambda first, last: ..., monthly=lambda through: ...)
-    view.selected_window.figures, view.selector, view.cumulative["created"], view.history
+    view.selected_window.figures, view.selector, view.cumulative["created"], view.history, view.recomputing
 
-Reads are window-bounded: one range read of the rows touching the span of all windows and their previous
-windows (`span_for`: previous month to this month, stretched when a week crosses a month boundary); the charts
-are SQL counts per local day / month. Must not import Dash, Flask or sync/.
+Must not import Dash, Flask or sync/.
 """
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ class TrackerView(ABC, Generic[F]):
     cumulative: dict[str, pd.DataFrame] = field(default_factory=dict)  # "created" / "resolved"
     history: pd.DataFrame = field(default_factory=pd.DataFrame)
     today: date | None = None  # what the charts count through: the running month is drawn as "so far"
+    recomputing: bool = False  # the roll-ups are being rebuilt (TIMEZONE or the catalogue changed): say so
 
     @property
     @abstractmethod
@@ -95,13 +97,6 @@ class TableBlock:
     rows: pd.DataFrame  # the block's rows as people read them, in the table's order
     matching: int  # how many rows pass the grid's filter (all of them when it has none)
     total: int  # how many rows the view has (the card's figure)
-
-
-def span_for(day: date, tz_name: str) -> tuple[datetime, datetime]:
-    """[start, end) covering every window of `day` and every previous window: from the previous month's (or
-    previous week's) start to the month's (or week's: a week can run into the next month) end."""
-    windows = windows_of(day, tz_name)
-    return min(window.start for window in windows), max(window.end for window in windows)
 
 
 def windows_of(day: date, tz_name: str) -> list[Window]:
@@ -187,9 +182,32 @@ def read_counts(
     *,
     now: datetime | None = None,
 ) -> rollups.ViewCounts:
-    """Everything the page of `day` reads from the roll-ups (models/rollups.py), in one statement; its `tz_name`
-    says whether they can be used (the roll-ups are kept in this TIMEZONE). With `now`, also the whole days of
-    the previous windows' spans that running windows are compared with (`whole_day_windows`)."""
+    """Everything the page of `day` reads from the roll-ups (models/rollups.py), in one statement. With `now`,
+    also the whole days of the previous windows' spans that running windows are compared with
+    (`whole_day_windows`).
+
+    The roll-ups always exist (`db upgrade` and start-up build them): never built (a database filled another
+    way), they are built here once; built for another TIMEZONE or catalogue, they are rebuilt in the background
+    and the counts come back marked `rebuilding` (the pages say the numbers are being recomputed)."""
+    counts = _read_counts(engine, source, selector, day, tz_name, resolved, now)
+    if counts.fingerprint == rollups.fingerprint(source, tz_name):
+        return counts
+    if counts.fingerprint is None:
+        rollups.build_missing(engine, source, tz_name)
+        return _read_counts(engine, source, selector, day, tz_name, resolved, now)
+    rollups.rebuild_in_background(engine, source, tz_name)
+    return replace(counts, rebuilding=True)
+
+
+def _read_counts(
+    engine: Engine,
+    source: str,
+    selector: str,
+    day: date,
+    tz_name: str,
+    resolved: Sequence[str] | None,
+    now: datetime | None,
+) -> rollups.ViewCounts:
     current = [window_for(day, kind, tz_name) for kind in WINDOW_KINDS]  # the leaderboards' windows
     with engine.connect() as conn:
         return rollups.read_view_counts(

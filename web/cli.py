@@ -68,13 +68,16 @@ def scrubbed(text: str) -> str:
 @db_group.command("upgrade")
 def db_upgrade() -> None:
     """Migrate the database to the latest schema."""
+    from models import rollups
     from models.db import database_revision, upgrade_database
 
-    url = current_runtime().settings.database_url
+    runtime = current_runtime()
+    url = runtime.settings.database_url
     try:
         before = database_revision(url)
         upgrade_database(url)
         after = database_revision(url)
+        rollups.ensure(runtime.engine, runtime.settings.timezone)  # the counts the pages read: nothing else
     except Exception as exc:  # noqa: BLE001 - one clear line instead of a traceback
         fail(f"db upgrade failed: {one_line(exc)}")
     click.echo(upgrade_message(before, after))

@@ -57,13 +57,15 @@ def register_export(spec: ExportSpec) -> None:
 
 
 def export_specs() -> dict[str, ExportSpec]:
+    from metrics.cases import CASE_KPIS
+    from metrics.redmine import REDMINE_KPIS
     from models.sales import sales_group_names
     from view_models import cases, redmine, sales, support
 
     specs = {
         "cases": ExportSpec(
             name="cases",
-            kpis=("created", "resolved", "worked", "open", *support.CASE_EXPORT_KINDS),
+            kpis=(*CASE_KPIS, *support.CASE_EXPORT_KINDS),  # the catalogue's case figures with rows
             selector_key="group",
             selectors=cases.group_choices,
             rows=support.case_export_rows,
@@ -71,7 +73,7 @@ def export_specs() -> dict[str, ExportSpec]:
         ),
         "redmine": ExportSpec(
             name="redmine",
-            kpis=("created", "updated", "resolved", "open", "activity", *support.REDMINE_EXPORT_KINDS),
+            kpis=(*REDMINE_KPIS, *support.REDMINE_EXPORT_KINDS),
             selector_key="project",
             selectors=redmine.project_choices,
             rows=support.issue_export_rows,
