@@ -17,8 +17,7 @@ from models import support_rollups
 from models.schema import cases
 from models.schema import support_rollups as support_rollups_table
 from settings import CalendarRules, CaseRules, KpiRules, SlaRules
-from sync.engine import mark_deleted, upsert_rows
-from tests.seed_dashboards import case_row, write_rows
+from tests.seed_dashboards import case_row, delete_rows, store_rows, write_rows
 from tests.test_support import MONDAY, NOW, seed_support_rows
 from view_models import support
 from view_models.support import build_support_view, window_figures_from_rows
@@ -172,26 +171,27 @@ def stored(engine: Engine) -> dict[tuple, tuple]:
 
 
 def test_upkeep_through_the_store_step_equals_a_recount(engine: Engine, settings_for: Any) -> None:
-    """Sync's writes (upsert_rows, mark_deleted: the store step) keep the roll-ups equal to a fresh recount: new
+    """Sync's store step (the rows, then the upkeep, as tests/seed_dashboards.py does) keeps the roll-ups equal
+    to a fresh recount: new
     cases, a case reopened (its resolution undone) and resolved again later, one moved to another group and
     person, one deleted."""
     settings = settings_for(timezone=BERLIN, kpi=RULES)
     rules = support_rollups.SupportRules.of(settings)
     rows = generated_rows(200, seed=5)
     with engine.begin() as conn:
-        upsert_rows(conn, cases, rows[:100])
+        store_rows(conn, cases, rows[:100])
     support_rollups.rebuild(engine, rules)
     first = rows[0] if rows[0]["resolved_at"] else next(row for row in rows[:100] if row["resolved_at"])
     reopened = {**first, "status": "Open", "resolved_at": None}
     again = {**first, "status": "Resolved", "resolved_at": first["resolved_at"] + timedelta(days=3)}
     moved = {**rows[1], "group_name": "Billing", "assignee_name": "Cy Dee"}
     with engine.begin() as conn:
-        upsert_rows(conn, cases, rows[100:])  # new
-        upsert_rows(conn, cases, [reopened])
-        upsert_rows(conn, cases, [moved])
+        store_rows(conn, cases, rows[100:])  # new
+        store_rows(conn, cases, [reopened])
+        store_rows(conn, cases, [moved])
     with engine.begin() as conn:
-        upsert_rows(conn, cases, [again])
-        mark_deleted(conn, cases, [rows[2]["source_id"], rows[150]["source_id"]], at("2026-11-05 10:00"))
+        store_rows(conn, cases, [again])
+        delete_rows(conn, cases, [rows[2]["source_id"], rows[150]["source_id"]], at("2026-11-05 10:00"))
     kept = stored(engine)
     assert kept  # the upkeep wrote something
     support_rollups.rebuild(engine, rules)
