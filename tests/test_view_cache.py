@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, insert, update
+from view_models.cache import CACHES, ViewCache, cached
 
 from callbacks.cases import CALLBACKS as CASES_CALLBACKS
 from callbacks.controls import Trigger
@@ -21,7 +22,6 @@ from models.schema import cases, redmine_issues, sync_runs
 from settings import Settings
 from sync.engine import upsert_rows, write_state
 from tests.seed_dashboards import case_row, demo_issues, seed_statuses, write_rows
-from view_models.cache import CACHES, ViewCache, cached
 from view_models.page_state import PageState
 
 NOW = datetime(2026, 11, 20, 15, 0)
