@@ -5,6 +5,7 @@ part of a key before its first ":": "answer", "sales-render", "tv-slide", ...)."
 from __future__ import annotations
 
 from collections import Counter
+from datetime import timedelta
 from typing import Any
 
 from cachelib import BaseCache
@@ -23,7 +24,7 @@ class CountingCache(BaseCache):
         (self.misses if value is None else self.hits)[key.split(":")[0]] += 1
         return value
 
-    def set(self, key: str, value: Any, timeout: int | None = None) -> bool | None:
+    def set(self, key: str, value: Any, timeout: int | timedelta | None = None) -> bool | None:
         self.stored[key.split(":")[0]] += 1
         return self.inner.set(key, value, timeout)
 
