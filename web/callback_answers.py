@@ -107,7 +107,7 @@ class CallbackResponses:
             return None
         entry = cache_get(key)
         if not isinstance(entry, Entry):
-            g.response_cache_key = key
+            g.answer_key = key
             return None
         return self.answer(key, entry)
 
@@ -134,7 +134,7 @@ class CallbackResponses:
             unpin_data_version(token)
 
     def remember(self, response: Response) -> Response:
-        key = g.pop("response_cache_key", None)
+        key = g.pop("answer_key", None)
         if (
             key is None
             or response.status_code != 200
