@@ -23,11 +23,12 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     from callbacks import register_callbacks
     from layouts.shell import app_layout
     from models.db import make_engine
+    from web.cache import init_cache
+    from web.callback_answers import init_callback_answers
     from web.cli import register_cli
     from web.compression import init_compression
     from web.errors import callback_error
     from web.gate import init_auth
-    from web.response_cache import init_response_cache
     from web.routes import register_routes
     from web.rq_monitor import mount_rq_dashboard
     from web.screens import app_version, register_screens
@@ -39,6 +40,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     runtime = Runtime(settings=settings, engine=make_engine(settings.database_url))
     runtime.app_version = app_version()
     server.extensions["kpi"] = runtime
+    runtime.cache = init_cache(server, settings, runtime.app_version)  # Redis when REDIS_URL is set (web/cache.py)
 
     app = dash.Dash(
         __name__,
@@ -77,7 +79,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         def _sales_rollups() -> None:
             start_sales_rollups(runtime)
 
-    init_response_cache(server, app)  # last: its before_request runs after the gate, its after_request first
+    init_callback_answers(server, app)  # last: its before_request runs after the gate, its after_request first
     return app
 
 

@@ -20,11 +20,12 @@ from layouts.components import COLORS, bar_figure, json_values, markdown_link
 from layouts.sales import PREFIX, TABLE_KPI, all_groups_label, export_href, table_caption, window_column
 from metrics.pace import expected_by
 from metrics.windows import WINDOW_KINDS
+from models.queries import data_version
 from models.recent_rows import TableRequest
-from view_models.cache import CACHES, cached
 from view_models.page_state import PageState
 from view_models.sales import SalesView, build_sales_page, call_table, change_table
 from view_models.tracker_view import TableBlock, state_of_query, table_query
+from web.cache import cached
 from web.runtime import current_runtime
 
 CHART_NAMES = ("calls", "demos", "stages", "pipeline")
@@ -53,7 +54,6 @@ def page_outputs() -> dict[str, Output]:
 
 
 def register(app: dash.Dash) -> None:
-    app.server.extensions["kpi"].view_cache = CACHES  # cleared by the benchmark's cold calls
     register_controls(app, prefix=PREFIX, path="/sales", outputs=page_outputs(), render=render_sales)
     register_table(app, f"{PREFIX}-changes-table", ("/sales", "changes"), change_block)
     register_table(app, f"{PREFIX}-calls-table", ("/sales", "calls"), call_block)
@@ -62,9 +62,8 @@ def register(app: dash.Dash) -> None:
 def render_sales(state: PageState, _trigger: Trigger) -> dict[str, Any]:
     """The page's values by output name, from the view cache when the same view was rendered at the same data
     version."""
-    return cached(
-        current_runtime().engine, ("/sales", "render", state), lambda: json_values(render_sales_uncached(state))
-    )
+    version = data_version(current_runtime().engine)
+    return cached("sales-render", (state,), version, lambda: json_values(render_sales_uncached(state)))
 
 
 def render_sales_uncached(state: PageState) -> dict[str, Any]:

@@ -13,9 +13,10 @@ from callbacks.controls import Trigger, register_controls
 from layouts import support as page
 from layouts.components import json_values
 from layouts.controls import current_now
-from view_models.cache import CACHES, cached
+from models.queries import data_version
 from view_models.page_state import PageState
 from view_models.support import build_redmine_support, build_support_view
+from web.cache import cached
 from web.runtime import current_runtime
 
 
@@ -24,15 +25,14 @@ def register(app: dash.Dash) -> None:
         "subtitle": Output(f"{page.PREFIX}-subtitle", "children"),
         "body": Output(f"{page.PREFIX}-body", "children"),
     }
-    app.server.extensions["kpi"].view_cache = CACHES  # the benchmark clears it before a cold call
     register_controls(app, prefix=page.PREFIX, path="/support", outputs=outputs, render=render_support)
 
 
 def render_support(state: PageState, _trigger: Trigger) -> dict[str, Any]:
     """The page's values; cached per data version and minute (the at-risk list moves with the clock)."""
     now = (state.now or current_now()).replace(second=0, microsecond=0)
-    key = ("/support", "render", state, now)
-    return cached(current_runtime().engine, key, lambda: json_values(render_support_uncached(state, now)))
+    version = data_version(current_runtime().engine)
+    return cached("support-render", (state, now), version, lambda: json_values(render_support_uncached(state, now)))
 
 
 def render_support_uncached(state: PageState, now: Any) -> dict[str, Any]:

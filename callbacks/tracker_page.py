@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import dash
@@ -28,11 +29,12 @@ from callbacks.controls import Trigger, register_controls
 from layouts import tracker_page
 from layouts.components import json_values, row_count
 from layouts.tracker_page import TrackerPage
+from models.queries import data_version
 from models.recent_rows import GridRequestError, TableRequest
 from settings import Settings
-from view_models.cache import CACHES, cached
 from view_models.page_state import PageState, export_href
 from view_models.tracker_view import TableBlock, TrackerView, state_of_query, table_query
+from web.cache import cached
 from web.runtime import current_runtime
 
 # Rows the browser's table gets per request (components.TABLE_BLOCK): a month of a big help desk is tens of
@@ -77,8 +79,9 @@ class TrackerCallbacks:
         version (a refresh tick with no new data, a second viewer of the same view, back/forward)."""
         only_table = trigger.kind == "extra"
         kpi = trigger.extras.get(self.page.id("table-kpi")) or self.page.default_kpi
-        key = (self.path, "render", state, kpi, only_table)
-        return cached(current_runtime().engine, key, lambda: json_values(self.render_uncached(state, kpi, only_table)))
+        version = data_version(current_runtime().engine)
+        build = partial(self.render_uncached, state, kpi, only_table)
+        return cached(f"{self.path}-render", (state, kpi, only_table), version, lambda: json_values(build()))
 
     def render_uncached(self, state: PageState, kpi: str, only_table: bool) -> dict[str, Any]:
         page, runtime = self.page, current_runtime()
@@ -114,7 +117,6 @@ class TrackerCallbacks:
         return self.page.records(block.rows), block
 
     def register(self, app: dash.Dash) -> None:
-        app.server.extensions["kpi"].view_cache = CACHES  # the benchmark clears it before a cold call
         register_controls(
             app,
             prefix=self.page.prefix,
@@ -149,7 +151,8 @@ def register_table(app: dash.Dash, table_id: str, cache_key: Any, answer: Answer
         try:
             wanted = TableRequest.from_grid(request, max_rows=TABLE_ROW_LIMIT * 10)
             key = (*cache_key, json.dumps(query, sort_keys=True), wanted)
-            rows, block = cached(current_runtime().engine, key, lambda: answer(wanted, query))
+            version = data_version(current_runtime().engine)
+            rows, block = cached("table-block", key, version, lambda: answer(wanted, query))
         except (GridRequestError, ValueError):
             return {"rowData": [], "rowCount": 0}, "This sort or filter is not available"
         return {"rowData": rows, "rowCount": block.matching}, row_count(block.matching, block.total)

@@ -6,19 +6,14 @@
 - `render_slide` (server): on each rotation tick, data refresh tick, new day or new data version (tv-live), asks
   which slides the screen shows now (a named screen's own rotation, read afresh every time, so a change reaches the
   wall without anyone touching it; else the URL's), sets the rotation tick to the slide's seconds, picks the slide,
-  reads today's view through view_models/ (cached until a sync run starts or finishes, or the day changes) and the
-  sync health of the
-  slide's sources, and fills the frame. When nothing it shows has changed it sends no update at all, so a refresh
-  never re-renders (no flicker, no churn in a browser that runs for weeks).
+  reads today's view through view_models/ (in the app's cache, web/cache.py, until the data version or the day
+  changes) and the sync health of the slide's sources, and fills the frame. When nothing it shows has changed it
+  sends no update at all, so a refresh never re-renders (no flicker, no churn in a browser that runs for weeks).
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-import weakref
-from collections import OrderedDict
-from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from functools import partial
 from typing import Any
@@ -36,37 +31,10 @@ from settings import Settings
 from sync.scrub import Scrubber
 from view_models.tv_rotation import ScreenRotation
 from view_models.tv_state import Slide, TvConfig
+from web.cache import cached
 from web.runtime import current_runtime
 
 log = logging.getLogger(__name__)
-
-PANEL_CACHE_SIZE = 32
-
-
-class PanelCache:
-    """Built slides per database engine, by (page, selector, day, data version). The data only changes when a sync
-    run starts or finishes, so every TV on the wall shares one build per slide per sync."""
-
-    def __init__(self, size: int = PANEL_CACHE_SIZE) -> None:
-        self.size = size
-        self.engines: weakref.WeakKeyDictionary[Engine, OrderedDict[tuple, Any]] = weakref.WeakKeyDictionary()
-        self.lock = threading.Lock()
-
-    def get_or_build(self, engine: Engine, key: tuple, build: Callable[[], Any]) -> Any:
-        with self.lock:
-            items = self.engines.setdefault(engine, OrderedDict())
-            if key in items:
-                items.move_to_end(key)
-                return items[key]
-        value = build()
-        with self.lock:
-            items[key] = value
-            while len(items) > self.size:
-                items.popitem(last=False)
-        return value
-
-
-PANELS = PanelCache()
 
 
 def sales_today(
@@ -75,9 +43,10 @@ def sales_today(
     """Today's sales view of a group, shared by the sales slide and the goal celebrations (one build per sync)."""
     from view_models.sales import build_sales_view
 
-    return PANELS.get_or_build(
-        engine,
-        ("sales-view", selector, day, now, version),
+    return cached(
+        "tv-sales-view",
+        (selector, day, now),
+        version,
         lambda: build_sales_view(engine, settings, day, selector, "day", today=day, now=now),
     )
 
@@ -141,8 +110,7 @@ def goals_reached(
 
     names: set[str] = set()
     for selector in selectors:
-        key = ("goals", selector, day, now, version)
-        names.update(PANELS.get_or_build(engine, key, partial(reached, selector)))
+        names.update(cached("tv-goals", (selector, day, now), version, partial(reached, selector)))
     return sorted(names)
 
 
@@ -260,9 +228,10 @@ def register(app: dash.Dash) -> None:
         if signature == shown:
             raise dash.exceptions.PreventUpdate
         try:
-            panel = PANELS.get_or_build(
-                engine,
-                (slide.page, slide.selector, day, compared_at, version),
+            panel = cached(
+                "tv-slide",
+                (slide.page, slide.selector, day, compared_at),
+                version,
                 lambda: build_panel(engine, settings, slide, day, compared_at, version),
             )
             sales = sorted({item.selector for item in (screen.slides if screen else slides) if item.page == "sales"})

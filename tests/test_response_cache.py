@@ -1,6 +1,7 @@
-"""web/response_cache.py: a repeated page date-change callback is answered from the cache, with the same JSON, the
-security headers and compression; new data, another date or another "today" is a new answer; only the
-allow-listed page callbacks are ever cached; the sign-in gate and the kiosk rule still come first."""
+"""web/callback_answers.py: a repeated page date-change callback is answered from the app's cache (web/cache.py),
+with the same JSON, the security headers and compression; new data, another date or another "today" is a new
+answer; only the allow-listed page callbacks are ever cached; the sign-in gate and the kiosk rule still come first;
+two apps on one Redis share their answers."""
 
 from __future__ import annotations
 
@@ -16,10 +17,11 @@ import pytest
 import callbacks.controls
 from models.schema import cases
 from tests.auth_support import auth_settings, build_app, callback_body, csrf_headers, kiosk_client, sign_in
+from tests.cache_support import CountingCache, counted
 from tests.seed_dashboards import case_row, write_rows
 from web import kiosk
+from web.callback_answers import CACHEABLE_OUTPUTS, is_cacheable
 from web.csrf import CSRF_HEADER
-from web.response_cache import CACHEABLE_OUTPUTS, Entry, ResponseCache, is_cacheable
 
 NOW = datetime(2026, 11, 20, 15, 0)  # naive UTC
 CALLBACK = "/_dash-update-component"
@@ -55,8 +57,15 @@ def page_body(dash_app: Any, prefix: str, day: str = "2026-11-20", window: str =
     return body
 
 
-def cache_of(dash_app: Any) -> ResponseCache:
-    return dash_app.server.extensions["kpi"].response_cache
+def cache_of(dash_app: Any) -> CountingCache:
+    return counted(dash_app)
+
+
+@pytest.fixture
+def app(app: Any) -> Any:
+    """conftest's app, its cache counted from the start."""
+    counted(app)
+    return app
 
 
 @pytest.fixture
@@ -87,6 +96,7 @@ def clock() -> Clock:
 def page_app(settings_for, database_url, clock) -> Iterator[Any]:
     """Sign-in off, on SQLite and on PostgreSQL, with a few November cases."""
     dash_app = with_clock(build_app(settings_for(database_url, auth_disabled=True)), clock)
+    counted(dash_app)
     write_rows(dash_app.server.extensions["kpi"].engine, cases, [case_row(n) for n in range(1, 4)])
     yield dash_app
     dash_app.server.extensions["kpi"].engine.dispose()
@@ -95,6 +105,7 @@ def page_app(settings_for, database_url, clock) -> Iterator[Any]:
 @pytest.fixture
 def auth_app(settings_for, sqlite_url, clock) -> Iterator[Any]:
     dash_app = with_clock(build_app(auth_settings(settings_for, sqlite_url)), clock)
+    counted(dash_app)
     yield dash_app
     dash_app.server.extensions["kpi"].engine.dispose()
     kiosk.forget_answers()
@@ -107,27 +118,6 @@ def post(client: Any, body: dict[str, Any], **headers: str) -> Any:
 # --- the cache itself ----------------------------------------------------------------------------------------------
 
 
-def test_lru_is_bounded_by_entries_and_by_bytes() -> None:
-    cache = ResponseCache(max_entries=2, max_bytes=100)
-    cache.put("a", Entry(b"a" * 10, []))
-    cache.put("b", Entry(b"b" * 10, []))
-    assert cache.get("a") is not None  # "a" is now the most recent: "b" goes first
-    cache.put("c", Entry(b"c" * 10, []))
-    assert (cache.get("b"), len(cache)) == (None, 2)
-    cache.put("d", Entry(b"d" * 95, []))  # over the byte budget together with the rest
-    assert len(cache) == 1 and cache.total_bytes == 95
-    cache.put("huge", Entry(b"x" * 101, []))  # larger than the whole budget: never kept
-    assert cache.get("huge") is None
-    entry = cache.get("d")
-    assert entry is not None
-    cache.add_encoding("d", entry, "br", b"z" * 10)  # compressed copies count too
-    assert len(cache) == 0 and cache.total_bytes == 0
-    assert (cache.hits, cache.misses) == (2, 2)
-    cache.put("e", Entry(b"e", []))
-    cache.clear()
-    assert len(cache) == 0 and cache.total_bytes == 0
-
-
 def test_only_the_page_date_change_callbacks_are_allow_listed(app) -> None:
     cacheable = sorted(key for key in app.callback_map if is_cacheable(key))
     assert cacheable == sorted(page_key(app, prefix) for prefix in PAGES)
@@ -135,15 +125,44 @@ def test_only_the_page_date_change_callbacks_are_allow_listed(app) -> None:
     assert {part.split("-")[0] for part in CACHEABLE_OUTPUTS} == set(PAGES)
 
 
-def test_each_app_has_its_own_cache_and_the_benchmark_clears_it(settings_for, sqlite_url) -> None:
+def test_without_redis_each_app_has_its_own_cache_and_the_benchmark_clears_it(settings_for, sqlite_url) -> None:
+    from cachelib import SimpleCache
+
     from bench.harness import clear_app_caches
 
     first, second = (build_app(settings_for(sqlite_url, auth_disabled=True)) for _ in range(2))
-    cache = cache_of(first)
-    assert cache is not cache_of(second)
-    cache.put("k", Entry(b"{}", []))
+    for dash_app in (first, second):
+        assert isinstance(dash_app.server.extensions["kpi"].cache, SimpleCache)
+    body = page_body(first, "cases")
+    first_client, second_client = first.server.test_client(), second.server.test_client()
+    assert post(first_client, body).status_code == 200
+    assert post(second_client, body).get_json() == post(first_client, body).get_json()
+    assert (cache_of(first).hits["answer"], cache_of(second).hits["answer"]) == (0, 0)  # counted from here
+    post(first_client, body)
+    post(second_client, body)
+    assert (cache_of(first).hits["answer"], cache_of(second).hits["answer"]) == (1, 1)  # each its own
     assert clear_app_caches(first)
-    assert len(cache) == 0
+    post(first_client, body)
+    assert cache_of(first).misses["answer"] == 1  # emptied: built again
+    for dash_app in (first, second):
+        dash_app.server.extensions["kpi"].engine.dispose()
+
+
+def test_two_apps_on_one_redis_share_their_answers(settings_for, sqlite_url, redis_url, renders) -> None:
+    from cachelib import RedisCache
+
+    first, second = (build_app(settings_for(sqlite_url, auth_disabled=True, redis_url=redis_url)) for _ in range(2))
+    assert isinstance(cache_of(first).inner, RedisCache) and isinstance(cache_of(second).inner, RedisCache)
+    write_rows(first.server.extensions["kpi"].engine, cases, [case_row(n) for n in range(1, 4)])
+    body = page_body(first, "cases")
+    answer = post(first.server.test_client(), body).get_json()
+    assert post(second.server.test_client(), body).get_json() == answer  # from the first app's entry
+    assert renders == ["cases"]
+    assert cache_of(second).hits["answer"] == 1
+    write_rows(second.server.extensions["kpi"].engine, cases, [case_row(4)])  # the data version moves on
+    newer = post(first.server.test_client(), body).get_json()
+    assert newer != answer and renders == ["cases", "cases"]
+    assert post(second.server.test_client(), body).get_json() == newer and renders == ["cases", "cases"]
     for dash_app in (first, second):
         dash_app.server.extensions["kpi"].engine.dispose()
 
@@ -162,7 +181,7 @@ def test_a_repeated_date_change_is_answered_from_the_cache(app, clock, renders, 
     assert renders == [prefix]  # the callback ran once
     assert second.get_json() == first.get_json()
     assert second.mimetype == "application/json"
-    assert (cache_of(app).hits, cache_of(app).misses) == (1, 1)
+    assert (cache_of(app).hits["answer"], cache_of(app).misses["answer"]) == (1, 1)
 
 
 def test_new_data_is_never_served_stale(page_app, renders) -> None:
@@ -189,7 +208,7 @@ def test_another_date_or_another_today_is_another_answer(app, clock, renders) ->
     tomorrow = post(client, page_body(app, "cases", "2026-11-20")).get_json()
     assert len(renders) == 4
     assert tomorrow["response"]["cases-date"]["max_date_allowed"] == "2026-11-21"
-    assert cache_of(app).hits == 0
+    assert cache_of(app).hits["answer"] == 0
 
 
 def test_callbacks_outside_the_allow_list_always_run(app, renders) -> None:
@@ -200,14 +219,14 @@ def test_callbacks_outside_the_allow_list_always_run(app, renders) -> None:
         assert post(client, routing).status_code == 200
         assert post(client, badge).status_code == 200
     cache = cache_of(app)
-    assert (len(cache), cache.hits, cache.misses) == (0, 0, 0)
+    assert (cache.stored["answer"], cache.hits["answer"], cache.misses["answer"]) == (0, 0, 0)
 
 
 def test_a_cached_answer_keeps_the_security_headers(app) -> None:
     client = app.server.test_client()
     body = page_body(app, "sales")
     first, second = post(client, body), post(client, body)
-    assert cache_of(app).hits == 1
+    assert cache_of(app).hits["answer"] == 1
     for name in ("Content-Security-Policy", "X-Frame-Options", "X-Content-Type-Options", "Referrer-Policy"):
         assert second.headers[name] == first.headers[name], name
     assert second.headers["Cache-Control"] == "no-store"
@@ -220,7 +239,7 @@ def test_a_cached_answer_is_compressed_like_the_first(app, encoding, decode) -> 
     first = post(client, body, **{"Accept-Encoding": encoding})
     hits = [post(client, body, **{"Accept-Encoding": encoding}) for _ in range(2)]  # compressed, then kept
     plain = post(client, body)
-    assert cache_of(app).hits == 3
+    assert cache_of(app).hits["answer"] == 3
     assert first.headers["Content-Encoding"] == encoding
     expected = json.loads(decode(first.get_data()))
     for hit in hits:
@@ -230,7 +249,7 @@ def test_a_cached_answer_is_compressed_like_the_first(app, encoding, decode) -> 
         assert json.loads(decode(hit.get_data())) == expected
     assert "Content-Encoding" not in plain.headers
     assert plain.get_json() == expected
-    assert cache_of(app).total_bytes > len(plain.get_data())  # the compressed copy is kept beside the JSON
+    assert cache_of(app).stored[f"answer-{encoding}"] == 1  # the compressed copy is kept beside the JSON
 
 
 # --- the gate comes first ---------------------------------------------------------------------------------------
@@ -242,7 +261,7 @@ def test_the_gate_refuses_before_the_cache_answers(auth_app) -> None:
     csrf = sign_in(signed_in)
     for _ in range(2):
         assert post(signed_in, body, **{CSRF_HEADER: csrf}).status_code == 200
-    assert cache_of(auth_app).hits == 1
+    assert cache_of(auth_app).hits["answer"] == 1
 
     anonymous = auth_app.server.test_client()
     refused = post(anonymous, body)
@@ -251,7 +270,7 @@ def test_the_gate_refuses_before_the_cache_answers(auth_app) -> None:
     no_token = post(signed_in, body)  # signed in, but without the CSRF token
     assert no_token.status_code == 403
     assert "response" not in (no_token.get_json() or {})
-    assert cache_of(auth_app).hits == 1
+    assert cache_of(auth_app).hits["answer"] == 1
 
 
 def test_a_kiosk_cannot_get_a_cached_page_answer(auth_app) -> None:
@@ -260,12 +279,12 @@ def test_a_kiosk_cannot_get_a_cached_page_answer(auth_app) -> None:
     csrf = sign_in(signed_in)
     post(signed_in, body, **{CSRF_HEADER: csrf})
     post(signed_in, body, **{CSRF_HEADER: csrf})
-    assert cache_of(auth_app).hits == 1
+    assert cache_of(auth_app).hits["answer"] == 1
     tv, _ = kiosk_client(auth_app)
     refused = post(tv, body, **csrf_headers(tv))
     assert refused.status_code == 403
     assert "response" not in (refused.get_json() or {})
-    assert cache_of(auth_app).hits == 1
+    assert cache_of(auth_app).hits["answer"] == 1
 
 
 @pytest.mark.parametrize(

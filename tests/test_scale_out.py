@@ -441,8 +441,8 @@ def created_export(cluster: Cluster, port: int) -> list[dict[str, str]]:
 
 
 def cases_page(cluster: Cluster, port: int) -> str:
-    """What a person sees: the /cases page's answer for CREATED_DAY (the callback each web process keeps in its
-    response cache), posted as the browser does, with the CSRF cookie the page set."""
+    """What a person sees: the /cases page's answer for CREATED_DAY (the callback answer the web processes share in
+    the Redis cache, web/cache.py), posted as the browser does, with the CSRF cookie the page set."""
     session = requests.Session()
     assert session.get(f"http://127.0.0.1:{port}/cases", timeout=30).ok
     dependencies = session.get(f"http://127.0.0.1:{port}/_dash-dependencies", timeout=30).json()
@@ -476,7 +476,8 @@ def created_card(page: str) -> str:
 
 
 def test_both_web_processes_serve_a_synced_case_at_the_next_read(cluster: Cluster) -> None:
-    # Four reads each (two gunicorn workers per process): every worker has cached the day without the new case.
+    # Four reads each (two gunicorn workers per process): the page's answer without the new case is in the shared
+    # Redis cache.
     before = [created_export(cluster, port) for port in cluster.web_ports for _ in range(4)]
     assert [len(rows) for rows in before] == [FIRST_CASES] * 8
     pages_before = [cases_page(cluster, port) for port in cluster.web_ports for _ in range(4)]

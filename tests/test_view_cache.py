@@ -1,7 +1,7 @@
-"""The view cache (view_models/cache.py) and the data version it is keyed on (models.queries.data_version): a
-repeated view is served from the cache, and anything sync commits (a run starting or finishing, a page of rows
-written while the run is still "running") makes the next view read the database again. On SQLite and
-PostgreSQL, through the real page callbacks."""
+"""The app's cache (web/cache.py) and the data version it is keyed on (models.queries.data_version): a repeated
+view is served from the cache, and anything sync commits (a run starting or finishing, a page of rows written while
+the run is still "running") makes the next view read the database again. On SQLite and PostgreSQL, through the real
+page callbacks; the TV's slides and the page values survive the pickling a Redis cache does."""
 
 from __future__ import annotations
 
@@ -20,36 +20,48 @@ from models.queries import data_version
 from models.schema import cases, redmine_issues, sync_runs
 from settings import Settings
 from sync.engine import write_state
+from tests.cache_support import CountingCache, counted
 from tests.seed_dashboards import case_row, demo_issues, seed_statuses, store_rows, write_rows
-from view_models.cache import CACHES, ViewCache, cached
 from view_models.page_state import PageState
+from web.cache import cached
 
 NOW = datetime(2026, 11, 20, 15, 0)
 TODAY = date(2026, 11, 20)
 
 
-def test_lru_keeps_the_newest_entries_and_counts_hits() -> None:
-    cache = ViewCache(max_entries=2)
-    built: list[str] = []
+def test_cached_builds_once_per_key_and_data_version(settings_for: Callable[..., Settings]) -> None:
+    from flask import Flask
 
-    def build(name: str) -> Callable[[], str]:
-        def make() -> str:
-            built.append(name)
-            return name.upper()
+    from web.cache import init_cache
+    from web.runtime import Runtime
+
+    built: list[tuple[str, int]] = []
+
+    def build(name: str, version: int) -> Callable[[], str | None]:
+        def make() -> str | None:
+            built.append((name, version))
+            return None if name == "none" else name.upper()
 
         return make
 
-    assert cache.get_or_build("a", build("a")) == "A"
-    assert cache.get_or_build("a", build("a")) == "A"
-    cache.get_or_build("b", build("b"))
-    cache.get_or_build("a", build("a"))  # "a" is now the most recent: "b" goes first
-    cache.get_or_build("c", build("c"))
-    assert len(cache) == 2
-    cache.get_or_build("b", build("b"))
-    assert built == ["a", "b", "c", "b"]
-    assert (cache.hits, cache.misses) == (2, 4)
-    cache.clear()
-    assert len(cache) == 0
+    server = Flask(__name__)
+    settings = settings_for()
+    server.extensions["kpi"] = runtime = Runtime(settings=settings, engine=None)  # type: ignore[arg-type]
+    runtime.cache = init_cache(server, settings, "test")
+    with server.app_context():
+        assert cached("t", ("a",), 1, build("a", 1)) == "A"
+        assert cached("t", ("a",), 1, build("a", 1)) == "A"
+        assert cached("t", ("a",), 2, build("a", 2)) == "A"  # a sync moved the version on: built again
+        assert cached("t", ("b",), 2, build("b", 2)) == "B"
+        assert cached("u", ("b",), 2, build("b", 2)) == "B"  # another namespace, another entry
+        assert cached("t", ("none",), 2, build("none", 2)) is None
+        assert cached("t", ("none",), 2, build("none", 2)) is None  # a None answer is an answer
+        assert built == [("a", 1), ("a", 2), ("b", 2), ("b", 2), ("none", 2)]
+        assert runtime.clear_caches()
+        cached("t", ("a",), 2, build("a", 2))
+    assert built[-1] == ("a", 2) and len(built) == 6
+    cached("t", ("a",), 2, build("a", 2))  # outside an app (a script): no cache, simply built
+    assert len(built) == 7
 
 
 def start_run(engine: Engine, module: str = "Cases") -> int:
@@ -91,7 +103,7 @@ def page_app(engine: Engine, database_url: str, settings_for: Callable[..., Sett
 
     dash_app = create_app(settings_for(database_url, auth_disabled=True, timezone="UTC"))
     start_rollups(dash_app.server.extensions["kpi"])  # as start-up does: the roll-ups exist before any page
-    CACHES.clear()
+    counted(dash_app)
     yield dash_app
     dash_app.server.extensions["kpi"].engine.dispose()
 
@@ -104,8 +116,8 @@ def render(dash_app: Any, page: str, state: PageState) -> dict[str, Any]:
         return callbacks.render(state, Trigger("controls"))
 
 
-def cache_of(dash_app: Any) -> ViewCache:
-    return CACHES.for_engine(dash_app.server.extensions["kpi"].engine)
+def cache_of(dash_app: Any) -> CountingCache:
+    return counted(dash_app)
 
 
 def created_today(values: dict[str, Any]) -> str:
@@ -132,9 +144,10 @@ def test_repeated_view_is_served_from_the_cache_until_sync_commits(page_app: Any
     first = render(page_app, "cases", state)
     assert created_today(first) == "3"
     cache = cache_of(page_app)
-    misses = cache.misses
+    misses = cache.misses["/cases-render"]
+    assert misses == 1
     again = render(page_app, "cases", state)
-    assert again is first and cache.misses == misses and cache.hits >= 1
+    assert again == first and cache.misses["/cases-render"] == misses and cache.hits["/cases-render"] == 1
 
     start_run(engine)  # a sync run starts and commits one page (it is still running)
     with engine.begin() as conn:
@@ -143,13 +156,13 @@ def test_repeated_view_is_served_from_the_cache_until_sync_commits(page_app: Any
     fresh = render(page_app, "cases", state)
     assert created_today(fresh) == "4"
     assert table_version(fresh) != table_version(first)  # the table asks for its rows again
-    assert cache.misses == misses + 1
+    assert cache.misses["/cases-render"] == misses + 1
 
     with engine.begin() as conn:  # the next page only modifies a stored case: no new id, same row count
         store_rows(conn, cases, [case_row(9, created_at=NOW - timedelta(minutes=5), title="Renamed")])
         write_state(conn, "vtiger", "Cases", "10")
     render(page_app, "cases", state)
-    assert cache.misses == misses + 2
+    assert cache.misses["/cases-render"] == misses + 2
 
 
 def test_views_differ_by_parameters_and_today(page_app: Any, engine: Engine) -> None:
@@ -159,28 +172,43 @@ def test_views_differ_by_parameters_and_today(page_app: Any, engine: Engine) -> 
     week = PageState(TODAY, "week", "", True, TODAY)
     tomorrow = PageState(TODAY, "day", "", True, TODAY + timedelta(days=1))
     shown = [render(page_app, "redmine", state) for state in (day, week, tomorrow, day)]
-    assert shown[0] is shown[3]
-    assert shown[0] is not shown[1] and shown[0] is not shown[2]
-    assert cache_of(page_app).misses == 3
+    assert shown[0] == shown[3]
+    assert shown[0] != shown[1] and shown[0] != shown[2]
+    assert (cache_of(page_app).misses["/redmine-render"], cache_of(page_app).hits["/redmine-render"]) == (3, 1)
 
 
 def test_sales_page_uses_the_cache_and_clear_empties_it(page_app: Any) -> None:
     state = PageState(TODAY, "month", "", True, TODAY)
+    cache = cache_of(page_app)
     first = render(page_app, "sales", state)
-    assert render(page_app, "sales", state) is first
-    assert page_app.server.extensions["kpi"].view_cache is CACHES
-    CACHES.clear()
-    assert len(cache_of(page_app)) == 0
-    assert render(page_app, "sales", state) is not first
+    assert render(page_app, "sales", state) == first
+    assert (cache.misses["sales-render"], cache.hits["sales-render"]) == (1, 1)
+    assert page_app.server.extensions["kpi"].clear_caches()
+    assert render(page_app, "sales", state) == first
+    assert cache.misses["sales-render"] == 2
 
 
-def test_cached_reads_the_version_once_per_call(engine: Engine) -> None:
-    calls: list[int] = []
+def test_what_the_cache_holds_survives_pickling(page_app: Any, engine: Engine) -> None:
+    """A Redis cache pickles: the TV's slides (Dash component trees), the sales view (a dataclass of frames) and
+    the pages' values must come back equal."""
+    import json
+    import pickle
 
-    def build() -> int:
-        calls.append(1)
-        return len(calls)
+    from plotly.utils import PlotlyJSONEncoder
 
-    for _ in range(3):
-        cached(engine, ("test", 1), build)
-    assert calls == [1]
+    from callbacks.tv import build_panel, sales_today
+    from view_models.tv_state import Slide
+
+    def as_json(tree: Any) -> str:
+        return json.dumps(tree, cls=PlotlyJSONEncoder, sort_keys=True)  # the whole tree, as Dash sends it
+
+    write_rows(engine, cases, [case_row(n, created_at=NOW - timedelta(hours=n)) for n in range(1, 4)])
+    settings = page_app.server.extensions["kpi"].settings
+    values = render(page_app, "cases", PageState(TODAY, "day", "", True, TODAY))
+    assert pickle.loads(pickle.dumps(values)) == values
+    for page in ("cases", "redmine", "sales", "support"):
+        panel = build_panel(engine, settings, Slide(page, ""), TODAY, NOW)
+        assert as_json(pickle.loads(pickle.dumps(panel))) == as_json(panel), page
+    view = sales_today(engine, settings, "", TODAY, NOW, data_version(engine))
+    again = pickle.loads(pickle.dumps(view))
+    assert again.totals() == view.totals() and again.leaderboard.equals(view.leaderboard)

@@ -70,7 +70,6 @@ from models.sales import (
 )
 from models.sales_rollups import read_change_counts, read_passages
 from settings import SalesRules, Settings, StageMismatch, compare_stages_with_picklist
-from view_models.cache import cached
 from view_models.table_frames import FrameColumn, frame_block
 from view_models.tracker_view import TableBlock
 
@@ -277,7 +276,7 @@ def group_choices(engine: Engine, settings: Settings) -> list[str]:
 def stage_picklist(engine: Engine) -> tuple[str, ...]:
     """VTiger's sales_stage picklist in picklist order, as sync last stored it (empty before the first sync): the
     pipeline order stages are shown in."""
-    return cached(engine, ("sales:stage-picklist",), lambda: tuple(read_stage_picklist(engine) or ()))
+    return tuple(read_stage_picklist(engine) or ())
 
 
 def stage_warning(engine: Engine, settings: Settings) -> StageMismatch | None:
@@ -359,11 +358,9 @@ def build_sales_page(
     windows = {kind: window_for(day, kind, settings.timezone) for kind in WINDOW_KINDS}
     comparisons = {kind: compare_with(window, now) for kind, window in windows.items()}
     groups = effective_groups(rules, group)
-    # The parts are cached on their own (view_models/cache.py, by data version): every day of a month shares its
-    # month's call and stage-change counts, so clicking through a month counts it once per process.
     counts = {kind: _call_counts(engine, window, groups) for kind, window in windows.items()}
-    per_owner = cached(engine, ("sales:pipeline", rules, groups), lambda: _pipeline_per_owner(engine, rules, groups))
-    roster = cached(engine, ("sales:roster", groups), lambda: _roster(engine, groups))
+    per_owner = _pipeline_per_owner(engine, rules, groups)
+    roster = _roster(engine, groups)
     picklist = stage_picklist(engine)
     with engine.connect() as conn:
         recent = read_recent_calls(conn, windows[selected], groups, limit)
@@ -393,21 +390,14 @@ def build_sales_page(
 
 
 def _call_counts(engine: Engine, window: Window, groups: Sequence[str]) -> pd.DataFrame:
-    def read() -> pd.DataFrame:
-        with engine.connect() as conn:
-            return read_call_counts(conn, {window.kind: window}, groups)[window.kind]
-
-    return cached(engine, ("sales:calls", window.kind, window.start, window.end, groups), read)
+    with engine.connect() as conn:
+        return read_call_counts(conn, {window.kind: window}, groups)[window.kind]
 
 
 def _change_counts(engine: Engine, window: Window, groups: Sequence[str]) -> pd.DataFrame:
     """The window's stage passages counted per stage, person and qualifier, from the sales roll-ups."""
-
-    def read() -> pd.DataFrame:
-        with engine.connect() as conn:
-            return read_change_counts(conn, window, groups)
-
-    return cached(engine, ("sales:changes", window.start, window.end, window.tz_name, tuple(groups)), read)
+    with engine.connect() as conn:
+        return read_change_counts(conn, window, groups)
 
 
 def _pipeline_per_owner(engine: Engine, rules: SalesRules, groups: Sequence[str]) -> pd.DataFrame:

@@ -1,5 +1,5 @@
 """What a running app shares with its routes and callbacks: one typed `Runtime` with the settings, the database
-engine, the clock, the control bar's timing, the caches and the sync services this process started.
+engine, the clock, the control bar's timing, the cache and the sync services this process started.
 
 Callbacks and Flask views reach it through `current_runtime()`, so every test can build its own app; tests set its
 fields (`runtime.clock = lambda: NOW`, `runtime.control_timing = ControlTiming(refresh_unit_ms=1000)`).
@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from cachelib import BaseCache
 from flask import current_app
 from sqlalchemy import Engine
 
@@ -45,8 +46,7 @@ class Runtime:
     engine: Engine
     clock: Callable[[], datetime] | None = None  # now (aware or naive UTC); None: the system clock
     control_timing: ControlTiming = field(default_factory=ControlTiming)
-    view_cache: Any = None  # view_models.cache.CACHES once a page registered (the benchmark clears it)
-    response_cache: Any = None  # response_cache.ResponseCache, set by init_response_cache
+    cache: BaseCache | None = None  # the app's one cache of computed answers (web/cache.py), set by create_app
     write_health: WriteHealth = field(default_factory=_write_health)
     scheduler: EmbeddedScheduler | None = None  # the embedded sync scheduler, once the first request started it
     manual_sync: threading.Thread | None = None  # the /status "sync now" run in progress, if any
@@ -63,11 +63,12 @@ class Runtime:
         return now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo else now
 
     def clear_caches(self) -> bool:
-        """Empty the view and response caches (the benchmark's cold calls); whether there was one to empty."""
-        caches = [cache for cache in (self.view_cache, self.response_cache) if cache is not None]
-        for cache in caches:
-            cache.clear()
-        return bool(caches)
+        """Empty the app's cache (the benchmark's cold calls; with Redis, this deployment's keys only: its prefix);
+        whether there was one to empty."""
+        if self.cache is None:
+            return False
+        self.cache.clear()
+        return True
 
 
 def current_runtime() -> Runtime:
