@@ -61,10 +61,18 @@ def cache_of(dash_app: Any) -> CountingCache:
     return counted(dash_app)
 
 
+def started(dash_app: Any) -> Any:
+    """As start-up does: the roll-ups exist before any page is read (a page never builds them on a click)."""
+    from app import start_rollups
+
+    start_rollups(dash_app.server.extensions["kpi"])
+    return dash_app
+
+
 @pytest.fixture
 def app(app: Any) -> Any:
-    """conftest's app, its cache counted from the start."""
-    counted(app)
+    """conftest's app, started, its cache counted from the start."""
+    counted(started(app))
     return app
 
 
@@ -95,7 +103,7 @@ def clock() -> Clock:
 @pytest.fixture
 def page_app(settings_for, database_url, clock) -> Iterator[Any]:
     """Sign-in off, on SQLite and on PostgreSQL, with a few November cases."""
-    dash_app = with_clock(build_app(settings_for(database_url, auth_disabled=True)), clock)
+    dash_app = started(with_clock(build_app(settings_for(database_url, auth_disabled=True)), clock))
     counted(dash_app)
     write_rows(dash_app.server.extensions["kpi"].engine, cases, [case_row(n) for n in range(1, 4)])
     yield dash_app
@@ -104,7 +112,7 @@ def page_app(settings_for, database_url, clock) -> Iterator[Any]:
 
 @pytest.fixture
 def auth_app(settings_for, sqlite_url, clock) -> Iterator[Any]:
-    dash_app = with_clock(build_app(auth_settings(settings_for, sqlite_url)), clock)
+    dash_app = started(with_clock(build_app(auth_settings(settings_for, sqlite_url)), clock))
     counted(dash_app)
     yield dash_app
     dash_app.server.extensions["kpi"].engine.dispose()
@@ -151,7 +159,9 @@ def test_without_redis_each_app_has_its_own_cache_and_the_benchmark_clears_it(se
 def test_two_apps_on_one_redis_share_their_answers(settings_for, sqlite_url, redis_url, renders) -> None:
     from cachelib import RedisCache
 
-    first, second = (build_app(settings_for(sqlite_url, auth_disabled=True, redis_url=redis_url)) for _ in range(2))
+    first, second = (
+        started(build_app(settings_for(sqlite_url, auth_disabled=True, redis_url=redis_url))) for _ in range(2)
+    )
     assert isinstance(cache_of(first).inner, RedisCache) and isinstance(cache_of(second).inner, RedisCache)
     write_rows(first.server.extensions["kpi"].engine, cases, [case_row(n) for n in range(1, 4)])
     body = page_body(first, "cases")
