@@ -41,10 +41,12 @@ SHOTS = (
     ("cases", "/cases?window=week", 1440, 1400, "#cases-history"),
     ("redmine", "/redmine?window=week", 1440, 1400, "#redmine-history"),
     ("sales", "/sales", 1440, 1400, "#page-content"),
+    ("support", "/support?window=week", 1440, 1400, "#page-content"),
     ("status", "/status", 1920, 1080, "#page-content"),
     ("status-phone", "/status", 390, 844, "#page-content"),
     ("tv-cases", "/tv?pages=cases", 1920, 1080, ".tv-slide"),
     ("tv-sales", "/tv?pages=sales", 1920, 1080, ".tv-slide"),
+    ("tv-support", "/tv?pages=support", 1920, 1080, ".tv-slide"),
     ("tv-phone", "/tv?pages=cases", 390, 844, ".tv-slide"),
 )
 SETTLE_SECONDS = 3.0  # charts animate in and the TV fits its numbers after the first render
