@@ -137,7 +137,7 @@ def test_the_panel_opens_and_lists_the_definitions_and_a_high_kill_rate_says_why
                 summary.click()
             return all(term.is_displayed() for term in terms)
 
-        wait_for(open_panel, message="the panel to open")
+        wait_for(open_panel, timeout=40, message="the panel to open")  # a loaded machine re-renders slowly
         shown = [(t.text, d.text) for t, d in zip(terms, panel.find_elements(By.TAG_NAME, "dd"), strict=True)]
         assert shown == [(found.title, found.text) for found in page_entries("cases")]
         assert console_errors(driver) == []

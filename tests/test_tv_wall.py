@@ -20,6 +20,7 @@ from app import create_app
 from models.db import utcnow
 from models.schema import phone_calls
 from tests.browser import console_errors, screenshot, serve, start_chromium, wait_for
+from tests.sales_seed import derive_app
 from tests.tv_seed import record_runs, seed_team
 from web.kiosk import create_kiosk, rotation_from_options, set_rotation
 
@@ -87,6 +88,7 @@ def sales_screen(settings_for: Any, sqlite_url: str, goal: float) -> tuple[Any, 
     dash_app = tv_app(settings_for, sqlite_url, daily_goal=goal)
     engine = dash_app.server.extensions["kpi"].engine
     seed_team(engine, WEDNESDAY_1PM)
+    derive_app(dash_app)  # what sync's store step keeps as it stores stage changes (the seed bypasses sync)
     record_runs(engine, WEDNESDAY_1PM)
     return dash_app, engine, serve(dash_app)
 
