@@ -39,6 +39,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -208,28 +209,57 @@ def points_per_person(
 
 def call_tally_of(scored_calls: pd.DataFrame) -> pd.DataFrame:
     """name (the stripped assignee name, "" for nobody), calls, counted: scored calls summed per name."""
-    frame = scored_calls.assign(name=_names(scored_calls["assignee_name"]))
-    return _sum_tally(frame.assign(calls=1, counted=frame["counted"].astype("int64"))[TALLY_COLUMNS])
+    tally: dict[str, list[int]] = {}
+    for raw, counted in zip(scored_calls["assignee_name"].tolist(), scored_calls["counted"].tolist(), strict=True):
+        sums = tally.setdefault(_name(raw), [0, 0])
+        sums[0] += 1
+        sums[1] += int(bool(counted))
+    return _tally_frame(tally)
 
 
 def call_tally(counts: pd.DataFrame, rules: SalesRules) -> pd.DataFrame:
     """The call tally (as call_tally_of gives it) from call counts per assignee_name and status (`calls`), the
     way models.sales.read_call_counts reads them: the same names, the same rule for which calls count."""
-    names = _names(counts["assignee_name"]) if len(counts) else pd.Series([], dtype="object")
-    counted = names != ""
-    if rules.call_statuses:
-        counted &= counts["status"].isin(rules.call_statuses)
-    calls = pd.to_numeric(counts["calls"]).astype("int64") if len(counts) else pd.Series([], dtype="int64")
-    frame = pd.DataFrame({"name": names, "calls": calls, "counted": calls.where(counted, 0)})
-    return _sum_tally(frame[frame["calls"] > 0])
+    return _tally_frame(_tally(counts, rules))
 
 
-def _sum_tally(frame: pd.DataFrame) -> pd.DataFrame:
-    if frame.empty:
-        return pd.DataFrame({"name": pd.Series(dtype="object"), "calls": pd.Series(dtype="int64"),
-                             "counted": pd.Series(dtype="int64")})  # fmt: skip
-    grouped = frame.groupby("name", sort=True)[["calls", "counted"]].sum().reset_index()
-    return grouped.astype({"calls": "int64", "counted": "int64"})
+def _name(value: object) -> str:
+    """A name as the tallies compare them: stripped, "" for none (what `_names` does to a column)."""
+    return "" if value is None or value != value else str(value).strip()  # value != value: NaN
+
+
+def _tally(counts: pd.DataFrame, rules: SalesRules) -> dict[str, list[int]]:
+    """name -> [calls, counted] from call counts per assignee_name and status. Plain dicts: a window has a few
+    hundred counts, and pandas' cost per group-by was most of a page click."""
+    statuses = set(rules.call_statuses)
+    tally: dict[str, list[int]] = {}
+    columns = (counts["assignee_name"].tolist(), counts["status"].tolist(), counts["calls"].tolist())
+    for raw, status, calls in zip(*columns, strict=True):
+        calls = int(calls)
+        if calls <= 0:
+            continue
+        name = _name(raw)
+        sums = tally.setdefault(name, [0, 0])
+        sums[0] += calls
+        sums[1] += calls if name and (not statuses or status in statuses) else 0
+    return tally
+
+
+def _tally_frame(tally: dict[str, list[int]]) -> pd.DataFrame:
+    names = sorted(tally)
+    return pd.DataFrame(
+        {
+            "name": names,
+            "calls": np.array([tally[name][0] for name in names], dtype="int64"),
+            "counted": np.array([tally[name][1] for name in names], dtype="int64"),
+        }
+    )
+
+
+def call_totals(counts: pd.DataFrame, rules: SalesRules) -> tuple[int, int]:
+    """(calls, counted calls) of a window from its call counts per assignee_name and status."""
+    tally = _tally(counts, rules).values()
+    return sum(sums[0] for sums in tally), sum(sums[1] for sums in tally)
 
 
 def points_from_tally(
@@ -237,51 +267,69 @@ def points_from_tally(
 ) -> pd.DataFrame:
     """points_per_person from a call tally (call_tally_of, call_tally) instead of the scored calls themselves."""
     changes = scored_changes[scored_changes["counted"]]
-    stage_points = changes.groupby("person")["points"].sum()
-    entries = changes.groupby(["stage", "person"]).size()  # one grouping for every stage's column
-    return _board(tally, set(scored_changes["person"]), stage_points, entries, rules, roster)
+    stage_points = {str(person): float(points) for person, points in changes.groupby("person")["points"].sum().items()}
+    per_stage = changes.groupby(["stage", "person"]).size()  # one grouping for every stage's column
+    entries = {(str(key[0]), str(key[1])): int(count) for key, count in zip(per_stage.index, per_stage, strict=True)}
+    credited = set(tally["name"].tolist()) | set(scored_changes["person"].tolist())
+    return _board(_counted_calls(tally), credited, stage_points, entries, rules, roster)
 
 
 def points_from_counts(
     tally: pd.DataFrame, change_counts: pd.DataFrame, rules: SalesRules, roster: Iterable[str] = ()
 ) -> pd.DataFrame:
     """points_from_tally from the window's passages counted per stage and person (CHANGE_COUNT_COLUMNS)."""
-    counted = change_counts[change_counts["counted"] > 0]
-    stage_points = change_counts.groupby("person")["points"].sum()
-    entries = counted.groupby(["stage", "person"])["counted"].sum()
-    people = set(change_counts.loc[change_counts["passages"] > 0, "person"])
-    return _board(tally, people, stage_points, entries, rules, roster)
+    stage_points: dict[str, float] = {}
+    entries: dict[tuple[str, str], int] = {}
+    people: set[str] = set()
+    columns = [change_counts[name].tolist() for name in ("stage", "person", "passages", "counted", "points")]
+    for stage, person, passages, counted, points in zip(*columns, strict=True):
+        stage_points[person] = stage_points.get(person, 0.0) + float(points)
+        if counted > 0:
+            entries[(stage, person)] = entries.get((stage, person), 0) + int(counted)
+        if passages > 0:
+            people.add(person)
+    return _board(_counted_calls(tally), people | set(tally["name"].tolist()), stage_points, entries, rules, roster)
+
+
+def _counted_calls(tally: pd.DataFrame) -> dict[str, int]:
+    return {
+        name: int(counted)
+        for name, counted in zip(tally["name"].tolist(), tally["counted"].tolist(), strict=True)
+        if counted > 0 and name != ""
+    }
 
 
 def _board(
-    tally: pd.DataFrame,
-    credited: set[str],
-    stage_points: pd.Series,
-    entries: pd.Series,
+    calls: dict[str, int],
+    listed: set[str],
+    stage_points: dict[str, float],
+    entries: dict[tuple[str, str], int],
     rules: SalesRules,
     roster: Iterable[str],
 ) -> pd.DataFrame:
-    """The leaderboard: everyone with calls, passages credited to them or on the roster; points from the counted
-    calls and the stage points per person, the stage columns from the counted entries per stage and person."""
-    people = set(tally["name"]) | credited  # the derivations cleaned the names
+    """The leaderboard: `listed` (everyone with calls or passages credited to them) and the roster; points from
+    the counted calls (`calls`: name -> counted calls) and the stage points per person, the stage columns from the
+    counted entries per (stage, person)."""
+    people = set(listed)  # the derivations cleaned the names
     people |= {name.strip() for name in roster}
     people.discard("")
     stage_names = [rule.name for rule in rules.stages]
     columns = ["person", "points", PHONE_CALLS, *stage_names]
     if not people:
         return pd.DataFrame({name: pd.Series(dtype="float64") for name in columns}).astype({"person": "object"})
-
-    board = pd.DataFrame(index=pd.Index(sorted(people), name="person"))
-    calls = tally[(tally["counted"] > 0) & (tally["name"] != "")].set_index("name")["counted"]
-    board[PHONE_CALLS] = calls
-    call_points = calls.astype(float) * float(rules.call_points)
+    call_points = float(rules.call_points)
+    points = {
+        person: float(calls.get(person, 0)) * call_points + float(stage_points.get(person, 0.0)) for person in people
+    }
+    order = sorted(people, key=lambda person: (-points[person], person))
+    data: dict[str, Any] = {
+        "person": order,
+        "points": np.array([points[person] for person in order], dtype="float64"),
+        PHONE_CALLS: np.array([calls.get(person, 0) for person in order], dtype="int64"),
+    }
     for name in stage_names:
-        board[name] = entries[name] if name in entries.index.get_level_values(0) else None
-    board = board.fillna(0).astype("int64")
-    board["points"] = call_points.reindex(board.index, fill_value=0) + stage_points.reindex(board.index, fill_value=0)
-    board = board.reset_index()[columns]
-    board["points"] = board["points"].astype(float)
-    return board.sort_values(["points", "person"], ascending=[False, True], kind="stable").reset_index(drop=True)
+        data[name] = np.array([entries.get((name, person), 0) for person in order], dtype="int64")
+    return pd.DataFrame(data)[columns]
 
 
 # --- goal -------------------------------------------------------------------------------------------------------
@@ -355,10 +403,21 @@ def calls_per_person(scored_calls: pd.DataFrame) -> pd.DataFrame:
 
 def calls_per_person_of(tally: pd.DataFrame) -> pd.DataFrame:
     """calls_per_person from a call tally: nobody's calls under UNASSIGNED."""
-    frame = tally.assign(person=tally["name"].replace("", UNASSIGNED))
-    grouped = frame.groupby("person")[["calls", "counted"]].sum().reset_index()
-    grouped = grouped.astype({"calls": "int64", "counted": "int64"})
-    return grouped.sort_values(["calls", "person"], ascending=[False, True], kind="stable").reset_index(drop=True)
+    sums: dict[str, list[int]] = {}
+    columns = (tally["name"].tolist(), tally["calls"].tolist(), tally["counted"].tolist())
+    for name, calls, counted in zip(*columns, strict=True):
+        person = name or UNASSIGNED
+        found = sums.setdefault(person, [0, 0])
+        found[0] += int(calls)
+        found[1] += int(counted)
+    order = sorted(sums, key=lambda person: (-sums[person][0], person))
+    return pd.DataFrame(
+        {
+            "person": order,
+            "calls": np.array([sums[person][0] for person in order], dtype="int64"),
+            "counted": np.array([sums[person][1] for person in order], dtype="int64"),
+        }
+    )
 
 
 def demos_per_qualifier(scored_changes: pd.DataFrame, rules: SalesRules) -> pd.DataFrame:
@@ -429,14 +488,29 @@ def open_deal_rows(deals: pd.DataFrame, rules: SalesRules, groups: Iterable[str]
 def open_pipeline_per_owner(pipeline: pd.DataFrame, rules: SalesRules, groups: Iterable[str] = ()) -> pd.DataFrame:
     """owner, amount, deals: open deals' amount per assignee, largest first."""
     frame = open_deal_rows(pipeline, rules, groups)
-    frame = frame.assign(
-        owner=_names(frame["assignee_name"]).replace("", UNASSIGNED),
-        amount=pd.to_numeric(frame["amount"], errors="coerce").fillna(0.0),
-        deals=pd.to_numeric(frame["deals"], errors="coerce").fillna(0).astype("int64"),
+    sums: dict[str, list[float]] = {}
+    columns = (frame["assignee_name"].tolist(), frame["amount"].tolist(), frame["deals"].tolist())
+    for owner, amount, deals in zip(*columns, strict=True):
+        found = sums.setdefault(_name(owner) or UNASSIGNED, [0.0, 0])
+        found[0] += _number(amount)
+        found[1] += int(_number(deals))
+    order = sorted(sums, key=lambda owner: (-sums[owner][0], owner))
+    return pd.DataFrame(
+        {
+            "owner": order,
+            "amount": np.array([sums[owner][0] for owner in order], dtype="float64"),
+            "deals": np.array([sums[owner][1] for owner in order], dtype="int64"),
+        }
     )
-    grouped = frame.groupby("owner").agg(amount=("amount", "sum"), deals=("deals", "sum")).reset_index()
-    grouped = grouped.astype({"amount": "float64", "deals": "int64"})
-    return grouped.sort_values(["amount", "owner"], ascending=[False, True], kind="stable").reset_index(drop=True)
+
+
+def _number(value: object) -> float:
+    """A sum as a number, 0 for none or text that is not one (the old page's pd.to_numeric(errors="coerce"))."""
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return 0.0
+    return 0.0 if number != number else number
 
 
 # --- score key ----------------------------------------------------------------------------------------------------

@@ -215,7 +215,16 @@ def backlog_figures(ages: np.ndarray, oldest: OpenCase | None) -> BacklogFigures
 def buckets_by(frame: pd.DataFrame, ages: np.ndarray, column: str, blank: str) -> list[tuple[str, dict[str, int]]]:
     """Age buckets per value of `column`, the largest backlog first."""
     names = frame[column].fillna("").astype(str).str.strip().replace("", blank).to_numpy()
-    found = [(str(name), age_buckets(ages[names == name])) for name in pd.unique(names)]
+    # One pass: each name's code and each age's bucket, counted together (a mask per name was most of the page).
+    codes, unique = pd.factorize(names)
+    edges = np.array([limit for _, limit in AGE_BUCKETS[:-1]])
+    bucket = np.searchsorted(edges, np.asarray(ages, dtype=float), side="right")
+    counts = np.bincount(codes * len(AGE_BUCKETS) + bucket, minlength=len(unique) * len(AGE_BUCKETS))
+    per_name = counts.reshape(len(unique), len(AGE_BUCKETS)).tolist()
+    found = [
+        (str(name), {bucket_name: int(n) for (bucket_name, _), n in zip(AGE_BUCKETS, row, strict=True)})
+        for name, row in zip(unique, per_name, strict=True)
+    ]
     return sorted(found, key=lambda item: (-sum(item[1].values()), item[0].lower()))
 
 

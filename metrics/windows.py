@@ -104,6 +104,45 @@ class Comparison:
         return [window_for(first + timedelta(days=n), "day", self.previous.tz_name) for n in range((last - first).days)]
 
 
+def covering(first_day: date, last_day: date) -> list[tuple[WindowKind, date]]:
+    """The fewest whole windows (kind, first day) that cover the local days `first_day` to `last_day` exactly:
+    whole months where they fit, then whole Monday-to-Sunday weeks, then days. Roll-ups keep each kind, so a span
+    that is not one window (the compared part of a running month) reads a handful of counts instead of one per
+    day."""
+    pieces: list[tuple[WindowKind, date]] = []
+    day = first_day
+    while day <= last_day:
+        month_end = next_month_start(day) - timedelta(days=1)
+        if day.day == 1 and month_end <= last_day:
+            pieces.append(("month", day))
+            day = month_end + timedelta(days=1)
+        elif day.weekday() == 0 and day + timedelta(days=6) <= last_day:
+            pieces.append(("week", day))
+            day += timedelta(days=7)
+        else:
+            pieces.append(("day", day))
+            day += timedelta(days=1)
+    return pieces
+
+
+@dataclass(frozen=True)
+class SpanParts:
+    """A span of time as roll-ups count it: whole local windows (`covering`) and the part of a day after them."""
+
+    windows: list[tuple[WindowKind, date]]
+    part_day: tuple[datetime, datetime] | None  # naive UTC [start, end) of the last day's counted part, if any
+
+
+def span_parts(window: Window) -> SpanParts:
+    """`window` (a whole window, or a compared span that ends inside a day) as whole windows plus its last
+    part-day, which only rows can count."""
+    end_local = to_local_datetime(window.end, window.tz_name)
+    whole = covering(window.first_day, end_local.date() - timedelta(days=1))
+    cut = local_midnight_utc(end_local.date(), ZoneInfo(window.tz_name))
+    part = (max(cut, window.start), window.end) if end_local.time() != time.min and cut < window.end else None
+    return SpanParts(whole, part)
+
+
 def compare_with(window: Window, now_utc: datetime | None) -> Comparison:
     """The comparison for `window` at `now_utc` (naive UTC; None: as if the window had ended). "Same elapsed
     span" means the same number of whole days from the window's start and then the same wall-clock time, cut to

@@ -42,10 +42,12 @@ from sqlalchemy import (
     Select,
     String,
     Table,
+    and_,
     case,
     delete,
     func,
     literal,
+    or_,
     select,
     union_all,
     update,
@@ -122,7 +124,7 @@ def spec_for(source: str) -> RollupSpec:
     for entry in catalogue.counted(source):
         assert entry.rows is not None
         condition = entry.rows.status_condition
-        by = {"by_person": entry.rows.credit is not None, "by_status": condition is not None}
+        by = {"by_person": entry.rows.credit is not None, "by_status": condition is not None or entry.rows.by_status}
         kept.append(Kpi(entry.short, tuple(_term(term) for term in entry.rows.terms), **by))
         unconditional = tuple(_term(term) for term in entry.rows.terms if term.when != condition)
         if condition is not None and unconditional:
@@ -147,7 +149,8 @@ def _term(term: catalogue.Term) -> Term:
 
 CASES = spec_for("cases")
 REDMINE = spec_for("redmine")
-SPECS = {spec.source: spec for spec in (CASES, REDMINE)}
+CALLS = spec_for("calls")
+SPECS = {spec.source: spec for spec in (CASES, REDMINE, CALLS)}
 SPECS_BY_TABLE = {spec.table.name: spec for spec in SPECS.values()}
 
 
@@ -638,6 +641,31 @@ def _starts_by_kind(windows: Iterable[Window]) -> dict[str, list[date]]:
     for window in windows:
         starts.setdefault(window.kind, set()).add(window.first_day)
     return {kind: sorted(days) for kind, days in sorted(starts.items())}
+
+
+def person_status_counts(
+    conn: Connection, source: str, kpi: str, windows: Sequence[tuple[str, date]], selectors: Sequence[str] = ()
+) -> dict[tuple[str, str], int]:
+    """A per-person entry's counts (kept by person and status) summed over `windows` (kind, first day), per
+    (person, status), in `selectors` (empty: all of them, the kept ALL total)."""
+    if not windows:
+        return {}
+    c = rollup_counts.c
+    chosen = c.selector.in_(selectors) if selectors else c.selector == ALL
+    which = or_(*(and_(c.kind == kind, c.start.in_(starts)) for kind, starts in _starts_of(windows).items()))
+    statement = (
+        select(c.person, c.status, func.sum(c["count"]))
+        .where(c.source == source, c.kpi == kpi, which, chosen, c["count"] != 0)
+        .group_by(c.person, c.status)
+    )
+    return {(person, status): int(count) for person, status, count in conn.execute(statement)}
+
+
+def _starts_of(windows: Iterable[tuple[str, date]]) -> dict[str, list[date]]:
+    starts: dict[str, list[date]] = {}
+    for kind, start in windows:
+        starts.setdefault(kind, []).append(start)
+    return starts
 
 
 def selectors(conn: Connection, source: str) -> list[str]:

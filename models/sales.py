@@ -10,7 +10,7 @@ Must not import Dash, Flask or sync/.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -22,11 +22,11 @@ from metrics.sales import (
     CALL_COUNT_COLUMNS,
     CHANGE_COLUMNS,
     HISTORY_COLUMNS,
-    PIPELINE_COLUMNS,
     ROSTER_COLUMNS,
     open_deal_rows,
 )
-from metrics.windows import Window
+from metrics.windows import Window, span_parts
+from models import rollups
 from models.recent_rows import Branch, GridColumn, TableRequest, day_bounds_in, read_block
 from models.schema import deal_stage_changes, deals, phone_calls, sync_state, vtiger_groups, vtiger_users
 from settings import SalesRules
@@ -48,28 +48,23 @@ def read_window_calls(conn: Connection, start: datetime, end: datetime) -> pd.Da
     return _frame(conn.execute(query).all(), CALL_COLUMNS)
 
 
-def read_call_counts(
-    conn: Connection, windows: Mapping[str, Window], groups: Sequence[str] = ()
-) -> dict[str, pd.DataFrame]:
-    """Per window: live calls that started in it, counted per assignee_name and status (CALL_COUNT_COLUMNS), for
-    rows of `groups` (empty: every row). One pass over the span the windows cover, through started_at."""
-    call = phone_calls.c
-    start = min(window.start for window in windows.values())
-    end = max(window.end for window in windows.values())
-    counts = [
-        func.sum(case((and_(call.started_at >= window.start, call.started_at < window.end), 1), else_=0))
-        for window in windows.values()
-    ]
-    query = (
-        select(call.assignee_name, call.status, *counts)
-        .where(*_call_scope(start, end, groups))
-        .group_by(call.assignee_name, call.status)
-    )
-    rows = conn.execute(query).all()
-    return {
-        kind: _frame([(row[0], row[1], row[2 + index]) for row in rows if row[2 + index]], CALL_COUNT_COLUMNS)
-        for index, kind in enumerate(windows)
-    }
+def read_call_counts(conn: Connection, window: Window, groups: Sequence[str] = ()) -> pd.DataFrame:
+    """Live calls that started in `window`, counted per assignee_name and status (CALL_COUNT_COLUMNS), of `groups`
+    (empty: every group), from the calls' roll-ups sync keeps (models/rollups.py, source "calls"): the whole
+    windows that cover it, and for a span that ends inside a day (the compared span of a running window) the calls
+    of that part-day, read through started_at."""
+    parts = span_parts(window)
+    sums = rollups.person_status_counts(conn, "calls", "calls", parts.windows, groups)
+    if parts.part_day is not None:
+        call = phone_calls.c
+        query = (
+            select(call.assignee_name, call.status, func.count())
+            .where(*_call_scope(*parts.part_day, groups))
+            .group_by(call.assignee_name, call.status)
+        )
+        for name, status, count in conn.execute(query):
+            sums[(name, status)] = sums.get((name, status), 0) + int(count)
+    return _frame([(name, status, count) for (name, status), count in sums.items() if count], CALL_COUNT_COLUMNS)
 
 
 def read_recent_calls(conn: Connection, window: Window, groups: Sequence[str], limit: int) -> pd.DataFrame:
@@ -209,23 +204,6 @@ def read_roster(conn: Connection, groups: Sequence[str]) -> pd.DataFrame:
     )
     rows = [(person_name(row), row.group_name) for row in conn.execute(query)]
     return _frame([row for row in rows if row[0]], ROSTER_COLUMNS)
-
-
-def read_open_pipeline(conn: Connection, rules: SalesRules) -> pd.DataFrame:
-    """Open deals' amount and count per owner, group and stage (closed and excluded stages left out)."""
-    closed = (*rules.closed_stages, *rules.excluded_stages)
-    query = (
-        select(
-            deals.c.assignee_name,
-            deals.c.group_name,
-            deals.c.stage,
-            func.coalesce(func.sum(deals.c.amount), 0.0).label("amount"),
-            func.count().label("deals"),
-        )
-        .where(deals.c.deleted_at.is_(None), deals.c.stage.not_in(closed) if closed else true())
-        .group_by(deals.c.assignee_name, deals.c.group_name, deals.c.stage)
-    )
-    return _frame(conn.execute(query).all(), PIPELINE_COLUMNS)
 
 
 def read_open_deals(conn: Connection, rules: SalesRules, groups: Sequence[str] = ()) -> pd.DataFrame:

@@ -7,8 +7,11 @@ What is kept (models/schema.py):
   stage's rule credits, the qualifier (demo stage only), whether the deal entered the stage before (`repeat`),
   whether it scores (`counted`), its points and the note the stage-change table shows. Changes of a deleted deal
   get no row (they still are history for telling a repeat).
-- `sales_day_counts`: passages, counted passages and points per local day, group, stage, person and qualifier.
+- `sales_day_counts`: passages, counted passages and points per local day, group, stage, person and qualifier;
+  `sales_window_counts` the same per whole local week and month, summed from the days.
 - `sales_rollup_state`: the fingerprint of the rules and TIMEZONE the rows were derived under.
+- `sales_pipeline`: the live deals' count and amount per owner, group and stage, kept from the deals the store
+  step replaces (`track`, like models.rollups.upkeep): the open-pipeline chart reads it (`read_pipeline`).
 
 The rules are the README's ("Sales: the point system"); metrics.sales.score_passages is the plain reference the
 tests hold this derivation against. A row's score depends only on its deal's changes, the rules, TIMEZONE and (for
@@ -25,22 +28,40 @@ import hashlib
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
+import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Engine, case, delete, func, insert, inspect, select, true
+from sqlalchemy import (
+    Connection,
+    Date,
+    Engine,
+    String,
+    and_,
+    case,
+    delete,
+    func,
+    insert,
+    inspect,
+    literal,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy.dialects import postgresql, sqlite
 
-from metrics.sales import CHANGE_COUNT_COLUMNS, PASSAGE_COLUMNS
-from metrics.windows import Window, local_midnight_utc, to_local_datetime
+from metrics.sales import PASSAGE_COLUMNS, PIPELINE_COLUMNS
+from metrics.windows import Window, span_parts, to_local_datetime, window_for
 from models.db import utcnow
 from models.schema import (
     deal_stage_changes,
     deals,
     sales_day_counts,
     sales_passages,
+    sales_pipeline,
     sales_rollup_state,
+    sales_window_counts,
     vtiger_users,
 )
 from settings import SalesRules, StageRule
@@ -165,11 +186,75 @@ def keep(conn: Connection, deal_ids: Iterable[str], rules: SalesRules, tz_name: 
     _recount(conn, sorted(days))
 
 
+PIPELINE_KEY = ("assignee_name", "group_name", "stage")
+
+
+def track(conn: Connection, table: Any, before: Sequence[Any], after: Sequence[Any]) -> None:
+    """Keep `sales_pipeline` right as the deals `before` (the stored versions, deleted or not) are replaced by
+    `after` in this transaction; a no-op for other tables. The store step calls it next to models.rollups.upkeep."""
+    if table.name != deals.name or (not before and not after):
+        return
+    delta: dict[tuple[str, str, str], list[float]] = {}
+    for rows, sign in ((before, -1), (after, 1)):
+        for row in rows:
+            if row.get("deleted_at") is not None:
+                continue
+            owner, group, stage = (str(row.get(name) or "") for name in PIPELINE_KEY)
+            sums = delta.setdefault((owner, group, stage), [0, 0.0])
+            sums[0] += sign
+            sums[1] += sign * float(row.get("amount") or 0.0)
+    changed = [
+        {"assignee_name": key[0], "group_name": key[1], "stage": key[2], "deals": sums[0], "amount": sums[1]}
+        for key, sums in delta.items()
+        if sums[0] or sums[1]
+    ]
+    if not changed:
+        return
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(sales_pipeline)
+    statement = statement.on_conflict_do_update(
+        index_elements=list(PIPELINE_KEY),
+        set_={
+            "deals": sales_pipeline.c.deals + statement.excluded.deals,
+            "amount": sales_pipeline.c.amount + statement.excluded.amount,
+        },
+    )
+    conn.execute(statement, changed)
+
+
+def rebuild_pipeline(conn: Connection) -> None:
+    """Sum the live deals into `sales_pipeline` again (a rebuild, rows written around sync)."""
+    deal = deals.c
+    keys = [deal.assignee_name, deal.group_name, deal.stage]
+    conn.execute(delete(sales_pipeline))
+    query = (
+        select(*keys, func.count(), func.coalesce(func.sum(deal.amount), 0.0))
+        .where(deal.deleted_at.is_(None))
+        .group_by(*keys)
+    )
+    conn.execute(insert(sales_pipeline).from_select([*PIPELINE_KEY, "deals", "amount"], query))
+
+
+def read_open_pipeline(conn: Connection, rules: SalesRules) -> pd.DataFrame:
+    """Open deals' amount and count per owner, group and stage (PIPELINE_COLUMNS), closed and excluded stages left
+    out, as sync keeps them; amounts to the cent (the sums are kept by adding and subtracting)."""
+    pipe = sales_pipeline.c
+    query = select(pipe.assignee_name, pipe.group_name, pipe.stage, pipe.amount, pipe.deals).where(pipe.deals > 0)
+    closed = (*rules.closed_stages, *rules.excluded_stages)
+    if closed:
+        query = query.where(pipe.stage.not_in(closed))
+    rows = [(owner, group, stage, round(float(amount), 2), int(count)) for owner, group, stage, amount, count in
+            conn.execute(query)]  # fmt: skip
+    return pd.DataFrame(rows, columns=PIPELINE_COLUMNS).astype({"amount": "float64", "deals": "int64"})
+
+
 def rebuild(engine: Engine, rules: SalesRules, tz_name: str) -> int:
     """Derive every deal's passages and every day's counts again (first start, a rules or TIMEZONE change, rows
-    written around sync); returns the passages written."""
+    written around sync), and sum the pipeline again; returns the passages written."""
     with engine.begin() as conn:
+        rebuild_pipeline(conn)
         conn.execute(delete(sales_day_counts))
+        conn.execute(delete(sales_window_counts))
         conn.execute(delete(sales_passages))
         deriver = Deriver(rules, tz_name, _user_names(conn))
         change = deal_stage_changes.c
@@ -180,6 +265,7 @@ def rebuild(engine: Engine, rules: SalesRules, tz_name: str) -> int:
             _write(conn, rows)
             written += len(rows)
         conn.execute(insert(sales_day_counts).from_select(_COUNT_NAMES, _count_query()))
+        _recount_windows(conn, conn.scalars(select(sales_day_counts.c.day).distinct()).all())
         _write_state(conn, fingerprint(rules, tz_name), written)
     return written
 
@@ -259,6 +345,28 @@ def _recount(conn: Connection, days: Sequence[date]) -> None:
     for chunk in _chunks(days):
         conn.execute(delete(sales_day_counts).where(sales_day_counts.c.day.in_(chunk)))
         conn.execute(insert(sales_day_counts).from_select(_COUNT_NAMES, _count_query(chunk)))
+    _recount_windows(conn, days)
+
+
+def _recount_windows(conn: Connection, days: Iterable[date]) -> None:
+    """Sum the day counts again into the weeks and months that hold `days`."""
+    windows = {
+        (kind, window_for(day, kind, "UTC")) for day in days for kind in ("week", "month")
+    }  # local days: any zone
+    count, kept = sales_day_counts.c, sales_window_counts.c
+    keys = [count.group_name, count.stage, count.person, count.qualifier]
+    names = ["kind", "start", "group_name", "stage", "person", "qualifier", "passages", "counted", "points"]
+    for kind, window in sorted(windows, key=lambda item: (item[0], item[1].first_day)):
+        conn.execute(delete(sales_window_counts).where(kept.kind == kind, kept.start == window.first_day))
+        sums = (
+            select(
+                literal(kind, String), literal(window.first_day, Date), *keys,
+                func.sum(count.passages), func.sum(count.counted), func.sum(count.points),
+            )
+            .where(count.day >= window.first_day, count.day <= window.last_day)
+            .group_by(*keys)
+        )  # fmt: skip
+        conn.execute(insert(sales_window_counts).from_select(names, sums))
 
 
 def _write_state(conn: Connection, fingerprint_: str, passages: int) -> None:
@@ -284,26 +392,37 @@ def _chunks(items: Sequence[Any]) -> Iterator[list[Any]]:
 
 def read_change_counts(conn: Connection, window: Window, groups: Sequence[str] = ()) -> pd.DataFrame:
     """Passages, counted passages and points per stage, person and qualifier (CHANGE_COUNT_COLUMNS) of the
-    window's stage changes in `groups` (empty: every group). Whole local days come from the day counts; a window
-    that ends inside a day (the compared span of a running window) adds that day's passages up to its end."""
-    end_local = to_local_datetime(window.end, window.tz_name)
-    last_whole = end_local.date() - timedelta(days=1)
-    frames = []
-    count = sales_day_counts.c
-    if last_whole >= window.first_day:
-        frames.append(_sums(conn, count, [count.day >= window.first_day, count.day <= last_whole], groups, True))
-    cut = local_midnight_utc(end_local.date(), ZoneInfo(window.tz_name))
-    if end_local.time() != datetime.min.time() and cut < window.end:
+    window's stage changes in `groups` (empty: every group): the whole weeks and months that cover it from the
+    window counts, whole days from the day counts, and for a span that ends inside a day (the compared span of a
+    running window) that day's passages up to its end."""
+    parts = span_parts(window)
+    by_kind: dict[str, list[date]] = {}
+    for kind, start in parts.windows:
+        by_kind.setdefault(kind, []).append(start)
+    frames: list[list[Any]] = []
+    kept, count = sales_window_counts.c, sales_day_counts.c
+    weeks_months = [and_(kept.kind == kind, kept.start.in_(days)) for kind, days in by_kind.items() if kind != "day"]
+    if weeks_months:
+        frames.append(_sums(conn, kept, [or_(*weeks_months)], groups, True))
+    if "day" in by_kind:
+        frames.append(_sums(conn, count, [count.day.in_(by_kind["day"])], groups, True))
+    if parts.part_day is not None:
         passage = sales_passages.c
-        scope = [passage.changed_at >= max(cut, window.start), passage.changed_at < window.end]
-        frames.append(_sums(conn, passage, scope, groups, False))
-    frame = pd.concat(frames, ignore_index=True) if frames else _empty_counts()
-    if len(frames) > 1:
-        frame = frame.groupby(["stage", "person", "qualifier"], as_index=False)[["passages", "counted", "points"]].sum()
-    return frame.astype({"passages": "int64", "counted": "int64", "points": "float64"})[CHANGE_COUNT_COLUMNS]
+        start, end = parts.part_day
+        frames.append(_sums(conn, passage, [passage.changed_at >= start, passage.changed_at < end], groups, False))
+    if len(frames) == 1:
+        return _counts_frame(frames[0])
+    sums: dict[tuple[str, str, str], list[Any]] = {}
+    for rows in frames:  # the whole days' counts and the part-day's, summed per key
+        for stage, person, qualifier, passages, counted, points in rows:
+            found = sums.setdefault((stage, person, qualifier), [0, 0, 0.0])
+            found[0] += passages
+            found[1] += counted
+            found[2] += points
+    return _counts_frame([(*key, *values) for key, values in sums.items()])
 
 
-def _sums(conn: Connection, table: Any, scope: list[Any], groups: Sequence[str], counted: bool) -> pd.DataFrame:
+def _sums(conn: Connection, table: Any, scope: list[Any], groups: Sequence[str], counted: bool) -> list[Any]:
     keys = [table.stage, table.person, table.qualifier]
     sums: list[Any]
     if counted:
@@ -312,10 +431,24 @@ def _sums(conn: Connection, table: Any, scope: list[Any], groups: Sequence[str],
         sums = [func.count(), func.sum(case((table.counted, 1), else_=0)), func.sum(table.points)]
     if groups:
         scope = [*scope, table.group_name.in_(groups)]
-    rows = conn.execute(select(*keys, *sums).where(*scope).group_by(*keys)).all()
+    return [tuple(row) for row in conn.execute(select(*keys, *sums).where(*scope).group_by(*keys))]
+
+
+def _counts_frame(rows: Sequence[Any]) -> pd.DataFrame:
+    """CHANGE_COUNT_COLUMNS from (stage, person, qualifier, passages, counted, points) rows."""
     if not rows:
         return _empty_counts()
-    return pd.DataFrame([tuple(row) for row in rows], columns=CHANGE_COUNT_COLUMNS)
+    stage, person, qualifier, passages, counted, points = zip(*rows, strict=True)
+    return pd.DataFrame(
+        {
+            "stage": list(stage),
+            "person": list(person),
+            "qualifier": list(qualifier),
+            "passages": np.array(passages, dtype="int64"),
+            "counted": np.array(counted, dtype="int64"),
+            "points": np.array([float(n or 0) for n in points], dtype="float64"),
+        }
+    )
 
 
 def _empty_counts() -> pd.DataFrame:

@@ -400,6 +400,35 @@ sales_day_counts = Table(
     Column("points", Float, nullable=False),
 )
 
+# sales_day_counts summed per whole local week and month (`kind`, `start`: the window's first day), so a month is a
+# few hundred rows to read rather than every day's (models/sales_rollups.py keeps both).
+sales_window_counts = Table(
+    "sales_window_counts",
+    metadata,
+    Column("kind", String(8), primary_key=True),
+    Column("start", Date, primary_key=True),
+    Column("group_name", String(255), primary_key=True),
+    Column("stage", String(128), primary_key=True),
+    Column("person", String(255), primary_key=True),
+    Column("qualifier", String(255), primary_key=True),
+    Column("passages", Integer, nullable=False),
+    Column("counted", Integer, nullable=False),
+    Column("points", Float, nullable=False),
+)
+
+# The open pipeline as it stands: live deals' count and amount per owner, group and stage (every stage: which are
+# closed is a setting, applied when read). Kept by sync's store step from the rows it replaces (models/sales_rollups.py
+# `track`), so the chart reads a few hundred sums instead of grouping every deal.
+sales_pipeline = Table(
+    "sales_pipeline",
+    metadata,
+    Column("assignee_name", String(255), primary_key=True),
+    Column("group_name", String(255), primary_key=True),
+    Column("stage", String(128), primary_key=True),
+    Column("deals", Integer, nullable=False),
+    Column("amount", Float, nullable=False),
+)
+
 sales_rollup_state = Table(
     "sales_rollup_state",
     metadata,

@@ -15,8 +15,9 @@ minute. A percentile is computed as numpy's linear rule over the order statistic
 geometric middle: within BIN_RATIO ** 0.5 - 1 (1.98 %) of the exact figure above one minute, within 30 seconds
 below it, and exact at 0 (see docs/decisions.md). Counts are exact.
 
-Open-now figures (backlog, at risk, breached now, the open part of SLA) and reopens stay row reads, bounded by
-the open cases and by reopen rows. Must not import Dash, Flask or sync/.
+The backlog's median age per day is kept for the cases resolved since (measure "backlog_age": their ages at
+each day's end); the cases open now, the other open-now figures (backlog, at risk, breached now, the open part of
+SLA) and reopens stay row reads, bounded by the open cases and by reopen rows. Must not import Dash, Flask or sync/.
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -34,6 +36,7 @@ from sqlalchemy import Connection, Engine, Table, delete, select, tuple_
 
 from metrics import support as figures
 from metrics.business_time import BusinessCalendar, calendar_from
+from metrics.windows import local_midnight_utc
 from models.db import utcnow
 from models.schema import cases, support_rollup_state, support_rollups
 
@@ -44,7 +47,7 @@ KEY = ["kind", "start", "selector", "person", "measure"]
 LONG = [*KEY, "bin", "count"]
 BIN_RATIO = 1.04
 FLOOR_HOURS = 1 / 60  # below a minute one bin: an absolute error of at most 30 seconds
-BINS_VERSION = 1  # part of the fingerprint: a change of the bins re-derives the roll-ups
+BINS_VERSION = 2  # part of the fingerprint: a change of the bins or measures re-derives the roll-ups (2: backlog_age)
 COLUMNS = (
     "id", "status", "priority", "group_name", "assignee_name", "created_at", "resolved_at", "source_due_at",
     "deleted_at",
@@ -164,7 +167,7 @@ def contributions(frame: pd.DataFrame, rules: SupportRules) -> pd.DataFrame:
     for name in ("created_at", "resolved_at", "source_due_at"):
         frame[name] = pd.to_datetime(frame[name]).astype("datetime64[us]")
     calendar = rules.calendar
-    pieces = [_resolution(frame, rules, calendar), _sla(frame, rules, calendar)]
+    pieces = [_resolution(frame, rules, calendar), _sla(frame, rules, calendar), _backlog(frame, rules)]
     return _total(pieces)
 
 
@@ -209,6 +212,35 @@ def _sla(frame: pd.DataFrame, rules: SupportRules, calendar: BusinessCalendar) -
     zero = np.zeros(len(done), dtype=np.int64)
     pieces = [_piece(kind, starts[kind], selector, ALL, measure, zero) for kind in KINDS for selector in (group, ALL)]
     return _total(pieces)
+
+
+def _backlog(frame: pd.DataFrame, rules: SupportRules) -> pd.DataFrame:
+    """Measure "backlog_age", kind "day": each case resolved (and resolved still) counts, at the end of every local
+    day it was open through (created before that midnight, resolved after it), with its age then in hours. The
+    cases open now are added from their rows when the page is read: their ages grow with every day."""
+    done = frame[frame["resolved_at"].notna() & frame["status"].isin(rules.resolved_statuses)].reset_index(drop=True)
+    if not len(done):
+        return _empty()
+    first = _window_starts(done["created_at"], rules.tz_name)["day"]
+    # The last day whose end (the next local midnight) is strictly before the resolution.
+    last = _window_starts(done["resolved_at"] - pd.Timedelta(microseconds=1), rules.tz_name)["day"] - np.timedelta64(
+        1, "D"
+    )
+    spans = np.maximum((last - first).astype(np.int64) + 1, 0)
+    if not spans.sum():
+        return _empty()
+    row = np.repeat(np.arange(len(done)), spans)
+    offsets = np.arange(len(row)) - np.repeat(np.cumsum(spans) - spans, spans)
+    days = first[row] + offsets.astype("timedelta64[D]")
+    zone = ZoneInfo(rules.tz_name)
+    unique, inverse = np.unique(days, return_inverse=True)
+    ends = np.array(
+        [local_midnight_utc(day.astype(object) + timedelta(days=1), zone) for day in unique], dtype="datetime64[us]"
+    )[inverse]
+    created = done["created_at"].to_numpy("datetime64[us]")[row]
+    hours = (ends - created) / np.timedelta64(1, "h")
+    group = _names(done["group_name"], strip=False)[row]
+    return _total([_piece("day", days, selector, ALL, "backlog_age", bin_of(hours)) for selector in (group, ALL)])
 
 
 def _within_index(business: np.ndarray, calendar: BusinessCalendar) -> np.ndarray:
@@ -498,6 +530,23 @@ def resolved_within(conn: Connection, spans: Sequence[tuple[str, Sequence[date]]
     histogram = found.get(("", "within"), EMPTY)
     counts = dict(zip(histogram.bins.tolist(), histogram.counts.tolist(), strict=True))
     return {name: int(counts.get(index, 0)) for index, name in enumerate(figures.RESOLVED_WITHIN)}
+
+
+def backlog_ages(conn: Connection, days: Sequence[date], group: str = "") -> dict[date, Histogram]:
+    """Per local day: the ages in hours, at its end, of the cases open then that are resolved now (the open ones
+    come from their rows)."""
+    c = support_rollups.c
+    rows = _read(conn, [("day", days)], _selector(group), c.person == ALL, c.measure == "backlog_age")
+    return {day: found for (day, _), found in _summed_by_start(rows).items()}
+
+
+def _summed_by_start(rows: Iterable[Mapping[str, Any]]) -> dict[tuple[date, str], Histogram]:
+    found: dict[tuple[date, str], Histogram] = {}
+    for row in rows:
+        start = row["start"] if isinstance(row["start"], date) else date.fromisoformat(str(row["start"])[:10])
+        bins, counts = unpack(row)
+        found[(start, row["measure"])] = Histogram(int(row["count"]), bins, counts)
+    return found
 
 
 def sla_resolved(conn: Connection, spans: Sequence[tuple[str, Sequence[date]]], group: str = "") -> tuple[int, int]:

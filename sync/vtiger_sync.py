@@ -358,6 +358,7 @@ class _VtigerSync:
             result = upsert_rows(conn, table, rows, stored=stored)
             rollups.upkeep(conn, table, result.replaced, result.written)  # the cases' roll-ups, in this transaction
             support_rollups.track(conn, table, result.replaced, result.written)  # the help-desk figures' (cases)
+            sales_rollups.track(conn, table, result.replaced, result.written)  # the open pipeline (deals)
             if module == "Potentials":
                 self.store_stage_changes(conn, records, rows, stored)
             if module == "Cases":
@@ -365,6 +366,7 @@ class _VtigerSync:
             deletion = mark_deleted(conn, table, deleted_ids, seen_at)
             rollups.upkeep(conn, table, deletion.replaced, deletion.written)
             support_rollups.track(conn, table, deletion.replaced, deletion.written)
+            sales_rollups.track(conn, table, deletion.replaced, deletion.written)
             removed = deletion.updated
             if module == "Potentials" and deleted_ids:
                 _mark_changes_deleted(conn, deleted_ids, seen_at)
@@ -476,6 +478,7 @@ class _VtigerSync:
             deletion = mark_deleted(conn, table, gone, now)
             rollups.upkeep(conn, table, deletion.replaced, deletion.written)
             support_rollups.track(conn, table, deletion.replaced, deletion.written)
+            sales_rollups.track(conn, table, deletion.replaced, deletion.written)
             removed = deletion.updated
             if module == "Potentials" and gone:
                 _mark_changes_deleted(conn, gone, now)

@@ -1,5 +1,6 @@
 """Deriving the sales roll-ups for rows a test wrote straight into the tables (sync keeps them as it stores stage
-changes; a seed bypasses sync): models.sales_rollups.rebuild under the app's or the test's rules and TIMEZONE."""
+changes, deals and calls; a seed bypasses sync): models.sales_rollups.rebuild (passages, day counts, pipeline) and
+the calls' roll-ups (models.rollups, source "calls") under the app's or the test's rules and TIMEZONE."""
 
 from __future__ import annotations
 
@@ -7,12 +8,13 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from models import sales_rollups
+from models import rollups, sales_rollups
 from settings import Settings
 
 
 def derive(engine: Engine, settings: Settings) -> None:
     sales_rollups.rebuild(engine, settings.kpi.sales, settings.timezone)
+    rollups.rebuild(engine, "calls", settings.timezone)
 
 
 def derive_app(app: Any) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
-from models import rollups, support_rollups
+from models import rollups, sales_rollups, support_rollups
 from models.schema import cases, redmine_issues, redmine_statuses
 from sync.engine import mark_deleted, upsert_rows
 
@@ -143,6 +143,7 @@ def store_rows(conn: Connection, table: Any, rows: list[dict[str, Any]]) -> None
     result = upsert_rows(conn, table, rows)
     rollups.upkeep(conn, table, result.replaced, result.written)
     support_rollups.track(conn, table, result.replaced, result.written)
+    sales_rollups.track(conn, table, result.replaced, result.written)
 
 
 def delete_rows(conn: Connection, table: Any, source_ids: list[str], when: datetime) -> None:
@@ -150,6 +151,7 @@ def delete_rows(conn: Connection, table: Any, source_ids: list[str], when: datet
     result = mark_deleted(conn, table, source_ids, when)
     rollups.upkeep(conn, table, result.replaced, result.written)
     support_rollups.track(conn, table, result.replaced, result.written)
+    sales_rollups.track(conn, table, result.replaced, result.written)
 
 
 def seed_statuses(engine: Engine) -> None:

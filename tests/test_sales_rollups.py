@@ -16,11 +16,11 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine, insert, select, update
 
-from metrics.sales import empty_frame
+from metrics.sales import PIPELINE_COLUMNS, empty_frame
 from metrics.windows import compare_with, window_for
 from models import sales_rollups
-from models.sales import CALL_COLUMNS, PIPELINE_COLUMNS, read_stage_history, read_window_stage_changes
-from models.schema import deal_stage_changes, deals, sales_day_counts, vtiger_users
+from models.sales import CALL_COLUMNS, read_stage_history, read_window_stage_changes
+from models.schema import deal_stage_changes, deals, sales_day_counts, sales_window_counts, vtiger_users
 from settings import KpiRules, SalesRules, Settings, StageRule
 from view_models.sales import build_sales_page, build_sales_views, credit_fields, sales_view, stage_change_rows
 
@@ -161,9 +161,9 @@ def test_what_sync_keeps_as_it_stores_equals_a_rebuild(engine: Engine, settings_
         touched = {row.deal_source_id for row in ids[::5]} | {"5x2", "5x4", "5x6"}
         sales_rollups.keep(conn, touched, RULES, TZ)
     assert_same_figures(engine, settings)
-    kept = _day_counts(engine)
+    kept = _day_counts(engine), _window_counts(engine)
     sales_rollups.rebuild(engine, RULES, TZ)
-    assert _day_counts(engine) == kept
+    assert (_day_counts(engine), _window_counts(engine)) == kept
 
 
 def test_the_compared_span_of_a_running_window_cuts_its_last_day(engine: Engine, settings_for, database_url: str):
@@ -195,4 +195,10 @@ def test_a_rules_change_is_seen_by_its_fingerprint_and_rederives(engine: Engine,
 def _day_counts(engine: Engine) -> list[tuple[Any, ...]]:
     with engine.connect() as conn:
         rows = conn.execute(select(sales_day_counts)).all()
+    return sorted(tuple(row) for row in rows)
+
+
+def _window_counts(engine: Engine) -> list[tuple[Any, ...]]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(sales_window_counts).where(sales_window_counts.c.passages != 0)).all()
     return sorted(tuple(row) for row in rows)

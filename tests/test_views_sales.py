@@ -13,11 +13,11 @@ import pytest
 from sqlalchemy import Engine, insert, update
 
 from metrics.windows import WindowKind
-from models import sales_rollups
 from models.sales import read_stage_picklist, sales_group_names
 from models.schema import deal_stage_changes, deals, phone_calls, vtiger_groups, vtiger_users
 from settings import KpiRules, SalesRules, Settings, StageRule, VtigerSettings
 from sync.engine import write_state
+from tests import sales_seed
 from view_models.sales import (
     build_sales_view,
     build_sales_views,
@@ -60,8 +60,8 @@ def sales_settings(settings_for: Callable[..., Settings], database_url: str) -> 
 
 
 def derive(engine: Engine, settings: Settings) -> None:
-    """What sync keeps as it stores stage changes, for rows a test wrote straight into the tables."""
-    sales_rollups.rebuild(engine, settings.kpi.sales, settings.timezone)
+    """What sync keeps as it stores stage changes, deals and calls, for rows a test wrote straight into the tables."""
+    sales_seed.derive(engine, settings)
 
 
 def scores_of(engine: Engine, settings: Settings, day: date = DAY, window: WindowKind = "day", group: str = "") -> dict:

@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Literal
 
 import numpy as np
@@ -37,6 +38,7 @@ from metrics.sales import (
     Goal,
     ScoreKeyRow,
     call_tally,
+    call_totals,
     calls_per_person,
     calls_per_person_of,
     deals_per_stage,
@@ -61,14 +63,13 @@ from models.sales import (
     read_call_block,
     read_call_counts,
     read_open_deals,
-    read_open_pipeline,
     read_recent_calls,
     read_roster,
     read_stage_picklist,
     read_window_calls,
     sales_group_names,
 )
-from models.sales_rollups import read_change_counts, read_passages
+from models.sales_rollups import read_change_counts, read_open_pipeline, read_passages
 from settings import SalesRules, Settings, StageMismatch, compare_stages_with_picklist
 from view_models.table_frames import FrameColumn, frame_block
 from view_models.tracker_view import TableBlock
@@ -219,11 +220,12 @@ def scored_sales_view(
 def totals_from_counts(call_counts: pd.DataFrame, change_counts: pd.DataFrame, rules: SalesRules) -> SalesTotals:
     """SalesView.totals of sales_page_view without building its leaderboard (what a window is compared with):
     only named people score, so the leaderboard's points are the counted calls' and the passages' points."""
-    tally = call_tally(call_counts, rules)
-    points = float(tally["counted"].sum()) * float(rules.call_points) + float(change_counts["points"].sum())
+    calls, counted = call_totals(call_counts, rules)
+    points = float(counted) * float(rules.call_points) + float(sum(change_counts["points"].tolist()))
     demo = rules.demo_stage
-    demos = int(change_counts.loc[change_counts["stage"] == demo, "passages"].sum()) if demo else None
-    return SalesTotals(points, int(tally["calls"].sum()), demos)
+    stages, passages = change_counts["stage"].tolist(), change_counts["passages"].tolist()
+    demos = sum(int(n) for stage, n in zip(stages, passages, strict=True) if stage == demo) if demo else None
+    return SalesTotals(points, calls, demos)
 
 
 def sales_page_view(
@@ -232,7 +234,7 @@ def sales_page_view(
     rules: SalesRules,
     today: date,
     call_counts: pd.DataFrame,
-    recent_calls: pd.DataFrame,
+    scored_calls: pd.DataFrame,
     change_counts: pd.DataFrame,
     roster: pd.DataFrame,
     pipeline_per_owner: pd.DataFrame,
@@ -240,7 +242,8 @@ def sales_page_view(
     picklist: Sequence[str] = (),
 ) -> SalesView:
     """sales_view from counts, the way the page reads them: the window's calls counted per assignee and status
-    (`call_counts`, CALL_COUNT_COLUMNS), only the calls the table shows (`recent_calls`, or none), the window's
+    (`call_counts`, CALL_COUNT_COLUMNS), only the calls the table shows (`scored_calls`, metrics.sales.score_calls,
+    or none), the window's
     stage passages counted per stage, person and qualifier (`change_counts`, CHANGE_COUNT_COLUMNS, already limited
     to `groups`) and the open pipeline per owner (open_pipeline_per_owner, the same for every window). The
     leaderboard, goal, charts and counts are those sales_view gives from every row."""
@@ -253,14 +256,20 @@ def sales_page_view(
         rules=rules,
         goal=goal_for(window, rules, today),
         leaderboard=points_from_counts(tally, change_counts, rules, people),
-        stage_changes=empty_frame(PASSAGE_COLUMNS),
-        calls=score_calls(recent_calls, rules, window),
+        stage_changes=_no_passages(),
+        calls=scored_calls,
         pipeline=pipeline_per_owner,
         score_key=score_key(rules),
         call_summary=calls_per_person_of(tally),
         change_summary=change_counts,
         picklist=tuple(picklist),
     )
+
+
+@lru_cache(maxsize=1)
+def _no_passages() -> pd.DataFrame:
+    """The page view's empty stage-change rows (its table reads its own), built once: views never modify it."""
+    return empty_frame(PASSAGE_COLUMNS)
 
 
 def credit_fields(rules: SalesRules) -> list[str]:
@@ -365,6 +374,7 @@ def build_sales_page(
     with engine.connect() as conn:
         recent = read_recent_calls(conn, windows[selected], groups, limit)
     today = today or today_in(settings.timezone)
+    shown = score_calls(recent, rules, windows[selected])  # scored once; the other windows' views hold none
 
     def view(window: Window, calls: pd.DataFrame | None = None) -> SalesView:
         return sales_page_view(
@@ -372,7 +382,7 @@ def build_sales_page(
             rules=rules,
             today=today,
             call_counts=_call_counts(engine, window, groups) if calls is None else calls,
-            recent_calls=recent if window == windows[selected] else recent[:0],
+            scored_calls=shown if window == windows[selected] else shown[:0],
             change_counts=_change_counts(engine, window, groups),
             roster=roster,
             pipeline_per_owner=per_owner,
@@ -391,7 +401,7 @@ def build_sales_page(
 
 def _call_counts(engine: Engine, window: Window, groups: Sequence[str]) -> pd.DataFrame:
     with engine.connect() as conn:
-        return read_call_counts(conn, {window.kind: window}, groups)[window.kind]
+        return read_call_counts(conn, window, groups)
 
 
 def _change_counts(engine: Engine, window: Window, groups: Sequence[str]) -> pd.DataFrame:

@@ -126,7 +126,8 @@ def build_support_view(
     open_now = open_cases_with_due_times(engine, settings, group)
     ages = figures.age_days(open_now["created_at"], now)
     at_risk, breached = _at_risk_and_breached(open_now, calendar, now)
-    if _rollups_ready(engine, settings):
+    kept = _rollups_ready(engine, settings)
+    if kept:
         counted = _window_figures_from_rollups(engine, settings, selected, comparison, group, open_now, now)
     else:
         counted = window_figures_from_rows(engine, settings, selected, comparison, group, now)
@@ -153,9 +154,9 @@ def build_support_view(
         backlog=figures.backlog_figures(ages, _oldest(open_now, settings)),
         backlog_by_group=figures.buckets_by(open_now, ages, "group_name", "No group"),
         backlog_by_person=figures.buckets_by(open_now, ages, "assignee_name", "Unassigned"),
-        median_age_trend=_median_age_trend(engine, settings, selected, now, group, open_now),
-        at_risk=[_open_case(row, settings) for row in at_risk.itertuples()],
-        breached_now=[_open_case(row, settings) for row in breached.itertuples()],
+        median_age_trend=_median_age_trend(engine, settings, selected, now, group, open_now, kept=kept),
+        at_risk=_open_cases(at_risk, settings),
+        breached_now=_open_cases(breached, settings),
         reopened=int(reopens_now["case_source_id"].nunique()),
         previous_reopened=int(reopens_before["case_source_id"].nunique()),
         reopens_by_person=sorted(
@@ -406,6 +407,31 @@ def _open_case(row: Any, settings: Settings) -> OpenCase:  # row: a DataFrame.it
     )
 
 
+def _open_cases(frame: pd.DataFrame, settings: Settings) -> list[OpenCase]:
+    """_open_case for every row, column by column (a backlog can hold thousands of breached cases)."""
+    vtiger = settings.vtiger
+    created = pd.to_datetime(frame["created_at"]).dt.to_pydatetime().tolist()
+    due = [None if pd.isna(value) else value for value in pd.to_datetime(frame["due_at"]).dt.to_pydatetime().tolist()]
+    columns = [frame[name].tolist() for name in ("source_id", "case_no", "title", "group_name", "assignee_name")]
+    priorities = frame["priority"].tolist()
+    return [
+        OpenCase(
+            case_id=str(source_id),
+            case_no=str(case_no or ""),
+            title=str(title or ""),
+            group=str(group or ""),
+            assignee=str(assignee or ""),
+            priority=str(priority or ""),
+            created_at=created_at,
+            due_at=due_at,
+            url=vtiger.record_link("Cases", str(source_id)) if vtiger else "",
+        )
+        for (source_id, case_no, title, group, assignee), priority, created_at, due_at in zip(
+            zip(*columns, strict=True), priorities, created, due, strict=True
+        )
+    ]
+
+
 def _oldest(open_now: pd.DataFrame, settings: Settings) -> OpenCase | None:
     if not len(open_now):
         return None
@@ -414,10 +440,18 @@ def _oldest(open_now: pd.DataFrame, settings: Settings) -> OpenCase | None:
 
 
 def _median_age_trend(
-    engine: Engine, settings: Settings, selected: Window, now: datetime, group: str, open_now: pd.DataFrame
+    engine: Engine,
+    settings: Settings,
+    selected: Window,
+    now: datetime,
+    group: str,
+    open_now: pd.DataFrame,
+    *,
+    kept: bool = False,
 ) -> list[tuple[date, float | None]]:
     """The backlog's median age at the end of each day of the window (the last two weeks for a day window), up
-    to now."""
+    to now. `kept`: the ages of the cases resolved since come from the roll-ups (within their bins' error),
+    the open cases' from their rows; else every case open on those days is read (the plain reference)."""
     last = min(selected.last_day, today_in(settings.timezone, now))
     first = selected.first_day if selected.kind != "day" else last - timedelta(days=TREND_DAYS - 1)
     if last < first:
@@ -425,11 +459,42 @@ def _median_age_trend(
     days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
     tz = settings.tz
     ends = [min(local_midnight_utc(day + timedelta(days=1), tz), now) for day in days]
+    if kept:
+        medians = _kept_median_ages(engine, settings, days, ends, group, open_now)
+        return list(zip(days, medians, strict=True))
     since = support_reads.cases_resolved_since(
         engine, settings.kpi.cases.resolved_statuses, local_midnight_utc(first, tz), group, created_before=ends[-1]
     )
     frame = pd.concat([open_now[since.columns], since], ignore_index=True) if len(open_now) else since
     return list(zip(days, figures.median_age_per_day(frame, ends), strict=True))
+
+
+def _kept_median_ages(
+    engine: Engine, settings: Settings, days: list[date], ends: list[datetime], group: str, open_now: pd.DataFrame
+) -> list[float | None]:
+    """figures.median_age_per_day from the roll-ups' ages of the cases resolved since (at each day's end) and the
+    open cases' rows. A day cut short by now (today) is not a kept day's end: its resolved-since cases are the ones
+    resolved after now, read from the rows (none, unless clocks disagree)."""
+    with engine.connect() as conn:
+        resolved_since = support_rollups.backlog_ages(conn, days, group)
+    rows = open_now
+    cut = ends[-1] < local_midnight_utc(days[-1] + timedelta(days=1), settings.tz)
+    if cut:
+        later = support_reads.cases_resolved_since(engine, settings.kpi.cases.resolved_statuses, ends[-1], group)
+        rows = pd.concat([open_now[later.columns], later], ignore_index=True) if len(open_now) else later
+    created = pd.to_datetime(rows["created_at"]).to_numpy("datetime64[us]")
+    resolved = pd.to_datetime(rows["resolved_at"]).to_numpy("datetime64[us]")
+    is_open = np.arange(len(rows)) < len(open_now)
+    medians: list[float | None] = []
+    for position, (day, end) in enumerate(zip(days, ends, strict=True)):
+        at = np.datetime64(end, "us")
+        counted = is_open if not (cut and position == len(days) - 1) else np.ones(len(rows), dtype=bool)
+        open_then = counted & (created < at) & (np.isnat(resolved) | (resolved > at))
+        hours = pd.Series((at - created[open_then]) / np.timedelta64(1, "h"))
+        kept = support_rollups.EMPTY if cut and position == len(days) - 1 else resolved_since.get(day)
+        median = _plus(kept or support_rollups.EMPTY, hours).quantile(0.5)
+        medians.append(None if median is None else median / 24)
+    return medians
 
 
 def _now(now: datetime | None, today: date | None, tz_name: str) -> datetime:
