@@ -14,7 +14,8 @@
  * or a long name is on this screen, so the browser fits the slide once it is laid out.
  * - KPI numbers shrink until the widest of a card row fits its card; the row shares that size, so the numbers
  *   stay comparable at a glance. The group in the header shrinks the same way.
- * - Names on the boards wrap onto a second line, and shrink when two lines are not enough.
+ * - Names on the boards wrap onto a second line, and shrink when two lines are not enough; the names of one board
+ *   share the smallest size, so no row reads smaller than its neighbours.
  * - Each board (layouts/tv.py `board`, with data-total) shows the rows that fit above its "and N more" line and
  *   hides the rest; the line counts what was left out.
  * Nothing here changes what React rendered except inline styles and the text of the empty .tv-more line, and
@@ -122,11 +123,20 @@
   }
 
   function fitNames(root) {
-    root.querySelectorAll(".tv-board .lb-name").forEach(function (el) {
-      var base = cssSize(el);
-      shrinkToFit(el, base, function (name) {
-        var lineHeight = parseFloat(getComputedStyle(name).fontSize) * 1.2;
-        return fitWidth(name) && name.scrollHeight <= NAME_LINES * lineHeight + 1;
+    root.querySelectorAll(".tv-board").forEach(function (board) {
+      var names = board.querySelectorAll(".lb-name");
+      var sizes = Array.prototype.map.call(names, function (el) {
+        return shrinkToFit(el, cssSize(el), function (name) {
+          var lineHeight = parseFloat(getComputedStyle(name).fontSize) * 1.2;
+          return fitWidth(name) && name.scrollHeight <= NAME_LINES * lineHeight + 1;
+        });
+      });
+      if (!sizes.length) {
+        return;
+      }
+      var shared = Math.min.apply(null, sizes);
+      names.forEach(function (el) {
+        el.style.fontSize = shared + "px";
       });
     });
   }
@@ -174,6 +184,7 @@
   }
 
   var observer = null;
+  var boxes = null; // a ResizeObserver of the boards (fit observes each new slide's)
   var watched = null;
   var pending = false;
 
@@ -185,7 +196,12 @@
     }
     fitValues(root);
     fitNames(root);
-    root.querySelectorAll(".tv-board").forEach(fitBoard);
+    root.querySelectorAll(".tv-board").forEach(function (board) {
+      fitBoard(board);
+      if (boxes) {
+        boxes.observe(board); // once per element: observing it again changes nothing
+      }
+    });
     root.setAttribute("data-fitted", window.innerWidth + "x" + window.innerHeight);
     if (observer) {
       observer.takeRecords(); // our own changes (the "and N more" text) need no second pass
@@ -213,6 +229,14 @@
     watched = root;
     observer = new MutationObserver(scheduleFit);
     observer.observe(root, { childList: true, subtree: true, characterData: true });
+    // A board's height settles after the first fit (fonts load, the slide's grid sizes its rows): fit again then,
+    // or a board keeps the rows it counted in a smaller box and leaves the rest of it empty.
+    if (window.ResizeObserver && !boxes) {
+      boxes = new ResizeObserver(scheduleFit);
+    }
+    if (document.fonts && document.fonts.ready) {
+      document.fonts.ready.then(scheduleFit);
+    }
     scheduleFit();
   }
 

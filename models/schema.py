@@ -489,4 +489,14 @@ for _table in (cases, redmine_issues, phone_calls):
         _live = _table.c.deleted_at.is_(None)
         Index(_name, *(_table.c[column] for column in _columns), sqlite_where=_live, postgresql_where=_live)
 
+# The open issues (/support's overdue list and Redmine backlog age) without scanning every issue: Redmine's
+# open/closed flag is no column a window index starts with (migration 0011_i).
+Index(
+    "ix_redmine_issues_live_open",
+    redmine_issues.c.is_closed,
+    redmine_issues.c.project_name,
+    sqlite_where=redmine_issues.c.deleted_at.is_(None),
+    postgresql_where=redmine_issues.c.deleted_at.is_(None),
+)
+
 SOURCE_TABLES = {"cases": cases, "deals": deals, "phone_calls": phone_calls, "redmine_issues": redmine_issues}

@@ -243,11 +243,12 @@ def _user(source_id: str, user_name: str, name: str, group_id: str) -> dict:
             "full_name": name, "status": "Active", "primary_group_id": group_id}  # fmt: skip
 
 
-def _case(n: int, person: str, group: str, created: datetime, resolved: datetime | None) -> dict:
+def _case(n: int, person: str, group: str, created: datetime, resolved: datetime | None, priority: str) -> dict:
     return {
         "source_id": f"39x{n}",
         "case_no": f"CC{n:05d}",
         "title": f"Case {n}",
+        "priority": priority,  # [cases.sla]'s defaults: the old open cases are breached, today's Urgent at risk
         "status": "Resolved" if resolved else "Open",
         "assignee_name": person,
         "group_name": group,
@@ -282,7 +283,10 @@ def _crowded_cases(now: datetime, midnight: datetime, yesterday: datetime, today
             for n in range(CREATED_TODAY)
         ]
     assert all(created < now for _, _, created, _ in specs)
-    return [_case(n + 1, *spec) for n, spec in enumerate(specs)]
+    priorities = ["High"] * OLD_OPEN + ["Medium"] * (len(specs) - OLD_OPEN)
+    if today:
+        priorities[-CREATED_TODAY:] = ["Urgent"] * CREATED_TODAY
+    return [_case(n + 1, *spec, priority) for n, (spec, priority) in enumerate(zip(specs, priorities, strict=True))]
 
 
 def _crowded_calls(midnight: datetime, yesterday: datetime, people: list[str], today: bool) -> list[dict]:

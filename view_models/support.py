@@ -546,7 +546,7 @@ def build_redmine_support(
 def closed_with_durations(
     engine: Engine, settings: Settings, start: datetime, end: datetime, project: str = ""
 ) -> pd.DataFrame:
-    frame = support_reads.closed_issues(engine, start, end, project)
+    frame = support_reads.closed_issues(engine, start, end, project, columns=support_reads.CLOSE_TIME_COLUMNS)
     return figures.with_durations(frame, settings.business_calendar, "created_at", "closed_at")
 
 
