@@ -106,6 +106,8 @@ def _cell(column: str, value: object) -> html.Td:
         return html.Td(html.Span(str(value), className="status-error"), className="status-error-cell")
     if column in ("Last error", "Error") and value:
         return html.Td(html.Span(str(value), className="status-error"), className="status-error-cell")
+    if column in NUMERIC and column != "#" and isinstance(value, int) and not isinstance(value, bool):
+        return html.Td(f"{value:,}", className="text-end")  # 19,194 like the Rows column, not 19194
     return html.Td(str(value), className="text-end" if column in NUMERIC else None)
 
 

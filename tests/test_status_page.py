@@ -88,6 +88,20 @@ def test_runs_table_holds_the_last_50_newest_first(engine: Engine, settings_for)
     assert numbers == sorted(numbers, reverse=True)
 
 
+def test_counts_read_with_thousands_separators_like_the_rows_column() -> None:
+    from layouts.components import json_ready
+    from layouts.status import runs_table, status_table
+
+    module = {"Source": "vtiger", "Module": "Cases", "Rows": "19,194", "Inserted": 19194, "Updated": 1200,
+              "Deleted": 0, "Result": "success"}  # fmt: skip
+    text = str(json_ready(status_table([module])))
+    assert "'19,194'" in text and "'1,200'" in text and "19194" not in text
+    run = {"#": 12345, "Source": "vtiger", "Result": "success", "Inserted": 2500, "Requests": 1001}
+    text = str(json_ready(runs_table([run])))
+    assert "'12345'" in text  # a run's number is a name, not a count
+    assert "'2,500'" in text and "'1,001'" in text
+
+
 # --- sync now --------------------------------------------------------------------------------------------------
 
 
