@@ -643,22 +643,20 @@ def _starts_by_kind(windows: Iterable[Window]) -> dict[str, list[date]]:
     return {kind: sorted(days) for kind, days in sorted(starts.items())}
 
 
-def person_status_counts(
-    conn: Connection, source: str, kpi: str, windows: Sequence[tuple[str, date]], selectors: Sequence[str] = ()
-) -> dict[tuple[str, str], int]:
-    """A per-person entry's counts (kept by person and status) summed over `windows` (kind, first day), per
-    (person, status), in `selectors` (empty: all of them, the kept ALL total)."""
-    if not windows:
-        return {}
+def person_status_query(
+    name: str, source: str, kpi: str, windows: Sequence[tuple[str, date]], selectors: Sequence[str] = ()
+) -> Select[Any]:
+    """(name, person, status, count): a per-person entry's counts (kept by person and status) summed over
+    `windows` (kind, first day) in `selectors` (empty: all of them, the kept ALL total); `name` tags the rows
+    so several spans can be read in one statement."""
     c = rollup_counts.c
     chosen = c.selector.in_(selectors) if selectors else c.selector == ALL
     which = or_(*(and_(c.kind == kind, c.start.in_(starts)) for kind, starts in _starts_of(windows).items()))
-    statement = (
-        select(c.person, c.status, func.sum(c["count"]))
+    return (
+        select(literal(name, String), c.person, c.status, func.sum(c["count"]))
         .where(c.source == source, c.kpi == kpi, which, chosen, c["count"] != 0)
         .group_by(c.person, c.status)
     )
-    return {(person, status): int(count) for person, status, count in conn.execute(statement)}
 
 
 def _starts_of(windows: Iterable[tuple[str, date]]) -> dict[str, list[date]]:

@@ -10,12 +10,12 @@ Must not import Dash, Flask or sync/.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, and_, case, func, inspect, or_, select, true
+from sqlalchemy import Connection, Engine, String, and_, case, func, inspect, literal, or_, select, true, union_all
 
 from metrics.sales import (
     CALL_COLUMNS,
@@ -53,18 +53,35 @@ def read_call_counts(conn: Connection, window: Window, groups: Sequence[str] = (
     (empty: every group), from the calls' roll-ups sync keeps (models/rollups.py, source "calls"): the whole
     windows that cover it, and for a span that ends inside a day (the compared span of a running window) the calls
     of that part-day, read through started_at."""
-    parts = span_parts(window)
-    sums = rollups.person_status_counts(conn, "calls", "calls", parts.windows, groups)
-    if parts.part_day is not None:
-        call = phone_calls.c
-        query = (
-            select(call.assignee_name, call.status, func.count())
-            .where(*_call_scope(*parts.part_day, groups))
-            .group_by(call.assignee_name, call.status)
+    return read_call_counts_of(conn, {"span": window}, groups)["span"]
+
+
+def read_call_counts_of(
+    conn: Connection, spans: Mapping[str, Window], groups: Sequence[str] = ()
+) -> dict[str, pd.DataFrame]:
+    """read_call_counts for several spans (by name) in one statement."""
+    call = phone_calls.c
+    parts = []
+    for name, window in spans.items():
+        pieces = span_parts(window)
+        if pieces.windows:
+            parts.append(rollups.person_status_query(name, "calls", "calls", pieces.windows, groups))
+        if pieces.part_day is not None:
+            parts.append(
+                select(literal(name, String), call.assignee_name, call.status, func.count())
+                .where(*_call_scope(*pieces.part_day, groups))
+                .group_by(call.assignee_name, call.status)
+            )
+    sums: dict[str, dict[tuple[str, str], int]] = {name: {} for name in spans}
+    if parts:
+        for name, person, status, count in conn.execute(union_all(*parts)):
+            sums[name][(person, status)] = sums[name].get((person, status), 0) + int(count)
+    return {
+        name: _frame(
+            [(person, status, count) for (person, status), count in found.items() if count], CALL_COUNT_COLUMNS
         )
-        for name, status, count in conn.execute(query):
-            sums[(name, status)] = sums.get((name, status), 0) + int(count)
-    return _frame([(name, status, count) for (name, status), count in sums.items() if count], CALL_COUNT_COLUMNS)
+        for name, found in sums.items()
+    }
 
 
 def read_recent_calls(conn: Connection, window: Window, groups: Sequence[str], limit: int) -> pd.DataFrame:

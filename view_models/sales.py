@@ -62,6 +62,7 @@ from models.sales import (
     effective_groups,
     read_call_block,
     read_call_counts,
+    read_call_counts_of,
     read_open_deals,
     read_recent_calls,
     read_roster,
@@ -69,7 +70,7 @@ from models.sales import (
     read_window_calls,
     sales_group_names,
 )
-from models.sales_rollups import read_change_counts, read_open_pipeline, read_passages
+from models.sales_rollups import read_change_counts_of, read_open_pipeline, read_passages
 from settings import SalesRules, Settings, StageMismatch, compare_stages_with_picklist
 from view_models.table_frames import FrameColumn, frame_block
 from view_models.tracker_view import TableBlock
@@ -367,58 +368,42 @@ def build_sales_page(
     windows = {kind: window_for(day, kind, settings.timezone) for kind in WINDOW_KINDS}
     comparisons = {kind: compare_with(window, now) for kind, window in windows.items()}
     groups = effective_groups(rules, group)
-    counts = {kind: _call_counts(engine, window, groups) for kind, window in windows.items()}
-    per_owner = _pipeline_per_owner(engine, rules, groups)
-    roster = _roster(engine, groups)
-    picklist = stage_picklist(engine)
+    # Every count the page shows, in two statements: the windows' and the compared spans' (names "day", "before:day").
+    spans: dict[str, Window] = {kind: window for kind, window in windows.items()}
+    spans.update({f"before:{kind}": comparison.span for kind, comparison in comparisons.items()})
     with engine.connect() as conn:
+        calls = read_call_counts_of(conn, spans, groups)
+        changes = read_change_counts_of(conn, spans, groups)
+        per_owner = open_pipeline_per_owner(read_open_pipeline(conn, rules), rules, groups)
+        roster = read_roster(conn, groups)
         recent = read_recent_calls(conn, windows[selected], groups, limit)
+    picklist = stage_picklist(engine)
     today = today or today_in(settings.timezone)
     shown = score_calls(recent, rules, windows[selected])  # scored once; the other windows' views hold none
 
-    def view(window: Window, calls: pd.DataFrame | None = None) -> SalesView:
-        return sales_page_view(
+    def view(kind: WindowKind) -> SalesView:
+        window = windows[kind]
+        page_view = sales_page_view(
             window=window,
             rules=rules,
             today=today,
-            call_counts=_call_counts(engine, window, groups) if calls is None else calls,
-            scored_calls=shown if window == windows[selected] else shown[:0],
-            change_counts=_change_counts(engine, window, groups),
+            call_counts=calls[kind],
+            scored_calls=shown if kind == selected else shown[:0],
+            change_counts=changes[kind],
             roster=roster,
             pipeline_per_owner=per_owner,
             groups=groups,
             picklist=picklist,
         )
+        before = totals_from_counts(calls[f"before:{kind}"], changes[f"before:{kind}"], rules)
+        return replace(page_view, comparison=comparisons[kind], previous=before)
 
-    def totals(span: Window) -> SalesTotals:
-        return totals_from_counts(_call_counts(engine, span, groups), _change_counts(engine, span, groups), rules)
-
-    return {
-        kind: replace(view(window, counts[kind]), comparison=comparisons[kind], previous=totals(comparisons[kind].span))
-        for kind, window in windows.items()
-    }
+    return {kind: view(kind) for kind in windows}
 
 
 def _call_counts(engine: Engine, window: Window, groups: Sequence[str]) -> pd.DataFrame:
     with engine.connect() as conn:
         return read_call_counts(conn, window, groups)
-
-
-def _change_counts(engine: Engine, window: Window, groups: Sequence[str]) -> pd.DataFrame:
-    """The window's stage passages counted per stage, person and qualifier, from the sales roll-ups."""
-    with engine.connect() as conn:
-        return read_change_counts(conn, window, groups)
-
-
-def _pipeline_per_owner(engine: Engine, rules: SalesRules, groups: Sequence[str]) -> pd.DataFrame:
-    with engine.connect() as conn:
-        pipeline = read_open_pipeline(conn, rules)
-    return open_pipeline_per_owner(pipeline, rules, groups)
-
-
-def _roster(engine: Engine, groups: Sequence[str]) -> pd.DataFrame:
-    with engine.connect() as conn:
-        return read_roster(conn, groups)
 
 
 def build_sales_view(
