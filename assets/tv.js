@@ -185,6 +185,7 @@
 
   var observer = null;
   var boxes = null; // a ResizeObserver of the boards (fit observes each new slide's)
+  var observed = [];
   var watched = null;
   var pending = false;
 
@@ -196,12 +197,19 @@
     }
     fitValues(root);
     fitNames(root);
-    root.querySelectorAll(".tv-board").forEach(function (board) {
-      fitBoard(board);
-      if (boxes) {
+    var boards = Array.prototype.slice.call(root.querySelectorAll(".tv-board"));
+    boards.forEach(fitBoard);
+    if (boxes) {
+      observed.forEach(function (board) {
+        if (!board.isConnected) {
+          boxes.unobserve(board); // a slide that rotated away: let it go
+        }
+      });
+      boards.forEach(function (board) {
         boxes.observe(board); // once per element: observing it again changes nothing
-      }
-    });
+      });
+      observed = boards;
+    }
     root.setAttribute("data-fitted", window.innerWidth + "x" + window.innerHeight);
     if (observer) {
       observer.takeRecords(); // our own changes (the "and N more" text) need no second pass

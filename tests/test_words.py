@@ -21,6 +21,7 @@ from layouts.tracker_page import cumulative_chart, history_chart, table_panel
 from models.schema import phone_calls
 from settings import KpiRules, SalesRules, Settings
 from tests.browser import LiveServer, screenshot, text_of, wait_for
+from tests.sales_seed import derive
 from tests.test_comparisons import text_of as component_text
 from view_models.page_state import PageState
 from view_models.sales import build_sales_page, build_sales_views
@@ -126,6 +127,7 @@ def sales_engine(settings_for: Callable[..., Settings], engine: Engine) -> Itera
                 call(6, berlin(2026, 12, 2, 8, 0)),  # today
             ],
         )
+    derive(engine, settings)  # the calls' roll-ups sync would have kept
     yield engine, settings
 
 
