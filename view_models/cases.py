@@ -28,7 +28,7 @@ from sqlalchemy import Engine
 from metrics import cases as case_metrics
 from metrics.series import newest_first
 from metrics.windows import Window, WindowKind, window_for
-from models import case_reads, rollups
+from models import case_reads
 from models.recent_rows import TableRequest
 from settings import Settings
 from view_models.tracker_view import (
@@ -39,7 +39,7 @@ from view_models.tracker_view import (
     open_rows,
     read_counts,
     texts,
-    with_charts,
+    with_rollup_charts,
 )
 
 
@@ -92,14 +92,7 @@ def build_cases_view(
         open_by_assignee=by_assignee,
         open_by_status=case_metrics.open_counts(counts.now, rules, "status"),
     )
-    if not charts:
-        return view
-    return with_charts(
-        view,
-        today,
-        daily=lambda first, last: rollups.daily_counts(counts.per_day, first, last, resolved),
-        monthly=lambda through: rollups.monthly_counts(counts.per_month, through, resolved),
-    )
+    return with_rollup_charts(view, today, counts, resolved) if charts else view
 
 
 # --- rows behind the numbers ---------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from sqlalchemy import Engine
 from metrics import redmine as issue_metrics
 from metrics.series import newest_first
 from metrics.windows import Window, WindowKind, window_for
-from models import redmine_reads, rollups
+from models import redmine_reads
 from models.recent_rows import TableRequest
 from settings import Settings
 from view_models.tracker_view import (
@@ -36,7 +36,7 @@ from view_models.tracker_view import (
     open_rows,
     read_counts,
     texts,
-    with_charts,
+    with_rollup_charts,
 )
 
 
@@ -93,14 +93,7 @@ def build_redmine_view(
         open_by_project=[] if project else issue_metrics.open_counts(counts.now, "selector"),
         open_by_assignee=issue_metrics.open_counts(counts.now, "person"),
     )
-    if not charts:
-        return view
-    return with_charts(
-        view,
-        today,
-        daily=lambda first, last: rollups.daily_counts(counts.per_day, first, last, None),
-        monthly=lambda through: rollups.monthly_counts(counts.per_month, through, None),
-    )
+    return with_rollup_charts(view, today, counts, None) if charts else view
 
 
 # --- rows behind the numbers ---------------------------------------------------------------------------------

@@ -172,6 +172,17 @@ def with_charts(
     return replace(view, cumulative=cumulative, history=history, today=today)
 
 
+def with_rollup_charts(view: V, today: date | None, counts: rollups.ViewCounts, resolved: Sequence[str] | None) -> V:
+    """with_charts from the roll-up counts the page read (`read_counts`); `resolved`: the statuses a resolved row
+    must have now (None: any, Redmine's closed flag decided it)."""
+    return with_charts(
+        view,
+        today,
+        daily=lambda first, last: rollups.daily_counts(counts.per_day, first, last, resolved),
+        monthly=lambda through: rollups.monthly_counts(counts.per_month, through, resolved),
+    )
+
+
 def read_counts(
     engine: Engine,
     source: str,
