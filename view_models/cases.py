@@ -38,6 +38,7 @@ from view_models.tracker_view import (
     local_text,
     open_rows,
     read_counts,
+    record_links,
     texts,
     with_rollup_charts,
 )
@@ -160,12 +161,11 @@ def describe_rows(
     if not ordered:  # `ordered`: the read put the rows in the table's order already
         frame = newest_first(frame, case_metrics.counted_at(frame, kpi, window, settings.kpi.cases))
     in_window = kpi != "open"
-    vtiger = settings.vtiger
     kinds = case_metrics.row_kinds(frame, window, settings.kpi.cases) if in_window else open_rows(frame)
     columns = {
         "id": frame["id"].to_numpy(dtype="int64"),
         "case_no": texts(frame["case_no"]),
-        "link": [vtiger.record_link("Cases", str(sid)) if vtiger else "" for sid in frame["source_id"].tolist()],
+        "link": record_links(settings, "Cases", frame["source_id"].tolist()),
         "title": texts(frame["title"]),
         "status": texts(frame["status"]),
         "priority": texts(frame["priority"]),

@@ -73,7 +73,7 @@ from models.sales import (
 from models.sales_rollups import read_change_counts_of, read_open_pipeline, read_passages
 from settings import SalesRules, Settings, StageMismatch, compare_stages_with_picklist
 from view_models.table_frames import FrameColumn, frame_block
-from view_models.tracker_view import TableBlock
+from view_models.tracker_view import TableBlock, record_links
 
 ExportKind = Literal["points", "calls", "stage_changes", "pipeline"]
 EXPORT_KINDS: tuple[ExportKind, ...] = ("points", "calls", "stage_changes", "pipeline")
@@ -318,8 +318,8 @@ def build_sales_views(
         changes = read_passages(conn, start, end, settings.timezone)
         roster = read_roster(conn, groups)
         pipeline = read_open_pipeline(conn, rules)
-    calls["link"] = [_link(settings, "PhoneCalls", source_id) for source_id in calls["source_id"]]
-    changes["link"] = [_link(settings, "Potentials", source_id) for source_id in changes["deal_source_id"]]
+    calls["link"] = record_links(settings, "PhoneCalls", calls["source_id"].tolist())
+    changes["link"] = record_links(settings, "Potentials", changes["deal_source_id"].tolist())
     today = today or today_in(settings.timezone)
     picklist = stage_picklist(engine)
 
@@ -514,7 +514,7 @@ def change_table(
         changes = read_passages(conn, window.start, window.end, settings.timezone, groups).iloc[::-1]
     block, matching = frame_block(changes, CHANGE_GRID, request)
     rows = _change_rows(block)
-    rows = rows.assign(link=[_link(settings, "Potentials", source_id) for source_id in rows["deal_id"]])
+    rows = rows.assign(link=record_links(settings, "Potentials", rows["deal_id"].tolist()))
     return TableBlock(rows, matching, len(changes))
 
 
@@ -531,7 +531,7 @@ def call_table(
     calls = score_calls(frame, rules, window)  # oldest first: put back in the read's order
     calls = calls.iloc[np.argsort([order[source_id] for source_id in calls["source_id"]], kind="stable")]
     rows = _call_rows(calls)
-    rows = rows.assign(link=[_link(settings, "PhoneCalls", source_id) for source_id in rows["call_id"]])
+    rows = rows.assign(link=record_links(settings, "PhoneCalls", rows["call_id"].tolist()))
     total = int(_call_counts(engine, window, groups)["calls"].sum())
     return TableBlock(rows, total if count is None else count, total)
 
@@ -541,7 +541,7 @@ def open_deal_rows(engine: Engine, settings: Settings, group: str = "") -> pd.Da
     rules = settings.kpi.sales
     with engine.connect() as conn:
         deals = read_open_deals(conn, rules, effective_groups(rules, group))
-    deals["link"] = [_link(settings, "Potentials", source_id) for source_id in deals["source_id"]]
+    deals["link"] = record_links(settings, "Potentials", deals["source_id"].tolist())
     deals.insert(list(deals.columns).index("amount") + 1, "currency", rules.currency)  # what the amount is in
     return deals.rename(columns={"source_id": "deal_id", "name": "deal_name", "assignee_name": "owner"})
 
@@ -565,10 +565,6 @@ def sales_rows(
 def _most_recent(frame: pd.DataFrame, limit: int | None) -> pd.DataFrame:
     """The last `limit` rows: a SalesView's calls and stage changes are sorted oldest first (metrics.sales)."""
     return frame if limit is None else frame.tail(max(limit, 0))
-
-
-def _link(settings: Settings, module: str, source_id: str) -> str:
-    return settings.vtiger.record_link(module, source_id) if settings.vtiger else ""
 
 
 def _local_text(series: pd.Series) -> pd.Series:

@@ -37,6 +37,7 @@ from metrics.support import (
 from metrics.windows import Comparison, Window, WindowKind, compare_with, local_midnight_utc, today_in, window_for
 from models import support_reads, support_rollups
 from settings import Settings
+from view_models.tracker_view import record_links
 
 __all__ = [
     "BacklogFigures",
@@ -391,29 +392,19 @@ def _people(frame: pd.DataFrame) -> pd.Series:
     return frame["assignee_name"].fillna("").astype(str).str.strip().replace("", "Unassigned")
 
 
-def _open_case(row: Any, settings: Settings) -> OpenCase:  # row: a DataFrame.itertuples row
-    due = row.due_at
-    vtiger = settings.vtiger
-    return OpenCase(
-        case_id=str(row.source_id),
-        case_no=str(row.case_no or ""),
-        title=str(row.title or ""),
-        group=str(row.group_name or ""),
-        assignee=str(row.assignee_name or ""),
-        priority=str(row.priority or ""),
-        created_at=pd.Timestamp(row.created_at).to_pydatetime(),
-        due_at=None if pd.isna(due) else pd.Timestamp(due).to_pydatetime(),
-        url=vtiger.record_link("Cases", str(row.source_id)) if vtiger else "",
-    )
-
-
 def _open_cases(frame: pd.DataFrame, settings: Settings) -> list[OpenCase]:
-    """_open_case for every row, column by column (a backlog can hold thousands of breached cases)."""
-    vtiger = settings.vtiger
-    created = pd.to_datetime(frame["created_at"]).dt.to_pydatetime().tolist()
-    due = [None if pd.isna(value) else value for value in pd.to_datetime(frame["due_at"]).dt.to_pydatetime().tolist()]
-    columns = [frame[name].tolist() for name in ("source_id", "case_no", "title", "group_name", "assignee_name")]
-    priorities = frame["priority"].tolist()
+    """The cases of `frame` (open_cases_with_due_times' rows) as the lists show them, read column by column: a
+    backlog can hold thousands of breached cases."""
+    columns = zip(
+        *(
+            frame[name].tolist()
+            for name in ("source_id", "case_no", "title", "group_name", "assignee_name", "priority")
+        ),
+        pd.to_datetime(frame["created_at"]).dt.to_pydatetime().tolist(),
+        pd.to_datetime(frame["due_at"]).dt.to_pydatetime().tolist(),
+        record_links(settings, "Cases", frame["source_id"].tolist()),
+        strict=True,
+    )
     return [
         OpenCase(
             case_id=str(source_id),
@@ -423,20 +414,17 @@ def _open_cases(frame: pd.DataFrame, settings: Settings) -> list[OpenCase]:
             assignee=str(assignee or ""),
             priority=str(priority or ""),
             created_at=created_at,
-            due_at=due_at,
-            url=vtiger.record_link("Cases", str(source_id)) if vtiger else "",
+            due_at=None if pd.isna(due_at) else due_at,
+            url=url,
         )
-        for (source_id, case_no, title, group, assignee), priority, created_at, due_at in zip(
-            zip(*columns, strict=True), priorities, created, due, strict=True
-        )
+        for source_id, case_no, title, group, assignee, priority, created_at, due_at, url in columns
     ]
 
 
 def _oldest(open_now: pd.DataFrame, settings: Settings) -> OpenCase | None:
     if not len(open_now):
         return None
-    oldest = open_now.sort_values(["created_at", "case_no"], kind="stable").head(1)
-    return _open_case(next(oldest.itertuples()), settings)
+    return _open_cases(open_now.sort_values(["created_at", "case_no"], kind="stable").head(1), settings)[0]
 
 
 def _median_age_trend(
@@ -638,14 +626,13 @@ def support_case_rows(
 
 
 def _case_table(frame: pd.DataFrame, settings: Settings, now: datetime) -> pd.DataFrame:
-    vtiger = settings.vtiger
     tz_name = settings.timezone
     from view_models.tracker_view import local_text, texts
 
     return pd.DataFrame(
         {
             "case_no": texts(frame["case_no"]),
-            "link": [vtiger.record_link("Cases", str(sid)) if vtiger else "" for sid in frame["source_id"].tolist()],
+            "link": record_links(settings, "Cases", frame["source_id"].tolist()),
             "title": texts(frame["title"]),
             "status": texts(frame["status"]),
             "priority": texts(frame["priority"]),
@@ -664,11 +651,10 @@ def _reopened_rows(engine: Engine, settings: Settings, window: Window, group: st
     changes = support_reads.status_changes(engine, window.start, window.end, group)
     reopens = changes[figures.is_reopen(changes, settings.kpi.cases.resolved_statuses)]
     reopens = reopens.sort_values("changed_at", kind="stable").drop_duplicates("case_source_id", keep="last")
-    vtiger = settings.vtiger
     return pd.DataFrame(
         {
             "case_id": texts(reopens["case_source_id"]),
-            "link": [vtiger.record_link("Cases", str(sid)) if vtiger else "" for sid in reopens["case_source_id"]],
+            "link": record_links(settings, "Cases", reopens["case_source_id"].tolist()),
             "reopened_at": local_text(reopens["changed_at"], settings.timezone),
             "from_status": texts(reopens["from_status"]),
             "to_status": texts(reopens["to_status"]),

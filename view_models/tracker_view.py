@@ -41,6 +41,7 @@ from metrics.windows import (
 )
 from models import rollups
 from models.queries import data_version
+from settings import Settings
 from view_models.page_state import PageState
 from view_models.url_query import parse_date
 
@@ -249,6 +250,14 @@ def chart_days(day: date) -> tuple[date, date]:
 def open_rows(frame: pd.DataFrame) -> pd.Series:
     """The table's "in window" column for the open-now list: every row is there because it is open."""
     return pd.Series("Open", index=frame.index, dtype="object")
+
+
+def record_links(settings: Settings, module: str, source_ids: Sequence[Any]) -> list[str]:
+    """Each record's page in VTiger ("" for every one when no VTiger is configured, as with the demo data)."""
+    vtiger = settings.vtiger
+    return (
+        [vtiger.record_link(module, str(source_id)) for source_id in source_ids] if vtiger else [""] * len(source_ids)
+    )
 
 
 def texts(values: pd.Series) -> list[str]:
