@@ -7,6 +7,7 @@ Pure: no database, no Dash, no clock (callers pass `today`).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Literal
@@ -125,12 +126,23 @@ def covering(first_day: date, last_day: date) -> list[tuple[WindowKind, date]]:
     return pieces
 
 
+def starts_by_kind(windows: Iterable[tuple[str, date]]) -> dict[str, list[date]]:
+    """(kind, first day) pairs as each kind's distinct first days, sorted: how roll-ups are looked up."""
+    starts: dict[str, set[date]] = {}
+    for kind, first_day in windows:
+        starts.setdefault(kind, set()).add(first_day)
+    return {kind: sorted(days) for kind, days in sorted(starts.items())}
+
+
 @dataclass(frozen=True)
 class SpanParts:
     """A span of time as roll-ups count it: whole local windows (`covering`) and the part of a day after them."""
 
     windows: list[tuple[WindowKind, date]]
     part_day: tuple[datetime, datetime] | None  # naive UTC [start, end) of the last day's counted part, if any
+
+    def by_kind(self) -> dict[str, list[date]]:
+        return starts_by_kind(self.windows)
 
 
 def span_parts(window: Window) -> SpanParts:

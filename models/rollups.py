@@ -57,7 +57,7 @@ from sqlalchemy.exc import IntegrityError
 
 from metrics import catalogue
 from metrics.series import CountRow
-from metrics.windows import Window, month_start, months_from
+from metrics.windows import Window, month_start, months_from, starts_by_kind
 from models.db import utcnow
 from models.schema import SOURCE_TABLES, rollup_counts, rollup_state
 
@@ -587,7 +587,7 @@ def read_view_counts(
         )
         for name, picked, by_person in (("windows", windows, False), ("windows", leaderboards, True))
         if (kpis := [kpi.name for kpi in spec.kpis if kpi.by_person == by_person])
-        for kind, starts in _starts_by_kind(picked).items()
+        for kind, starts in starts_by_kind((window.kind, window.first_day) for window in picked).items()
     ]
     parts += [
         _part("now:selector", _live(source), c.selector != ALL, c.person == ALL, *open_only),
@@ -636,34 +636,20 @@ def _part(name: str, *conditions: Any) -> Select[Any]:
     return select(literal(name, String).label("part"), *columns).where(*flat)
 
 
-def _starts_by_kind(windows: Iterable[Window]) -> dict[str, list[date]]:
-    starts: dict[str, set[date]] = {}
-    for window in windows:
-        starts.setdefault(window.kind, set()).add(window.first_day)
-    return {kind: sorted(days) for kind, days in sorted(starts.items())}
-
-
 def person_status_query(
-    name: str, source: str, kpi: str, windows: Sequence[tuple[str, date]], selectors: Sequence[str] = ()
+    name: str, source: str, kpi: str, windows: Mapping[str, Sequence[date]], selectors: Sequence[str] = ()
 ) -> Select[Any]:
     """(name, person, status, count): a per-person entry's counts (kept by person and status) summed over
-    `windows` (kind, first day) in `selectors` (empty: all of them, the kept ALL total); `name` tags the rows
-    so several spans can be read in one statement."""
+    `windows` (first days by kind, metrics.windows.starts_by_kind) in `selectors` (empty: all of them, the kept
+    ALL total); `name` tags the rows so several spans can be read in one statement."""
     c = rollup_counts.c
     chosen = c.selector.in_(selectors) if selectors else c.selector == ALL
-    which = or_(*(and_(c.kind == kind, c.start.in_(starts)) for kind, starts in _starts_of(windows).items()))
+    which = or_(*(and_(c.kind == kind, c.start.in_(starts)) for kind, starts in windows.items()))
     return (
         select(literal(name, String), c.person, c.status, func.sum(c["count"]))
         .where(c.source == source, c.kpi == kpi, which, chosen, c["count"] != 0)
         .group_by(c.person, c.status)
     )
-
-
-def _starts_of(windows: Iterable[tuple[str, date]]) -> dict[str, list[date]]:
-    starts: dict[str, list[date]] = {}
-    for kind, start in windows:
-        starts.setdefault(kind, []).append(start)
-    return starts
 
 
 def selectors(conn: Connection, source: str) -> list[str]:

@@ -65,7 +65,7 @@ def read_call_counts_of(
     for name, window in spans.items():
         pieces = span_parts(window)
         if pieces.windows:
-            parts.append(rollups.person_status_query(name, "calls", "calls", pieces.windows, groups))
+            parts.append(rollups.person_status_query(name, "calls", "calls", pieces.by_kind(), groups))
         if pieces.part_day is not None:
             parts.append(
                 select(literal(name, String), call.assignee_name, call.status, func.count())

@@ -408,9 +408,7 @@ def read_change_counts_of(
     parts = []
     for name, window in spans.items():
         pieces = span_parts(window)
-        by_kind: dict[str, list[date]] = {}
-        for kind, start in pieces.windows:
-            by_kind.setdefault(kind, []).append(start)
+        by_kind = pieces.by_kind()
         weeks_months = [
             and_(kept.kind == kind, kept.start.in_(days)) for kind, days in by_kind.items() if kind != "day"
         ]
