@@ -6,13 +6,16 @@ Must not import Dash, Flask or sync/.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, create_engine, event, false, text, update
+from sqlalchemy import Connection, Engine, Table, create_engine, event, false, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import ArgumentError, DBAPIError
@@ -130,6 +133,22 @@ def alembic_config(database_url: str) -> Config:
 
 def upgrade_database(database_url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(database_url), revision)
+
+
+def add_counts(
+    conn: Connection, table: Table, keys: Sequence[str], sums: Sequence[str], records: Sequence[Mapping[str, Any]]
+) -> None:
+    """Add `records`' `sums` columns to the rows of `table` with the same `keys` (a new row where none has them):
+    how kept counts take the change sync made, on SQLite and PostgreSQL alike."""
+    insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
+    statement = insert.on_conflict_do_update(
+        index_elements=list(keys), set_={name: table.c[name] + insert.excluded[name] for name in sums}
+    )
+    for offset in range(0, len(records), ADD_CHUNK):
+        conn.execute(statement, list(records[offset : offset + ADD_CHUNK]))
+
+
+ADD_CHUNK = 5_000  # rows per statement: far below both databases' parameter limits
 
 
 def write_refusal(engine: Engine) -> str:

@@ -52,13 +52,12 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from metrics import catalogue
 from metrics.series import CountRow
 from metrics.windows import Window, month_start, months_from, starts_by_kind
-from models.db import utcnow
+from models.db import add_counts, utcnow
 from models.schema import SOURCE_TABLES, rollup_counts, rollup_state
 
 KINDS = ("day", "week", "month")
@@ -511,13 +510,7 @@ def _insert(conn: Connection, source: str, counts: pd.DataFrame) -> None:
 
 
 def _add(conn: Connection, source: str, delta: pd.DataFrame) -> None:
-    insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(rollup_counts)
-    statement = insert.on_conflict_do_update(
-        index_elements=["source", *KEY], set_={"count": rollup_counts.c.count + insert.excluded["count"]}
-    )
-    records = _records(source, delta)
-    for offset in range(0, len(records), WRITE_CHUNK):
-        conn.execute(statement, records[offset : offset + WRITE_CHUNK])
+    add_counts(conn, rollup_counts, ["source", *KEY], ["count"], _records(source, delta))
 
 
 # --- reading them --------------------------------------------------------------------------------------------

@@ -50,11 +50,10 @@ from sqlalchemy import (
     true,
     union_all,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 
 from metrics.sales import PASSAGE_COLUMNS, PIPELINE_COLUMNS
 from metrics.windows import Window, span_parts, to_local_datetime, window_for
-from models.db import utcnow
+from models.db import add_counts, utcnow
 from models.schema import (
     deal_stage_changes,
     deals,
@@ -209,18 +208,7 @@ def track(conn: Connection, table: Any, before: Sequence[Any], after: Sequence[A
         for key, sums in delta.items()
         if sums[0] or sums[1]
     ]
-    if not changed:
-        return
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(sales_pipeline)
-    statement = statement.on_conflict_do_update(
-        index_elements=list(PIPELINE_KEY),
-        set_={
-            "deals": sales_pipeline.c.deals + statement.excluded.deals,
-            "amount": sales_pipeline.c.amount + statement.excluded.amount,
-        },
-    )
-    conn.execute(statement, changed)
+    add_counts(conn, sales_pipeline, PIPELINE_KEY, ("deals", "amount"), changed)
 
 
 def rebuild_pipeline(conn: Connection) -> None:
