@@ -60,7 +60,6 @@ HISTORY_COLUMNS = ["deal_source_id", "stage", "changed_at"]
 ROSTER_COLUMNS = ["person", "group_name"]
 PIPELINE_COLUMNS = ["assignee_name", "group_name", "stage", "amount", "deals"]
 CALL_COUNT_COLUMNS = ["assignee_name", "status", "calls"]  # one window's calls per assignee and status
-TALLY_COLUMNS = ["name", "calls", "counted"]
 # A window's stage passages counted per stage, credited person and qualifier (models/sales_rollups.py reads them)
 CHANGE_COUNT_COLUMNS = ["stage", "person", "qualifier", "passages", "counted", "points"]
 # Scored passages, as score_passages gives them and models.sales_rollups.read_passages reads them

@@ -379,19 +379,14 @@ def _chunks(items: Sequence[Any]) -> Iterator[list[Any]]:
 # --- reading ----------------------------------------------------------------------------------------------------
 
 
-def read_change_counts(conn: Connection, window: Window, groups: Sequence[str] = ()) -> pd.DataFrame:
-    """Passages, counted passages and points per stage, person and qualifier (CHANGE_COUNT_COLUMNS) of the
-    window's stage changes in `groups` (empty: every group): the whole weeks and months that cover it from the
-    window counts, whole days from the day counts, and for a span that ends inside a day (the compared span of a
-    running window) that day's passages up to its end."""
-    return read_change_counts_of(conn, {"span": window}, groups)["span"]
-
-
 def read_change_counts_of(
     conn: Connection, spans: Mapping[str, Window], groups: Sequence[str] = ()
 ) -> dict[str, pd.DataFrame]:
-    """read_change_counts for several spans (by name) in one statement: a round trip per part cost more than
-    the parts on PostgreSQL."""
+    """Per span (by name): passages, counted passages and points per stage, person and qualifier
+    (CHANGE_COUNT_COLUMNS) of its stage changes in `groups` (empty: every group). The whole weeks and months that
+    cover a span come from the window counts, whole days from the day counts, and a span that ends inside a day (the
+    compared span of a running window) adds that day's passages up to its end. One statement for every span: a
+    round trip per part cost more than the parts on PostgreSQL."""
     kept, count, passage = sales_window_counts.c, sales_day_counts.c, sales_passages.c
     parts = []
     for name, window in spans.items():
