@@ -197,10 +197,14 @@ def age_days(created: pd.Series, now: datetime) -> np.ndarray:
 def age_buckets(ages: Sequence[float] | np.ndarray) -> dict[str, int]:
     """Open items per age bucket: under 1 day, 1-3, 3-7, 7-30, over 30 days (a bucket holds its upper edge's
     exclusive side: exactly 3 days old is in 3-7d)."""
-    edges = np.array([limit for _, limit in AGE_BUCKETS[:-1]])
-    index = np.searchsorted(edges, np.asarray(ages, dtype=float), side="right")
-    counts = np.bincount(index, minlength=len(AGE_BUCKETS))
+    counts = np.bincount(_bucket_index(ages), minlength=len(AGE_BUCKETS))
     return {name: int(count) for (name, _), count in zip(AGE_BUCKETS, counts, strict=True)}
+
+
+def _bucket_index(ages: Sequence[float] | np.ndarray) -> np.ndarray:
+    """Each age's position in AGE_BUCKETS."""
+    edges = np.array([limit for _, limit in AGE_BUCKETS[:-1]])
+    return np.searchsorted(edges, np.asarray(ages, dtype=float), side="right")
 
 
 def backlog_figures(ages: np.ndarray, oldest: OpenCase | None) -> BacklogFigures:
@@ -217,9 +221,7 @@ def buckets_by(frame: pd.DataFrame, ages: np.ndarray, column: str, blank: str) -
     names = frame[column].fillna("").astype(str).str.strip().replace("", blank).to_numpy()
     # One pass: each name's code and each age's bucket, counted together (a mask per name was most of the page).
     codes, unique = pd.factorize(names)
-    edges = np.array([limit for _, limit in AGE_BUCKETS[:-1]])
-    bucket = np.searchsorted(edges, np.asarray(ages, dtype=float), side="right")
-    counts = np.bincount(codes * len(AGE_BUCKETS) + bucket, minlength=len(unique) * len(AGE_BUCKETS))
+    counts = np.bincount(codes * len(AGE_BUCKETS) + _bucket_index(ages), minlength=len(unique) * len(AGE_BUCKETS))
     per_name = counts.reshape(len(unique), len(AGE_BUCKETS)).tolist()
     found = [
         (str(name), {bucket_name: int(n) for (bucket_name, _), n in zip(AGE_BUCKETS, row, strict=True)})

@@ -244,10 +244,10 @@ def sales_page_view(
 ) -> SalesView:
     """sales_view from counts, the way the page reads them: the window's calls counted per assignee and status
     (`call_counts`, CALL_COUNT_COLUMNS), only the calls the table shows (`scored_calls`, metrics.sales.score_calls,
-    or none), the window's
-    stage passages counted per stage, person and qualifier (`change_counts`, CHANGE_COUNT_COLUMNS, already limited
-    to `groups`) and the open pipeline per owner (open_pipeline_per_owner, the same for every window). The
-    leaderboard, goal, charts and counts are those sales_view gives from every row."""
+    or none), the window's stage passages counted per stage, person and qualifier (`change_counts`,
+    CHANGE_COUNT_COLUMNS, already limited to `groups`) and the open pipeline per owner (open_pipeline_per_owner,
+    the same for every window). The leaderboard, goal, charts and counts are those sales_view gives from every
+    row."""
     groups = tuple(groups)
     tally = call_tally(call_counts, rules)
     people: Iterable[str] = in_groups(roster, groups)["person"] if groups else []
